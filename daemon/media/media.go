@@ -1,0 +1,61 @@
+// Package media holds the types that flow from a camera's ingest to the
+// recorder, the motion detector and the live view: one video stream and its
+// access units, timed on the box's clock.
+package media
+
+import "time"
+
+// Codec is the video codec of a stream.
+type Codec int
+
+const (
+	H264 Codec = iota + 1
+	H265
+	MJPEG
+)
+
+func (c Codec) String() string {
+	switch c {
+	case H264:
+		return "H264"
+	case H265:
+		return "H265"
+	case MJPEG:
+		return "MJPEG"
+	}
+	return "unknown"
+}
+
+// Stream describes one connection's video track. A new Stream starts at
+// every (re)connect; its Epoch anchors the access units' timestamps to the
+// box's wall clock.
+type Stream struct {
+	Camera string
+	Codec  Codec
+	// Epoch is the box wall-clock time at which DTS == 0.
+	Epoch time.Time
+	// Parameter sets as last seen (from the SDP or in band). VPS is H.265 only.
+	VPS, SPS, PPS []byte
+	Width, Height int
+}
+
+// AccessUnit is one picture: all NAL units (without start codes or length
+// prefixes) that belong to it. Key frames carry the parameter sets in front.
+type AccessUnit struct {
+	// DTS and PTS are offsets from Stream.Epoch on the box clock; DTS never
+	// decreases within a stream.
+	DTS, PTS time.Duration
+	// Key is true for an IDR (H.264) or IRAP (H.265) picture.
+	Key   bool
+	NALUs [][]byte
+}
+
+// Sink receives a camera's video. Calls for one camera come from one
+// goroutine, in order: StreamStarted, WriteAccessUnit..., StreamEnded.
+type Sink interface {
+	StreamStarted(s Stream) error
+	// WriteAccessUnit may keep au only until it returns; the NALU bytes are
+	// reused by the caller afterwards.
+	WriteAccessUnit(au *AccessUnit) error
+	StreamEnded(err error)
+}
