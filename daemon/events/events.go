@@ -1,0 +1,54 @@
+// Package events defines what happened on the box (a camera went offline, the
+// disk ran low, motion was seen, someone logged in) and the interface through
+// which packages report it. Where events go (the log, the search index) is
+// decided by whoever implements Publisher.
+package events
+
+import "time"
+
+// Type names a kind of event. Values are stable: they are stored and searched.
+type Type string
+
+const (
+	CameraOffline  Type = "camera_offline"
+	CameraOnline   Type = "camera_online"
+	DiskLow        Type = "disk_low"
+	DiskError      Type = "disk_error"
+	RetentionPurge Type = "retention_delete"
+	Motion         Type = "motion"
+	SceneChange    Type = "scene_change"
+	Tamper         Type = "tamper"
+	Login          Type = "login"
+	LoginFailed    Type = "login_failed"
+	Export         Type = "export"
+	SettingChanged Type = "setting_changed"
+)
+
+// Event is one thing that happened. Start is required; End is zero for an
+// instant event.
+type Event struct {
+	ID        string    `json:"id,omitempty"`
+	Type      Type      `json:"type"`
+	Camera    string    `json:"camera,omitempty"`
+	Household string    `json:"household,omitempty"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end,omitzero"`
+	// Region is the bounding box of motion on the macroblock grid: x0,y0,x1,y1 (exclusive).
+	Region [4]int  `json:"region,omitzero"`
+	Score  float64 `json:"score,omitempty"`
+	Text   string  `json:"text,omitempty"`
+}
+
+// Publisher takes events. Publish must not block for long: implementations
+// queue and batch.
+type Publisher interface {
+	Publish(e Event)
+}
+
+// PublisherFunc adapts a function to Publisher.
+type PublisherFunc func(Event)
+
+func (f PublisherFunc) Publish(e Event) { f(e) }
+
+// Discard drops every event.
+var Discard Publisher = PublisherFunc(func(Event) {})
