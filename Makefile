@@ -1,5 +1,5 @@
 # Mắt Thần — top-level build. Each area adds its own targets in a fragment
-# (<folder>/make.mk) and hooks them into the shared lists below:
+# (<folder>/make.mk or <folder>/<sub>/make.mk) and hooks them into the shared lists below:
 #   PREREQS       things tests and the box need (clips, kernel, npm packages)
 #   TESTS         extra test targets run by `make test` after `go test ./...`
 #   BENCHES       targets that print `BENCH <name> <value> <unit>` lines
@@ -21,7 +21,7 @@ BENCHES :=
 
 all: build
 
-include $(sort $(wildcard */make.mk))
+include $(sort $(wildcard */make.mk */*/make.mk))
 
 build:
 	$(GO) build ./...
