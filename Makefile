@@ -11,7 +11,7 @@ GOTESTFLAGS ?= -timeout 40m
 
 # Debian packages the tests and `make run` need (see deps).
 DEBIAN_PACKAGES := ffmpeg qemu-system-arm qemu-efi-aarch64 mtools dosfstools \
-	e2fsprogs kmod fdisk cpio iproute2 chromium nodejs npm
+	e2fsprogs kmod fdisk cpio iproute2 chromium motion
 
 PREREQS :=
 TESTS   :=
@@ -45,6 +45,8 @@ $(OUT)/.deps-ok:
 	    echo "install them with: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+	@command -v npm >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get install -y -q nodejs npm; \
+	  else echo "install Node.js and npm: sudo apt-get install -y nodejs npm"; exit 1; fi; }
 	$(GO) mod download
 	@touch $@
 
