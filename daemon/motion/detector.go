@@ -1,0 +1,493 @@
+// Package motion finds motion in a camera's video without decoding it to
+// pixels: it reads the macroblock maps of H.264 pictures (skip or not, intra,
+// motion vectors, bits spent) that daemon/h264/mb yields, learns what normal
+// activity looks like for every macroblock (leaves, sensor noise, IR grain),
+// and reports motion events with start, end, peak area and region through an
+// events.Publisher. A change of most of the picture at once (lights switched,
+// infrared day/night switch, camera moved or covered) is reported as a scene
+// change or as tampering, never as motion.
+//
+// The package also holds the recording gate (continuous or motion recording
+// with pre- and post-event buffers, cut on key frames) and a pixel-difference
+// detector for cameras that only send MJPEG, which gives the same events.
+package motion
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/mbmap"
+)
+
+// Zone is a rectangle of the macroblock grid with its own sensitivity, or a
+// mask whose macroblocks are never looked at (a tree, a busy road, a
+// neighbour's window). X1 and Y1 are exclusive. Later zones override earlier
+// ones where they overlap.
+type Zone struct {
+	Name           string
+	X0, Y0, X1, Y1 int
+	// Sensitivity multiplies the detector's sensitivity inside the zone:
+	// 2 reacts to half the activity, 0.5 needs twice as much.
+	Sensitivity float64
+	// Mask ignores the zone entirely.
+	Mask bool
+}
+
+// Config sets what counts as motion. The zero value of every field picks
+// the default given beside it.
+type Config struct {
+	// AnalysisRate is how many pictures per second are analysed (default 5).
+	AnalysisRate float64
+	// Sensitivity scales how far above its normal activity a macroblock must
+	// be to count as moving (default 1; higher is more sensitive).
+	Sensitivity float64
+	// MinArea is the smallest connected moving region that counts, in
+	// macroblocks (default: 0.4 % of the picture, at least 3).
+	MinArea int
+	// MinDuration is how long a region must keep moving before an event
+	// starts (default 300 ms).
+	MinDuration time.Duration
+	// EndAfter is how long without motion ends an event (default 1.5 s).
+	EndAfter time.Duration
+	// LearnTime is the time constant of the background model (default 20 s).
+	LearnTime time.Duration
+	// GlobalFraction is the share of the picture whose change at once is a
+	// scene change rather than motion (default 0.45).
+	GlobalFraction float64
+	// Zones and masks on the macroblock grid.
+	Zones []Zone
+}
+
+func (c Config) withDefaults() Config {
+	if c.AnalysisRate <= 0 {
+		c.AnalysisRate = 5
+	}
+	if c.Sensitivity <= 0 {
+		c.Sensitivity = 1
+	}
+	if c.MinDuration <= 0 {
+		c.MinDuration = 300 * time.Millisecond
+	}
+	if c.EndAfter <= 0 {
+		c.EndAfter = 1500 * time.Millisecond
+	}
+	if c.LearnTime <= 0 {
+		c.LearnTime = 20 * time.Second
+	}
+	if c.GlobalFraction <= 0 {
+		c.GlobalFraction = 0.45
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.AnalysisRate < 0 || c.AnalysisRate > 120 {
+		return fmt.Errorf("motion: analysis rate %g frames/s out of range 0..120", c.AnalysisRate)
+	}
+	if c.Sensitivity < 0 || c.MinArea < 0 || c.MinDuration < 0 || c.EndAfter < 0 || c.LearnTime < 0 {
+		return fmt.Errorf("motion: negative setting in %+v", c)
+	}
+	if c.GlobalFraction < 0 || c.GlobalFraction > 1 {
+		return fmt.Errorf("motion: global fraction %g out of range 0..1", c.GlobalFraction)
+	}
+	for _, z := range c.Zones {
+		if z.X0 < 0 || z.Y0 < 0 || z.X1 <= z.X0 || z.Y1 <= z.Y0 {
+			return fmt.Errorf("motion: zone %q has an empty or negative rectangle %d,%d-%d,%d", z.Name, z.X0, z.Y0, z.X1, z.Y1)
+		}
+		if z.Sensitivity < 0 {
+			return fmt.Errorf("motion: zone %q has negative sensitivity", z.Name)
+		}
+	}
+	return nil
+}
+
+// Activity of one macroblock: how much the encoder had to say about it.
+// Skipped blocks say nothing; inter blocks say more the further they moved
+// and the more residual they carry; intra blocks in a predicted picture say
+// most (something appeared that no reference picture had).
+func Activity(mb *mbmap.Macroblock) float32 {
+	switch mb.Kind {
+	case mbmap.Skip:
+		return 0
+	case mbmap.Inter:
+		mv := float32(math.Hypot(float64(mb.MVX), float64(mb.MVY))) / 4 // pixels
+		if mv > 16 {
+			mv = 16
+		}
+		bits := float32(mb.Bits)
+		if bits > 1024 {
+			bits = 1024
+		}
+		return 1 + mv/4 + bits/128
+	default:
+		bits := float32(mb.Bits)
+		if bits > 2048 {
+			bits = 2048
+		}
+		return 4 + bits/256
+	}
+}
+
+const (
+	noiseFloor   = 0.75 // activity a block must exceed above its mean, whatever its variance
+	deviations   = 2.5  // standard deviations above the mean that count as moving
+	relearnTime  = 2 * time.Second
+	deadBits     = 3   // mean bits per block of a picture that shows nothing (lens covered)
+	deadSkip     = 0.9 // share of skipped blocks in such a picture
+	globalFrames = 1   // analysed pictures over GlobalFraction that make a global change
+)
+
+// Detector turns a camera's macroblock maps into events. It is not safe for
+// concurrent Observe calls; Active may be called from any goroutine.
+type Detector struct {
+	camera, household string
+	cfg               Config
+	pub               events.Publisher
+
+	w, h      int
+	mean, vr  []float32 // background activity per block: mean and variance
+	thresh    []float32 // per-block sensitivity multiplier, 0 = masked
+	active    []bool
+	label     []int32
+	stack     []int32
+	zoneName  []string // per block, "" outside named zones
+	unmasked  int
+	minArea   int
+	frames    int // analysed P/B pictures since (re)learning began
+	lastT     time.Time
+	relearnTo time.Time
+
+	// candidate motion
+	runStart time.Time
+	running  bool
+
+	// current motion event
+	ev        *events.Event
+	lastMove  time.Time
+	peakArea  int
+	zonesSeen map[string]bool
+	seq       int
+
+	// global change
+	globalOn    bool
+	globalStart time.Time
+
+	mu     sync.Mutex
+	moving bool
+}
+
+// New makes a detector for one camera. Events carry camera and household.
+func New(camera, household string, cfg Config, pub events.Publisher) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if pub == nil {
+		pub = events.Discard
+	}
+	return &Detector{camera: camera, household: household, cfg: cfg.withDefaults(), pub: pub}, nil
+}
+
+// Interval is the spacing of analysed pictures at the configured rate.
+func (d *Detector) Interval() time.Duration {
+	return time.Duration(float64(time.Second) / d.cfg.AnalysisRate)
+}
+
+// Active reports whether a motion event is open now.
+func (d *Detector) Active() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.moving
+}
+
+func (d *Detector) setMoving(v bool) {
+	d.mu.Lock()
+	d.moving = v
+	d.mu.Unlock()
+}
+
+func (d *Detector) setup(w, h int) {
+	n := w * h
+	d.w, d.h = w, h
+	d.mean = make([]float32, n)
+	d.vr = make([]float32, n)
+	d.thresh = make([]float32, n)
+	d.active = make([]bool, n)
+	d.label = make([]int32, n)
+	d.stack = make([]int32, 0, n)
+	d.zoneName = make([]string, n)
+	for i := range d.thresh {
+		d.thresh[i] = float32(d.cfg.Sensitivity)
+		d.vr[i] = 1
+		d.mean[i] = 0.5
+	}
+	for _, z := range d.cfg.Zones {
+		s := z.Sensitivity
+		if s == 0 {
+			s = 1
+		}
+		for y := max(z.Y0, 0); y < min(z.Y1, h); y++ {
+			for x := max(z.X0, 0); x < min(z.X1, w); x++ {
+				i := y*w + x
+				if z.Mask {
+					d.thresh[i] = 0
+					d.zoneName[i] = ""
+					continue
+				}
+				d.thresh[i] = float32(d.cfg.Sensitivity * s)
+				d.zoneName[i] = z.Name
+			}
+		}
+	}
+	d.unmasked = 0
+	for _, t := range d.thresh {
+		if t > 0 {
+			d.unmasked++
+		}
+	}
+	d.minArea = d.cfg.MinArea
+	if d.minArea == 0 {
+		d.minArea = max(3, n*4/1000)
+	}
+	d.frames = 0
+}
+
+// Observe takes the macroblock map of one analysed picture taken at t (box
+// clock). Intra-only pictures (key frames) carry no motion and are ignored.
+// A change of picture size restarts learning.
+func (d *Detector) Observe(t time.Time, f *mbmap.Frame) {
+	if f.SliceType == 'I' || f.WidthMB <= 0 || f.HeightMB <= 0 || len(f.MBs) != f.WidthMB*f.HeightMB {
+		return
+	}
+	if f.WidthMB != d.w || f.HeightMB != d.h {
+		d.endEvent(t)
+		d.setup(f.WidthMB, f.HeightMB)
+	}
+	dt := d.Interval()
+	if !d.lastT.IsZero() && t.After(d.lastT) {
+		dt = t.Sub(d.lastT)
+	}
+	d.lastT = t
+	d.frames++
+
+	// Learning rate: fast at first and after a global change, slow after.
+	learn := d.cfg.LearnTime
+	if d.frames == 1 {
+		d.relearnTo = t.Add(relearnTime)
+	}
+	relearning := t.Before(d.relearnTo)
+	if relearning {
+		learn = relearnTime / 2
+	}
+	alpha := float32(dt.Seconds() / learn.Seconds())
+	if alpha > 0.5 {
+		alpha = 0.5
+	}
+
+	// Which blocks are above their normal activity.
+	nActive, nSkip := 0, 0
+	var bits int
+	for i := range f.MBs {
+		mb := &f.MBs[i]
+		bits += int(mb.Bits)
+		if mb.Kind == mbmap.Skip {
+			nSkip++
+		}
+		s := d.thresh[i]
+		if s == 0 {
+			d.active[i] = false
+			continue
+		}
+		a := Activity(mb)
+		m, v := d.mean[i], d.vr[i]
+		limit := m + (noiseFloor+deviations*sqrt32(v))/s
+		act := a > limit
+		d.active[i] = act
+		if act {
+			nActive++
+		}
+		// Moving blocks teach the background slowly, so a thing that stops
+		// moving (a parked motorbike) fades in; quiet blocks teach it fast.
+		al := alpha
+		if act && !relearning {
+			al = alpha / 8
+		}
+		dv := a - m
+		d.mean[i] = m + al*dv
+		d.vr[i] = (1-al)*(v+al*dv*dv) + 0.0001
+	}
+	n := len(f.MBs)
+	dead := float64(nSkip) >= deadSkip*float64(n) && bits <= deadBits*n
+
+	// A global change: most of the picture at once.
+	global := d.unmasked > 0 && float64(nActive) >= d.cfg.GlobalFraction*float64(d.unmasked)
+	if global && !relearning {
+		if !d.globalOn {
+			d.globalOn = true
+			d.globalStart = t
+			d.endEvent(t)
+			d.running = false
+		}
+		d.relearnTo = t.Add(relearnTime)
+		return
+	}
+	if d.globalOn {
+		if relearning && !t.After(d.relearnTo) {
+			// Wait for the picture to settle before judging what it became.
+			return
+		}
+		d.globalOn = false
+		typ, text := events.SceneChange, "đổi cảnh toàn khung hình / whole picture changed"
+		if dead {
+			typ, text = events.Tamper, "camera bị che hoặc mất hình / camera covered or blinded"
+		}
+		d.seq++
+		d.pub.Publish(events.Event{
+			ID: d.eventID(d.globalStart), Type: typ, Camera: d.camera, Household: d.household,
+			Start: d.globalStart, End: t, Region: [4]int{0, 0, d.w, d.h}, Score: 1, Text: text,
+		})
+	}
+	if relearning {
+		return
+	}
+
+	area, region, zone := d.largestRegion()
+	moving := area >= d.minArea
+	switch {
+	case moving && d.ev != nil:
+		d.lastMove = t
+		d.grow(area, region, zone)
+	case moving && !d.running:
+		d.running, d.runStart = true, t
+		fallthrough
+	case moving:
+		if t.Sub(d.runStart)+dt >= d.cfg.MinDuration {
+			d.startEvent(t, area, region, zone)
+		}
+	default:
+		d.running = false
+		if d.ev != nil && t.Sub(d.lastMove) >= d.cfg.EndAfter {
+			d.endEvent(d.lastMove.Add(dt))
+		}
+	}
+}
+
+func (d *Detector) eventID(t time.Time) string {
+	return fmt.Sprintf("%s-%d-%d", d.camera, t.UnixMilli(), d.seq)
+}
+
+func (d *Detector) startEvent(t time.Time, area int, region [4]int, zone string) {
+	d.seq++
+	d.ev = &events.Event{
+		ID: d.eventID(d.runStart), Type: events.Motion, Camera: d.camera, Household: d.household,
+		Start: d.runStart, Region: region,
+	}
+	d.peakArea = 0
+	d.zonesSeen = map[string]bool{}
+	d.lastMove = t
+	d.running = false
+	d.grow(area, region, zone)
+	d.setMoving(true)
+	d.pub.Publish(*d.ev) // open event: End is zero until it ends
+}
+
+func (d *Detector) grow(area int, r [4]int, zone string) {
+	if area > d.peakArea {
+		d.peakArea = area
+		d.ev.Score = float64(area) / float64(max(d.unmasked, 1))
+	}
+	g := &d.ev.Region
+	g[0], g[1], g[2], g[3] = min(g[0], r[0]), min(g[1], r[1]), max(g[2], r[2]), max(g[3], r[3])
+	if zone != "" {
+		d.zonesSeen[zone] = true
+	}
+}
+
+func (d *Detector) endEvent(end time.Time) {
+	if d.ev == nil {
+		return
+	}
+	e := *d.ev
+	d.ev = nil
+	if !end.After(e.Start) {
+		end = e.Start.Add(time.Millisecond)
+	}
+	e.End = end
+	e.Text = fmt.Sprintf("chuyển động %d khối / motion %d macroblocks", d.peakArea, d.peakArea)
+	for z := range d.zonesSeen {
+		e.Text += " zone:" + z
+	}
+	d.setMoving(false)
+	d.pub.Publish(e)
+}
+
+// Close ends an open event at t (the stream ended).
+func (d *Detector) Close(t time.Time) {
+	if d.ev != nil {
+		d.endEvent(t)
+	}
+}
+
+// largestRegion finds the largest 4-connected group of active blocks; lone
+// blocks (no active neighbour) are noise and do not count. It returns its
+// size, its bounding box and the zone most of it lies in.
+func (d *Detector) largestRegion() (best int, region [4]int, zone string) {
+	w, h := d.w, d.h
+	for i := range d.label {
+		d.label[i] = 0
+	}
+	next := int32(0)
+	for start := range d.active {
+		if !d.active[start] || d.label[start] != 0 {
+			continue
+		}
+		next++
+		d.label[start] = next
+		d.stack = append(d.stack[:0], int32(start))
+		size := 0
+		r := [4]int{w, h, 0, 0}
+		zoneVotes := map[string]int(nil)
+		for len(d.stack) > 0 {
+			i := int(d.stack[len(d.stack)-1])
+			d.stack = d.stack[:len(d.stack)-1]
+			size++
+			x, y := i%w, i/w
+			r[0], r[1], r[2], r[3] = min(r[0], x), min(r[1], y), max(r[2], x+1), max(r[3], y+1)
+			if z := d.zoneName[i]; z != "" {
+				if zoneVotes == nil {
+					zoneVotes = map[string]int{}
+				}
+				zoneVotes[z]++
+			}
+			for _, j := range [4]int{i - 1, i + 1, i - w, i + w} {
+				if j < 0 || j >= len(d.active) || !d.active[j] || d.label[j] != 0 {
+					continue
+				}
+				if (j == i-1 && x == 0) || (j == i+1 && x == w-1) {
+					continue
+				}
+				d.label[j] = next
+				d.stack = append(d.stack, int32(j))
+			}
+		}
+		if size > best {
+			best, region = size, r
+			zone = ""
+			top := 0
+			for z, v := range zoneVotes {
+				if v > top || (v == top && z < zone) {
+					zone, top = z, v
+				}
+			}
+		}
+	}
+	if best < 2 {
+		return 0, [4]int{}, ""
+	}
+	return best, region, zone
+}
+
+func sqrt32(v float32) float32 { return float32(math.Sqrt(float64(v))) }
