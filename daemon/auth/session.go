@@ -1,0 +1,105 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"sync"
+	"time"
+)
+
+// Session is one logged-in browser. CSRF is the token every change request
+// must carry (form field or X-CSRF-Token header).
+type Session struct {
+	Token    string
+	CSRF     string
+	User     string
+	Created  time.Time
+	LastSeen time.Time
+}
+
+// Sessions keeps logged-in browsers in memory; a restart logs everyone out.
+type Sessions struct {
+	// Idle and Max bound a session's life since its last use and its start.
+	Idle, Max time.Duration
+	Now       func() time.Time
+
+	mu sync.Mutex
+	m  map[string]*Session
+}
+
+// NewSessions returns a session table with 2 h idle and 12 h absolute limits.
+func NewSessions() *Sessions {
+	return &Sessions{Idle: 2 * time.Hour, Max: 12 * time.Hour, Now: time.Now, m: map[string]*Session{}}
+}
+
+// RandomToken returns n random bytes, URL-safe base64.
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // the kernel's RNG never fails on Linux ≥ 3.17
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Create starts a session for user.
+func (s *Sessions) Create(user string) Session {
+	now := s.Now()
+	se := &Session{Token: RandomToken(32), CSRF: RandomToken(24), User: user, Created: now, LastSeen: now}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked(now)
+	s.m[se.Token] = se
+	return *se
+}
+
+func (s *Sessions) expireLocked(now time.Time) {
+	for k, se := range s.m {
+		if now.Sub(se.LastSeen) > s.Idle || now.Sub(se.Created) > s.Max {
+			delete(s.m, k)
+		}
+	}
+}
+
+// Get returns the live session for token and marks it used.
+func (s *Sessions) Get(token string) (Session, bool) {
+	if token == "" {
+		return Session{}, false
+	}
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se, ok := s.m[token]
+	if !ok {
+		return Session{}, false
+	}
+	if now.Sub(se.LastSeen) > s.Idle || now.Sub(se.Created) > s.Max {
+		delete(s.m, token)
+		return Session{}, false
+	}
+	se.LastSeen = now
+	return *se, true
+}
+
+// Delete ends one session.
+func (s *Sessions) Delete(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, token)
+}
+
+// DeleteUser ends every session of user (after a password reset or deletion).
+func (s *Sessions) DeleteUser(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, se := range s.m {
+		if se.User == user {
+			delete(s.m, k)
+		}
+	}
+}
+
+// CheckCSRF compares a submitted token with the session's in constant time.
+func (se Session) CheckCSRF(got string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(se.CSRF)) == 1
+}

@@ -1,0 +1,375 @@
+// Package live turns a camera's access units into fragmented MP4 for the
+// browser's Media Source Extensions, without transcoding. A Hub keeps, per
+// camera, the init segment and every fragment since the last key frame, so a
+// new viewer starts at once from that key frame; then it follows the camera
+// frame by frame (one fragment per picture, for low latency). Slow viewers
+// skip to the next key frame instead of holding the camera back.
+package live
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+
+	"github.com/matthan/matthan/daemon/media"
+)
+
+// Timescale of the video track (90 kHz, as RTP).
+const Timescale = 90000
+
+// maxGOP bounds the cached fragments per camera (a broken camera that never
+// sends a key frame must not eat the box's memory).
+const (
+	maxGOPFrames = 400
+	maxGOPBytes  = 16 << 20
+)
+
+// Start describes a stream to a viewer: the MSE type and the wall-clock time
+// of media time zero, so the page can show latency and the time of day.
+type Start struct {
+	Camera  string `json:"camera"`
+	Codec   string `json:"codec"` // RFC 6381, e.g. avc1.4d401f
+	MIME    string `json:"mime"`  // video/mp4; codecs="..."
+	EpochMs int64  `json:"epochMs"`
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+}
+
+// Message is what a viewer receives: a Start with its init segment when a
+// stream begins, or one media fragment (moof+mdat).
+type Message struct {
+	Start *Start
+	Init  []byte
+	Frag  []byte
+	Key   bool
+	// DTS is the fragment's decode time since the stream epoch.
+	DTS time.Duration
+}
+
+// ErrUnknownCamera is returned by Subscribe for a camera the hub never saw.
+var ErrUnknownCamera = errors.New("unknown camera")
+
+// Hub holds the live state of every camera.
+type Hub struct {
+	mu   sync.Mutex
+	cams map[string]*Feed
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{cams: map[string]*Feed{}} }
+
+// Feed returns the camera's tap (a media.Sink for ingest), creating it.
+func (h *Hub) Feed(camera string) *Feed {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f, ok := h.cams[camera]
+	if !ok {
+		f = &Feed{camera: camera, subs: map[*Subscription]struct{}{}}
+		h.cams[camera] = f
+	}
+	return f
+}
+
+// Subscribe starts a viewer of camera. The first messages (if the camera is
+// streaming) are the Start/init and the fragments since the last key frame.
+func (h *Hub) Subscribe(camera string) (*Subscription, error) {
+	h.mu.Lock()
+	f, ok := h.cams[camera]
+	h.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("live %s: %w", camera, ErrUnknownCamera)
+	}
+	return f.subscribe(), nil
+}
+
+// Streaming reports whether camera has a stream with a key frame now.
+func (h *Hub) Streaming(camera string) bool {
+	h.mu.Lock()
+	f, ok := h.cams[camera]
+	h.mu.Unlock()
+	if !ok {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.start != nil && len(f.gop) > 0
+}
+
+// Subscription is one viewer's queue.
+type Subscription struct {
+	C    chan Message
+	feed *Feed
+	// skipping is set when the queue overflowed: fragments are dropped
+	// until the next key frame.
+	skipping bool
+	closed   bool
+}
+
+// Close stops the subscription.
+func (s *Subscription) Close() {
+	s.feed.mu.Lock()
+	defer s.feed.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		delete(s.feed.subs, s)
+		close(s.C)
+	}
+}
+
+// Next waits for the next message.
+func (s *Subscription) Next(ctx context.Context) (Message, error) {
+	select {
+	case m, ok := <-s.C:
+		if !ok {
+			return Message{}, errors.New("live: subscription closed")
+		}
+		return m, nil
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	}
+}
+
+// Feed is one camera's tap: it implements media.Sink.
+type Feed struct {
+	camera string
+
+	mu     sync.Mutex
+	stream media.Stream
+	start  *Start
+	init   []byte
+	seq    uint32
+	gop    []Message
+	gopLen int
+	lastD  time.Duration // last frame duration, used for the newest frame
+	lastDT time.Duration
+	hasDT  bool
+	subs   map[*Subscription]struct{}
+}
+
+var _ media.Sink = (*Feed)(nil)
+
+const queueLen = 256
+
+func (f *Feed) subscribe() *Subscription {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := &Subscription{C: make(chan Message, queueLen+maxGOPFrames), feed: f}
+	if f.start != nil && len(f.gop) > 0 {
+		st := *f.start
+		s.C <- Message{Start: &st, Init: f.init}
+		for _, m := range f.gop {
+			s.C <- m
+		}
+	}
+	f.subs[s] = struct{}{}
+	return s
+}
+
+func (f *Feed) broadcastLocked(m Message) {
+	for s := range f.subs {
+		if s.skipping {
+			if !m.Key && m.Start == nil {
+				continue
+			}
+			s.skipping = false
+		}
+		select {
+		case s.C <- m:
+		default:
+			s.skipping = true
+		}
+	}
+}
+
+// StreamStarted implements media.Sink.
+func (f *Feed) StreamStarted(st media.Stream) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stream = st
+	f.start, f.init, f.gop, f.gopLen, f.hasDT = nil, nil, nil, 0, false
+	f.lastD = 40 * time.Millisecond
+	if st.Codec != media.H264 && st.Codec != media.H265 {
+		return fmt.Errorf("live %s: codec %v cannot be shown in a browser", st.Camera, st.Codec)
+	}
+	if len(st.SPS) > 0 && len(st.PPS) > 0 && (st.Codec == media.H264 || len(st.VPS) > 0) {
+		if err := f.makeInitLocked(st.VPS, st.SPS, st.PPS); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *Feed) makeInitLocked(vps, sps, pps []byte) error {
+	var codec mp4.Codec
+	var codecStr string
+	var w, h int
+	switch f.stream.Codec {
+	case media.H264:
+		var s h264.SPS
+		if err := s.Unmarshal(sps); err != nil {
+			return fmt.Errorf("live %s: SPS: %w", f.camera, err)
+		}
+		if len(sps) < 4 {
+			return fmt.Errorf("live %s: SPS too short", f.camera)
+		}
+		codec = &mp4.CodecH264{SPS: clone(sps), PPS: clone(pps)}
+		codecStr = fmt.Sprintf("avc1.%02x%02x%02x", sps[1], sps[2], sps[3])
+		w, h = s.Width(), s.Height()
+	case media.H265:
+		var s h265.SPS
+		if err := s.Unmarshal(sps); err != nil {
+			return fmt.Errorf("live %s: SPS: %w", f.camera, err)
+		}
+		codec = &mp4.CodecH265{VPS: clone(vps), SPS: clone(sps), PPS: clone(pps)}
+		codecStr = hevcCodecString(s.ProfileTierLevel)
+		w, h = s.Width(), s.Height()
+	}
+	ini := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: Timescale, Codec: codec}}}
+	var buf seekablebuffer.Buffer
+	if err := ini.Marshal(&buf); err != nil {
+		return fmt.Errorf("live %s: init segment: %w", f.camera, err)
+	}
+	f.init = buf.Bytes()
+	f.start = &Start{Camera: f.camera, Codec: codecStr, MIME: `video/mp4; codecs="` + codecStr + `"`,
+		EpochMs: f.stream.Epoch.UnixMilli(), Width: w, Height: h}
+	return nil
+}
+
+// hevcCodecString builds the ISO/IEC 14496-15 codec string, e.g. hvc1.1.6.L93.B0.
+func hevcCodecString(p h265.SPS_ProfileTierLevel) string {
+	var compat uint32
+	for i := 0; i < 32; i++ {
+		if p.GeneralProfileCompatibilityFlag[i] {
+			compat |= 1 << i // reversed bit order, as the spec writes it
+		}
+	}
+	tier := 'L'
+	if p.GeneralTierFlag != 0 {
+		tier = 'H'
+	}
+	var cons byte
+	if p.GeneralProgressiveSourceFlag {
+		cons |= 0x80
+	}
+	if p.GeneralInterlacedSourceFlag {
+		cons |= 0x40
+	}
+	if p.GeneralNonPackedConstraintFlag {
+		cons |= 0x20
+	}
+	if p.GeneralFrameOnlyConstraintFlag {
+		cons |= 0x10
+	}
+	return fmt.Sprintf("hvc1.%d.%X.%c%d.%X", p.GeneralProfileIdc, compat, tier, p.GeneralLevelIdc, cons)
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// WriteAccessUnit implements media.Sink.
+func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if au.Key {
+		// Parameter sets in band (in front of the key frame) win over the SDP's.
+		vps, sps, pps := f.paramsInBand(au.NALUs)
+		if sps != nil && pps != nil && (f.stream.Codec == media.H264 || vps != nil) {
+			if f.start == nil || !equalParams(f.init, sps, pps) {
+				if err := f.makeInitLocked(vps, sps, pps); err != nil {
+					return err
+				}
+				f.gop, f.gopLen = nil, 0
+				st := *f.start
+				f.broadcastLocked(Message{Start: &st, Init: f.init})
+			}
+		}
+	}
+	if f.start == nil {
+		return nil // nothing to show until parameter sets are known
+	}
+	if f.hasDT {
+		if d := au.DTS - f.lastDT; d > 0 && d < 2*time.Second {
+			f.lastD = d
+		}
+	}
+	f.lastDT, f.hasDT = au.DTS, true
+	if !au.Key && len(f.gop) == 0 {
+		return nil // wait for the first key frame
+	}
+	var sample fmp4.Sample
+	var err error
+	if f.stream.Codec == media.H265 {
+		err = sample.FillH265(int32(durTicks(au.PTS-au.DTS)), au.NALUs)
+	} else {
+		err = sample.FillH264(int32(durTicks(au.PTS-au.DTS)), au.NALUs)
+	}
+	if err != nil {
+		return fmt.Errorf("live %s: sample: %w", f.camera, err)
+	}
+	sample.Duration = uint32(durTicks(f.lastD))
+	sample.IsNonSyncSample = !au.Key
+	f.seq++
+	part := fmp4.Part{SequenceNumber: f.seq, Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(max(0, durTicks(au.DTS))), Samples: []*fmp4.Sample{&sample}}}}
+	var buf seekablebuffer.Buffer
+	if err := part.Marshal(&buf); err != nil {
+		return fmt.Errorf("live %s: fragment: %w", f.camera, err)
+	}
+	m := Message{Frag: buf.Bytes(), Key: au.Key, DTS: au.DTS}
+	if au.Key {
+		f.gop, f.gopLen = f.gop[:0:0], 0
+	}
+	if len(f.gop) < maxGOPFrames && f.gopLen+len(m.Frag) < maxGOPBytes {
+		f.gop = append(f.gop, m)
+		f.gopLen += len(m.Frag)
+	}
+	f.broadcastLocked(m)
+	return nil
+}
+
+func durTicks(d time.Duration) int64 { return int64(d) * Timescale / int64(time.Second) }
+
+func (f *Feed) paramsInBand(nalus [][]byte) (vps, sps, pps []byte) {
+	for _, n := range nalus {
+		if len(n) == 0 {
+			continue
+		}
+		if f.stream.Codec == media.H264 {
+			switch h264.NALUType(n[0] & 0x1f) {
+			case h264.NALUTypeSPS:
+				sps = n
+			case h264.NALUTypePPS:
+				pps = n
+			}
+			continue
+		}
+		switch h265.NALUType((n[0] >> 1) & 0x3f) {
+		case h265.NALUType_VPS_NUT:
+			vps = n
+		case h265.NALUType_SPS_NUT:
+			sps = n
+		case h265.NALUType_PPS_NUT:
+			pps = n
+		}
+	}
+	return
+}
+
+// equalParams reports whether the init segment already carries sps and pps.
+func equalParams(init, sps, pps []byte) bool {
+	return bytes.Contains(init, sps) && bytes.Contains(init, pps)
+}
+
+// StreamEnded implements media.Sink.
+func (f *Feed) StreamEnded(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.start, f.init, f.gop, f.gopLen = nil, nil, nil, 0
+}
