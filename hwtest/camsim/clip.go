@@ -1,0 +1,306 @@
+package camsim
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
+)
+
+// Codec is the video codec of a clip.
+type Codec int
+
+// Codecs a clip can hold.
+const (
+	H264 Codec = iota
+	H265
+)
+
+func (c Codec) String() string {
+	if c == H265 {
+		return "H265"
+	}
+	return "H264"
+}
+
+// FrameRate is the rate the simulator plays every clip at; the clips made by
+// hwtest/clips/gen.sh are 25 fps.
+const FrameRate = 25
+
+// rtpPayloadType is the dynamic payload type of every stream.
+const rtpPayloadType = 96
+
+// rtpPayloadMaxSize keeps packets under the server's default 1472-byte limit.
+const rtpPayloadMaxSize = 1450
+
+// Clip is a pre-encoded elementary stream cut into access units and
+// packetized into RTP payloads once, shared read-only by every camera that
+// plays it.
+type Clip struct {
+	Name   string
+	Codec  Codec
+	VPS    []byte // H.265 only
+	SPS    []byte
+	PPS    []byte
+	Frames []Frame
+}
+
+// Frame is one access unit, packetized two ways.
+type Frame struct {
+	Key bool
+	// InBand carries the parameter sets in front of every key frame (normal mode).
+	InBand [][]byte
+	// NoParams has the parameter sets stripped (sdp-only mode).
+	NoParams [][]byte
+}
+
+// Format is the RTP format (with parameter sets for the SDP) of the clip.
+func (c *Clip) Format() format.Format {
+	if c.Codec == H265 {
+		return &format.H265{PayloadTyp: rtpPayloadType, VPS: c.VPS, SPS: c.SPS, PPS: c.PPS}
+	}
+	return &format.H264{PayloadTyp: rtpPayloadType, SPS: c.SPS, PPS: c.PPS, PacketizationMode: 1}
+}
+
+// Duration is how long the clip plays before it loops.
+func (c *Clip) Duration() (d float64) { return float64(len(c.Frames)) / FrameRate }
+
+// LoadClip reads an Annex-B elementary stream (.h264 or .hevc) and
+// packetizes it.
+func LoadClip(path string, codec Codec) (*Clip, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load clip: %w", err)
+	}
+	c, err := ParseClip(b, codec)
+	if err != nil {
+		return nil, fmt.Errorf("load clip %s: %w", path, err)
+	}
+	c.Name = path
+	return c, nil
+}
+
+// ParseClip cuts an Annex-B elementary stream into access units and
+// packetizes each into RTP payloads. The stream must start with a key frame
+// and carry its parameter sets in band.
+func ParseClip(annexB []byte, codec Codec) (*Clip, error) {
+	nalus := splitAnnexB(annexB)
+	if len(nalus) == 0 {
+		return nil, errors.New("no NAL units (not an Annex-B stream?)")
+	}
+	c := &Clip{Codec: codec}
+	var aus [][][]byte
+	var cur [][]byte
+	curHasVCL := false
+	for _, n := range nalus {
+		if len(n) < 3 {
+			continue
+		}
+		vcl, firstInPic := classify(codec, n)
+		if (vcl && firstInPic && curHasVCL) || (!vcl && curHasVCL && startsAU(codec, n)) {
+			aus = append(aus, cur)
+			cur, curHasVCL = nil, false
+		}
+		cur = append(cur, n)
+		curHasVCL = curHasVCL || vcl
+	}
+	if curHasVCL {
+		aus = append(aus, cur)
+	}
+
+	for i, au := range aus {
+		var params, rest [][]byte
+		key := false
+		for _, n := range au {
+			switch kind := naluKind(codec, n); kind {
+			case kindVPS:
+				if c.VPS == nil {
+					c.VPS = n
+				}
+			case kindSPS:
+				if c.SPS == nil {
+					c.SPS = n
+				}
+			case kindPPS:
+				if c.PPS == nil {
+					c.PPS = n
+				}
+			case kindAUD:
+			default:
+				if kind == kindKey {
+					key = true
+				}
+				rest = append(rest, n)
+			}
+		}
+		if i == 0 && !key {
+			return nil, errors.New("clip does not start with a key frame")
+		}
+		if len(rest) == 0 {
+			return nil, fmt.Errorf("access unit %d has no picture", i)
+		}
+		c.Frames = append(c.Frames, Frame{Key: key})
+		if key {
+			params = c.params()
+		}
+		f := &c.Frames[len(c.Frames)-1]
+		var err error
+		if f.NoParams, err = packetize(codec, rest); err != nil {
+			return nil, fmt.Errorf("packetize access unit %d: %w", i, err)
+		}
+		f.InBand = f.NoParams
+		if key {
+			if f.InBand, err = packetize(codec, append(params, rest...)); err != nil {
+				return nil, fmt.Errorf("packetize access unit %d: %w", i, err)
+			}
+		}
+	}
+	if c.SPS == nil || c.PPS == nil || (codec == H265 && c.VPS == nil) {
+		return nil, errors.New("clip carries no parameter sets")
+	}
+	return c, nil
+}
+
+func (c *Clip) params() [][]byte {
+	if c.Codec == H265 {
+		return [][]byte{c.VPS, c.SPS, c.PPS}
+	}
+	return [][]byte{c.SPS, c.PPS}
+}
+
+func packetize(codec Codec, au [][]byte) ([][]byte, error) {
+	var ssrc uint32
+	var seq uint16
+	var pkts [][]byte
+	if codec == H265 {
+		e := &rtph265.Encoder{PayloadType: rtpPayloadType, SSRC: &ssrc, InitialSequenceNumber: &seq, PayloadMaxSize: rtpPayloadMaxSize}
+		if err := e.Init(); err != nil {
+			return nil, err
+		}
+		ps, err := e.Encode(au)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			pkts = append(pkts, p.Payload)
+		}
+		return pkts, nil
+	}
+	e := &rtph264.Encoder{PayloadType: rtpPayloadType, SSRC: &ssrc, InitialSequenceNumber: &seq, PayloadMaxSize: rtpPayloadMaxSize, PacketizationMode: 1}
+	if err := e.Init(); err != nil {
+		return nil, err
+	}
+	ps, err := e.Encode(au)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		pkts = append(pkts, p.Payload)
+	}
+	return pkts, nil
+}
+
+type naluKindT int
+
+const (
+	kindOther naluKindT = iota
+	kindVPS
+	kindSPS
+	kindPPS
+	kindAUD
+	kindKey
+)
+
+func naluKind(codec Codec, n []byte) naluKindT {
+	if codec == H265 {
+		switch t := (n[0] >> 1) & 0x3f; {
+		case t == 32:
+			return kindVPS
+		case t == 33:
+			return kindSPS
+		case t == 34:
+			return kindPPS
+		case t == 35:
+			return kindAUD
+		case t >= 16 && t <= 21:
+			return kindKey
+		}
+		return kindOther
+	}
+	switch n[0] & 0x1f {
+	case 7:
+		return kindSPS
+	case 8:
+		return kindPPS
+	case 9:
+		return kindAUD
+	case 5:
+		return kindKey
+	}
+	return kindOther
+}
+
+// classify says whether n is a slice of a picture and whether it is the
+// first slice of its picture.
+func classify(codec Codec, n []byte) (vcl, firstInPic bool) {
+	if codec == H265 {
+		t := (n[0] >> 1) & 0x3f
+		if t < 32 {
+			return true, n[2]&0x80 != 0 // first_slice_segment_in_pic_flag
+		}
+		return false, false
+	}
+	t := n[0] & 0x1f
+	if t >= 1 && t <= 5 {
+		return true, n[1]&0x80 != 0 // first_mb_in_slice == 0 (ue(v) "1")
+	}
+	return false, false
+}
+
+// startsAU says whether a non-picture NAL unit after a picture opens the next
+// access unit (H.264 7.4.1.2.3, H.265 7.4.2.4.4).
+func startsAU(codec Codec, n []byte) bool {
+	if codec == H265 {
+		t := (n[0] >> 1) & 0x3f
+		return (t >= 32 && t <= 35) || t == 39 || (t >= 41 && t <= 44) || (t >= 48 && t <= 55)
+	}
+	t := n[0] & 0x1f
+	return (t >= 6 && t <= 9) || (t >= 14 && t <= 18)
+}
+
+// splitAnnexB returns the NAL units of an Annex-B byte stream (views into b).
+func splitAnnexB(b []byte) [][]byte {
+	var out [][]byte
+	start := -1
+	i := 0
+	for i+2 < len(b) {
+		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
+			if start >= 0 {
+				end := i
+				for end > start && b[end-1] == 0 {
+					end--
+				}
+				if end > start {
+					out = append(out, b[start:end])
+				}
+			}
+			i += 3
+			start = i
+			continue
+		}
+		i++
+	}
+	if start >= 0 && start < len(b) {
+		end := len(b)
+		for end > start && b[end-1] == 0 {
+			end--
+		}
+		if end > start {
+			out = append(out, b[start:end])
+		}
+	}
+	return out
+}

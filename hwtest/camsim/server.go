@@ -1,0 +1,120 @@
+package camsim
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+)
+
+// rtspHandler answers the RTSP requests of every camera and keeps track of
+// sessions, so that faults can close them and idle streams cost nothing.
+type rtspHandler struct {
+	sim *Sim
+
+	mu       sync.Mutex
+	sessions map[*gortsplib.ServerSession]*sessionInfo
+}
+
+type sessionInfo struct {
+	stream  *stream
+	playing bool
+}
+
+func (h *rtspHandler) lookup(path string) *stream {
+	return h.sim.streams[strings.Trim(path, "/")]
+}
+
+// OnDescribe implements gortsplib.ServerHandlerOnDescribe.
+func (h *rtspHandler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	st := h.lookup(ctx.Path)
+	if st == nil {
+		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
+	}
+	if st.cam.offline() {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, st.st, nil
+}
+
+// OnSetup implements gortsplib.ServerHandlerOnSetup.
+func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
+		return &base.Response{StatusCode: base.StatusBadRequest}, nil, nil
+	}
+	st := h.lookup(ctx.Path)
+	if st == nil {
+		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
+	}
+	if st.cam.offline() {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
+	}
+	h.mu.Lock()
+	if _, ok := h.sessions[ctx.Session]; !ok {
+		h.sessions[ctx.Session] = &sessionInfo{stream: st}
+	}
+	h.mu.Unlock()
+	return &base.Response{StatusCode: base.StatusOK}, st.st, nil
+}
+
+// OnPlay implements gortsplib.ServerHandlerOnPlay.
+func (h *rtspHandler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	si, ok := h.sessions[ctx.Session]
+	if !ok {
+		return &base.Response{StatusCode: base.StatusBadRequest}, nil
+	}
+	if !si.playing {
+		si.playing = true
+		si.stream.readers.Add(1)
+	}
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnPause implements gortsplib.ServerHandlerOnPause.
+func (h *rtspHandler) OnPause(ctx *gortsplib.ServerHandlerOnPauseCtx) (*base.Response, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if si, ok := h.sessions[ctx.Session]; ok && si.playing {
+		si.playing = false
+		si.stream.readers.Add(-1)
+	}
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnAnnounce implements gortsplib.ServerHandlerOnAnnounce: cameras do not
+// accept published streams.
+func (h *rtspHandler) OnAnnounce(*gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	return &base.Response{StatusCode: base.StatusMethodNotAllowed}, nil
+}
+
+// OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
+func (h *rtspHandler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if si, ok := h.sessions[ctx.Session]; ok {
+		if si.playing {
+			si.stream.readers.Add(-1)
+		}
+		delete(h.sessions, ctx.Session)
+	}
+}
+
+// closeSessions closes every session reading one of cam's streams and
+// returns how many.
+func (h *rtspHandler) closeSessions(cam *Camera) int {
+	h.mu.Lock()
+	var victims []*gortsplib.ServerSession
+	for ss, si := range h.sessions {
+		if si.stream.cam == cam {
+			victims = append(victims, ss)
+		}
+	}
+	h.mu.Unlock()
+	for _, ss := range victims {
+		ss.Close()
+	}
+	return len(victims)
+}

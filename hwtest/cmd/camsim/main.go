@@ -1,0 +1,115 @@
+// Command camsim serves simulated RTSP cameras on 127.0.0.1 for tests,
+// benchmarks and `make run`: with no flags, cam1…cam4 (main and /sub
+// streams) and an H.265 camera at rtsp://127.0.0.1:8554/h265, plus an HTTP
+// control endpoint on 127.0.0.1:8555 to inject faults (see hwtest/README.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/matthan/matthan/hwtest/camsim"
+)
+
+func main() {
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	if err := run(); err != nil {
+		log.Fatalf("camsim: %v", err)
+	}
+}
+
+func run() error {
+	listen := flag.String("listen", "127.0.0.1:8554", "RTSP listen address")
+	cameras := flag.Int("cameras", 4, "number of H.264 cameras cam1…camN")
+	clips := flag.String("clips", defaultClipsDir(), "folder with the clips made by hwtest/clips/gen.sh (make clips)")
+	control := flag.String("control", "127.0.0.1:8555", "HTTP control address for fault injection (empty: none)")
+	h265 := flag.String("h265", "", "comma-separated camera numbers whose main stream is the H.265 clip")
+	noH265 := flag.Bool("no-h265-camera", false, "do not serve the extra H.265 camera at /h265")
+	quiet := flag.Bool("quiet", false, "log nothing but errors")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+
+	cfg := camsim.Config{Listen: *listen, Cameras: *cameras, ClipsDir: *clips, NoH265Camera: *noH265, Logf: log.Printf}
+	if *quiet {
+		cfg.Logf = nil
+	}
+	if *h265 != "" {
+		for _, f := range strings.Split(*h265, ",") {
+			k, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return fmt.Errorf("-h265: %q is not a camera number", f)
+			}
+			cfg.H265Cameras = append(cfg.H265Cameras, k)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	sim, err := camsim.Start(cfg)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	errc := make(chan error, 1)
+	if *control != "" {
+		ln, err := net.Listen("tcp", *control)
+		if err != nil {
+			return fmt.Errorf("control endpoint: %w", err)
+		}
+		srv := &http.Server{Handler: sim.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { errc <- srv.Serve(ln) }()
+		defer srv.Close()
+		log.Printf("camsim: control endpoint on http://%s", ln.Addr())
+	}
+	for _, c := range sim.Cameras() {
+		log.Printf("camsim: %s (%s) %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL())
+	}
+	// A line tests can wait for.
+	log.Printf("camsim: ready")
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("control endpoint: %w", err)
+	}
+}
+
+// defaultClipsDir is out/clips under the repository root (found from the
+// working directory upwards), or $MATTHAN_OUT/clips.
+func defaultClipsDir() string {
+	if d := os.Getenv("MATTHAN_OUT"); d != "" {
+		return filepath.Join(d, "clips")
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return filepath.Join("out", "clips")
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, "out", "clips")
+		}
+		if filepath.Dir(d) == d {
+			return filepath.Join("out", "clips")
+		}
+	}
+}
