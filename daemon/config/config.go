@@ -1,0 +1,291 @@
+// Package config reads matthand's settings from command-line flags or a
+// JSON file and checks them, with errors that say which setting is wrong
+// and why.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Recording modes of a camera.
+const (
+	RecordContinuous = "continuous"
+	RecordMotion     = "motion"
+	RecordOff        = "off"
+)
+
+// Defaults.
+const (
+	DefaultListen        = "127.0.0.1:8080"
+	DefaultRetentionDays = 30
+	DefaultMinFreeMB     = 512
+	DefaultMaxLoss       = 2.0 // seconds
+	DefaultOfflineAfter  = 10.0
+)
+
+// Camera is one camera to record.
+type Camera struct {
+	// Name is unique and safe as a folder name: letters, digits, '-', '_'.
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	Household string `json:"household,omitempty"`
+	// Recording is continuous (default), motion or off.
+	Recording string `json:"recording,omitempty"`
+}
+
+// Config is everything matthand needs to run.
+type Config struct {
+	DataDir string `json:"data_dir"`
+	Listen  string `json:"listen"`
+	// RetentionDays: recordings older than this are deleted.
+	RetentionDays int `json:"retention_days"`
+	// MinFreeMB: the oldest recordings are deleted to keep this much free.
+	MinFreeMB int64 `json:"min_free_mb"`
+	// MaxLossSeconds bounds what a power cut may lose per camera: the
+	// recorder makes its data durable at least this often.
+	MaxLossSeconds float64 `json:"max_loss_seconds"`
+	// OfflineAfterSeconds: a camera gone this long raises an offline event.
+	OfflineAfterSeconds float64  `json:"offline_after_seconds"`
+	Cameras             []Camera `json:"cameras"`
+}
+
+// MaxLoss is MaxLossSeconds as a duration.
+func (c *Config) MaxLoss() time.Duration { return seconds(c.MaxLossSeconds) }
+
+// OfflineAfter is OfflineAfterSeconds as a duration.
+func (c *Config) OfflineAfter() time.Duration { return seconds(c.OfflineAfterSeconds) }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.RetentionDays == 0 {
+		c.RetentionDays = DefaultRetentionDays
+	}
+	if c.MinFreeMB == 0 {
+		c.MinFreeMB = DefaultMinFreeMB
+	}
+	if c.MaxLossSeconds == 0 {
+		c.MaxLossSeconds = DefaultMaxLoss
+	}
+	if c.OfflineAfterSeconds == 0 {
+		c.OfflineAfterSeconds = DefaultOfflineAfter
+	}
+	for i := range c.Cameras {
+		if c.Cameras[i].Recording == "" {
+			c.Cameras[i].Recording = RecordContinuous
+		}
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// Validate checks every setting and returns all problems found, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DataDir == "" {
+		bad("data_dir (-data) is required: the folder where recordings are kept")
+	}
+	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: want HOST:PORT, e.g. 127.0.0.1:8080: %w", c.Listen, err)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("listen %q: port %q is not a number from 0 to 65535", c.Listen, port)
+	} else if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		bad("listen %q: host must be an IP address (or empty for all)", c.Listen)
+	}
+	if c.RetentionDays < 1 || c.RetentionDays > 3650 {
+		bad("retention_days %d: want 1 to 3650", c.RetentionDays)
+	}
+	if c.MinFreeMB < 0 {
+		bad("min_free_mb %d: must not be negative", c.MinFreeMB)
+	}
+	if !(c.MaxLossSeconds >= 0.1 && c.MaxLossSeconds <= 60) {
+		bad("max_loss_seconds %v: want 0.1 to 60", c.MaxLossSeconds)
+	}
+	if !(c.OfflineAfterSeconds >= 0.1 && c.OfflineAfterSeconds <= 3600) {
+		bad("offline_after_seconds %v: want 0.1 to 3600", c.OfflineAfterSeconds)
+	}
+	if len(c.Cameras) == 0 {
+		bad("no cameras: give -camera NAME=rtsp://... or a cameras list in the config file")
+	}
+	if len(c.Cameras) > 256 {
+		bad("%d cameras: at most 256", len(c.Cameras))
+	}
+	seen := map[string]bool{}
+	for i, cam := range c.Cameras {
+		if !nameRE.MatchString(cam.Name) {
+			bad("camera %d: name %q: use 1 to 64 letters, digits, '-' or '_', starting with a letter or digit", i+1, cam.Name)
+		} else if seen[strings.ToLower(cam.Name)] {
+			bad("camera %d: name %q used twice", i+1, cam.Name)
+		}
+		seen[strings.ToLower(cam.Name)] = true
+		if err := checkRTSPURL(cam.URL); err != nil {
+			bad("camera %q: %w", cam.Name, err)
+		}
+		switch cam.Recording {
+		case RecordContinuous, RecordMotion, RecordOff:
+		default:
+			bad("camera %q: recording %q: want continuous, motion or off", cam.Name, cam.Recording)
+		}
+		if len(cam.Household) > 200 {
+			bad("camera %q: household longer than 200 bytes", cam.Name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkRTSPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("url: %w", err)
+	}
+	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
+		return fmt.Errorf("url %q: scheme must be rtsp or rtsps", redact(u))
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("url %q: no host", redact(u))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("url %q: bad port %q", redact(u), p)
+		}
+	}
+	return nil
+}
+
+func redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+// Parse reads a JSON config; unknown fields are errors (a typo must not
+// silently drop a setting). It applies defaults and validates.
+func Parse(data []byte) (*Config, error) {
+	c, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func decode(data []byte) (*Config, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+			return nil, fmt.Errorf("config line %d: %w", line, err)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("config: extra data after the JSON object")
+	}
+	return &c, nil
+}
+
+// cameraFlags collects repeated -camera NAME=URL flags.
+type cameraFlags []Camera
+
+func (f *cameraFlags) String() string { return "" }
+
+func (f *cameraFlags) Set(v string) error {
+	cam, err := ParseCameraFlag(v)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, cam)
+	return nil
+}
+
+// ParseCameraFlag parses NAME=rtsp://... (the value of -camera).
+func ParseCameraFlag(v string) (Camera, error) {
+	name, u, ok := strings.Cut(v, "=")
+	if !ok || name == "" || u == "" {
+		return Camera{}, fmt.Errorf("want NAME=rtsp://HOST/PATH, got %q", v)
+	}
+	return Camera{Name: name, URL: u, Recording: RecordContinuous}, nil
+}
+
+// FromArgs builds the configuration from command-line arguments (without
+// the program name). Flags given explicitly override the -config file;
+// -camera flags add cameras to the file's. Usage text goes to usage.
+func FromArgs(args []string, usage io.Writer) (*Config, error) {
+	fs := flag.NewFlagSet("matthand", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	var (
+		cams    cameraFlags
+		file    = fs.String("config", "", "JSON config file (flags given as well override it)")
+		data    = fs.String("data", "", "data folder: recordings go to DIR/recordings/<camera>/")
+		listen  = fs.String("listen", DefaultListen, "HTTP API address HOST:PORT")
+		days    = fs.Int("retention-days", DefaultRetentionDays, "delete recordings older than this many days")
+		minFree = fs.Int64("min-free-mb", DefaultMinFreeMB, "delete the oldest recordings to keep this many MB free")
+		maxLoss = fs.Float64("max-loss", DefaultMaxLoss, "seconds of video a power cut may lose per camera")
+		offline = fs.Float64("offline-after", DefaultOfflineAfter, "seconds a camera must be gone before the offline event")
+	)
+	fs.Var(&cams, "camera", "camera NAME=rtsp://user:pass@host/path (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	c := &Config{}
+	if *file != "" {
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if c, err = decode(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", *file, err)
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["data"] || *file == "" {
+		c.DataDir = *data
+	}
+	if set["listen"] || *file == "" {
+		c.Listen = *listen
+	}
+	if set["retention-days"] || *file == "" {
+		c.RetentionDays = *days
+	}
+	if set["min-free-mb"] || *file == "" {
+		c.MinFreeMB = *minFree
+	}
+	if set["max-loss"] || *file == "" {
+		c.MaxLossSeconds = *maxLoss
+	}
+	if set["offline-after"] || *file == "" {
+		c.OfflineAfterSeconds = *offline
+	}
+	c.Cameras = append(c.Cameras, cams...)
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

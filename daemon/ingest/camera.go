@@ -1,0 +1,400 @@
+// Package ingest pulls video from cameras over RTSP (TCP) and hands it, as
+// access units timed on the box clock, to a media.Sink such as the
+// recorder. One Camera is one goroutine: it connects, depacketizes H.264 or
+// H.265, reconnects with a capped backoff, detects stalls with a read
+// timeout, and tracks the camera's state (connecting, recording, offline)
+// with hysteresis, publishing offline/online events.
+//
+// Bad input from a camera (garbage packets, broken NAL units, missing
+// parameter sets) is dropped and counted; it never stops the daemon.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+
+	"github.com/matthan/matthan/daemon/clock"
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/media"
+)
+
+// State is what a camera is doing.
+type State string
+
+const (
+	// Connecting: not (or no longer) recording, but not gone long enough
+	// to be called offline.
+	Connecting State = "connecting"
+	// Recording: access units are reaching the sink.
+	Recording State = "recording"
+	// Offline: gone for longer than Options.OfflineAfter.
+	Offline State = "offline"
+)
+
+// Options tune a Camera. Zero fields take the defaults below.
+type Options struct {
+	// ReadTimeout: a connection that delivers nothing for this long is
+	// dropped and redialled (stall detection). Default 4 s.
+	ReadTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait between connection
+	// attempts; it doubles from Min up to Max. Defaults 250 ms and 2 s.
+	MinBackoff, MaxBackoff time.Duration
+	// OfflineAfter is the hysteresis of the offline event: the camera must
+	// have been gone this long. Default 10 s.
+	OfflineAfter time.Duration
+	// Clock tunes the timestamp slewing.
+	Clock clock.Config
+	// Household is copied into the camera's events.
+	Household string
+	// Events receives offline/online events. Default events.Discard.
+	Events events.Publisher
+	// Log receives connection messages. Default slog.Default().
+	Log *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 4 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 250 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(2*time.Second, o.MinBackoff)
+	}
+	if o.OfflineAfter <= 0 {
+		o.OfflineAfter = 10 * time.Second
+	}
+	if o.Events == nil {
+		o.Events = events.Discard
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+}
+
+// counters are updated by the connection's reader and read by Status.
+type counters struct {
+	packets, payloadBytes          atomic.Uint64
+	accessUnits, keyFrames         atomic.Uint64
+	videoBytes                     atomic.Uint64
+	droppedErrors, waitKeyDrops    atomic.Uint64
+	sinkErrors, connects, sessions atomic.Uint64
+}
+
+// Status is a snapshot of a camera for the API.
+type Status struct {
+	Name  string
+	URL   string // credentials removed
+	Codec string // "" until the first connection described the stream
+	State State
+	Since time.Time
+	// LastError is the most recent connection or stream error, "" if none.
+	LastError string
+	Width     int
+	Height    int
+	// Counters since the daemon started.
+	Packets      uint64 // RTP packets received
+	AccessUnits  uint64 // pictures handed to the sink
+	KeyFrames    uint64
+	VideoBytes   uint64 // NAL unit bytes handed to the sink
+	Dropped      uint64 // packets or pictures dropped because they were broken
+	SinkErrors   uint64
+	Reconnects   uint64
+	LastPictures time.Time
+}
+
+// Camera pulls one RTSP URL into a sink.
+type Camera struct {
+	name    string
+	rawURL  string
+	safeURL string
+	url     *base.URL
+	sink    media.Sink
+	opts    Options
+	stats   counters
+
+	lastAU atomic.Int64 // unix nanoseconds of the last written access unit
+
+	mu          sync.Mutex
+	state       State
+	since       time.Time
+	lostAt      time.Time
+	announced   bool // an offline event was published and no online yet
+	lastErr     string
+	codec       string
+	width       int
+	height      int
+	offlineTime *time.Timer
+}
+
+// New checks the URL and returns a Camera; Run starts it.
+func New(name, rawURL string, sink media.Sink, opts Options) (*Camera, error) {
+	opts.defaults()
+	u, err := base.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("camera %s: bad URL: %w", name, err)
+	}
+	if u.Scheme != "rtsp" && u.Scheme != "rtsps" {
+		return nil, fmt.Errorf("camera %s: URL scheme %q, want rtsp or rtsps", name, u.Scheme)
+	}
+	return &Camera{
+		name: name, rawURL: rawURL, safeURL: RedactURL(rawURL), url: u,
+		sink: sink, opts: opts, state: Connecting, since: time.Now(),
+	}, nil
+}
+
+// RedactURL removes the user name and password from a URL for display.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	u.User = nil
+	return u.String()
+}
+
+// Name is the camera's name.
+func (c *Camera) Name() string { return c.name }
+
+// Run pulls the camera until ctx is cancelled. It always returns ctx's error.
+func (c *Camera) Run(ctx context.Context) error {
+	log := c.opts.Log.With("camera", c.name)
+	c.mu.Lock()
+	c.lostAt = time.Now()
+	c.armOfflineLocked()
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if c.offlineTime != nil {
+			c.offlineTime.Stop()
+		}
+		c.mu.Unlock()
+	}()
+
+	backoff := c.opts.MinBackoff
+	for ctx.Err() == nil {
+		started := time.Now()
+		err := c.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		c.lost(err)
+		log.Warn("camera connection ended", "err", err, "url", c.safeURL)
+		if time.Since(started) > 10*time.Second {
+			backoff = c.opts.MinBackoff // it was working: retry quickly
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, c.opts.MaxBackoff)
+	}
+	return ctx.Err()
+}
+
+// session runs one RTSP connection until it fails or ctx ends.
+func (c *Camera) session(ctx context.Context) (err error) {
+	c.stats.connects.Add(1)
+	tcp := gortsplib.TransportTCP
+	client := &gortsplib.Client{
+		Scheme:       c.url.Scheme,
+		Host:         c.url.Host,
+		Transport:    &tcp,
+		ReadTimeout:  c.opts.ReadTimeout,
+		WriteTimeout: c.opts.ReadTimeout,
+		UserAgent:    "matthand",
+		DialContext: func(_ context.Context, network, addr string) (netConn, error) {
+			return dialer.DialContext(ctx, network, addr)
+		},
+		OnPacketsLost: func(uint64) {},
+		OnDecodeError: func(error) { c.stats.droppedErrors.Add(1) },
+	}
+	if err := client.Start2(); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	stop := context.AfterFunc(ctx, client.Close)
+	defer stop()
+	defer client.Close()
+
+	desc, _, err := client.Describe(c.url)
+	if err != nil {
+		return fmt.Errorf("describe: %w", err)
+	}
+	medi, forma, codec, err := pickVideo(desc)
+	if err != nil {
+		return err
+	}
+	if _, err := client.Setup(desc.BaseURL, medi, 0, 0); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+
+	p := newPipeline(c.name, codec, c.sink, &c.stats, c.opts.Clock)
+	switch f := forma.(type) {
+	case *format.H264:
+		p.setParams(nil, f.SPS, f.PPS)
+	case *format.H265:
+		p.setParams(f.VPS, f.SPS, f.PPS)
+	}
+	c.mu.Lock()
+	c.codec = codec.String()
+	c.mu.Unlock()
+	asm := newAssembler(codec)
+
+	var (
+		pmu    sync.Mutex // the reader goroutine and this one, at the end
+		closed bool
+		first  = true
+	)
+	p.onWritten = func(now time.Time) {
+		c.lastAU.Store(now.UnixNano())
+		if first {
+			first = false
+			c.recording(p.stream.Width, p.stream.Height)
+		}
+	}
+	emit := func(ts uint32, nalus [][]byte) {
+		if err := p.accessUnit(ts, nalus); err != nil {
+			c.stats.droppedErrors.Add(1)
+			c.noteError(err)
+		}
+	}
+	client.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
+		pmu.Lock()
+		defer pmu.Unlock()
+		if closed {
+			return
+		}
+		c.stats.packets.Add(1)
+		c.stats.payloadBytes.Add(uint64(len(pkt.Payload)))
+		if err := asm.push(pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.Payload, emit); err != nil {
+			c.stats.droppedErrors.Add(1)
+			c.noteError(err)
+		}
+	})
+
+	if _, err := client.Play(nil); err != nil {
+		return fmt.Errorf("play: %w", err)
+	}
+	c.stats.sessions.Add(1)
+	err = client.Wait()
+	client.Close()
+	pmu.Lock()
+	closed = true
+	p.end(err)
+	pmu.Unlock()
+	return fmt.Errorf("stream: %w", err)
+}
+
+func pickVideo(desc *description.Session) (*description.Media, format.Format, media.Codec, error) {
+	var f264 *format.H264
+	if m := desc.FindFormat(&f264); m != nil {
+		return m, f264, media.H264, nil
+	}
+	var f265 *format.H265
+	if m := desc.FindFormat(&f265); m != nil {
+		return m, f265, media.H265, nil
+	}
+	return nil, nil, 0, errors.New("the camera offers no H.264 or H.265 video track")
+}
+
+// noteError remembers the last stream error for the API (rare path).
+func (c *Camera) noteError(err error) {
+	c.mu.Lock()
+	c.lastErr = err.Error()
+	c.mu.Unlock()
+}
+
+// recording is called on the first access unit a connection delivered.
+func (c *Camera) recording(w, h int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	c.state, c.since = Recording, now
+	c.width, c.height = w, h
+	if c.offlineTime != nil {
+		c.offlineTime.Stop()
+	}
+	if c.announced {
+		c.announced = false
+		c.opts.Log.Info("camera online", "camera", c.name, "offline_for", now.Sub(c.lostAt).Round(time.Second))
+		c.opts.Events.Publish(events.Event{
+			Type: events.CameraOnline, Camera: c.name, Household: c.opts.Household, Start: now,
+			Text: fmt.Sprintf("Camera trực tuyến trở lại sau %s / camera back online after %s",
+				now.Sub(c.lostAt).Round(time.Second), now.Sub(c.lostAt).Round(time.Second)),
+		})
+	}
+}
+
+// lost is called when a connection ended (or failed to start).
+func (c *Camera) lost(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.lastErr = err.Error()
+	}
+	if c.state == Recording {
+		c.state, c.since = Connecting, time.Now()
+		c.lostAt = time.Unix(0, c.lastAU.Load())
+		c.armOfflineLocked()
+	}
+}
+
+func (c *Camera) armOfflineLocked() {
+	wait := time.Until(c.lostAt.Add(c.opts.OfflineAfter))
+	if c.offlineTime != nil {
+		c.offlineTime.Stop()
+	}
+	c.offlineTime = time.AfterFunc(max(wait, 0), c.offlineTimer)
+}
+
+func (c *Camera) offlineTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == Recording || c.announced {
+		return
+	}
+	c.state, c.since = Offline, c.lostAt
+	c.announced = true
+	c.opts.Log.Warn("camera offline", "camera", c.name, "since", c.lostAt, "err", c.lastErr)
+	c.opts.Events.Publish(events.Event{
+		Type: events.CameraOffline, Camera: c.name, Household: c.opts.Household, Start: c.lostAt,
+		Text: "Mất kết nối camera / camera offline: " + c.lastErr,
+	})
+}
+
+// Status returns a snapshot of the camera.
+func (c *Camera) Status() Status {
+	c.mu.Lock()
+	s := Status{
+		Name: c.name, URL: c.safeURL, Codec: c.codec, State: c.state, Since: c.since,
+		LastError: c.lastErr, Width: c.width, Height: c.height,
+	}
+	c.mu.Unlock()
+	s.Packets = c.stats.packets.Load()
+	s.AccessUnits = c.stats.accessUnits.Load()
+	s.KeyFrames = c.stats.keyFrames.Load()
+	s.VideoBytes = c.stats.videoBytes.Load()
+	s.Dropped = c.stats.droppedErrors.Load()
+	s.SinkErrors = c.stats.sinkErrors.Load()
+	s.Reconnects = c.stats.connects.Load()
+	if n := c.lastAU.Load(); n != 0 {
+		s.LastPictures = time.Unix(0, n)
+	}
+	if s.Reconnects > 0 {
+		s.Reconnects--
+	}
+	return s
+}

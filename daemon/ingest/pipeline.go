@@ -1,0 +1,261 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+
+	"github.com/matthan/matthan/daemon/clock"
+	"github.com/matthan/matthan/daemon/media"
+)
+
+var (
+	errNoParams  = errors.New("key frame without parameter sets (neither in band nor in the SDP)")
+	errBadParams = errors.New("parameter set does not parse")
+	errEmptyNALU = errors.New("empty or truncated NAL unit")
+)
+
+// pipeline turns the access units of one connection into media.Sink calls:
+// it tracks parameter sets (from the SDP and in band), waits for a key
+// frame, puts the parameter sets in front of every key frame, times the
+// pictures on the box clock and restarts the stream when the parameter
+// sets change (new resolution).
+type pipeline struct {
+	camera string
+	codec  media.Codec
+	sink   media.Sink
+	stats  *counters
+	now    func() time.Time
+	slew   clock.Config
+
+	vps, sps, pps []byte // latest known parameter sets
+
+	started bool
+	needKey bool
+	stream  media.Stream
+	slewer  *clock.Slewer
+
+	au  media.AccessUnit
+	out [][]byte
+
+	// onWritten is called after each access unit the sink accepted.
+	onWritten func(now time.Time)
+}
+
+func newPipeline(camera string, codec media.Codec, sink media.Sink, st *counters, slew clock.Config) *pipeline {
+	return &pipeline{camera: camera, codec: codec, sink: sink, stats: st, now: time.Now, slew: slew, needKey: true}
+}
+
+// setParams records parameter sets (from the SDP); nil ones are ignored.
+func (p *pipeline) setParams(vps, sps, pps []byte) {
+	if len(vps) > 0 {
+		p.vps = bytes.Clone(vps)
+	}
+	if len(sps) > 0 {
+		p.sps = bytes.Clone(sps)
+	}
+	if len(pps) > 0 {
+		p.pps = bytes.Clone(pps)
+	}
+}
+
+// naluKind classifies a NAL unit.
+type naluKind int
+
+const (
+	kindOther naluKind = iota
+	kindKey
+	kindVPS
+	kindSPS
+	kindPPS
+	kindDrop // access unit delimiter, filler: the muxer does not want them
+)
+
+func (p *pipeline) kind(n []byte) naluKind {
+	if p.codec == media.H265 {
+		switch t := (n[0] >> 1) & 0x3f; {
+		case t >= 16 && t <= 21:
+			return kindKey
+		case t == 32:
+			return kindVPS
+		case t == 33:
+			return kindSPS
+		case t == 34:
+			return kindPPS
+		case t == 35 || t == 38:
+			return kindDrop
+		}
+		return kindOther
+	}
+	switch n[0] & 0x1f {
+	case 5:
+		return kindKey
+	case 7:
+		return kindSPS
+	case 8:
+		return kindPPS
+	case 9, 12:
+		return kindDrop
+	}
+	return kindOther
+}
+
+func updateParam(dst *[]byte, n []byte) {
+	if !bytes.Equal(*dst, n) {
+		*dst = append((*dst)[:0:0], n...)
+	}
+}
+
+// accessUnit handles one complete access unit with RTP timestamp ts.
+// It returns a non-nil error when the unit was dropped.
+func (p *pipeline) accessUnit(ts uint32, nalus [][]byte) error {
+	minLen := 1
+	if p.codec == media.H265 {
+		minLen = 2
+	}
+	key := false
+	p.out = p.out[:0]
+	for _, n := range nalus {
+		if len(n) < minLen {
+			p.needKey = true
+			return errEmptyNALU
+		}
+		switch p.kind(n) {
+		case kindKey:
+			key = true
+			p.out = append(p.out, n)
+		case kindVPS:
+			updateParam(&p.vps, n)
+		case kindSPS:
+			updateParam(&p.sps, n)
+		case kindPPS:
+			updateParam(&p.pps, n)
+		case kindDrop:
+		default:
+			p.out = append(p.out, n)
+		}
+	}
+	if len(p.out) == 0 {
+		return nil // parameter sets or delimiters only
+	}
+	if !key {
+		if p.needKey {
+			p.stats.waitKeyDrops.Add(1)
+			return nil
+		}
+	} else {
+		if err := p.keyFrame(); err != nil {
+			p.needKey = true
+			return err
+		}
+		// Parameter sets go in front of every key frame.
+		n := len(p.out)
+		if p.codec == media.H265 {
+			p.out = append(p.out, nil, nil, nil)
+			copy(p.out[3:], p.out[:n])
+			p.out[0], p.out[1], p.out[2] = p.vps, p.sps, p.pps
+		} else {
+			p.out = append(p.out, nil, nil)
+			copy(p.out[2:], p.out[:n])
+			p.out[0], p.out[1] = p.sps, p.pps
+		}
+	}
+
+	now := p.now()
+	dts := p.slewer.Map(ts, now.Sub(p.stream.Epoch))
+	p.au.DTS, p.au.PTS, p.au.Key, p.au.NALUs = dts, dts, key, p.out
+	var size int
+	for _, n := range p.out {
+		size += len(n)
+	}
+	if err := p.sink.WriteAccessUnit(&p.au); err != nil {
+		p.stats.sinkErrors.Add(1)
+		p.au.NALUs = nil
+		return fmt.Errorf("recorder: %w", err)
+	}
+	p.au.NALUs = nil
+	p.stats.accessUnits.Add(1)
+	p.stats.videoBytes.Add(uint64(size))
+	if key {
+		p.stats.keyFrames.Add(1)
+	}
+	if p.onWritten != nil {
+		p.onWritten(now)
+	}
+	return nil
+}
+
+// keyFrame makes sure a stream with the current parameter sets has started.
+func (p *pipeline) keyFrame() error {
+	if len(p.sps) == 0 || len(p.pps) == 0 || (p.codec == media.H265 && len(p.vps) == 0) {
+		return errNoParams
+	}
+	if p.started && bytes.Equal(p.sps, p.stream.SPS) && bytes.Equal(p.pps, p.stream.PPS) && bytes.Equal(p.vps, p.stream.VPS) {
+		p.needKey = false
+		return nil
+	}
+	w, h, err := p.dimensions()
+	if err != nil {
+		return err
+	}
+	if p.started {
+		p.sink.StreamEnded(nil) // new parameter sets: a new stream for the muxer
+		p.started = false
+	}
+	s := media.Stream{
+		Camera: p.camera,
+		Codec:  p.codec,
+		Epoch:  p.now(),
+		SPS:    bytes.Clone(p.sps),
+		PPS:    bytes.Clone(p.pps),
+		Width:  w,
+		Height: h,
+	}
+	if p.codec == media.H265 {
+		s.VPS = bytes.Clone(p.vps)
+	}
+	if err := p.sink.StreamStarted(s); err != nil {
+		p.stats.sinkErrors.Add(1)
+		return fmt.Errorf("recorder refused the stream: %w", err)
+	}
+	p.stream = s
+	p.started = true
+	p.needKey = false
+	p.slewer = clock.NewSlewer(p.slew)
+	return nil
+}
+
+func (p *pipeline) dimensions() (w, h int, err error) {
+	defer func() {
+		// The SPS parsers come from outside; a camera's bytes must never
+		// take the daemon down.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: parser panic: %v", errBadParams, r)
+		}
+	}()
+	if p.codec == media.H265 {
+		var s h265.SPS
+		if err := s.Unmarshal(p.sps); err != nil {
+			return 0, 0, fmt.Errorf("%w: %w", errBadParams, err)
+		}
+		return s.Width(), s.Height(), nil
+	}
+	var s h264.SPS
+	if err := s.Unmarshal(p.sps); err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", errBadParams, err)
+	}
+	return s.Width(), s.Height(), nil
+}
+
+// end finishes the stream when the connection ends.
+func (p *pipeline) end(err error) {
+	if p.started {
+		p.sink.StreamEnded(err)
+		p.started = false
+	}
+	p.needKey = true
+}
