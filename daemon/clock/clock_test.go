@@ -6,7 +6,7 @@ import (
 )
 
 const frame = 40 * time.Millisecond // 25 fps
-const frameTicks = 3600              // 40 ms at 90 kHz
+const frameTicks = 3600             // 40 ms at 90 kHz
 
 // feed maps n pictures spaced tickStep on the camera and boxStep on the box.
 func feed(s *Slewer, ts uint32, elapsed time.Duration, n int, tickStep uint32, boxStep time.Duration) (uint32, time.Duration, []time.Duration) {
