@@ -1,0 +1,427 @@
+// Package record turns a camera's access units into fragmented MP4 segment
+// files in a storage.Store: a segment about every minute, cut at a key
+// frame; a fragment (moof+mdat, one write) about every second; fsync often
+// enough that a power cut loses at most Options.MaxLoss of video. It never
+// transcodes.
+package record
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/fmp4"
+	"github.com/matthan/matthan/daemon/media"
+	"github.com/matthan/matthan/daemon/storage"
+)
+
+// Options tune a Recorder. Zero values take the defaults.
+type Options struct {
+	// SegmentDuration: a segment is cut at the first key frame after this
+	// much video; default 60 s.
+	SegmentDuration time.Duration
+	// FragmentDuration: a fragment is written after this much video;
+	// default 1 s, at most MaxLoss/2.
+	FragmentDuration time.Duration
+	// MaxLoss is the most video a power cut may lose; default 2 s.
+	MaxLoss time.Duration
+	// MaxGap: a jump of the decode time larger than this ends the segment
+	// (the next starts at the next key frame); smaller jumps become the
+	// duration of the sample before them. Default 5 s.
+	MaxGap time.Duration
+	// Events receives disk_error events (at most one a minute).
+	Events events.Publisher
+	// Logf logs; nil discards.
+	Logf func(format string, args ...any)
+}
+
+func (o *Options) defaults() {
+	if o.SegmentDuration <= 0 {
+		o.SegmentDuration = 60 * time.Second
+	}
+	if o.MaxLoss <= 0 {
+		o.MaxLoss = 2 * time.Second
+	}
+	if o.FragmentDuration <= 0 {
+		o.FragmentDuration = time.Second
+	}
+	o.FragmentDuration = min(o.FragmentDuration, o.MaxLoss/2)
+	if o.MaxGap <= 0 {
+		o.MaxGap = 5 * time.Second
+	}
+	if o.Events == nil {
+		o.Events = events.Discard
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+}
+
+// Stats counts what a Recorder did.
+type Stats struct {
+	Frames, Dropped     int64
+	Fragments, Segments int64
+	WriteErrors, Syncs  int64
+	LastFragmentEnd     time.Time // box time just past the last written sample
+	LastSynced          time.Time // box time just past the last fsynced sample
+}
+
+// Recorder records one camera. It implements media.Sink.
+type Recorder struct {
+	store  *storage.Store
+	camera string
+	opts   Options
+
+	mu      sync.Mutex
+	stream  media.Stream
+	init    []byte
+	ready   bool // stream has a usable init segment
+	waitKey bool
+
+	seg      *storage.SegmentWriter
+	segStart time.Time     // box time of tick 0 of the segment
+	segDTS0  time.Duration // stream DTS at tick 0
+	seq      uint32
+
+	frag     fmp4.FragmentBuilder
+	fragBase uint64 // segment tick of the fragment's first sample
+	lastPos  uint64 // segment tick of the last sample added
+	nextTick uint64 // segment tick just past the last sample (provisional)
+	lastDTS  time.Duration
+	unsynced uint64 // ticks written but not fsynced
+
+	timer    *time.Timer
+	timerGen uint64
+	armedGen uint64
+
+	nalus     [][]byte
+	lastAlarm time.Time
+	stats     Stats
+}
+
+var _ media.Sink = (*Recorder)(nil)
+
+// New returns a recorder for camera writing into store.
+func New(store *storage.Store, camera string, opts Options) *Recorder {
+	opts.defaults()
+	r := &Recorder{store: store, camera: camera, opts: opts}
+	return r
+}
+
+// Stats returns the recorder's counters.
+func (r *Recorder) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+func ticks(d time.Duration) uint64 {
+	if d <= 0 {
+		return 0
+	}
+	return uint64(d) / 1000 * fmp4.Timescale / 1000000 // µs * 90000 / 1e6, no overflow for 3000 years
+}
+
+func tickDur(t uint64) time.Duration {
+	return time.Duration(t * 1000000 / fmp4.Timescale * 1000)
+}
+
+// StreamStarted ends the current segment and prepares a new one for s; the
+// new segment starts at the stream's first key frame.
+func (r *Recorder) StreamStarted(s media.Stream) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finishSegment()
+	r.stream = s
+	r.stream.VPS = bytes.Clone(s.VPS)
+	r.stream.SPS = bytes.Clone(s.SPS)
+	r.stream.PPS = bytes.Clone(s.PPS)
+	r.ready = false
+	r.waitKey = true
+	if s.Codec != media.H264 && s.Codec != media.H265 {
+		return fmt.Errorf("record %s: %w", r.camera, fmp4.ErrUnsupported)
+	}
+	r.buildInit()
+	return nil
+}
+
+// buildInit makes the init segment from r.stream; without parameter sets
+// it waits for a key frame that carries them.
+func (r *Recorder) buildInit() {
+	init, err := fmp4.InitSegment(r.stream)
+	if err != nil {
+		r.ready = false
+		return
+	}
+	r.init = init
+	r.ready = true
+}
+
+// WriteAccessUnit adds one picture. Pictures before the first key frame are
+// dropped. Storage errors are logged and reported as events, never returned
+// as fatal: recording goes on with the next fragment or segment.
+func (r *Recorder) WriteAccessUnit(au *media.AccessUnit) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stream.Codec != media.H264 && r.stream.Codec != media.H265 {
+		r.stats.Dropped++
+		return nil
+	}
+	if au.Key {
+		r.learnParams(au)
+	}
+	if r.waitKey && !au.Key || !r.ready {
+		r.stats.Dropped++
+		return nil
+	}
+	r.waitKey = false
+
+	var pos uint64
+	if r.seg != nil {
+		delta := au.DTS - r.lastDTS
+		if delta > r.opts.MaxGap || delta < -r.opts.MaxGap {
+			r.opts.Logf("record %s: time jump of %v, new segment", r.camera, delta)
+			r.finishSegment()
+			if !au.Key {
+				r.waitKey = true
+				r.stats.Dropped++
+				return nil
+			}
+		}
+	}
+	if r.seg != nil {
+		pos = ticks(au.DTS - r.segDTS0)
+		prev := r.frag.LastDuration()
+		if pos <= r.lastPos {
+			pos = r.lastPos + uint64(max(prev, 1))
+		}
+		if r.frag.Len() > 0 {
+			r.frag.SetLastDuration(uint32(pos - r.lastPos))
+		} else {
+			pos = max(pos, r.nextTick) // the previous fragment is out with a provisional duration
+		}
+		r.nextTick = pos
+		if au.Key && tickDur(pos) >= r.opts.SegmentDuration || r.seg.Size() > storage.MaxSegmentBytes/2 {
+			r.finishSegment()
+		} else if r.frag.Len() > 0 && tickDur(pos-r.fragBase) >= r.opts.FragmentDuration {
+			r.flushFragment()
+		}
+	}
+	if r.seg == nil {
+		if !r.startSegment(au) {
+			r.stats.Dropped++
+			return nil
+		}
+		pos = 0
+	}
+	if r.frag.Len() == 0 {
+		r.fragBase = pos
+		r.armTimer()
+	}
+	dur := r.frag.LastDuration()
+	if dur == 0 {
+		dur = fmp4.Timescale / 25
+	}
+	cto := int32(0)
+	if d := au.PTS - au.DTS; d > 0 && d < 10*time.Second {
+		cto = int32(ticks(d))
+	}
+	r.frag.AddNALUs(r.stream.Codec, r.withParams(au), fmp4.Sample{Duration: dur, PTSOffset: cto, Key: au.Key})
+	r.lastPos = pos
+	r.nextTick = pos + uint64(dur)
+	r.lastDTS = au.DTS
+	r.stats.Frames++
+	return nil
+}
+
+// StreamEnded writes what is buffered and closes the segment.
+func (r *Recorder) StreamEnded(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finishSegment()
+	r.waitKey = true
+}
+
+// Close ends recording: the buffered fragment is written and the segment
+// closed. The recorder may be used again after a StreamStarted.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finishSegment()
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	return nil
+}
+
+func (r *Recorder) startSegment(au *media.AccessUnit) bool {
+	start := r.stream.Epoch.Add(au.DTS)
+	w, err := r.store.Create(r.camera, start, r.init)
+	if err != nil {
+		r.storageError(err)
+		r.waitKey = true
+		return false
+	}
+	r.seg = w
+	r.segStart = w.Start()
+	r.segDTS0 = au.DTS
+	r.seq = 0
+	r.lastPos, r.nextTick, r.unsynced = 0, 0, 0
+	r.frag.Reset()
+	r.stats.Segments++
+	return true
+}
+
+// flushFragment writes the buffered samples as one fragment and fsyncs when
+// the unsynced video could otherwise exceed MaxLoss.
+func (r *Recorder) flushFragment() {
+	if r.frag.Len() == 0 || r.seg == nil {
+		return
+	}
+	r.timerGen++
+	r.seq++
+	dur := r.frag.Duration()
+	out := r.frag.Encode(r.seq, r.fragBase)
+	end := r.segStart.Add(tickDur(r.fragBase + dur))
+	r.frag.Reset()
+	r.nextTick = max(r.nextTick, r.fragBase+dur)
+	if err := r.seg.Append(out, end); err != nil {
+		// The fragment is lost (the file was cut back to its last good
+		// fragment); the next one continues the segment.
+		r.storageError(err)
+		return
+	}
+	r.stats.Fragments++
+	r.stats.LastFragmentEnd = end
+	r.unsynced += dur
+	if tickDur(r.unsynced)+2*r.opts.FragmentDuration > r.opts.MaxLoss {
+		if err := r.seg.Sync(); err != nil {
+			r.storageError(err)
+			return
+		}
+		r.unsynced = 0
+		r.stats.Syncs++
+		r.stats.LastSynced = end
+	}
+}
+
+// finishSegment writes the last fragment (its last sample keeps the
+// previous sample's duration) and closes the segment.
+func (r *Recorder) finishSegment() {
+	if r.seg == nil {
+		return
+	}
+	r.flushFragment()
+	end := r.segStart.Add(tickDur(r.nextTick))
+	if err := r.seg.Close(end); err != nil {
+		r.storageError(err)
+	} else {
+		r.stats.LastSynced = r.stats.LastFragmentEnd
+	}
+	r.seg = nil
+	r.frag.Reset()
+}
+
+func (r *Recorder) storageError(err error) {
+	r.stats.WriteErrors++
+	now := time.Now()
+	if now.Sub(r.lastAlarm) < time.Minute {
+		return
+	}
+	r.lastAlarm = now
+	r.opts.Logf("record %s: %v", r.camera, err)
+	r.opts.Events.Publish(events.Event{Type: events.DiskError, Camera: r.camera, Start: now,
+		Text: fmt.Sprintf("Lỗi ghi hình / recording write error: %v", err)})
+}
+
+// armTimer makes sure a fragment is written even when the camera stalls
+// mid-fragment: after FragmentDuration + half the remaining loss budget.
+func (r *Recorder) armTimer() {
+	r.timerGen++
+	gen := r.timerGen
+	d := r.opts.FragmentDuration + (r.opts.MaxLoss-r.opts.FragmentDuration)/2
+	if r.timer == nil {
+		r.timer = time.AfterFunc(d, func() { r.timerFired() })
+	} else {
+		r.timer.Reset(d)
+	}
+	r.armedGen = gen
+}
+
+func (r *Recorder) timerFired() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.armedGen != r.timerGen || r.frag.Len() == 0 {
+		return
+	}
+	r.flushFragment()
+	if r.seg != nil && r.seg.Unsynced() > 0 {
+		if err := r.seg.Sync(); err == nil {
+			r.unsynced = 0
+			r.stats.Syncs++
+			r.stats.LastSynced = r.stats.LastFragmentEnd
+		}
+	}
+}
+
+func naluType(codec media.Codec, n []byte) byte {
+	if codec == media.H264 {
+		return n[0] & 0x1f
+	}
+	return (n[0] >> 1) & 0x3f
+}
+
+// learnParams picks up parameter sets carried in band by a key frame. New
+// ones (a camera changed its resolution or bitrate settings) end the
+// segment, whose init segment described the old ones.
+func (r *Recorder) learnParams(au *media.AccessUnit) {
+	vps, sps, pps := r.stream.VPS, r.stream.SPS, r.stream.PPS
+	for _, n := range au.NALUs {
+		if len(n) == 0 {
+			continue
+		}
+		switch t := naluType(r.stream.Codec, n); {
+		case r.stream.Codec == media.H264 && t == 7, r.stream.Codec == media.H265 && t == 33:
+			sps = n
+		case r.stream.Codec == media.H264 && t == 8, r.stream.Codec == media.H265 && t == 34:
+			pps = n
+		case r.stream.Codec == media.H265 && t == 32:
+			vps = n
+		}
+	}
+	if bytes.Equal(vps, r.stream.VPS) && bytes.Equal(sps, r.stream.SPS) && bytes.Equal(pps, r.stream.PPS) {
+		return
+	}
+	if r.seg != nil {
+		r.opts.Logf("record %s: parameter sets changed, new segment", r.camera)
+		r.finishSegment()
+	}
+	r.stream.VPS, r.stream.SPS, r.stream.PPS = bytes.Clone(vps), bytes.Clone(sps), bytes.Clone(pps)
+	r.buildInit()
+}
+
+// withParams returns the key frame's NAL units with the stream's parameter
+// sets in front when the camera sent them only out of band, so that every
+// key frame (and every exported piece) decodes on its own.
+func (r *Recorder) withParams(au *media.AccessUnit) [][]byte {
+	if !au.Key {
+		return au.NALUs
+	}
+	for _, n := range au.NALUs {
+		if len(n) > 0 {
+			t := naluType(r.stream.Codec, n)
+			if r.stream.Codec == media.H264 && t == 7 || r.stream.Codec == media.H265 && t == 33 {
+				return au.NALUs
+			}
+		}
+	}
+	r.nalus = r.nalus[:0]
+	if r.stream.Codec == media.H265 {
+		r.nalus = append(r.nalus, r.stream.VPS)
+	}
+	r.nalus = append(r.nalus, r.stream.SPS, r.stream.PPS)
+	r.nalus = append(r.nalus, au.NALUs...)
+	return r.nalus
+}

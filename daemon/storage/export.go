@@ -1,0 +1,200 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/matthan/matthan/daemon/fmp4"
+)
+
+// ErrNoRecordings is returned by Export when nothing covers the range.
+var ErrNoRecordings = errors.New("storage: no recordings in the range")
+
+// ExportInfo says what Export wrote.
+type ExportInfo struct {
+	// Start is the time of the first sample written: the key frame at or
+	// before the requested start (or the first key frame after it).
+	Start, End time.Time
+	Samples    int
+	Segments   int
+	// StoppedEarly is set when the export ended before `to` because the
+	// stream's codec or picture size changed (a second init segment would be
+	// needed); export the rest as a second file from StoppedAt.
+	StoppedEarly bool
+	StoppedAt    time.Time
+}
+
+// Export writes camera's recording from the key frame at or before from
+// until to as one fragmented MP4 (one init segment, then fragments) without
+// transcoding. Sample times keep their place on the box's clock, so a gap
+// in the recording stays a gap in the file. Parameter sets travel in band
+// at every key frame, so an SPS/PPS change with the same codec and picture
+// size plays on; a change of codec or size ends the export there
+// (ExportInfo.StoppedEarly).
+func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to time.Time) (ExportInfo, error) {
+	var info ExportInfo
+	if !to.After(from) {
+		return info, fmt.Errorf("storage: export: empty range %s..%s", from, to)
+	}
+	segs := s.Segments(camera, from, to)
+	if len(segs) == 0 {
+		return info, ErrNoRecordings
+	}
+	var (
+		first    *fmp4.InitInfo
+		b        fmp4.FragmentBuilder
+		seq      uint32
+		outBase  int64 // export time zero, Unix ns
+		nextTick uint64
+		started  bool
+		mdat     []byte
+	)
+	for _, seg := range segs {
+		if err := ctx.Err(); err != nil {
+			return info, err
+		}
+		f, err := s.fs.OpenFile(s.Path(seg), os.O_RDONLY, 0)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // deleted by retention meanwhile
+			}
+			return info, fmt.Errorf("storage: export %s: %w", seg.File, err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return info, fmt.Errorf("storage: export %s: %w", seg.File, err)
+		}
+		l, err := fmp4.ScanSegment(f, fi.Size())
+		if err != nil || l.Init.Timescale == 0 {
+			f.Close()
+			s.opts.Logf("storage: export: skipping %s: %v", seg.File, err)
+			continue
+		}
+		if first == nil {
+			init := make([]byte, l.InitSize)
+			if _, err := f.ReadAt(init, 0); err != nil {
+				f.Close()
+				return info, fmt.Errorf("storage: export %s: %w", seg.File, err)
+			}
+			start, ok := keyAtOrBefore(l, seg.Start, from)
+			if !ok {
+				f.Close()
+				continue
+			}
+			if _, err := w.Write(init); err != nil {
+				f.Close()
+				return info, fmt.Errorf("storage: export: %w", err)
+			}
+			first = &l.Init
+			outBase = start.UnixNano()
+			info.Start = start
+		} else if l.Init.SampleEntry != first.SampleEntry || l.Init.Width != first.Width ||
+			l.Init.Height != first.Height || l.Init.Timescale != first.Timescale {
+			f.Close()
+			info.StoppedEarly, info.StoppedAt = true, seg.Start
+			break
+		}
+		info.Segments++
+		ts := uint64(l.Init.Timescale)
+		segOff := seg.Start.UnixNano() - outBase // may be negative for the first segment
+		for _, fr := range l.Fragments {
+			if fr.Duration == 0 || len(fr.Samples) == 0 {
+				continue
+			}
+			b.Reset()
+			var baseTick uint64
+			t := fr.BaseTime
+			mdatStart, mdatEnd := fr.Samples[0].Offset, fr.Samples[0].Offset
+			for _, sm := range fr.Samples {
+				mdatEnd = max(mdatEnd, sm.Offset+int64(sm.Size))
+				mdatStart = min(mdatStart, sm.Offset)
+			}
+			loaded := false
+			for _, sm := range fr.Samples {
+				at := segOff + int64(t*uint64(time.Second)/ts) // ns from export start
+				t += uint64(sm.Duration)
+				if at < 0 {
+					continue // before the starting key frame
+				}
+				if !started && !sm.Key {
+					continue
+				}
+				if outBase+at >= to.UnixNano() {
+					break
+				}
+				if !loaded {
+					mdat = grow(mdat, int(mdatEnd-mdatStart))
+					if _, err := f.ReadAt(mdat, mdatStart); err != nil {
+						f.Close()
+						return info, fmt.Errorf("storage: export %s: %w", seg.File, err)
+					}
+					loaded = true
+				}
+				if b.Len() == 0 {
+					baseTick = max(uint64(at)*uint64(fmp4.Timescale)/uint64(time.Second), nextTick)
+				}
+				started = true
+				data := mdat[sm.Offset-mdatStart : sm.Offset-mdatStart+int64(sm.Size)]
+				dur := uint32(uint64(sm.Duration) * fmp4.Timescale / ts)
+				b.AddSample(data, fmp4.Sample{Duration: max(dur, 1), PTSOffset: int32(int64(sm.PTSOffset) * fmp4.Timescale / int64(ts)), Key: sm.Key})
+				info.Samples++
+			}
+			if b.Len() == 0 {
+				continue
+			}
+			seq++
+			out := b.Encode(seq, baseTick)
+			if _, err := w.Write(out); err != nil {
+				f.Close()
+				return info, fmt.Errorf("storage: export: %w", err)
+			}
+			nextTick = baseTick + b.Duration()
+		}
+		f.Close()
+	}
+	if !started {
+		return info, ErrNoRecordings
+	}
+	info.End = time.Unix(0, outBase+int64(nextTick*uint64(time.Second)/fmp4.Timescale)).UTC()
+	return info, nil
+}
+
+// keyAtOrBefore finds the time of the last key frame at or before from in a
+// segment, or its first key frame when from is before all of them.
+func keyAtOrBefore(l fmp4.Layout, segStart, from time.Time) (time.Time, bool) {
+	var best, firstKey time.Time
+	var haveBest, haveFirst bool
+	ts := uint64(l.Init.Timescale)
+	for _, fr := range l.Fragments {
+		t := fr.BaseTime
+		for _, sm := range fr.Samples {
+			at := segStart.Add(time.Duration(t * uint64(time.Second) / ts))
+			t += uint64(sm.Duration)
+			if !sm.Key {
+				continue
+			}
+			if !haveFirst {
+				firstKey, haveFirst = at, true
+			}
+			if !at.After(from) {
+				best, haveBest = at, true
+			}
+		}
+	}
+	if haveBest {
+		return best, true
+	}
+	return firstKey, haveFirst
+}
+
+func grow(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}

@@ -1,0 +1,188 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/matthan/matthan/daemon/events"
+)
+
+// maxDeletesPerPass bounds one retention pass; the next pass goes on.
+const maxDeletesPerPass = 2000
+
+func (s *Store) retentionLoop(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(s.opts.RetentionInterval)
+	defer t.Stop()
+	for {
+		if _, err := s.enforce(0); err != nil {
+			s.opts.Logf("storage: retention: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+	}
+}
+
+// RunRetention runs one retention pass now and returns how many segments
+// it deleted.
+func (s *Store) RunRetention() (int, error) { return s.enforce(0) }
+
+// Floor is the free-space floor in bytes for a file system of total bytes.
+func (s *Store) Floor(total int64) int64 {
+	return max(s.opts.MinFreeBytes, int64(float64(total)*s.opts.MinFreePercent/100))
+}
+
+type victim struct {
+	c      *camera
+	e      entry
+	reason string
+}
+
+// enforce deletes segments older than the retention age, then the oldest
+// segments across all cameras until the free space is at least the floor
+// plus need bytes. The segment being recorded is never deleted.
+func (s *Store) enforce(need int64) (int, error) {
+	s.retMu.Lock()
+	defer s.retMu.Unlock()
+	var victims []victim
+	chosen := map[*camera]int{} // how many from the front of each camera are taken
+
+	s.mu.RLock()
+	if s.opts.RetentionDays > 0 {
+		cutoff := s.opts.Now().Add(-time.Duration(s.opts.RetentionDays) * 24 * time.Hour).UnixNano()
+		for _, c := range s.cams {
+			for _, e := range c.segs {
+				if e.end() >= cutoff || len(victims) >= maxDeletesPerPass || c.open != nil && c.open.start == e.start {
+					break
+				}
+				victims = append(victims, victim{c, e, "age"})
+				chosen[c]++
+			}
+		}
+	}
+	s.mu.RUnlock()
+
+	avail, total, err := s.fs.Statfs(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", s.dir, err)
+	}
+	floor := s.Floor(total)
+	for _, v := range victims {
+		avail += blocks(int64(v.e.size))
+	}
+	if avail < floor+need {
+		s.mu.RLock()
+		for avail < floor+need && len(victims) < maxDeletesPerPass {
+			var bc *camera
+			var be entry
+			for _, c := range s.cams {
+				k := chosen[c]
+				if k >= len(c.segs) {
+					continue
+				}
+				e := c.segs[k]
+				if c.open != nil && c.open.start == e.start {
+					continue
+				}
+				if bc == nil || e.start < be.start {
+					bc, be = c, e
+				}
+			}
+			if bc == nil {
+				break
+			}
+			chosen[bc]++
+			victims = append(victims, victim{bc, be, "space"})
+			avail += blocks(int64(be.size))
+		}
+		s.mu.RUnlock()
+	}
+	low := avail < floor+need
+	if low != s.diskLow {
+		s.diskLow = low
+		if low {
+			s.opts.Logf("storage: free space %d bytes below the floor of %d bytes with nothing left to delete", avail, floor)
+			s.opts.Events.Publish(events.Event{Type: events.DiskLow, Start: s.opts.Now(),
+				Text: fmt.Sprintf("Ổ đĩa sắp đầy: còn %d MB / Disk low: %d MB free, floor %d MB", avail>>20, avail>>20, floor>>20)})
+		}
+	}
+	if len(victims) == 0 {
+		return 0, nil
+	}
+	return s.deleteSegments(victims)
+}
+
+func blocks(n int64) int64 { return (n + 4095) &^ 4095 }
+
+// deleteSegments records the deletes in each camera's journal (fsynced),
+// drops them from the index, then unlinks the files.
+func (s *Store) deleteSegments(victims []victim) (int, error) {
+	byCam := map[*camera][]victim{}
+	for _, v := range victims {
+		byCam[v.c] = append(byCam[v.c], v)
+	}
+	deleted := 0
+	var firstErr error
+	for c, vs := range byCam {
+		recs := make([]record, len(vs))
+		for i, v := range vs {
+			recs[i] = record{kind: recDelete, start: v.e.start}
+		}
+		c.jmu.Lock()
+		err := s.appendRecords(c, true, recs...)
+		if err == nil {
+			s.mu.Lock()
+			for _, v := range vs {
+				c.segs = removeEntry(c.segs, v.e.start)
+			}
+			s.mu.Unlock()
+		}
+		c.jmu.Unlock()
+		if err != nil {
+			s.opts.Events.Publish(events.Event{Type: events.DiskError, Camera: c.name, Start: s.opts.Now(),
+				Text: fmt.Sprintf("Lỗi ghi chỉ mục / index write error: %v", err)})
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		days := map[string]bool{}
+		for _, v := range vs {
+			p := filepath.Join(s.dir, filepath.FromSlash(segmentFile(c.name, v.e.start)))
+			if err := s.fs.Remove(p); err != nil {
+				s.opts.Logf("storage: remove %s: %v", p, err)
+			}
+			days[dayDir(v.e.start)] = true
+			deleted++
+		}
+		s.mu.RLock()
+		for _, e := range c.segs[:min(1, len(c.segs))] {
+			delete(days, dayDir(e.start))
+		}
+		last := c.lastDay
+		s.mu.RUnlock()
+		for d := range days {
+			if d != last {
+				s.fs.Remove(filepath.Join(c.dir, d)) // only succeeds when empty
+			}
+		}
+		first, lastV := vs[0], vs[len(vs)-1]
+		s.opts.Events.Publish(events.Event{Type: events.RetentionPurge, Camera: c.name,
+			Start: time.Unix(0, first.e.start).UTC(), End: time.Unix(0, lastV.e.end()).UTC(),
+			Text: fmt.Sprintf("Đã xoá %d đoạn ghi cũ (%s) / deleted %d old segments (%s)", len(vs), first.reason, len(vs), first.reason)})
+		s.opts.Logf("storage: %s: deleted %d segments (%s), oldest %s", c.name, len(vs), first.reason, time.Unix(0, first.e.start).UTC().Format(time.RFC3339))
+		if c.jrecords > 2*len(c.segs)+2*recentDeletes {
+			if err := s.compact(c); err != nil {
+				s.opts.Logf("storage: %v", err)
+			}
+		}
+	}
+	s.stats.deleted.Add(int64(deleted))
+	return deleted, firstErr
+}

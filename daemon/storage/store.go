@@ -1,0 +1,404 @@
+// Package storage keeps a camera's recordings on disk: fragmented MP4 segment
+// files under DIR/recordings/<camera>/<YYYY-MM-DD>/, a crash-safe segment
+// index (one append-only checksummed journal per camera, loaded into sorted
+// in-memory slices), start-up repair after a crash or power cut, retention
+// by age and by a free-space floor, and export of a time range as one MP4.
+//
+// Write order, like a careful database: an index record is made durable
+// before the file it names is created; segment data is fsynced before the
+// record that closes it; a delete is recorded before the file is unlinked.
+// See DESIGN.md for the guarantees in numbers.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/matthan/matthan/daemon/events"
+)
+
+// Options configure a Store. The zero value keeps recordings forever and
+// keeps 5 % of the disk free.
+type Options struct {
+	// RetentionDays deletes segments that ended more than this many days
+	// ago; 0 keeps them until space runs low.
+	RetentionDays int
+	// MinFreeBytes and MinFreePercent are the free-space floor; the larger
+	// of the two applies. Both zero means 5 %.
+	MinFreeBytes   int64
+	MinFreePercent float64
+	// RetentionInterval is how often the background loop checks; default 10 s.
+	RetentionInterval time.Duration
+	// Events receives disk_low, disk_error and retention_delete events.
+	Events events.Publisher
+	// Logf logs; nil discards.
+	Logf func(format string, args ...any)
+	// FS is the file system; nil means OS.
+	FS FS
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Segment is one segment file of one camera.
+type Segment struct {
+	Camera     string
+	Start, End time.Time
+	Bytes      int64
+	// File is the path relative to DIR/recordings: camera/YYYY-MM-DD/NAME.mp4.
+	File string
+	// Recording is true while a recorder is still appending to it.
+	Recording bool
+}
+
+// Stats counts what the store wrote.
+type Stats struct {
+	// VideoBytes is what was written into segment files (init + fragments).
+	VideoBytes int64
+	// IndexBytes is what was written into journals (records and compactions).
+	IndexBytes int64
+	FileSyncs  int64
+	IndexSyncs int64
+	DirSyncs   int64
+	// Deleted counts segments removed by retention.
+	Deleted int64
+	// WriteErrors counts failed writes (ENOSPC included).
+	WriteErrors int64
+}
+
+// entry is one segment in memory: 16 bytes, so 2.8 M segments take 45 MB.
+type entry struct {
+	start int64  // Unix ns
+	durMS uint32 // ms
+	size  uint32 // bytes (segments are cut before 4 GiB)
+}
+
+func (e entry) end() int64 { return e.start + int64(e.durMS)*int64(time.Millisecond) }
+
+// MaxSegmentBytes is the largest segment the index can hold.
+const MaxSegmentBytes = 1<<32 - 1
+
+type camera struct {
+	name string
+	dir  string
+
+	// Guarded by Store.mu.
+	segs    []entry // sorted by start
+	open    *SegmentWriter
+	lastDay string // newest day directory known to exist
+
+	jmu      sync.Mutex // serializes journal appends and compaction
+	journal  File
+	jsize    int64
+	jrecords int // records in the journal file (header excluded)
+}
+
+// Store is the set of recordings under one data directory.
+type Store struct {
+	dir  string // DIR/recordings
+	opts Options
+	fs   FS
+
+	mu   sync.RWMutex
+	cams map[string]*camera
+
+	retMu   sync.Mutex // one retention pass at a time
+	diskLow bool
+
+	stats struct {
+		video, index, fsyncs, isyncs, dsyncs, deleted, werr atomic.Int64
+	}
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Open opens (creating if needed) the store under dataDir, repairs what a
+// crash left (see DESIGN.md) and starts the retention loop, which runs until
+// ctx is done or Close is called.
+func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
+	if opts.FS == nil {
+		opts.FS = OS
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Events == nil {
+		opts.Events = events.Discard
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	if opts.RetentionInterval <= 0 {
+		opts.RetentionInterval = 10 * time.Second
+	}
+	if opts.MinFreeBytes == 0 && opts.MinFreePercent == 0 {
+		opts.MinFreePercent = 5
+	}
+	s := &Store{
+		dir:  filepath.Join(dataDir, "recordings"),
+		opts: opts,
+		fs:   opts.FS,
+		cams: map[string]*camera{},
+		kick: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+	if err := s.mkdir(dataDir); err != nil {
+		return nil, err
+	}
+	if err := s.mkdir(s.dir); err != nil {
+		return nil, err
+	}
+	ents, err := s.fs.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: list %s: %w", s.dir, err)
+	}
+	for _, e := range ents {
+		if !e.IsDir() || validCamera(e.Name()) != nil {
+			continue
+		}
+		if _, err := s.loadCamera(e.Name()); err != nil {
+			s.closeJournals()
+			return nil, err
+		}
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	go s.retentionLoop(rctx)
+	return s, nil
+}
+
+// Close stops the retention loop and closes the journals. Open segment
+// writers should be closed first.
+func (s *Store) Close() error {
+	s.cancel()
+	<-s.done
+	s.closeJournals()
+	return nil
+}
+
+func (s *Store) closeJournals() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.cams {
+		c.jmu.Lock()
+		if c.journal != nil {
+			c.journal.Close()
+			c.journal = nil
+		}
+		c.jmu.Unlock()
+	}
+}
+
+// Dir is DIR/recordings.
+func (s *Store) Dir() string { return s.dir }
+
+// Stats returns what the store wrote so far.
+func (s *Store) Stats() Stats {
+	return Stats{
+		VideoBytes:  s.stats.video.Load(),
+		IndexBytes:  s.stats.index.Load(),
+		FileSyncs:   s.stats.fsyncs.Load(),
+		IndexSyncs:  s.stats.isyncs.Load(),
+		DirSyncs:    s.stats.dsyncs.Load(),
+		Deleted:     s.stats.deleted.Load(),
+		WriteErrors: s.stats.werr.Load(),
+	}
+}
+
+// Cameras lists the cameras that have a recordings folder, sorted.
+func (s *Store) Cameras() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.cams))
+	for n := range s.cams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Segments returns camera's segments that overlap [from, to), oldest first.
+// A zero to means no upper bound.
+func (s *Store) Segments(camera string, from, to time.Time) []Segment {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c := s.cams[camera]
+	if c == nil {
+		return nil
+	}
+	f := from.UnixNano()
+	t := int64(1<<63 - 1)
+	if !to.IsZero() {
+		t = to.UnixNano()
+	}
+	// First segment starting at or after from; the one before may overlap.
+	i := sort.Search(len(c.segs), func(i int) bool { return c.segs[i].start >= f })
+	if i > 0 && c.segs[i-1].end() > f {
+		i--
+	}
+	var out []Segment
+	for ; i < len(c.segs) && c.segs[i].start < t; i++ {
+		e := c.segs[i]
+		if e.end() <= f && !(e.durMS == 0 && e.start >= f) {
+			continue
+		}
+		out = append(out, s.segment(c, e))
+	}
+	return out
+}
+
+// Oldest returns the oldest segment of any camera (ok false if none).
+func (s *Store) Oldest() (Segment, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, e, ok := s.oldestLocked()
+	if !ok {
+		return Segment{}, false
+	}
+	return s.segment(c, e), true
+}
+
+func (s *Store) segment(c *camera, e entry) Segment {
+	seg := Segment{
+		Camera: c.name,
+		Start:  time.Unix(0, e.start).UTC(),
+		End:    time.Unix(0, e.end()).UTC(),
+		Bytes:  int64(e.size),
+		File:   segmentFile(c.name, e.start),
+	}
+	if c.open != nil && c.open.start == e.start {
+		seg.Recording = true
+		seg.Bytes = c.open.size.Load()
+	}
+	return seg
+}
+
+// Path is the absolute path of seg's file.
+func (s *Store) Path(seg Segment) string {
+	return filepath.Join(s.dir, filepath.FromSlash(seg.File))
+}
+
+// segmentFile names a segment by its start time (UTC):
+// camera/2026-11-26/20261126T232548.123Z.mp4.
+func segmentFile(cam string, start int64) string {
+	t := time.Unix(0, start).UTC()
+	return cam + "/" + t.Format("2006-01-02") + "/" + t.Format("20060102T150405.000Z") + ".mp4"
+}
+
+func dayDir(start int64) string { return time.Unix(0, start).UTC().Format("2006-01-02") }
+
+// parseSegmentName reads the start time back from a file name.
+func parseSegmentName(name string) (int64, bool) {
+	base, ok := strings.CutSuffix(name, ".mp4")
+	if !ok {
+		return 0, false
+	}
+	t, err := time.Parse("20060102T150405.000Z", base)
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixNano(), true
+}
+
+var errBadCamera = errors.New("storage: invalid camera name")
+
+func validCamera(name string) error {
+	if name == "" || len(name) > 64 || name[0] == '.' || name[0] == '-' {
+		return fmt.Errorf("%w %q", errBadCamera, name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("%w %q: use letters, digits, - _ .", errBadCamera, name)
+		}
+	}
+	return nil
+}
+
+func (s *Store) mkdir(path string) error {
+	err := s.fs.Mkdir(path, 0o755)
+	if err == nil {
+		s.stats.dsyncs.Add(1)
+		if err := s.fs.SyncDir(filepath.Dir(path)); err != nil {
+			return fmt.Errorf("storage: sync dir %s: %w", filepath.Dir(path), err)
+		}
+		return nil
+	}
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	return fmt.Errorf("storage: mkdir %s: %w", path, err)
+}
+
+// oldestLocked finds the oldest segment that is not being recorded.
+func (s *Store) oldestLocked() (*camera, entry, bool) {
+	var bc *camera
+	var be entry
+	for _, c := range s.cams {
+		for _, e := range c.segs {
+			if c.open != nil && c.open.start == e.start {
+				continue
+			}
+			if bc == nil || e.start < be.start {
+				bc, be = c, e
+			}
+			break
+		}
+	}
+	return bc, be, bc != nil
+}
+
+func (s *Store) camera(name string) (*camera, error) {
+	s.mu.RLock()
+	c := s.cams[name]
+	s.mu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	if err := validCamera(name); err != nil {
+		return nil, err
+	}
+	if err := s.mkdir(filepath.Join(s.dir, name)); err != nil {
+		return nil, err
+	}
+	return s.loadCamera(name)
+}
+
+func insertSorted(segs []entry, e entry) []entry {
+	i, _ := slices.BinarySearchFunc(segs, e.start, func(a entry, t int64) int {
+		switch {
+		case a.start < t:
+			return -1
+		case a.start > t:
+			return 1
+		}
+		return 0
+	})
+	return slices.Insert(segs, i, e)
+}
+
+func removeEntry(segs []entry, start int64) []entry {
+	for i, e := range segs {
+		if e.start == start {
+			if i == 0 {
+				return segs[1:]
+			}
+			return slices.Delete(segs, i, i+1)
+		}
+	}
+	return segs
+}
+
+func durMS(start, end int64) uint32 {
+	d := (end - start) / int64(time.Millisecond)
+	return uint32(max(0, min(d, 1<<32-1)))
+}

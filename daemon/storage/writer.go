@@ -1,0 +1,282 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ErrSegmentOpen is returned by Create while the camera's previous segment
+// is still open.
+var ErrSegmentOpen = errors.New("storage: camera already has an open segment")
+
+// SegmentWriter appends fragments to one segment file. It is used by one
+// goroutine (the camera's recorder); the store reads its progress.
+type SegmentWriter struct {
+	s      *Store
+	c      *camera
+	start  int64
+	path   string
+	f      File
+	size   atomic.Int64 // bytes written and kept
+	synced int64
+	end    int64
+	closed bool
+}
+
+// Create starts a new segment for camera at start (rounded to the
+// millisecond and moved past the camera's previous segment if needed; read
+// the result back with Start) whose file begins with init (ftyp+moov).
+// Order: the index record naming the file is made durable first, then the
+// file is created, written, fsynced, and its directory fsynced.
+func (s *Store) Create(cameraName string, start time.Time, init []byte) (*SegmentWriter, error) {
+	c, err := s.camera(cameraName)
+	if err != nil {
+		return nil, err
+	}
+	st := start.UnixNano() / int64(time.Millisecond) * int64(time.Millisecond)
+	s.mu.Lock()
+	if c.open != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s", ErrSegmentOpen, cameraName)
+	}
+	if n := len(c.segs); n > 0 && c.segs[n-1].start >= st {
+		st = c.segs[n-1].start + int64(time.Millisecond)
+	}
+	needDay := dayDir(st) != c.lastDay
+	s.mu.Unlock()
+
+	if needDay {
+		if err := s.mkdir(filepath.Join(c.dir, dayDir(st))); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		c.lastDay = dayDir(st)
+		s.mu.Unlock()
+	}
+	w := &SegmentWriter{s: s, c: c, start: st, end: st}
+	w.path = filepath.Join(s.dir, filepath.FromSlash(segmentFile(c.name, st)))
+
+	err = s.retryOnFull(func() error {
+		c.jmu.Lock()
+		defer c.jmu.Unlock()
+		if err := s.appendRecords(c, true, record{kind: recOpen, start: st}); err != nil {
+			return err
+		}
+		// Inserted under jmu, so that a compaction sees record and entry together.
+		s.mu.Lock()
+		c.segs = insertSorted(c.segs, entry{start: st})
+		c.open = w
+		s.mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: create segment %s: %w", w.path, err)
+	}
+
+	err = s.retryOnFull(func() error {
+		f, err := s.fs.OpenFile(w.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		w.f = f
+		if _, err := f.Write(init); err != nil {
+			f.Close()
+			s.fs.Remove(w.path)
+			return err
+		}
+		return nil
+	})
+	if err == nil {
+		s.stats.video.Add(int64(len(init)))
+		s.stats.fsyncs.Add(1)
+		if err = w.f.Sync(); err == nil {
+			s.stats.dsyncs.Add(1)
+			err = s.fs.SyncDir(filepath.Dir(w.path))
+		}
+	}
+	if err != nil {
+		s.stats.werr.Add(1)
+		if w.f != nil {
+			w.f.Close()
+		}
+		s.fs.Remove(w.path)
+		c.jmu.Lock()
+		s.appendRecords(c, false, record{kind: recDelete, start: st})
+		s.mu.Lock()
+		c.segs = removeEntry(c.segs, st)
+		c.open = nil
+		s.mu.Unlock()
+		c.jmu.Unlock()
+		return nil, fmt.Errorf("storage: create segment %s: %w", w.path, err)
+	}
+	w.size.Store(int64(len(init)))
+	w.synced = int64(len(init))
+	s.setEntry(c, st, st, int64(len(init)))
+	return w, nil
+}
+
+// Start is the segment's start time as recorded in the index.
+func (w *SegmentWriter) Start() time.Time { return time.Unix(0, w.start).UTC() }
+
+// Path is the segment file's path.
+func (w *SegmentWriter) Path() string { return w.path }
+
+// Size is the number of bytes in the file.
+func (w *SegmentWriter) Size() int64 { return w.size.Load() }
+
+// Append writes one or more complete fragments (moof+mdat) in one write and
+// records end as the segment's end time in memory. A failed write is cut
+// back off the file so that it stays playable; on ENOSPC the store deletes
+// the oldest recordings and the write is retried once.
+func (w *SegmentWriter) Append(p []byte, end time.Time) error {
+	if w.closed {
+		return errors.New("storage: append to closed segment")
+	}
+	if w.size.Load()+int64(len(p)) > MaxSegmentBytes {
+		return fmt.Errorf("storage: segment %s would exceed %d bytes", w.path, int64(MaxSegmentBytes))
+	}
+	err := w.s.retryOnFull(func() error {
+		n, err := w.f.Write(p)
+		if err != nil && n > 0 {
+			if terr := w.f.Truncate(w.size.Load()); terr != nil {
+				return fmt.Errorf("%w (and cutting the torn write off failed: %v)", err, terr)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		w.s.stats.werr.Add(1)
+		return fmt.Errorf("storage: write %s: %w", w.path, err)
+	}
+	w.s.stats.video.Add(int64(len(p)))
+	size := w.size.Add(int64(len(p)))
+	w.end = max(w.end, end.UnixNano())
+	w.s.setEntry(w.c, w.start, w.end, size)
+	return nil
+}
+
+// Sync makes everything appended so far durable.
+func (w *SegmentWriter) Sync() error {
+	if w.closed || w.synced == w.size.Load() {
+		return nil
+	}
+	w.s.stats.fsyncs.Add(1)
+	if err := w.f.Sync(); err != nil {
+		w.s.stats.werr.Add(1)
+		return fmt.Errorf("storage: fsync %s: %w", w.path, err)
+	}
+	w.synced = w.size.Load()
+	return nil
+}
+
+// Unsynced is the number of bytes appended but not yet fsynced.
+func (w *SegmentWriter) Unsynced() int64 { return w.size.Load() - w.synced }
+
+// Close fsyncs the file, then records the segment's end and size in the
+// index. end is the time just after its last sample.
+func (w *SegmentWriter) Close(end time.Time) error {
+	if w.closed {
+		return nil
+	}
+	err := w.Sync()
+	w.closed = true
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("storage: close %s: %w", w.path, cerr)
+	}
+	w.end = max(w.end, end.UnixNano())
+	size := w.size.Load()
+	c := w.c
+	var jerr error
+	if err == nil {
+		// Only a fully synced file gets its close record; otherwise start-up
+		// repair scans it like a segment cut by a power cut.
+		jerr = w.s.retryOnFull(func() error {
+			c.jmu.Lock()
+			defer c.jmu.Unlock()
+			return w.s.appendRecords(c, true, record{kind: recClose, start: w.start, end: w.end, size: size})
+		})
+	}
+	c.jmu.Lock()
+	w.s.mu.Lock()
+	if c.open == w {
+		c.open = nil
+	}
+	w.s.mu.Unlock()
+	c.jmu.Unlock()
+	w.s.setEntry(c, w.start, w.end, size)
+	if err == nil && jerr != nil {
+		err = fmt.Errorf("storage: close segment %s: %w", w.path, jerr)
+	}
+	return err
+}
+
+func (s *Store) setEntry(c *camera, start, end, size int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(c.segs)
+	i := n - 1
+	if i < 0 || c.segs[i].start != start {
+		i = -1
+		for j := range c.segs {
+			if c.segs[j].start == start {
+				i = j
+				break
+			}
+		}
+		if i < 0 {
+			return // deleted meanwhile
+		}
+	}
+	c.segs[i].durMS = durMS(start, end)
+	c.segs[i].size = uint32(min(size, MaxSegmentBytes))
+}
+
+// retryOnFull runs op; if it fails with ENOSPC, frees space by deleting the
+// oldest recordings and runs it once more.
+func (s *Store) retryOnFull(op func() error) error {
+	err := op()
+	if err == nil || !errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	s.opts.Logf("storage: disk full, deleting oldest recordings")
+	if _, ferr := s.enforce(64 << 20); ferr != nil {
+		s.opts.Logf("storage: freeing space: %v", ferr)
+	}
+	return op()
+}
+
+// appendRecords appends records to c's journal (c.jmu held), fsyncing it if
+// sync. A failed append is cut back off so that the journal never holds
+// garbage between records.
+func (s *Store) appendRecords(c *camera, sync bool, recs ...record) error {
+	if c.journal == nil {
+		return errors.New("journal closed")
+	}
+	var buf [4 * recordSize]byte
+	b := buf[:0]
+	for _, r := range recs {
+		b = r.append(b)
+	}
+	n, err := c.journal.Write(b)
+	if err != nil {
+		if n > 0 {
+			c.journal.Truncate(c.jsize)
+		}
+		return fmt.Errorf("append to journal of %s: %w", c.name, err)
+	}
+	s.stats.index.Add(int64(n))
+	c.jsize += int64(n)
+	c.jrecords += len(recs)
+	if sync {
+		s.stats.isyncs.Add(1)
+		if err := c.journal.Sync(); err != nil {
+			return fmt.Errorf("fsync journal of %s: %w", c.name, err)
+		}
+	}
+	return nil
+}
