@@ -127,6 +127,7 @@ type Camera struct {
 	stats   counters
 
 	lastAU atomic.Int64 // unix nanoseconds of the last written access unit
+	played atomic.Bool  // the last session got as far as PLAY
 
 	mu          sync.Mutex
 	state       State
@@ -193,7 +194,7 @@ func (c *Camera) Run(ctx context.Context) error {
 		}
 		c.lost(err)
 		log.Warn("camera connection ended", "err", err, "url", c.safeURL)
-		if time.Since(started) > 10*time.Second {
+		if c.played.Swap(false) || time.Since(started) > 10*time.Second {
 			backoff = c.opts.MinBackoff // it was working: retry quickly
 		}
 		select {
@@ -289,6 +290,7 @@ func (c *Camera) session(ctx context.Context) (err error) {
 		return fmt.Errorf("play: %w", err)
 	}
 	c.stats.sessions.Add(1)
+	c.reachable()
 	err = client.Wait()
 	client.Close()
 	pmu.Lock()
@@ -338,6 +340,18 @@ func (c *Camera) recording(w, h int) {
 	}
 }
 
+// reachable is called when a session reached PLAY: the camera answers, so
+// the offline clock stops while the first key frame is awaited.
+func (c *Camera) reachable() {
+	c.played.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != Recording && c.offlineTime != nil {
+		c.offlineTime.Stop()
+		c.offlineTime = nil
+	}
+}
+
 // lost is called when a connection ended (or failed to start).
 func (c *Camera) lost(err error) {
 	c.mu.Lock()
@@ -345,9 +359,14 @@ func (c *Camera) lost(err error) {
 	if err != nil {
 		c.lastErr = err.Error()
 	}
-	if c.state == Recording {
+	switch {
+	case c.state == Recording:
 		c.state, c.since = Connecting, time.Now()
 		c.lostAt = time.Unix(0, c.lastAU.Load())
+		c.armOfflineLocked()
+	case c.offlineTime == nil && !c.announced:
+		// Reached PLAY but never recorded: count from now.
+		c.lostAt = time.Now()
 		c.armOfflineLocked()
 	}
 }

@@ -17,6 +17,7 @@ var (
 	errNoParams  = errors.New("key frame without parameter sets (neither in band nor in the SDP)")
 	errBadParams = errors.New("parameter set does not parse")
 	errEmptyNALU = errors.New("empty or truncated NAL unit")
+	errNALUType  = errors.New("NAL unit of a type a plain camera stream does not carry")
 )
 
 // pipeline turns the access units of one connection into media.Sink calls:
@@ -73,6 +74,7 @@ const (
 	kindSPS
 	kindPPS
 	kindDrop // access unit delimiter, filler: the muxer does not want them
+	kindBad  // reserved or extension types: garbage, or a stream we cannot record
 )
 
 func (p *pipeline) kind(n []byte) naluKind {
@@ -88,11 +90,16 @@ func (p *pipeline) kind(n []byte) naluKind {
 			return kindPPS
 		case t == 35 || t == 38:
 			return kindDrop
+		case t <= 9 || t == 36 || t == 37 || t == 39 || t == 40:
+			return kindOther
 		}
-		return kindOther
+		return kindBad
 	}
-	switch n[0] & 0x1f {
+	switch t := n[0] & 0x1f; t {
 	case 5:
+		if n[0]&0x60 == 0 {
+			return kindBad // an IDR picture is always a reference picture
+		}
 		return kindKey
 	case 7:
 		return kindSPS
@@ -100,8 +107,10 @@ func (p *pipeline) kind(n []byte) naluKind {
 		return kindPPS
 	case 9, 12:
 		return kindDrop
+	case 1, 6, 10, 11:
+		return kindOther
 	}
-	return kindOther
+	return kindBad
 }
 
 func updateParam(dst *[]byte, n []byte) {
@@ -135,6 +144,9 @@ func (p *pipeline) accessUnit(ts uint32, nalus [][]byte) error {
 		case kindPPS:
 			updateParam(&p.pps, n)
 		case kindDrop:
+		case kindBad:
+			p.needKey = true
+			return errNALUType
 		default:
 			p.out = append(p.out, n)
 		}

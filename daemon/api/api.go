@@ -1,0 +1,292 @@
+// Package api is matthand's HTTP API: health, cameras with their state,
+// the segment index, segment downloads, the export of a time range as one
+// MP4, and recent events. It is built from small interfaces so that the
+// daemon wires in the real recorder and store, tests wire in fakes, and the
+// web admin can wrap the handler with authentication.
+//
+// Every error is JSON ({"error": "..."}) with a status that says whose
+// fault it was: 400 for a malformed request, 404 for something that does
+// not exist, 500 for the box's own failures.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/matthan/matthan/daemon/events"
+)
+
+// Camera is one camera as the API shows it.
+type Camera struct {
+	Name string `json:"name"`
+	// URL has the user name and password removed.
+	URL       string    `json:"url"`
+	Codec     string    `json:"codec"`
+	State     string    `json:"state"`
+	Since     time.Time `json:"since"`
+	LastError string    `json:"lastError"`
+	Width     int       `json:"width,omitempty"`
+	Height    int       `json:"height,omitempty"`
+	Household string    `json:"household,omitempty"`
+	Recording string    `json:"recording,omitempty"`
+	// Stats are counters since the daemon started.
+	Stats CameraStats `json:"stats"`
+}
+
+// CameraStats are a camera's counters.
+type CameraStats struct {
+	Packets     uint64    `json:"packets"`
+	Pictures    uint64    `json:"pictures"`
+	KeyFrames   uint64    `json:"keyFrames"`
+	VideoBytes  uint64    `json:"videoBytes"`
+	Dropped     uint64    `json:"dropped"`
+	SinkErrors  uint64    `json:"sinkErrors"`
+	Reconnects  uint64    `json:"reconnects"`
+	LastPicture time.Time `json:"lastPicture,omitzero"`
+}
+
+// Segment is one recorded file.
+type Segment struct {
+	Camera string    `json:"camera"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Bytes  int64     `json:"bytes"`
+	// File is the segment's path below the recordings folder
+	// (camera/YYYY-MM-DD/NAME.mp4); GET /api/recordings/<File> serves it.
+	File string `json:"file"`
+	// Recording is true while the recorder still appends to it.
+	Recording bool `json:"recording,omitempty"`
+}
+
+// Cameras lists the configured cameras.
+type Cameras interface {
+	Cameras() []Camera
+}
+
+// Recordings is the segment index and its files.
+type Recordings interface {
+	// Segments lists camera's segments overlapping [from, to), oldest first.
+	Segments(camera string, from, to time.Time) []Segment
+	// OpenSegment opens the file of the segment whose File is file; it
+	// must only open files the index knows (os.ErrNotExist otherwise).
+	OpenSegment(file string) (*os.File, Segment, error)
+}
+
+// Exporter writes camera's video from from to to as one MP4.
+type Exporter interface {
+	Export(ctx context.Context, w io.Writer, camera string, from, to time.Time) error
+}
+
+// EventLog holds recent events.
+type EventLog interface {
+	// Recent returns up to limit events, newest first.
+	Recent(limit int) []events.Event
+}
+
+// Server is the API's dependencies. Nil Log means slog.Default.
+type Server struct {
+	Cameras    Cameras
+	Recordings Recordings
+	Exporter   Exporter
+	Events     EventLog
+	// Now is the clock for default time ranges; nil means time.Now.
+	Now func() time.Time
+	Log *slog.Logger
+	// Started is when the daemon started (for /api/health).
+	Started time.Time
+}
+
+// Limits on requests.
+const (
+	MaxSegmentRange = 31 * 24 * time.Hour
+	MaxExportRange  = 12 * time.Hour
+	DefaultRange    = time.Hour
+	DefaultEvents   = 100
+	MaxEvents       = 5000
+)
+
+// Handler returns the API's routes under /api/.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/health", s.health)
+	mux.HandleFunc("GET /api/cameras", s.cameras)
+	mux.HandleFunc("GET /api/segments", s.segments)
+	mux.HandleFunc("GET /api/recordings/{file...}", s.recording)
+	mux.HandleFunc("GET /api/export", s.export)
+	mux.HandleFunc("GET /api/events", s.events)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no API route %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	if err := noParams(r, nil); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	now := s.Now()
+	out := map[string]any{"status": "ok", "time": now.UTC()}
+	if !s.Started.IsZero() {
+		out["uptimeSeconds"] = int64(now.Sub(s.Started).Seconds())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) cameras(w http.ResponseWriter, r *http.Request) {
+	if err := noParams(r, nil); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	cams := s.Cameras.Cameras()
+	if cams == nil {
+		cams = []Camera{}
+	}
+	writeJSON(w, http.StatusOK, cams)
+}
+
+func (s *Server) knownCamera(name string) bool {
+	for _, c := range s.Cameras.Cameras() {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) segments(w http.ResponseWriter, r *http.Request) {
+	q, err := ParseRangeQuery(r.URL.RawQuery, s.Now(), MaxSegmentRange)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if !s.knownCamera(q.Camera) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no camera %q", q.Camera))
+		return
+	}
+	segs := s.Recordings.Segments(q.Camera, q.From, q.To)
+	if segs == nil {
+		segs = []Segment{}
+	}
+	writeJSON(w, http.StatusOK, segs)
+}
+
+func (s *Server) recording(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	if err := CheckSegmentPath(file); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if err := noParams(r, nil); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	f, seg, err := s.Recordings.OpenSegment(file)
+	if errors.Is(err, os.ErrNotExist) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no segment %q", file))
+		return
+	}
+	if err != nil {
+		s.Log.Error("open segment", "file", file, "err", err)
+		writeError(w, http.StatusInternalServerError, fmt.Errorf("open segment %q: %w", file, err))
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "video/mp4")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s_%s"`, seg.Camera, file[strings.LastIndexByte(file, '/')+1:]))
+	if seg.Recording {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	http.ServeContent(w, r, "", seg.Start, f)
+}
+
+func (s *Server) export(w http.ResponseWriter, r *http.Request) {
+	q, err := ParseRangeQuery(r.URL.RawQuery, s.Now(), MaxExportRange)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if !s.knownCamera(q.Camera) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no camera %q", q.Camera))
+		return
+	}
+	if len(s.Recordings.Segments(q.Camera, q.From, q.To)) == 0 {
+		writeError(w, http.StatusNotFound, fmt.Errorf("camera %q has no recording from %s to %s",
+			q.Camera, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339)))
+		return
+	}
+	name := fmt.Sprintf("%s_%s_%s.mp4", q.Camera, q.From.UTC().Format("20060102T150405Z"), q.To.UTC().Format("20060102T150405Z"))
+	cw := &countingWriter{w: w, header: func() {
+		w.Header().Set("Content-Type", "video/mp4")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	}}
+	if err := s.Exporter.Export(r.Context(), cw, q.Camera, q.From, q.To); err != nil {
+		s.Log.Error("export", "camera", q.Camera, "from", q.From, "to", q.To, "err", err)
+		if cw.n == 0 {
+			writeError(w, http.StatusInternalServerError, fmt.Errorf("export: %w", err))
+			return
+		}
+		// Headers are gone: abort the response so the client sees a
+		// truncated download instead of a silently short file.
+		panic(http.ErrAbortHandler)
+	}
+	if cw.n == 0 {
+		writeError(w, http.StatusNotFound, errors.New("export produced no video for that range"))
+	}
+}
+
+// countingWriter sets the headers just before the first byte.
+type countingWriter struct {
+	w      http.ResponseWriter
+	header func()
+	n      int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.n == 0 && len(p) > 0 {
+		c.header()
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	limit, err := ParseLimit(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	evs := s.Events.Recent(limit)
+	if evs == nil {
+		evs = []events.Event{}
+	}
+	writeJSON(w, http.StatusOK, evs)
+}
