@@ -68,8 +68,8 @@ func TestAssemblerH264(t *testing.T) {
 			want: []gotAU{{1, [][]byte{{0x41, 1}}}, {2, [][]byte{{0x41, 2}}}},
 		},
 		{
-			name: "lost packet drops the unit, next unit survives",
-			pkts: []pkt{{1, 1, false, []byte{0x7c, 0x85, 1}}, {3, 1, true, []byte{0x7c, 0x45, 3}}, {4, 2, true, []byte{0x41, 7}}},
+			name:     "lost packet drops the unit, next unit survives",
+			pkts:     []pkt{{1, 1, false, []byte{0x7c, 0x85, 1}}, {3, 1, true, []byte{0x7c, 0x45, 3}}, {4, 2, true, []byte{0x41, 7}}},
 			want:     []gotAU{{2, [][]byte{{0x41, 7}}}},
 			wantErrs: []error{errPacketLoss},
 		},
