@@ -1,0 +1,631 @@
+package webadmin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/matthan/matthan/daemon/audit"
+	"github.com/matthan/matthan/daemon/auth"
+)
+
+// decodeJSON reads a JSON body into v, refusing unknown fields and trailing data.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after JSON")
+	}
+	return nil
+}
+
+// parseTime accepts RFC 3339 or Unix milliseconds.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errors.New("empty time")
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if ms < 0 || ms > 1e14 {
+			return time.Time{}, errors.New("time out of range")
+		}
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t.Year() < 2000 || t.Year() > 2200 {
+		return time.Time{}, errors.New("time out of range")
+	}
+	return t, nil
+}
+
+// parseRange reads from/to from the query; at most maxHours apart.
+func parseRange(q url.Values, maxHours int) (from, to time.Time, ok bool) {
+	from, err1 := parseTime(q.Get("from"))
+	to, err2 := parseTime(q.Get("to"))
+	if err1 != nil || err2 != nil || !from.Before(to) || to.Sub(from) > time.Duration(maxHours)*time.Hour {
+		return from, to, false
+	}
+	return from, to, true
+}
+
+func (s *Server) apiHealth(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "setupNeeded": s.setup.Active()})
+}
+
+func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	writeJSON(w, http.StatusOK, map[string]any{"name": rc.user.Name, "role": rc.user.Role, "household": rc.user.Household, "csrf": rc.session.CSRF})
+}
+
+type passwordReq struct {
+	Old      string `json:"old"`
+	Password string `json:"password"`
+}
+
+func (s *Server) apiOwnPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	var req passwordReq
+	if err := decodeJSON(r, &req); err != nil {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
+		return
+	}
+	if _, err := s.store.Authenticate(rc.user.Name, req.Old); err != nil {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_login")
+		return
+	}
+	if err := s.store.SetPassword(rc.user.Name, req.Password); err != nil {
+		s.storeError(w, rc, err)
+		return
+	}
+	s.auditAppend(r, rc, audit.Change, "", "own password changed")
+	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+}
+
+// storeError maps account-store errors to clear messages.
+func (s *Server) storeError(w http.ResponseWriter, rc *reqCtx, err error) {
+	switch {
+	case errors.Is(err, auth.ErrBadName):
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_name")
+	case errors.Is(err, auth.ErrWeakPassword):
+		s.jsonError(w, rc, http.StatusBadRequest, "err_weak_password")
+	case errors.Is(err, auth.ErrExists):
+		s.jsonError(w, rc, http.StatusConflict, "err_exists")
+	case errors.Is(err, auth.ErrNotFound):
+		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
+	default:
+		s.log.Error("webadmin store", "err", err)
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+	}
+}
+
+// cameraView is a camera as one user may see it.
+type cameraView struct {
+	CameraState
+	Name      string          `json:"name"`
+	Household string          `json:"household,omitempty"`
+	Video     bool            `json:"video"` // the user may watch it
+	Settings  *CameraSettings `json:"settings,omitempty"`
+}
+
+// visibleCameras lists the cameras rc may know about: all for staff, the
+// viewable ones for households.
+func (s *Server) visibleCameras(rc *reqCtx) []cameraView {
+	states := map[string]CameraState{}
+	if s.cfg.Cameras != nil {
+		for _, st := range s.cfg.Cameras.CameraStates() {
+			states[st.ID] = st
+		}
+	}
+	seen := map[string]bool{}
+	var out []cameraView
+	add := func(id string, set CameraSettings, has bool) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		video := auth.CanViewCamera(rc.user, rc.house, auth.Camera{ID: id, Household: set.Household})
+		if rc.user.Role == auth.Household && !video {
+			return
+		}
+		st := states[id]
+		st.ID = id
+		v := cameraView{CameraState: st, Name: set.Name, Video: video}
+		if v.Name == "" {
+			v.Name = id
+		}
+		if rc.user.Role != auth.Household {
+			v.Household = set.Household
+			if has {
+				cp := set
+				v.Settings = &cp
+			}
+		}
+		out = append(out, v)
+	}
+	for _, set := range s.cams.list() {
+		add(set.ID, set, true)
+	}
+	ids := make([]string, 0, len(states))
+	for id := range states {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		add(id, CameraSettings{}, false)
+	}
+	slices.SortFunc(out, func(a, b cameraView) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (s *Server) apiCameras(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	writeJSON(w, http.StatusOK, map[string]any{"cameras": s.visibleCameras(rc), "canApply": s.cfg.Applier != nil})
+}
+
+func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	var c CameraSettings
+	if err := decodeJSON(r, &c); err != nil {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
+		return
+	}
+	if key, ok := c.Validate(); !ok {
+		if key == "err_bad_request" {
+			s.jsonError(w, rc, http.StatusBadRequest, key, "mode/pre/post/retention/zones")
+			return
+		}
+		s.jsonError(w, rc, http.StatusBadRequest, key)
+		return
+	}
+	if c.Household != "" {
+		if _, ok := s.store.Household(c.Household); !ok {
+			s.jsonError(w, rc, http.StatusBadRequest, "err_no_household")
+			return
+		}
+	}
+	if err := s.cams.put(c); err != nil {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
+	s.auditAppend(r, rc, audit.Change, c.ID, "camera settings saved")
+	msg := tr(rc.lang, "saved_restart")
+	if s.cfg.Applier != nil {
+		if err := s.cfg.Applier.ApplyCamera(r.Context(), c); err != nil {
+			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+			return
+		}
+		msg = tr(rc.lang, "saved")
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": msg, "applied": s.cfg.Applier != nil})
+}
+
+func (s *Server) apiCameraDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	id := r.PathValue("camera")
+	if err := s.cams.remove(id); err != nil {
+		s.storeError(w, rc, err)
+		return
+	}
+	if s.cfg.Applier != nil {
+		if err := s.cfg.Applier.RemoveCamera(r.Context(), id); err != nil {
+			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+			return
+		}
+	}
+	s.auditAppend(r, rc, audit.Change, id, "camera removed")
+	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+}
+
+func (s *Server) apiCameraProbe(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	var req struct {
+		URL string `json:"url"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
+		return
+	}
+	probe := CameraSettings{ID: "probe", Name: "probe", URL: req.URL}
+	if key, ok := probe.Validate(); !ok {
+		s.jsonError(w, rc, http.StatusBadRequest, key)
+		return
+	}
+	res, err := s.cfg.Prober.Probe(r.Context(), req.URL)
+	if err != nil {
+		s.jsonError(w, rc, http.StatusBadGateway, "err_probe", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) apiSegments(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	if s.cfg.Segments == nil {
+		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	from, to, ok := parseRange(r.URL.Query(), 24*7)
+	if !ok {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_range", 24*7)
+		return
+	}
+	segs, err := s.cfg.Segments.Segments(r.Context(), rc.camera, from, to)
+	if err != nil {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
+	if segs == nil {
+		segs = []Segment{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"camera": rc.camera, "segments": segs})
+}
+
+func (s *Server) apiRecording(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	if s.cfg.Segments == nil {
+		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	file := r.PathValue("file")
+	if file == "" || strings.ContainsAny(file, `/\`) || strings.HasPrefix(file, ".") || len(file) > 128 {
+		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
+		return
+	}
+	f, mod, err := s.cfg.Segments.OpenSegment(rc.camera, file)
+	if err != nil {
+		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
+		return
+	}
+	defer f.Close()
+	// One audit line per file opened from its start (seeks and range
+	// requests of the same file would flood the log).
+	if rg := r.Header.Get("Range"); rg == "" || strings.HasPrefix(rg, "bytes=0-") {
+		s.auditAppend(r, rc, audit.Playback, rc.camera, file)
+	}
+	w.Header().Set("Content-Type", "video/mp4")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	http.ServeContent(w, r, file, mod, f)
+}
+
+func (s *Server) apiCameraEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	if s.cfg.Search == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"events": []any{}, "unavailable": true})
+		return
+	}
+	from, to, ok := parseRange(r.URL.Query(), 24*7)
+	if !ok {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_range", 24*7)
+		return
+	}
+	res, err := s.cfg.Search.Search(r.Context(), SearchQuery{From: from, To: to, Cameras: []string{rc.camera}, Size: 1000})
+	if err != nil {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
+	hits := res.Hits
+	if hits == nil {
+		hits = nil
+	}
+	// Belt and braces: never pass on another camera's event.
+	out := hits[:0:0]
+	for _, e := range hits {
+		if e.Camera == rc.camera {
+			out = append(out, e)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"camera": rc.camera, "events": out})
+}
+
+func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	if s.cfg.Search == nil {
+		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	q := r.URL.Query()
+	from, to, ok := parseRange(q, 24*366)
+	if !ok {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_range", 24*366)
+		return
+	}
+	text := q.Get("q")
+	if len(text) > 500 {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", "q")
+		return
+	}
+	size, _ := strconv.Atoi(q.Get("size"))
+	if size <= 0 || size > 200 {
+		size = 50
+	}
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	if offset < 0 || offset > 10000 {
+		offset = 0
+	}
+	var allowed []string
+	for _, c := range s.visibleCameras(rc) {
+		if c.Video {
+			allowed = append(allowed, c.ID)
+		}
+	}
+	if want := q["camera"]; len(want) > 0 {
+		var sel []string
+		for _, c := range want {
+			if slices.Contains(allowed, c) {
+				sel = append(sel, c)
+			}
+		}
+		allowed = sel
+	}
+	if len(allowed) == 0 {
+		writeJSON(w, http.StatusOK, SearchResult{Hits: []eventsEvent{}})
+		return
+	}
+	types := q["type"]
+	for _, t := range types {
+		if !auth.ValidName(t) {
+			s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", "type")
+			return
+		}
+	}
+	res, err := s.cfg.Search.Search(r.Context(), SearchQuery{Text: text, From: from, To: to, Cameras: allowed, Types: types, Size: size, Offset: offset})
+	if err != nil {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
+		return
+	}
+	if res.Hits == nil {
+		res.Hits = []eventsEvent{}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) apiHouseholds(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	type hh struct {
+		auth.HouseholdInfo
+		Cameras []string `json:"cameras"`
+		Users   []string `json:"users"`
+	}
+	var out []hh
+	cams := s.cams.list()
+	users := s.store.Users()
+	for _, h := range s.store.Households() {
+		x := hh{HouseholdInfo: h, Cameras: []string{}, Users: []string{}}
+		for _, c := range cams {
+			if c.Household == h.ID {
+				x.Cameras = append(x.Cameras, c.ID)
+			}
+		}
+		for _, u := range users {
+			if u.Household == h.ID {
+				x.Users = append(x.Users, u.Name)
+			}
+		}
+		if x.Grants == nil {
+			x.Grants = []string{}
+		}
+		out = append(out, x)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"households": out})
+}
+
+func (s *Server) apiHouseholdPut(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	var req struct {
+		ID      string `json:"id"`
+		Name    string `json:"name"`
+		Address string `json:"address"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
+		return
+	}
+	if err := s.store.PutHousehold(req.ID, strings.TrimSpace(req.Name), strings.TrimSpace(req.Address)); err != nil {
+		s.storeError(w, rc, err)
+		return
+	}
+	s.auditAppend(r, rc, audit.Change, "", "household "+req.ID+" saved")
+	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+}
+
+func (s *Server) apiGrants(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	var req struct {
+		Cameras []string `json:"cameras"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
+		return
+	}
+	id := r.PathValue("id")
+	if err := s.store.SetGrants(id, req.Cameras); err != nil {
+		s.storeError(w, rc, err)
+		return
+	}
+	s.auditAppend(r, rc, audit.Change, "", fmt.Sprintf("household %s grants: %s", id, strings.Join(req.Cameras, ",")))
+	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+}
+
+// mayManage reports whether actor may create, reset or delete accounts of
+// role: technicians manage technicians and officers; officers manage
+// household accounts.
+func mayManage(actor auth.Role, target auth.Role) bool {
+	switch actor {
+	case auth.Technician:
+		return target == auth.Technician || target == auth.Officer
+	case auth.Officer:
+		return target == auth.Household
+	}
+	return false
+}
+
+func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	type userView struct {
+		Name      string    `json:"name"`
+		Role      auth.Role `json:"role"`
+		Household string    `json:"household,omitempty"`
+		Created   time.Time `json:"created"`
+		Manage    bool      `json:"manage"`
+	}
+	out := []userView{}
+	for _, u := range s.store.Users() {
+		m := mayManage(rc.user.Role, u.Role)
+		if !m && u.Name != rc.user.Name && rc.user.Role != auth.Technician {
+			continue
+		}
+		out = append(out, userView{u.Name, u.Role, u.Household, u.Created, m})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+func (s *Server) apiUserCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	var req struct {
+		Name      string    `json:"name"`
+		Password  string    `json:"password"`
+		Role      auth.Role `json:"role"`
+		Household string    `json:"household"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
+		return
+	}
+	if !req.Role.Valid() {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_role")
+		return
+	}
+	if !mayManage(rc.user.Role, req.Role) {
+		s.deny(w, r, rc, "")
+		return
+	}
+	if req.Role == auth.Household {
+		if _, ok := s.store.Household(req.Household); !ok {
+			s.jsonError(w, rc, http.StatusBadRequest, "err_no_household")
+			return
+		}
+	}
+	if err := s.store.CreateUser(req.Name, req.Password, req.Role, req.Household); err != nil {
+		s.storeError(w, rc, err)
+		return
+	}
+	s.auditAppend(r, rc, audit.Change, "", fmt.Sprintf("user %s created (%s %s)", req.Name, req.Role, req.Household))
+	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+}
+
+func (s *Server) targetUser(w http.ResponseWriter, r *http.Request, rc *reqCtx) (auth.User, bool) {
+	u, ok := s.store.User(r.PathValue("name"))
+	if !ok {
+		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
+		return u, false
+	}
+	if !mayManage(rc.user.Role, u.Role) {
+		s.deny(w, r, rc, "")
+		return u, false
+	}
+	return u, true
+}
+
+func (s *Server) apiUserPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
+		return
+	}
+	u, ok := s.targetUser(w, r, rc)
+	if !ok {
+		return
+	}
+	if err := s.store.SetPassword(u.Name, req.Password); err != nil {
+		s.storeError(w, rc, err)
+		return
+	}
+	s.sessions.DeleteUser(u.Name)
+	s.auditAppend(r, rc, audit.Change, "", "password reset for "+u.Name)
+	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+}
+
+func (s *Server) apiUserDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	u, ok := s.targetUser(w, r, rc)
+	if !ok {
+		return
+	}
+	if u.Name == rc.user.Name {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_self_delete")
+		return
+	}
+	if err := s.store.DeleteUser(u.Name); err != nil {
+		s.storeError(w, rc, err)
+		return
+	}
+	s.sessions.DeleteUser(u.Name)
+	s.auditAppend(r, rc, audit.Change, "", "user deleted: "+u.Name)
+	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+}
+
+func (s *Server) apiSystem(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	out := map[string]any{"certFingerprint": s.cfg.CertFingerprint, "webUptimeSec": s.now().Sub(s.started).Seconds()}
+	online, total := 0, 0
+	for _, c := range s.visibleCameras(rc) {
+		total++
+		if c.Online {
+			online++
+		}
+	}
+	out["camerasOnline"], out["camerasTotal"] = online, total
+	if s.cfg.Stats != nil {
+		st := s.cfg.Stats.SystemStats()
+		out["stats"] = st
+		if st.BytesPerDay > 0 {
+			out["daysCapacity"] = float64(st.DiskTotal) / st.BytesPerDay
+			out["daysRecorded"] = float64(st.DiskUsed) / st.BytesPerDay
+		}
+	}
+	if s.cfg.Lights != nil {
+		out["lights"] = s.cfg.Lights.LightsState()
+	}
+	if s.cfg.Logs != nil {
+		out["logs"] = s.cfg.Logs.LogLines(200)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	q := r.URL.Query()
+	f := audit.Filter{Actor: q.Get("actor"), Action: q.Get("action"), Camera: q.Get("camera")}
+	if v := q.Get("from"); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			s.jsonError(w, rc, http.StatusBadRequest, "err_bad_time")
+			return
+		}
+		f.From = t
+	}
+	if v := q.Get("to"); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			s.jsonError(w, rc, http.StatusBadRequest, "err_bad_time")
+			return
+		}
+		f.To = t
+	}
+	recs, err := s.audit.Read(f, 500)
+	if err != nil {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
+	if recs == nil {
+		recs = []audit.Record{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"records": recs})
+}
+
+func (s *Server) apiAuditVerify(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	v, err := s.audit.Verify()
+	if err != nil {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+var _ = io.EOF

@@ -1,0 +1,179 @@
+package webadmin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/live"
+)
+
+// Test world: households h1 (owns cam1, granted road cam3) and h2 (owns
+// cam2); cam4 is a road camera granted to nobody.
+var testT0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+type fakeCams struct{}
+
+func (fakeCams) CameraStates() []CameraState {
+	return []CameraState{{ID: "cam1", Online: true, Recording: true}, {ID: "cam2", Online: true}, {ID: "cam3"}, {ID: "cam4"}}
+}
+
+type fakeSegments struct{}
+
+func (fakeSegments) Segments(_ context.Context, camera string, from, to time.Time) ([]Segment, error) {
+	return []Segment{{File: "seg-" + camera + ".mp4", Start: testT0, End: testT0.Add(time.Minute), Bytes: 10}}, nil
+}
+
+type nopCloser struct{ io.ReadSeeker }
+
+func (nopCloser) Close() error { return nil }
+
+func (fakeSegments) OpenSegment(camera, file string) (io.ReadSeekCloser, time.Time, error) {
+	if file != "seg-"+camera+".mp4" {
+		return nil, time.Time{}, os.ErrNotExist
+	}
+	return nopCloser{bytes.NewReader([]byte("video of " + camera))}, testT0, nil
+}
+
+type fakeExporter struct{}
+
+func (fakeExporter) Export(_ context.Context, camera string, from, to time.Time, w io.Writer) error {
+	_, err := fmt.Fprintf(w, "mp4 of %s %s..%s", camera, from, to)
+	return err
+}
+
+// fakeSearch returns an event for every camera it is asked about, and
+// also a stray event of cam2 to check that the page filters.
+type fakeSearch struct{}
+
+func (fakeSearch) Search(_ context.Context, q SearchQuery) (SearchResult, error) {
+	var r SearchResult
+	for _, c := range q.Cameras {
+		r.Hits = append(r.Hits, events.Event{Type: events.Motion, Camera: c, Start: testT0})
+	}
+	r.Total = len(r.Hits)
+	return r, nil
+}
+
+type testEnv struct {
+	t   *testing.T
+	s   *Server
+	srv *httptest.Server
+	hub *live.Hub
+	dir string
+}
+
+const testPassword = "mật-khẩu-dài-1"
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	hub := live.NewHub()
+	for _, c := range []string{"cam1", "cam2", "cam3", "cam4"} {
+		hub.Feed(c)
+	}
+	s, err := New(Config{DataDir: dir, Console: io.Discard, Cameras: fakeCams{}, Segments: fakeSegments{}, Exporter: fakeExporter{},
+		Search: fakeSearch{}, Live: hub, HashParams: auth.HashParams{Time: 1, Memory: 64, Threads: 1}, InsecureCookies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	st := s.Store()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(st.PutHousehold("h1", "Nhà ông A", "1 Đường Làng"))
+	must(st.PutHousehold("h2", "Nhà bà B", ""))
+	must(st.SetGrants("h1", []string{"cam3"}))
+	must(s.PutCamera(CameraSettings{ID: "cam1", Name: "Cổng nhà A", URL: "rtsp://127.0.0.1:8554/cam1", Household: "h1"}))
+	must(s.PutCamera(CameraSettings{ID: "cam2", Name: "Sân nhà B", URL: "rtsp://127.0.0.1:8554/cam2", Household: "h2"}))
+	must(s.PutCamera(CameraSettings{ID: "cam3", Name: "Đường chính", URL: "rtsp://127.0.0.1:8554/cam3"}))
+	must(s.PutCamera(CameraSettings{ID: "cam4", Name: "Ngã ba", URL: "rtsp://127.0.0.1:8554/cam4"}))
+	must(st.CreateUser("tech", testPassword, auth.Technician, ""))
+	s.setup.Use()
+	must(st.CreateUser("officer", testPassword, auth.Officer, ""))
+	must(st.CreateUser("house1", testPassword, auth.Household, "h1"))
+	must(st.CreateUser("house2", testPassword, auth.Household, "h2"))
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return &testEnv{t: t, s: s, srv: srv, hub: hub, dir: dir}
+}
+
+// client is a logged-in browser.
+type client struct {
+	env  *testEnv
+	http *http.Client
+	csrf string
+}
+
+var csrfRE = regexp.MustCompile(`<meta name="csrf" content="([^"]*)">`)
+
+func (e *testEnv) login(user string) *client {
+	e.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &client{env: e, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if user == "" {
+		return c
+	}
+	resp, err := c.http.PostForm(e.srv.URL+"/login", url.Values{"username": {user}, "password": {testPassword}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("login %s: status %d", user, resp.StatusCode)
+	}
+	code, body := c.do("GET", "/account", "", "")
+	m := csrfRE.FindStringSubmatch(body)
+	if code != 200 || m == nil || m[1] == "" {
+		e.t.Fatalf("login %s: no CSRF token on page (status %d)", user, code)
+	}
+	c.csrf = m[1]
+	return c
+}
+
+// do sends a request; ctype "" means a JSON body when body is not empty.
+func (c *client) do(method, path, body, ctype string) (int, string) {
+	c.env.t.Helper()
+	req, err := http.NewRequest(method, c.env.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		c.env.t.Fatal(err)
+	}
+	if body != "" {
+		if ctype == "" {
+			ctype = "application/json"
+		}
+		req.Header.Set("Content-Type", ctype)
+	}
+	if c.csrf != "" && method != "GET" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.env.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *testEnv) accountsFile() string {
+	b, _ := os.ReadFile(filepath.Join(e.dir, "accounts.json"))
+	return string(b)
+}

@@ -1,0 +1,99 @@
+package webadmin
+
+import (
+	"net/http"
+)
+
+// Languages: Vietnamese first, English second.
+const (
+	langVI = "vi"
+	langEN = "en"
+)
+
+// messages holds every user-facing string: key → [vi, en].
+var messages = map[string][2]string{
+	"app_name":           {"Mắt Thần", "Mắt Thần"},
+	"nav_live":           {"Xem trực tiếp", "Live"},
+	"nav_playback":       {"Xem lại", "Playback"},
+	"nav_export":         {"Trích xuất", "Export"},
+	"nav_search":         {"Tìm sự kiện", "Event search"},
+	"nav_cameras":        {"Camera", "Cameras"},
+	"nav_households":     {"Hộ gia đình", "Households"},
+	"nav_users":          {"Người dùng", "Users"},
+	"nav_system":         {"Hệ thống", "System"},
+	"nav_audit":          {"Nhật ký kiểm tra", "Audit log"},
+	"nav_account":        {"Tài khoản", "Account"},
+	"logout":             {"Đăng xuất", "Log out"},
+	"login":              {"Đăng nhập", "Log in"},
+	"username":           {"Tên đăng nhập", "User name"},
+	"password":           {"Mật khẩu", "Password"},
+	"password_again":     {"Nhập lại mật khẩu", "Password again"},
+	"setup_title":        {"Cài đặt lần đầu", "First-time setup"},
+	"setup_intro":        {"Nhập mã cài đặt in trên màn hình console (hoặc trong báo cáo nạp firmware) và tạo tài khoản kỹ thuật viên.", "Enter the setup code shown on the console (or in the flash report) and create the technician account."},
+	"setup_code":         {"Mã cài đặt", "Setup code"},
+	"setup_create":       {"Tạo tài khoản kỹ thuật viên", "Create technician account"},
+	"setup_done":         {"Đã cài đặt. Hãy đăng nhập.", "Setup is done. Please log in."},
+	"err_setup_code":     {"Mã cài đặt không đúng.", "Wrong setup code."},
+	"err_setup_done":     {"Hộp đã được cài đặt rồi.", "This box is already set up."},
+	"err_login":          {"Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."},
+	"err_locked":         {"Quá nhiều lần thử sai. Vui lòng thử lại sau %d giây.", "Too many failed attempts. Try again in %d seconds."},
+	"err_login_needed":   {"Cần đăng nhập.", "Please log in."},
+	"err_forbidden":      {"Bạn không có quyền xem mục này.", "You are not allowed to see this."},
+	"err_not_found":      {"Không tìm thấy.", "Not found."},
+	"err_csrf":           {"Phiên làm việc đã hết hạn, hãy tải lại trang.", "Your session token expired; reload the page."},
+	"err_bad_name":       {"Tên chỉ gồm 2–32 chữ cái không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang.", "Names are 2–32 ASCII letters, digits, '.', '_' or '-'."},
+	"err_weak_password":  {"Mật khẩu cần ít nhất 8 ký tự.", "The password needs at least 8 characters."},
+	"err_password_match": {"Hai mật khẩu không khớp.", "The two passwords differ."},
+	"err_exists":         {"Tên này đã có.", "That name already exists."},
+	"err_bad_request":    {"Yêu cầu không hợp lệ: %s", "Invalid request: %s"},
+	"err_bad_time":       {"Thời gian không hợp lệ.", "Invalid time."},
+	"err_bad_range":      {"Khoảng thời gian không hợp lệ (bắt đầu phải trước kết thúc, tối đa %d giờ).", "Invalid range (start before end, at most %d hours)."},
+	"err_bad_url":        {"Địa chỉ RTSP không hợp lệ (phải bắt đầu bằng rtsp:// hoặc rtsps://).", "Invalid RTSP address (must start with rtsp:// or rtsps://)."},
+	"err_bad_role":       {"Vai trò không hợp lệ.", "Invalid role."},
+	"err_no_household":   {"Hộ gia đình không tồn tại.", "No such household."},
+	"err_unavailable":    {"Chức năng này chưa sẵn sàng trên hộp.", "This part is not available on the box yet."},
+	"err_internal":       {"Lỗi hệ thống: %s", "System error: %s"},
+	"err_probe":          {"Không kết nối được camera: %s", "Could not connect to the camera: %s"},
+	"err_no_video":       {"Không có đoạn ghi nào trong khoảng này.", "No recording in this range."},
+	"err_self_delete":    {"Không thể xoá chính mình.", "You cannot delete yourself."},
+	"saved":              {"Đã lưu.", "Saved."},
+	"saved_restart":      {"Đã lưu. Daemon sẽ áp dụng khi khởi động lại.", "Saved. The daemon applies it at its next start."},
+	"role_technician":    {"Kỹ thuật viên", "Technician"},
+	"role_officer":       {"Cán bộ công an", "Officer"},
+	"role_household":     {"Hộ gia đình", "Household"},
+	"tech_no_video":      {"Kỹ thuật viên không xem video của các hộ. Hãy dùng trang Hệ thống và Camera.", "Technicians do not see the households' video. Use the System and Cameras pages."},
+}
+
+// tr returns the message for key in lang (the key itself if unknown).
+func tr(lang, key string) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	if lang == langEN {
+		return m[1]
+	}
+	return m[0]
+}
+
+// langOf reads the language cookie; Vietnamese unless English was chosen.
+func (s *Server) langOf(r *http.Request) string {
+	if c, err := r.Cookie("mt_lang"); err == nil && c.Value == langEN {
+		return langEN
+	}
+	return langVI
+}
+
+func (s *Server) setLang(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	l := r.PathValue("lang")
+	if l != langEN {
+		l = langVI
+	}
+	http.SetCookie(w, &http.Cookie{Name: "mt_lang", Value: l, Path: "/", MaxAge: 365 * 86400,
+		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
+	back := "/"
+	if ref := r.URL.Query().Get("back"); len(ref) > 0 && ref[0] == '/' && (len(ref) == 1 || ref[1] != '/' && ref[1] != '\\') {
+		back = ref
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}

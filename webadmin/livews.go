@@ -1,0 +1,82 @@
+package webadmin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"golang.org/x/net/websocket"
+
+	"github.com/matthan/matthan/daemon/audit"
+	"github.com/matthan/matthan/daemon/live"
+)
+
+// apiLive streams a camera as fMP4 over a WebSocket: a text message
+// {"type":"start",...} with the MSE type, then binary messages: the init
+// segment, then one fragment per picture, starting at the last key frame.
+func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	if s.cfg.Live == nil {
+		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	sub, err := s.cfg.Live.Subscribe(rc.camera)
+	if err != nil {
+		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
+		return
+	}
+	defer sub.Close()
+	s.auditAppend(r, rc, audit.LiveView, rc.camera, "")
+	srv := websocket.Server{
+		Handshake: func(cfg *websocket.Config, req *http.Request) error {
+			// Refuse cross-site WebSockets: the origin must be this host.
+			o, err := url.Parse(req.Header.Get("Origin"))
+			if err != nil || o.Host != req.Host {
+				return errors.New("cross-origin websocket refused")
+			}
+			cfg.Origin = o
+			return nil
+		},
+		Handler: func(ws *websocket.Conn) {
+			defer ws.Close()
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			go func() { // the reader notices the browser going away
+				var buf [512]byte
+				for {
+					if _, err := ws.Read(buf[:]); err != nil {
+						cancel()
+						return
+					}
+				}
+			}()
+			ws.PayloadType = websocket.BinaryFrame
+			for {
+				m, err := sub.Next(ctx)
+				if err != nil {
+					return
+				}
+				ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if m.Start != nil {
+					b, _ := json.Marshal(struct {
+						Type string `json:"type"`
+						*live.Start
+					}{"start", m.Start})
+					if websocket.Message.Send(ws, string(b)) != nil {
+						return
+					}
+					if websocket.Message.Send(ws, m.Init) != nil {
+						return
+					}
+					continue
+				}
+				if websocket.Message.Send(ws, m.Frag) != nil {
+					return
+				}
+			}
+		},
+	}
+	srv.ServeHTTP(w, r)
+}

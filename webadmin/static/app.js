@@ -1,0 +1,434 @@
+// Mắt Thần admin page: one script, no build step. Each page's section is
+// filled by the function named after body[data-page].
+'use strict';
+const lang = document.body.dataset.lang || 'vi';
+const role = document.body.dataset.role || '';
+const L = (vi, en) => (lang === 'en' ? en : vi);
+const csrf = (document.querySelector('meta[name=csrf]') || {}).content || '';
+const $ = (sel, el = document) => el.querySelector(sel);
+
+function h(tag, attrs = {}, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'text') el.textContent = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of kids.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+async function api(path, opts = {}) {
+  const o = { credentials: 'same-origin', headers: {}, ...opts };
+  if (o.json !== undefined) { o.body = JSON.stringify(o.json); o.headers['Content-Type'] = 'application/json'; delete o.json; }
+  if (o.method && o.method !== 'GET') o.headers['X-CSRF-Token'] = csrf;
+  const r = await fetch(path, o);
+  let body = null;
+  try { body = await r.json(); } catch (e) { body = {}; }
+  if (!r.ok) throw new Error((body && body.error) || r.status + ' ' + r.statusText);
+  return body;
+}
+
+const fmtTime = (t) => new Date(t).toLocaleString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour12: false });
+const fmtBytes = (n) => { const u = ['B', 'KB', 'MB', 'GB', 'TB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return n.toFixed(i ? 1 : 0) + ' ' + u[i]; };
+const fmtDur = (s) => { s = Math.floor(s); const d = Math.floor(s / 86400), hh = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60); return (d ? d + L(' ngày ', 'd ') : '') + hh + 'h' + String(m).padStart(2, '0'); };
+const localInput = (d) => { const z = new Date(d.getTime() - d.getTimezoneOffset() * 60000); return z.toISOString().slice(0, 16); };
+function msg(el, text, ok) { el.textContent = text; el.className = ok ? 'notice' : 'error'; }
+
+async function cameras() { return (await api('/api/cameras')).cameras || []; }
+
+function stateBadges(c) {
+  const b = [];
+  if (c.online) b.push(h('span', { class: 'badge ok' }, L('Trực tuyến', 'Online')));
+  else b.push(h('span', { class: 'badge off' }, L('Mất kết nối', 'Offline') + (c.offlineSince ? ' ' + L('từ ', 'since ') + fmtTime(c.offlineSince) : '')));
+  if (c.recording) b.push(h('span', { class: 'badge rec' }, '● ' + L('Đang ghi', 'Rec')));
+  if (c.motionNow) b.push(h('span', { class: 'badge motion' }, L('Chuyển động', 'Motion')));
+  return b;
+}
+
+// ---------- live player: fMP4 over WebSocket into Media Source Extensions ----------
+window.mtLive = {};
+class LivePlayer {
+  constructor(video, camera, msgEl) {
+    this.video = video; this.camera = camera; this.msgEl = msgEl;
+    this.queue = []; this.sb = null; this.closed = false;
+    this.stats = { camera, openedAt: 0, firstFrameMs: null, epochMs: 0 };
+    window.mtLive[camera] = this.stats;
+    this.stats.latencyMs = () => this.stats.epochMs ? Date.now() - (this.stats.epochMs + this.video.currentTime * 1000) : null;
+  }
+  start() {
+    if (this.closed) return;
+    this.stats.openedAt = performance.now();
+    const ws = new WebSocket((location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/api/live/' + encodeURIComponent(this.camera));
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === 'string') { const m = JSON.parse(ev.data); if (m.type === 'start') this.setup(m); return; }
+      if (!this.sb && !this.ms) return;
+      this.queue.push(new Uint8Array(ev.data)); this.pump();
+    };
+    ws.onclose = () => { if (!this.closed) { this.say(L('Mất kết nối, đang thử lại…', 'Disconnected, retrying…')); setTimeout(() => this.start(), 2000); } };
+  }
+  say(t) { if (this.msgEl) { this.msgEl.textContent = t; this.msgEl.hidden = !t; } }
+  setup(st) {
+    this.stats.epochMs = st.epochMs; this.stats.codec = st.codec;
+    if (!window.MediaSource || !MediaSource.isTypeSupported(st.mime)) {
+      const hevc = st.codec.startsWith('hvc1') || st.codec.startsWith('hev1');
+      this.say(hevc ? L('Trình duyệt này không phát được H.265 (' + st.codec + '). Hãy dùng Chrome/Edge/Safari mới, hoặc đặt camera sang H.264.', 'This browser cannot play H.265 (' + st.codec + '). Use a recent Chrome/Edge/Safari, or set the camera to H.264.')
+        : L('Trình duyệt không hỗ trợ ' + st.mime, 'The browser does not support ' + st.mime));
+      this.ws.close(); this.closed = true; return;
+    }
+    this.queue = []; this.sb = null;
+    const ms = new MediaSource(); this.ms = ms;
+    this.video.src = URL.createObjectURL(ms);
+    ms.addEventListener('sourceopen', () => {
+      this.sb = ms.addSourceBuffer(st.mime); this.sb.mode = 'segments';
+      this.sb.addEventListener('updateend', () => { this.chase(); this.pump(); });
+      this.pump();
+    }, { once: true });
+    const onFrame = () => {
+      if (this.stats.firstFrameMs === null) { this.stats.firstFrameMs = performance.now() - this.stats.openedAt; this.say(''); }
+    };
+    if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(onFrame);
+    else this.video.addEventListener('playing', onFrame, { once: true });
+  }
+  pump() {
+    const sb = this.sb;
+    if (!sb || sb.updating || !this.queue.length) return;
+    let n = 0; for (const q of this.queue) n += q.length;
+    const buf = new Uint8Array(n); let o = 0;
+    for (const q of this.queue) { buf.set(q, o); o += q.length; }
+    this.queue = [];
+    try { sb.appendBuffer(buf); } catch (e) { this.say(String(e)); }
+  }
+  chase() {
+    const v = this.video, b = v.buffered;
+    if (!b.length) return;
+    const end = b.end(b.length - 1), start = b.start(b.length - 1);
+    if (v.currentTime < start || end - v.currentTime > 1.2) v.currentTime = Math.max(start, end - 0.15);
+    v.playbackRate = end - v.currentTime > 0.4 ? 1.1 : 1.0;
+    if (v.paused) v.play().catch(() => {});
+    if (!this.sb.updating && v.currentTime - b.start(0) > 20) { try { this.sb.remove(0, v.currentTime - 10); } catch (e) { } }
+  }
+  close() { this.closed = true; if (this.ws) this.ws.close(); }
+}
+
+function liveTile(c) {
+  const video = h('video', { muted: true, autoplay: true, playsinline: true, 'data-camera': c.id });
+  video.muted = true;
+  const m = h('div', { class: 'msg' }, L('Đang kết nối…', 'Connecting…'));
+  const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), m);
+  tile.player = new LivePlayer(video, c.id, m);
+  return tile;
+}
+
+const pages = {};
+pages.live = async (root) => {
+  const cams = (await cameras()).filter((c) => c.video);
+  const want = new URLSearchParams(location.search).get('camera');
+  const list = want ? cams.filter((c) => c.id === want) : cams;
+  const wall = h('div', { class: 'wall', id: 'wall' });
+  root.append(h('h1', {}, L('Xem trực tiếp', 'Live view')), wall);
+  if (!list.length) wall.append(h('p', { class: 'muted' }, L('Không có camera nào.', 'No cameras.')));
+  for (const c of list) { const t = liveTile(c); wall.append(t); t.player.start(); }
+  setInterval(async () => {
+    for (const c of await cameras()) {
+      const t = document.getElementById('tile-' + c.id); if (!t) continue;
+      const cap = $('.cap', t); cap.replaceChildren(h('b', {}, c.name), ...stateBadges(c));
+    }
+  }, 5000);
+};
+
+// ---------- playback ----------
+pages.playback = async (root) => {
+  const cams = (await cameras()).filter((c) => c.video);
+  const qs = new URLSearchParams(location.search);
+  const sel = h('select', { id: 'pb-camera' }, cams.map((c) => h('option', { value: c.id }, c.name + ' (' + c.id + ')')));
+  if (qs.get('camera')) sel.value = qs.get('camera');
+  const t0 = qs.get('t') ? new Date(+qs.get('t')) : new Date();
+  const day = h('input', { type: 'date', id: 'pb-day', value: localInput(t0).slice(0, 10) });
+  const speed = h('select', { id: 'pb-speed' }, [1, 2, 4, 8, 16].map((s) => h('option', { value: s }, s + 'x')));
+  const prevB = h('button', { id: 'pb-prev', class: 'secondary' }, '⏮ ' + L('Sự kiện trước', 'Previous event'));
+  const nextB = h('button', { id: 'pb-next', class: 'secondary' }, L('Sự kiện sau', 'Next event') + ' ⏭');
+  const canvas = h('canvas', { class: 'timeline', id: 'pb-timeline', height: 56, width: 1200 });
+  const video = h('video', { id: 'pb-video', controls: true, muted: true, playsinline: true });
+  const clock = h('div', { id: 'pb-clock', class: 'mono' }, '');
+  const info = h('p', { id: 'pb-info', class: 'muted' });
+  root.append(h('h1', {}, L('Xem lại', 'Playback')),
+    h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Ngày', 'Day'), day), h('label', {}, L('Tốc độ', 'Speed'), speed), prevB, nextB),
+      canvas, h('div', { class: 'row muted' }, h('span', {}, '00:00'), h('span', { style: 'margin-left:auto' }, '24:00')), info),
+    h('div', { class: 'card player' }, video, clock));
+  let segs = [], evs = [], cur = null, dayStart = 0;
+  const DAY = 86400000;
+  const load = async () => {
+    const d = new Date(day.value + 'T00:00:00'); dayStart = d.getTime();
+    const q = 'camera=' + encodeURIComponent(sel.value) + '&from=' + dayStart + '&to=' + (dayStart + DAY);
+    try {
+      segs = (await api('/api/segments?' + q)).segments.map((s) => ({ ...s, s: Date.parse(s.start), e: Date.parse(s.end) }));
+      evs = ((await api('/api/events?' + q)).events || []).map((e) => ({ ...e, s: Date.parse(e.start) })).sort((a, b) => a.s - b.s);
+      info.textContent = segs.length + L(' đoạn ghi, ', ' segments, ') + evs.length + L(' sự kiện', ' events');
+    } catch (e) { msg(info, e.message); segs = []; evs = []; }
+    draw();
+  };
+  const draw = () => {
+    const w = canvas.width = canvas.clientWidth || 1200, hh = canvas.height; const g = canvas.getContext('2d');
+    g.fillStyle = '#e8eaf2'; g.fillRect(0, 0, w, hh);
+    g.fillStyle = '#4a7bd0'; for (const s of segs) g.fillRect((s.s - dayStart) / DAY * w, 10, Math.max(1, (s.e - s.s) / DAY * w), hh - 20);
+    g.fillStyle = '#e08a00'; for (const e of evs) g.fillRect((e.s - dayStart) / DAY * w - 1, 0, 3, 12);
+    g.fillStyle = '#999'; for (let i = 0; i <= 24; i += 3) g.fillRect(i / 24 * w, hh - 6, 1, 6);
+    const t = nowT(); if (t) { g.fillStyle = '#b3261e'; g.fillRect((t - dayStart) / DAY * w - 1, 0, 2, hh); }
+  };
+  const nowT = () => (cur ? cur.s + video.currentTime * 1000 : null);
+  const seek = (t) => {
+    let s = segs.find((x) => t >= x.s && t < x.e) || segs.find((x) => x.s >= t);
+    if (!s) { msg(info, L('Không có đoạn ghi sau thời điểm này.', 'No recording after this time.')); return; }
+    const off = Math.max(0, (t - s.s) / 1000);
+    if (cur === s) { video.currentTime = off; return; }
+    cur = s;
+    video.src = '/api/recordings/' + encodeURIComponent(sel.value) + '/' + encodeURIComponent(s.file);
+    video.addEventListener('loadedmetadata', () => { video.currentTime = off; video.playbackRate = +speed.value; video.play().catch(() => {}); }, { once: true });
+  };
+  video.addEventListener('ended', () => { const i = segs.indexOf(cur); if (i >= 0 && i + 1 < segs.length) seek(segs[i + 1].s); });
+  video.addEventListener('timeupdate', () => { const t = nowT(); if (t) clock.textContent = fmtTime(t); draw(); });
+  video.addEventListener('ratechange', () => {});
+  speed.onchange = () => { video.playbackRate = +speed.value; };
+  let dragging = false;
+  const xToT = (ev) => { const r = canvas.getBoundingClientRect(); return dayStart + (ev.clientX - r.left) / r.width * DAY; };
+  canvas.addEventListener('pointerdown', (ev) => { dragging = true; canvas.setPointerCapture(ev.pointerId); });
+  canvas.addEventListener('pointermove', (ev) => { if (dragging) { clock.textContent = fmtTime(xToT(ev)); } });
+  canvas.addEventListener('pointerup', (ev) => { dragging = false; seek(xToT(ev)); });
+  prevB.onclick = () => { const t = nowT() || Date.now(); const e = [...evs].reverse().find((x) => x.s < t - 1500); if (e) seek(e.s - 2000); };
+  nextB.onclick = () => { const t = nowT() || dayStart; const e = evs.find((x) => x.s > t + 2500); if (e) seek(e.s - 2000); };
+  sel.onchange = async () => { cur = null; await load(); };
+  day.onchange = load;
+  window.mtPlayback = { seek, segments: () => segs, events: () => evs, now: nowT };
+  await load();
+  if (qs.get('t')) seek(+qs.get('t'));
+};
+
+// ---------- export ----------
+pages.export = async (root) => {
+  const cams = (await cameras()).filter((c) => c.video);
+  const sel = h('select', { id: 'ex-camera' }, cams.map((c) => h('option', { value: c.id }, c.name + ' (' + c.id + ')')));
+  const now = new Date();
+  const from = h('input', { type: 'datetime-local', id: 'ex-from', value: localInput(new Date(now - 600000)), step: 1 });
+  const to = h('input', { type: 'datetime-local', id: 'ex-to', value: localInput(now), step: 1 });
+  const btn = h('button', { id: 'ex-go' }, L('Trích xuất MP4', 'Export MP4'));
+  const out = h('div', { id: 'ex-result' });
+  root.append(h('h1', {}, L('Trích xuất bằng chứng', 'Export evidence')),
+    h('div', { class: 'card' }, h('p', { class: 'muted' }, L('Một tệp MP4 (ghép không chuyển mã), mã SHA-256 và bản kê có chữ ký của hộp. Mỗi lần trích xuất được ghi vào nhật ký kiểm tra.', 'One MP4 (stitched, not transcoded), its SHA-256 and a manifest signed by the box. Every export goes in the audit log.')),
+      h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn)), out);
+  btn.onclick = async () => {
+    btn.disabled = true; out.replaceChildren(h('p', {}, L('Đang trích xuất…', 'Exporting…')));
+    try {
+      const body = new URLSearchParams({ camera: sel.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()) });
+      const r = await fetch('/api/exports', { method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' }, body });
+      const j = await r.json();
+      if (!r.ok) throw new Error(j.error);
+      out.replaceChildren(h('div', { class: 'card' },
+        h('p', { class: 'notice' }, L('Đã trích xuất.', 'Exported.')),
+        h('table', {}, h('tr', {}, h('th', {}, 'SHA-256'), h('td', { class: 'mono', id: 'ex-sha' }, j.manifest.sha256)),
+          h('tr', {}, h('th', {}, L('Kích thước', 'Size')), h('td', {}, fmtBytes(j.manifest.bytes))),
+          h('tr', {}, h('th', {}, L('Người trích xuất', 'Exported by')), h('td', {}, j.manifest.exportedBy + ' · ' + fmtTime(j.manifest.created))),
+          h('tr', {}, h('th', {}, L('Chữ ký', 'Signature')), h('td', { class: 'mono' }, j.signature))),
+        h('p', {}, h('a', { href: j.video, id: 'ex-video', download: j.manifest.file }, '⬇ ' + j.manifest.file), ' · ',
+          h('a', { href: j.manifestURL, download: 'manifest.json' }, '⬇ manifest.json'), ' · ', h('a', { href: j.signatureURL, download: 'manifest.sig' }, '⬇ manifest.sig'))));
+    } catch (e) { out.replaceChildren(h('p', { class: 'error', id: 'ex-error' }, e.message)); }
+    btn.disabled = false;
+  };
+};
+
+// ---------- event search ----------
+const eventTypes = ['motion', 'camera_offline', 'camera_online', 'scene_change', 'tamper', 'disk_low'];
+const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low') }[t] || t);
+pages.search = async (root) => {
+  const cams = (await cameras()).filter((c) => c.video);
+  const q = h('input', { id: 'se-q', placeholder: L('Từ khoá (cú pháp bleve, ví dụ: type:motion)', 'Query (bleve syntax, e.g. type:motion)'), size: 40 });
+  const now = new Date();
+  const from = h('input', { type: 'datetime-local', id: 'se-from', value: localInput(new Date(now - 86400000)) });
+  const to = h('input', { type: 'datetime-local', id: 'se-to', value: localInput(new Date(now.getTime() + 60000)) });
+  const camBoxes = cams.map((c) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: c.id, class: 'se-cam' }), ' ' + c.name));
+  const typeBoxes = eventTypes.map((t) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: t, class: 'se-type' }), ' ' + typeName(t)));
+  const btn = h('button', { id: 'se-go' }, L('Tìm', 'Search'));
+  const out = h('div', { id: 'se-result' });
+  root.append(h('h1', {}, L('Tìm sự kiện', 'Event search')),
+    h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, L('Tìm', 'Query'), q), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn),
+      h('div', { class: 'row' }, 'Camera: ', camBoxes), h('div', { class: 'row' }, L('Loại: ', 'Type: '), typeBoxes)), out);
+  const run = async () => {
+    const p = new URLSearchParams({ q: q.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()), size: '100' });
+    document.querySelectorAll('.se-cam:checked').forEach((b) => p.append('camera', b.value));
+    document.querySelectorAll('.se-type:checked').forEach((b) => p.append('type', b.value));
+    try {
+      const r = await api('/api/events/search?' + p);
+      const facets = h('div', { class: 'facets' }, Object.entries(r.facets || {}).map(([name, m]) => h('div', {}, h('b', {}, name), h('ul', {}, Object.entries(m).map(([k, n]) => h('li', {}, (name === 'type' ? typeName(k) : k) + ': ' + n))))));
+      out.replaceChildren(h('div', { class: 'card' }, h('p', { id: 'se-total' }, r.total + L(' kết quả', ' results')), facets,
+        h('table', { id: 'se-table' }, h('tr', {}, h('th', {}, L('Thời gian', 'Time')), h('th', {}, 'Camera'), h('th', {}, L('Loại', 'Type')), h('th', {}, L('Chi tiết', 'Detail'))),
+          r.hits.map((e) => h('tr', { class: 'se-hit' }, h('td', {}, h('a', { href: '/playback?camera=' + encodeURIComponent(e.camera) + '&t=' + (Date.parse(e.start) - 2000) }, fmtTime(e.start))), h('td', {}, e.camera), h('td', {}, typeName(e.type)), h('td', {}, (e.text || '') + (e.score ? ' (' + e.score.toFixed(2) + ')' : '')))))));
+    } catch (e) { out.replaceChildren(h('p', { class: 'error' }, e.message)); }
+  };
+  btn.onclick = run; q.addEventListener('keydown', (e) => { if (e.key === 'Enter') run(); });
+};
+
+// ---------- cameras ----------
+pages.cameras = async (root) => {
+  const status = h('p', { id: 'cam-msg' });
+  const table = h('table', { id: 'cam-table' });
+  const form = h('div', { class: 'card', id: 'cam-form' });
+  root.append(h('h1', {}, L('Camera', 'Cameras')), h('div', { class: 'card' }, table), status, form);
+  let households = [];
+  if (role === 'officer') { try { households = (await api('/api/households')).households || []; } catch (e) { } }
+  const refresh = async () => {
+    const r = await api('/api/cameras');
+    table.replaceChildren(h('tr', {}, h('th', {}, 'ID'), h('th', {}, L('Tên', 'Name')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Trạng thái', 'State')), h('th', {}, '')),
+      r.cameras.map((c) => h('tr', {}, h('td', {}, c.id), h('td', {}, c.name), h('td', {}, c.household || L('Đường (chung)', 'Road (shared)')), h('td', {}, stateBadges(c), c.codec ? ' ' + c.codec + ' ' + (c.width || '') + 'x' + (c.height || '') : ''),
+        h('td', {}, h('button', { class: 'secondary', onclick: () => edit(c) }, L('Sửa', 'Edit')), ' ',
+          h('button', { class: 'danger', onclick: async () => { if (!confirm(L('Xoá camera ', 'Remove camera ') + c.id + '?')) return; try { msg(status, (await api('/api/cameras/' + encodeURIComponent(c.id) + '/delete', { method: 'POST' })).message, true); refresh(); } catch (e) { msg(status, e.message); } } }, L('Xoá', 'Remove'))))));
+    if (!r.canApply) status.textContent = L('Lưu ý: daemon chưa áp dụng thay đổi ngay; thiết lập được lưu và có hiệu lực khi khởi động lại.', 'Note: the daemon cannot apply changes live yet; settings are saved and take effect at its next start.');
+  };
+  const edit = (c) => {
+    const s = (c && c.settings) || { id: c ? c.id : '', name: c ? c.name : '', url: 'rtsp://', household: c ? c.household || '' : '', mode: 'motion', preSec: 5, postSec: 10, retentionDays: 14, zones: [] };
+    const f = {};
+    const inp = (k, attrs) => (f[k] = h('input', { value: s[k] ?? '', id: 'cam-' + k, ...attrs }));
+    const hh = role === 'officer' ? h('select', { id: 'cam-household' }, h('option', { value: '' }, L('Camera đường (chung)', 'Road camera (shared)')), households.map((x) => h('option', { value: x.id }, x.name + ' (' + x.id + ')'))) : inp('household', {});
+    hh.value = s.household || ''; f.household = hh;
+    const mode = h('select', { id: 'cam-mode' }, h('option', { value: 'motion' }, L('Khi có chuyển động (đệm trước/sau)', 'On motion (pre/post buffer)')), h('option', { value: 'continuous' }, L('Liên tục', 'Continuous')));
+    mode.value = s.mode || 'motion'; f.mode = mode;
+    const probeOut = h('span', { id: 'cam-probe-result' });
+    const zones = (s.zones || []).map((z) => ({ ...z }));
+    const gw = Math.ceil((c && c.width || 1280) / 16), gh = Math.ceil((c && c.height || 720) / 16);
+    const video = h('video', { muted: true, autoplay: true, playsinline: true });
+    const canvas = h('canvas', { width: gw * 8, height: gh * 8, id: 'cam-zones' });
+    const kind = h('select', { id: 'cam-zone-kind' }, h('option', { value: 'zone' }, L('Vùng phát hiện', 'Detection zone')), h('option', { value: 'mask' }, L('Vùng che (bỏ qua)', 'Mask (ignore)')));
+    const drawZones = () => {
+      const g = canvas.getContext('2d'); g.clearRect(0, 0, canvas.width, canvas.height);
+      g.strokeStyle = '#fff3'; for (let x = 0; x <= gw; x++) { g.beginPath(); g.moveTo(x * 8, 0); g.lineTo(x * 8, gh * 8); g.stroke(); } for (let y = 0; y <= gh; y++) { g.beginPath(); g.moveTo(0, y * 8); g.lineTo(gw * 8, y * 8); g.stroke(); }
+      for (const z of zones) { g.fillStyle = z.kind === 'mask' ? '#0008' : '#2e8b5766'; g.fillRect(z.X0 * 8, z.Y0 * 8, (z.X1 - z.X0) * 8, (z.Y1 - z.Y0) * 8); }
+    };
+    let p0 = null;
+    const cell = (ev) => { const r = canvas.getBoundingClientRect(); return [Math.max(0, Math.min(gw - 1, Math.floor((ev.clientX - r.left) / r.width * gw))), Math.max(0, Math.min(gh - 1, Math.floor((ev.clientY - r.top) / r.height * gh)))]; };
+    canvas.addEventListener('pointerdown', (ev) => { p0 = cell(ev); canvas.setPointerCapture(ev.pointerId); });
+    canvas.addEventListener('pointerup', (ev) => { if (!p0) return; const p1 = cell(ev); zones.push({ kind: kind.value, X0: Math.min(p0[0], p1[0]), Y0: Math.min(p0[1], p1[1]), X1: Math.max(p0[0], p1[0]) + 1, Y1: Math.max(p0[1], p1[1]) + 1 }); p0 = null; drawZones(); });
+    const zoneBox = h('div', { class: 'zones' }, video, canvas);
+    if (c && c.video) { const p = new LivePlayer(video, c.id, null); p.start(); form.player = p; }
+    drawZones();
+    if (form.player && form.player !== undefined && !(c && c.video)) form.player.close();
+    form.replaceChildren(h('h2', {}, c ? L('Sửa camera ', 'Edit camera ') + s.id : L('Thêm camera', 'Add camera')),
+      h('label', {}, 'ID', inp('id', { readonly: c ? true : null, maxlength: 32 })), h('label', {}, L('Tên', 'Name'), inp('name', { maxlength: 100 })),
+      h('label', {}, L('Địa chỉ RTSP', 'RTSP URL'), inp('url', { maxlength: 500 })),
+      h('div', { class: 'row' }, h('button', { class: 'secondary', id: 'cam-probe', onclick: async () => { probeOut.textContent = '…'; try { const r = await api('/api/cameras/probe', { method: 'POST', json: { url: f.url.value } }); msg(probeOut, L('Kết nối được: ', 'Connected: ') + r.codec, true); } catch (e) { msg(probeOut, e.message); } } }, L('Thử kết nối', 'Test connection')), probeOut),
+      h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode),
+      h('div', { class: 'row' }, h('label', {}, L('Đệm trước (giây)', 'Pre-buffer (s)'), inp('preSec', { type: 'number', min: 0, max: 60 })), h('label', {}, L('Đệm sau (giây)', 'Post-buffer (s)'), inp('postSec', { type: 'number', min: 0, max: 300 })), h('label', {}, L('Lưu giữ (ngày)', 'Retention (days)'), inp('retentionDays', { type: 'number', min: 0, max: 365 }))),
+      h('h3', {}, L('Vùng phát hiện / vùng che (lưới macroblock 16×16)', 'Motion zones / masks (16×16 macroblock grid)')),
+      c && c.video ? null : h('p', { class: 'muted' }, L('Hình trực tiếp chỉ hiện cho cán bộ.', 'The live picture shows for officers only.')),
+      h('div', { class: 'row' }, kind, h('button', { class: 'secondary', onclick: () => { zones.length = 0; drawZones(); } }, L('Xoá hết vùng', 'Clear zones'))), zoneBox,
+      h('div', { class: 'row' }, h('button', { id: 'cam-save', onclick: async () => {
+        const body = { id: f.id.value.trim(), name: f.name.value.trim(), url: f.url.value.trim(), household: f.household.value, mode: f.mode.value, preSec: +f.preSec.value, postSec: +f.postSec.value, retentionDays: +f.retentionDays.value, zones };
+        try { const r = await api('/api/cameras', { method: 'POST', json: body }); msg(status, r.message, true); refresh(); } catch (e) { msg(status, e.message); }
+      } }, L('Lưu', 'Save'))));
+  };
+  root.append(h('button', { id: 'cam-add', onclick: () => edit(null) }, '+ ' + L('Thêm camera', 'Add camera')));
+  await refresh();
+};
+
+// ---------- households ----------
+pages.households = async (root) => {
+  const status = h('p', { id: 'hh-msg' });
+  const list = h('div', { id: 'hh-list' });
+  const id = h('input', { id: 'hh-id', placeholder: 'ho-nguyen-van-a', maxlength: 32 }), name = h('input', { id: 'hh-name', maxlength: 100 }), addr = h('input', { id: 'hh-addr', maxlength: 200 });
+  root.append(h('h1', {}, L('Hộ gia đình', 'Households')), status,
+    h('div', { class: 'card' }, h('h2', {}, L('Thêm / sửa hộ', 'Add / edit household')), h('div', { class: 'row' }, h('label', {}, 'ID', id), h('label', {}, L('Tên chủ hộ', 'Name'), name), h('label', {}, L('Địa chỉ', 'Address'), addr),
+      h('button', { id: 'hh-save', onclick: async () => { try { msg(status, (await api('/api/households', { method: 'POST', json: { id: id.value.trim(), name: name.value, address: addr.value } })).message, true); refresh(); } catch (e) { msg(status, e.message); } } }, L('Lưu', 'Save')))), list);
+  const refresh = async () => {
+    const hs = (await api('/api/households')).households || [];
+    const road = (await cameras()).filter((c) => !c.household);
+    list.replaceChildren(...hs.map((x) => {
+      const boxes = road.map((c) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: c.id, checked: x.grants.includes(c.id) }), ' ' + c.name + ' '));
+      const box = h('div', { class: 'row' }, boxes);
+      return h('div', { class: 'card' }, h('h3', {}, x.name + ' (' + x.id + ')'), h('p', { class: 'muted' }, x.address || ''),
+        h('p', {}, L('Camera của hộ: ', 'Own cameras: ') + (x.cameras.join(', ') || '—') + ' · ' + L('Tài khoản: ', 'Accounts: ') + (x.users.join(', ') || '—')),
+        h('p', {}, L('Camera đường được xem:', 'Road cameras granted:')), box,
+        h('button', { class: 'secondary', onclick: async () => { const g = [...box.querySelectorAll('input:checked')].map((b) => b.value); try { msg(status, (await api('/api/households/' + encodeURIComponent(x.id) + '/grants', { method: 'POST', json: { cameras: g } })).message, true); } catch (e) { msg(status, e.message); } } }, L('Lưu quyền xem', 'Save grants')));
+    }));
+  };
+  await refresh();
+};
+
+// ---------- users ----------
+pages.users = async (root) => {
+  const status = h('p', { id: 'us-msg' });
+  const table = h('table', { id: 'us-table' });
+  const roles = role === 'technician' ? ['officer', 'technician'] : ['household'];
+  const roleName = (r) => ({ technician: L('Kỹ thuật viên', 'Technician'), officer: L('Cán bộ công an', 'Officer'), household: L('Hộ gia đình', 'Household') }[r] || r);
+  const name = h('input', { id: 'us-name', maxlength: 32 }), pw = h('input', { id: 'us-password', type: 'password', minlength: 8, autocomplete: 'new-password' });
+  const rsel = h('select', { id: 'us-role' }, roles.map((r) => h('option', { value: r }, roleName(r))));
+  let hsel = null;
+  if (role === 'officer') { const hs = (await api('/api/households')).households || []; hsel = h('select', { id: 'us-household' }, hs.map((x) => h('option', { value: x.id }, x.name + ' (' + x.id + ')'))); }
+  root.append(h('h1', {}, L('Người dùng', 'Users')), status, h('div', { class: 'card' }, table),
+    h('div', { class: 'card' }, h('h2', {}, L('Tạo tài khoản', 'Create account')), h('div', { class: 'row' }, h('label', {}, L('Tên đăng nhập', 'User name'), name), h('label', {}, L('Mật khẩu', 'Password'), pw), h('label', {}, L('Vai trò', 'Role'), rsel), hsel ? h('label', {}, L('Hộ', 'Household'), hsel) : null,
+      h('button', { id: 'us-create', onclick: async () => { try { msg(status, (await api('/api/users', { method: 'POST', json: { name: name.value.trim(), password: pw.value, role: rsel.value, household: hsel ? hsel.value : '' } })).message, true); pw.value = ''; refresh(); } catch (e) { msg(status, e.message); } } }, L('Tạo', 'Create')))));
+  const refresh = async () => {
+    const us = (await api('/api/users')).users;
+    table.replaceChildren(h('tr', {}, h('th', {}, L('Tên', 'Name')), h('th', {}, L('Vai trò', 'Role')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Tạo lúc', 'Created')), h('th', {}, '')),
+      us.map((u) => h('tr', {}, h('td', {}, u.name), h('td', {}, roleName(u.role)), h('td', {}, u.household || ''), h('td', {}, fmtTime(u.created)),
+        h('td', {}, u.manage ? [h('button', { class: 'secondary', onclick: async () => { const p = prompt(L('Mật khẩu mới cho ', 'New password for ') + u.name); if (!p) return; try { msg(status, (await api('/api/users/' + encodeURIComponent(u.name) + '/password', { method: 'POST', json: { password: p } })).message, true); } catch (e) { msg(status, e.message); } } }, L('Đặt lại mật khẩu', 'Reset password')), ' ',
+          u.name === document.body.dataset.user ? null : h('button', { class: 'danger', onclick: async () => { if (!confirm(L('Xoá ', 'Delete ') + u.name + '?')) return; try { msg(status, (await api('/api/users/' + encodeURIComponent(u.name) + '/delete', { method: 'POST' })).message, true); refresh(); } catch (e) { msg(status, e.message); } } }, L('Xoá', 'Delete'))] : null))));
+  };
+  await refresh();
+};
+
+// ---------- system ----------
+pages.system = async (root) => {
+  const box = h('div', { class: 'card', id: 'sys' });
+  root.append(h('h1', {}, L('Hệ thống', 'System')), box);
+  const r = await api('/api/system');
+  const st = r.stats || {};
+  const rows = [
+    [L('Camera trực tuyến', 'Cameras online'), r.camerasOnline + ' / ' + r.camerasTotal],
+    [L('Ổ đĩa', 'Disk'), st.diskTotal ? fmtBytes(st.diskUsed) + ' / ' + fmtBytes(st.diskTotal) + ' (' + Math.round(100 * st.diskUsed / st.diskTotal) + '%)' : L('không rõ', 'unknown')],
+    [L('Số ngày ghi được ở tốc độ hiện tại', 'Days of recording at the current rate'), r.daysCapacity ? r.daysCapacity.toFixed(1) + L(' ngày (đang lưu ', ' days (holding ') + r.daysRecorded.toFixed(1) + L(' ngày)', ' days)') : L('chưa đo được', 'not measured yet')],
+    [L('Thời gian chạy', 'Uptime'), fmtDur(st.uptimeSec || r.webUptimeSec)],
+    [L('Nhiệt độ', 'Temperature'), st.tempC !== undefined && st.tempC !== null ? st.tempC.toFixed(1) + ' °C' : L('không có cảm biến', 'no sensor')],
+    [L('Đèn hồng ngoại', 'IR light'), r.lights ? (r.lights.irOn ? L('BẬT', 'ON') : L('TẮT', 'OFF')) + ' (' + r.lights.mode + ')' : L('không rõ', 'unknown')],
+    [L('Vân tay chứng chỉ HTTPS (SHA-256)', 'HTTPS certificate fingerprint (SHA-256)'), h('span', { class: 'mono', id: 'sys-fp' }, r.certFingerprint || '—')],
+    [L('Phiên bản', 'Version'), st.version || '—'],
+  ];
+  box.append(h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
+  root.append(h('div', { class: 'card' }, h('h2', {}, L('Nhật ký khởi động (init)', 'Init log')), h('pre', { class: 'logs', id: 'sys-logs' }, (r.logs || []).join('\n') || '—')));
+};
+
+// ---------- audit ----------
+pages.audit = async (root) => {
+  const v = h('p', { id: 'au-verify' });
+  const table = h('table', { id: 'au-table' });
+  const actor = h('input', { id: 'au-actor', placeholder: L('người dùng', 'user') });
+  const action = h('select', { id: 'au-action' }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'change', 'denied'].map((a) => h('option', { value: a }, a || L('(tất cả)', '(all)'))));
+  const load = async () => {
+    const p = new URLSearchParams(); if (actor.value) p.set('actor', actor.value); if (action.value) p.set('action', action.value);
+    const r = await api('/api/audit?' + p);
+    table.replaceChildren(h('tr', {}, ['#', L('Thời gian', 'Time'), L('Người', 'Actor'), L('Hành động', 'Action'), 'Camera', L('Chi tiết', 'Detail'), 'IP'].map((x) => h('th', {}, x))),
+      r.records.map((x) => h('tr', {}, h('td', {}, x.seq), h('td', {}, fmtTime(x.time)), h('td', {}, x.actor + (x.role ? ' (' + x.role + ')' : '')), h('td', {}, x.action), h('td', {}, x.camera || ''), h('td', {}, x.detail || ''), h('td', {}, x.ip || ''))));
+  };
+  const verify = async () => {
+    const r = await api('/api/audit/verify');
+    if (r.ok) msg(v, L('Chuỗi băm nguyên vẹn: ', 'Hash chain intact: ') + r.records + L(' bản ghi. Đầu chuỗi: ', ' records. Head: ') + (r.head || '').slice(0, 16) + '…', true);
+    else msg(v, L('CHUỖI BỊ PHÁ tại bản ghi ', 'CHAIN BROKEN at record ') + r.bad_seq + ': ' + r.problem);
+  };
+  root.append(h('h1', {}, L('Nhật ký kiểm tra', 'Audit log')), v, h('div', { class: 'row' }, actor, action, h('button', { onclick: load }, L('Lọc', 'Filter')), h('button', { class: 'secondary', onclick: verify }, L('Kiểm tra chuỗi', 'Verify chain'))), h('div', { class: 'card' }, table));
+  await verify(); await load();
+};
+
+// ---------- account ----------
+pages.account = async (root) => {
+  const old = h('input', { type: 'password', id: 'ac-old', autocomplete: 'current-password' }), pw = h('input', { type: 'password', id: 'ac-new', autocomplete: 'new-password', minlength: 8 }), pw2 = h('input', { type: 'password', id: 'ac-new2', autocomplete: 'new-password' });
+  const status = h('p', { id: 'ac-msg' });
+  root.append(h('h1', {}, L('Tài khoản', 'Account')), h('div', { class: 'card narrow' }, h('h2', {}, L('Đổi mật khẩu', 'Change password')), status,
+    h('label', {}, L('Mật khẩu hiện tại', 'Current password'), old), h('label', {}, L('Mật khẩu mới', 'New password'), pw), h('label', {}, L('Nhập lại', 'Again'), pw2),
+    h('button', { id: 'ac-save', onclick: async () => { if (pw.value !== pw2.value) { msg(status, L('Hai mật khẩu không khớp.', 'The two passwords differ.')); return; } try { msg(status, (await api('/api/me/password', { method: 'POST', json: { old: old.value, password: pw.value } })).message, true); } catch (e) { msg(status, e.message); } } }, L('Lưu', 'Save'))));
+};
+
+document.addEventListener('DOMContentLoaded', () => {
+  const mb = $('#menu-btn'); if (mb) mb.onclick = () => $('#nav').classList.toggle('open');
+  const page = document.body.dataset.page; const root = document.getElementById('page-' + page);
+  if (root && pages[page]) pages[page](root).catch((e) => root.append(h('p', { class: 'error' }, e.message)));
+});

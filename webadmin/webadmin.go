@@ -1,0 +1,281 @@
+// Package webadmin is the box's local admin web page: live wall, playback,
+// export, event search, cameras, households and users, system and audit log,
+// in Vietnamese first with an English switch. Every route — pages, JSON API,
+// live stream, recordings, exports — passes through one route table that
+// names who may use it and, for video, which camera it touches; the rule
+// itself is auth.CanViewCamera.
+//
+// The daemon hands New its parts through the small interfaces below, so the
+// package can run (and be tested) with fakes.
+package webadmin
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/matthan/matthan/daemon/audit"
+	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/live"
+)
+
+// CameraState is what the daemon knows about a camera right now.
+type CameraState struct {
+	ID           string    `json:"id"`
+	Online       bool      `json:"online"`
+	Recording    bool      `json:"recording"`
+	OfflineSince time.Time `json:"offlineSince,omitzero"`
+	MotionNow    bool      `json:"motionNow"`
+	Codec        string    `json:"codec,omitempty"`
+	Width        int       `json:"width,omitempty"`
+	Height       int       `json:"height,omitempty"`
+}
+
+// CameraLister reports the cameras the daemon runs and their state.
+type CameraLister interface {
+	CameraStates() []CameraState
+}
+
+// CameraApplier applies changed camera settings to the running daemon.
+// When Config.Applier is nil, settings are saved and the page says they take
+// effect at the next start.
+type CameraApplier interface {
+	ApplyCamera(ctx context.Context, c CameraSettings) error
+	RemoveCamera(ctx context.Context, id string) error
+}
+
+// Prober tests an RTSP URL (the "connection test" on the cameras page).
+type Prober interface {
+	Probe(ctx context.Context, url string) (ProbeResult, error)
+}
+
+// ProbeResult is what a connection test found.
+type ProbeResult struct {
+	Codec  string `json:"codec"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+}
+
+// Segment is one recorded file.
+type Segment struct {
+	File  string    `json:"file"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Bytes int64     `json:"bytes"`
+}
+
+// SegmentStore lists and opens recordings.
+type SegmentStore interface {
+	Segments(ctx context.Context, camera string, from, to time.Time) ([]Segment, error)
+	// OpenSegment opens one file named by Segments; it must refuse names
+	// that are not segments of that camera.
+	OpenSegment(camera, file string) (io.ReadSeekCloser, time.Time, error)
+}
+
+// Exporter writes one MP4 of a camera's range, stitched without transcoding.
+type Exporter interface {
+	Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) error
+}
+
+// SearchQuery asks the event index. Cameras limits results to these cameras
+// (the caller's allowed set; never empty).
+type SearchQuery struct {
+	Text    string    `json:"q"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Cameras []string  `json:"cameras"`
+	Types   []string  `json:"types,omitempty"`
+	Size    int       `json:"size"`
+	Offset  int       `json:"offset"`
+}
+
+// SearchResult is one page of hits with facet counts.
+type SearchResult struct {
+	Total  int                       `json:"total"`
+	Hits   []events.Event            `json:"hits"`
+	Facets map[string]map[string]int `json:"facets,omitempty"`
+}
+
+// EventSearch queries events.
+type EventSearch interface {
+	Search(ctx context.Context, q SearchQuery) (SearchResult, error)
+}
+
+// LiveSource gives viewers of a camera's live stream.
+type LiveSource interface {
+	Subscribe(camera string) (*live.Subscription, error)
+}
+
+// LightsState is the IR illuminator as the lights controller sees it.
+type LightsState struct {
+	IROn   bool   `json:"irOn"`
+	Mode   string `json:"mode"` // auto, on, off
+	Reason string `json:"reason,omitempty"`
+}
+
+// Lights reports the IR state.
+type Lights interface {
+	LightsState() LightsState
+}
+
+// LogSource gives the newest lines of init's ring buffer.
+type LogSource interface {
+	LogLines(n int) []string
+}
+
+// SystemStats is the box's health.
+type SystemStats struct {
+	DiskTotal   int64    `json:"diskTotal"`
+	DiskUsed    int64    `json:"diskUsed"`
+	BytesPerDay float64  `json:"bytesPerDay"` // recording rate now
+	Uptime      float64  `json:"uptimeSec"`
+	TempC       *float64 `json:"tempC,omitempty"`
+	Version     string   `json:"version,omitempty"`
+}
+
+// StatsSource reports system stats.
+type StatsSource interface {
+	SystemStats() SystemStats
+}
+
+// Config is everything the web page needs. DataDir is required; every other
+// part may be nil, and the page then says that part is not available.
+type Config struct {
+	// DataDir holds accounts, camera settings, the audit log, the signing
+	// key, the setup code and exports.
+	DataDir string
+	// Console receives the first-boot setup code (the serial console).
+	Console io.Writer
+
+	Cameras  CameraLister
+	Applier  CameraApplier
+	Prober   Prober
+	Segments SegmentStore
+	Exporter Exporter
+	Search   EventSearch
+	Live     LiveSource
+	Lights   Lights
+	Logs     LogSource
+	Stats    StatsSource
+
+	// CertFingerprint is the HTTPS certificate's SHA-256, shown on the system page.
+	CertFingerprint string
+	// HashParams overrides the password hash cost (tests); zero means default.
+	HashParams auth.HashParams
+	// InsecureCookies drops the Secure flag (plain-HTTP tests only).
+	InsecureCookies bool
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// Server is the web page. It is an http.Handler.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	store     *auth.Store
+	sessions  *auth.Sessions
+	throttle  *auth.Throttle
+	setup     *auth.SetupCode
+	setupMu   sync.Mutex
+	audit     *audit.Log
+	cams      *cameraStore
+	signKey   ed25519.PrivateKey
+	exportDir string
+	mux       *http.ServeMux
+	routes    []route
+	started   time.Time
+}
+
+// New builds the web page from cfg. It creates what first boot needs: the
+// setup code (printed to cfg.Console and written to DataDir/setup-code.txt
+// while no technician exists) and the export signing key.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("webadmin: DataDir is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	hp := cfg.HashParams
+	if hp == (auth.HashParams{}) {
+		hp = auth.DefaultHashParams
+	}
+	var err error
+	if s.store, err = auth.OpenStore(filepath.Join(cfg.DataDir, "accounts.json"), hp); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	s.sessions = auth.NewSessions()
+	s.throttle = auth.NewThrottle()
+	console := cfg.Console
+	if console == nil {
+		console = os.Stderr
+	}
+	if s.setup, err = auth.NewSetupCode(SetupCodePath(cfg.DataDir), s.store.NeedsSetup(), console); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	if s.audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.log")); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	if s.cams, err = openCameraStore(filepath.Join(cfg.DataDir, "cameras.json")); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	if s.signKey, err = LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "export-signing.key")); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	s.exportDir = filepath.Join(cfg.DataDir, "exports")
+	if err := os.MkdirAll(s.exportDir, 0o700); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	if s.cfg.Prober == nil {
+		s.cfg.Prober = rtspProber{}
+	}
+	s.started = s.now()
+	s.buildRoutes()
+	return s, nil
+}
+
+// SetupCodePath is where the first-boot setup code is written (the flash
+// report reads it from there).
+func SetupCodePath(dataDir string) string { return filepath.Join(dataDir, "setup-code.txt") }
+
+// Close releases files.
+func (s *Server) Close() error { return s.audit.Close() }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w.Header())
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("webadmin: panic", "path", r.URL.Path, "panic", v)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Strict-Transport-Security", "max-age=31536000")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+}
