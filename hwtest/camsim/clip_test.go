@@ -1,0 +1,153 @@
+package camsim
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/matthan/matthan/hwtest/testenv"
+)
+
+func clipsDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(testenv.OutDir(), "clips")
+	for _, n := range []string{ClipMoving720, ClipStatic720, ClipMoving360, ClipStatic360, ClipMovingHEVC} {
+		testenv.NeedFile(t, filepath.Join(dir, n), "make clips")
+	}
+	return dir
+}
+
+// nalTypes lists the NAL unit types carried by one RTP payload (unpacking
+// STAP-A / AP aggregates and reporting an FU by the type it fragments).
+func nalTypes(codec Codec, p []byte) []int {
+	if len(p) == 0 {
+		return nil
+	}
+	if codec == H265 {
+		if len(p) < 3 {
+			return nil
+		}
+		t := int(p[0]>>1) & 0x3f
+		switch t {
+		case 48:
+			var out []int
+			for q := p[2:]; len(q) >= 3; {
+				n := int(q[0])<<8 | int(q[1])
+				if n == 0 || n > len(q)-2 {
+					break
+				}
+				out = append(out, int(q[2]>>1)&0x3f)
+				q = q[2+n:]
+			}
+			return out
+		case 49:
+			return []int{int(p[2]) & 0x3f}
+		}
+		return []int{t}
+	}
+	t := int(p[0]) & 0x1f
+	switch t {
+	case 24:
+		var out []int
+		for q := p[1:]; len(q) >= 3; {
+			n := int(q[0])<<8 | int(q[1])
+			if n == 0 || n > len(q)-2 {
+				break
+			}
+			out = append(out, int(q[2])&0x1f)
+			q = q[2+n:]
+		}
+		return out
+	case 28:
+		if len(p) < 2 {
+			return nil
+		}
+		return []int{int(p[1]) & 0x1f}
+	}
+	return []int{t}
+}
+
+func hasParamSets(codec Codec, payloads [][]byte) bool {
+	for _, p := range payloads {
+		for _, t := range nalTypes(codec, p) {
+			if (codec == H264 && (t == 7 || t == 8)) || (codec == H265 && t >= 32 && t <= 34) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestLoadClip(t *testing.T) {
+	dir := clipsDir(t)
+	for _, tt := range []struct {
+		file  string
+		codec Codec
+	}{
+		{ClipMoving720, H264},
+		{ClipStatic720, H264},
+		{ClipMoving360, H264},
+		{ClipStatic360, H264},
+		{ClipMovingHEVC, H265},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			c, err := LoadClip(filepath.Join(dir, tt.file), tt.codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := len(c.Frames), 10*FrameRate; got != want {
+				t.Errorf("got %d frames, want %d (10 s at 25 fps)", got, want)
+			}
+			for i, f := range c.Frames {
+				if want := i%50 == 0; f.Key != want {
+					t.Errorf("frame %d: key %v, want %v (GOP 50)", i, f.Key, want)
+				}
+				if got := hasParamSets(tt.codec, f.InBand); got != f.Key {
+					t.Errorf("frame %d: parameter sets in band %v, want %v", i, got, f.Key)
+				}
+				if hasParamSets(tt.codec, f.NoParams) {
+					t.Errorf("frame %d: parameter sets in the sdp-only variant", i)
+				}
+				for _, p := range f.InBand {
+					if len(p) == 0 || len(p) > rtpPayloadMaxSize {
+						t.Fatalf("frame %d: payload of %d bytes", i, len(p))
+					}
+				}
+			}
+			if c.SPS == nil || c.PPS == nil || (tt.codec == H265) != (c.VPS != nil) {
+				t.Errorf("parameter sets: VPS %d SPS %d PPS %d bytes", len(c.VPS), len(c.SPS), len(c.PPS))
+			}
+		})
+	}
+}
+
+func TestParseClipRejects(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"no start code", []byte{1, 2, 3, 4, 5, 6}},
+		{"P frame first", []byte{0, 0, 0, 1, 0x67, 0x42, 0, 0x1e, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 1, 0x41, 0x9a, 0x00}},
+		{"no parameter sets", []byte{0, 0, 1, 0x65, 0x88, 0x84, 0x00}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ParseClip(tt.in, H264); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+func TestSplitAnnexB(t *testing.T) {
+	in := []byte{0, 0, 0, 1, 0xa, 0xb, 0, 0, 1, 0xc, 0, 0, 0, 0, 1, 0xd, 0xe}
+	got := splitAnnexB(in)
+	want := [][]byte{{0xa, 0xb}, {0xc}, {0xd, 0xe}}
+	if len(got) != len(want) {
+		t.Fatalf("got %d NAL units %x, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		if string(got[i]) != string(want[i]) {
+			t.Errorf("NAL %d: got %x, want %x", i, got[i], want[i])
+		}
+	}
+}
