@@ -1,0 +1,39 @@
+// Command matthand is the Mắt Thần NVR daemon: it records the cameras,
+// serves the HTTP API and stops cleanly on SIGTERM or SIGINT (recorders
+// flush, fsync and close).
+//
+//	matthand -data DIR -listen 127.0.0.1:8080 -camera cam1=rtsp://... [-camera ...]
+//	matthand -config /etc/matthan.json
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/matthan/matthan/daemon/app"
+	"github.com/matthan/matthan/daemon/config"
+)
+
+func main() {
+	cfg, err := config.FromArgs(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "matthand: %v\n", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := app.Run(ctx, cfg, log); err != nil {
+		log.Error("matthand failed", "err", err)
+		os.Exit(1)
+	}
+}
