@@ -38,4 +38,10 @@ type Frame struct {
 	WidthMB, HeightMB int
 	// MBs is row-major, WidthMB*HeightMB long.
 	MBs []Macroblock
+	// IDR is true for an IDR picture (a key frame that starts a new coded
+	// video sequence: POC restarts there).
+	IDR bool
+	// POC is the picture order count: pictures are displayed in increasing
+	// POC order between two IDR pictures (decode order differs with B-frames).
+	POC int
 }

@@ -1,24 +1,207 @@
-// Package mb parses the macroblock layer of H.264 slices (CAVLC and CABAC)
+// Package mb parses the macroblock layer of H.264 slices (CAVLC and CABAC,
+// I, P and B slices, 8x8 transform, I_PCM, several slices per picture)
 // without reconstructing pixels, and fills a macroblock map per picture
-// (daemon/mbmap) for the motion detector.
+// (daemon/mbmap) for the motion detector: per macroblock whether it is
+// skipped, intra or inter, its partition, its list-0 motion vector after
+// prediction and the bits it took.
+//
+// Only parameter sets carry state from one access unit to the next, so a
+// caller may analyse every Nth picture and skip the others at no cost. The
+// one thing that would need earlier pictures is the co-located motion of
+// B-slice direct prediction: direct-predicted blocks (B_Skip,
+// B_Direct_16x16, B_Direct_8x8) get spatial-direct vectors computed without
+// the co-located colZeroFlag, or zero vectors under temporal direct, and
+// their partition character is printed as 16x16 (' ') where ffmpeg derives
+// it from the co-located macroblock. Parsing never depends on it.
 package mb
 
 import (
 	"errors"
+	"fmt"
 
+	"github.com/matthan/matthan/daemon/h264"
+	"github.com/matthan/matthan/daemon/h264/bits"
 	"github.com/matthan/matthan/daemon/mbmap"
 )
 
-// Analyzer turns access units into macroblock maps. Only parameter sets
-// carry state from one access unit to the next, so a caller may analyse
-// every Nth picture and skip the others at no cost.
-type Analyzer struct{}
+// ErrNoPicture is returned for an access unit without a slice (parameter
+// sets or SEI only).
+var ErrNoPicture = errors.New("h264/mb: access unit holds no picture")
+
+// Analyzer turns access units into macroblock maps. It is not safe for
+// concurrent use; use one per stream.
+type Analyzer struct {
+	sps    [32]*h264.SPS
+	spsErr [32]error
+	pps    [256]*h264.PPS
+	ppsErr [256]error
+
+	buf    []byte
+	r      bits.Reader
+	hdr    h264.SliceHeader
+	dec    sliceDecoder
+	mbs    []mbState
+	tag    uint32
+	pic    uint32
+	frames int
+
+	// picture order count state (8.2.1), for Frame.POC only
+	prevPOCMsb, prevPOCLsb           int
+	prevFrameNumOffset, prevFrameNum int
+}
 
 // NewAnalyzer returns an Analyzer with no parameter sets yet.
 func NewAnalyzer() *Analyzer { return &Analyzer{} }
 
-// Analyze parses one access unit's NAL units (without start codes) and fills
-// out. SPS and PPS NAL units update the analyser's state.
+// PPSByID implements h264.ParamSets.
+func (a *Analyzer) PPSByID(id int) *h264.PPS {
+	if id < 0 || id >= len(a.pps) {
+		return nil
+	}
+	return a.pps[id]
+}
+
+// SPSByID implements h264.ParamSets.
+func (a *Analyzer) SPSByID(id int) *h264.SPS {
+	if id < 0 || id >= len(a.sps) {
+		return nil
+	}
+	return a.sps[id]
+}
+
+// Analyze parses one access unit's NAL units (without start codes) and
+// fills out with its picture's macroblock map. SPS and PPS NAL units in the
+// access unit update the analyser's parameter sets first. A picture that
+// does not parse (corrupt data, desync) gives an error and leaves out
+// partly filled; the next access unit parses normally. Streams the parser
+// does not support give an error wrapping h264.ErrUnsupported.
 func (a *Analyzer) Analyze(au [][]byte, out *mbmap.Frame) error {
-	return errors.New("h264/mb: not implemented yet")
+	a.pic++
+	started := false
+	decoded := 0
+	for _, nal := range au {
+		if len(nal) == 0 {
+			continue
+		}
+		if nal[0]&0x80 != 0 {
+			return fmt.Errorf("h264/mb: forbidden_zero_bit set in a NAL unit header")
+		}
+		switch t := h264.NALType(nal); t {
+		case h264.NALSPS:
+			a.buf = h264.Unescape(a.buf, nal[1:])
+			s, err := h264.ParseSPS(a.buf)
+			if s == nil {
+				return fmt.Errorf("h264/mb: %w", err)
+			}
+			a.sps[s.ID], a.spsErr[s.ID] = s, err
+		case h264.NALPPS:
+			a.buf = h264.Unescape(a.buf, nal[1:])
+			p, err := h264.ParsePPS(a.buf)
+			if p == nil {
+				return fmt.Errorf("h264/mb: %w", err)
+			}
+			a.pps[p.ID], a.ppsErr[p.ID] = p, err
+		case h264.NALSliceA, h264.NALSliceB, h264.NALSliceC:
+			return fmt.Errorf("h264/mb: %w: data partitioning (NAL type %d)", h264.ErrUnsupported, t)
+		case h264.NALSlice, h264.NALIDRSlice:
+			n, err := a.slice(nal, out, &started)
+			decoded += n
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if !started {
+		return ErrNoPicture
+	}
+	if total := out.WidthMB * out.HeightMB; decoded != total {
+		return fmt.Errorf("h264/mb: picture %d incomplete: %d of %d macroblocks in its slices", out.Number, decoded, total)
+	}
+	return nil
+}
+
+func (a *Analyzer) slice(nal []byte, out *mbmap.Frame, started *bool) (int, error) {
+	a.buf = h264.Unescape(a.buf, nal[1:])
+	a.r.Reset(a.buf)
+	h := &a.hdr
+	if err := h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, h); err != nil {
+		return 0, fmt.Errorf("h264/mb: %w", err)
+	}
+	if err := a.ppsErr[h.PPS.ID]; err != nil {
+		return 0, fmt.Errorf("h264/mb: %w", err)
+	}
+	if err := a.spsErr[h.PPS.SPSID]; err != nil {
+		return 0, fmt.Errorf("h264/mb: %w", err)
+	}
+	if h.RedundantPicCnt > 0 {
+		return 0, nil
+	}
+	w, ht := h.SPS.WidthMB, h.SPS.HeightMB
+	if !*started {
+		*started = true
+		out.Number = a.frames
+		a.frames++
+		out.SliceType = h.TypeChar()
+		out.WidthMB, out.HeightMB = w, ht
+		out.IDR = h.NALType == h264.NALIDRSlice
+		out.POC = a.poc(h)
+		if cap(out.MBs) < w*ht {
+			out.MBs = make([]mbmap.Macroblock, w*ht)
+		}
+		out.MBs = out.MBs[:w*ht]
+		if len(a.mbs) != w*ht {
+			a.mbs = make([]mbState, w*ht)
+		}
+	} else if out.WidthMB != w || out.HeightMB != ht {
+		return 0, fmt.Errorf("h264/mb: slices of one access unit disagree on the picture size")
+	}
+	a.tag++
+	d := &a.dec
+	*d = sliceDecoder{r: &a.r, hdr: h, mbs: a.mbs, out: out.MBs, w: w, h: ht, tag: a.tag, pic: a.pic}
+	if err := d.decode(); err != nil {
+		return d.decoded, fmt.Errorf("h264/mb: picture %d, slice from macroblock %d: %w", out.Number, h.FirstMB, err)
+	}
+	return d.decoded, nil
+}
+
+// poc computes the picture order count of the picture (8.2.1.1, 8.2.1.3);
+// type 1 is not computed (the decode count stands in).
+func (a *Analyzer) poc(h *h264.SliceHeader) int {
+	idr := h.NALType == h264.NALIDRSlice
+	switch h.SPS.POCType {
+	case 0:
+		if idr {
+			a.prevPOCMsb, a.prevPOCLsb = 0, 0
+		}
+		max := 1 << uint(h.SPS.Log2MaxPOCLsb)
+		msb := a.prevPOCMsb
+		switch {
+		case h.POCLsb < a.prevPOCLsb && a.prevPOCLsb-h.POCLsb >= max/2:
+			msb += max
+		case h.POCLsb > a.prevPOCLsb && h.POCLsb-a.prevPOCLsb > max/2:
+			msb -= max
+		}
+		poc := msb + h.POCLsb
+		if h.NALRefIdc != 0 {
+			a.prevPOCMsb, a.prevPOCLsb = msb, h.POCLsb
+		}
+		if h.DeltaPOCBottom < 0 {
+			poc += h.DeltaPOCBottom
+		}
+		return poc
+	case 2:
+		off := a.prevFrameNumOffset
+		if idr {
+			off = 0
+		} else if a.prevFrameNum > h.FrameNum {
+			off += 1 << uint(h.SPS.Log2MaxFrameNum)
+		}
+		a.prevFrameNumOffset, a.prevFrameNum = off, h.FrameNum
+		poc := 2 * (off + h.FrameNum)
+		if h.NALRefIdc == 0 {
+			poc--
+		}
+		return poc
+	}
+	return a.frames
 }
