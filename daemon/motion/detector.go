@@ -149,6 +149,7 @@ type Detector struct {
 	pub               events.Publisher
 
 	w, h      int
+	act       []float32 // activity of the picture being observed
 	mean, vr  []float32 // background activity per block: mean and variance
 	thresh    []float32 // per-block sensitivity multiplier, 0 = masked
 	active    []bool
@@ -262,9 +263,35 @@ func (d *Detector) Observe(t time.Time, f *mbmap.Frame) {
 	if f.SliceType == 'I' || f.WidthMB <= 0 || f.HeightMB <= 0 || len(f.MBs) != f.WidthMB*f.HeightMB {
 		return
 	}
-	if f.WidthMB != d.w || f.HeightMB != d.h {
+	n := len(f.MBs)
+	if cap(d.act) < n {
+		d.act = make([]float32, n)
+	}
+	d.act = d.act[:n]
+	nSkip, bits := 0, 0
+	for i := range f.MBs {
+		mb := &f.MBs[i]
+		bits += int(mb.Bits)
+		if mb.Kind == mbmap.Skip {
+			nSkip++
+		}
+		d.act[i] = Activity(mb)
+	}
+	dead := float64(nSkip) >= deadSkip*float64(n) && bits <= deadBits*n
+	d.ObserveActivity(t, f.WidthMB, f.HeightMB, d.act, dead)
+}
+
+// ObserveActivity is Observe for any source of per-block activity on a
+// w x h grid (the MJPEG detector's pixel differences): act[i] is block i's
+// activity on the scale of Activity, dead says the picture shows nothing
+// (lens covered).
+func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bool) {
+	if w <= 0 || h <= 0 || len(act) != w*h {
+		return
+	}
+	if w != d.w || h != d.h {
 		d.endEvent(t)
-		d.setup(f.WidthMB, f.HeightMB)
+		d.setup(w, h)
 	}
 	dt := d.Interval()
 	if !d.lastT.IsZero() && t.After(d.lastT) {
@@ -288,39 +315,30 @@ func (d *Detector) Observe(t time.Time, f *mbmap.Frame) {
 	}
 
 	// Which blocks are above their normal activity.
-	nActive, nSkip := 0, 0
-	var bits int
-	for i := range f.MBs {
-		mb := &f.MBs[i]
-		bits += int(mb.Bits)
-		if mb.Kind == mbmap.Skip {
-			nSkip++
-		}
+	nActive := 0
+	for i, a := range act {
 		s := d.thresh[i]
 		if s == 0 {
 			d.active[i] = false
 			continue
 		}
-		a := Activity(mb)
 		m, v := d.mean[i], d.vr[i]
 		limit := m + (noiseFloor+deviations*sqrt32(v))/s
-		act := a > limit
-		d.active[i] = act
-		if act {
+		on := a > limit
+		d.active[i] = on
+		if on {
 			nActive++
 		}
 		// Moving blocks teach the background slowly, so a thing that stops
 		// moving (a parked motorbike) fades in; quiet blocks teach it fast.
 		al := alpha
-		if act && !relearning {
+		if on && !relearning {
 			al = alpha / 8
 		}
 		dv := a - m
 		d.mean[i] = m + al*dv
 		d.vr[i] = (1-al)*(v+al*dv*dv) + 0.0001
 	}
-	n := len(f.MBs)
-	dead := float64(nSkip) >= deadSkip*float64(n) && bits <= deadBits*n
 
 	// A global change: most of the picture at once.
 	global := d.unmasked > 0 && float64(nActive) >= d.cfg.GlobalFraction*float64(d.unmasked)
