@@ -12,3 +12,12 @@ $(CLIPS): hwtest/clips/gen.sh
 camsim:
 	@mkdir -p $(OUT)/bin
 	$(GO) build -o $(OUT)/bin/camsim ./hwtest/cmd/camsim
+
+# bench-camsim: camsim's own CPU with 16 and 64 cameras, one reader each
+# (prints BENCH camsim_cpu_per_camera_16 / _64 in % of one core, and RSS).
+BENCHES += bench-camsim
+.PHONY: bench-camsim
+bench-camsim: $(CLIPS)
+	@set -o pipefail; CAMSIM_BENCH=16,64 $(GO) test -count=1 -v -timeout 10m \
+	  -run '^TestCPUBench$$' ./hwtest/camsim/camsimtest/ | \
+	  awk '/^BENCH /{print; next} /^(--- FAIL|FAIL|panic)/{print > "/dev/stderr"}'

@@ -67,6 +67,7 @@ func run() error {
 	defer sim.Close()
 
 	errc := make(chan error, 1)
+	controlAddr := "none"
 	if *control != "" {
 		ln, err := net.Listen("tcp", *control)
 		if err != nil {
@@ -75,13 +76,14 @@ func run() error {
 		srv := &http.Server{Handler: sim.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
 		defer srv.Close()
-		log.Printf("camsim: control endpoint on http://%s", ln.Addr())
+		controlAddr = ln.Addr().String()
+		log.Printf("camsim: control endpoint on http://%s", controlAddr)
 	}
 	for _, c := range sim.Cameras() {
 		log.Printf("camsim: %s (%s) %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL())
 	}
-	// A line tests can wait for.
-	log.Printf("camsim: ready")
+	// A line tests wait for, with the addresses (useful with port 0).
+	log.Printf("camsim: ready rtsp=%s control=%s", sim.Addr(), controlAddr)
 
 	select {
 	case <-ctx.Done():
