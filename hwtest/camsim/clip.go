@@ -161,7 +161,56 @@ func ParseClip(annexB []byte, codec Codec) (*Clip, error) {
 	if c.SPS == nil || c.PPS == nil || (codec == H265 && c.VPS == nil) {
 		return nil, errors.New("clip carries no parameter sets")
 	}
+	c.compact()
 	return c, nil
+}
+
+// compact copies every payload and parameter set into one shared buffer,
+// storing identical payloads (the two variants of a key frame share most)
+// once, so the clip holds no reference to the file it was read from.
+func (c *Clip) compact() {
+	seen := map[string][]byte{}
+	size := 0
+	for _, f := range c.Frames {
+		for _, v := range [][][]byte{f.InBand, f.NoParams} {
+			for _, p := range v {
+				if _, ok := seen[string(p)]; !ok {
+					seen[string(p)] = nil
+					size += len(p)
+				}
+			}
+		}
+	}
+	arena := make([]byte, 0, size+len(c.VPS)+len(c.SPS)+len(c.PPS))
+	store := func(p []byte) []byte {
+		if q := seen[string(p)]; q != nil {
+			return q
+		}
+		start := len(arena)
+		arena = append(arena, p...)
+		q := arena[start:len(arena):len(arena)]
+		seen[string(p)] = q
+		return q
+	}
+	for i := range c.Frames {
+		f := &c.Frames[i]
+		same := &f.InBand[0] == &f.NoParams[0]
+		for j, p := range f.NoParams {
+			f.NoParams[j] = store(p)
+		}
+		if !same {
+			for j, p := range f.InBand {
+				f.InBand[j] = store(p)
+			}
+		}
+	}
+	for _, ps := range []*[]byte{&c.VPS, &c.SPS, &c.PPS} {
+		if *ps != nil {
+			start := len(arena)
+			arena = append(arena, *ps...)
+			*ps = arena[start:len(arena):len(arena)]
+		}
+	}
 }
 
 func (c *Clip) params() [][]byte {

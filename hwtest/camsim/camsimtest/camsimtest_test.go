@@ -119,7 +119,11 @@ func TestCPUBench(t *testing.T) {
 			t.Fatalf("CAMSIM_BENCH=%q: want camera counts like 16,64", counts)
 		}
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			p := Start(t, "-cameras", strconv.Itoa(n), "-no-h265-camera", "-quiet")
+			args := []string{"-cameras", strconv.Itoa(n), "-no-h265-camera", "-quiet"}
+			if dir := os.Getenv("CAMSIM_BENCH_PROFILE"); dir != "" {
+				args = append(args, "-cpuprofile", filepath.Join(dir, fmt.Sprintf("camsim-%d.pprof", n)))
+			}
+			p := Start(t, args...)
 			var pkts atomic.Int64
 			for k := 1; k <= n; k++ {
 				play(t, p.URL(fmt.Sprintf("cam%d", k)), &pkts)

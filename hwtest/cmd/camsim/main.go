@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +40,7 @@ func run() error {
 	h265 := flag.String("h265", "", "comma-separated camera numbers whose main stream is the H.265 clip")
 	noH265 := flag.Bool("no-h265-camera", false, "do not serve the extra H.265 camera at /h265")
 	quiet := flag.Bool("quiet", false, "log nothing but errors")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -57,6 +60,18 @@ func run() error {
 		}
 	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -65,6 +80,7 @@ func run() error {
 		return err
 	}
 	defer sim.Close()
+	debug.FreeOSMemory() // the clip files read at start are garbage now
 
 	errc := make(chan error, 1)
 	controlAddr := "none"
