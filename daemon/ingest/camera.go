@@ -49,7 +49,7 @@ type Options struct {
 	// dropped and redialled (stall detection). Default 4 s.
 	ReadTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait between connection
-	// attempts; it doubles from Min up to Max. Defaults 250 ms and 2 s.
+	// attempts; it doubles from Min up to Max. Defaults 250 ms and 1 s.
 	MinBackoff, MaxBackoff time.Duration
 	// OfflineAfter is the hysteresis of the offline event: the camera must
 	// have been gone this long. Default 10 s.
@@ -72,7 +72,7 @@ func (o *Options) defaults() {
 		o.MinBackoff = 250 * time.Millisecond
 	}
 	if o.MaxBackoff < o.MinBackoff {
-		o.MaxBackoff = max(2*time.Second, o.MinBackoff)
+		o.MaxBackoff = max(time.Second, o.MinBackoff)
 	}
 	if o.OfflineAfter <= 0 {
 		o.OfflineAfter = 10 * time.Second
