@@ -1,0 +1,340 @@
+// Package build makes a board's firmware: it fetches the pinned Debian
+// packages (kernel, boot loader or Pi firmware, e2fsprogs), cross-builds
+// init, the daemon and the tools for arm64, writes the initramfs and the
+// flashable disk image, and reports their SHA-256 and size.
+package build
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/image/debs"
+	"github.com/matthan/matthan/image/disk"
+	"github.com/matthan/matthan/image/initramfs"
+	"github.com/matthan/matthan/image/kmods"
+	"github.com/matthan/matthan/init/modload"
+)
+
+// Options say what to build.
+type Options struct {
+	Board string
+	// Repo is the repository root (for go build and the pin files).
+	Repo string
+	// Out is the board's output folder (out/BOARD).
+	Out string
+	// Cache holds the fetched .deb files and their unpacked trees.
+	Cache string
+	// Debug adds a shell and u-root's core commands.
+	Debug bool
+	// NoDisk skips the disk image (initramfs and kernel only).
+	NoDisk bool
+	// Cmdline is appended to the board's kernel command line in the boot
+	// loader entry.
+	Cmdline string
+	// SourceDate is the image's date (default: the last commit's time).
+	SourceDate time.Time
+	Log        io.Writer
+}
+
+// Result names what was built.
+type Result struct {
+	Kernel, Initramfs, Image string
+	InitramfsBytes           int64
+	ImageBytes               int64
+	ImageSHA256              string
+	InitramfsSHA256          string
+	Release                  string // kernel release (uname -r)
+}
+
+// Programs cross-built into the initramfs: path in the initramfs -> package.
+var Programs = map[string]string{
+	"init":                 "./init/cmd/matthaninit",
+	"bin/matthand":         "./daemon/cmd/matthand",
+	"bin/matthanctl":       "./init/cmd/matthanctl",
+	"bin/matthan-selftest": "./hwtest/cmd/matthan-selftest",
+}
+
+// Userland is image/userland.json.
+type Userland struct {
+	Comment  string         `json:"comment"`
+	Packages []board.DebPin `json:"packages"`
+	Programs []string       `json:"programs"`
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", args...)
+	}
+}
+
+// Build makes the firmware for one board.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	b, err := board.Load(o.Board)
+	if err != nil {
+		return nil, err
+	}
+	raw, _ := board.Raw(o.Board)
+	if o.SourceDate.IsZero() {
+		o.SourceDate = sourceDate(ctx, o.Repo)
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	f := &debs.Fetcher{Dir: filepath.Join(o.Cache, "debs"), Log: o.Log}
+	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	kernelTree, err := unpack(ctx, f, b.Kernel.DebPin, o.Cache)
+	if err != nil {
+		return nil, err
+	}
+	rel := b.Kernel.Release()
+	modDir := filepath.Join(kernelTree, "lib/modules", rel)
+	if _, err := os.Stat(filepath.Join(modDir, "modules.dep")); err != nil {
+		o.logf("build: depmod -b %s %s", kernelTree, rel)
+		if out, err := exec.CommandContext(ctx, "depmod", "-b", kernelTree, rel).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("depmod: %w\n%s (install the Debian package kmod)", err, out)
+		}
+	}
+
+	tree := initramfs.New()
+	if err := addModules(tree, modDir, rel, b.Modules); err != nil {
+		return nil, err
+	}
+	if err := addUserland(ctx, tree, f, o); err != nil {
+		return nil, err
+	}
+	bins := filepath.Join(o.Out, "bin")
+	for _, dst := range sortedKeys(Programs) {
+		pkg := Programs[dst]
+		if !hasGoFiles(filepath.Join(o.Repo, pkg)) {
+			o.logf("build: %s not written yet: the image has no %s", pkg, dst)
+			continue
+		}
+		out := filepath.Join(bins, filepath.Base(dst))
+		if err := crossBuild(ctx, o.Repo, pkg, out, o.Debug); err != nil {
+			return nil, err
+		}
+		tree.File(dst, 0o755, out)
+	}
+	if o.Debug {
+		if err := addDebugTools(ctx, tree, o, bins); err != nil {
+			return nil, err
+		}
+	}
+	tree.Bytes(board.PathOnBox, 0o644, raw)
+	relJSON, _ := json.MarshalIndent(map[string]any{
+		"board": b.Name, "version": version(ctx, o.Repo), "built": o.SourceDate.UTC(), "debug": o.Debug,
+		"kernel": b.Kernel.Package + " " + b.Kernel.Version,
+	}, "", "  ")
+	tree.Bytes("etc/matthan/release.json", 0o644, append(relJSON, '\n'))
+
+	res := &Result{Release: rel}
+	res.Initramfs = filepath.Join(o.Out, "initrd.cpio")
+	if err := writeTree(tree, res.Initramfs); err != nil {
+		return nil, err
+	}
+	res.InitramfsSHA256, res.InitramfsBytes, _ = disk.SHA256(res.Initramfs)
+	res.Kernel = filepath.Join(o.Out, "vmlinuz")
+	if err := copyFile(filepath.Join(kernelTree, "boot", "vmlinuz-"+rel), res.Kernel); err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	o.logf("build: initramfs %s: %d bytes, sha256 %s", res.Initramfs, res.InitramfsBytes, res.InitramfsSHA256)
+	if o.NoDisk {
+		return res, nil
+	}
+
+	bootFiles, err := bootFiles(ctx, b, f, o, res, kernelTree)
+	if err != nil {
+		return nil, err
+	}
+	res.Image = filepath.Join(o.Out, "matthan.img")
+	if _, err := disk.Write(ctx, disk.Spec{Path: res.Image, BootMiB: b.Disk.BootMiB, DataMiB: b.Disk.DataMiB, Boot: bootFiles, Scratch: o.Out}); err != nil {
+		return nil, err
+	}
+	res.ImageSHA256, res.ImageBytes, err = disk.SHA256(res.Image)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// unpack fetches a pinned package and unpacks it once into the cache.
+func unpack(ctx context.Context, f *debs.Fetcher, p board.DebPin, cache string) (string, error) {
+	deb, err := f.Fetch(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "unpacked", p.Package+"_"+p.SHA256[:16])
+	if _, err := os.Stat(filepath.Join(dir, ".done")); err == nil {
+		return dir, nil
+	}
+	os.RemoveAll(dir)
+	if err := debs.Extract(ctx, deb, dir); err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, ".done"), nil, 0o644)
+}
+
+func addModules(tree *initramfs.Tree, modDir, rel string, names []string) error {
+	deps, err := kmods.Load(modDir)
+	if err != nil {
+		return err
+	}
+	order, _, err := deps.Resolve(names)
+	if err != nil {
+		return err
+	}
+	base := "lib/modules/" + rel + "/"
+	for _, m := range order {
+		tree.File(base+m, 0o644, filepath.Join(modDir, m))
+	}
+	tree.Bytes(base+modload.OrderFile, 0o644, []byte("# load order, dependencies first (made by image/build)\n"+strings.Join(order, "\n")+"\n"))
+	for _, extra := range []string{"modules.builtin", "modules.order"} {
+		tree.File(base+extra, 0o644, filepath.Join(modDir, extra))
+	}
+	return nil
+}
+
+func addUserland(ctx context.Context, tree *initramfs.Tree, f *debs.Fetcher, o Options) error {
+	raw, err := os.ReadFile(filepath.Join(o.Repo, "image", "userland.json"))
+	if err != nil {
+		return fmt.Errorf("userland list: %w", err)
+	}
+	var u Userland
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return fmt.Errorf("image/userland.json: %w", err)
+	}
+	root := filepath.Join(o.Cache, "userland-"+shortHash(raw))
+	if _, err := os.Stat(filepath.Join(root, ".done")); err != nil {
+		os.RemoveAll(root)
+		for _, p := range u.Packages {
+			deb, err := f.Fetch(ctx, p)
+			if err != nil {
+				return err
+			}
+			if err := debs.Extract(ctx, deb, root); err != nil {
+				return err
+			}
+		}
+		os.WriteFile(filepath.Join(root, ".done"), nil, 0o644)
+	}
+	files, err := ELFClosure(root, u.Programs)
+	if err != nil {
+		return err
+	}
+	for _, rel := range files {
+		tree.File(rel, 0o755, filepath.Join(root, rel))
+	}
+	// The dynamic loader's usual path.
+	tree.Symlink("lib/ld-linux-aarch64.so.1", "aarch64-linux-gnu/ld-linux-aarch64.so.1")
+	return nil
+}
+
+func crossBuild(ctx context.Context, repo, pkg, out string, debug bool) error {
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", out}
+	if debug {
+		args = append(args, "-tags=matthandebug")
+	}
+	args = append(args, pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s for arm64: %w\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+func writeTree(tree *initramfs.Tree, path string) error {
+	var buf bytes.Buffer
+	if _, err := tree.WriteTo(&buf); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path+".tmp", buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+func sourceDate(ctx context.Context, repo string) time.Time {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		var sec int64
+		if _, err := fmt.Sscan(s, &sec); err == nil {
+			return time.Unix(sec, 0).UTC()
+		}
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", repo, "log", "-1", "--format=%ct").Output()
+	if err == nil {
+		var sec int64
+		if _, err := fmt.Sscan(strings.TrimSpace(string(out)), &sec); err == nil {
+			return time.Unix(sec, 0).UTC()
+		}
+	}
+	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+func version(ctx context.Context, repo string) string {
+	out, err := exec.CommandContext(ctx, "git", "-C", repo, "describe", "--always", "--tags").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst + ".tmp")
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(dst+".tmp", dst)
+}
+
+func hasGoFiles(dir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	return len(m) > 0
+}
+
+func sortedKeys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// LoadUserland reads image/userland.json.
+func LoadUserland(repo string) (*Userland, error) {
+	raw, err := os.ReadFile(filepath.Join(repo, "image", "userland.json"))
+	if err != nil {
+		return nil, fmt.Errorf("userland list: %w", err)
+	}
+	var u Userland
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return nil, fmt.Errorf("image/userland.json: %w", err)
+	}
+	return &u, nil
+}

@@ -1,0 +1,262 @@
+// Package disk writes the flashable disk image without root or loop
+// devices: a GPT (sfdisk on a plain file) with a FAT32 boot partition
+// (mkfs.vfat -C, files added with mtools) and a data partition left empty
+// for init to format on first boot.
+//
+// Same inputs, same bytes: the GPT and partition GUIDs, the FAT volume id
+// and every file's timestamp are fixed, and files are added in sorted order.
+package disk
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+const (
+	mib = 1 << 20
+	// FirstMiB is where the boot partition starts (1 MiB alignment).
+	FirstMiB = 1
+	// Partition names in the GPT; init finds the data partition by name.
+	BootName = "matthan-boot"
+	DataName = "matthan-data"
+)
+
+// Fixed identifiers, so the image is reproducible.
+const (
+	diskGUID = "4D415448-414E-0000-0000-000000000001"
+	bootGUID = "4D415448-414E-0000-0000-0000000000B0"
+	dataGUID = "4D415448-414E-0000-0000-0000000000DA"
+	espType  = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+	linuxFS  = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+	volumeID = "4d415448"
+)
+
+// FileTime is the timestamp every file on the boot partition carries.
+var FileTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Spec says what to write.
+type Spec struct {
+	Path    string
+	BootMiB int
+	DataMiB int
+	// Boot maps paths on the boot partition ("EFI/BOOT/BOOTAA64.EFI") to
+	// files on the build machine.
+	Boot map[string]string
+	// Scratch is a folder for temporary files (default: next to Path).
+	Scratch string
+}
+
+// Layout gives the partitions' byte offsets and sizes.
+type Layout struct {
+	BootOffset, BootSize int64
+	DataOffset, DataSize int64
+	Total                int64
+}
+
+// LayoutOf computes where the partitions go.
+func LayoutOf(s Spec) Layout {
+	l := Layout{
+		BootOffset: FirstMiB * mib,
+		BootSize:   int64(s.BootMiB) * mib,
+	}
+	l.DataOffset = l.BootOffset + l.BootSize
+	l.DataSize = int64(s.DataMiB) * mib
+	l.Total = l.DataOffset + l.DataSize + mib // room for the backup GPT
+	return l
+}
+
+// Write builds the image at s.Path (replacing it) and returns its layout.
+func Write(ctx context.Context, s Spec) (Layout, error) {
+	l := LayoutOf(s)
+	if s.BootMiB < 64 {
+		return l, fmt.Errorf("boot partition %d MiB: FAT32 needs at least 64", s.BootMiB)
+	}
+	scratch := s.Scratch
+	if scratch == "" {
+		scratch = filepath.Dir(s.Path)
+	}
+	work, err := os.MkdirTemp(scratch, "disk-")
+	if err != nil {
+		return l, fmt.Errorf("disk image: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	tmp := s.Path + ".tmp"
+	os.Remove(tmp)
+	f, err := os.Create(tmp)
+	if err != nil {
+		return l, fmt.Errorf("disk image: %w", err)
+	}
+	defer os.Remove(tmp)
+	if err := f.Truncate(l.Total); err != nil {
+		f.Close()
+		return l, fmt.Errorf("disk image size: %w", err)
+	}
+	f.Close()
+
+	if err := partition(ctx, tmp, l); err != nil {
+		return l, err
+	}
+	fat := filepath.Join(work, "boot.fat")
+	if err := makeFAT(ctx, fat, s, work); err != nil {
+		return l, err
+	}
+	if err := copyInto(tmp, fat, l.BootOffset); err != nil {
+		return l, err
+	}
+	if err := os.Rename(tmp, s.Path); err != nil {
+		return l, fmt.Errorf("disk image: %w", err)
+	}
+	return l, nil
+}
+
+func run(ctx context.Context, stdin string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "MTOOLS_SKIP_CHECK=1", fmt.Sprintf("SOURCE_DATE_EPOCH=%d", FileTime.Unix()))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func partition(ctx context.Context, path string, l Layout) error {
+	const sector = 512
+	script := fmt.Sprintf(`label: gpt
+label-id: %s
+unit: sectors
+first-lba: 2048
+start=%d, size=%d, type=%s, uuid=%s, name="%s", attrs="LegacyBIOSBootable"
+start=%d, size=%d, type=%s, uuid=%s, name="%s"
+`, diskGUID,
+		l.BootOffset/sector, l.BootSize/sector, espType, bootGUID, BootName,
+		l.DataOffset/sector, l.DataSize/sector, linuxFS, dataGUID, DataName)
+	return run(ctx, script, "sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", path)
+}
+
+func makeFAT(ctx context.Context, fat string, s Spec, work string) error {
+	blocks := s.BootMiB * 1024 // mkfs.vfat counts 1 KiB blocks
+	if err := run(ctx, "", "mkfs.vfat", "-C", "--invariant", "-i", volumeID, "-F", "32",
+		"-n", "MATTHANBOOT", fat, fmt.Sprint(blocks)); err != nil {
+		return err
+	}
+	// Stage the tree with fixed timestamps, then copy it in sorted order.
+	stage := filepath.Join(work, "boot")
+	var names []string
+	for dst := range s.Boot {
+		names = append(names, dst)
+	}
+	sort.Strings(names)
+	for _, dst := range names {
+		p := filepath.Join(stage, filepath.FromSlash(dst))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := copyFile(s.Boot[dst], p); err != nil {
+			return fmt.Errorf("boot file %s: %w", dst, err)
+		}
+	}
+	var dirs []string
+	filepath.WalkDir(stage, func(p string, d fs.DirEntry, err error) error {
+		if err == nil {
+			os.Chtimes(p, FileTime, FileTime)
+			if d.IsDir() && p != stage {
+				dirs = append(dirs, p)
+			}
+		}
+		return nil
+	})
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		rel, _ := filepath.Rel(stage, d)
+		if err := run(ctx, "", "mmd", "-i", fat, "::/"+filepath.ToSlash(rel)); err != nil {
+			return err
+		}
+	}
+	for _, dst := range names {
+		p := filepath.Join(stage, filepath.FromSlash(dst))
+		if err := run(ctx, "", "mcopy", "-m", "-o", "-i", fat, p, "::/"+dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// copyInto writes src into dst at offset, leaving zero blocks as holes
+// (dst is freshly truncated, so they read as zeros).
+func copyInto(dst, src string, offset int64) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	zero := make([]byte, len(buf))
+	at := offset
+	for {
+		n, err := io.ReadFull(in, buf)
+		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
+			if _, werr := out.WriteAt(buf[:n], at); werr != nil {
+				out.Close()
+				return fmt.Errorf("write boot partition: %w", werr)
+			}
+		}
+		at += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			out.Close()
+			return fmt.Errorf("read boot partition: %w", err)
+		}
+	}
+	return out.Close()
+}
+
+// SHA256 returns a file's SHA-256 in hex and its size.
+func SHA256(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}

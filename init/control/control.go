@@ -1,0 +1,113 @@
+// Package control is init's control socket, /run/matthan/init.sock: the
+// daemon and the technician's matthanctl read the daemon's log ring and
+// init's status through it, and ask for a reboot or power-off.
+//
+// Protocol: the client connects, writes one command line, and reads the
+// answer until the server closes the connection.
+//
+//	log        the daemon's log ring, oldest line first (text)
+//	status     init's status (JSON: stages, data partition, daemon)
+//	reboot     clean reboot (answer "ok")
+//	poweroff   clean power-off (answer "ok")
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultPath is where init listens.
+const DefaultPath = "/run/matthan/init.sock"
+
+// Handler answers the commands.
+type Handler interface {
+	Log() []byte
+	Status() any
+	// Shutdown asks for a clean power-off (reboot=false) or reboot.
+	Shutdown(reboot bool)
+}
+
+// Serve accepts connections on a unix socket at path until ctx ends.
+func Serve(ctx context.Context, path string, h Handler) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	os.Chmod(path, 0o600)
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			continue
+		}
+		go handle(c, h)
+	}
+}
+
+func handle(c net.Conn, h Handler) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(io.LimitReader(c, 256)).ReadString('\n')
+	if err != nil && line == "" {
+		return
+	}
+	switch strings.TrimSpace(line) {
+	case "log":
+		c.Write(h.Log())
+	case "status":
+		enc := json.NewEncoder(c)
+		enc.SetIndent("", "  ")
+		enc.Encode(h.Status())
+	case "reboot":
+		io.WriteString(c, "ok\n")
+		h.Shutdown(true)
+	case "poweroff":
+		io.WriteString(c, "ok\n")
+		h.Shutdown(false)
+	default:
+		fmt.Fprintf(c, "error: unknown command %q (log, status, reboot, poweroff)\n", strings.TrimSpace(line))
+	}
+}
+
+// Ask sends one command to init and returns the answer.
+func Ask(path, command string) ([]byte, error) {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("connect to init: %w", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := io.WriteString(c, command+"\n"); err != nil {
+		return nil, fmt.Errorf("send %q: %w", command, err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return b, fmt.Errorf("read answer to %q: %w", command, err)
+	}
+	if bytes := string(b); strings.HasPrefix(bytes, "error: ") {
+		return b, errors.New(strings.TrimSpace(bytes))
+	}
+	return b, nil
+}

@@ -1,0 +1,55 @@
+package control
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type fakeInit struct{ shut chan bool }
+
+func (f *fakeInit) Log() []byte     { return []byte("line 1\nline 2\n") }
+func (f *fakeInit) Status() any     { return map[string]int{"starts": 2} }
+func (f *fakeInit) Shutdown(r bool) { f.shut <- r }
+
+func TestControl(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "init.sock")
+	h := &fakeInit{shut: make(chan bool, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go Serve(ctx, path, h)
+	var err error
+	for i := 0; i < 100; i++ {
+		if _, err = Ask(path, "log"); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, tt := range []struct {
+		cmd, want string
+		fails     bool
+	}{
+		{"log", "line 1\nline 2\n", false},
+		{"status", `"starts": 2`, false},
+		{"bogus", "unknown command", true},
+		{"reboot", "ok", false},
+	} {
+		got, err := Ask(path, tt.cmd)
+		if (err != nil) != tt.fails {
+			t.Errorf("Ask(%q) err = %v", tt.cmd, err)
+		}
+		if !strings.Contains(string(got), tt.want) {
+			t.Errorf("Ask(%q) = %q, want %q in it", tt.cmd, got, tt.want)
+		}
+	}
+	select {
+	case r := <-h.shut:
+		if !r {
+			t.Error("reboot asked for power-off")
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("reboot did not reach the handler")
+	}
+}

@@ -1,0 +1,143 @@
+package pid1
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/init/control"
+	"github.com/matthan/matthan/init/powerkey"
+	"github.com/matthan/matthan/init/supervise"
+)
+
+// prefixWriter writes each line to out with a prefix; safe for
+// concurrent use (stdout and stderr of one program share it).
+type prefixWriter struct {
+	mu      sync.Mutex
+	prefix  []byte
+	out     io.Writer
+	partial []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			p.partial = append(p.partial, b...)
+			break
+		}
+		line := append(append(append([]byte{}, p.prefix...), p.partial...), b[:i+1]...)
+		p.partial = p.partial[:0]
+		p.out.Write(line)
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+// daemonArgs are matthand's flags: cameras from the kernel command line,
+// or the config file on the data partition.
+func (in *Init) daemonArgs() []string {
+	args := []string{"-data", DataDir, "-listen", ":" + AdminPort}
+	if in.settings.Listen != "" {
+		args[3] = in.settings.Listen
+	}
+	for _, c := range in.settings.Cameras {
+		args = append(args, "-camera", c.Flag())
+	}
+	if len(in.settings.Cameras) == 0 {
+		if _, err := os.Stat(filepath.Join(DataDir, "matthan.json")); err == nil {
+			args = append(args, "-config", filepath.Join(DataDir, "matthan.json"))
+		}
+	}
+	return args
+}
+
+// startDaemon starts matthand under supervision; its output goes to the
+// log ring and, prefixed "matthand| ", to the console.
+func (in *Init) startDaemon(ctx context.Context) {
+	if _, err := os.Stat(DaemonPath); err != nil {
+		in.stage("daemon", err, "%s missing from the image", DaemonPath)
+		return
+	}
+	out := io.MultiWriter(in.ring, &prefixWriter{prefix: []byte("matthand| "), out: in.Console})
+	env := append(os.Environ(),
+		"MATTHAN_BOARD="+board.PathOnBox,
+		"MATTHAN_INIT_SOCKET="+control.DefaultPath,
+	)
+	in.daemon = &supervise.Supervisor{
+		Name: "matthand",
+		Command: func() *exec.Cmd {
+			cmd := exec.Command(DaemonPath, in.daemonArgs()...)
+			cmd.Env = env
+			cmd.Dir = DataDir
+			return cmd
+		},
+		Output: out,
+	}
+	go in.daemon.Run(ctx)
+	in.stage("daemon", nil, "%s supervised (log: matthanctl log, or %s)", DaemonPath, control.DefaultPath)
+}
+
+// startShell gives a debug image a shell on the serial console.
+func (in *Init) startShell(ctx context.Context) {
+	if _, err := os.Stat(ShellPath); err != nil {
+		return // production image: no shell
+	}
+	console := "/dev/console"
+	if in.board != nil {
+		console = "/dev/" + in.board.Console
+	}
+	sh := &supervise.Supervisor{
+		Name: "shell",
+		Command: func() *exec.Cmd {
+			cmd := exec.Command(ShellPath)
+			if tty, err := os.OpenFile(console, os.O_RDWR, 0); err == nil {
+				cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+				cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+			}
+			cmd.Env = append(os.Environ(), "PATH=/bin:/sbin:/bbin", "HOME=/tmp", "PS1=matthan# ")
+			return cmd
+		},
+		Output: in.Console,
+	}
+	go sh.Run(ctx)
+	in.stage("shell", nil, "debug image: shell on %s", console)
+}
+
+func (in *Init) watchPowerKey(ctx context.Context) {
+	powerkey.Watch(ctx, func() {
+		select {
+		case in.shutdown <- shutdownRequest{reason: "power button"}:
+		default:
+		}
+	}, in.printf)
+}
+
+// runSelfTest runs the technician self-test once and prints its verdict.
+func (in *Init) runSelfTest(ctx context.Context) {
+	if _, err := os.Stat(SelfTest); err != nil {
+		in.printf("selftest: %s missing from the image", SelfTest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, SelfTest, "-board", board.PathOnBox)
+	cmd.Stdout = &prefixWriter{prefix: []byte("selftest| "), out: in.Console}
+	cmd.Stderr = cmd.Stdout
+	err := cmd.Run()
+	if err != nil {
+		in.printf("selftest: FAILED: %v", err)
+		return
+	}
+	in.printf("selftest: PASSED")
+}

@@ -1,0 +1,198 @@
+package pid1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/matthan/matthan/init/datapart"
+	"github.com/matthan/matthan/init/modload"
+	"github.com/matthan/matthan/init/netup"
+	"github.com/u-root/u-root/pkg/rtc"
+	"github.com/u-root/u-root/pkg/watchdog"
+	"golang.org/x/sys/unix"
+)
+
+type mount struct {
+	source, target, fstype string
+	flags                  uintptr
+	data                   string
+	optional               bool
+}
+
+var baseMounts = []mount{
+	{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "", false},
+	{"sysfs", "/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "", false},
+	{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755", false},
+	{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620", true},
+	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755,size=16m", false},
+	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777,size=64m", false},
+	{"debugfs", "/sys/kernel/debug", "debugfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "", true},
+}
+
+// mountBase mounts the kernel file systems init and the daemon need.
+func mountBase() error {
+	var errs []error
+	for _, m := range baseMounts {
+		if err := os.MkdirAll(m.target, 0o755); err != nil && !m.optional {
+			errs = append(errs, err)
+			continue
+		}
+		err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data)
+		if err != nil && !errors.Is(err, unix.EBUSY) && !m.optional {
+			errs = append(errs, fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err))
+		}
+	}
+	os.Symlink("/proc/self/mounts", "/etc/mtab")
+	os.Symlink("/dev/pts/ptmx", "/dev/ptmx")
+	return errors.Join(errs...)
+}
+
+func (in *Init) loadModules() {
+	dir, err := modload.Dir()
+	if err != nil {
+		in.stage("modules", err, "")
+		return
+	}
+	n, took, err := modload.LoadAll(dir)
+	in.stage("modules", err, "%d loaded in %.2fs", n, took.Seconds())
+}
+
+// setClock sets the system clock from the RTC, and never earlier than
+// the image's source date.
+func (in *Init) setClock() {
+	floor := in.release.Built
+	var t time.Time
+	src := "RTC"
+	r, err := rtc.OpenRTC()
+	if err == nil {
+		t, err = r.Read()
+		r.Close()
+	}
+	if err != nil || t.Before(floor) {
+		if floor.IsZero() {
+			in.stage("clock", err, "no RTC and no image date: clock left at %s", time.Now().UTC().Format(time.RFC3339))
+			return
+		}
+		if err != nil {
+			src = fmt.Sprintf("image date (RTC: %v)", err)
+		} else {
+			src = fmt.Sprintf("image date (RTC said %s)", t.UTC().Format(time.RFC3339))
+		}
+		t = floor
+	}
+	tv := unix.NsecToTimeval(t.UnixNano())
+	err = unix.Settimeofday(&tv)
+	in.stage("clock", err, "%s from %s", t.UTC().Format(time.RFC3339), src)
+}
+
+// startWatchdog opens the board's watchdog and pets it until ctx ends.
+func (in *Init) startWatchdog(ctx context.Context) *watchdog.Watchdog {
+	if in.board == nil || in.board.Watchdog == "" {
+		in.stage("watchdog", nil, "board has none")
+		return nil
+	}
+	var wd *watchdog.Watchdog
+	var err error
+	for i := 0; i < 10; i++ { // the driver may still be probing
+		if wd, err = watchdog.Open(in.board.Watchdog); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		in.stage("watchdog", nil, "%s not present (%v): running without", in.board.Watchdog, err)
+		return nil
+	}
+	const timeout = 30 * time.Second
+	if err := wd.SetTimeout(timeout); err != nil {
+		in.printf("watchdog: set timeout: %v", err)
+	}
+	wd.KeepAlive()
+	go func() {
+		t := time.NewTicker(timeout / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				wd.KeepAlive()
+			}
+		}
+	}()
+	in.stage("watchdog", nil, "%s armed, %s timeout", in.board.Watchdog, timeout)
+	return wd
+}
+
+func (in *Init) startNetwork(ctx context.Context) {
+	var cfg netup.Config
+	if in.board != nil {
+		n := in.board.Network
+		cfg = netup.Config{Interface: n.Uplink, DHCP: n.DHCP, Address: n.Address, Gateway: n.Gateway}
+	} else {
+		cfg = netup.Config{Interface: "eth0", DHCP: true}
+	}
+	cfg, err := cfg.ParseOverride(in.settings.IP)
+	if err != nil {
+		in.stage("network", err, "matthan.ip")
+		return
+	}
+	nctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+	defer cancel()
+	addr, err := netup.Up(nctx, cfg)
+	in.addr = addr
+	how := "static"
+	if cfg.DHCP {
+		how = "dhcp"
+	}
+	in.stage("network", err, "%s %s (%s)", cfg.Interface, addr, how)
+}
+
+func (in *Init) prepareData(ctx context.Context) {
+	label := datapart.DefaultLabel
+	if in.settings.DataPart != "" {
+		label = in.settings.DataPart
+	}
+	var dev string
+	var err error
+	for i := 0; i < 20; i++ { // block devices appear as drivers probe
+		if dev, err = datapart.FindByLabel("/sys/class/block", label); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		in.dataOnRAM(fmt.Sprintf("no partition named %s", label))
+		return
+	}
+	res, err := datapart.Prepare(ctx, dev, DataDir, datapart.Tools{Mkfs: "/sbin/mke2fs", Fsck: "/sbin/e2fsck"}, in.Console)
+	in.mu.Lock()
+	in.data = DataStatus{Device: dev, Found: res.Found.String(), Formatted: res.Formatted, Fsck: res.Fsck}
+	in.mu.Unlock()
+	if err != nil {
+		in.stage("data", err, "%s", dev)
+		in.dataOnRAM("data partition unusable")
+		return
+	}
+	in.mu.Lock()
+	in.data.Mounted = true
+	in.mu.Unlock()
+	what := "checked (" + res.Fsck + ")"
+	if res.Formatted {
+		what = "was empty: created ext4 (first boot)"
+	}
+	in.stage("data", nil, "%s %s, mounted on %s", dev, what, DataDir)
+}
+
+func (in *Init) dataOnRAM(why string) {
+	os.MkdirAll(DataDir, 0o755)
+	err := unix.Mount("tmpfs", DataDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=40%")
+	in.mu.Lock()
+	in.data.RAM = true
+	in.data.Mounted = err == nil
+	in.mu.Unlock()
+	in.stage("data", err, "%s: recording to RAM (tmpfs on %s), lost at power-off", why, DataDir)
+}

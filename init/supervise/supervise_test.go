@@ -1,0 +1,131 @@
+package supervise
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRestartsWithBackoff(t *testing.T) {
+	out := &syncBuf{}
+	s := &Supervisor{
+		Name:       "crasher",
+		Command:    func() *exec.Cmd { return exec.Command("sh", "-c", "echo hello; exit 3") },
+		Output:     out,
+		MinBackoff: 20 * time.Millisecond,
+		MaxBackoff: 80 * time.Millisecond,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Status().Starts < 4 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	st := s.Status()
+	if st.Starts < 4 {
+		t.Fatalf("starts = %d, want ≥ 4", st.Starts)
+	}
+	if !strings.Contains(st.LastExit, "exit status 3") {
+		t.Errorf("last exit = %q", st.LastExit)
+	}
+	got := out.String()
+	if strings.Count(got, "hello\n") < 4 || !strings.Contains(got, "restarting in 80ms") {
+		t.Errorf("output lacks program lines or capped backoff:\n%s", got)
+	}
+}
+
+func TestStopGraceful(t *testing.T) {
+	out := &syncBuf{}
+	s := &Supervisor{
+		Name: "graceful",
+		Command: func() *exec.Cmd {
+			return exec.Command("sh", "-c", `trap 'echo flushed; exit 0' TERM; echo up; while :; do sleep 0.05; done`)
+		},
+		Output:    out,
+		StopGrace: 5 * time.Second,
+	}
+	go s.Run(context.Background())
+	waitFor(t, func() bool { return strings.Contains(out.String(), "up") })
+	if clean := s.Stop(context.Background()); !clean {
+		t.Error("Stop: program did not exit by itself")
+	}
+	if !strings.Contains(out.String(), "flushed") {
+		t.Errorf("program did not see SIGTERM:\n%s", out.String())
+	}
+	if s.Status().Running {
+		t.Error("still running after Stop")
+	}
+}
+
+func TestStopKillsStubborn(t *testing.T) {
+	out := &syncBuf{}
+	s := &Supervisor{
+		Name: "stubborn",
+		Command: func() *exec.Cmd {
+			return exec.Command("sh", "-c", `trap '' TERM; echo up; while :; do sleep 0.05; done`)
+		},
+		Output:    out,
+		StopGrace: 200 * time.Millisecond,
+	}
+	go s.Run(context.Background())
+	waitFor(t, func() bool { return strings.Contains(out.String(), "up") })
+	start := time.Now()
+	if clean := s.Stop(context.Background()); clean {
+		t.Error("Stop reported a clean exit for a program ignoring SIGTERM")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Stop took %s", d)
+	}
+	if !strings.Contains(out.String(), "SIGKILL") {
+		t.Errorf("no SIGKILL line:\n%s", out.String())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestStopDuringBackoff(t *testing.T) {
+	s := &Supervisor{
+		Name:       "quick",
+		Command:    func() *exec.Cmd { return exec.Command("true") },
+		MinBackoff: time.Minute,
+	}
+	go s.Run(context.Background())
+	waitFor(t, func() bool { return s.Status().Starts == 1 && !s.Status().Running })
+	start := time.Now()
+	s.Stop(context.Background())
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Stop during a 1 min backoff took %s", d)
+	}
+}
