@@ -231,8 +231,8 @@ func TestNormalStream(t *testing.T) {
 				time.Sleep(2200 * time.Millisecond) // > one GOP (2 s)
 				pkts := r.packets(from)
 				fr := frames(pkts)
-				if len(fr) < 53 || len(fr) > 57 {
-					t.Errorf("%d frames in 2.2 s, want 55±2", len(fr))
+				if len(fr) < 52 || len(fr) > 58 {
+					t.Errorf("%d frames in 2.2 s, want 55±3", len(fr))
 				}
 				for i := 1; i < len(fr); i++ {
 					if d := fr[i].ts - fr[i-1].ts; d != rtpClockRate/FrameRate {
@@ -249,8 +249,8 @@ func TestNormalStream(t *testing.T) {
 				for _, f := range fr {
 					// The timestamp is the frame's due time; it leaves at that time.
 					lag := int64(rtpTime(f.at)-f.ts) * 1000 / rtpClockRate
-					if lag < -5 || lag > 200 {
-						t.Errorf("timestamp %d ms behind the wall clock, want 0…200", lag)
+					if lag < -5 || lag > 500 {
+						t.Errorf("timestamp %d ms behind the wall clock, want 0…500", lag)
 						break
 					}
 				}
@@ -265,5 +265,49 @@ func TestNormalStream(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestStartConfig(t *testing.T) {
+	dir := clipsDir(t)
+	for _, tt := range []struct {
+		name    string
+		cfg     Config
+		wantErr string
+	}{
+		{"negative cameras", Config{Cameras: -1, ClipsDir: dir}, "cameras"},
+		{"H.265 camera out of range", Config{Cameras: 2, H265Cameras: []int{3}, ClipsDir: dir}, "not one of cam1"},
+		{"no clips", Config{Cameras: 1, ClipsDir: t.TempDir()}, "make clips"},
+		{"bad listen address", Config{Listen: "127.0.0.1:-5", Cameras: 1, ClipsDir: dir}, "listen"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sim, err := Start(tt.cfg)
+			if err == nil {
+				sim.Close()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q, want it to mention %q", err, tt.wantErr)
+			}
+		})
+	}
+
+	sim, err := Start(Config{Listen: "127.0.0.1:0", Cameras: 3, H265Cameras: []int{2}, NoH265Camera: true, ClipsDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	if got := strings.Join(sim.CameraNames(), ","); got != "cam1,cam2,cam3" {
+		t.Errorf("cameras %s", got)
+	}
+	r := mustDial(t, sim.Camera("cam2").URL())
+	if r.codec != H265 {
+		t.Errorf("cam2 serves %T, want H.265", r.desc.Medias[0].Formats[0])
+	}
+	if s := mustDial(t, sim.Camera("cam2").SubURL()); s.codec != H264 {
+		t.Error("cam2/sub is not H.264")
+	}
+	if _, err := dial("rtsp://" + sim.Addr() + "/cam9"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("unknown path: %v, want 404", err)
 	}
 }

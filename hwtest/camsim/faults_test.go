@@ -77,11 +77,11 @@ func TestFaults(t *testing.T) {
 				gap, tsGap = d, int32(fr[i].ts-fr[i-1].ts)
 			}
 		}
-		if gap < stall-200*time.Millisecond || gap > stall+300*time.Millisecond {
+		if gap < stall-200*time.Millisecond || gap > stall+500*time.Millisecond {
 			t.Errorf("longest silence %v, want about %v", gap, stall)
 		}
 		// The camera's clock kept running: timestamps jump over the stall.
-		if want := int32(gap.Seconds() * rtpClockRate); tsGap < want-2*frameTicks || tsGap > want+2*frameTicks {
+		if want := int32(gap.Seconds() * rtpClockRate); tsGap < want-5*frameTicks || tsGap > want+5*frameTicks {
 			t.Errorf("timestamps step %d over the stall, want about %d", tsGap, want)
 		}
 		if after := frames(r.packets(time.Now().Add(-500 * time.Millisecond))); len(after) < 10 {
@@ -145,7 +145,7 @@ func TestFaults(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		called := time.Now()
 		cam.WrapTimestamps(time.Second)
-		time.Sleep(1600 * time.Millisecond)
+		time.Sleep(1800 * time.Millisecond)
 		fr := frames(r.packets(called.Add(100 * time.Millisecond)))
 		wrapped := 0
 		for i := 1; i < len(fr); i++ {
@@ -154,7 +154,7 @@ func TestFaults(t *testing.T) {
 				if s := fr[i].ts - fr[i-1].ts; s != frameTicks {
 					t.Errorf("step %d across the wrap, want %d", s, frameTicks)
 				}
-				if at := fr[i].at.Sub(called); at < 800*time.Millisecond || at > 1300*time.Millisecond {
+				if at := fr[i].at.Sub(called); at < 800*time.Millisecond || at > 1500*time.Millisecond {
 					t.Errorf("wrapped %v after the call, want about 1 s", at)
 				}
 			} else if s := fr[i].ts - fr[i-1].ts; s != frameTicks {
@@ -195,7 +195,7 @@ func TestFaults(t *testing.T) {
 			if len(during) == 0 || clip > 0 {
 				t.Errorf("%d of %d packets during garbage came from the clip", clip, len(during))
 			}
-			if n := len(frames(during)); n < 18 || n > 22 {
+			if n := len(frames(during)); n < 16 || n > 24 {
 				t.Errorf("%d frames in 0.8 s of garbage, want pacing kept (20)", n)
 			}
 			for _, p := range after {
@@ -258,7 +258,7 @@ func TestFaults(t *testing.T) {
 		if len(fr) < 50 {
 			t.Fatalf("%d frames in 2.3 s after clear", len(fr))
 		}
-		if lag := int64(rtpTime(fr[len(fr)-1].at)-fr[len(fr)-1].ts) * 1000 / rtpClockRate; lag < -5 || lag > 200 {
+		if lag := int64(rtpTime(fr[len(fr)-1].at)-fr[len(fr)-1].ts) * 1000 / rtpClockRate; lag < -5 || lag > 500 {
 			t.Errorf("timestamps %d ms off the wall clock after clear", lag)
 		}
 		if !hasParamSets(H264, payloads(pkts)) {
