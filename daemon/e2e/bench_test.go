@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/matthan/matthan/hwtest/testenv"
+)
+
+// TestRecordBench is the recorder benchmark behind `make bench-record`; it
+// runs only when MATTHAN_BENCH_RECORD lists camera counts (e.g. "16,64").
+// For each count it records that many simulated 720p25 ~4 Mbit/s cameras
+// for MATTHAN_BENCH_SECONDS (default 60) after a warm-up and prints:
+//
+//	BENCH record_cpu_per_stream_<N> <pct> %core   matthand's CPU per camera
+//	BENCH record_rss_mb_<N> <MB> MB               matthand's resident memory
+//	BENCH record_bytes_written_overhead <ratio> ratio
+//
+// The overhead is the bytes matthand made the kernel write to disk
+// (/proc/PID/io write_bytes, so index, metadata and fsync effects count)
+// per byte of video it received, over the largest run.
+func TestRecordBench(t *testing.T) {
+	spec := os.Getenv("MATTHAN_BENCH_RECORD")
+	if spec == "" {
+		t.Skip("set MATTHAN_BENCH_RECORD=16,64 to run (make bench-record)")
+	}
+	secs := 60.0
+	if s := os.Getenv("MATTHAN_BENCH_SECONDS"); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v <= 0 {
+			t.Fatalf("MATTHAN_BENCH_SECONDS=%q", s)
+		}
+		secs = v
+	}
+	var overhead float64
+	for _, f := range strings.Split(spec, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			t.Fatalf("MATTHAN_BENCH_RECORD=%q", spec)
+		}
+		cpu, rss, ovh := benchRecord(t, n, time.Duration(secs*float64(time.Second)))
+		fmt.Printf("BENCH record_cpu_per_stream_%d %.3f %%core\n", n, cpu)
+		fmt.Printf("BENCH record_rss_mb_%d %.1f MB\n", n, rss)
+		overhead = ovh
+	}
+	fmt.Printf("BENCH record_bytes_written_overhead %.4f ratio\n", overhead)
+}
+
+func benchRecord(t *testing.T, n int, d time.Duration) (cpuPct, rssMB, overhead float64) {
+	sim := startCamsimArgs(t, "-cameras", strconv.Itoa(n), "-no-h265-camera", "-quiet")
+	var names []string
+	for i := 1; i <= n; i++ {
+		names = append(names, fmt.Sprintf("cam%d", i))
+	}
+	data := filepath.Join(testenv.OutDir(), "bench-record")
+	os.RemoveAll(data)
+	t.Cleanup(func() { os.RemoveAll(data) })
+	dm := startDaemon(t, data, freePort(t), nil, cameraArgs(sim, names...)...)
+	dm.waitRecording(t, time.Now(), 20*time.Second, names...)
+	time.Sleep(3 * time.Second) // warm-up: buffers grown, first segments open
+
+	pid := dm.cmd.Process.Pid
+	cpu0, io0, video0 := procCPU(t, pid), procWriteBytes(t, pid), videoBytes(t, dm)
+	t0 := time.Now()
+	time.Sleep(d)
+	cpu1, io1, video1 := procCPU(t, pid), procWriteBytes(t, pid), videoBytes(t, dm)
+	wall := time.Since(t0)
+	rss := procRSS(t, pid)
+
+	cams := dm.cameras(t)
+	for _, name := range names {
+		if c := cams[name]; c.State != "recording" || c.Stats.Dropped != 0 {
+			t.Errorf("%s: %s, %d dropped", name, c.State, c.Stats.Dropped)
+		}
+	}
+	dm.stop(t, syscall.SIGTERM, 10*time.Second)
+	sim.stop(t, syscall.SIGTERM, 10*time.Second)
+
+	cpuPct = 100 * (cpu1 - cpu0).Seconds() / wall.Seconds() / float64(n)
+	rssMB = float64(rss) / (1 << 20)
+	overhead = float64(io1-io0) / float64(video1-video0)
+	t.Logf("%d cameras, %v: cpu %.3f %%core/stream, rss %.1f MB, wrote %d B for %d B of video (%.4f)",
+		n, wall.Round(time.Millisecond), cpuPct, rssMB, io1-io0, video1-video0, overhead)
+	return cpuPct, rssMB, overhead
+}
+
+func startCamsimArgs(t *testing.T, args ...string) *camsimProc {
+	t.Helper()
+	clips := filepath.Join(testenv.OutDir(), "clips")
+	testenv.NeedFile(t, filepath.Join(clips, "moving-720p.h264"), "make clips")
+	bin := testenv.BuildCommand(t, "./hwtest/cmd/camsim")
+	rtsp := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	control := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p := startProc(t, "camsim", bin, append([]string{"-listen", rtsp, "-control", control, "-clips", clips}, args...)...)
+	p.waitLine(t, "camsim: ready", 30*time.Second)
+	return &camsimProc{proc: p, rtsp: rtsp, control: control}
+}
+
+func videoBytes(t *testing.T, d *daemon) uint64 {
+	var sum uint64
+	for _, c := range d.cameras(t) {
+		sum += c.Stats.VideoBytes
+	}
+	return sum
+}
+
+// procCPU is the process's user+system CPU time.
+func procCPU(t *testing.T, pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name (which is in parentheses).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / hz
+}
+
+func procWriteBytes(t *testing.T, pid int) int64 {
+	return procField(t, fmt.Sprintf("/proc/%d/io", pid), "write_bytes:")
+}
+
+func procRSS(t *testing.T, pid int) int64 {
+	return procField(t, fmt.Sprintf("/proc/%d/status", pid), "VmRSS:") << 10
+}
+
+func procField(t *testing.T, file, key string) int64 {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), key); ok {
+			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return n
+		}
+	}
+	t.Fatalf("%s: no %s", file, key)
+	return 0
+}
