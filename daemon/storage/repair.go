@@ -212,6 +212,8 @@ func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
 	if len(dead) > 0 {
 		segs = slices.DeleteFunc(segs, func(e entry) bool { return dead[e.start] })
 	}
+	// A name deleted and then used again (after the clock went back) is live.
+	deleted = slices.DeleteFunc(deleted, func(st int64) bool { return !dead[st] })
 	for st := range openSet {
 		open = append(open, st)
 	}
