@@ -301,7 +301,7 @@ func (s *Server) apiCameraEvents(w http.ResponseWriter, r *http.Request, rc *req
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_range", 24*7)
 		return
 	}
-	res, err := s.cfg.Search.Search(r.Context(), SearchQuery{From: from, To: to, Cameras: []string{rc.camera}, Size: 1000})
+	res, err := s.cfg.Search.Search(r.Context(), SearchQuery{From: from, To: to, Cameras: []string{rc.camera}, Size: 500})
 	if err != nil {
 		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
 		return

@@ -188,4 +188,6 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 }
 
-func auditFilterActor(actor, action string) audit.Filter { return audit.Filter{Actor: actor, Action: action} }
+func auditFilterActor(actor, action string) audit.Filter {
+	return audit.Filter{Actor: actor, Action: action}
+}

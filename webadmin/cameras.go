@@ -166,3 +166,12 @@ func (s *Server) PutCamera(c CameraSettings) error {
 
 // Store gives daemon/app the account store (to seed households in tests).
 func (s *Server) Store() *auth.Store { return s.store }
+
+// EnsureCamera stores settings for a camera the daemon runs unless the page
+// already has settings for it (the officer's edits win).
+func (s *Server) EnsureCamera(c CameraSettings) error {
+	if _, ok := s.cams.get(c.ID); ok {
+		return nil
+	}
+	return s.PutCamera(c)
+}

@@ -33,7 +33,7 @@ type route struct {
 	// OptionalCamera lets a cameraVideo route (a page) go without a
 	// camera; a camera that is named is still checked.
 	OptionalCamera bool
-	h      func(w http.ResponseWriter, r *http.Request, rc *reqCtx)
+	h              func(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 }
 
 var (

@@ -7,6 +7,8 @@ const L = (vi, en) => (lang === 'en' ? en : vi);
 const csrf = (document.querySelector('meta[name=csrf]') || {}).content || '';
 const $ = (sel, el = document) => el.querySelector(sel);
 
+function fill(el, ...kids) { el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false)); return el; }
+
 function h(tag, attrs = {}, ...kids) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -15,7 +17,7 @@ function h(tag, attrs = {}, ...kids) {
     else if (k === 'text') el.textContent = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of kids.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
+  for (const c of kids.flat(Infinity)) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : String(c));
   return el;
 }
 
@@ -135,7 +137,7 @@ pages.live = async (root) => {
   setInterval(async () => {
     for (const c of await cameras()) {
       const t = document.getElementById('tile-' + c.id); if (!t) continue;
-      const cap = $('.cap', t); cap.replaceChildren(h('b', {}, c.name), ...stateBadges(c));
+      const cap = $('.cap', t); fill(cap, h('b', {}, c.name), ...stateBadges(c));
     }
   }, 5000);
 };
@@ -157,7 +159,7 @@ pages.playback = async (root) => {
   const info = h('p', { id: 'pb-info', class: 'muted' });
   root.append(h('h1', {}, L('Xem lại', 'Playback')),
     h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Ngày', 'Day'), day), h('label', {}, L('Tốc độ', 'Speed'), speed), prevB, nextB),
-      canvas, h('div', { class: 'row muted' }, h('span', {}, '00:00'), h('span', { style: 'margin-left:auto' }, '24:00')), info),
+      canvas, h('div', { class: 'row muted' }, h('span', {}, '00:00'), h('span', { class: 'push' }, '24:00')), info),
     h('div', { class: 'card player' }, video, clock));
   let segs = [], evs = [], cur = null, dayStart = 0;
   const DAY = 86400000;
@@ -220,13 +222,13 @@ pages.export = async (root) => {
     h('div', { class: 'card' }, h('p', { class: 'muted' }, L('Một tệp MP4 (ghép không chuyển mã), mã SHA-256 và bản kê có chữ ký của hộp. Mỗi lần trích xuất được ghi vào nhật ký kiểm tra.', 'One MP4 (stitched, not transcoded), its SHA-256 and a manifest signed by the box. Every export goes in the audit log.')),
       h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn)), out);
   btn.onclick = async () => {
-    btn.disabled = true; out.replaceChildren(h('p', {}, L('Đang trích xuất…', 'Exporting…')));
+    btn.disabled = true; fill(out, h('p', {}, L('Đang trích xuất…', 'Exporting…')));
     try {
       const body = new URLSearchParams({ camera: sel.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()) });
       const r = await fetch('/api/exports', { method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' }, body });
       const j = await r.json();
       if (!r.ok) throw new Error(j.error);
-      out.replaceChildren(h('div', { class: 'card' },
+      fill(out, h('div', { class: 'card' },
         h('p', { class: 'notice' }, L('Đã trích xuất.', 'Exported.')),
         h('table', {}, h('tr', {}, h('th', {}, 'SHA-256'), h('td', { class: 'mono', id: 'ex-sha' }, j.manifest.sha256)),
           h('tr', {}, h('th', {}, L('Kích thước', 'Size')), h('td', {}, fmtBytes(j.manifest.bytes))),
@@ -234,7 +236,7 @@ pages.export = async (root) => {
           h('tr', {}, h('th', {}, L('Chữ ký', 'Signature')), h('td', { class: 'mono' }, j.signature))),
         h('p', {}, h('a', { href: j.video, id: 'ex-video', download: j.manifest.file }, '⬇ ' + j.manifest.file), ' · ',
           h('a', { href: j.manifestURL, download: 'manifest.json' }, '⬇ manifest.json'), ' · ', h('a', { href: j.signatureURL, download: 'manifest.sig' }, '⬇ manifest.sig'))));
-    } catch (e) { out.replaceChildren(h('p', { class: 'error', id: 'ex-error' }, e.message)); }
+    } catch (e) { fill(out, h('p', { class: 'error', id: 'ex-error' }, e.message)); }
     btn.disabled = false;
   };
 };
@@ -262,10 +264,10 @@ pages.search = async (root) => {
     try {
       const r = await api('/api/events/search?' + p);
       const facets = h('div', { class: 'facets' }, Object.entries(r.facets || {}).map(([name, m]) => h('div', {}, h('b', {}, name), h('ul', {}, Object.entries(m).map(([k, n]) => h('li', {}, (name === 'type' ? typeName(k) : k) + ': ' + n))))));
-      out.replaceChildren(h('div', { class: 'card' }, h('p', { id: 'se-total' }, r.total + L(' kết quả', ' results')), facets,
+      fill(out, h('div', { class: 'card' }, h('p', { id: 'se-total' }, r.total + L(' kết quả', ' results')), facets,
         h('table', { id: 'se-table' }, h('tr', {}, h('th', {}, L('Thời gian', 'Time')), h('th', {}, 'Camera'), h('th', {}, L('Loại', 'Type')), h('th', {}, L('Chi tiết', 'Detail'))),
           r.hits.map((e) => h('tr', { class: 'se-hit' }, h('td', {}, h('a', { href: '/playback?camera=' + encodeURIComponent(e.camera) + '&t=' + (Date.parse(e.start) - 2000) }, fmtTime(e.start))), h('td', {}, e.camera), h('td', {}, typeName(e.type)), h('td', {}, (e.text || '') + (e.score ? ' (' + e.score.toFixed(2) + ')' : '')))))));
-    } catch (e) { out.replaceChildren(h('p', { class: 'error' }, e.message)); }
+    } catch (e) { fill(out, h('p', { class: 'error' }, e.message)); }
   };
   btn.onclick = run; q.addEventListener('keydown', (e) => { if (e.key === 'Enter') run(); });
 };
@@ -280,7 +282,7 @@ pages.cameras = async (root) => {
   if (role === 'officer') { try { households = (await api('/api/households')).households || []; } catch (e) { } }
   const refresh = async () => {
     const r = await api('/api/cameras');
-    table.replaceChildren(h('tr', {}, h('th', {}, 'ID'), h('th', {}, L('Tên', 'Name')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Trạng thái', 'State')), h('th', {}, '')),
+    fill(table, h('tr', {}, h('th', {}, 'ID'), h('th', {}, L('Tên', 'Name')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Trạng thái', 'State')), h('th', {}, '')),
       r.cameras.map((c) => h('tr', {}, h('td', {}, c.id), h('td', {}, c.name), h('td', {}, c.household || L('Đường (chung)', 'Road (shared)')), h('td', {}, stateBadges(c), c.codec ? ' ' + c.codec + ' ' + (c.width || '') + 'x' + (c.height || '') : ''),
         h('td', {}, h('button', { class: 'secondary', onclick: () => edit(c) }, L('Sửa', 'Edit')), ' ',
           h('button', { class: 'danger', onclick: async () => { if (!confirm(L('Xoá camera ', 'Remove camera ') + c.id + '?')) return; try { msg(status, (await api('/api/cameras/' + encodeURIComponent(c.id) + '/delete', { method: 'POST' })).message, true); refresh(); } catch (e) { msg(status, e.message); } } }, L('Xoá', 'Remove'))))));
@@ -313,7 +315,7 @@ pages.cameras = async (root) => {
     if (c && c.video) { const p = new LivePlayer(video, c.id, null); p.start(); form.player = p; }
     drawZones();
     if (form.player && form.player !== undefined && !(c && c.video)) form.player.close();
-    form.replaceChildren(h('h2', {}, c ? L('Sửa camera ', 'Edit camera ') + s.id : L('Thêm camera', 'Add camera')),
+    fill(form, h('h2', {}, c ? L('Sửa camera ', 'Edit camera ') + s.id : L('Thêm camera', 'Add camera')),
       h('label', {}, 'ID', inp('id', { readonly: c ? true : null, maxlength: 32 })), h('label', {}, L('Tên', 'Name'), inp('name', { maxlength: 100 })),
       h('label', {}, L('Địa chỉ RTSP', 'RTSP URL'), inp('url', { maxlength: 500 })),
       h('div', { class: 'row' }, h('button', { class: 'secondary', id: 'cam-probe', onclick: async () => { probeOut.textContent = '…'; try { const r = await api('/api/cameras/probe', { method: 'POST', json: { url: f.url.value } }); msg(probeOut, L('Kết nối được: ', 'Connected: ') + r.codec, true); } catch (e) { msg(probeOut, e.message); } } }, L('Thử kết nối', 'Test connection')), probeOut),
@@ -342,8 +344,8 @@ pages.households = async (root) => {
   const refresh = async () => {
     const hs = (await api('/api/households')).households || [];
     const road = (await cameras()).filter((c) => !c.household);
-    list.replaceChildren(...hs.map((x) => {
-      const boxes = road.map((c) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: c.id, checked: x.grants.includes(c.id) }), ' ' + c.name + ' '));
+    fill(list, ...hs.map((x) => {
+      const boxes = road.map((c) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: c.id, checked: (x.grants || []).includes(c.id) }), ' ' + c.name + ' '));
       const box = h('div', { class: 'row' }, boxes);
       return h('div', { class: 'card' }, h('h3', {}, x.name + ' (' + x.id + ')'), h('p', { class: 'muted' }, x.address || ''),
         h('p', {}, L('Camera của hộ: ', 'Own cameras: ') + (x.cameras.join(', ') || '—') + ' · ' + L('Tài khoản: ', 'Accounts: ') + (x.users.join(', ') || '—')),
@@ -369,7 +371,7 @@ pages.users = async (root) => {
       h('button', { id: 'us-create', onclick: async () => { try { msg(status, (await api('/api/users', { method: 'POST', json: { name: name.value.trim(), password: pw.value, role: rsel.value, household: hsel ? hsel.value : '' } })).message, true); pw.value = ''; refresh(); } catch (e) { msg(status, e.message); } } }, L('Tạo', 'Create')))));
   const refresh = async () => {
     const us = (await api('/api/users')).users;
-    table.replaceChildren(h('tr', {}, h('th', {}, L('Tên', 'Name')), h('th', {}, L('Vai trò', 'Role')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Tạo lúc', 'Created')), h('th', {}, '')),
+    fill(table, h('tr', {}, h('th', {}, L('Tên', 'Name')), h('th', {}, L('Vai trò', 'Role')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Tạo lúc', 'Created')), h('th', {}, '')),
       us.map((u) => h('tr', {}, h('td', {}, u.name), h('td', {}, roleName(u.role)), h('td', {}, u.household || ''), h('td', {}, fmtTime(u.created)),
         h('td', {}, u.manage ? [h('button', { class: 'secondary', onclick: async () => { const p = prompt(L('Mật khẩu mới cho ', 'New password for ') + u.name); if (!p) return; try { msg(status, (await api('/api/users/' + encodeURIComponent(u.name) + '/password', { method: 'POST', json: { password: p } })).message, true); } catch (e) { msg(status, e.message); } } }, L('Đặt lại mật khẩu', 'Reset password')), ' ',
           u.name === document.body.dataset.user ? null : h('button', { class: 'danger', onclick: async () => { if (!confirm(L('Xoá ', 'Delete ') + u.name + '?')) return; try { msg(status, (await api('/api/users/' + encodeURIComponent(u.name) + '/delete', { method: 'POST' })).message, true); refresh(); } catch (e) { msg(status, e.message); } } }, L('Xoá', 'Delete'))] : null))));
@@ -406,7 +408,7 @@ pages.audit = async (root) => {
   const load = async () => {
     const p = new URLSearchParams(); if (actor.value) p.set('actor', actor.value); if (action.value) p.set('action', action.value);
     const r = await api('/api/audit?' + p);
-    table.replaceChildren(h('tr', {}, ['#', L('Thời gian', 'Time'), L('Người', 'Actor'), L('Hành động', 'Action'), 'Camera', L('Chi tiết', 'Detail'), 'IP'].map((x) => h('th', {}, x))),
+    fill(table, h('tr', {}, ['#', L('Thời gian', 'Time'), L('Người', 'Actor'), L('Hành động', 'Action'), 'Camera', L('Chi tiết', 'Detail'), 'IP'].map((x) => h('th', {}, x))),
       r.records.map((x) => h('tr', {}, h('td', {}, x.seq), h('td', {}, fmtTime(x.time)), h('td', {}, x.actor + (x.role ? ' (' + x.role + ')' : '')), h('td', {}, x.action), h('td', {}, x.camera || ''), h('td', {}, x.detail || ''), h('td', {}, x.ip || ''))));
   };
   const verify = async () => {

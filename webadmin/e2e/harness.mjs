@@ -1,0 +1,90 @@
+// Starts the camera simulator and the admin page's test server (real RTSP
+// ingest, recorder, live hub, event index) on free loopback ports, and
+// headless Chromium from Debian (/usr/bin/chromium) through playwright-core.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, '../..');
+export const outDir = process.env.MATTHAN_OUT || join(repo, 'out');
+export const shots = join(outDir, 'e2e');
+mkdirSync(shots, { recursive: true });
+
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
+    s.on('error', rej);
+  });
+}
+
+function waitLine(proc, re, what, ms = 30000) {
+  return new Promise((res, rej) => {
+    let buf = '';
+    const t = setTimeout(() => rej(new Error(`${what}: no "${re}" within ${ms} ms; output:\n${buf}`)), ms);
+    const on = (d) => { buf += d; const m = buf.match(re); if (m) { clearTimeout(t); res(m); } };
+    proc.stdout.on('data', on); proc.stderr.on('data', on);
+    proc.on('exit', (c) => { clearTimeout(t); rej(new Error(`${what} exited (${c}):\n${buf}`)); });
+  });
+}
+
+// startBox runs camsim with n cameras and webtestd over them.
+export async function startBox({ cameras = 2, segment = '6s' } = {}) {
+  const bin = process.env.MATTHAN_BIN || join(outDir, 'bin');
+  const rtsp = await freePort(), https = await freePort(), http = await freePort();
+  const data = mkdtempSync(join(tmpdir(), 'matthan-e2e-'));
+  const camsim = spawn(join(bin, 'camsim'), ['-listen', `127.0.0.1:${rtsp}`, '-control', '', '-cameras', String(cameras), '-no-h265-camera', '-clips', join(outDir, 'clips')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitLine(camsim, /camsim: ready/, 'camsim');
+  const args = ['-data', data, '-listen', `127.0.0.1:${https}`, '-http', `127.0.0.1:${http}`, '-segment', segment];
+  for (let i = 1; i <= cameras; i++) args.push('-camera', `cam${i}=rtsp://127.0.0.1:${rtsp}/cam${i}`);
+  const web = spawn(join(bin, 'webtestd'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let webLog = '';
+  web.stderr.on('data', (d) => { webLog += d; });
+  await waitLine(web, /READY (\S+)/, 'webtestd');
+  const stop = () => { web.kill('SIGTERM'); camsim.kill('SIGTERM'); };
+  process.on('exit', stop);
+  return {
+    url: `https://127.0.0.1:${https}`, httpURL: `http://127.0.0.1:${http}`, data, stop,
+    setupCode: () => readFileSync(join(data, 'web', 'setup-code.txt'), 'utf8').trim(),
+    log: () => webLog,
+  };
+}
+
+export async function launchBrowser() {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'matthan-chromium-'));
+  const ctx = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+    ignoreHTTPSErrors: true,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 900 },
+  });
+  return ctx;
+}
+
+export async function login(page, url, user, password) {
+  await page.goto(url + '/login');
+  await page.fill('#username', user);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForNavigation(), page.click('#login-btn')]);
+}
+
+export async function logout(page) {
+  await Promise.all([page.waitForNavigation(), page.click('#logout')]);
+}
+
+// apiCall runs a change through the page's own fetch helper (CSRF header included).
+export function apiCall(page, path, body) {
+  return page.evaluate(async ([p, b]) => {
+    const csrf = document.querySelector('meta[name=csrf]').content;
+    const r = await fetch(p, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify(b) });
+    return { status: r.status, body: await r.json() };
+  }, [path, body]);
+}

@@ -1,0 +1,26 @@
+# webadmin/: the admin page's browser tests and benchmarks in headless Chromium.
+#   webadmin-npm  installs playwright-core (pinned) into webadmin/e2e/node_modules
+#   e2e           runs the browser tests against webtestd over camsim cameras
+#   bench-web     prints BENCH live_first_frame_ms, live_latency_ms, page_load_ms, api_p95_ms
+WEB_E2E := webadmin/e2e
+PLAYWRIGHT_VERSION := 1.65.1
+PREREQS += webadmin-npm
+TESTS   += e2e
+BENCHES += bench-web
+.PHONY: webadmin-npm e2e bench-web webadmin-bins
+
+webadmin-npm: $(WEB_E2E)/node_modules/playwright-core/package.json
+$(WEB_E2E)/node_modules/playwright-core/package.json: $(WEB_E2E)/package.json
+	cd $(WEB_E2E) && npm install --no-audit --no-fund --no-save playwright-core@$(PLAYWRIGHT_VERSION)
+	@test -f $@ && touch $@
+
+webadmin-bins:
+	@mkdir -p $(OUT)/bin
+	$(GO) build -o $(OUT)/bin/camsim ./hwtest/cmd/camsim
+	$(GO) build -o $(OUT)/bin/webtestd ./webadmin/cmd/webtestd
+
+e2e: webadmin-npm webadmin-bins $(CLIPS)
+	cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node --test --test-concurrency=1 e2e.test.mjs
+
+bench-web: webadmin-npm webadmin-bins $(CLIPS)
+	@cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node bench.mjs
