@@ -3,6 +3,9 @@ package pid1
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"io"
 	"os"
 	"os/exec"
@@ -86,6 +89,35 @@ func (in *Init) startDaemon(ctx context.Context) {
 	}
 	go in.daemon.Run(ctx)
 	in.stage("daemon", nil, "%s supervised (log: matthanctl log, or %s)", DaemonPath, control.DefaultPath)
+}
+
+// waitDaemon waits until the daemon answers GET /api/health, so the
+// ready line means the admin page answers.
+func (in *Init) waitDaemon(ctx context.Context, limit time.Duration) {
+	if in.daemon == nil {
+		return
+	}
+	port := AdminPort
+	if l := in.settings.Listen; l != "" {
+		if _, p, err := net.SplitHostPort(l); err == nil {
+			port = p
+		}
+	}
+	url := "http://127.0.0.1:" + port + "/api/health"
+	c := http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				in.stage("api", nil, "daemon answers on port %s", port)
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	in.stage("api", fmt.Errorf("no answer on %s after %s", url, limit), "daemon")
 }
 
 // startShell gives a debug image a shell on the serial console.

@@ -147,6 +147,7 @@ func (in *Init) Run() (reboot bool) {
 	in.startDaemon(ctx)
 	in.startShell(ctx)
 	go in.watchPowerKey(ctx)
+	in.waitDaemon(ctx, 30*time.Second)
 
 	in.printf("ready: admin http://%s:%s/ (board %s, data %s, boot %.1fs)",
 		in.addr.Addr(), AdminPort, in.boardName(), in.dataWhere(), in.elapsed())

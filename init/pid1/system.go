@@ -107,7 +107,8 @@ func (in *Init) startWatchdog(ctx context.Context) *watchdog.Watchdog {
 		return nil
 	}
 	const timeout = 30 * time.Second
-	if err := wd.SetTimeout(timeout); err != nil {
+	// (u-root's SetTimeout passes nanoseconds; the ioctl wants seconds.)
+	if err := unix.IoctlSetPointerInt(int(wd.File.Fd()), unix.WDIOC_SETTIMEOUT, int(timeout/time.Second)); err != nil {
 		in.printf("watchdog: set timeout: %v", err)
 	}
 	wd.KeepAlive()
