@@ -106,29 +106,21 @@ func (c Config) Validate() error {
 }
 
 // Activity of one macroblock: how much the encoder had to say about it.
-// Skipped blocks say nothing; inter blocks say more the further they moved
-// and the more residual they carry; intra blocks in a predicted picture say
-// most (something appeared that no reference picture had).
+// A block that moved (a motion vector of more than a pixel, skipped or
+// not) says so by how far; coded inter blocks add their residual bits;
+// intra blocks in a predicted picture say most (something appeared that no
+// reference picture had). Vectors under a pixel are what sensor noise
+// gives and count nothing.
 func Activity(mb *mbmap.Macroblock) float32 {
+	mv := float32(math.Hypot(float64(mb.MVX), float64(mb.MVY)))/4 - 0.75 // pixels beyond noise
+	mv = min(max(mv, 0), 8)
 	switch mb.Kind {
 	case mbmap.Skip:
-		return 0
+		return mv
 	case mbmap.Inter:
-		mv := float32(math.Hypot(float64(mb.MVX), float64(mb.MVY))) / 4 // pixels
-		if mv > 16 {
-			mv = 16
-		}
-		bits := float32(mb.Bits)
-		if bits > 1024 {
-			bits = 1024
-		}
-		return 1 + mv/4 + bits/128
+		return 0.5 + mv + float32(min(mb.Bits, 1024))/128
 	default:
-		bits := float32(mb.Bits)
-		if bits > 2048 {
-			bits = 2048
-		}
-		return 4 + bits/256
+		return 3 + float32(min(mb.Bits, 2048))/256
 	}
 }
 
@@ -138,7 +130,18 @@ const (
 	relearnTime  = 2 * time.Second
 	deadBits     = 3   // mean bits per block of a picture that shows nothing (lens covered)
 	deadSkip     = 0.9 // share of skipped blocks in such a picture
-	globalFrames = 1   // analysed pictures over GlobalFraction that make a global change
+	// minExcess is the mean excess over their limits that the blocks of a
+	// moving region of MinArea blocks must have: noise pokes just over its
+	// limit, a moving thing far over it.
+	minExcess = 2.5
+	// After a global change the background relearns until fewer than
+	// settledFraction of the blocks are active (at most maxRelearn), and
+	// the verdict waits for a key frame (at most waitKeyFrame).
+	settledFraction = 0.08
+	maxRelearn      = 10 * time.Second
+	waitKeyFrame    = 6 * time.Second
+	// flatDetail is the detail under which a key frame shows nothing.
+	flatDetail = 0.04
 )
 
 // Detector turns a camera's macroblock maps into events. It is not safe for
@@ -153,11 +156,13 @@ type Detector struct {
 	mean, vr  []float32 // background activity per block: mean and variance
 	thresh    []float32 // per-block sensitivity multiplier, 0 = masked
 	active    []bool
+	excess    []float32 // how far above its limit an active block is (capped)
 	label     []int32
 	stack     []int32
 	zoneName  []string // per block, "" outside named zones
 	unmasked  int
 	minArea   int
+	minMass   float32
 	frames    int // analysed P/B pictures since (re)learning began
 	lastT     time.Time
 	relearnTo time.Time
@@ -176,6 +181,12 @@ type Detector struct {
 	// global change
 	globalOn    bool
 	globalStart time.Time
+
+	// detail of the last key frame analysed, and of the first after a
+	// global change
+	detail, detailAfter float64
+	detailAt            time.Time
+	haveAfter           bool
 
 	mu     sync.Mutex
 	moving bool
@@ -217,6 +228,7 @@ func (d *Detector) setup(w, h int) {
 	d.vr = make([]float32, n)
 	d.thresh = make([]float32, n)
 	d.active = make([]bool, n)
+	d.excess = make([]float32, n)
 	d.label = make([]int32, n)
 	d.stack = make([]int32, 0, n)
 	d.zoneName = make([]string, n)
@@ -253,6 +265,7 @@ func (d *Detector) setup(w, h int) {
 	if d.minArea == 0 {
 		d.minArea = max(3, n*4/1000)
 	}
+	d.minMass = float32(d.minArea) * minExcess
 	d.frames = 0
 }
 
@@ -260,7 +273,11 @@ func (d *Detector) setup(w, h int) {
 // clock). Intra-only pictures (key frames) carry no motion and are ignored.
 // A change of picture size restarts learning.
 func (d *Detector) Observe(t time.Time, f *mbmap.Frame) {
-	if f.SliceType == 'I' || f.WidthMB <= 0 || f.HeightMB <= 0 || len(f.MBs) != f.WidthMB*f.HeightMB {
+	if f.WidthMB <= 0 || f.HeightMB <= 0 || len(f.MBs) != f.WidthMB*f.HeightMB {
+		return
+	}
+	if f.SliceType == 'I' {
+		d.observeKey(t, f)
 		return
 	}
 	n := len(f.MBs)
@@ -279,6 +296,37 @@ func (d *Detector) Observe(t time.Time, f *mbmap.Frame) {
 	}
 	dead := float64(nSkip) >= deadSkip*float64(n) && bits <= deadBits*n
 	d.ObserveActivity(t, f.WidthMB, f.HeightMB, d.act, dead)
+}
+
+// observeKey measures a key frame's detail: the share of its blocks coded
+// as 4x4 or 8x8 intra (texture, edges) rather than 16x16 (flat). A covered
+// or blinded lens leaves almost none, whatever the bitrate.
+func (d *Detector) observeKey(t time.Time, f *mbmap.Frame) {
+	n := 0
+	for i := range f.MBs {
+		if f.MBs[i].Type == 'i' {
+			n++
+		}
+	}
+	d.SetDetail(t, float64(n)/float64(len(f.MBs)))
+}
+
+// SetDetail records how much detail the picture at t shows, 0 (flat) to 1.
+// Observe does it for H.264 key frames; the MJPEG detector from pixels.
+func (d *Detector) SetDetail(t time.Time, detail float64) {
+	if d.globalOn && t.After(d.globalStart) {
+		d.detailAfter, d.haveAfter = detail, true
+		return
+	}
+	d.detail, d.detailAt = detail, t
+}
+
+// NeedKeyFrame tells the caller (Watcher) to analyse the next key frame,
+// which costs more than a predicted picture: once a minute to know the
+// scene's detail, and after a global change to tell tampering from a new
+// scene.
+func (d *Detector) NeedKeyFrame(t time.Time) bool {
+	return d.globalOn || d.detailAt.IsZero() || t.Sub(d.detailAt) > time.Minute
 }
 
 // ObserveActivity is Observe for any source of per-block activity on a
@@ -326,6 +374,7 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 		limit := m + (noiseFloor+deviations*sqrt32(v))/s
 		on := a > limit
 		d.active[i] = on
+		d.excess[i] = min(a-limit, 4) * s
 		if on {
 			nActive++
 		}
@@ -344,7 +393,7 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 	global := d.unmasked > 0 && float64(nActive) >= d.cfg.GlobalFraction*float64(d.unmasked)
 	if global && !relearning {
 		if !d.globalOn {
-			d.globalOn = true
+			d.globalOn, d.haveAfter = true, false
 			d.globalStart = t
 			d.endEvent(t)
 			d.running = false
@@ -353,13 +402,21 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 		return
 	}
 	if d.globalOn {
-		if relearning && !t.After(d.relearnTo) {
-			// Wait for the picture to settle before judging what it became.
+		since := t.Sub(d.globalStart)
+		calm := float64(nActive) < settledFraction*float64(d.unmasked)
+		if relearning || (!calm && since < maxRelearn) || (!d.haveAfter && since < waitKeyFrame) {
+			// Wait for the picture to settle, and for a key frame to show
+			// what it became, before judging.
+			d.relearnTo = t.Add(dt / 2)
 			return
 		}
 		d.globalOn = false
 		typ, text := events.SceneChange, "đổi cảnh toàn khung hình / whole picture changed"
-		if dead {
+		flat := d.haveAfter && d.detailAfter < flatDetail && (d.detailAt.IsZero() || d.detail > 2*d.detailAfter+flatDetail)
+		if d.haveAfter {
+			d.detail, d.detailAt = d.detailAfter, t
+		}
+		if dead || flat {
 			typ, text = events.Tamper, "camera bị che hoặc mất hình / camera covered or blinded"
 		}
 		d.seq++
@@ -372,8 +429,8 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 		return
 	}
 
-	area, region, zone := d.largestRegion()
-	moving := area >= d.minArea
+	area, mass, region, zone := d.largestRegion()
+	moving := area >= d.minArea && mass >= d.minMass
 	switch {
 	case moving && d.ev != nil:
 		d.lastMove = t
@@ -452,7 +509,7 @@ func (d *Detector) Close(t time.Time) {
 // largestRegion finds the largest 4-connected group of active blocks; lone
 // blocks (no active neighbour) are noise and do not count. It returns its
 // size, its bounding box and the zone most of it lies in.
-func (d *Detector) largestRegion() (best int, region [4]int, zone string) {
+func (d *Detector) largestRegion() (best int, mass float32, region [4]int, zone string) {
 	w, h := d.w, d.h
 	for i := range d.label {
 		d.label[i] = 0
@@ -466,12 +523,14 @@ func (d *Detector) largestRegion() (best int, region [4]int, zone string) {
 		d.label[start] = next
 		d.stack = append(d.stack[:0], int32(start))
 		size := 0
+		var m float32
 		r := [4]int{w, h, 0, 0}
 		zoneVotes := map[string]int(nil)
 		for len(d.stack) > 0 {
 			i := int(d.stack[len(d.stack)-1])
 			d.stack = d.stack[:len(d.stack)-1]
 			size++
+			m += d.excess[i]
 			x, y := i%w, i/w
 			r[0], r[1], r[2], r[3] = min(r[0], x), min(r[1], y), max(r[2], x+1), max(r[3], y+1)
 			if z := d.zoneName[i]; z != "" {
@@ -491,8 +550,8 @@ func (d *Detector) largestRegion() (best int, region [4]int, zone string) {
 				d.stack = append(d.stack, int32(j))
 			}
 		}
-		if size > best {
-			best, region = size, r
+		if m > mass {
+			best, mass, region = size, m, r
 			zone = ""
 			top := 0
 			for z, v := range zoneVotes {
@@ -503,9 +562,9 @@ func (d *Detector) largestRegion() (best int, region [4]int, zone string) {
 		}
 	}
 	if best < 2 {
-		return 0, [4]int{}, ""
+		return 0, 0, [4]int{}, ""
 	}
-	return best, region, zone
+	return best, mass, region, zone
 }
 
 func sqrt32(v float32) float32 { return float32(math.Sqrt(float64(v))) }

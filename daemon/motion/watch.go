@@ -63,6 +63,12 @@ func (w *Watcher) WriteAccessUnit(au *media.AccessUnit) error {
 }
 
 func (w *Watcher) observe(au *media.AccessUnit) {
+	if au.Key && w.Det.NeedKeyFrame(w.stream.Epoch.Add(au.PTS)) {
+		if err := w.Analyzer.Analyze(au.NALUs, &w.frame); err == nil {
+			w.Det.Observe(w.stream.Epoch.Add(au.PTS), &w.frame)
+		}
+		return
+	}
 	if au.Key || au.DTS < w.due {
 		// Key frames carry no motion; only their parameter sets matter.
 		w.params = w.params[:0]

@@ -1,0 +1,31 @@
+// Command motionbench prints the motion detectors' accuracy per scene
+// family and their CPU cost per camera as BENCH lines (make bench).
+//
+//	motionbench [-scenes out/scenes] [-motion-daemon] [-cost] [-v]
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"os/signal"
+
+	"github.com/matthan/matthan/daemon/motion/motionbench"
+)
+
+func main() {
+	var o motionbench.Options
+	flag.StringVar(&o.ScenesDir, "scenes", "out/scenes", "folder of scenes made by scenegen")
+	flag.BoolVar(&o.MotionDaemon, "motion-daemon", false, "also run the Motion daemon on the scenes over RTSP")
+	flag.BoolVar(&o.Cost, "cost", false, "measure CPU per camera at 360p25 and 1080p25 (with -motion-daemon: Motion's too)")
+	flag.StringVar(&o.Only, "only", "", "only scenes whose name contains this")
+	flag.BoolVar(&o.Verbose, "v", false, "print every scene's events")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	o.Out = os.Stdout
+	if err := motionbench.Run(ctx, o); err != nil {
+		log.Fatalf("motionbench: %v", err)
+	}
+}

@@ -1,0 +1,41 @@
+// Command scenegen makes the motion detector's labelled scenes with ffmpeg
+// into a folder (default out/scenes): NAME.h264 clips and NAME.json truth.
+//
+//	scenegen [-out DIR] [-sizes 640x360,1280x720] [-only SUBSTRING]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/matthan/matthan/daemon/motion/scenes"
+)
+
+func main() {
+	out := flag.String("out", "out/scenes", "output folder")
+	sizes := flag.String("sizes", "640x360,1280x720", "picture sizes, comma-separated WxH")
+	only := flag.String("only", "", "make only scenes whose name contains this")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	for _, sz := range strings.Split(*sizes, ",") {
+		var w, h int
+		if _, err := fmt.Sscanf(sz, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
+			log.Fatalf("scenegen: size %q is not WxH", sz)
+		}
+		for _, s := range scenes.All(w, h) {
+			if *only != "" && !strings.Contains(s.Name, *only) {
+				continue
+			}
+			if err := scenes.Generate(ctx, *out, s); err != nil {
+				log.Fatal(err)
+			}
+			fmt.Println(s.Name)
+		}
+	}
+}

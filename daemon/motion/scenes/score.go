@@ -1,0 +1,128 @@
+package scenes
+
+import "sort"
+
+// Detection is one motion event a detector reported, in clip seconds.
+type Detection struct {
+	Start, End float64
+	// Reported is when the detector said so (for a live detector, when the
+	// event was published): the delay is Reported minus the truth's start.
+	Reported float64
+	// Region in pixels (x0, y0, x1, y1); zero when the detector gives none.
+	Region [4]int
+}
+
+// GlobalDetection is a scene change or tamper event, in clip seconds.
+type GlobalDetection struct {
+	Type string
+	At   float64
+}
+
+// Score counts how a detector's events match a scene's truth.
+type Score struct {
+	Truths, Detections           int // motion intervals in the truth; motion events reported
+	TruePositives, FalsePositive int // truths found; detections matching no truth
+	Delays                       []float64
+	GlobalWant, GlobalHit        int // whole-picture changes expected; found with the right type
+	GlobalExtra                  int // whole-picture events where there was none
+}
+
+// Add sums two scores (for a family).
+func (s *Score) Add(o Score) {
+	s.Truths += o.Truths
+	s.Detections += o.Detections
+	s.TruePositives += o.TruePositives
+	s.FalsePositive += o.FalsePositive
+	s.Delays = append(s.Delays, o.Delays...)
+	s.GlobalWant += o.GlobalWant
+	s.GlobalHit += o.GlobalHit
+	s.GlobalExtra += o.GlobalExtra
+}
+
+// Recall is the share of truths found (1 when there were none).
+func (s Score) Recall() float64 {
+	if s.Truths == 0 {
+		return 1
+	}
+	return float64(s.TruePositives) / float64(s.Truths)
+}
+
+// Precision is the share of detections that match a truth (1 when there
+// were none).
+func (s Score) Precision() float64 {
+	if s.Detections == 0 {
+		return 1
+	}
+	return float64(s.Detections-s.FalsePositive) / float64(s.Detections)
+}
+
+// MeanDelay is the mean of Delays in seconds (0 when none).
+func (s Score) MeanDelay() float64 {
+	if len(s.Delays) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, d := range s.Delays {
+		sum += d
+	}
+	return sum / float64(len(s.Delays))
+}
+
+// Slack allowed around a truth interval when matching: a detector may end
+// an event a while after motion stops, and start it a little early (its
+// analysis instant falls between frames).
+const (
+	earlySlack = 0.5
+	lateSlack  = 3.0
+)
+
+// Match scores detections against truth. A detection matches a truth when
+// it overlaps the truth's interval (with slack) and, if it has a region,
+// its region meets the truth's. Each truth is matched at most once and each
+// detection matches at most one truth; a detection that spans two truths
+// (an object that stopped, reported as one event) finds only one.
+func Match(t Truth, dets []Detection, globals []GlobalDetection) Score {
+	s := Score{Truths: len(t.Motion), Detections: len(dets), GlobalWant: len(t.Global)}
+	ds := append([]Detection(nil), dets...)
+	sort.Slice(ds, func(i, j int) bool { return ds[i].Start < ds[j].Start })
+	used := make([]bool, len(ds))
+	for _, tr := range t.Motion {
+		for i, d := range ds {
+			if used[i] || d.Start > tr.End+lateSlack || d.End < tr.Start-earlySlack || d.Start < tr.Start-earlySlack-lateSlack {
+				continue
+			}
+			if d.Region != [4]int{} && !meets(d.Region, tr.Region) {
+				continue
+			}
+			used[i] = true
+			s.TruePositives++
+			s.Delays = append(s.Delays, max(0, d.Reported-tr.Start))
+			break
+		}
+	}
+	for _, u := range used {
+		if !u {
+			s.FalsePositive++
+		}
+	}
+	gused := make([]bool, len(globals))
+	for _, g := range t.Global {
+		for i, d := range globals {
+			if !gused[i] && d.Type == g.Type && d.At >= g.At-1 && d.At <= g.At+6 {
+				gused[i] = true
+				s.GlobalHit++
+				break
+			}
+		}
+	}
+	for _, u := range gused {
+		if !u {
+			s.GlobalExtra++
+		}
+	}
+	return s
+}
+
+func meets(a, b [4]int) bool {
+	return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
+}
