@@ -125,11 +125,11 @@ func Activity(mb *mbmap.Macroblock) float32 {
 }
 
 const (
-	noiseFloor   = 0.75 // activity a block must exceed above its mean, whatever its variance
-	deviations   = 2.5  // standard deviations above the mean that count as moving
-	relearnTime  = 2 * time.Second
-	deadBits     = 3   // mean bits per block of a picture that shows nothing (lens covered)
-	deadSkip     = 0.9 // share of skipped blocks in such a picture
+	noiseFloor  = 0.75 // activity a block must exceed above its mean, whatever its variance
+	deviations  = 2.5  // standard deviations above the mean that count as moving
+	relearnTime = 2 * time.Second
+	deadBits    = 3   // mean bits per block of a picture that shows nothing (lens covered)
+	deadSkip    = 0.9 // share of skipped blocks in such a picture
 	// minExcess is the mean excess over their limits that the blocks of a
 	// moving region of MinArea blocks must have: noise pokes just over its
 	// limit, a moving thing far over it.
