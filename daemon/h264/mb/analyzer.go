@@ -120,6 +120,49 @@ func (a *Analyzer) Analyze(au [][]byte, out *mbmap.Frame) error {
 	return nil
 }
 
+// Skip takes note of an access unit the caller does not analyse: only its
+// parameter sets are read (a few bytes per NAL unit), so that later
+// pictures find them. Use it for the pictures between analysed ones.
+func (a *Analyzer) Skip(au [][]byte) error {
+	counted := false
+	for _, nal := range au {
+		switch h264.NALType(nal) {
+		case h264.NALSPS:
+			a.buf = h264.Unescape(a.buf, nal[1:])
+			s, err := h264.ParseSPS(a.buf)
+			if s == nil {
+				return fmt.Errorf("h264/mb: %w", err)
+			}
+			a.sps[s.ID], a.spsErr[s.ID] = s, err
+		case h264.NALPPS:
+			a.buf = h264.Unescape(a.buf, nal[1:])
+			p, err := h264.ParsePPS(a.buf)
+			if p == nil {
+				return fmt.Errorf("h264/mb: %w", err)
+			}
+			a.pps[p.ID], a.ppsErr[p.ID] = p, err
+		case h264.NALSlice, h264.NALIDRSlice:
+			if counted {
+				continue
+			}
+			counted = true
+			a.frames++
+			// Keep the picture order count state: parse the slice header
+			// from the NAL unit's first bytes only.
+			head := nal[1:]
+			if len(head) > 256 {
+				head = head[:256]
+			}
+			a.buf = h264.Unescape(a.buf, head)
+			a.r.Reset(a.buf)
+			if h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, &a.hdr) == nil {
+				a.poc(&a.hdr)
+			}
+		}
+	}
+	return nil
+}
+
 func (a *Analyzer) slice(nal []byte, out *mbmap.Frame, started *bool) (int, error) {
 	a.buf = h264.Unescape(a.buf, nal[1:])
 	a.r.Reset(a.buf)
