@@ -77,8 +77,11 @@ func (s *Store) enforce(need int64) (int, error) {
 		avail += blocks(int64(v.e.size))
 	}
 	if avail < floor+need {
+		// Free a little more than asked, so that the next pass is not due
+		// after the very next fragment.
+		target := floor + need + min(64<<20, total/50)
 		s.mu.RLock()
-		for avail < floor+need && len(victims) < maxDeletesPerPass {
+		for avail < target && len(victims) < maxDeletesPerPass {
 			var bc *camera
 			var be entry
 			for _, c := range s.cams {
@@ -103,6 +106,7 @@ func (s *Store) enforce(need int64) (int, error) {
 		}
 		s.mu.RUnlock()
 	}
+	s.budget.Store(avail - floor)
 	low := avail < floor+need
 	if low != s.diskLow {
 		s.diskLow = low

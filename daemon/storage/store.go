@@ -112,6 +112,10 @@ type Store struct {
 
 	retMu   sync.Mutex // one retention pass at a time
 	diskLow bool
+	// budget is the bytes that may still be written before the free-space
+	// floor is reached, as of the last retention pass; writers count it
+	// down and run a pass when it is spent.
+	budget atomic.Int64
 
 	stats struct {
 		video, index, fsyncs, isyncs, dsyncs, deleted, werr atomic.Int64

@@ -61,7 +61,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 	w := &SegmentWriter{s: s, c: c, start: st, end: st}
 	w.path = filepath.Join(s.dir, filepath.FromSlash(segmentFile(c.name, st)))
 
-	err = s.retryOnFull(func() error {
+	err = s.retryOnFull(1<<20, func() error {
 		c.jmu.Lock()
 		defer c.jmu.Unlock()
 		if err := s.appendRecords(c, true, record{kind: recOpen, start: st}); err != nil {
@@ -78,7 +78,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 		return nil, fmt.Errorf("storage: create segment %s: %w", w.path, err)
 	}
 
-	err = s.retryOnFull(func() error {
+	err = s.retryOnFull(int64(len(init))+1<<20, func() error {
 		f, err := s.fs.OpenFile(w.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
 		if err != nil {
 			return err
@@ -140,7 +140,7 @@ func (w *SegmentWriter) Append(p []byte, end time.Time) error {
 	if w.size.Load()+int64(len(p)) > MaxSegmentBytes {
 		return fmt.Errorf("storage: segment %s would exceed %d bytes", w.path, int64(MaxSegmentBytes))
 	}
-	err := w.s.retryOnFull(func() error {
+	err := w.s.retryOnFull(2*int64(len(p))+64<<10, func() error {
 		n, err := w.f.Write(p)
 		if err != nil && n > 0 {
 			if terr := w.f.Truncate(w.size.Load()); terr != nil {
@@ -154,6 +154,11 @@ func (w *SegmentWriter) Append(p []byte, end time.Time) error {
 		return fmt.Errorf("storage: write %s: %w", w.path, err)
 	}
 	w.s.stats.video.Add(int64(len(p)))
+	if w.s.budget.Add(-int64(len(p))) < 0 {
+		if _, err := w.s.enforce(0); err != nil {
+			w.s.opts.Logf("storage: retention: %v", err)
+		}
+	}
 	size := w.size.Add(int64(len(p)))
 	w.end = max(w.end, end.UnixNano())
 	w.s.setEntry(w.c, w.start, w.end, size)
@@ -195,7 +200,7 @@ func (w *SegmentWriter) Close(end time.Time) error {
 	if err == nil {
 		// Only a fully synced file gets its close record; otherwise start-up
 		// repair scans it like a segment cut by a power cut.
-		jerr = w.s.retryOnFull(func() error {
+		jerr = w.s.retryOnFull(1<<20, func() error {
 			c.jmu.Lock()
 			defer c.jmu.Unlock()
 			return w.s.appendRecords(c, true, record{kind: recClose, start: w.start, end: w.end, size: size})
@@ -236,15 +241,15 @@ func (s *Store) setEntry(c *camera, start, end, size int64) {
 	c.segs[i].size = uint32(min(size, MaxSegmentBytes))
 }
 
-// retryOnFull runs op; if it fails with ENOSPC, frees space by deleting the
-// oldest recordings and runs it once more.
-func (s *Store) retryOnFull(op func() error) error {
+// retryOnFull runs op; if it fails with ENOSPC, frees need bytes above the
+// floor by deleting the oldest recordings and runs it once more.
+func (s *Store) retryOnFull(need int64, op func() error) error {
 	err := op()
 	if err == nil || !errors.Is(err, syscall.ENOSPC) {
 		return err
 	}
 	s.opts.Logf("storage: disk full, deleting oldest recordings")
-	if _, ferr := s.enforce(64 << 20); ferr != nil {
+	if _, ferr := s.enforce(need); ferr != nil {
 		s.opts.Logf("storage: freeing space: %v", ferr)
 	}
 	return op()

@@ -158,6 +158,8 @@ type Probe struct {
 	Codec    string
 	Width    int
 	Height   int
+	// Errors is what ffprobe printed besides the fields: decode errors.
+	Errors string
 }
 
 // FFprobe counts the frames of path (decoding them) and reads its duration.
@@ -174,6 +176,9 @@ func FFprobe(t testing.TB, path string) Probe {
 	for _, line := range strings.Split(string(out), "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
 		if !ok {
+			if strings.TrimSpace(line) != "" {
+				p.Errors += line + "\n"
+			}
 			continue
 		}
 		switch k {

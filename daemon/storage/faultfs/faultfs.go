@@ -25,8 +25,9 @@ type FS struct {
 	// directory fsync: "create PATH", "sync PATH SIZE", "syncdir DIR".
 	Report io.Writer
 
-	mu    sync.Mutex
-	used  int64
+	mu     sync.Mutex
+	used   int64
+	enospc int
 	sizes map[string]int64
 }
 
@@ -36,6 +37,13 @@ func New(base storage.FS) *FS {
 		base = storage.OS
 	}
 	return &FS{Base: base, sizes: map[string]int64{}}
+}
+
+// ENOSPC is how many writes failed for want of space.
+func (f *FS) ENOSPC() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.enospc
 }
 
 // Used is the bytes the simulated disk holds.
@@ -103,6 +111,9 @@ func (w *file) Write(p []byte) (int, error) {
 	f.mu.Unlock()
 	if err == nil && room < int64(len(p)) {
 		err = &os.PathError{Op: "write", Path: w.name, Err: syscall.ENOSPC}
+		f.mu.Lock()
+		f.enospc++
+		f.mu.Unlock()
 	}
 	return n, err
 }
