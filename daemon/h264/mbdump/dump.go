@@ -138,7 +138,3 @@ func DumpFile(path string, w, errw io.Writer, mv bool) (int, error) {
 func isMP4(data []byte) bool {
 	return len(data) >= 8 && (string(data[4:8]) == "ftyp" || string(data[4:8]) == "moov")
 }
-
-func mp4AccessUnits(data []byte) ([][][]byte, error) {
-	return nil, fmt.Errorf("MP4 input not supported yet")
-}
