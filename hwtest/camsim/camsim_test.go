@@ -231,8 +231,10 @@ func TestNormalStream(t *testing.T) {
 				time.Sleep(2200 * time.Millisecond) // > one GOP (2 s)
 				pkts := r.packets(from)
 				fr := frames(pkts)
-				if len(fr) < 52 || len(fr) > 58 {
-					t.Errorf("%d frames in 2.2 s, want 55±3", len(fr))
+				// Arrival jitter moves frames across the window's edges; the
+				// lag check below pins each frame to its wall-clock due time.
+				if len(fr) < 50 || len(fr) > 60 {
+					t.Errorf("%d frames in 2.2 s, want 55±5", len(fr))
 				}
 				for i := 1; i < len(fr); i++ {
 					if d := fr[i].ts - fr[i-1].ts; d != rtpClockRate/FrameRate {

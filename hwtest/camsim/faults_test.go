@@ -70,19 +70,21 @@ func TestFaults(t *testing.T) {
 		time.Sleep(stall + time.Second)
 		stillOpen(t, r)
 		fr := frames(r.packets(time.Time{}))
+		// The frames' timestamps are their wall-clock due times: none may
+		// fall in the stall, and the step over it is the stall (the camera's
+		// clock kept running).
 		var gap time.Duration
 		var tsGap int32
 		for i := 1; i < len(fr); i++ {
-			if d := fr[i].at.Sub(fr[i-1].at); d > gap {
-				gap, tsGap = d, int32(fr[i].ts-fr[i-1].ts)
+			if d := int32(fr[i].ts - fr[i-1].ts); d > tsGap {
+				tsGap, gap = d, fr[i].at.Sub(fr[i-1].at)
 			}
 		}
-		if gap < stall-200*time.Millisecond || gap > stall+500*time.Millisecond {
-			t.Errorf("longest silence %v, want about %v", gap, stall)
+		if want := int32(stall.Seconds() * rtpClockRate); tsGap < want || tsGap > want+2*frameTicks {
+			t.Errorf("timestamps step %d over the stall, want %d…%d", tsGap, want, want+2*frameTicks)
 		}
-		// The camera's clock kept running: timestamps jump over the stall.
-		if want := int32(gap.Seconds() * rtpClockRate); tsGap < want-5*frameTicks || tsGap > want+5*frameTicks {
-			t.Errorf("timestamps step %d over the stall, want about %d", tsGap, want)
+		if gap < stall-300*time.Millisecond {
+			t.Errorf("silence of only %v on the wire, want about %v", gap, stall)
 		}
 		if after := frames(r.packets(time.Now().Add(-500 * time.Millisecond))); len(after) < 10 {
 			t.Errorf("%d frames in the last 0.5 s, want streaming resumed", len(after))
@@ -154,7 +156,7 @@ func TestFaults(t *testing.T) {
 				if s := fr[i].ts - fr[i-1].ts; s != frameTicks {
 					t.Errorf("step %d across the wrap, want %d", s, frameTicks)
 				}
-				if at := fr[i].at.Sub(called); at < 800*time.Millisecond || at > 1500*time.Millisecond {
+				if at := fr[i].at.Sub(called); at < 800*time.Millisecond || at > 3*time.Second {
 					t.Errorf("wrapped %v after the call, want about 1 s", at)
 				}
 			} else if s := fr[i].ts - fr[i-1].ts; s != frameTicks {
@@ -176,9 +178,16 @@ func TestFaults(t *testing.T) {
 			called := time.Now()
 			cam.Garbage(time.Second)
 			time.Sleep(1500 * time.Millisecond)
+			// Place packets by their timestamps (wall-clock due times), not by
+			// arrival, which a loaded machine delays.
 			var during, from, after []rxPacket
-			for _, p := range r.packets(called) {
-				switch at := p.at.Sub(called); {
+			t0 := rtpTime(called)
+			for _, p := range r.packets(called.Add(-time.Second)) {
+				at := time.Duration(int32(p.ts-t0)) * time.Second / rtpClockRate
+				if at < 0 {
+					continue
+				}
+				switch {
 				case at > 100*time.Millisecond && at < 900*time.Millisecond:
 					during = append(during, p)
 				case at > 1100*time.Millisecond:
@@ -195,7 +204,7 @@ func TestFaults(t *testing.T) {
 			if len(during) == 0 || clip > 0 {
 				t.Errorf("%d of %d packets during garbage came from the clip", clip, len(during))
 			}
-			if n := len(frames(during)); n < 16 || n > 24 {
+			if n := len(frames(during)); n < 19 || n > 21 {
 				t.Errorf("%d frames in 0.8 s of garbage, want pacing kept (20)", n)
 			}
 			for _, p := range after {
