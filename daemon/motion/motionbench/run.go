@@ -94,7 +94,23 @@ func Run(ctx context.Context, o Options) error {
 			printScore(o.Out, "motiond", f, theirs[f])
 		}
 	}
-	return nil
+	if !o.Cost {
+		return nil
+	}
+	var cc []CostClip
+	for _, sz := range [][2]int{{640, 360}, {1920, 1080}} {
+		for _, s := range scenes.All(sz[0], sz[1]) {
+			if s.Family != "crossing" || !strings.Contains(s.Name, "medium-slow") {
+				continue
+			}
+			dir := filepath.Join(o.ScenesDir, "cost")
+			if err := scenes.Generate(ctx, dir, s); err != nil {
+				return err
+			}
+			cc = append(cc, CostClip{Label: fmt.Sprintf("%dp25", sz[1]), Path: filepath.Join(dir, s.Name+".h264"), Width: sz[0], Height: sz[1]})
+		}
+	}
+	return Cost(ctx, o.Out, cc, o.MotionDaemon)
 }
 
 // runMotionDaemon runs the Motion daemon on the clips in small batches (so

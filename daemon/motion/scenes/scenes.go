@@ -275,6 +275,8 @@ func Generate(ctx context.Context, dir string, s Scene) error {
 		return err
 	}
 	size := fmt.Sprintf("%dx%d", s.Width, s.Height)
+	tmp := fmt.Sprintf("%s.%d.tmp", clip, os.Getpid()) // two generators may race on one folder
+	defer os.Remove(tmp)
 	rate := Bitrate(s.Height)
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y",
 		"-f", "lavfi", "-i", fmt.Sprintf("color=c=gray:s=%s:r=%d", size, FPS),
@@ -285,19 +287,22 @@ func Generate(ctx context.Context, dir string, s Scene) error {
 		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p", "-bf", "0",
 		"-x264-params", "scenecut=0:keyint=50:min-keyint=50:repeat-headers=1",
 		"-b:v", rate, "-maxrate", rate, "-bufsize", rate, "-threads", "1",
-		"-f", "h264", clip + ".tmp"}
+		"-f", "h264", tmp}
 	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("scenes: ffmpeg for %s: %w\n%s", s.Name, err, out)
 	}
-	if err := os.Rename(clip+".tmp", clip); err != nil {
+	if err := os.Rename(tmp, clip); err != nil {
 		return err
 	}
 	j, err := json.MarshalIndent(s.Truth(), "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(truth, append(j, '\n'), 0o644)
+	if err := os.WriteFile(truth+".tmp", append(j, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(truth+".tmp", truth)
 }
 
 func fileOK(p string) bool {

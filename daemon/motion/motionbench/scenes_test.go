@@ -1,0 +1,72 @@
+package motionbench
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/matthan/matthan/daemon/motion"
+	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/hwtest/testenv"
+)
+
+// Our detector on three generated scenes (an object crossing, a switch to
+// infrared grain then a crossing, a crossing then the lens covered), judged
+// against their truth: every motion found within a second, nothing else
+// reported as motion, the scene change and the tampering reported as such.
+func TestDetectorOnScenes(t *testing.T) {
+	testenv.LookTool(t, "ffmpeg", "ffmpeg")
+	dir := filepath.Join(testenv.OutDir(), "scenes")
+	want := map[string]bool{"crossing-medium-fast-360p": true, "irswitch-switch-360p": true, "covered-hand-360p": true}
+	for _, s := range scenes.All(640, 360) {
+		if !want[s.Name] {
+			continue
+		}
+		t.Run(s.Name, func(t *testing.T) {
+			if err := scenes.Generate(t.Context(), dir, s); err != nil {
+				t.Fatal(err)
+			}
+			aus, err := AccessUnits(filepath.Join(dir, s.Name+".h264"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := RunOurs(WithLeadIn(aus), LeadDuration, motion.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Errors > 0 {
+				t.Errorf("analyser failed on %d of %d pictures", res.Errors, res.Analysed+res.Errors)
+			}
+			truth := s.Truth()
+			sc := scenes.Match(truth, res.Motion, res.Globals)
+			if sc.Recall() < 1 || sc.Precision() < 1 || sc.MeanDelay() > 1 {
+				t.Errorf("recall %.2f precision %.2f delay %.2f s; want 1, 1, <= 1 s\ntruth %+v\nmotion %+v", sc.Recall(), sc.Precision(), sc.MeanDelay(), truth.Motion, res.Motion)
+			}
+			if sc.GlobalHit != sc.GlobalWant || sc.GlobalExtra != 0 {
+				t.Errorf("whole-picture events %+v, want %+v", res.Globals, truth.Global)
+			}
+		})
+	}
+}
+
+func TestMatch(t *testing.T) {
+	tr := scenes.Truth{Motion: []scenes.Interval{{Start: 4, End: 7, Region: [4]int{0, 100, 200, 200}}, {Start: 12, End: 15, Region: [4]int{200, 100, 640, 200}}},
+		Global: []scenes.Global{{Type: "tamper", At: 16}}}
+	for _, tt := range []struct {
+		name                 string
+		dets                 []scenes.Detection
+		globals              []scenes.GlobalDetection
+		tp, fp, ghit, gextra int
+	}{
+		{name: "both found", dets: []scenes.Detection{{Start: 4.2, End: 8, Reported: 4.4}, {Start: 12.2, End: 16, Reported: 12.4}}, tp: 2},
+		{name: "one event over both", dets: []scenes.Detection{{Start: 4.2, End: 16, Reported: 4.4}}, tp: 1},
+		{name: "wrong place", dets: []scenes.Detection{{Start: 4.2, End: 8, Reported: 4.4, Region: [4]int{400, 0, 640, 50}}}, fp: 1},
+		{name: "false alarm", dets: []scenes.Detection{{Start: 10.5, End: 11, Reported: 10.7}}, fp: 1},
+		{name: "tamper found", globals: []scenes.GlobalDetection{{Type: "tamper", At: 16.5}}, ghit: 1},
+		{name: "scene change is not tamper", globals: []scenes.GlobalDetection{{Type: "scene_change", At: 16.5}}, gextra: 1},
+	} {
+		s := scenes.Match(tr, tt.dets, tt.globals)
+		if s.TruePositives != tt.tp || s.FalsePositive != tt.fp || s.GlobalHit != tt.ghit || s.GlobalExtra != tt.gextra {
+			t.Errorf("%s: got TP %d FP %d global %d extra %d; want %d %d %d %d", tt.name, s.TruePositives, s.FalsePositive, s.GlobalHit, s.GlobalExtra, tt.tp, tt.fp, tt.ghit, tt.gextra)
+		}
+	}
+}
