@@ -139,7 +139,7 @@ func (st *stream) send(i int, ts uint32, ntp time.Time, fs *faultSnapshot, rng *
 		st.pkt.SequenceNumber++
 		st.pkt.Marker = j == len(payloads)-1
 		if fs.garbage {
-			p = garbagePayload(st.clip.Codec, len(p), rng)
+			p = garbagePayload(len(p), rng)
 		}
 		st.pkt.Payload = p
 		if err := st.st.WritePacketRTPWithNTP(st.media, &st.pkt, ntp); err != nil {

@@ -157,10 +157,8 @@ var (
 const garbagePoolSize = 1 << 16
 
 // garbagePayload returns n random bytes (a view into a shared pool; no
-// allocation). For H.265 the first byte never makes an aggregation packet
-// (type 48): gortsplib v4.16.2 indexes past the end of a short one while
-// computing RTCP reports, on the sending side as well as the receiving.
-func garbagePayload(codec Codec, n int, rng *uint64) []byte {
+// allocation), so every NAL unit type, aggregate and fragment header shows up.
+func garbagePayload(n int, rng *uint64) []byte {
 	garbageOnce.Do(func() {
 		garbagePool = make([]byte, garbagePoolSize)
 		r := rand.NewPCG(1, 2)
@@ -182,8 +180,5 @@ func garbagePayload(codec Codec, n int, rng *uint64) []byte {
 	x ^= x << 17
 	*rng = x
 	off := int(x % uint64(garbagePoolSize-n))
-	for codec == H265 && (garbagePool[off]>>1)&0x3f == 48 {
-		off = (off + 1) % (garbagePoolSize - n)
-	}
 	return garbagePool[off : off+n]
 }

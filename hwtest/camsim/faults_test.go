@@ -281,3 +281,31 @@ func TestFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestNoAllocationPerFrame checks the camera's own per-frame work (fault
+// snapshot, choosing payloads, garbage) allocates nothing; what remains per
+// packet is gortsplib's.
+func TestNoAllocationPerFrame(t *testing.T) {
+	sim := startSim(t, 1)
+	cam := sim.Camera("cam1")
+	cam.Garbage(time.Hour)
+	rng := uint64(1)
+	i := 0
+	allocs := testing.AllocsPerRun(200, func() {
+		now := time.Now()
+		fs := cam.snapshot(now)
+		if !fs.garbage {
+			t.Fatal("no garbage fault")
+		}
+		cam.main.send(i%len(cam.main.clip.Frames), rtpTime(now), now, &fs, &rng) // no readers: nothing written
+		for _, p := range cam.main.clip.Frames[i%len(cam.main.clip.Frames)].InBand {
+			if g := garbagePayload(len(p), &rng); len(g) != len(p) {
+				t.Fatalf("garbage of %d bytes for a %d-byte payload", len(g), len(p))
+			}
+		}
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per frame, want 0", allocs)
+	}
+}
