@@ -28,7 +28,7 @@ import (
 func main() {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	if err := run(); err != nil {
-		log.Fatalf("camsim: %v", err)
+		log.Fatal(err) // errors from the camsim package name it already
 	}
 }
 
@@ -43,7 +43,7 @@ func run() error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", flag.Args())
+		return fmt.Errorf("camsim: unexpected arguments %q", flag.Args())
 	}
 
 	cfg := camsim.Config{Listen: *listen, Cameras: *cameras, ClipsDir: *clips, NoH265Camera: *noH265, Logf: log.Printf}
@@ -54,7 +54,7 @@ func run() error {
 		for _, f := range strings.Split(*h265, ",") {
 			k, err := strconv.Atoi(strings.TrimSpace(f))
 			if err != nil {
-				return fmt.Errorf("-h265: %q is not a camera number", f)
+				return fmt.Errorf("camsim: -h265: %q is not a camera number", f)
 			}
 			cfg.H265Cameras = append(cfg.H265Cameras, k)
 		}
@@ -63,11 +63,11 @@ func run() error {
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
+			return fmt.Errorf("camsim: cpu profile: %w", err)
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
+			return fmt.Errorf("camsim: cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -87,7 +87,7 @@ func run() error {
 	if *control != "" {
 		ln, err := net.Listen("tcp", *control)
 		if err != nil {
-			return fmt.Errorf("control endpoint: %w", err)
+			return fmt.Errorf("camsim: control endpoint: %w", err)
 		}
 		srv := &http.Server{Handler: sim.ControlHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- srv.Serve(ln) }()
@@ -108,7 +108,7 @@ func run() error {
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
-		return fmt.Errorf("control endpoint: %w", err)
+		return fmt.Errorf("camsim: control endpoint: %w", err)
 	}
 }
 
