@@ -1,0 +1,52 @@
+package selftest
+
+import (
+	"strings"
+	"testing"
+)
+
+// Listing as Linux 6.1 prints it for QEMU virt's PL061 with the power
+// key and a line driven by the self-test.
+const qemuDebugGPIO = `gpiochip0: GPIOs 512-519, parent: platform/9030000.pl061, 9030000.pl061:
+ gpio-512 (                    |matthan-selftest    ) out hi 
+ gpio-513 (                    |status              ) out lo 
+ gpio-515 (                    |GPIO Key Poweroff   ) in  lo IRQ ACTIVE LOW
+
+gpiochip1: GPIOs 520-527, parent: platform/other, other:
+ gpio-520 (                    |x                   ) out hi 
+`
+
+func TestParseDebugGPIO(t *testing.T) {
+	lines, err := ParseDebugGPIO(strings.NewReader(qemuDebugGPIO), "9030000.pl061")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		off      int
+		consumer string
+		out, hi  bool
+	}{
+		{0, "matthan-selftest", true, true},
+		{1, "status", true, false},
+		{3, "GPIO Key Poweroff", false, false},
+	} {
+		got, ok := lines[tt.off]
+		if !ok || got.Consumer != tt.consumer || got.Output != tt.out || got.High != tt.hi {
+			t.Errorf("line %d = %+v (present %v), want consumer %q out=%v hi=%v", tt.off, got, ok, tt.consumer, tt.out, tt.hi)
+		}
+	}
+	if len(lines) != 3 {
+		t.Errorf("got %d lines, want 3 (other chip's lines excluded)", len(lines))
+	}
+	if _, err := ParseDebugGPIO(strings.NewReader(qemuDebugGPIO), "nope"); err == nil {
+		t.Error("unknown chip accepted")
+	}
+}
+
+func FuzzParseDebugGPIO(f *testing.F) {
+	f.Add(qemuDebugGPIO, "9030000.pl061")
+	f.Add("gpiochip0: GPIOs 0-7, parent: p, x:\n gpio-9 (|a) out hi\n", "x")
+	f.Fuzz(func(t *testing.T, listing, label string) {
+		ParseDebugGPIO(strings.NewReader(listing), label)
+	})
+}
