@@ -19,6 +19,14 @@ const (
 	recentDeletes = 1024
 )
 
+// compactSlack: a journal is compacted when it holds more than a quarter
+// more records than live segments plus this many. A variable for tests.
+var compactSlack = 2 * recentDeletes
+
+func needsCompaction(c *camera) bool {
+	return c.jrecords > len(c.segs)+len(c.segs)/4+compactSlack
+}
+
 // loadCamera reads a camera's journal into memory and repairs what a crash
 // left: open segments are scanned and cut back to their last complete
 // fragment (or removed when nothing in them plays), interrupted deletes are
@@ -136,7 +144,7 @@ func (s *Store) loadCamera(name string) (*camera, error) {
 			return fail(fmt.Errorf("storage: record repairs of %s: %w", name, err))
 		}
 	}
-	if c.jrecords > 2*len(c.segs)+2*recentDeletes {
+	if needsCompaction(c) {
 		if err := s.compact(c); err != nil {
 			s.opts.Logf("storage: %v", err)
 		}
@@ -161,7 +169,7 @@ func cmpStart(a entry, t int64) int {
 // sorted by start, the starts of segments opened but never closed, and the
 // starts of deletes among the last recentDeletes records.
 func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
-	segs = make([]entry, 0, len(recs)/2+1)
+	segs = make([]entry, 0, len(recs)+1)
 	dead := make(map[int64]bool)
 	openSet := make(map[int64]bool)
 	find := func(st int64) int {

@@ -181,7 +181,7 @@ func (s *Store) deleteSegments(victims []victim) (int, error) {
 			Start: time.Unix(0, first.e.start).UTC(), End: time.Unix(0, lastV.e.end()).UTC(),
 			Text: fmt.Sprintf("Đã xoá %d đoạn ghi cũ (%s) / deleted %d old segments (%s)", len(vs), first.reason, len(vs), first.reason)})
 		s.opts.Logf("storage: %s: deleted %d segments (%s), oldest %s", c.name, len(vs), first.reason, time.Unix(0, first.e.start).UTC().Format(time.RFC3339))
-		if c.jrecords > 2*len(c.segs)+2*recentDeletes {
+		if needsCompaction(c) {
 			if err := s.compact(c); err != nil {
 				s.opts.Logf("storage: %v", err)
 			}

@@ -28,7 +28,7 @@ type FS struct {
 	mu     sync.Mutex
 	used   int64
 	enospc int
-	sizes map[string]int64
+	sizes  map[string]int64
 }
 
 // New wraps base (storage.OS when nil).
