@@ -1,0 +1,34 @@
+# image/: the firmware. `make image BOARD=qemu-virt|rpi4` builds
+# out/BOARD/{vmlinuz,initrd.cpio,matthan.img}; DEBUG=1 adds a shell.
+BOARD ?= qemu-virt
+IMAGE_TOOL := $(GO) run ./image/cmd/matthan-image
+
+# kernel: fetch and verify the pinned Debian packages of the QEMU board
+# (kernel, systemd-boot, e2fsprogs) into $(OUT)/cache (cached).
+PREREQS += kernel
+BENCHES += bench-boot
+.PHONY: kernel image run bench-boot flash repin
+
+kernel:
+	@$(IMAGE_TOOL) fetch -board qemu-virt -out $(OUT) >/dev/null
+
+image:
+	$(IMAGE_TOOL) build -board $(BOARD) -out $(OUT) $(if $(DEBUG),-debug)
+
+# repin: move every package pin (board/*/board.json, image/userland.json)
+# to the newest package in the Debian archive.
+repin:
+	$(IMAGE_TOOL) repin -out $(OUT)
+
+# run: 4 simulated cameras, the firmware under UEFI in QEMU, the admin
+# page on 127.0.0.1:8080; Ctrl-C shuts the box down cleanly.
+run: deps kernel $(CLIPS)
+	$(GO) run ./hwtest/qemu/cmd/matthan-run -out $(OUT) $(if $(DEBUG),-debug) $(if $(DIRECT),-direct)
+
+bench-boot: kernel $(CLIPS)
+	@$(GO) run ./hwtest/qemu/cmd/matthan-bootbench -out $(OUT)
+
+# flash: make flash DEV=/dev/sdX (or a file) writes out/$(BOARD)/matthan.img.
+flash:
+	@test -n "$(DEV)" || { echo "usage: make flash DEV=/dev/sdX [BOARD=$(BOARD)]"; exit 2; }
+	$(GO) run ./image/cmd/matthan-flash -image $(OUT)/$(BOARD)/matthan.img -to $(DEV)
