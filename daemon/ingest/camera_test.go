@@ -266,7 +266,7 @@ func TestCameraAgainstSimulator(t *testing.T) {
 	})
 	t.Run("drop and stall reconnect", func(t *testing.T) {
 		t.Parallel()
-		sink, log, _ := start(t, "cam4", Options{ReadTimeout: time.Second, OfflineAfter: 8 * time.Second})
+		sink, log, _ := start(t, "cam4", Options{ReadTimeout: 2 * time.Second, OfflineAfter: 8 * time.Second})
 		recording(t, sink, 6*time.Second)
 		sim.Camera("cam4").Drop()
 		recording(t, sink, 5*time.Second)

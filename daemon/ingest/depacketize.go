@@ -47,7 +47,7 @@ type assembler struct {
 }
 
 func newAssembler(codec media.Codec) *assembler {
-	return &assembler{h265: codec == media.H265, buf: make([]byte, 0, 256<<10)}
+	return &assembler{h265: codec == media.H265, buf: make([]byte, 0, 64<<10)}
 }
 
 // push adds one packet. When it completes an access unit, emit is called

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/matthan/matthan/daemon/clock"
 	"github.com/matthan/matthan/daemon/media"
 )
 
@@ -198,3 +199,9 @@ func TestAssemblerSteadyStateAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per access unit, want 0", n)
 	}
 }
+
+var (
+	mediaH264    = media.H264
+	mediaH265    = media.H265
+	slewDefaults = clock.Config{}
+)

@@ -12,6 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,8 +34,32 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := app.Run(ctx, cfg, log); err != nil {
+	stopProfiles := startProfiles(log)
+	err = app.Run(ctx, cfg, log)
+	stopProfiles()
+	if err != nil {
 		log.Error("matthand failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// startProfiles serves net/http/pprof on $MATTHAN_PPROF (an address on
+// 127.0.0.1), for profiling the recorder benchmark.
+func startProfiles(log *slog.Logger) func() {
+	addr := os.Getenv("MATTHAN_PPROF")
+	if addr == "" {
+		return func() {}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+			log.Error("pprof", "err", err)
+		}
+	}()
+	return func() { srv.Close() }
 }
