@@ -32,6 +32,8 @@ type Camera struct {
 
 	mu     sync.Mutex
 	faults faultState
+
+	lostPackets atomic.Uint64 // not sent: a reader's write queue was full
 }
 
 // stream is one RTSP path of a camera.

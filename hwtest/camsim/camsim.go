@@ -108,6 +108,9 @@ func Start(cfg Config) (*Sim, error) {
 	s.srv = &gortsplib.Server{
 		Handler:     s.handler,
 		RTSPAddress: cfg.Listen,
+		// A second of a 720p stream at 4 Mbit/s is ~360 packets: let a
+		// reader fall a few seconds behind before it loses packets.
+		WriteQueueSize: 2048,
 		Listen: func(network, address string) (net.Listener, error) {
 			l, err := net.Listen(network, address)
 			ln = l

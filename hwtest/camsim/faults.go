@@ -126,6 +126,9 @@ type Status struct {
 	SDPOnly     bool          `json:"sdp_only"`
 	// TimestampOffset is what is added to RTP timestamps, in 90 kHz ticks (mod 2^32).
 	TimestampOffset uint32 `json:"timestamp_offset"`
+	// LostPackets counts packets a too slow reader did not get (its write
+	// queue was full).
+	LostPackets uint64 `json:"lost_packets"`
 }
 
 // Status reports the camera's readers and active faults.
@@ -140,7 +143,7 @@ func (c *Camera) Status() Status {
 		MainReaders: m, SubReaders: s,
 		StallLeft: left(c.faults.stallUntil), GarbageLeft: left(c.faults.garbageUntil),
 		OfflineLeft: left(c.faults.offlineUntil), SDPOnly: c.faults.sdpOnly,
-		TimestampOffset: c.faults.tsOffset,
+		TimestampOffset: c.faults.tsOffset, LostPackets: c.lostPackets.Load(),
 	}
 }
 

@@ -1,9 +1,13 @@
 package camsim
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
 )
 
 const frameTicks = rtpClockRate / FrameRate
@@ -307,5 +311,28 @@ func TestNoAllocationPerFrame(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per frame, want 0", allocs)
+	}
+}
+
+func TestLostPacketsCounted(t *testing.T) {
+	var logged []string
+	sim, err := Start(Config{Listen: "127.0.0.1:0", Cameras: 1, NoH265Camera: true, ClipsDir: clipsDir(t),
+		Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	cam := sim.Camera("cam1")
+	ss := &gortsplib.ServerSession{}
+	ss.SetUserData(&sessionInfo{stream: cam.sub})
+	logged = nil
+	for range 3 {
+		sim.handler.OnStreamWriteError(&gortsplib.ServerHandlerOnStreamWriteErrorCtx{Session: ss, Error: errors.New("write queue is full")})
+	}
+	if got := cam.Status().LostPackets; got != 3 {
+		t.Errorf("lost packets %d, want 3", got)
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], "cam1/sub") {
+		t.Errorf("logged %q, want one line naming cam1/sub", logged)
 	}
 }

@@ -3,6 +3,8 @@ package camsim
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
@@ -20,6 +22,7 @@ type rtspHandler struct {
 type sessionInfo struct {
 	stream  *stream
 	playing bool
+	lastLog atomic.Int64 // unix ns of the last write error logged
 }
 
 func (h *rtspHandler) lookup(path string) *stream {
@@ -52,7 +55,9 @@ func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Res
 	}
 	h.mu.Lock()
 	if _, ok := h.sessions[ctx.Session]; !ok {
-		h.sessions[ctx.Session] = &sessionInfo{stream: st}
+		si := &sessionInfo{stream: st}
+		h.sessions[ctx.Session] = si
+		ctx.Session.SetUserData(si)
 	}
 	h.mu.Unlock()
 	return &base.Response{StatusCode: base.StatusOK}, st.st, nil
@@ -117,4 +122,21 @@ func (h *rtspHandler) closeSessions(cam *Camera) int {
 		ss.Close()
 	}
 	return len(victims)
+}
+
+// OnStreamWriteError implements gortsplib.ServerHandlerOnStreamWriteError:
+// a reader too slow for its write queue loses packets. Counted per camera
+// and logged at most once a second per session (gortsplib would log every
+// packet).
+func (h *rtspHandler) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	// Called while gortsplib holds the stream's lock: no h.mu here.
+	si, ok := ctx.Session.UserData().(*sessionInfo)
+	if !ok {
+		return
+	}
+	si.stream.cam.lostPackets.Add(1)
+	now := time.Now().UnixNano()
+	if last := si.lastLog.Load(); now-last >= int64(time.Second) && si.lastLog.CompareAndSwap(last, now) {
+		h.sim.cfg.Logf("camsim: %s: a reader is too slow: %v (packets lost)", si.stream.path, ctx.Error)
+	}
 }
