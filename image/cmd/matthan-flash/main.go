@@ -1,0 +1,41 @@
+// Command matthan-flash writes the firmware image to a technician's SD
+// card or disk (or a file), with a progress bar, and verifies it by reading
+// it back. It refuses mounted disks, the running system's disk and swap.
+//
+//	matthan-flash -image out/rpi4/matthan.img -to /dev/sdX
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/matthan/matthan/image/flash"
+)
+
+func main() {
+	image := flag.String("image", "", "firmware image (out/BOARD/matthan.img)")
+	to := flag.String("to", "", "target block device (/dev/sdX, /dev/mmcblkN) or file")
+	noVerify := flag.Bool("no-verify", false, "do not read the target back")
+	flag.Parse()
+	if *image == "" || *to == "" {
+		fmt.Fprintln(os.Stderr, "usage: matthan-flash -image out/BOARD/matthan.img -to /dev/sdX")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Printf("Ghi / writing %s -> %s\n", *image, *to)
+	res, err := flash.Write(ctx, *image, *to, flash.Options{Progress: os.Stdout, NoVerify: *noVerify})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "matthan-flash:", err)
+		os.Exit(1)
+	}
+	verified := "not verified"
+	if res.Verified {
+		verified = "verified by reading back / đã kiểm tra"
+	}
+	fmt.Printf("Xong / done: %d bytes in %s, sha256 %s, %s\n", res.Bytes, res.Took.Round(1e7), res.SHA256, verified)
+}
