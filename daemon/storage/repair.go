@@ -195,15 +195,13 @@ func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
 			delete(dead, r.start)
 			openSet[r.start] = true
 		case recClose:
-			i := find(r.start)
-			if i < 0 {
-				if n := len(segs); n == 0 || segs[n-1].start < r.start {
-					segs = append(segs, entry{start: r.start})
-					i = n
-				} else {
-					segs = insertSorted(segs, entry{start: r.start})
-					i = find(r.start)
-				}
+			var i int
+			if n := len(segs); n == 0 || segs[n-1].start < r.start {
+				segs = append(segs, entry{start: r.start}) // compacted journal: in order
+				i = n
+			} else if i = find(r.start); i < 0 {
+				segs = insertSorted(segs, entry{start: r.start})
+				i = find(r.start)
 			}
 			segs[i].durMS = durMS(r.start, r.end)
 			segs[i].size = uint32(min(r.size, MaxSegmentBytes))

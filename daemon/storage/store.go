@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -166,14 +167,30 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: list %s: %w", s.dir, err)
 	}
+	// Cameras load in parallel: the journals are independent.
+	names := make(chan string)
+	errs := make(chan error, len(ents))
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for name := range names {
+				if _, err := s.loadCamera(name); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
 	for _, e := range ents {
-		if !e.IsDir() || validCamera(e.Name()) != nil {
-			continue
+		if e.IsDir() && validCamera(e.Name()) == nil {
+			names <- e.Name()
 		}
-		if _, err := s.loadCamera(e.Name()); err != nil {
-			s.closeJournals()
-			return nil, err
-		}
+	}
+	close(names)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		s.closeJournals()
+		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
