@@ -18,6 +18,6 @@ camsim:
 BENCHES += bench-camsim
 .PHONY: bench-camsim
 bench-camsim: $(CLIPS)
-	@set -o pipefail; CAMSIM_BENCH=16,64 $(GO) test -count=1 -v -timeout 10m \
-	  -run '^TestCPUBench$$' ./hwtest/camsim/camsimtest/ | \
-	  awk '/^BENCH /{print; next} /^(--- FAIL|FAIL|panic)/{print > "/dev/stderr"}'
+	@mkdir -p $(OUT); CAMSIM_BENCH=16,64 $(GO) test -count=1 -v -timeout 10m \
+	  -run '^TestCPUBench$$' ./hwtest/camsim/camsimtest/ > $(OUT)/bench-camsim.log 2>&1 \
+	  || { cat $(OUT)/bench-camsim.log >&2; exit 1; }; grep '^BENCH ' $(OUT)/bench-camsim.log
