@@ -71,6 +71,19 @@ func (r *Reader) Peek32() uint32 {
 	return uint32(v << uint(r.pos&7) >> 32)
 }
 
+// SetPos moves the reader to bit position p (clamped to the data; moving
+// past the end records ErrExhausted).
+func (r *Reader) SetPos(p int) {
+	switch {
+	case p < 0:
+		p = 0
+	case p > r.n:
+		p = r.n
+		r.Fail(ErrExhausted)
+	}
+	r.pos = p
+}
+
 // Skip consumes n bits.
 func (r *Reader) Skip(n int) {
 	r.pos += n

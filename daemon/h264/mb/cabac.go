@@ -19,9 +19,14 @@ var errCABACOffset = errors.New("cabac: codIOffset 510 or 511 at initialisation"
 
 // cabacDecoder is the arithmetic decoding engine of clause 9.3.3.2, with
 // the 9-bit codIOffset register of the standard so that the bit position
-// is exact at I_PCM samples and at the end of the slice.
+// is exact at I_PCM samples and at the end of the slice. It reads the slice
+// data through a 64-bit cache of its own.
 type cabacDecoder struct {
-	r        *bits.Reader
+	data     []byte
+	next     int    // next byte of data to load
+	cache    uint64 // unread bits, left-aligned
+	nbits    uint   // valid bits in cache
+	overrun  int    // bits read past the end of data
 	rng, off uint32
 	ctx      [1024]uint8 // pStateIdx<<1 | valMPS
 }
@@ -51,15 +56,48 @@ func (c *cabacDecoder) initContexts(table, qp int) {
 	}
 }
 
-// initEngine starts arithmetic decoding at the reader's (byte-aligned) position.
+// initEngine starts arithmetic decoding at the reader's position, which
+// must be byte-aligned.
 func (c *cabacDecoder) initEngine(r *bits.Reader) error {
-	c.r = r
+	c.data = r.Data()
+	c.next = r.Pos() >> 3
+	c.cache, c.nbits, c.overrun = 0, 0, 0
 	c.rng = 510
-	c.off = r.U(9)
+	c.off = c.read(9)
+	if c.overrun > 0 {
+		return bits.ErrExhausted
+	}
 	if c.off >= 510 {
 		return errCABACOffset
 	}
-	return r.Err()
+	return nil
+}
+
+// pos is the bit position in the slice data after the last bit read.
+func (c *cabacDecoder) pos() int { return c.next*8 - int(c.nbits) + c.overrun }
+
+func (c *cabacDecoder) refill() {
+	for c.nbits <= 56 && c.next < len(c.data) {
+		c.cache |= uint64(c.data[c.next]) << (56 - c.nbits)
+		c.nbits += 8
+		c.next++
+	}
+}
+
+// read takes n <= 32 bits; past the end of the data it reads zeros and
+// counts them in overrun.
+func (c *cabacDecoder) read(n uint) uint32 {
+	if c.nbits < n {
+		c.refill()
+		if c.nbits < n {
+			c.overrun += int(n - c.nbits)
+			c.nbits = n
+		}
+	}
+	v := uint32(c.cache >> (64 - n))
+	c.cache <<= n
+	c.nbits -= n
+	return v
 }
 
 func (c *cabacDecoder) decision(ctxIdx int) uint32 {
@@ -85,15 +123,15 @@ func (c *cabacDecoder) decision(ctxIdx int) uint32 {
 		c.ctx[ctxIdx] = p<<1 | uint8(mps)
 	}
 	if c.rng < 256 {
-		n := mbits.LeadingZeros32(c.rng) - 23
-		c.rng <<= uint(n)
-		c.off = c.off<<uint(n) | c.r.U(n)
+		n := uint(mbits.LeadingZeros32(c.rng) - 23)
+		c.rng <<= n
+		c.off = c.off<<n | c.read(n)
 	}
 	return bin
 }
 
 func (c *cabacDecoder) bypass() uint32 {
-	c.off = c.off<<1 | c.r.U1()
+	c.off = c.off<<1 | c.read(1)
 	if c.off >= c.rng {
 		c.off -= c.rng
 		return 1
@@ -107,9 +145,9 @@ func (c *cabacDecoder) terminate() uint32 {
 		return 1
 	}
 	if c.rng < 256 {
-		n := mbits.LeadingZeros32(c.rng) - 23
-		c.rng <<= uint(n)
-		c.off = c.off<<uint(n) | c.r.U(n)
+		n := uint(mbits.LeadingZeros32(c.rng) - 23)
+		c.rng <<= n
+		c.off = c.off<<n | c.read(n)
 	}
 	return 0
 }

@@ -1,6 +1,10 @@
 package mb
 
-import "math/bits"
+import (
+	mbits "math/bits"
+
+	"github.com/matthan/matthan/daemon/h264/bits"
+)
 
 // residualBlockCAVLC parses residual_block_cavlc() and returns TotalCoeff.
 // nC is -1 for chroma DC.
@@ -41,7 +45,7 @@ func (d *sliceDecoder) residualBlockCAVLC(nC, maxCoeff int) (int, error) {
 		if p == 0 {
 			return 0, d.fail("level_prefix too long")
 		}
-		lp := bits.LeadingZeros32(p)
+		lp := mbits.LeadingZeros32(p)
 		r.Skip(lp + 1)
 		levelCode := min(15, lp) << uint(suffixLength)
 		if suffixLength > 0 || lp >= 14 {
@@ -120,8 +124,8 @@ func (d *sliceDecoder) lumaBlockCABAC(pos, cat, maxCoeff int) error {
 	var a, b, bit int
 	if pos < 0 { // Intra16x16 DC
 		bit = 24
-		a = d.cbfCond(d.mbAt(d.mbX-1, d.mbY), 24)
-		b = d.cbfCond(d.mbAt(d.mbX, d.mbY-1), 24)
+		a = d.cbfCond(d.left, 24)
+		b = d.cbfCond(d.top, 24)
 	} else {
 		bit = pos
 		x, y := pos&3, pos>>2
@@ -138,8 +142,8 @@ func (d *sliceDecoder) lumaBlockCABAC(pos, cat, maxCoeff int) error {
 }
 
 func (d *sliceDecoder) chromaDCCABAC(c int) error {
-	a := d.cbfCond(d.mbAt(d.mbX-1, d.mbY), 25+c)
-	b := d.cbfCond(d.mbAt(d.mbX, d.mbY-1), 25+c)
+	a := d.cbfCond(d.left, 25+c)
+	b := d.cbfCond(d.top, 25+c)
 	if d.cabac.decision(85+cbfCatOffset[3]+a+2*b) == 0 {
 		return nil
 	}
@@ -229,8 +233,8 @@ func (d *sliceDecoder) residualCABAC(cat, maxCoeff int) error {
 		}
 		c.bypass() // coeff_sign_flag
 	}
-	if d.r.Err() != nil {
-		return d.fail("%v", d.r.Err())
+	if c.overrun > 0 {
+		return d.fail("%v", bits.ErrExhausted)
 	}
 	return nil
 }

@@ -40,14 +40,16 @@ type sliceDecoder struct {
 	tag   uint32
 	pic   uint32
 
-	mbX, mbY      int
-	cur           *mbState
-	isB, isI      bool
-	useCABAC      bool
-	prevQPDeltaNZ bool
-	decoded       int // macroblocks decoded in this slice
-	tmpMVD        [2][16][2]int32
-	subType       [4]int
+	mbX, mbY int
+	cur      *mbState
+	// neighbours of the current macroblock, nil when not available
+	left, top, topLeft, topRight *mbState
+	isB, isI                     bool
+	useCABAC                     bool
+	prevQPDeltaNZ                bool
+	decoded                      int // macroblocks decoded in this slice
+	tmpMVD                       [2][16][2]int32
+	subType                      [4]int
 }
 
 var errDesync = errors.New("slice data does not parse (desync or corrupt)")
@@ -72,28 +74,21 @@ func (d *sliceDecoder) mbAt(mx, my int) *mbState {
 // macroblock's top-left block, x in -1..4 and y in -1..3; it returns the
 // macroblock holding it (nil if not available) and its raster index there.
 func (d *sliceDecoder) nb4(x, y int) (*mbState, int) {
-	if x >= 0 && x < 4 && y >= 0 {
-		if y < 4 {
+	switch {
+	case y >= 0:
+		switch {
+		case y > 3 || x > 3:
+			return nil, 0
+		case x >= 0:
 			return d.cur, y*4 + x
 		}
-		return nil, 0
+		return d.left, y*4 + x + 4
+	case x < 0:
+		return d.topLeft, 15
+	case x > 3:
+		return d.topRight, 12 + x - 4
 	}
-	if x > 3 && y >= 0 {
-		return nil, 0
-	}
-	mx, my := d.mbX, d.mbY
-	if x < 0 {
-		mx--
-		x += 4
-	} else if x > 3 {
-		mx++
-		x -= 4
-	}
-	if y < 0 {
-		my--
-		y += 4
-	}
-	return d.mbAt(mx, my), y*4 + x
+	return d.top, 12 + x
 }
 
 // nbChroma finds the chroma 4x4 block (x, y) in -1..1 of a 2x2 grid.
@@ -102,9 +97,9 @@ func (d *sliceDecoder) nbChroma(x, y int) (*mbState, int) {
 		return d.cur, y*2 + x
 	}
 	if x < 0 {
-		return d.mbAt(d.mbX-1, d.mbY), y*2 + 1
+		return d.left, y*2 + 1
 	}
-	return d.mbAt(d.mbX, d.mbY-1), 2 + x
+	return d.top, 2 + x
 }
 
 // startMB makes addr the current macroblock and clears its state.
@@ -117,6 +112,10 @@ func (d *sliceDecoder) startMB(addr int) error {
 	*m = mbState{tag: d.tag, pic: d.pic}
 	m.ref = [2][4]int8{{-1, -1, -1, -1}, {-1, -1, -1, -1}}
 	d.cur = m
+	d.left = d.mbAt(d.mbX-1, d.mbY)
+	d.top = d.mbAt(d.mbX, d.mbY-1)
+	d.topLeft = d.mbAt(d.mbX-1, d.mbY-1)
+	d.topRight = d.mbAt(d.mbX+1, d.mbY-1)
 	return nil
 }
 
@@ -174,9 +173,9 @@ func (d *sliceDecoder) decode() error {
 				if err := d.startMB(addr); err != nil {
 					return err
 				}
-				start := d.r.Pos()
+				start := d.cabac.pos()
 				if d.skipFlag() {
-					d.skipMB(d.r.Pos() - start)
+					d.skipMB(d.cabac.pos() - start)
 					if d.cabac.terminate() == 1 {
 						return d.finish()
 					}
@@ -196,7 +195,11 @@ func (d *sliceDecoder) decode() error {
 		if err := d.startMB(addr); err != nil {
 			return err
 		}
-		if err := d.macroblock(d.r.Pos()); err != nil {
+		start := d.r.Pos()
+		if d.useCABAC {
+			start = d.cabac.pos()
+		}
+		if err := d.macroblock(start); err != nil {
 			return err
 		}
 		if d.useCABAC {
@@ -212,6 +215,12 @@ func (d *sliceDecoder) decode() error {
 
 // finish checks that the slice data ended where the NAL unit ends.
 func (d *sliceDecoder) finish() error {
+	if d.useCABAC {
+		if d.cabac.overrun > 0 {
+			return fmt.Errorf("slice data: %w: %v", errDesync, bits.ErrExhausted)
+		}
+		d.r.SetPos(d.cabac.pos())
+	}
 	if err := d.r.Err(); err != nil {
 		return fmt.Errorf("slice data: %w: %v", errDesync, err)
 	}
@@ -406,6 +415,13 @@ func (d *sliceDecoder) macroblock(start int) error {
 	if err := d.r.Err(); err != nil {
 		return d.fail("%v", err)
 	}
+	if d.useCABAC {
+		if d.cabac.overrun > 0 {
+			return d.fail("%v", bits.ErrExhausted)
+		}
+		d.emit(d.cabac.pos()-start, part)
+		return nil
+	}
 	d.emit(d.r.Pos()-start, part)
 	return nil
 }
@@ -413,6 +429,9 @@ func (d *sliceDecoder) macroblock(start int) error {
 // pcm skips the samples of an I_PCM macroblock.
 func (d *sliceDecoder) pcm(start int) error {
 	m := d.cur
+	if d.useCABAC {
+		d.r.SetPos(d.cabac.pos())
+	}
 	for !d.r.ByteAligned() {
 		if d.r.U1() != 0 {
 			return d.fail("pcm_alignment_zero_bit is 1")

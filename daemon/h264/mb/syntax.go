@@ -13,10 +13,10 @@ func b2i(b bool) int {
 // skipFlag decodes mb_skip_flag (CABAC only).
 func (d *sliceDecoder) skipFlag() bool {
 	inc := 0
-	if a := d.mbAt(d.mbX-1, d.mbY); a != nil && a.cat != catSkip {
+	if a := d.left; a != nil && a.cat != catSkip {
 		inc++
 	}
-	if b := d.mbAt(d.mbX, d.mbY-1); b != nil && b.cat != catSkip {
+	if b := d.top; b != nil && b.cat != catSkip {
 		inc++
 	}
 	base := 11
@@ -38,19 +38,19 @@ func (d *sliceDecoder) mbType() (int, error) {
 	switch {
 	case d.isI:
 		inc := 0
-		if a := d.mbAt(d.mbX-1, d.mbY); a != nil && a.cat != catI4x4 {
+		if a := d.left; a != nil && a.cat != catI4x4 {
 			inc++
 		}
-		if b := d.mbAt(d.mbX, d.mbY-1); b != nil && b.cat != catI4x4 {
+		if b := d.top; b != nil && b.cat != catI4x4 {
 			inc++
 		}
 		return d.intraMBTypeCABAC(3+inc, 3, true), nil
 	case d.isB:
 		inc := 0
-		if a := d.mbAt(d.mbX-1, d.mbY); a != nil && !a.direct16 {
+		if a := d.left; a != nil && !a.direct16 {
 			inc++
 		}
-		if b := d.mbAt(d.mbX, d.mbY-1); b != nil && !b.direct16 {
+		if b := d.top; b != nil && !b.direct16 {
 			inc++
 		}
 		if c.decision(27+inc) == 0 {
@@ -164,10 +164,10 @@ func (d *sliceDecoder) transform8x8Flag() bool {
 		return d.r.Flag()
 	}
 	inc := 0
-	if a := d.mbAt(d.mbX-1, d.mbY); a != nil && a.t8x8 {
+	if a := d.left; a != nil && a.t8x8 {
 		inc++
 	}
-	if b := d.mbAt(d.mbX, d.mbY-1); b != nil && b.t8x8 {
+	if b := d.top; b != nil && b.t8x8 {
 		inc++
 	}
 	return d.cabac.decision(399+inc) == 1
@@ -196,10 +196,10 @@ func (d *sliceDecoder) chromaPredMode() (uint8, error) {
 		return uint8(v), nil
 	}
 	inc := 0
-	if a := d.mbAt(d.mbX-1, d.mbY); a != nil && a.chromaPred != 0 {
+	if a := d.left; a != nil && a.chromaPred != 0 {
 		inc++
 	}
-	if b := d.mbAt(d.mbX, d.mbY-1); b != nil && b.chromaPred != 0 {
+	if b := d.top; b != nil && b.chromaPred != 0 {
 		inc++
 	}
 	c := &d.cabac
@@ -228,8 +228,8 @@ func (d *sliceDecoder) codedBlockPattern(intra bool) (uint8, error) {
 	}
 	c := &d.cabac
 	m := d.cur
-	left := d.mbAt(d.mbX-1, d.mbY)
-	top := d.mbAt(d.mbX, d.mbY-1)
+	left := d.left
+	top := d.top
 	m.cbp = 0
 	for b8 := 0; b8 < 4; b8++ {
 		// condTermFlagN is 1 when the neighbouring 8x8 block has no coded luma.
