@@ -1,0 +1,72 @@
+package record_test
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/matthan/matthan/daemon/record"
+	"github.com/matthan/matthan/daemon/record/recordtest"
+	"github.com/matthan/matthan/daemon/storage"
+)
+
+// BenchmarkRecorder feeds a 720p25 clip (~4 Mbit/s) through a Recorder
+// into a store, with the default fragment, segment and fsync policy. It
+// reports the CPU share of one core that one real-time stream costs the
+// recorder core (muxing, writes, fsyncs, index), allocations per frame, and
+// bytes written to disk (segments + index) per byte of video received.
+func BenchmarkRecorder(b *testing.B) {
+	clip := recordtest.LoadClip(b, "moving-720p.h264")
+	dir := b.TempDir()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		// tmpfs: measure our CPU, not the disk's latency
+		if d, err := os.MkdirTemp("/dev/shm", "matthan-bench-record-"); err == nil {
+			dir = d
+			defer os.RemoveAll(d)
+		}
+	}
+	st, err := storage.Open(context.Background(), dir, storage.Options{MinFreeBytes: 1, RetentionInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	rec := record.New(st, "cam", record.Options{})
+	s := clip.Stream
+	s.Camera, s.Epoch = "cam", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	rec.StreamStarted(s)
+	var fed int64
+	frame := time.Second / 25
+	n := 0
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		au := clip.AUs[n%len(clip.AUs)]
+		au.DTS = time.Duration(n) * frame
+		au.PTS = au.DTS
+		for _, nalu := range au.NALUs {
+			fed += int64(len(nalu))
+		}
+		if err := rec.WriteAccessUnit(&au); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	rec.StreamEnded(nil)
+	b.StopTimer()
+	// CPU time of the process (user + system, all threads), not wall time:
+	// the machine may be shared.
+	perFrame := float64((cpuTime() - cpu0).Nanoseconds()) / float64(b.N)
+	b.ReportMetric(perFrame*25/1e9*100, "%core/stream")
+	stats := st.Stats()
+	b.ReportMetric(float64(stats.VideoBytes+stats.IndexBytes)/float64(fed), "written/received")
+	b.ReportMetric(float64(stats.IndexBytes), "index-bytes")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

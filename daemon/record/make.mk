@@ -1,0 +1,12 @@
+# daemon/record: the recorder core's cost per 720p25 ~4 Mbit/s stream (CPU
+# time of muxing, writing, fsyncing and indexing; RTSP ingest not included)
+# and bytes written to disk per byte of video received.
+BENCHES += bench-record-core
+.PHONY: bench-record-core
+bench-record-core:
+	@$(GO) test -run '^$$' -bench 'BenchmarkRecorder$$' -benchtime 7500x ./daemon/record/ | awk ' \
+	  /^BenchmarkRecorder/ { for (i = 1; i < NF; i++) { \
+	    if ($$(i+1) == "%core/stream") print "BENCH record_core_cpu_per_stream", $$i, "%core"; \
+	    if ($$(i+1) == "written/received") print "BENCH record_core_bytes_written_overhead", $$i, "ratio"; \
+	    if ($$(i+1) == "allocs/op") print "BENCH record_core_allocs_per_frame", $$i, "allocs" } } \
+	  /^(FAIL|panic)/ { print; bad = 1 } END { exit bad }'
