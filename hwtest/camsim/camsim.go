@@ -53,8 +53,9 @@ type Sim struct {
 	byName  map[string]*Camera
 	streams map[string]*stream // by path without leading slash
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // Clip file names inside Config.ClipsDir.
@@ -158,12 +159,17 @@ func Start(cfg Config) (*Sim, error) {
 		return nil, fmt.Errorf("camsim: listen on %s: %w", cfg.Listen, err)
 	}
 	s.addr = ln.Addr().String()
+	var inited []*stream
 	for _, cam := range s.cameras {
 		for _, st := range []*stream{cam.main, cam.sub} {
 			if err := st.init(s.srv); err != nil {
+				for _, st := range inited {
+					st.st.Close()
+				}
 				s.srv.Close()
 				return nil, fmt.Errorf("camsim: %s: %w", st.path, err)
 			}
+			inited = append(inited, st)
 		}
 	}
 
@@ -186,15 +192,17 @@ func Start(cfg Config) (*Sim, error) {
 	return s, nil
 }
 
-// Close stops every camera and the server.
+// Close stops every camera and the server. It may be called more than once.
 func (s *Sim) Close() {
-	s.cancel()
-	s.wg.Wait()
-	s.srv.Close()
-	for _, cam := range s.cameras {
-		cam.main.st.Close()
-		cam.sub.st.Close()
-	}
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		s.srv.Close()
+		for _, cam := range s.cameras {
+			cam.main.st.Close()
+			cam.sub.st.Close()
+		}
+	})
 }
 
 // Addr is the RTSP listen address (host:port).
