@@ -36,7 +36,10 @@ func startSim(t *testing.T, n int) *Sim {
 // codec, size, packet count (25 fps) and that reading took real time.
 func TestFFprobeReadsStreams(t *testing.T) {
 	ffprobe := testenv.LookTool(t, "ffprobe", "ffmpeg")
-	sim := startSim(t, 2)
+	sim := startSim(t, 3)
+	// cam3 sends its parameter sets in the SDP only: ffprobe must still
+	// decode it (from sprop-parameter-sets).
+	sim.Camera("cam3").SetSDPOnly(true)
 	for _, tt := range []struct {
 		path          string
 		codec         string
@@ -46,6 +49,7 @@ func TestFFprobeReadsStreams(t *testing.T) {
 		{"cam1/sub", "h264", 640, 360},
 		{"cam2", "h264", 1280, 720},
 		{"cam2/sub", "h264", 640, 360},
+		{"cam3", "h264", 1280, 720},
 		{"h265", "hevc", 1280, 720},
 	} {
 		t.Run(strings.ReplaceAll(tt.path, "/", "_"), func(t *testing.T) {
