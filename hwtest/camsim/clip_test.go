@@ -151,3 +151,37 @@ func TestSplitAnnexB(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseClip(f *testing.F) {
+	sps := []byte{0, 0, 0, 1, 0x67, 0x4d, 0x40, 0x1f}
+	pps := []byte{0, 0, 0, 1, 0x68, 0xee, 0x3c, 0x80}
+	idr := []byte{0, 0, 1, 0x65, 0x88, 0x84, 0x00, 0x33}
+	p := []byte{0, 0, 1, 0x41, 0x9a, 0x02, 0x03}
+	h264 := append(append(append(append([]byte{}, sps...), pps...), idr...), p...)
+	f.Add(h264, false)
+	f.Add([]byte{0, 0, 1, 0x40, 1, 0xc, 0, 0, 1, 0x42, 1, 1, 0, 0, 1, 0x44, 1, 0xc0, 0, 0, 1, 0x26, 1, 0xaf, 0x11}, true)
+	f.Add([]byte{0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1}, false)
+	f.Fuzz(func(t *testing.T, b []byte, hevc bool) {
+		codec := H264
+		if hevc {
+			codec = H265
+		}
+		c, err := ParseClip(b, codec)
+		if err != nil {
+			return
+		}
+		if len(c.Frames) == 0 || !c.Frames[0].Key || c.SPS == nil || c.PPS == nil {
+			t.Fatalf("accepted a clip with %d frames, SPS %x, PPS %x", len(c.Frames), c.SPS, c.PPS)
+		}
+		for i, fr := range c.Frames {
+			if len(fr.InBand) == 0 || len(fr.NoParams) == 0 {
+				t.Fatalf("frame %d without packets", i)
+			}
+			for _, p := range fr.InBand {
+				if len(p) > rtpPayloadMaxSize {
+					t.Fatalf("frame %d: payload of %d bytes", i, len(p))
+				}
+			}
+		}
+	})
+}
