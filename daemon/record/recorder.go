@@ -169,6 +169,10 @@ func (r *Recorder) WriteAccessUnit(au *media.AccessUnit) error {
 		r.stats.Dropped++
 		return nil
 	}
+	if !hasPicture(r.stream.Codec, au) {
+		r.stats.Dropped++ // empty or truncated: nothing a player could show
+		return nil
+	}
 	if au.Key {
 		r.learnParams(au)
 	}
@@ -424,4 +428,23 @@ func (r *Recorder) withParams(au *media.AccessUnit) [][]byte {
 	r.nalus = append(r.nalus, r.stream.SPS, r.stream.PPS)
 	r.nalus = append(r.nalus, au.NALUs...)
 	return r.nalus
+}
+
+// hasPicture tells whether au holds at least one plausible slice.
+func hasPicture(codec media.Codec, au *media.AccessUnit) bool {
+	for _, n := range au.NALUs {
+		switch codec {
+		case media.H264:
+			if len(n) >= 2 && n[0]&0x80 == 0 {
+				if t := n[0] & 0x1f; t >= 1 && t <= 5 {
+					return true
+				}
+			}
+		case media.H265:
+			if len(n) >= 3 && n[0]&0x80 == 0 && (n[0]>>1)&0x3f <= 31 {
+				return true
+			}
+		}
+	}
+	return false
 }
