@@ -1,9 +1,12 @@
 # daemon/: the NVR daemon matthand.
 #   make matthand      builds $(OUT)/bin/matthand
-#   make dev           camsim with 4 cameras + matthand on $(DEV_LISTEN), data in $(OUT)/dev
-#   make bench-record  recorder CPU/RSS per stream (16 and 64 cameras) and write overhead
-DEV_LISTEN ?= 127.0.0.1:8080
-# Seconds each bench-record run measures (60 for the real figure; 10 for a quick look).
+#   make dev           camsim with 4 cameras + matthand on $(DEV_LISTEN), data in $(OUT)/dev;
+#                      Ctrl-C stops both
+#   make bench-record  recorder CPU and RSS per stream (16 and 64 cameras), write overhead;
+#                      BENCH_RECORD_SECONDS=10 for a quick look
+DEV_LISTEN  ?= 127.0.0.1:8080
+DEV_RTSP    ?= 127.0.0.1:8554
+DEV_CONTROL ?= 127.0.0.1:8555
 BENCH_RECORD_SECONDS ?= 60
 BENCH_RECORD_CAMERAS ?= 16,64
 
@@ -14,18 +17,19 @@ matthand:
 
 dev: $(OUT)/clips/.done camsim matthand
 	@mkdir -p $(OUT)/dev; \
-	$(OUT)/bin/camsim -clips $(OUT)/clips -quiet & cs=$$!; \
+	$(OUT)/bin/camsim -clips $(OUT)/clips -listen $(DEV_RTSP) -control $(DEV_CONTROL) -quiet & cs=$$!; \
 	trap 'kill $$cs $$mh 2>/dev/null; wait 2>/dev/null; echo; echo "dev: stopped"' EXIT; \
 	trap 'exit 0' INT TERM; \
 	sleep 1; \
 	$(OUT)/bin/matthand -data $(OUT)/dev -listen $(DEV_LISTEN) \
-	  -camera cam1=rtsp://127.0.0.1:8554/cam1 -camera cam2=rtsp://127.0.0.1:8554/cam2 \
-	  -camera cam3=rtsp://127.0.0.1:8554/cam3 -camera cam4=rtsp://127.0.0.1:8554/cam4 & mh=$$!; \
-	echo "dev: matthand on http://$(DEV_LISTEN)/api/cameras (data in $(OUT)/dev); Ctrl-C stops camsim and matthand"; \
+	  -camera cam1=rtsp://$(DEV_RTSP)/cam1 -camera cam2=rtsp://$(DEV_RTSP)/cam2 \
+	  -camera cam3=rtsp://$(DEV_RTSP)/cam3 -camera cam4=rtsp://$(DEV_RTSP)/cam4 & mh=$$!; \
+	echo "dev: matthand on http://$(DEV_LISTEN)/api/cameras (data in $(OUT)/dev)"; \
+	echo "dev: cameras rtsp://$(DEV_RTSP)/cam1..cam4, faults via http://$(DEV_CONTROL)/cameras; Ctrl-C stops both"; \
 	wait $$mh
 
 BENCHES += bench-record
 bench-record: $(OUT)/clips/.done
 	@set -o pipefail; MATTHAN_BENCH_RECORD=$(BENCH_RECORD_CAMERAS) MATTHAN_BENCH_SECONDS=$(BENCH_RECORD_SECONDS) \
 	  $(GO) test -count=1 -v -timeout 20m -run '^TestRecordBench$$' ./daemon/e2e/ | \
-	  awk '/^BENCH /{print; next} /^(--- FAIL|FAIL|panic)|e2e_test|bench_test/{print > "/dev/stderr"}'
+	  awk '/^BENCH /{print; next} /^(--- FAIL|FAIL|panic)|e2e_test|bench_test|harness_test/{print > "/dev/stderr"}'
