@@ -2,6 +2,9 @@ package record_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/matthan/matthan/daemon/record/recordtest"
 	"github.com/matthan/matthan/daemon/storage"
 	"github.com/matthan/matthan/daemon/storage/faultfs"
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
 // TestFullDisk records three cameras onto a simulated 8 MB disk (writes past
@@ -27,23 +31,62 @@ func TestFullDisk(t *testing.T) {
 		{"floor", 2 << 20, false},
 		{"enospc", 1, true},
 	} {
-		t.Run(tt.name, func(t *testing.T) { testFullDisk(t, tt.floor, tt.enospc) })
+		t.Run(tt.name, func(t *testing.T) {
+			ffs := faultfs.New(nil)
+			ffs.Quota = 8 << 20
+			testFullDisk(t, ffs, t.TempDir(), tt.floor, tt.enospc)
+		})
 	}
 }
 
-func testFullDisk(t *testing.T, floor int64, enospc bool) {
+const fullDiskEnv = "MATTHAN_RECORD_FULLDISK_DIR"
+
+// TestFullDiskTmpfs does the same on a real 8 MB tmpfs mounted in a private
+// mount namespace (needs root and unshare(1)): real ENOSPC, real statfs.
+func TestFullDiskTmpfs(t *testing.T) {
+	if dir := os.Getenv(fullDiskEnv); dir != "" {
+		// The child, inside the namespace, with the tmpfs mounted on dir.
+		testFullDisk(t, faultfs.New(nil), dir, 1, true)
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs in a private mount namespace (TestFullDisk covers ENOSPC without)")
+	}
+	unshare := testenv.LookTool(t, "unshare", "util-linux")
+	recordtest.LoadClip(t, "moving-360p.h264")
+	dir := t.TempDir()
+	cmd := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c",
+		`mount -t tmpfs -o size=8m matthan-test "$0" && exec "$@"`, dir,
+		os.Args[0], "-test.run=^TestFullDiskTmpfs$", "-test.v")
+	cmd.Env = append(os.Environ(), fullDiskEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	t.Logf("child:\n%s", lastLines(string(out), 15))
+	if err != nil {
+		t.Fatalf("full tmpfs: %v", err)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func testFullDisk(t *testing.T, ffs *faultfs.FS, dir string, floor int64, enospc bool) {
 	clips := []*recordtest.Clip{
 		recordtest.LoadClip(t, "moving-360p.h264"),
 		recordtest.LoadClip(t, "static-360p.h264"),
 		recordtest.LoadClip(t, "moving-360p.h264"),
 	}
 	cams := []string{"cam1", "cam2", "cam3"}
-	const (
-		quota = 8 << 20
-		loops = 12 // 120 s of each camera, about 24 MB in all
-	)
-	ffs := faultfs.New(nil)
-	ffs.Quota = quota
+	const loops = 12 // 120 s of each camera, about 24 MB in all
+	_, quota, err := ffs.Statfs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := func() int64 {
+		avail, _, _ := ffs.Statfs(dir)
+		return quota - avail
+	}
 	var mu sync.Mutex
 	purged := map[string]int{}
 	var lowEvents int
@@ -57,7 +100,7 @@ func testFullDisk(t *testing.T, floor int64, enospc bool) {
 			lowEvents++
 		}
 	})
-	st, err := storage.Open(context.Background(), t.TempDir(), storage.Options{
+	st, err := storage.Open(context.Background(), dir, storage.Options{
 		FS: ffs, MinFreeBytes: floor, RetentionInterval: 20 * time.Millisecond, Events: pub, Logf: t.Logf,
 	})
 	if err != nil {
@@ -86,7 +129,7 @@ func testFullDisk(t *testing.T, floor int64, enospc bool) {
 			}
 		}
 		if k%25 == 0 {
-			minAvail = min(minAvail, quota-ffs.Used())
+			minAvail = min(minAvail, quota-used())
 		}
 	}
 	for _, rec := range recs {
@@ -137,9 +180,9 @@ func testFullDisk(t *testing.T, floor int64, enospc bool) {
 	if hi.Sub(lo) > 4*time.Second+frame {
 		t.Errorf("oldest remaining segments differ by %v across cameras: %v", hi.Sub(lo), oldest)
 	}
-	avail, _, _ := ffs.Statfs("")
+	avail, _, _ := ffs.Statfs(dir)
 	t.Logf("used %d of %d bytes, lowest free during the run %d, free now %d, floor %d; purge events %v; stats %+v",
-		ffs.Used(), quota, minAvail, avail, floor, purged, st.Stats())
+		used(), quota, minAvail, avail, floor, purged, st.Stats())
 	if avail < floor {
 		t.Errorf("free space %d below the floor %d after retention", avail, floor)
 	}

@@ -5,6 +5,7 @@
 package faultfs
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,7 +40,8 @@ func New(base storage.FS) *FS {
 	return &FS{Base: base, sizes: map[string]int64{}}
 }
 
-// ENOSPC is how many writes failed for want of space.
+// ENOSPC is how many writes failed for want of space (the quota's or the
+// real file system's).
 func (f *FS) ENOSPC() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -105,16 +107,16 @@ func (w *file) Write(p []byte) (int, error) {
 	}
 	f.mu.Unlock()
 	n, err := w.File.Write(p[:room])
+	if err == nil && room < int64(len(p)) {
+		err = &os.PathError{Op: "write", Path: w.name, Err: syscall.ENOSPC}
+	}
 	f.mu.Lock()
 	f.used += int64(n)
 	f.sizes[w.name] += int64(n)
-	f.mu.Unlock()
-	if err == nil && room < int64(len(p)) {
-		err = &os.PathError{Op: "write", Path: w.name, Err: syscall.ENOSPC}
-		f.mu.Lock()
-		f.enospc++
-		f.mu.Unlock()
+	if errors.Is(err, syscall.ENOSPC) {
+		f.enospc++ // ours or the real file system's
 	}
+	f.mu.Unlock()
 	return n, err
 }
 
