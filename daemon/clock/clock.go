@@ -1,29 +1,46 @@
 // Package clock maps a camera's RTP timestamps onto the box's clock.
 //
 // The box's clock is the truth. A camera's 32-bit RTP timestamps give the
-// fine spacing between pictures, but they drift, wrap around and jump
-// (camera reboot, NTP step, reconnect). A Slewer follows the camera's
-// spacing while it pulls the result toward the box's elapsed time at a
-// bounded rate, and re-anchors on the box's clock when the two disagree by
-// more than a threshold. Its output never decreases and never makes a
-// negative or giant step.
+// exact spacing between pictures, but the camera's clock drifts, and its
+// timestamps wrap around and jump (camera reboot, NTP step, reconnect). A
+// Slewer keeps the camera's spacing while it pulls the result toward the
+// box's clock at a bounded rate, and re-anchors on the box's clock when the
+// two disagree by more than a threshold. Its output never decreases and
+// never makes a negative or giant step.
+//
+// The error it corrects is not a picture's arrival time, which jitters with
+// the network and with batched socket reads, but the smallest delay seen
+// over the last few seconds: the camera's clock as seen through the fastest
+// path. Inside a dead band no correction is made at all, so a camera whose
+// clock keeps time gets its pictures spaced exactly as it sent them (a
+// player, or ffmpeg, sees a constant frame rate).
 package clock
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Defaults for Config's zero fields.
 const (
-	DefaultMaxSlew       = 0.01 // 1 %: 10 ms per second of video
+	DefaultMaxSlew       = 0.001 // 1000 ppm: at most 1 ms of correction per second of video
+	DefaultDeadBand      = 100 * time.Millisecond
 	DefaultJumpThreshold = 3 * time.Second
+	// delayWindow is the length of each of the two windows over which the
+	// smallest delay is taken.
+	delayWindow = 2 * time.Second
 )
 
 // Config tunes a Slewer.
 type Config struct {
 	// ClockRate is the RTP clock rate in Hz (90000 for video).
 	ClockRate int
-	// MaxSlew bounds the correction per unit of media time (0.01 = at most
-	// 10 ms of correction per second of video). Zero means DefaultMaxSlew.
+	// MaxSlew bounds the correction per unit of media time (0.001 = at most
+	// 1 ms per second of video). Zero means DefaultMaxSlew.
 	MaxSlew float64
+	// DeadBand: errors smaller than this are left alone. Zero means
+	// DefaultDeadBand.
+	DeadBand time.Duration
 	// JumpThreshold: a timestamp step, or a disagreement with the box
 	// clock, larger than this re-anchors. Zero means DefaultJumpThreshold.
 	JumpThreshold time.Duration
@@ -34,26 +51,35 @@ type Config struct {
 type Slewer struct {
 	rate      int64
 	maxSlew   float64
+	deadBand  time.Duration
 	threshold time.Duration
 
-	started   bool
-	lastRTP   uint32
-	camTicks  int64         // camera ticks since the anchor, extended past 32 bits
-	anchor    time.Duration // output at the anchor
-	offset    time.Duration // slew correction accumulated since the anchor
-	last      time.Duration // last output
-	lastStep  time.Duration // last positive output step, for re-anchoring
+	started  bool
+	lastRTP  uint32
+	camTicks int64         // camera ticks since the anchor, extended past 32 bits
+	anchor   time.Duration // output at the anchor
+	offset   time.Duration // slew correction accumulated since the anchor
+	last     time.Duration // last output
+	lastStep time.Duration // last positive output step, for re-anchoring
+
+	// Smallest (box elapsed - output) in the current and the previous window.
+	minCur, minPrev time.Duration
+	winStart        time.Duration // output at the start of the current window
+
 	reanchors int
 }
 
 // NewSlewer returns a Slewer; a ClockRate ≤ 0 means 90000.
 func NewSlewer(c Config) *Slewer {
-	s := &Slewer{rate: int64(c.ClockRate), maxSlew: c.MaxSlew, threshold: c.JumpThreshold}
+	s := &Slewer{rate: int64(c.ClockRate), maxSlew: c.MaxSlew, deadBand: c.DeadBand, threshold: c.JumpThreshold}
 	if s.rate <= 0 {
 		s.rate = 90000
 	}
 	if s.maxSlew <= 0 {
 		s.maxSlew = DefaultMaxSlew
+	}
+	if s.deadBand <= 0 {
+		s.deadBand = DefaultDeadBand
 	}
 	if s.threshold <= 0 {
 		s.threshold = DefaultJumpThreshold
@@ -78,9 +104,7 @@ func (s *Slewer) Map(ts uint32, elapsed time.Duration) time.Duration {
 	if !s.started {
 		s.started = true
 		s.lastRTP = ts
-		s.anchor = max(elapsed, 0)
-		s.last = s.anchor
-		return s.last
+		return s.reanchorAt(max(elapsed, 0))
 	}
 	d := int64(int32(ts - s.lastRTP)) // wrap-around safe signed step
 	s.lastRTP = ts
@@ -94,15 +118,19 @@ func (s *Slewer) Map(ts uint32, elapsed time.Duration) time.Duration {
 	if diff > s.threshold || diff < -s.threshold {
 		return s.reanchor(elapsed)
 	}
-	if step < 0 {
-		step = -step
+
+	// The error is the smallest delay over the last two windows.
+	s.minCur = min(s.minCur, diff)
+	if cam+s.offset-s.winStart >= delayWindow {
+		s.minPrev, s.minCur = s.minCur, math.MaxInt64
+		s.winStart = cam + s.offset
 	}
-	limit := time.Duration(float64(step) * s.maxSlew)
-	s.offset += min(max(diff, -limit), limit)
-	out := cam + s.offset
-	if out < s.last {
-		out = s.last
+	if est := min(s.minCur, s.minPrev); est != math.MaxInt64 && (est > s.deadBand || est < -s.deadBand) {
+		limit := time.Duration(float64(max(step, -step)) * s.maxSlew)
+		s.offset += min(max(est, -limit), limit)
 	}
+
+	out := max(cam+s.offset, s.last)
 	if out > s.last {
 		s.lastStep = out - s.last
 	}
@@ -114,10 +142,15 @@ func (s *Slewer) Map(ts uint32, elapsed time.Duration) time.Duration {
 // least one picture interval after the previous output.
 func (s *Slewer) reanchor(elapsed time.Duration) time.Duration {
 	s.reanchors++
-	minNext := s.last + max(s.lastStep, time.Millisecond)
-	s.anchor = max(elapsed, minNext)
+	return s.reanchorAt(max(elapsed, s.last+max(s.lastStep, time.Millisecond)))
+}
+
+func (s *Slewer) reanchorAt(at time.Duration) time.Duration {
+	s.anchor = at
 	s.camTicks = 0
 	s.offset = 0
-	s.last = s.anchor
-	return s.last
+	s.last = at
+	s.minCur, s.minPrev = math.MaxInt64, math.MaxInt64
+	s.winStart = at
+	return at
 }
