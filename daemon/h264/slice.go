@@ -32,6 +32,32 @@ type SliceHeader struct {
 	CABACInitIdc       int
 	QP                 int
 	RedundantPicCnt    int
+
+	// First reordering command of ref_pic_list_modification per list
+	// (idc 3 when none): it chooses the list's entry 0.
+	FirstListMod [2]ListMod
+	// dec_ref_pic_marking()
+	LongTermReference bool // IDR marked as long-term
+	AdaptiveMarking   bool
+	NumMMCO           int
+	MMCO              [MaxMMCO]MMCO
+}
+
+// MaxMMCO is the most memory management operations kept per slice.
+const MaxMMCO = 66
+
+// ListMod is one modification_of_pic_nums_idc and its value.
+type ListMod struct {
+	Idc, Val int
+}
+
+// MMCO is one memory_management_control_operation with its values.
+type MMCO struct {
+	Op                   int
+	DiffPicNumsMinus1    int
+	LongTermPicNum       int
+	LongTermFrameIdx     int
+	MaxLongTermFrameIdx1 int
 }
 
 // TypeChar is 'P', 'B', 'I' (or 'p'/'i' for SP/SI) for the slice type.
@@ -120,6 +146,7 @@ func ParseSliceHeader(r *bits.Reader, nalType, nalRefIdc int, ps ParamSets, h *S
 		h.NumRefIdxActive[0] = 0
 	}
 	// ref_pic_list_modification()
+	h.FirstListMod = [2]ListMod{{Idc: 3}, {Idc: 3}}
 	for list := 0; list < 2; list++ {
 		if (list == 0 && h.Type == SliceI) || (list == 1 && h.Type != SliceB) {
 			continue
@@ -138,7 +165,10 @@ func ParseSliceHeader(r *bits.Reader, nalType, nalRefIdc int, ps ParamSets, h *S
 			if idc > 5 {
 				return fmt.Errorf("slice header: modification_of_pic_nums_idc %d out of range", idc)
 			}
-			r.UE() // abs_diff_pic_num_minus1, long_term_pic_num or abs_diff_view_idx_minus1
+			v := r.UE() // abs_diff_pic_num_minus1, long_term_pic_num or abs_diff_view_idx_minus1
+			if i == 0 {
+				h.FirstListMod[list] = ListMod{Idc: int(idc), Val: int(v)}
+			}
 		}
 	}
 	if (pps.WeightedPred && h.Type == SliceP) || (pps.WeightedBipredIdc == 1 && h.Type == SliceB) {
@@ -170,31 +200,37 @@ func ParseSliceHeader(r *bits.Reader, nalType, nalRefIdc int, ps ParamSets, h *S
 	if nalRefIdc != 0 {
 		// dec_ref_pic_marking()
 		if nalType == NALIDRSlice {
-			r.U1()
-			r.U1()
+			r.U1() // no_output_of_prior_pics_flag
+			h.LongTermReference = r.Flag()
 		} else if r.Flag() {
+			h.AdaptiveMarking = true
 			for i := 0; ; i++ {
-				if i > 64 || r.Err() != nil {
+				if i >= MaxMMCO || r.Err() != nil {
 					return fmt.Errorf("slice header: dec_ref_pic_marking too long or truncated")
 				}
 				op := r.UE()
 				if op == 0 {
 					break
 				}
+				m := MMCO{Op: int(op)}
 				switch op {
-				case 1, 3:
-					r.UE()
-					if op == 3 {
-						r.UE()
-					}
-				case 2, 6:
-					r.UE()
+				case 1:
+					m.DiffPicNumsMinus1 = int(r.UE())
+				case 2:
+					m.LongTermPicNum = int(r.UE())
+				case 3:
+					m.DiffPicNumsMinus1 = int(r.UE())
+					m.LongTermFrameIdx = int(r.UE())
 				case 4:
-					r.UE()
+					m.MaxLongTermFrameIdx1 = int(r.UE())
 				case 5:
+				case 6:
+					m.LongTermFrameIdx = int(r.UE())
 				default:
 					return fmt.Errorf("slice header: memory_management_control_operation %d out of range", op)
 				}
+				h.MMCO[h.NumMMCO] = m
+				h.NumMMCO++
 			}
 		}
 	}

@@ -5,14 +5,18 @@
 // skipped, intra or inter, its partition, its list-0 motion vector after
 // prediction and the bits it took.
 //
-// Only parameter sets carry state from one access unit to the next, so a
-// caller may analyse every Nth picture and skip the others at no cost. The
-// one thing that would need earlier pictures is the co-located motion of
-// B-slice direct prediction: direct-predicted blocks (B_Skip,
-// B_Direct_16x16, B_Direct_8x8) get spatial-direct vectors computed without
-// the co-located colZeroFlag, or zero vectors under temporal direct, and
-// their partition character is printed as 16x16 (' ') where ffmpeg derives
-// it from the co-located macroblock. Parsing never depends on it.
+// Slices parse on their own: only parameter sets carry state from one
+// access unit to the next that parsing needs, so a caller may analyse every
+// Nth picture (Skip the others) at no cost. B pictures are the exception
+// for outputs, not for parsing: direct-predicted blocks (B_Skip,
+// B_Direct_16x16, B_Direct_8x8) take their motion and ffmpeg's partition
+// character from the co-located picture (RefPicList1[0]). The analyser
+// keeps the macroblock state of reference pictures for that (of the latest
+// one only until the stream shows a B slice), so when every picture is
+// analysed the maps equal ffmpeg's; when the co-located picture was
+// skipped, direct blocks get spatial-direct vectors without colZeroFlag and
+// a 16x16 partition. Temporal direct vectors are not derived (zero on
+// reference 0 of both lists); its partition characters are exact.
 package mb
 
 import (
@@ -36,14 +40,21 @@ type Analyzer struct {
 	pps    [256]*h264.PPS
 	ppsErr [256]error
 
-	buf    []byte
-	r      bits.Reader
-	hdr    h264.SliceHeader
-	dec    sliceDecoder
-	mbs    []mbState
-	tag    uint32
-	pic    uint32
-	frames int
+	buf   []byte
+	r     bits.Reader
+	hdr   h264.SliceHeader
+	dec   sliceDecoder
+	work  *picture // the picture being analysed
+	first h264.SliceHeader
+	dpb   dpb
+	// keepMotion turns on at the first B slice: from then on reference
+	// pictures keep their macroblock state for direct prediction.
+	keepMotion bool
+	tag        uint32
+	pic        uint32
+	frames     int
+	// work0POC is the POC of the picture being analysed.
+	work0POC int
 
 	// picture order count state (8.2.1), for Frame.POC only
 	prevPOCMsb, prevPOCLsb           int
@@ -107,6 +118,9 @@ func (a *Analyzer) Analyze(au [][]byte, out *mbmap.Frame) error {
 			n, err := a.slice(nal, out, &started)
 			decoded += n
 			if err != nil {
+				if started {
+					a.finishPicture(false)
+				}
 				return err
 			}
 		}
@@ -115,9 +129,43 @@ func (a *Analyzer) Analyze(au [][]byte, out *mbmap.Frame) error {
 		return ErrNoPicture
 	}
 	if total := out.WidthMB * out.HeightMB; decoded != total {
+		a.finishPicture(false)
 		return fmt.Errorf("h264/mb: picture %d incomplete: %d of %d macroblocks in its slices", out.Number, decoded, total)
 	}
+	a.finishPicture(true)
 	return nil
+}
+
+// finishPicture runs reference marking for the picture just analysed (ok:
+// all its macroblocks parsed). Until the stream shows a B slice only the
+// latest reference picture keeps its macroblock state (the co-located
+// picture of a first B picture is the latest reference); from then on
+// every reference picture keeps it.
+func (a *Analyzer) finishPicture(ok bool) {
+	h := &a.first
+	if h.NALRefIdc == 0 {
+		return
+	}
+	var p *picture
+	if ok {
+		p, a.work = a.work, nil
+		p.hasMotion = true
+	} else {
+		p = a.dpb.getMeta()
+	}
+	p.poc, p.frameNum = a.work0POC, h.FrameNum
+	a.dpb.mark(p, h)
+	if !a.keepMotion {
+		for j, q := range a.dpb.refs {
+			if q != p && q.mbs != nil {
+				m := a.dpb.getMeta()
+				*m = *q
+				m.mbs, m.hasMotion = nil, false
+				a.dpb.refs[j] = m
+				a.dpb.release(q)
+			}
+		}
+	}
 }
 
 // Skip takes note of an access unit the caller does not analyse: only its
@@ -156,7 +204,12 @@ func (a *Analyzer) Skip(au [][]byte) error {
 			a.buf = h264.Unescape(a.buf, head)
 			a.r.Reset(a.buf)
 			if h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, &a.hdr) == nil {
-				a.poc(&a.hdr)
+				poc := a.poc(&a.hdr)
+				if a.hdr.NALRefIdc != 0 {
+					p := a.dpb.getMeta()
+					p.poc, p.frameNum = poc, a.hdr.FrameNum
+					a.dpb.mark(p, &a.hdr)
+				}
 			}
 		}
 	}
@@ -188,19 +241,28 @@ func (a *Analyzer) slice(nal []byte, out *mbmap.Frame, started *bool) (int, erro
 		out.WidthMB, out.HeightMB = w, ht
 		out.IDR = h.NALType == h264.NALIDRSlice
 		out.POC = a.poc(h)
+		a.work0POC = out.POC
+		a.first = *h
 		if cap(out.MBs) < w*ht {
 			out.MBs = make([]mbmap.Macroblock, w*ht)
 		}
 		out.MBs = out.MBs[:w*ht]
-		if len(a.mbs) != w*ht {
-			a.mbs = make([]mbState, w*ht)
+		if a.work == nil || len(a.work.mbs) != w*ht {
+			a.work = a.dpb.get(w * ht)
 		}
 	} else if out.WidthMB != w || out.HeightMB != ht {
 		return 0, fmt.Errorf("h264/mb: slices of one access unit disagree on the picture size")
 	}
+	var col *picture
+	if h.Type == h264.SliceB {
+		a.keepMotion = true
+		if c := a.dpb.colocated(h, a.work0POC); c != nil && c.hasMotion && len(c.mbs) == w*ht {
+			col = c
+		}
+	}
 	a.tag++
 	d := &a.dec
-	*d = sliceDecoder{r: &a.r, hdr: h, mbs: a.mbs, out: out.MBs, w: w, h: ht, tag: a.tag, pic: a.pic}
+	*d = sliceDecoder{r: &a.r, hdr: h, mbs: a.work.mbs, out: out.MBs, w: w, h: ht, tag: a.tag, pic: a.pic, col: col}
 	if err := d.decode(); err != nil {
 		return d.decoded, fmt.Errorf("h264/mb: picture %d, slice from macroblock %d: %w", out.Number, h.FirstMB, err)
 	}

@@ -104,37 +104,118 @@ func minPositive(a, b int) int {
 	return max(a, b)
 }
 
-// directMotion fills the 8x8 blocks in mask with spatial direct motion
-// (8.4.1.2.2) without the co-located picture's colZeroFlag, which needs the
-// reference picture's motion: vectors of direct blocks are approximate.
-// Temporal direct needs that motion too; its blocks get zero vectors on
-// reference 0 of both lists.
-func (d *sliceDecoder) directMotion(mask uint8) {
-	m := d.cur
+// directMotion fills the 8x8 blocks in mask with direct-predicted motion
+// and returns the macroblock's partition shape as ffmpeg records it (b8x8:
+// the blocks are sub-macroblocks of a B_8x8). Spatial direct (8.4.1.2.2)
+// is exact when the co-located picture's motion is known (d.col), and
+// without its colZeroFlag otherwise. Temporal direct takes its partition
+// from the co-located macroblock but its vectors are not derived (zero on
+// reference 0 of both lists): they need the co-located picture's
+// reference lists.
+func (d *sliceDecoder) directMotion(mask uint8, b8x8 bool) uint8 {
+	var colMB *mbState
+	if d.col != nil {
+		colMB = &d.col.mbs[d.mbY*d.w+d.mbX]
+	}
+	colShape := func() uint8 {
+		switch {
+		case b8x8:
+			return shape8x8
+		case colMB == nil:
+			return shape16x16
+		case colMB.intra() || colMB.shape == shape16x16:
+			return shape16x16
+		}
+		return colMB.shape
+	}
+	if !d.hdr.DirectSpatial {
+		d.fillDirect(mask, [2]int{0, 0}, [2][2]int16{})
+		return colShape()
+	}
 	var ref [2]int
 	var mv [2][2]int16
-	if !d.hdr.DirectSpatial {
-		ref = [2]int{0, 0}
-	} else {
-		for list := 0; list < 2; list++ {
-			_, rA, _ := d.nbMotion(list, -1, 0, 0)
-			_, rB, _ := d.nbMotion(list, 0, -1, 0)
-			aC, rC, _ := d.nbMotion(list, 4, -1, 0)
-			if !aC {
-				_, rC, _ = d.nbMotion(list, -1, -1, 0)
-			}
-			ref[list] = minPositive(rA, minPositive(rB, rC))
+	for list := 0; list < 2; list++ {
+		_, rA, _ := d.nbMotion(list, -1, 0, 0)
+		_, rB, _ := d.nbMotion(list, 0, -1, 0)
+		aC, rC, _ := d.nbMotion(list, 4, -1, 0)
+		if !aC {
+			_, rC, _ = d.nbMotion(list, -1, -1, 0)
 		}
-		if ref[0] < 0 && ref[1] < 0 {
-			ref = [2]int{0, 0}
+		ref[list] = minPositive(rA, minPositive(rB, rC))
+		if ref[list] >= 0 {
+			mv[list] = d.predictMV(list, ref[list], 0, 0, 4, shape16x16, 0)
 		} else {
-			for list := 0; list < 2; list++ {
-				if ref[list] >= 0 {
-					mv[list] = d.predictMV(list, ref[list], 0, 0, 4, shape16x16, 0)
-				}
+			ref[list] = -1
+		}
+	}
+	if ref[0] < 0 && ref[1] < 0 {
+		ref = [2]int{0, 0}
+	}
+	d.fillDirect(mask, ref, mv)
+	if !b8x8 && mv[0] == [2]int16{} && mv[1] == [2]int16{} {
+		return shape16x16
+	}
+	if colMB == nil {
+		return shape16x16
+	}
+	shape := colShape()
+	longTerm := d.col.longTerm
+	small := func(v [2]int16) bool { return v[0] >= -1 && v[0] <= 1 && v[1] >= -1 && v[1] <= 1 }
+	zeroRef0 := func(x, y, w, h int) {
+		for list := 0; list < 2; list++ {
+			if ref[list] == 0 {
+				d.fillMV(list, x, y, w, h, [2]int16{})
 			}
 		}
 	}
+	if shape == shape16x16 {
+		if !colMB.intra() && !longTerm &&
+			((colMB.ref[0][0] == 0 && small(colMB.mv[0][0])) ||
+				(colMB.ref[0][0] < 0 && colMB.ref[1][0] == 0 && small(colMB.mv[1][0]))) {
+			zeroRef0(0, 0, 4, 4)
+		}
+		return shape
+	}
+	n := 0
+	for i8 := 0; i8 < 4; i8++ {
+		if mask&(1<<i8) == 0 {
+			continue
+		}
+		if colMB.intra() || longTerm {
+			continue
+		}
+		l1 := 0
+		switch {
+		case colMB.ref[0][i8] == 0:
+		case colMB.ref[0][i8] < 0 && colMB.ref[1][i8] == 0:
+			l1 = 1
+		default:
+			continue
+		}
+		x8, y8 := i8&1, i8>>1
+		if d.hdr.SPS.Direct8x8Inference {
+			if small(colMB.mv[l1][(y8*3)*4+x8*3]) {
+				zeroRef0(x8*2, y8*2, 2, 2)
+				n += 4
+			}
+			continue
+		}
+		for i4 := 0; i4 < 4; i4++ {
+			x, y := x8*2+i4&1, y8*2+i4>>1
+			if small(colMB.mv[l1][y*4+x]) {
+				zeroRef0(x, y, 1, 1)
+				n++
+			}
+		}
+	}
+	if !b8x8 && n&15 == 0 {
+		return shape16x16
+	}
+	return shape
+}
+
+func (d *sliceDecoder) fillDirect(mask uint8, ref [2]int, mv [2][2]int16) {
+	m := d.cur
 	for b8 := 0; b8 < 4; b8++ {
 		if mask&(1<<b8) == 0 {
 			continue
@@ -144,6 +225,8 @@ func (d *sliceDecoder) directMotion(mask uint8) {
 			m.ref[list][b8] = int8(ref[list])
 			if ref[list] >= 0 {
 				d.fillMV(list, x, y, 2, 2, mv[list])
+			} else {
+				d.fillMV(list, x, y, 2, 2, [2]int16{})
 			}
 		}
 	}

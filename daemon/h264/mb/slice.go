@@ -20,6 +20,7 @@ type mbState struct {
 	cbp        uint8 // luma bits 0-3, chroma 4-5
 	chromaPred uint8
 	direct8    uint8  // bit per 8x8 block predicted in direct mode
+	shape      uint8  // partition shape (shape16x16... ) as ffmpeg records it
 	cbf        uint32 // CABAC coded_block_flag: 0-15 luma 4x4 (raster), 16-19 Cb AC, 20-23 Cr AC, 24 luma DC, 25 Cb DC, 26 Cr DC
 	nnz        [24]uint8
 	ref        [2][4]int8 // per 8x8 block, -1 = list unused
@@ -39,6 +40,7 @@ type sliceDecoder struct {
 	w, h  int
 	tag   uint32
 	pic   uint32
+	col   *picture // RefPicList1[0] of a B slice, nil when unknown
 
 	mbX, mbY int
 	cur      *mbState
@@ -249,13 +251,13 @@ func (d *sliceDecoder) skipMB(bitsUsed int) {
 	if d.isB {
 		m.direct16 = true
 		m.direct8 = 15
-		d.directMotion(15)
+		m.shape = d.directMotion(15, false)
 	} else {
 		m.ref[0] = [4]int8{0, 0, 0, 0}
 		mv := d.pSkipMV()
 		d.fillMV(0, 0, 0, 4, 4, mv)
 	}
-	d.emit(bitsUsed, ' ')
+	d.emit(bitsUsed, " -|+"[m.shape])
 }
 
 // emit writes the current macroblock's entry of the map.
@@ -367,9 +369,7 @@ func (d *sliceDecoder) macroblock(start int) error {
 	noSubLess8x8 := true
 	t8x8 := false
 	part := byte(' ')
-	if desc.cat == catInter {
-		part = " -|+"[desc.shape]
-	}
+	m.shape = desc.shape
 	switch {
 	case desc.cat == catInter && desc.shape == shape8x8:
 		small, err := d.subMBPred(desc)
@@ -384,6 +384,9 @@ func (d *sliceDecoder) macroblock(start int) error {
 		if err := d.mbPred(desc, t8x8); err != nil {
 			return err
 		}
+	}
+	if desc.cat == catInter {
+		part = " -|+"[m.shape]
 	}
 	var cbp uint8
 	if desc.cat == catI16x16 {
@@ -478,7 +481,7 @@ func (d *sliceDecoder) mbPred(desc mbDesc, t8x8 bool) error {
 		return nil
 	}
 	if desc.direct {
-		d.directMotion(15)
+		m.shape = d.directMotion(15, false)
 		return nil
 	}
 	nparts := 1
@@ -597,7 +600,7 @@ func (d *sliceDecoder) subMBPred(desc mbDesc) (small bool, err error) {
 		}
 	}
 	if m.direct8 != 0 {
-		d.directMotion(m.direct8)
+		d.directMotion(m.direct8, true)
 	}
 	for i := 0; i < 4; i++ {
 		s := subs[i]
