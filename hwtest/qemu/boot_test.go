@@ -385,10 +385,13 @@ func TestPowerCutKeepsRecordings(t *testing.T) {
 	powerOff(t, m, true)
 }
 
-func TestGPIOSelfTestOnPL061(t *testing.T) {
+func TestGPIOSelfTestOnPL061AndDHCP(t *testing.T) {
 	fw := firmware(t)
 	startCameras(t)
-	m := boot(t, directBoot(fw, "matthan.selftest=1"))
+	// This boot also takes its address by DHCP (QEMU's user network
+	// serves 10.0.2.15).
+	m := boot(t, directBoot(fw, "matthan.selftest=1 matthan.ip=dhcp"))
+	waitLine(t, m, regexp.MustCompile(`network +ok: eth0 10\.0\.2\.15/24 \(dhcp\)`), 90*time.Second)
 	waitLine(t, m, readyLine, 90*time.Second)
 	verdict := waitLine(t, m, regexp.MustCompile(`matthan: \[ *[0-9.]+\] selftest: (PASSED|FAILED)`), 90*time.Second)
 	console := m.Console()

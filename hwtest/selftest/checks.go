@@ -3,16 +3,36 @@ package selftest
 import (
 	"bytes"
 	"fmt"
-	"net/http"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/matthan/matthan/board"
-	"github.com/matthan/matthan/daemon/lights"
+	"github.com/matthan/matthan/init/health"
 	"golang.org/x/sys/unix"
+	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/host/v3/gpioioctl"
 )
+
+// openLine finds line offset n of the chip with the given label (or
+// name) through periph.io's Linux GPIO character device driver.
+func openLine(chip string, n int) (gpio.PinIO, error) {
+	if _, err := driverreg.Init(); err != nil {
+		return nil, fmt.Errorf("periph init: %w", err)
+	}
+	var seen []string
+	for _, c := range gpioioctl.Chips {
+		seen = append(seen, c.Name()+"="+c.Label())
+		if c.Label() != chip && c.Name() != chip {
+			continue
+		}
+		if n < 0 || n >= c.LineCount() {
+			return nil, fmt.Errorf("chip %s has %d lines, no line %d", chip, c.LineCount(), n)
+		}
+		return c.ByNumber(n), nil
+	}
+	return nil, fmt.Errorf("no GPIO chip %q (chips: %v)", chip, seen)
+}
 
 // DebugGPIO is the kernel's GPIO listing (debugfs, mounted by init).
 const DebugGPIO = "/sys/kernel/debug/gpio"
@@ -34,7 +54,7 @@ func GPIO(b *board.Board) []Result {
 		line int
 	}{{"ir_led", b.GPIO.IRLED}, {"status_led", b.GPIO.StatusLED}} {
 		name := fmt.Sprintf("gpio %s (line %d)", o.name, o.line)
-		pin, err := lights.OpenLine(b.GPIO.Chip, strconv.Itoa(o.line))
+		pin, err := openLine(b.GPIO.Chip, o.line)
 		if err != nil {
 			out = append(out, Result{name, false, err.Error()})
 			continue
@@ -72,7 +92,7 @@ func GPIO(b *board.Board) []Result {
 		line int
 	}{{"light_sensor", b.GPIO.LightSensor}, {"pairing_button", b.GPIO.PairingButton}} {
 		name := fmt.Sprintf("gpio %s (line %d)", in.name, in.line)
-		pin, err := lights.OpenLine(b.GPIO.Chip, strconv.Itoa(in.line))
+		pin, err := openLine(b.GPIO.Chip, in.line)
 		if err != nil {
 			out = append(out, Result{name, false, err.Error()})
 			continue
@@ -131,15 +151,13 @@ func Data(dir string) Result {
 	return Result{"data partition", true, fmt.Sprintf("%s, %d MiB free, writable", kind, free)}
 }
 
-// API checks the daemon answers on the admin port.
-func API(url string) Result {
-	c := http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Get(url)
+// API checks the daemon answers GET /api/health on addr (host:port).
+func API(addr string) Result {
+	code, err := health.Check(addr, "/api/health", 3*time.Second)
 	if err != nil {
 		return Result{"daemon api", false, err.Error()}
 	}
-	resp.Body.Close()
-	return Result{"daemon api", resp.StatusCode == 200, fmt.Sprintf("GET %s: %s", url, resp.Status)}
+	return Result{"daemon api", code == 200, fmt.Sprintf("GET http://%s/api/health: %d", addr, code)}
 }
 
 // Exists checks a device node (RTC, watchdog) is present.

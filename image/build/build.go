@@ -58,17 +58,20 @@ type Result struct {
 
 // Programs cross-built into the initramfs: path in the initramfs -> package.
 var Programs = map[string]string{
-	"init":                 "./init/cmd/matthaninit",
-	"bin/matthand":         "./daemon/cmd/matthand",
-	"bin/matthanctl":       "./init/cmd/matthanctl",
-	"bin/matthan-selftest": "./hwtest/cmd/matthan-selftest",
+	"init":         "./init/cmd/matthaninit",
+	"bin/matthand": "./daemon/cmd/matthand",
 }
+
+// Links are the other names of /init (one multi-call binary).
+var Links = []string{"bin/matthanctl", "bin/matthan-selftest"}
 
 // Userland is image/userland.json.
 type Userland struct {
 	Comment  string         `json:"comment"`
 	Packages []board.DebPin `json:"packages"`
 	Programs []string       `json:"programs"`
+	// DebugPackages give the debug image its shell (busybox-static).
+	DebugPackages []board.DebPin `json:"debug_packages"`
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -126,6 +129,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 		tree.File(dst, 0o755, out)
+	}
+	for _, l := range Links {
+		tree.Symlink(l, "/init")
 	}
 	if o.Debug {
 		if err := addDebugTools(ctx, tree, o, bins); err != nil {
@@ -200,9 +206,6 @@ func addModules(tree *initramfs.Tree, modDir, rel string, names []string) error 
 		tree.File(base+m, 0o644, filepath.Join(modDir, m))
 	}
 	tree.Bytes(base+modload.OrderFile, 0o644, []byte("# load order, dependencies first (made by image/build)\n"+strings.Join(order, "\n")+"\n"))
-	for _, extra := range []string{"modules.builtin", "modules.order"} {
-		tree.File(base+extra, 0o644, filepath.Join(modDir, extra))
-	}
 	return nil
 }
 

@@ -111,3 +111,23 @@ func Ask(path, command string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// CtlMain is the matthanctl command: args without the program name; it
+// returns the exit status.
+func CtlMain(args []string, stdout, stderr io.Writer) int {
+	sock := DefaultPath
+	if len(args) == 3 && args[0] == "-socket" {
+		sock, args = args[1], args[2:]
+	}
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: matthanctl [-socket PATH] log|status|reboot|poweroff")
+		return 2
+	}
+	out, err := Ask(sock, args[0])
+	stdout.Write(out)
+	if err != nil {
+		fmt.Fprintln(stderr, "matthanctl:", err)
+		return 1
+	}
+	return 0
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/matthan/matthan/board"
 	"github.com/matthan/matthan/init/control"
+	"github.com/matthan/matthan/init/health"
 	"github.com/matthan/matthan/init/powerkey"
 	"github.com/matthan/matthan/init/supervise"
 )
@@ -103,21 +103,16 @@ func (in *Init) waitDaemon(ctx context.Context, limit time.Duration) {
 			port = p
 		}
 	}
-	url := "http://127.0.0.1:" + port + "/api/health"
-	c := http.Client{Timeout: time.Second}
+	addr := "127.0.0.1:" + port
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		resp, err := c.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				in.stage("api", nil, "daemon answers on port %s", port)
-				return
-			}
+		if code, err := health.Check(addr, "/api/health", time.Second); err == nil && code == 200 {
+			in.stage("api", nil, "daemon answers on port %s", port)
+			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	in.stage("api", fmt.Errorf("no answer on %s after %s", url, limit), "daemon")
+	in.stage("api", fmt.Errorf("no answer on %s/api/health after %s", addr, limit), "daemon")
 }
 
 // startShell gives a debug image a shell on the serial console.
@@ -137,7 +132,7 @@ func (in *Init) startShell(ctx context.Context) {
 				cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 				cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 			}
-			cmd.Env = append(os.Environ(), "PATH=/bin:/sbin:/bbin", "HOME=/tmp", "PS1=matthan# ")
+			cmd.Env = append(os.Environ(), "PATH=/bbin:/bin:/sbin", "HOME=/tmp", "PS1=matthan# ")
 			return cmd
 		},
 		Output: in.Console,

@@ -1,16 +1,26 @@
 // Command matthaninit is the box's PID 1 (/init in the initramfs): see
-// package pid1.
+// package pid1. It is also matthanctl and matthan-selftest, linked to
+// /init under those names: one binary keeps the initramfs small.
 package main
 
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 
+	"github.com/matthan/matthan/hwtest/selftest"
+	"github.com/matthan/matthan/init/control"
 	"github.com/matthan/matthan/init/pid1"
 )
 
 func main() {
+	switch filepath.Base(os.Args[0]) {
+	case "matthanctl":
+		os.Exit(control.CtlMain(os.Args[1:], os.Stdout, os.Stderr))
+	case "matthan-selftest":
+		os.Exit(selftest.Main(os.Args[1:], os.Stdout))
+	}
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "matthaninit: must run as PID 1 (it is the box's init)")
 		os.Exit(2)

@@ -1,0 +1,90 @@
+package build
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matthan/matthan/hwtest/testenv"
+)
+
+func needTools(t *testing.T) {
+	for tool, pkg := range map[string]string{"apt-get": "apt", "dpkg-deb": "dpkg", "depmod": "kmod",
+		"sfdisk": "fdisk", "mkfs.vfat": "dosfstools", "mcopy": "mtools"} {
+		testenv.LookTool(t, tool, pkg)
+	}
+}
+
+func options(t *testing.T, board, out string, noDisk bool) Options {
+	return Options{Board: board, Repo: testenv.RepoRoot(), Out: out, NoDisk: noDisk,
+		Cache: filepath.Join(testenv.OutDir(), "cache"), SourceDate: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func TestInitramfsReproducibleAndSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the firmware")
+	}
+	needTools(t)
+	ctx := context.Background()
+	a, err := Build(ctx, options(t, "qemu-virt", t.TempDir(), true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(ctx, options(t, "qemu-virt", t.TempDir(), true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.InitramfsSHA256 != b.InitramfsSHA256 {
+		t.Errorf("two builds differ: %s vs %s", a.InitramfsSHA256, b.InitramfsSHA256)
+	}
+	out, err := exec.Command("sh", "-c", "cpio -t < "+a.Initramfs).Output()
+	if err != nil {
+		t.Fatalf("cpio -t: %v", err)
+	}
+	for _, want := range []string{"init", "bin/matthand", "bin/matthanctl", "sbin/mke2fs", "sbin/e2fsck",
+		"lib/ld-linux-aarch64.so.1", "lib/aarch64-linux-gnu/libext2fs.so.2", "etc/matthan/board.json",
+		"lib/modules/" + a.Release + "/matthan.load-order", "lib/modules/" + a.Release + "/kernel/fs/ext4/ext4.ko", "dev/console"} {
+		if !strings.Contains("\n"+string(out), "\n"+want+"\n") {
+			t.Errorf("initramfs lacks %s", want)
+		}
+	}
+	if strings.Contains(string(out), "bin/sh") {
+		t.Error("production initramfs has a shell")
+	}
+	t.Logf("initramfs %d bytes", a.InitramfsBytes)
+}
+
+func TestRPi4Image(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the firmware")
+	}
+	needTools(t)
+	res, err := Build(context.Background(), options(t, "rpi4", t.TempDir(), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump, err := exec.Command("sfdisk", "--dump", res.Image).Output()
+	if err != nil || !strings.Contains(string(dump), `name="matthan-data"`) {
+		t.Fatalf("partition table: %v\n%s", err, dump)
+	}
+	part := filepath.Join(t.TempDir(), "boot.fat")
+	if out, err := exec.Command("dd", "if="+res.Image, "of="+part, "bs=1M", "skip=1", "count=256").CombinedOutput(); err != nil {
+		t.Fatalf("dd: %v %s", err, out)
+	}
+	ls, err := exec.Command("mdir", "-b", "-i", part, "::/").Output()
+	if err != nil {
+		t.Fatalf("mdir: %v", err)
+	}
+	for _, want := range []string{"config.txt", "cmdline.txt", "vmlinuz", "initrd.cpio", "start4.elf", "fixup4.dat", "bcm2711-rpi-4-b.dtb"} {
+		if !strings.Contains(string(ls), "::/"+want) {
+			t.Errorf("boot partition lacks %s:\n%s", want, ls)
+		}
+	}
+	cfg, _ := exec.Command("mtype", "-i", part, "::/config.txt").Output()
+	if !strings.Contains(string(cfg), "initramfs initrd.cpio followkernel") || !strings.Contains(string(cfg), "arm_64bit=1") {
+		t.Errorf("config.txt = %q", cfg)
+	}
+}

@@ -1,0 +1,47 @@
+// Package health asks the daemon's GET /api/health over a plain TCP
+// connection. Init and the self-test use it instead of net/http, which
+// (with crypto/tls) would add about a megabyte to the initramfs.
+package health
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Check sends GET path to addr (host:port) and returns the HTTP status
+// code of the answer.
+func Check(addr, path string, timeout time.Duration) (int, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", path, addr); err != nil {
+		return 0, err
+	}
+	return ParseStatus(bufio.NewReader(c))
+}
+
+// ParseStatus reads an HTTP status line ("HTTP/1.1 200 OK").
+func ParseStatus(r *bufio.Reader) (int, error) {
+	line, err := textproto.NewReader(r).ReadLine()
+	if err != nil {
+		return 0, fmt.Errorf("read status line: %w", err)
+	}
+	proto, rest, ok := strings.Cut(line, " ")
+	if !ok || !strings.HasPrefix(proto, "HTTP/") {
+		return 0, fmt.Errorf("not an HTTP answer: %q", line)
+	}
+	code, _, _ := strings.Cut(rest, " ")
+	n, err := strconv.Atoi(code)
+	if err != nil || n < 100 || n > 999 {
+		return 0, fmt.Errorf("bad status in %q", line)
+	}
+	return n, nil
+}
