@@ -10,3 +10,14 @@ bench-record-core:
 	    if ($$(i+1) == "written/received") print "BENCH record_core_bytes_written_overhead", $$i, "ratio"; \
 	    if ($$(i+1) == "allocs/op") print "BENCH record_core_allocs_per_frame", $$i, "allocs" } } \
 	  /^(FAIL|panic)/ { print; bad = 1 } END { exit bad }'
+
+# Bytes the block device receives per byte of video on a real ext4 (loop
+# image in a private mount namespace; root only): our writes plus ext4's
+# journal and metadata for one fsync per second.
+BENCHES += bench-record-ext4
+.PHONY: bench-record-ext4
+bench-record-ext4:
+	@if [ "$$(id -u)" != 0 ]; then echo "bench-record-ext4: skipped (needs root to loop-mount ext4)"; exit 0; fi; \
+	$(GO) test -run '^$$' -bench 'BenchmarkDiskBytesExt4$$' -benchtime 1x ./daemon/record/ | awk ' \
+	  /^BenchmarkDiskBytesExt4/ { for (i = 1; i < NF; i++) if ($$(i+1) == "disk/received") print "BENCH record_core_disk_bytes_ext4", $$i, "ratio" } \
+	  /^(FAIL|panic)/ { print; bad = 1 } END { exit bad }'

@@ -253,13 +253,14 @@ func (s *Store) repairOpen(cam string, st int64) (record, bool) {
 		s.fs.Remove(p)
 		return del, false
 	}
+	// Always truncate: it also gives back blocks preallocated past the end.
+	if err := f.Truncate(l.ValidSize); err != nil {
+		s.opts.Logf("storage: repair %s: truncate: %v", p, err)
+		return del, false
+	}
 	if l.ValidSize < fi.Size() {
 		s.opts.Logf("storage: repair %s: keeping %d complete fragments, cutting %d torn bytes (%v)",
 			p, len(l.Fragments), fi.Size()-l.ValidSize, l.TailErr)
-		if err := f.Truncate(l.ValidSize); err != nil {
-			s.opts.Logf("storage: repair %s: truncate: %v", p, err)
-			return del, false
-		}
 	}
 	if err := f.Sync(); err != nil {
 		s.opts.Logf("storage: repair %s: fsync: %v", p, err)

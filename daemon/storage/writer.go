@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrSegmentOpen is returned by Create while the camera's previous segment
@@ -26,6 +28,8 @@ type SegmentWriter struct {
 	synced int64
 	end    int64
 	closed bool
+	// preallocated: blocks past the end were reserved (given back at Close)
+	preallocated bool
 }
 
 // Create starts a new segment for camera at start (rounded to the
@@ -116,6 +120,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 	}
 	w.size.Store(int64(len(init)))
 	w.synced = int64(len(init))
+	w.prealloc(s.expectedSize(c))
 	s.setEntry(c, st, st, int64(len(init)))
 	return w, nil
 }
@@ -187,6 +192,13 @@ func (w *SegmentWriter) Unsynced() int64 { return w.size.Load() - w.synced }
 func (w *SegmentWriter) Close(end time.Time) error {
 	if w.closed {
 		return nil
+	}
+	if w.preallocated {
+		// Give back reserved blocks past the end before the final fsync.
+		if terr := w.f.Truncate(w.size.Load()); terr != nil {
+			w.s.opts.Logf("storage: release preallocation of %s: %v", w.path, terr)
+		}
+		w.synced = -1 // force the fsync below
 	}
 	err := w.Sync()
 	w.closed = true
@@ -284,4 +296,30 @@ func (s *Store) appendRecords(c *camera, sync bool, recs ...record) error {
 		}
 	}
 	return nil
+}
+
+// prealloc reserves the blocks a segment will likely need (beyond its end,
+// the file size does not change), so that the file system allocates them
+// once instead of at every fsync: fewer metadata blocks journaled per fsync.
+// Unused blocks are given back at Close. Best effort.
+func (w *SegmentWriter) prealloc(n int64) {
+	fd, ok := w.f.(interface{ Fd() uintptr })
+	if !ok || n <= 0 {
+		return
+	}
+	if err := unix.Fallocate(int(fd.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, n); err == nil {
+		w.preallocated = true
+	}
+}
+
+// expectedSize guesses a new segment's size from the camera's last one.
+func (s *Store) expectedSize(c *camera) int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := len(c.segs) - 1; i >= 0; i-- {
+		if e := c.segs[i]; e.size > 0 && (c.open == nil || c.open.start != e.start) {
+			return min(int64(e.size)+int64(e.size)/8, 256<<20)
+		}
+	}
+	return 0
 }
