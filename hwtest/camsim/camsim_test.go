@@ -40,6 +40,8 @@ func TestFFprobeReadsStreams(t *testing.T) {
 	// cam3 sends its parameter sets in the SDP only: ffprobe must still
 	// decode it (from sprop-parameter-sets).
 	sim.Camera("cam3").SetSDPOnly(true)
+	g := together(t)
+	defer g.Wait()
 	for _, tt := range []struct {
 		path          string
 		codec         string
@@ -52,8 +54,7 @@ func TestFFprobeReadsStreams(t *testing.T) {
 		{"cam3", "h264", 1280, 720},
 		{"h265", "hevc", 1280, 720},
 	} {
-		t.Run(strings.ReplaceAll(tt.path, "/", "_"), func(t *testing.T) {
-			t.Parallel()
+		g.Run(strings.ReplaceAll(tt.path, "/", "_"), func(t *testing.T) {
 			const seconds = 4
 			url := "rtsp://" + sim.Addr() + "/" + tt.path
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -96,6 +97,28 @@ func TestFFprobeReadsStreams(t *testing.T) {
 		})
 	}
 }
+
+// group runs subtests at the same time whatever -parallel says: they
+// mostly wait on real-time streams, and the default limit (GOMAXPROCS, 2
+// here) would only make the package slow.
+type group struct {
+	t  *testing.T
+	wg sync.WaitGroup
+}
+
+func together(t *testing.T) *group { return &group{t: t} }
+
+// Run starts the subtest f in its own goroutine.
+func (g *group) Run(name string, f func(t *testing.T)) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.t.Run(name, f)
+	}()
+}
+
+// Wait waits for every subtest.
+func (g *group) Wait() { g.wg.Wait() }
 
 // rxPacket is an RTP packet as a test client received it.
 type rxPacket struct {
@@ -215,10 +238,11 @@ func clipPayloads(c *Clip) map[string]bool {
 // parameter sets in band and in the SDP, and that every payload is the clip's.
 func TestNormalStream(t *testing.T) {
 	sim := startSim(t, 1)
+	g := together(t)
+	defer g.Wait()
 	for _, cam := range []*Camera{sim.Camera("cam1"), sim.Camera("h265")} {
 		for _, st := range []*stream{cam.main, cam.sub} {
-			t.Run(strings.ReplaceAll(st.path, "/", "_"), func(t *testing.T) {
-				t.Parallel()
+			g.Run(strings.ReplaceAll(st.path, "/", "_"), func(t *testing.T) {
 				r := mustDial(t, "rtsp://"+sim.Addr()+"/"+st.path)
 				switch f := r.desc.Medias[0].Formats[0].(type) {
 				case *format.H264:

@@ -45,9 +45,10 @@ func stillOpen(t *testing.T, r *reader) {
 func TestFaults(t *testing.T) {
 	sim := startSim(t, 8)
 	url := func(name string) string { return "rtsp://" + sim.Addr() + "/" + name }
+	g := together(t)
+	defer g.Wait()
 
-	t.Run("drop", func(t *testing.T) {
-		t.Parallel()
+	g.Run("drop", func(t *testing.T) {
 		cam := sim.Camera("cam1")
 		main, sub := mustDial(t, cam.URL()), mustDial(t, cam.SubURL())
 		other := mustDial(t, url("cam2/sub"))
@@ -64,8 +65,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("stall", func(t *testing.T) {
-		t.Parallel()
+	g.Run("stall", func(t *testing.T) {
 		cam := sim.Camera("cam2")
 		r := mustDial(t, cam.URL())
 		time.Sleep(400 * time.Millisecond)
@@ -95,8 +95,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("sdp-only", func(t *testing.T) {
-		t.Parallel()
+	g.Run("sdp-only", func(t *testing.T) {
 		cam := sim.Camera("cam3")
 		r := mustDial(t, cam.URL())
 		cam.SetSDPOnly(true)
@@ -123,8 +122,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("jump", func(t *testing.T) {
-		t.Parallel()
+	g.Run("jump", func(t *testing.T) {
 		cam := sim.Camera("cam4")
 		r := mustDial(t, cam.URL())
 		time.Sleep(300 * time.Millisecond)
@@ -144,8 +142,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("wrap", func(t *testing.T) {
-		t.Parallel()
+	g.Run("wrap", func(t *testing.T) {
 		cam := sim.Camera("cam5")
 		r := mustDial(t, cam.URL())
 		time.Sleep(200 * time.Millisecond)
@@ -173,8 +170,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	for _, name := range []string{"cam6", "h265"} {
-		t.Run("garbage-"+name, func(t *testing.T) {
-			t.Parallel()
+		g.Run("garbage-"+name, func(t *testing.T) {
 			cam := sim.Camera(name)
 			r := mustDial(t, cam.URL())
 			set := clipPayloads(cam.main.clip)
@@ -232,8 +228,7 @@ func TestFaults(t *testing.T) {
 		})
 	}
 
-	t.Run("offline", func(t *testing.T) {
-		t.Parallel()
+	g.Run("offline", func(t *testing.T) {
 		cam := sim.Camera("cam7")
 		r := mustDial(t, cam.URL())
 		time.Sleep(200 * time.Millisecond)
@@ -254,8 +249,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("clear", func(t *testing.T) {
-		t.Parallel()
+	g.Run("clear", func(t *testing.T) {
 		cam := sim.Camera("cam8")
 		r := mustDial(t, cam.URL())
 		cam.SetSDPOnly(true)
@@ -295,13 +289,15 @@ func TestNoAllocationPerFrame(t *testing.T) {
 	cam.Garbage(time.Hour)
 	rng := uint64(1)
 	i := 0
+	// A stream of its own (no readers): the camera's goroutine owns cam.main.
+	st := &stream{cam: cam, path: "alloc-test", clip: cam.main.clip}
 	allocs := testing.AllocsPerRun(200, func() {
 		now := time.Now()
 		fs := cam.snapshot(now)
 		if !fs.garbage {
 			t.Fatal("no garbage fault")
 		}
-		cam.main.send(i%len(cam.main.clip.Frames), rtpTime(now), now, &fs, &rng) // no readers: nothing written
+		st.send(i%len(st.clip.Frames), rtpTime(now), now, &fs, &rng) // no readers: nothing written
 		for _, p := range cam.main.clip.Frames[i%len(cam.main.clip.Frames)].InBand {
 			if g := garbagePayload(len(p), &rng); len(g) != len(p) {
 				t.Fatalf("garbage of %d bytes for a %d-byte payload", len(g), len(p))
