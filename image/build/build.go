@@ -140,7 +140,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	tree.Bytes(board.PathOnBox, 0o644, raw)
 	relJSON, _ := json.MarshalIndent(map[string]any{
-		"board": b.Name, "version": version(ctx, o.Repo), "built": o.SourceDate.UTC(), "debug": o.Debug,
+		"board": b.Name, "version": version(ctx, o.Repo, o.SourceDate), "built": o.SourceDate.UTC(), "debug": o.Debug,
 		"kernel": b.Kernel.Package + " " + b.Kernel.Version,
 	}, "", "  ")
 	tree.Bytes("etc/matthan/release.json", 0o644, append(relJSON, '\n'))
@@ -287,12 +287,18 @@ func sourceDate(ctx context.Context, repo string) time.Time {
 	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 }
 
-func version(ctx context.Context, repo string) string {
-	out, err := exec.CommandContext(ctx, "git", "-C", repo, "describe", "--always", "--tags").Output()
+// version is the commit the source date comes from (or "unknown").
+func version(ctx context.Context, repo string, date time.Time) string {
+	out, err := exec.CommandContext(ctx, "git", "-C", repo, "log", "-1", "--format=%h %ct").Output()
 	if err != nil {
 		return "unknown"
 	}
-	return strings.TrimSpace(string(out))
+	var hash string
+	var sec int64
+	if _, err := fmt.Sscan(string(out), &hash, &sec); err != nil || sec != date.Unix() {
+		return "unknown"
+	}
+	return hash
 }
 
 func copyFile(src, dst string) error {
