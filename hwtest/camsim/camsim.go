@@ -40,6 +40,10 @@ type Config struct {
 	NoH265Camera bool
 	// Logf receives one line per notable event; nil is silent.
 	Logf func(format string, args ...any)
+
+	// firstFrame is where in its clip the first camera starts (tests use
+	// it to cross the loop point early).
+	firstFrame int
 }
 
 // Sim is a running camera simulator.
@@ -181,7 +185,7 @@ func Start(cfg Config) (*Sim, error) {
 	n := len(s.cameras)
 	for i, cam := range s.cameras {
 		phase := time.Duration(i) * frameInterval / time.Duration(n)
-		startFrame := (i * 37) % len(cam.main.clip.Frames)
+		startFrame := (cfg.firstFrame + i*37) % len(cam.main.clip.Frames)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

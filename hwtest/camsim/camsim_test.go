@@ -20,10 +20,12 @@ import (
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 
-// startSim serves n cameras (plus the H.265 one) on a free port for one test.
+// startSim serves n cameras (plus the H.265 one) on a free port for one
+// test. cam1 starts 0.4 s before the end of its clip, so tests that read it
+// for longer cross the loop point.
 func startSim(t *testing.T, n int) *Sim {
 	t.Helper()
-	sim, err := Start(Config{Listen: "127.0.0.1:0", Cameras: n, ClipsDir: clipsDir(t), Logf: t.Logf})
+	sim, err := Start(Config{Listen: "127.0.0.1:0", Cameras: n, ClipsDir: clipsDir(t), Logf: t.Logf, firstFrame: 10*FrameRate - 10})
 	if err != nil {
 		t.Fatal(err)
 	}
