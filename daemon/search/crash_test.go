@@ -135,3 +135,43 @@ func TestOpenRepairsBrokenIndex(t *testing.T) {
 		t.Fatalf("new index does not take events: %v", err)
 	}
 }
+
+// A torn last record and records written before a crash that bleve never
+// got are dropped when the timeline is read back.
+func TestTimelineTornAndUncommitted(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "events.bleve")
+	x, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range sample(20) {
+		x.Publish(e)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "timeline.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := events.Event{ID: "ghost", Type: events.Motion, Camera: "cam9", Start: base}
+	f.Write(encodeRec(nil, &ghost))     // prepared, never committed to bleve
+	f.Write(encodeRec(nil, &ghost)[:7]) // torn
+	f.Close()
+	x, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	res, err := x.Search(t.Context(), Query{})
+	if err != nil || res.Total != 20 {
+		t.Fatalf("after a torn timeline: %v events (%v), want 20", res, err)
+	}
+	x.Publish(events.Event{ID: "after", Type: events.Login, Camera: "cam1", Start: base.Add(time.Hour)})
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := x.Search(t.Context(), Query{}); res.Total != 21 || res.Events[0].ID != "after" {
+		t.Fatalf("appending after the cut: %d events, first %v", res.Total, res.Events[0].ID)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/matthan/matthan/daemon/events"
 )
@@ -44,6 +46,7 @@ type Options struct {
 // Index is the event index. Its methods are safe for concurrent use.
 type Index struct {
 	idx  bleve.Index
+	tl   *timeline
 	path string
 	opt  Options
 
@@ -175,6 +178,20 @@ func Open(path string, opt Options) (*Index, error) {
 		}
 	}
 	x.idx = idx
+	tl, err := openTimeline(filepath.Join(path, "timeline.log"), x.exists)
+	if err != nil {
+		idx.Close()
+		return nil, err
+	}
+	x.tl = tl
+	if n, _ := idx.DocCount(); n > 0 && len(tl.ids) == 0 {
+		opt.Logf("search: index %s has %d events but no timeline: rebuilding it", path, n)
+		if err := x.rebuildTimeline(); err != nil {
+			idx.Close()
+			tl.close()
+			return nil, err
+		}
+	}
 	go x.writer()
 	return x, nil
 }
@@ -264,10 +281,68 @@ func (x *Index) write(evs []events.Event) error {
 			return fmt.Errorf("index event %s: %w", e.ID, err)
 		}
 	}
+	if err := x.tl.prepare(evs); err != nil {
+		return fmt.Errorf("write %d events to %s: %w", len(evs), x.path, err)
+	}
 	if err := x.idx.Batch(b); err != nil {
 		return fmt.Errorf("write %d events to %s: %w", len(evs), x.path, err)
 	}
-	return nil
+	return x.tl.commit(evs)
+}
+
+// exists reports whether bleve holds the event.
+func (x *Index) exists(id string) bool {
+	d, err := x.idx.Document(id)
+	return err == nil && d != nil
+}
+
+// stored returns an event as stored in bleve.
+func (x *Index) stored(id string) (events.Event, bool, error) {
+	var e events.Event
+	d, err := x.idx.Document(id)
+	if err != nil || d == nil {
+		return e, false, err
+	}
+	var raw []byte
+	d.VisitFields(func(f index.Field) {
+		if f.Name() == fStored {
+			raw = f.Value()
+		}
+	})
+	if raw == nil {
+		return e, false, nil
+	}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return e, false, fmt.Errorf("stored event %s: %w", id, err)
+	}
+	return e, true, nil
+}
+
+// rebuildTimeline fills an empty timeline from the events in bleve.
+func (x *Index) rebuildTimeline() error {
+	var after []string
+	for {
+		req := bleve.NewSearchRequestOptions(bleve.NewMatchAllQuery(), 10000, 0, false)
+		req.SortBy([]string{"_id"})
+		req.Fields = []string{fStored}
+		if after != nil {
+			req.SearchAfter = after
+		}
+		res, err := x.idx.Search(req)
+		if err != nil {
+			return fmt.Errorf("search: rebuild timeline: %w", err)
+		}
+		if len(res.Hits) == 0 {
+			return x.tl.rewrite()
+		}
+		for _, h := range res.Hits {
+			var e events.Event
+			if s, ok := h.Fields[fStored].(string); ok && json.Unmarshal([]byte(s), &e) == nil {
+				x.tl.put(h.ID, e.Start.UnixMilli(), e.Camera, e.Type)
+			}
+		}
+		after = []string{res.Hits[len(res.Hits)-1].ID}
+	}
 }
 
 // Close flushes the queue, stops the writer and closes the index.
@@ -279,6 +354,9 @@ func (x *Index) Close() error {
 		err = x.Flush()
 		if cerr := x.idx.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("search: close %s: %w", x.path, cerr)
+		}
+		if cerr := x.tl.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("search: close timeline: %w", cerr)
 		}
 	})
 	return err
@@ -294,36 +372,36 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 	if err := x.Flush(); err != nil {
 		return 0, err
 	}
-	q := Query{To: t}
+	x.flushMu.Lock()
+	defer x.flushMu.Unlock()
+	// Which events: from the timeline, without touching it yet.
+	x.tl.mu.RLock()
+	q := Query{To: t, Size: 1 << 30}
+	var cams []string
 	if camera != "" {
-		q.Cameras = []string{camera}
+		cams = []string{camera}
 	}
-	total := 0
-	for {
+	x.tl.mu.RUnlock()
+	_, _, _, ids := x.tl.query(q, cams, nil)
+	// Bleve first: a crash before the timeline is rewritten leaves IDs
+	// there that bleve lacks, which queries skip.
+	for len(ids) > 0 {
 		if err := ctx.Err(); err != nil {
-			return total, err
+			return 0, err
 		}
-		req, err := q.request()
-		if err != nil {
-			return total, err
-		}
-		req.Facets = nil
-		req.Size, req.From = 10000, 0
-		req.SortBy([]string{"_id"})
-		res, err := x.idx.SearchInContext(ctx, req)
-		if err != nil {
-			return total, fmt.Errorf("search: find events before %v: %w", t, err)
-		}
-		if len(res.Hits) == 0 {
-			return total, nil
-		}
+		n := min(len(ids), 10000)
 		b := x.idx.NewBatch()
-		for _, h := range res.Hits {
-			b.Delete(h.ID)
+		for _, id := range ids[:n] {
+			b.Delete(id)
 		}
 		if err := x.idx.Batch(b); err != nil {
-			return total, fmt.Errorf("search: delete %d events: %w", len(res.Hits), err)
+			return 0, fmt.Errorf("search: delete %d events: %w", n, err)
 		}
-		total += len(res.Hits)
+		ids = ids[n:]
 	}
+	gone, err := x.tl.deleteBefore(t, camera)
+	if err != nil {
+		return len(gone), fmt.Errorf("search: %w", err)
+	}
+	return len(gone), nil
 }

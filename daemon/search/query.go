@@ -95,16 +95,9 @@ func (q Query) request() (*bleve.SearchRequest, error) {
 		r.SetField(fStart)
 		must = append(must, r)
 	}
-	cams := q.Cameras
-	if q.Allowed != nil {
-		if len(cams) == 0 {
-			cams = q.Allowed
-		} else {
-			cams = slices.DeleteFunc(slices.Clone(cams), func(c string) bool { return !slices.Contains(q.Allowed, c) })
-		}
-		if len(cams) == 0 {
-			cams = []string{"\x00none"} // nothing allowed: match nothing
-		}
+	cams := q.cameras()
+	if cams != nil && len(cams) == 0 {
+		cams = []string{"\x00none"} // nothing allowed: match nothing
 	}
 	if len(cams) > 0 {
 		must = append(must, terms(fCamera, cams))
@@ -132,8 +125,58 @@ func (q Query) request() (*bleve.SearchRequest, error) {
 	return req, nil
 }
 
-// Search answers q. Events still in the write queue are not seen.
+// Search answers q. Events still in the write queue are not seen. Queries
+// without free text are answered from the timeline; free text goes to bleve.
 func (x *Index) Search(ctx context.Context, q Query) (*Result, error) {
+	if strings.TrimSpace(q.Text) == "" {
+		return x.searchTimeline(q)
+	}
+	return x.searchBleve(ctx, q)
+}
+
+func (x *Index) searchTimeline(q Query) (*Result, error) {
+	t0 := time.Now()
+	if _, err := q.request(); err != nil { // the same validation as bleve's path
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	if q.Size <= 0 {
+		q.Size = DefaultPageSize
+	}
+	total, byCam, byType, ids := x.tl.query(q, q.cameras(), q.Types)
+	out := &Result{Total: total, Page: q.Page, Size: q.Size, Events: make([]events.Event, 0, len(ids)), ByCamera: byCam, ByType: byType}
+	for _, id := range ids {
+		e, ok, err := x.stored(id)
+		if err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		if ok {
+			out.Events = append(out.Events, e)
+		}
+	}
+	out.Took = time.Since(t0)
+	return out, nil
+}
+
+// cameras is the camera filter after Allowed: nil for any camera.
+func (q Query) cameras() []string {
+	cams := q.Cameras
+	if q.Allowed != nil {
+		if len(cams) == 0 {
+			cams = q.Allowed
+		} else {
+			cams = slices.DeleteFunc(slices.Clone(cams), func(c string) bool { return !slices.Contains(q.Allowed, c) })
+		}
+		if len(cams) == 0 {
+			return []string{}
+		}
+	}
+	if len(cams) == 0 {
+		return nil
+	}
+	return cams
+}
+
+func (x *Index) searchBleve(ctx context.Context, q Query) (*Result, error) {
 	req, err := q.request()
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
