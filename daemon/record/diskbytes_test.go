@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -85,25 +87,44 @@ func diskBytesChild(b *testing.B, dir string) {
 		b.Fatal(err)
 	}
 	before := kb()
-	rec := record.New(st, "cam", record.Options{})
-	s := clip.Stream
-	s.Epoch = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-	rec.StreamStarted(s)
-	var fed int64
-	for n := range 180 * 25 {
-		au := clip.AUs[n%len(clip.AUs)]
-		au.DTS = time.Duration(n) * 40 * time.Millisecond
-		au.PTS = au.DTS
-		for _, nalu := range au.NALUs {
-			fed += int64(len(nalu))
-		}
-		rec.WriteAccessUnit(&au)
+	// MATTHAN_EXT4_CAMERAS=K records K cameras at real-time pace (jbd2 then
+	// batches their fsyncs); default one camera as fast as it goes.
+	cams, _ := strconv.Atoi(os.Getenv("MATTHAN_EXT4_CAMERAS"))
+	paced := cams > 0
+	cams = max(cams, 1)
+	frames := 180 * 25
+	if paced {
+		frames = 30 * 25
 	}
-	rec.StreamEnded(nil)
+	var fed atomic.Int64
+	var wg sync.WaitGroup
+	for c := range cams {
+		wg.Go(func() {
+			rec := record.New(st, fmt.Sprintf("cam%d", c), record.Options{})
+			s := clip.Stream
+			s.Epoch = time.Now()
+			rec.StreamStarted(s)
+			t0 := time.Now()
+			for n := range frames {
+				au := clip.AUs[n%len(clip.AUs)]
+				au.DTS = time.Duration(n) * 40 * time.Millisecond
+				au.PTS = au.DTS
+				for _, nalu := range au.NALUs {
+					fed.Add(int64(len(nalu)))
+				}
+				rec.WriteAccessUnit(&au)
+				if paced {
+					time.Sleep(time.Until(t0.Add(au.DTS + 40*time.Millisecond)))
+				}
+			}
+			rec.StreamEnded(nil)
+		})
+	}
+	wg.Wait()
 	stats := st.Stats()
 	st.Close()
 	after := kb()
-	fmt.Printf("DISKBYTES %.4f %.4f\n", float64((after-before)*1024)/float64(fed), float64(stats.VideoBytes+stats.IndexBytes)/float64(fed))
+	fmt.Printf("DISKBYTES %.4f %.4f\n", float64((after-before)*1024)/float64(fed.Load()), float64(stats.VideoBytes+stats.IndexBytes)/float64(fed.Load()))
 }
 
 // mountDevice is the kernel name (loop0) of the device mounted on dir.

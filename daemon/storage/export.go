@@ -124,7 +124,7 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 				if !started && !sm.Key {
 					continue
 				}
-				if outBase+at >= to.UnixNano() {
+				if outBase+at >= unixNano(to) {
 					break
 				}
 				if !loaded {

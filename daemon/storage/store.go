@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -257,10 +258,10 @@ func (s *Store) Segments(camera string, from, to time.Time) []Segment {
 	if c == nil {
 		return nil
 	}
-	f := from.UnixNano()
-	t := int64(1<<63 - 1)
+	f := unixNano(from)
+	t := int64(math.MaxInt64)
 	if !to.IsZero() {
-		t = to.UnixNano()
+		t = unixNano(to)
 	}
 	// First segment starting at or after from; the one before may overlap.
 	i := sort.Search(len(c.segs), func(i int) bool { return c.segs[i].start >= f })
@@ -288,6 +289,23 @@ func (s *Store) Oldest() (Segment, bool) {
 	}
 	return s.segment(c, e), true
 }
+
+// unixNano is t in Unix nanoseconds, clamped to what an int64 holds (the
+// zero Time is far before).
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
 
 func (s *Store) segment(c *camera, e entry) Segment {
 	seg := Segment{

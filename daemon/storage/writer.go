@@ -42,7 +42,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 	if err != nil {
 		return nil, err
 	}
-	st := start.UnixNano() / int64(time.Millisecond) * int64(time.Millisecond)
+	st := max(unixNano(start), 0) / int64(time.Millisecond) * int64(time.Millisecond)
 	s.mu.Lock()
 	if c.open != nil {
 		s.mu.Unlock()
