@@ -176,3 +176,44 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestMotionVectorsOfAPan checks the vectors on a picture panning by
+// (4, 2) pixels per frame: the P pictures' macroblocks (skipped ones
+// included, whose vector is predicted) move by k*(16, 8) quarter pixels
+// when their reference picture is k frames away (k = 1 without B-frames).
+func TestMotionVectorsOfAPan(t *testing.T) {
+	for _, name := range []string{"pan-baseline-cavlc.h264", "pan-main-cabac.h264", "pan-high-bf2.h264"} {
+		aus := readAUs(t, clip(t, name))
+		a := mb.NewAnalyzer()
+		var f mbmap.Frame
+		moving, exact, pictures := 0, 0, 0
+		for i, au := range aus {
+			if err := a.Analyze(au, &f); err != nil {
+				t.Fatalf("%s picture %d: %v", name, i, err)
+			}
+			if f.SliceType != 'P' {
+				continue
+			}
+			pictures++
+			for y := 1; y < f.HeightMB-1; y++ { // the picture's edges show new content
+				for x := 1; x < f.WidthMB-1; x++ {
+					m := f.MBs[y*f.WidthMB+x]
+					if m.Kind != mbmap.Inter && m.Kind != mbmap.Skip {
+						continue
+					}
+					moving++
+					if m.MVX > 0 && m.MVX%16 == 0 && m.MVX == 2*m.MVY {
+						exact++
+					}
+				}
+			}
+		}
+		if pictures == 0 || moving == 0 {
+			t.Fatalf("%s: no inter macroblocks in P pictures", name)
+		}
+		if exact*100 < moving*95 {
+			t.Errorf("%s: %d of %d inter macroblocks move by k*(16,8), want at least 95%%", name, exact, moving)
+		}
+		t.Logf("%s: %d of %d inter macroblocks of %d P pictures move by k*(16,8)", name, exact, moving, pictures)
+	}
+}

@@ -40,3 +40,13 @@ enc bench-1080p-high         1920x1080 25 noise high     keyint=50:min-keyint=50
 enc unsupported-422          320x192   4  no    high422  keyint=4 -pix_fmt yuv422p
 enc unsupported-interlaced   320x192   4  no    high     keyint=4:interlaced=1
 enc unsupported-10bit        320x192   4  no    high10   keyint=4 -pix_fmt yuv420p10le
+# A textured picture panning 4 px right and 2 px down per frame: every
+# macroblock's motion vector is (16, 8) quarter pixels.
+ffmpeg -v error -y -f lavfi -i "testsrc2=size=1280x720,noise=alls=40:allf=u" -frames:v 1 "$out/pan-source.png"
+for p in "baseline-cavlc baseline -bf 0" "main-cabac main -bf 0" "high-bf2 high -bf 2"; do
+	set -- $p
+	name=$1 profile=$2
+	shift 2
+	ffmpeg -v error -y -loop 1 -i "$out/pan-source.png" -vf "crop=640:360:x=4*n:y=2*n,format=yuv420p" \
+		-frames:v 20 -r 25 -c:v libx264 -profile:v "$profile" -x264-params keyint=50:scenecut=0 "$@" "$out/pan-$name.h264"
+done
