@@ -69,7 +69,7 @@ func (fakeSearch) Search(_ context.Context, q SearchQuery) (SearchResult, error)
 }
 
 type testEnv struct {
-	t   *testing.T
+	t   testing.TB
 	s   *Server
 	srv *httptest.Server
 	hub *live.Hub
@@ -78,7 +78,7 @@ type testEnv struct {
 
 const testPassword = "mật-khẩu-dài-1"
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	hub := live.NewHub()
@@ -176,4 +176,21 @@ func (c *client) do(method, path, body, ctype string) (int, string) {
 func (e *testEnv) accountsFile() string {
 	b, _ := os.ReadFile(filepath.Join(e.dir, "accounts.json"))
 	return string(b)
+}
+
+func (e *testEnv) camerasFile() string {
+	b, _ := os.ReadFile(filepath.Join(e.dir, "cameras.json"))
+	return string(b)
+}
+
+type fuzzWorld struct {
+	*testEnv
+	clients map[string]*client
+}
+
+// newFuzzWorld is one world for all fuzz inputs (building one per input
+// would make fuzzing slow); state changed by accepted inputs is fine.
+func newFuzzWorld(f *testing.F) *fuzzWorld {
+	env := newTestEnv(f)
+	return &fuzzWorld{testEnv: env, clients: map[string]*client{"officer": env.login("officer"), "tech": env.login("tech")}}
 }

@@ -22,7 +22,15 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
-	sub, err := s.cfg.Live.Subscribe(rc.camera)
+	// stream=sub asks for the camera's sub stream (the wall of many
+	// cameras); a camera without one gives its main stream.
+	sub, err := s.cfg.Live.Subscribe(rc.camera + "/sub")
+	if r.URL.Query().Get("stream") != "sub" || err != nil {
+		if err == nil {
+			sub.Close()
+		}
+		sub, err = s.cfg.Live.Subscribe(rc.camera)
+	}
 	if err != nil {
 		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
 		return
@@ -53,9 +61,18 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 				}
 			}()
 			ws.PayloadType = websocket.BinaryFrame
+			var buf []byte
+			var pending *live.Message
 			for {
-				m, err := sub.Next(ctx)
+				var m live.Message
+				var err error
+				if pending != nil {
+					m, pending = *pending, nil
+				} else {
+					m, err = sub.Next(ctx)
+				}
 				if err != nil {
+					s.log.Warn("live: viewer ended", "camera", rc.camera, "err", err)
 					return
 				}
 				ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -72,7 +89,29 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 					}
 					continue
 				}
-				if websocket.Message.Send(ws, m.Frag) != nil {
+				// Coalesce what is queued (the key-frame backlog of a new
+				// viewer, or frames that piled up) into one message: fewer
+				// events for a busy browser.
+				batch := append(buf[:0], m.Frag...)
+			drain:
+				for len(batch) < 4<<20 {
+					select {
+					case n, ok := <-sub.C:
+						if !ok {
+							return
+						}
+						if n.Start != nil {
+							pending = &n
+							break drain
+						}
+						batch = append(batch, n.Frag...)
+					default:
+						break drain
+					}
+				}
+				buf = batch
+				if err := websocket.Message.Send(ws, batch); err != nil {
+					s.log.Warn("live: send failed", "camera", rc.camera, "err", err)
 					return
 				}
 			}

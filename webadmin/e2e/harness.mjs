@@ -34,13 +34,13 @@ function waitLine(proc, re, what, ms = 30000) {
 }
 
 // startBox runs camsim with n cameras and webtestd over them.
-export async function startBox({ cameras = 2, segment = '6s' } = {}) {
+export async function startBox({ cameras = 2, segment = '6s', motion = true } = {}) {
   const bin = process.env.MATTHAN_BIN || join(outDir, 'bin');
   const rtsp = await freePort(), https = await freePort(), http = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'matthan-e2e-'));
   const camsim = spawn(join(bin, 'camsim'), ['-listen', `127.0.0.1:${rtsp}`, '-control', '', '-cameras', String(cameras), '-no-h265-camera', '-clips', join(outDir, 'clips')], { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitLine(camsim, /camsim: ready/, 'camsim');
-  const args = ['-data', data, '-listen', `127.0.0.1:${https}`, '-http', `127.0.0.1:${http}`, '-segment', segment];
+  const args = ['-data', data, '-listen', `127.0.0.1:${https}`, '-http', `127.0.0.1:${http}`, '-segment', segment, '-motion=' + motion];
   for (let i = 1; i <= cameras; i++) args.push('-camera', `cam${i}=rtsp://127.0.0.1:${rtsp}/cam${i}`);
   const web = spawn(join(bin, 'webtestd'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let webLog = '';
@@ -87,4 +87,20 @@ export function apiCall(page, path, body) {
     const r = await fetch(p, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify(b) });
     return { status: r.status, body: await r.json() };
   }, [path, body]);
+}
+
+// firstBoot creates the technician with the setup code and an officer, and
+// leaves page logged in as the officer.
+export async function firstBoot(page, box, password) {
+  await page.goto(box.url + '/setup');
+  await page.fill('#code', box.setupCode());
+  await page.fill('#username', 'kythuat');
+  await page.fill('#password', password);
+  await page.fill('#password2', password);
+  await Promise.all([page.waitForNavigation(), page.click('#setup-btn')]);
+  await login(page, box.url, 'kythuat', password);
+  const r = await apiCall(page, '/api/users', { name: 'canbo', password, role: 'officer', household: '' });
+  if (r.status !== 200) throw new Error('create officer: ' + JSON.stringify(r.body));
+  await logout(page);
+  await login(page, box.url, 'canbo', password);
 }

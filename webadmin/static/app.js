@@ -62,7 +62,7 @@ class LivePlayer {
   start() {
     if (this.closed) return;
     this.stats.openedAt = performance.now();
-    const ws = new WebSocket((location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/api/live/' + encodeURIComponent(this.camera));
+    const ws = new WebSocket((location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/api/live/' + encodeURIComponent(this.camera) + (this.sub ? '?stream=sub' : ''));
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onmessage = (ev) => {
@@ -70,7 +70,7 @@ class LivePlayer {
       if (!this.sb && !this.ms) return;
       this.queue.push(new Uint8Array(ev.data)); this.pump();
     };
-    ws.onclose = () => { if (!this.closed) { this.say(L('Mất kết nối, đang thử lại…', 'Disconnected, retrying…')); setTimeout(() => this.start(), 2000); } };
+    ws.onclose = (ev) => { this.stats.closes = (this.stats.closes || []).concat([ev.code]); if (!this.closed) { this.say(L('Mất kết nối, đang thử lại…', 'Disconnected, retrying…')); setTimeout(() => this.start(), 2000); } };
   }
   say(t) { if (this.msgEl) { this.msgEl.textContent = t; this.msgEl.hidden = !t; } }
   setup(st) {
@@ -90,7 +90,7 @@ class LivePlayer {
       this.pump();
     }, { once: true });
     const onFrame = () => {
-      if (this.stats.firstFrameMs === null) { this.stats.firstFrameMs = performance.now() - this.stats.openedAt; this.say(''); }
+      if (this.stats.firstFrameMs === null) { this.stats.firstFrameAt = performance.now(); this.stats.firstFrameMs = this.stats.firstFrameAt - this.stats.openedAt; this.say(''); }
     };
     if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(onFrame);
     else this.video.addEventListener('playing', onFrame, { once: true });
@@ -108,6 +108,12 @@ class LivePlayer {
     const v = this.video, b = v.buffered;
     if (!b.length) return;
     const end = b.end(b.length - 1), start = b.start(b.length - 1);
+    if (this.stats.firstFrameMs === null) {
+      // Show the key frame at once (it needs one decode), catch up after.
+      if (v.currentTime < start) v.currentTime = start;
+      if (v.paused) v.play().catch(() => {});
+      return;
+    }
     if (v.currentTime < start || end - v.currentTime > 1.2) v.currentTime = Math.max(start, end - 0.15);
     v.playbackRate = end - v.currentTime > 0.4 ? 1.1 : 1.0;
     if (v.paused) v.play().catch(() => {});
@@ -116,12 +122,13 @@ class LivePlayer {
   close() { this.closed = true; if (this.ws) this.ws.close(); }
 }
 
-function liveTile(c) {
+function liveTile(c, sub) {
   const video = h('video', { muted: true, autoplay: true, playsinline: true, 'data-camera': c.id });
   video.muted = true;
   const m = h('div', { class: 'msg' }, L('Đang kết nối…', 'Connecting…'));
   const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), m);
   tile.player = new LivePlayer(video, c.id, m);
+  tile.player.sub = sub;
   return tile;
 }
 
@@ -133,7 +140,17 @@ pages.live = async (root) => {
   const wall = h('div', { class: 'wall', id: 'wall' });
   root.append(h('h1', {}, L('Xem trực tiếp', 'Live view')), wall);
   if (!list.length) wall.append(h('p', { class: 'muted' }, L('Không có camera nào.', 'No cameras.')));
-  for (const c of list) { const t = liveTile(c); wall.append(t); t.player.start(); }
+  // A wall of n cameras fits the screen: ceil(sqrt(n)) columns on wide
+  // screens (16 cameras: 4x4), one column on a phone.
+  const layout = () => {
+    if (window.innerWidth <= 700 || list.length < 2) { wall.style.gridTemplateColumns = ''; wall.style.maxWidth = ''; return; }
+    const cols = Math.ceil(Math.sqrt(list.length)), rows = Math.ceil(list.length / cols);
+    wall.style.gridTemplateColumns = `repeat(${cols}, 1fr)`;
+    wall.style.maxWidth = `calc((100vh - 7rem) * ${(16 / 9) * cols / rows})`;
+  };
+  layout(); window.addEventListener('resize', layout);
+  // More than four tiles: each plays its camera's sub stream (as NVR walls do).
+  for (const c of list) { const t = liveTile(c, list.length > 4); wall.append(t); t.player.start(); }
   setInterval(async () => {
     for (const c of await cameras()) {
       const t = document.getElementById('tile-' + c.id); if (!t) continue;

@@ -54,6 +54,8 @@ func run() error {
 	listen := flag.String("listen", "127.0.0.1:8443", "HTTPS listen address")
 	plain := flag.String("http", "127.0.0.1:8080", "HTTP listen address that redirects to HTTPS (empty: none)")
 	segDur := flag.Duration("segment", 10*time.Second, "segment duration")
+	withMotion := flag.Bool("motion", true, "run motion detection (events for search)")
+	subStreams := flag.Bool("sub", true, "also pull each camera's URL/sub stream for the live wall")
 	var cams cameraFlags
 	flag.Var(&cams, "camera", "NAME=RTSP_URL (repeatable)")
 	flag.Parse()
@@ -98,14 +100,25 @@ func run() error {
 			return err
 		}
 		dets[name] = det
-		watch := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Next: tee{rec, hub.Feed(name)}}
-		cam, err := ingest.New(name, url, watch, ingest.Options{Events: idx, Log: logger})
+		var sink media.Sink = tee{rec, hub.Feed(name)}
+		if *withMotion {
+			sink = &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Next: sink}
+		}
+		cam, err := ingest.New(name, url, sink, ingest.Options{Events: idx, Log: logger})
 		if err != nil {
 			return err
 		}
 		states.Add(cam)
 		names = append(names, name)
 		go cam.Run(ctx)
+		if *subStreams {
+			// The sub stream feeds only the live wall.
+			subCam, err := ingest.New(name+"/sub", url+"/sub", hub.Feed(name+"/sub"), ingest.Options{Log: logger})
+			if err != nil {
+				return err
+			}
+			go subCam.Run(ctx)
+		}
 	}
 	cert, fp, err := webadmin.LoadOrCreateCert(*data, nil)
 	if err != nil {

@@ -1,0 +1,97 @@
+// Benchmarks of the admin page (prints BENCH lines):
+//   live_first_frame_ms  navigation to the first live frame shown, one camera (median of 5)
+//   live_latency_ms      camera frame time (box clock) to the frame on screen, steady state (median)
+//   page_load_ms         live wall with 16 cameras: navigation until all 16 show video (median of 3)
+//   api_p95_ms           p95 of API requests from 50 concurrent logged-in users on loopback
+import https from 'node:https';
+import { startBox, launchBrowser, firstBoot, shots } from './harness.mjs';
+
+const PW = 'mat-khau-rat-dai-1';
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+const pct = (a, p) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
+
+const box = await startBox({ cameras: 16, segment: '10s', motion: false });
+const ctx = await launchBrowser();
+const page = await ctx.newPage();
+try {
+  await firstBoot(page, box, PW);
+  await page.waitForTimeout(3000); // cameras connect, first key frames arrive
+
+  // First frame and latency, one camera.
+  const firsts = [];
+  for (let i = 0; i < 5; i++) {
+    await page.goto(box.url + '/live?camera=cam1');
+    const h = await page.waitForFunction(() => window.mtLive && window.mtLive.cam1 && window.mtLive.cam1.firstFrameAt, null, { timeout: 20000 });
+    firsts.push(await h.jsonValue());
+  }
+  await page.waitForTimeout(5000);
+  const lats = [];
+  for (let i = 0; i < 25; i++) {
+    lats.push(await page.evaluate(() => window.mtLive.cam1.latencyMs()));
+    await page.waitForTimeout(200);
+  }
+
+  // Live wall with 16 cameras.
+  const loads = [];
+  for (let i = 0; i < 3; i++) {
+    await page.goto(box.url + '/live');
+    const h = await page.waitForFunction(() => {
+      const s = Object.values(window.mtLive || {});
+      return s.length === 16 && s.every((x) => x.firstFrameAt) && Math.max(...s.map((x) => x.firstFrameAt));
+    }, null, { timeout: 60000, polling: 50 }).catch(async (e) => {
+      await page.screenshot({ path: shots + '/bench-wall-timeout.png' });
+      console.error(await page.evaluate(() => JSON.stringify(Object.values(window.mtLive).map((x) => [x.camera, x.firstFrameAt, x.codec, x.epochMs]))));
+      console.error(await page.evaluate(() => [...document.querySelectorAll('.tile .msg')].map((m) => m.textContent).join('|')));
+      console.error(box.log().slice(-3000));
+      throw e;
+    });
+    loads.push(await h.jsonValue());
+  }
+
+  // 50 concurrent API users.
+  const cookies = (await ctx.cookies()).filter((c) => c.name === 'mt_session');
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: false });
+  const sessions = [];
+  for (let i = 0; i < 50; i++) sessions.push(await loginSession(box.url, agent));
+  const now = Date.now();
+  const paths = ['/api/cameras', `/api/segments?camera=cam1&from=${now - 3600000}&to=${now}`, `/api/events?camera=cam2&from=${now - 3600000}&to=${now}`, '/api/me', '/api/system'];
+  const times = [];
+  const until = Date.now() + 10000;
+  await Promise.all(sessions.map(async (cookie, u) => {
+    let k = u;
+    while (Date.now() < until) {
+      const t0 = performance.now();
+      const code = await get(box.url + paths[k++ % paths.length], cookie, agent);
+      if (code !== 200) throw new Error('api status ' + code);
+      times.push(performance.now() - t0);
+    }
+  }));
+  agent.destroy();
+  void cookies;
+  console.log(`BENCH live_first_frame_ms ${Math.round(median(firsts))} ms`);
+  console.log(`BENCH live_latency_ms ${Math.round(median(lats))} ms`);
+  console.log(`BENCH page_load_ms ${Math.round(median(loads))} ms`);
+  console.log(`BENCH api_p95_ms ${pct(times, 0.95).toFixed(1)} ms`);
+  console.error(`(api: ${times.length} requests in 10 s from 50 users; first frames ${firsts.map(Math.round)}; wall loads ${loads.map(Math.round)})`);
+} finally {
+  await ctx.close();
+  box.stop();
+}
+
+function request(url, { method = 'GET', body, cookie, agent }) {
+  return new Promise((res, rej) => {
+    const req = https.request(url, { method, agent, headers: { ...(cookie ? { Cookie: cookie } : {}), ...(body ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}) } }, (r) => {
+      r.resume(); r.on('end', () => res(r));
+    });
+    req.on('error', rej);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+async function get(url, cookie, agent) { return (await request(url, { cookie, agent })).statusCode; }
+async function loginSession(base, agent) {
+  const r = await request(base + '/login', { method: 'POST', agent, body: new URLSearchParams({ username: 'canbo', password: PW }).toString() });
+  const c = (r.headers['set-cookie'] || []).find((x) => x.startsWith('mt_session='));
+  if (!c) throw new Error('login failed: ' + r.statusCode);
+  return c.split(';')[0];
+}

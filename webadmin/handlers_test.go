@@ -1,0 +1,293 @@
+package webadmin
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/matthan/matthan/daemon/auth"
+)
+
+func TestFirstBootSetup(t *testing.T) {
+	dir := t.TempDir()
+	var console strings.Builder
+	s, err := New(Config{DataDir: dir, Console: &console, HashParams: auth.HashParams{Time: 1, Memory: 64, Threads: 1}, InsecureCookies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	b, err := os.ReadFile(SetupCodePath(dir))
+	if err != nil {
+		t.Fatal("no setup code file:", err)
+	}
+	code := strings.TrimSpace(string(b))
+	if !strings.Contains(console.String(), code) {
+		t.Error("setup code not printed on the console")
+	}
+	env := &testEnv{t: t, s: s, srv: srv, dir: dir}
+	c := env.login("")
+	// Before setup, the login page sends to setup.
+	req, _ := http.NewRequest("GET", srv.URL+"/login", nil)
+	resp, _ := c.http.Do(req)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/setup" {
+		t.Errorf("login before setup: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	form := func(code, user, pw, pw2 string) (int, string) {
+		return c.do("POST", "/setup", url.Values{"code": {code}, "username": {user}, "password": {pw}, "password2": {pw2}}.Encode(), "application/x-www-form-urlencoded")
+	}
+	for _, tt := range []struct {
+		code, user, pw, pw2 string
+		status              int
+		msg                 string
+	}{
+		{"AAAA-BBBB-CCCC", "tech", "long password", "long password", 403, "Mã cài đặt không đúng"},
+		{code, "x", "long password", "long password", 400, "Tên chỉ gồm"},
+		{code, "tech", "long password", "other password", 400, "không khớp"},
+		{code, "tech", "short", "short", 400, "ít nhất 8"},
+	} {
+		status, body := form(tt.code, tt.user, tt.pw, tt.pw2)
+		if status != tt.status || !strings.Contains(body, tt.msg) {
+			t.Errorf("setup %+v: %d, want %d with %q", tt, status, tt.status, tt.msg)
+		}
+	}
+	if !s.store.NeedsSetup() {
+		t.Fatal("a refused setup created an account")
+	}
+	if status, _ := form(code, "tech", "long password", "long password"); status != 200 {
+		t.Fatalf("setup with the right code: %d", status)
+	}
+	if s.store.NeedsSetup() {
+		t.Fatal("setup did not create the technician")
+	}
+	if _, err := os.Stat(SetupCodePath(dir)); !os.IsNotExist(err) {
+		t.Error("setup code file remains after use")
+	}
+	if status, _ := form(code, "tech2", "long password", "long password"); status != http.StatusConflict {
+		t.Errorf("second setup: %d, want 409", status)
+	}
+	if u, ok := s.store.User("tech"); !ok || u.Role != auth.Technician {
+		t.Errorf("user after setup: %+v", u)
+	}
+}
+
+func TestLoginThrottleAndAudit(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.login("")
+	try := func(pw string) int {
+		code, _ := c.do("POST", "/login", url.Values{"username": {"officer"}, "password": {pw}}.Encode(), "application/x-www-form-urlencoded")
+		return code
+	}
+	for i := 0; i < 4; i++ {
+		if code := try("wrong"); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d, want 401", i+1, code)
+		}
+	}
+	if code := try("wrong"); code != http.StatusTooManyRequests {
+		t.Fatalf("5th failure: %d, want 429", code)
+	}
+	// Locked: even the right password waits.
+	if code := try(testPassword); code != http.StatusTooManyRequests {
+		t.Errorf("right password during lockout: %d, want 429", code)
+	}
+	recs, _ := env.s.audit.Read(auditFilterActor("officer", "login_failed"), 100)
+	if len(recs) != 5 {
+		t.Errorf("%d failed logins audited, want 5", len(recs))
+	}
+}
+
+func TestCookiesAndSecurityHeaders(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{DataDir: dir, Console: io.Discard, HashParams: auth.HashParams{Time: 1, Memory: 64, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.store.CreateUser("tech", testPassword, auth.Technician, "")
+	s.setup.Use()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"username": {"tech"}, "password": {testPassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	s.ServeHTTP(rec, req)
+	ck := rec.Result().Cookies()
+	if len(ck) != 1 || !ck[0].HttpOnly || !ck[0].Secure || ck[0].SameSite != http.SameSiteStrictMode {
+		t.Errorf("session cookie %+v: want HttpOnly, Secure, SameSite=Strict", ck)
+	}
+	h := rec.Header()
+	for k, want := range map[string]string{
+		"Content-Security-Policy": "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff",
+		"Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+	} {
+		if !strings.Contains(h.Get(k), want) {
+			t.Errorf("header %s = %q, want %q", k, h.Get(k), want)
+		}
+	}
+}
+
+func TestChangesNeedCSRF(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.login("officer")
+	token := c.csrf
+	c.csrf = ""
+	before := env.accountsFile()
+	code, body := c.do("POST", "/api/households", `{"id":"h9","name":"Nhà mới"}`, "")
+	if code != http.StatusForbidden || !strings.Contains(body, "tải lại trang") {
+		t.Errorf("change without CSRF: %d %s", code, body)
+	}
+	c.csrf = "forged"
+	if code, _ := c.do("POST", "/api/households", `{"id":"h9","name":"Nhà mới"}`, ""); code != http.StatusForbidden {
+		t.Errorf("change with a forged CSRF token: %d", code)
+	}
+	if env.accountsFile() != before {
+		t.Error("a refused change changed the accounts")
+	}
+	c.csrf = token
+	if code, body := c.do("POST", "/api/households", `{"id":"h9","name":"Nhà mới"}`, ""); code != 200 {
+		t.Errorf("change with CSRF: %d %s", code, body)
+	}
+}
+
+func TestMessagesInUsersLanguage(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.login("officer")
+	_, vi := c.do("POST", "/api/users", `{"name":"x","password":"long password","role":"household","household":"h1"}`, "")
+	u, _ := url.Parse(env.srv.URL)
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "mt_lang", Value: "en"}})
+	_, en := c.do("POST", "/api/users", `{"name":"x","password":"long password","role":"household","household":"h1"}`, "")
+	if !strings.Contains(vi, "Tên chỉ gồm") || !strings.Contains(en, "Names are") {
+		t.Errorf("vi: %s\nen: %s", vi, en)
+	}
+}
+
+func TestRoleLimitsOnUserManagement(t *testing.T) {
+	env := newTestEnv(t)
+	off := env.login("officer")
+	if code, _ := off.do("POST", "/api/users", `{"name":"tech2","password":"long password","role":"technician"}`, ""); code != http.StatusForbidden {
+		t.Errorf("officer creating a technician: %d, want 403", code)
+	}
+	if code, _ := off.do("POST", "/api/users/tech/password", `{"password":"new long password"}`, ""); code != http.StatusForbidden {
+		t.Errorf("officer resetting the technician's password: %d, want 403", code)
+	}
+	if code, _ := off.do("POST", "/api/users/house2/password", `{"password":"new long password"}`, ""); code != 200 {
+		t.Errorf("officer resetting a household password: %d", code)
+	}
+	tech := env.login("tech")
+	if code, _ := tech.do("POST", "/api/users", `{"name":"nha-c","password":"long password","role":"household","household":"h1"}`, ""); code != http.StatusForbidden {
+		t.Errorf("technician creating a household user: %d, want 403", code)
+	}
+	if code, _ := tech.do("POST", "/api/users", `{"name":"canbo2","password":"long password","role":"officer"}`, ""); code != 200 {
+		t.Errorf("technician creating an officer: %d", code)
+	}
+}
+
+func TestExportIsSignedAndAudited(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.login("officer")
+	q := url.Values{"camera": {"cam1"}, "from": {"2026-11-26T10:00:00Z"}, "to": {"2026-11-26T10:05:00Z"}}
+	code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded")
+	if code != 200 {
+		t.Fatalf("export: %d %s", code, body)
+	}
+	var res struct {
+		Manifest           Manifest
+		Signature          string
+		Video, ManifestURL string
+	}
+	json.Unmarshal([]byte(body), &res)
+	code, video := c.do("GET", res.Video, "", "")
+	if code != 200 || !strings.HasPrefix(video, "mp4 of cam1") {
+		t.Fatalf("video download: %d %q", code, video)
+	}
+	_, mj := c.do("GET", res.ManifestURL, "", "")
+	m, ok := VerifyManifest([]byte(mj), res.Signature)
+	if !ok || m.Camera != "cam1" || m.ExportedBy != "officer" || m.Bytes != int64(len(video)) {
+		t.Errorf("manifest %+v verified=%v", m, ok)
+	}
+	if _, ok := VerifyManifest([]byte(strings.Replace(mj, "cam1", "cam2", 1)), res.Signature); ok {
+		t.Error("altered manifest verifies")
+	}
+	recs, _ := env.s.audit.Read(auditFilterActor("officer", "export"), 10)
+	if len(recs) != 1 || !strings.Contains(recs[0].Detail, m.SHA256) {
+		t.Errorf("export audit: %+v", recs)
+	}
+	// Too long a range is refused with a message.
+	q.Set("to", "2026-11-27T10:00:00Z")
+	if code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded"); code != 400 || !strings.Contains(body, "tối đa 6 giờ") {
+		t.Errorf("long export: %d %s", code, body)
+	}
+}
+
+func TestRedirectToHTTPS(t *testing.T) {
+	h := RedirectToHTTPS("8443")
+	for _, tt := range []struct{ host, path, want string }{
+		{"192.168.1.10", "/live?x=1", "https://192.168.1.10:8443/live?x=1"},
+		{"matthan.local:80", "/", "https://matthan.local:8443/"},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", tt.path, nil)
+		req.Host = tt.host
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != tt.want {
+			t.Errorf("%s%s → %d %q, want %q", tt.host, tt.path, rec.Code, rec.Header().Get("Location"), tt.want)
+		}
+	}
+}
+
+func TestCertificateMadeOnceWithFingerprint(t *testing.T) {
+	dir := t.TempDir()
+	_, fp1, err := LoadOrCreateCert(dir, []string{"10.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fp2, err := LoadOrCreateCert(dir, nil)
+	if err != nil || fp1 != fp2 || len(fp1) != 95 {
+		t.Errorf("fingerprints %q %q (%v)", fp1, fp2, err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "key.pem")); st.Mode().Perm() != 0o600 {
+		t.Errorf("key mode %v", st.Mode().Perm())
+	}
+}
+
+// FuzzChangeRequests sends malformed bodies to every change route as an
+// officer and a technician: never a 5xx, and a refused request leaves the
+// accounts and camera settings as they were.
+func FuzzChangeRequests(f *testing.F) {
+	f.Add(0, `{"id":"h1","name":"x"}`)
+	f.Add(1, `{"name":"a","password":"12345678","role":"household","household":"h1"}`)
+	f.Add(2, `{"cameras":["cam3","../x"]}`)
+	f.Add(3, `{"id":"cam9","name":"n","url":"rtsp://1.2.3.4/","zones":[{"kind":"zone","X0":-1}]}`)
+	f.Add(4, `[1,2,3]`)
+	f.Add(5, "{\"password\":\"\xff\xfe\"}")
+	f.Add(6, `{"id":"x"}{"id":"y"}`)
+	env := newFuzzWorld(f)
+	f.Fuzz(func(t *testing.T, which int, body string) {
+		env.t = t
+		var changes []route
+		for _, rt := range env.s.routes {
+			if rt.Change && rt.Pattern != "/logout" {
+				changes = append(changes, rt)
+			}
+		}
+		rt := changes[(which%len(changes)+len(changes))%len(changes)]
+		path := strings.NewReplacer("{camera}", "cam1", "{id}", "h1", "{name}", "house2").Replace(rt.Pattern)
+		for _, user := range []string{"officer", "tech"} {
+			c := env.clients[user]
+			before := env.accountsFile() + env.camerasFile()
+			code, resp := c.do("POST", path, body, "")
+			if code >= 500 && !strings.Contains(resp, "Không kết nối được camera") {
+				t.Fatalf("%s %s as %s: %d %s", path, body, user, code, resp)
+			}
+			if code != 200 && env.accountsFile()+env.camerasFile() != before {
+				t.Fatalf("%s %q as %s refused (%d) but changed data", path, body, user, code)
+			}
+		}
+	})
+}
