@@ -38,6 +38,10 @@ type Config struct {
 	// NoH265Camera leaves out the extra camera "h265" (main stream H.265,
 	// sub stream H.264), served by default.
 	NoH265Camera bool
+	// User and Password, when User is set, are the credentials every
+	// camera asks for (RTSP basic or digest authentication), like a real
+	// camera; wrong ones get 401 Unauthorized.
+	User, Password string
 	// Logf receives one line per notable event; nil is silent.
 	Logf func(format string, args ...any)
 

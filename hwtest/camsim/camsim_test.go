@@ -343,3 +343,54 @@ func TestStartConfig(t *testing.T) {
 		t.Errorf("unknown path: %v, want 404", err)
 	}
 }
+
+// TestAuth: a camera that asks for credentials, like real ones do.
+func TestAuth(t *testing.T) {
+	sim, err := Start(Config{Listen: "127.0.0.1:0", Cameras: 1, NoH265Camera: true, ClipsDir: clipsDir(t), User: "admin", Password: "mật-khẩu 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	url := func(userinfo string) string { return "rtsp://" + userinfo + sim.Addr() + "/cam1" }
+	for _, tt := range []struct {
+		name, userinfo string
+		ok             bool
+	}{
+		{"no credentials", "", false},
+		{"wrong password", "admin:12345@", false},
+		{"wrong user", "root:m%E1%BA%ADt-kh%E1%BA%A9u%201@", false},
+		{"right", "admin:m%E1%BA%ADt-kh%E1%BA%A9u%201@", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := dial(url(tt.userinfo))
+			if !tt.ok {
+				if err == nil {
+					r.c.Close()
+					t.Fatal("played without the right credentials")
+				}
+				if !strings.Contains(err.Error(), "401") && !strings.Contains(err.Error(), "EOF") {
+					t.Errorf("error %v, want 401 Unauthorized or a closed connection", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.c.Close()
+			time.Sleep(300 * time.Millisecond)
+			if len(r.packets(time.Time{})) == 0 {
+				t.Error("no packets")
+			}
+		})
+	}
+	t.Run("ffprobe", func(t *testing.T) {
+		ffprobe := testenv.LookTool(t, "ffprobe", "ffmpeg")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-rtsp_transport", "tcp", "-read_intervals", "%+1",
+			"-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", url("admin:m%E1%BA%ADt-kh%E1%BA%A9u%201@")).CombinedOutput()
+		if n, _ := strconv.Atoi(strings.TrimSpace(string(out))); err != nil || n < 20 {
+			t.Errorf("ffprobe with credentials: %v, %q", err, out)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 )
 
 // rtspHandler answers the RTSP requests of every camera and keeps track of
@@ -29,8 +30,19 @@ func (h *rtspHandler) lookup(path string) *stream {
 	return h.sim.streams[strings.Trim(path, "/")]
 }
 
+// authorized checks the request's credentials when the simulator asks for
+// them. A request without any gets a challenge; wrong ones close the
+// connection (gortsplib's behaviour for liberrors.ErrServerAuth).
+func (h *rtspHandler) authorized(conn *gortsplib.ServerConn, req *base.Request) bool {
+	cfg := &h.sim.cfg
+	return cfg.User == "" || conn.VerifyCredentials(req, cfg.User, cfg.Password)
+}
+
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
 func (h *rtspHandler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if !h.authorized(ctx.Conn, ctx.Request) {
+		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
+	}
 	st := h.lookup(ctx.Path)
 	if st == nil {
 		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
@@ -45,6 +57,9 @@ func (h *rtspHandler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*ba
 func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
 		return &base.Response{StatusCode: base.StatusBadRequest}, nil, nil
+	}
+	if !h.authorized(ctx.Conn, ctx.Request) {
+		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
 	st := h.lookup(ctx.Path)
 	if st == nil {

@@ -39,6 +39,7 @@ func run() error {
 	control := flag.String("control", "127.0.0.1:8555", "HTTP control address for fault injection (empty: none)")
 	h265 := flag.String("h265", "", "comma-separated camera numbers whose main stream is the H.265 clip")
 	noH265 := flag.Bool("no-h265-camera", false, "do not serve the extra H.265 camera at /h265")
+	auth := flag.String("auth", "", "USER:PASSWORD every camera asks for (RTSP basic/digest); empty: none")
 	quiet := flag.Bool("quiet", false, "log nothing but errors")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	flag.Parse()
@@ -49,6 +50,13 @@ func run() error {
 	cfg := camsim.Config{Listen: *listen, Cameras: *cameras, ClipsDir: *clips, NoH265Camera: *noH265, Logf: log.Printf}
 	if *quiet {
 		cfg.Logf = nil
+	}
+	if *auth != "" {
+		user, pass, ok := strings.Cut(*auth, ":")
+		if !ok || user == "" {
+			return fmt.Errorf("camsim: -auth %q: want USER:PASSWORD", *auth)
+		}
+		cfg.User, cfg.Password = user, pass
 	}
 	if *h265 != "" {
 		for _, f := range strings.Split(*h265, ",") {
@@ -95,8 +103,10 @@ func run() error {
 		controlAddr = ln.Addr().String()
 		log.Printf("camsim: control endpoint on http://%s", controlAddr)
 	}
-	for _, c := range sim.Cameras() {
-		log.Printf("camsim: %s (%s) %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL())
+	if !*quiet {
+		for _, c := range sim.Cameras() {
+			log.Printf("camsim: %s (%s) %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL())
+		}
 	}
 	// A line tests wait for, with the addresses (useful with port 0).
 	log.Printf("camsim: ready rtsp=%s control=%s", sim.Addr(), controlAddr)
