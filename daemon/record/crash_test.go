@@ -96,6 +96,8 @@ func TestCrashRecovery(t *testing.T) {
 		dir = d // keep the data for a post-mortem
 	}
 	verified := map[string]int64{}
+	worst := map[bool]time.Duration{} // by power cut
+	defer func() { t.Logf("largest loss: %v after SIGKILL, %v after a power cut", worst[false], worst[true]) }()
 	const rounds = 20
 	for round := range rounds {
 		powerCut := round%2 == 1
@@ -171,6 +173,7 @@ func TestCrashRecovery(t *testing.T) {
 			last := segs[len(segs)-1]
 			fed := time.Unix(0, lastFed[cam])
 			loss := fed.Sub(last.End)
+			worst[powerCut] = max(worst[powerCut], loss)
 			if loss > crashMaxLoss || loss < 0 {
 				t.Errorf("round %d (power cut %v): camera %s lost %v (fed until %v, recorded until %v), bound %v",
 					round, powerCut, cam, loss, fed.UTC(), last.End, crashMaxLoss)

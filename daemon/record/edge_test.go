@@ -2,6 +2,8 @@ package record_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -178,5 +180,43 @@ func TestExportParamsOnlyInSDP(t *testing.T) {
 	}
 	if pr := recordtest.FFprobe(t, out); pr.Frames != 125 || pr.Errors != "" || pr.Codec != "hevc" {
 		t.Errorf("export %+v: ffprobe %+v, want 125 hevc frames (from the key frame at 4 s)", info, pr)
+	}
+}
+
+// TestExportAcrossSizeChange: an export over a change of picture size ends
+// at the change and says so; the part before plays.
+func TestExportAcrossSizeChange(t *testing.T) {
+	c720 := recordtest.LoadClip(t, "moving-720p.h264")
+	c360 := recordtest.LoadClip(t, "static-360p.h264")
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	rec := record.New(st, "cam", record.Options{})
+	for i, c := range []*recordtest.Clip{c720, c360} {
+		s := c.Stream
+		s.Epoch = epoch
+		rec.StreamStarted(s)
+		for k := range 50 {
+			au := c.AUs[k]
+			au.DTS = time.Duration(i*50+k) * 40 * time.Millisecond
+			au.PTS = au.DTS
+			rec.WriteAccessUnit(&au)
+		}
+	}
+	rec.StreamEnded(nil)
+	out := filepath.Join(dir, "x.mp4")
+	f, _ := os.Create(out)
+	info, err := storage.Export(context.Background(), f, st, "cam", epoch, epoch.Add(4*time.Second))
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.StoppedEarly || !info.StoppedAt.Equal(epoch.Add(2*time.Second)) || info.Samples != 50 {
+		t.Errorf("export info %+v, want 50 samples, stopped early at 2 s", info)
+	}
+	if pr := recordtest.FFprobe(t, out); pr.Frames != 50 || pr.Errors != "" || pr.Width != 1280 {
+		t.Errorf("export: ffprobe %+v, want 50 frames of 1280 wide", pr)
+	}
+	if _, err := storage.Export(context.Background(), io.Discard, st, "cam", epoch.Add(time.Hour), epoch.Add(2*time.Hour)); !errors.Is(err, storage.ErrNoRecordings) {
+		t.Errorf("export of an empty range: %v, want ErrNoRecordings", err)
 	}
 }
