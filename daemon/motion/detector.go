@@ -112,8 +112,10 @@ func (c Config) Validate() error {
 // reference picture had). Vectors under a pixel are what sensor noise
 // gives and count nothing.
 func Activity(mb *mbmap.Macroblock) float32 {
-	mv := float32(math.Hypot(float64(mb.MVX), float64(mb.MVY)))/4 - 0.75 // pixels beyond noise
-	mv = min(max(mv, 0), 8)
+	var mv float32 // pixels moved beyond noise
+	if x, y := int32(mb.MVX), int32(mb.MVY); x*x+y*y > 9 {
+		mv = min(sqrt32(float32(x*x+y*y))/4-0.75, 8)
+	}
 	switch mb.Kind {
 	case mbmap.Skip:
 		return mv

@@ -65,6 +65,9 @@ func Cost(ctx context.Context, w io.Writer, clips []CostClip, withMotion bool) e
 		}
 		theirs := run.CPU.Seconds() / run.Wall.Seconds()
 		fmt.Fprintf(w, "BENCH motiond_cpu_per_camera_%s %.2f %%core\n", c.Label, 100*theirs)
+		if run.Dropped > 0 {
+			fmt.Fprintf(w, "# the Motion daemon fell behind the %s stream (%d RTP packets not taken): its CPU figure is a lower bound\n", c.Label, run.Dropped)
+		}
 		if ours > 0 {
 			fmt.Fprintf(w, "BENCH motion_cpu_ratio_motiond_over_ours_%s %.0f x\n", c.Label, theirs/ours)
 		}

@@ -30,6 +30,9 @@ type MotionRun struct {
 	Motion map[string][]scenes.Detection
 	CPU    time.Duration
 	Wall   time.Duration
+	// Dropped counts RTP packets Motion did not read in time (it fell
+	// behind the stream).
+	Dropped int64
 }
 
 // RunMotionDaemon serves the clips over RTSP and runs one Motion daemon
@@ -160,6 +163,7 @@ on_event_end %s end %%$
 	case <-time.After(LeadDuration + watch):
 	}
 	run.CPU, run.Wall = procCPU(cmd.Process.Pid)-cpu0, time.Since(wall0)
+	run.Dropped = srv.dropped.Load()
 	stop()
 
 	f, err := os.Open(evlog)

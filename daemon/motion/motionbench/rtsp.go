@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -22,6 +23,7 @@ import (
 // starts playing from its first frame when the first reader plays it, and
 // loops; Started tells when its first frame went out.
 type server struct {
+	dropped atomic.Int64 // packets a slow reader (Motion falling behind) did not take
 	srv     *gortsplib.Server
 	addr    string
 	mu      sync.Mutex
@@ -53,7 +55,7 @@ func startServer() (*server, error) {
 		return nil, err
 	}
 	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), streams: map[string]*clipStream{}}
-	s.srv = &gortsplib.Server{Handler: s, RTSPAddress: s.addr}
+	s.srv = &gortsplib.Server{Handler: s, RTSPAddress: s.addr, WriteQueueSize: 4096}
 	if err := s.srv.Start(); err != nil {
 		return nil, fmt.Errorf("motionbench: RTSP server: %w", err)
 	}
@@ -169,4 +171,10 @@ func (s *server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 		c.once.Do(func() { close(c.play) })
 	}
 	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnStreamWriteError implements gortsplib.ServerHandlerOnStreamWriteError:
+// a reader too slow to take the stream (its queue is full).
+func (s *server) OnStreamWriteError(*gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	s.dropped.Add(1)
 }

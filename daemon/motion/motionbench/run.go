@@ -137,6 +137,9 @@ func runMotionDaemon(ctx context.Context, o Options, clips []clip) (map[string]*
 		if err != nil {
 			return err
 		}
+		if run.Dropped > 0 {
+			fmt.Fprintf(o.Out, "# the Motion daemon fell behind (%d RTP packets not taken) on %d clips\n", run.Dropped, len(batch))
+		}
 		for _, c := range batch {
 			var dets []scenes.Detection
 			for _, d := range run.Motion[c.truth.Name] {
