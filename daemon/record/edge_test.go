@@ -132,11 +132,14 @@ func TestStallFlush(t *testing.T) {
 		au.PTS = au.DTS
 		rec.WriteAccessUnit(&au)
 	}
-	time.Sleep(time.Second)
-	stats := rec.Stats()
+	// The flush is due 300 ms after the fragment began; allow a loaded machine
+	// a few seconds of scheduling delay.
 	want := epoch.Add(12 * 40 * time.Millisecond)
-	if stats.LastSynced.Before(want) {
-		t.Errorf("after a stall, fsynced up to %v, want %v", stats.LastSynced, want)
+	for deadline := time.Now().Add(5 * time.Second); rec.Stats().LastSynced.Before(want) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := rec.Stats().LastSynced; got.Before(want) {
+		t.Errorf("after a stall, fsynced up to %v, want %v", got, want)
 	}
 	segs := st.Segments("cam", time.Time{}, time.Time{})
 	if len(segs) != 1 || !segs[0].Recording {
