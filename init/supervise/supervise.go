@@ -128,7 +128,11 @@ func (s *Supervisor) runOnce() error {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	cmd.SysProcAttr.Setpgid = true
+	// Its own process group, so a stop can kill its children too (a
+	// session leader, e.g. a console shell, already has one).
+	if !cmd.SysProcAttr.Setsid {
+		cmd.SysProcAttr.Setpgid = true
+	}
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
