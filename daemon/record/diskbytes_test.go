@@ -96,11 +96,13 @@ func diskBytesChild(b *testing.B, dir string) {
 	if paced {
 		frames = 30 * 25
 	}
+	// MATTHAN_EXT4_MAXLOSS=10s measures another fsync policy.
+	maxLoss, _ := time.ParseDuration(os.Getenv("MATTHAN_EXT4_MAXLOSS"))
 	var fed atomic.Int64
 	var wg sync.WaitGroup
 	for c := range cams {
 		wg.Go(func() {
-			rec := record.New(st, fmt.Sprintf("cam%d", c), record.Options{})
+			rec := record.New(st, fmt.Sprintf("cam%d", c), record.Options{MaxLoss: maxLoss})
 			s := clip.Stream
 			s.Epoch = time.Now()
 			rec.StreamStarted(s)
