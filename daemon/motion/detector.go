@@ -142,6 +142,9 @@ const (
 	settledFraction = 0.08
 	maxRelearn      = 10 * time.Second
 	waitKeyFrame    = 6 * time.Second
+	// sameChange: a global change this soon after the last one ended
+	// continues it.
+	sameChange = 10 * time.Second
 	// flatDetail is the detail under which a key frame shows nothing.
 	flatDetail = 0.04
 )
@@ -183,6 +186,9 @@ type Detector struct {
 	// global change
 	globalOn    bool
 	globalStart time.Time
+	globalEnd   time.Time // when the last global change was judged
+	globalID    string
+	globalType  events.Type
 
 	// detail of the last key frame analysed, and of the first after a
 	// global change
@@ -396,7 +402,13 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 	if global && !relearning {
 		if !d.globalOn {
 			d.globalOn, d.haveAfter = true, false
-			d.globalStart = t
+			if d.globalID != "" && t.Sub(d.globalEnd) < sameChange {
+				// The picture has not settled for long: the same change
+				// goes on (the encoder's rate control swinging on new
+				// noise), and its event is extended, not repeated.
+			} else {
+				d.globalStart, d.globalID, d.globalType = t, "", ""
+			}
 			d.endEvent(t)
 			d.running = false
 		}
@@ -418,12 +430,16 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 		if d.haveAfter {
 			d.detail, d.detailAt = d.detailAfter, t
 		}
-		if dead || flat {
+		if dead || flat || d.globalType == events.Tamper {
 			typ, text = events.Tamper, "camera bị che hoặc mất hình / camera covered or blinded"
 		}
-		d.seq++
+		if d.globalID == "" {
+			d.seq++
+			d.globalID = d.eventID(d.globalStart)
+		}
+		d.globalType, d.globalEnd = typ, t
 		d.pub.Publish(events.Event{
-			ID: d.eventID(d.globalStart), Type: typ, Camera: d.camera, Household: d.household,
+			ID: d.globalID, Type: typ, Camera: d.camera, Household: d.household,
 			Start: d.globalStart, End: t, Region: [4]int{0, 0, d.w, d.h}, Score: 1, Text: text,
 		})
 	}

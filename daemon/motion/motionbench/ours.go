@@ -116,6 +116,11 @@ func RunOurs(aus []media.AccessUnit, lead time.Duration, cfg motion.Config) (Res
 			}
 			res.Motion = append(res.Motion, scenes.Detection{Start: sec(e.Start), End: end, Reported: (now - lead).Seconds(), Region: r})
 		case events.SceneChange, events.Tamper:
+			if i, ok := open[e.ID]; ok { // an extended change: same event
+				res.Globals[i] = scenes.GlobalDetection{Type: string(e.Type), At: sec(e.Start)}
+				return
+			}
+			open[e.ID] = len(res.Globals)
 			res.Globals = append(res.Globals, scenes.GlobalDetection{Type: string(e.Type), At: sec(e.Start)})
 		}
 	})
