@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -145,6 +146,10 @@ func Start(ctx context.Context, o Options) (*Machine, error) {
 	m.monitor = filepath.Join(m.dir, "monitor.sock")
 	m.cmd = exec.CommandContext(ctx, Binary, Args(o, m.monitor)...)
 	m.cmd.Stdin = nil
+	// Its own process group: a Ctrl-C in the terminal reaches the
+	// harness (which presses the power button), not QEMU (which would
+	// stop at once, a power cut).
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := m.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -78,18 +78,26 @@ func run() error {
 		if err := m.PowerButton(); err != nil {
 			return err
 		}
-		select {
-		case <-m.Exited():
-			fmt.Println("matthan-run: the box powered off cleanly")
-		case <-sigs:
-			fmt.Println("matthan-run: second Ctrl-C: cutting the power")
-			m.Kill()
-		case <-time.After(60 * time.Second):
-			m.Kill()
-			return fmt.Errorf("the box did not power off within 60 s")
+		first := time.Now()
+		deadline := time.After(60 * time.Second)
+		for {
+			select {
+			case <-m.Exited():
+				fmt.Println("matthan-run: the box powered off cleanly")
+				return nil
+			case <-sigs:
+				if time.Since(first) < 2*time.Second {
+					continue // the same Ctrl-C, relayed by make or go run
+				}
+				fmt.Println("matthan-run: second Ctrl-C: cutting the power")
+				m.Kill()
+				return nil
+			case <-deadline:
+				m.Kill()
+				return fmt.Errorf("the box did not power off within 60 s")
+			}
 		}
 	case <-m.Exited():
 		return fmt.Errorf("QEMU exited: %v", m.ExitErr())
 	}
-	return nil
 }
