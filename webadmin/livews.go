@@ -36,7 +36,6 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		return
 	}
 	defer sub.Close()
-	s.auditAppend(r, rc, audit.LiveView, rc.camera, "")
 	srv := websocket.Server{
 		Handshake: func(cfg *websocket.Config, req *http.Request) error {
 			// Refuse cross-site WebSockets: the origin must be this host.
@@ -49,6 +48,15 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		},
 		Handler: func(ws *websocket.Conn) {
 			defer ws.Close()
+			// The audit line (an fsync) is written beside the first frames,
+			// not before the handshake answer: browsers open a page's
+			// WebSockets one after another.
+			audited := make(chan struct{})
+			go func() {
+				defer close(audited)
+				s.auditAppend(r, rc, audit.LiveView, rc.camera, "")
+			}()
+			defer func() { <-audited }()
 			ctx, cancel := context.WithCancel(r.Context())
 			defer cancel()
 			go func() { // the reader notices the browser going away

@@ -96,3 +96,28 @@ func FuzzVerifyBytes(f *testing.F) {
 		}
 	})
 }
+
+func TestConcurrentAppendsKeepTheChain(t *testing.T) {
+	l, err := Open(filepath.Join(t.TempDir(), "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	for g := 0; g < 8; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 25; i++ {
+				if _, err := l.Append(Record{Actor: "u", Action: LiveView}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		<-done
+	}
+	if v, _ := l.Verify(); !v.OK || v.Records != 200 {
+		t.Errorf("after concurrent appends: %+v", v)
+	}
+}

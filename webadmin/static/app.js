@@ -65,8 +65,9 @@ class LivePlayer {
     const ws = new WebSocket((location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/api/live/' + encodeURIComponent(this.camera) + (this.sub ? '?stream=sub' : ''));
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    ws.onopen = () => { this.stats.wsOpenAt = performance.now(); };
     ws.onmessage = (ev) => {
-      if (typeof ev.data === 'string') { const m = JSON.parse(ev.data); if (m.type === 'start') this.setup(m); return; }
+      if (typeof ev.data === 'string') { const m = JSON.parse(ev.data); if (m.type === 'start') { this.stats.startAt = performance.now(); this.setup(m); } return; }
       if (!this.sb && !this.ms) return;
       this.queue.push(new Uint8Array(ev.data)); this.pump();
     };
