@@ -191,6 +191,15 @@ test('household sees its own camera and cannot reach a foreign one by URL', asyn
   assert.equal(await page.$('video[data-camera=cam2]'), null, 'foreign camera on the wall');
   await page.waitForFunction(() => document.querySelector('video[data-camera=cam1]').currentTime > 0.5, null, { timeout: 20000 });
   await page.screenshot({ path: join(shots, 'household-live.png') });
+  // The same wall on a phone.
+  const phone = await ctx.newPage();
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(box.url + '/live');
+  await phone.waitForFunction(() => document.querySelector('video[data-camera=cam1]').currentTime > 0.3, null, { timeout: 20000 });
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  assert.equal(overflow, false, 'page wider than the phone screen');
+  await phone.screenshot({ path: join(shots, 'household-phone.png') });
+  await phone.close();
   const resp = await page.goto(box.url + '/playback?camera=cam2');
   assert.equal(resp.status(), 403);
   await page.screenshot({ path: join(shots, 'household-denied.png') });
