@@ -2,8 +2,11 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/matthan/matthan/daemon/events"
@@ -140,6 +143,11 @@ func (s *Store) deleteSegments(victims []victim) (int, error) {
 		}
 		c.jmu.Lock()
 		err := s.appendRecords(c, true, recs...)
+		if errors.Is(err, syscall.ENOSPC) && s.releaseReserve() {
+			// The disk is so full that even the delete records do not fit:
+			// give back the reserve and try again.
+			err = s.appendRecords(c, true, recs...)
+		}
 		if err == nil {
 			s.mu.Lock()
 			for _, v := range vs {
@@ -188,5 +196,46 @@ func (s *Store) deleteSegments(victims []victim) (int, error) {
 		}
 	}
 	s.stats.deleted.Add(int64(deleted))
+	if deleted > 0 {
+		s.makeReserve()
+	}
 	return deleted, firstErr
+}
+
+// reserveSize is kept in DIR/recordings/.reserve so that, on a disk full to
+// the last block, the journal records that mark deletes can still be
+// written: the reserve is removed first, and made again after the deletes.
+const reserveSize = 256 << 10
+
+func (s *Store) reservePath() string { return filepath.Join(s.dir, ".reserve") }
+
+// makeReserve creates the reserve file if it is missing (best effort).
+func (s *Store) makeReserve() {
+	if s.reserveOK.Load() {
+		return
+	}
+	p := s.reservePath()
+	f, err := s.fs.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	_, err = f.Write(make([]byte, reserveSize))
+	if err == nil {
+		err = f.Sync()
+	}
+	f.Close()
+	if err != nil {
+		s.fs.Remove(p)
+		return
+	}
+	s.reserveOK.Store(true)
+}
+
+// releaseReserve removes the reserve file; false if there was none.
+func (s *Store) releaseReserve() bool {
+	if !s.reserveOK.Swap(false) {
+		return false
+	}
+	s.opts.Logf("storage: disk full to the last block: using the reserve")
+	return s.fs.Remove(s.reservePath()) == nil
 }

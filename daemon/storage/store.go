@@ -118,6 +118,8 @@ type Store struct {
 	// floor is reached, as of the last retention pass; writers count it
 	// down and run a pass when it is spent.
 	budget atomic.Int64
+	// reserveOK: the reserve file (see reserveSize) is in place.
+	reserveOK atomic.Bool
 
 	stats struct {
 		video, index, fsyncs, isyncs, dsyncs, deleted, werr atomic.Int64
@@ -193,6 +195,7 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 		s.closeJournals()
 		return nil, err
 	}
+	s.makeReserve()
 	rctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	go s.retentionLoop(rctx)

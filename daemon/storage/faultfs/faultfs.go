@@ -261,3 +261,12 @@ func (d *Durable) PowerCut() error {
 	}
 	return nil
 }
+
+// Fd passes the descriptor of a real file through (the store preallocates
+// segment blocks with it); ^0 when the base file has none.
+func (w *file) Fd() uintptr {
+	if f, ok := w.File.(interface{ Fd() uintptr }); ok {
+		return f.Fd()
+	}
+	return ^uintptr(0)
+}
