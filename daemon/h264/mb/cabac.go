@@ -17,18 +17,19 @@ var transIdxLPS = [64]uint8{
 
 var errCABACOffset = errors.New("cabac: codIOffset 510 or 511 at initialisation")
 
-// cabacDecoder is the arithmetic decoding engine of clause 9.3.3.2, with
-// the 9-bit codIOffset register of the standard so that the bit position
-// is exact at I_PCM samples and at the end of the slice. It reads the slice
-// data through a 64-bit cache of its own.
+// cabacDecoder is the arithmetic decoding engine of clause 9.3.3.2. It
+// keeps the standard's 9-bit codIOffset register in the top bits of low,
+// followed by k bits of the slice data read ahead, so that renormalisation
+// is a shift and the bit position stays exact (I_PCM samples, end of slice).
 type cabacDecoder struct {
-	data     []byte
-	next     int    // next byte of data to load
-	cache    uint64 // unread bits, left-aligned
-	nbits    uint   // valid bits in cache
-	overrun  int    // bits read past the end of data
-	rng, off uint32
-	ctx      [1024]uint8 // pStateIdx<<1 | valMPS
+	data    []byte
+	next    int    // next byte of data to load
+	pad     int    // zero bytes loaded past the end of data
+	low     uint64 // codIOffset<<k | k bits read ahead
+	k       uint
+	rng     uint32
+	overrun int         // bits of the register taken past the end of data
+	ctx     [1024]uint8 // pStateIdx<<1 | valMPS
 }
 
 // initContexts sets every context variable for a slice (9.3.1.1). table is
@@ -61,93 +62,129 @@ func (c *cabacDecoder) initContexts(table, qp int) {
 func (c *cabacDecoder) initEngine(r *bits.Reader) error {
 	c.data = r.Data()
 	c.next = r.Pos() >> 3
-	c.cache, c.nbits, c.overrun = 0, 0, 0
+	c.pad, c.low, c.k, c.overrun = 0, 0, 0, 0
+	for c.k < 9+32 {
+		c.load()
+	}
+	c.k -= 9
 	c.rng = 510
-	c.off = c.read(9)
+	c.checkOverrun()
 	if c.overrun > 0 {
 		return bits.ErrExhausted
 	}
-	if c.off >= 510 {
+	if c.low>>c.k >= 510 {
 		return errCABACOffset
 	}
 	return nil
 }
 
-// pos is the bit position in the slice data after the last bit read.
-func (c *cabacDecoder) pos() int { return c.next*8 - int(c.nbits) + c.overrun }
-
-func (c *cabacDecoder) refill() {
-	for c.nbits <= 56 && c.next < len(c.data) {
-		c.cache |= uint64(c.data[c.next]) << (56 - c.nbits)
-		c.nbits += 8
+func (c *cabacDecoder) load() {
+	c.low <<= 8
+	if c.next < len(c.data) {
+		c.low |= uint64(c.data[c.next])
 		c.next++
+	} else {
+		c.pad++
+	}
+	c.k += 8
+}
+
+// pos is the bit position in the slice data after the last bit taken
+// into the codIOffset register.
+func (c *cabacDecoder) pos() int { return (c.next+c.pad)*8 - int(c.k) }
+
+func (c *cabacDecoder) checkOverrun() {
+	if p := c.pos() - len(c.data)*8; p > 0 {
+		c.overrun = p
 	}
 }
 
-// read takes n <= 32 bits; past the end of the data it reads zeros and
-// counts them in overrun.
-func (c *cabacDecoder) read(n uint) uint32 {
-	if c.nbits < n {
-		c.refill()
-		if c.nbits < n {
-			c.overrun += int(n - c.nbits)
-			c.nbits = n
+// refill keeps at least 8 bits read ahead (a renormalisation shifts by 7
+// at most), and low below 2^56 so that decision's signed test holds.
+func (c *cabacDecoder) refill() {
+	for c.k <= 39 {
+		c.load()
+	}
+	if c.pad > 0 {
+		c.checkOverrun()
+	}
+}
+
+// stateNext[s<<1|lps] is the context state byte after decoding a bin from
+// state byte s (pStateIdx<<1 | valMPS); lps is 1 for the least probable symbol.
+var stateNext = func() (t [256]uint8) {
+	for s := 0; s < 128; s++ {
+		p, mps := s>>1, s&1
+		mp := p
+		if p < 62 {
+			mp = p + 1
 		}
-	}
-	v := uint32(c.cache >> (64 - n))
-	c.cache <<= n
-	c.nbits -= n
-	return v
-}
-
-func (c *cabacDecoder) decision(ctxIdx int) uint32 {
-	s := c.ctx[ctxIdx]
-	p := s >> 1
-	mps := uint32(s & 1)
-	lps := uint32(rangeTabLPS[p][(c.rng>>6)&3])
-	c.rng -= lps
-	var bin uint32
-	if c.off >= c.rng {
-		bin = 1 - mps
-		c.off -= c.rng
-		c.rng = lps
+		t[s<<1] = uint8(mp<<1 | mps)
 		if p == 0 {
 			mps = 1 - mps
 		}
-		c.ctx[ctxIdx] = transIdxLPS[p]<<1 | uint8(mps)
-	} else {
-		bin = mps
-		if p < 62 {
-			p++
-		}
-		c.ctx[ctxIdx] = p<<1 | uint8(mps)
+		t[s<<1|1] = uint8(int(transIdxLPS[p])<<1 | mps)
 	}
-	if c.rng < 256 {
-		n := uint(mbits.LeadingZeros32(c.rng) - 23)
-		c.rng <<= n
-		c.off = c.off<<n | c.read(n)
+	return t
+}()
+
+// renormShift[r] is how far codIRange r (< 512) shifts left to reach 256.
+var renormShift = func() (t [512]uint8) {
+	for r := 1; r < 512; r++ {
+		for v := r; v < 256; v <<= 1 {
+			t[r]++
+		}
+	}
+	return t
+}()
+
+// decision decodes one bin with context ctxIdx (9.3.3.2.1), without a
+// branch on the decoded value.
+func (c *cabacDecoder) decision(ctxIdx int) uint32 {
+	s := c.ctx[ctxIdx]
+	lps := uint32(rangeTabLPS[s>>1][(c.rng>>6)&3])
+	rng := c.rng - lps
+	scaled := uint64(rng) << c.k
+	// all ones when codIOffset >= codIRange: the least probable symbol
+	mask := ^uint64(int64(c.low-scaled) >> 63)
+	c.low -= scaled & mask
+	rng += (lps - rng) & uint32(mask)
+	isLPS := uint32(mask & 1)
+	c.ctx[ctxIdx] = stateNext[uint32(s)<<1|isLPS]
+	n := uint(renormShift[rng])
+	c.rng = rng << n
+	c.k -= n
+	if c.k < 8 {
+		c.refill()
+	}
+	return uint32(s&1) ^ isLPS
+}
+
+func (c *cabacDecoder) bypass() uint32 {
+	c.k--
+	var bin uint32
+	if scaled := uint64(c.rng) << c.k; c.low >= scaled {
+		c.low -= scaled
+		bin = 1
+	}
+	if c.k < 8 {
+		c.refill()
 	}
 	return bin
 }
 
-func (c *cabacDecoder) bypass() uint32 {
-	c.off = c.off<<1 | c.read(1)
-	if c.off >= c.rng {
-		c.off -= c.rng
-		return 1
-	}
-	return 0
-}
-
 func (c *cabacDecoder) terminate() uint32 {
 	c.rng -= 2
-	if c.off >= c.rng {
+	if c.low >= uint64(c.rng)<<c.k {
 		return 1
 	}
 	if c.rng < 256 {
 		n := uint(mbits.LeadingZeros32(c.rng) - 23)
 		c.rng <<= n
-		c.off = c.off<<n | c.read(n)
+		c.k -= n
+		if c.k < 8 {
+			c.refill()
+		}
 	}
 	return 0
 }
