@@ -1,5 +1,14 @@
+"""Writes tables.go: the number tables of ITU-T H.264 that the macroblock
+parser needs (CABAC context initialisation m,n for ctxIdx 0..1023, rangeTabLPS,
+CAVLC coeff_token / total_zeros / run_before codes, 8x8 significance offsets).
+
+The values are transcribed by machine from a copy of the standard's tables as
+x264 keeps them (common/tables.c), whose range table is indexed by 63-pStateIdx.
+
+usage: python3 gentables.py ../tables.go path/to/x264/common/tables.c
+"""
 import re,sys
-src=open('/tmp/x264tables.c').read()
+src=open(sys.argv[2] if len(sys.argv) > 2 else '/tmp/x264tables.c').read()
 def block(name):
     i=src.index(name)
     j=src.index('=',i)
