@@ -1,7 +1,12 @@
 package storage
 
 import (
+	"context"
+	"os"
 	"testing"
+	"time"
+
+	"github.com/matthan/matthan/daemon/fmp4"
 )
 
 // FuzzJournal: parseJournal and replay never panic, and a valid prefix is
@@ -31,5 +36,60 @@ func FuzzJournal(f *testing.F) {
 			}
 		}
 		_ = open
+	})
+}
+
+// FuzzRepair: whatever bytes a power cut leaves in a segment that was being
+// written, start-up repair never panics and leaves either no segment or a
+// segment whose whole file scans as complete fragments and whose index row
+// matches it.
+func FuzzRepair(f *testing.F) {
+	init := testInit(f)
+	whole := append(append([]byte(nil), init...), fragment(1, 0, 5)...)
+	whole = append(whole, fragment(2, 5*3600, 5)...)
+	f.Add(whole[len(init):])
+	f.Add(whole[len(init) : len(whole)-9])
+	f.Add([]byte{})
+	f.Add([]byte("\x00\x00\x00\x10moof\x00\x00\x00\x08mdat"))
+	f.Fuzz(func(t *testing.T, tail []byte) {
+		dir := t.TempDir()
+		s, err := Open(context.Background(), dir, Options{MinFreeBytes: 1, RetentionInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := s.Create("cam", t0, init)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close() // the crash: no close record
+		w.f.Close()
+		if err := os.WriteFile(w.path, append(append([]byte(nil), init...), tail...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err = Open(context.Background(), dir, Options{MinFreeBytes: 1, RetentionInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		segs := s.Segments("cam", time.Time{}, time.Time{})
+		fi, statErr := os.Stat(w.path)
+		switch {
+		case len(segs) == 0:
+			if statErr == nil {
+				t.Fatalf("segment dropped but its file is still there")
+			}
+		case len(segs) == 1:
+			if statErr != nil || fi.Size() != segs[0].Bytes {
+				t.Fatalf("row %+v, file %v %v", segs[0], fi, statErr)
+			}
+			file, _ := os.Open(w.path)
+			l, err := fmp4.ScanSegment(file, fi.Size())
+			file.Close()
+			if err != nil || l.ValidSize != fi.Size() || len(l.Fragments) == 0 {
+				t.Fatalf("kept a segment that does not scan whole: %v, %d of %d", err, l.ValidSize, fi.Size())
+			}
+		default:
+			t.Fatalf("segments %+v", segs)
+		}
 	})
 }
