@@ -139,15 +139,16 @@ func (a *Analyzer) Analyze(au [][]byte, out *mbmap.Frame) error {
 // finishPicture runs reference marking for the picture just analysed (ok:
 // all its macroblocks parsed). Until the stream shows a B slice only the
 // latest reference picture keeps its macroblock state (the co-located
-// picture of a first B picture is the latest reference); from then on
-// every reference picture keeps it.
+// picture of a first B picture is the latest reference), and none when
+// pic_order_cnt_type is 2 (output order is decode order: no B-frames with
+// reordering); from then on every reference picture keeps it.
 func (a *Analyzer) finishPicture(ok bool) {
 	h := &a.first
 	if h.NALRefIdc == 0 {
 		return
 	}
 	var p *picture
-	if ok {
+	if ok && (a.keepMotion || h.SPS.POCType != 2) {
 		p, a.work = a.work, nil
 		p.hasMotion = true
 	} else {
