@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -65,10 +66,19 @@ func openBenchIndex(b *testing.B) (*Index, string) {
 			b.Fatal(err)
 		}
 	}
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	t0 := time.Now()
 	x, err := Open(dir, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
+	opened := time.Since(t0)
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	fmt.Printf("BENCH search_open_1m_s %.2f s\n", opened.Seconds())
+	fmt.Printf("BENCH search_timeline_heap_bytes_per_event %.0f bytes\n", float64(m1.HeapAlloc-m0.HeapAlloc)/benchEvents)
 	return x, dir
 }
 
