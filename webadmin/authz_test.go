@@ -52,6 +52,7 @@ var expectations = map[string]want{
 	"POST /api/cameras/probe":             {roles: []auth.Role{tech, off}},
 	"POST /api/cameras/{camera}/delete":   {roles: []auth.Role{tech, off}},
 	"GET /api/live/{camera}":              {roles: []auth.Role{off, hh}, video: true},
+	"GET /api/live":                       {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/segments":                   {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/recordings/{camera}/{file}": {roles: []auth.Role{off, hh}, video: true},
 	"POST /api/exports":                   {roles: []auth.Role{off}, video: true},
@@ -79,7 +80,7 @@ func requestFor(rt route, cam string) (path, body, ctype string) {
 		"{$}": "", "{camera}": cam, "{file}": "seg-" + cam + ".mp4", "{lang}": "en",
 		"{id}": "nohouse", "{name}": "nobody",
 	}
-	if rt.Access != cameraVideo {
+	if rt.Access != cameraVideo && rt.Access != cameraVideoList {
 		repl["{camera}"] = "nocam"
 	}
 	if strings.HasPrefix(rt.Pattern, "/api/exports/") {
@@ -114,7 +115,7 @@ func TestEveryRouteHasAnExpectation(t *testing.T) {
 			t.Errorf("route %s has no expectation in authz_test.go: add its rule", key)
 			continue
 		}
-		if (w.roles == nil) != (rt.Access == public) || w.video != (rt.Access == cameraVideo) {
+		if (w.roles == nil) != (rt.Access == public) || w.video != (rt.Access == cameraVideo || rt.Access == cameraVideoList) {
 			t.Errorf("route %s: table says access %d, test expects %+v", key, rt.Access, w)
 		}
 	}
@@ -154,6 +155,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			for role, c := range clients {
 				allowed := w.roles == nil || slices.Contains(w.roles, role)
 				if allowed && w.video {
+					// (for the list route, the request names one camera)
 					switch role {
 					case hh:
 						allowed = auth.CanViewCamera(house1, h1, auth.Camera{ID: cam, Household: camOwner[cam]})
@@ -190,4 +192,24 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 func auditFilterActor(actor, action string) audit.Filter {
 	return audit.Filter{Actor: actor, Action: action}
+}
+
+func TestLiveListNeedsEveryCamera(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.login("house1")
+	for _, tt := range []struct {
+		q    string
+		want int
+	}{
+		{"camera=cam1&camera=cam3", http.StatusBadRequest}, // allowed; not a WebSocket request
+		{"camera=cam1&camera=cam2", http.StatusForbidden},
+		{"camera=cam2&camera=cam1", http.StatusForbidden},
+		{"camera=cam1&camera=cam1", http.StatusBadRequest},
+		{"", http.StatusBadRequest},
+		{"camera=cam1&camera=..%2Fx", http.StatusForbidden},
+	} {
+		if code, _ := c.do("GET", "/api/live?"+tt.q, "", ""); code != tt.want {
+			t.Errorf("/api/live?%s as household: %d, want %d", tt.q, code, tt.want)
+		}
+	}
 }

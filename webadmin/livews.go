@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"golang.org/x/net/websocket"
@@ -14,28 +15,43 @@ import (
 	"github.com/matthan/matthan/daemon/live"
 )
 
-// apiLive streams a camera as fMP4 over a WebSocket: a text message
-// {"type":"start",...} with the MSE type, then binary messages: the init
-// segment, then one fragment per picture, starting at the last key frame.
+// apiLive streams one camera (/api/live/{camera}) or several
+// (/api/live?camera=a&camera=b, the wall: one WebSocket instead of one per
+// tile) as fMP4. Messages: text {"type":"start","index":i,...} with the MSE
+// type of camera i, then binary messages whose first byte is i and the rest
+// the init segment or fragments, starting at the camera's last key frame.
+// stream=sub asks for the cameras' sub streams (a camera without one gives
+// its main stream).
 func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	if s.cfg.Live == nil {
 		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
-	// stream=sub asks for the camera's sub stream (the wall of many
-	// cameras); a camera without one gives its main stream.
-	sub, err := s.cfg.Live.Subscribe(rc.camera + "/sub")
-	if r.URL.Query().Get("stream") != "sub" || err != nil {
-		if err == nil {
+	cams := rc.cameras
+	if len(cams) == 0 {
+		cams = []string{rc.camera}
+	}
+	wantSub := r.URL.Query().Get("stream") == "sub"
+	var subs []*live.Subscription
+	defer func() {
+		for _, sub := range subs {
 			sub.Close()
 		}
-		sub, err = s.cfg.Live.Subscribe(rc.camera)
+	}()
+	for _, cam := range cams {
+		sub, err := s.cfg.Live.Subscribe(cam + "/sub")
+		if !wantSub || err != nil {
+			if err == nil {
+				sub.Close()
+			}
+			sub, err = s.cfg.Live.Subscribe(cam)
+		}
+		if err != nil {
+			s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
+			return
+		}
+		subs = append(subs, sub)
 	}
-	if err != nil {
-		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
-		return
-	}
-	defer sub.Close()
 	srv := websocket.Server{
 		Handshake: func(cfg *websocket.Config, req *http.Request) error {
 			// Refuse cross-site WebSockets: the origin must be this host.
@@ -48,13 +64,15 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		},
 		Handler: func(ws *websocket.Conn) {
 			defer ws.Close()
-			// The audit line (an fsync) is written beside the first frames,
-			// not before the handshake answer: browsers open a page's
-			// WebSockets one after another.
+			// The audit lines (an fsync) are written beside the first
+			// frames, not before the handshake answer: browsers open a
+			// page's WebSockets one after another.
 			audited := make(chan struct{})
 			go func() {
 				defer close(audited)
-				s.auditAppend(r, rc, audit.LiveView, rc.camera, "")
+				for _, cam := range cams {
+					s.auditAppend(r, rc, audit.LiveView, cam, "")
+				}
 			}()
 			defer func() { <-audited }()
 			ctx, cancel := context.WithCancel(r.Context())
@@ -69,61 +87,78 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 				}
 			}()
 			ws.PayloadType = websocket.BinaryFrame
-			var buf []byte
-			var pending *live.Message
-			for {
-				var m live.Message
-				var err error
-				if pending != nil {
-					m, pending = *pending, nil
-				} else {
-					m, err = sub.Next(ctx)
-				}
-				if err != nil {
-					s.log.Warn("live: viewer ended", "camera", rc.camera, "err", err)
-					return
-				}
+			var sendMu sync.Mutex
+			send := func(v any) error {
+				sendMu.Lock()
+				defer sendMu.Unlock()
 				ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				if m.Start != nil {
-					b, _ := json.Marshal(struct {
-						Type string `json:"type"`
-						*live.Start
-					}{"start", m.Start})
-					if websocket.Message.Send(ws, string(b)) != nil {
-						return
-					}
-					if websocket.Message.Send(ws, m.Init) != nil {
-						return
-					}
-					continue
-				}
-				// Coalesce what is queued (the key-frame backlog of a new
-				// viewer, or frames that piled up) into one message: fewer
-				// events for a busy browser.
-				batch := append(buf[:0], m.Frag...)
-			drain:
-				for len(batch) < 4<<20 {
-					select {
-					case n, ok := <-sub.C:
-						if !ok {
-							return
-						}
-						if n.Start != nil {
-							pending = &n
-							break drain
-						}
-						batch = append(batch, n.Frag...)
-					default:
-						break drain
-					}
-				}
-				buf = batch
-				if err := websocket.Message.Send(ws, batch); err != nil {
-					s.log.Warn("live: send failed", "camera", rc.camera, "err", err)
-					return
-				}
+				return websocket.Message.Send(ws, v)
 			}
+			var wg sync.WaitGroup
+			for i, sub := range subs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer cancel() // one camera's failure ends the socket
+					if err := forward(ctx, byte(i), sub, send); err != nil && ctx.Err() == nil {
+						s.log.Warn("live: viewer ended", "camera", cams[i], "err", err)
+					}
+				}()
+			}
+			wg.Wait()
 		},
 	}
 	srv.ServeHTTP(w, r)
+}
+
+// forward sends one camera's messages, coalescing what is queued (the
+// key-frame backlog of a new viewer, or frames that piled up) into one
+// message: fewer events for a busy browser.
+func forward(ctx context.Context, index byte, sub *live.Subscription, send func(any) error) error {
+	buf := []byte{index}
+	var pending *live.Message
+	for {
+		var m live.Message
+		var err error
+		if pending != nil {
+			m, pending = *pending, nil
+		} else if m, err = sub.Next(ctx); err != nil {
+			return err
+		}
+		if m.Start != nil {
+			b, _ := json.Marshal(struct {
+				Type  string `json:"type"`
+				Index int    `json:"index"`
+				*live.Start
+			}{"start", int(index), m.Start})
+			if err := send(string(b)); err != nil {
+				return err
+			}
+			if err := send(append([]byte{index}, m.Init...)); err != nil {
+				return err
+			}
+			continue
+		}
+		batch := append(buf[:1], m.Frag...)
+	drain:
+		for len(batch) < 4<<20 {
+			select {
+			case n, ok := <-sub.C:
+				if !ok {
+					return errors.New("live: subscription closed")
+				}
+				if n.Start != nil {
+					pending = &n
+					break drain
+				}
+				batch = append(batch, n.Frag...)
+			default:
+				break drain
+			}
+		}
+		buf = batch
+		if err := send(batch); err != nil {
+			return err
+		}
+	}
 }

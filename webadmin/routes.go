@@ -21,6 +21,9 @@ const (
 	// cameraVideo needs a camera (path value or query "camera") the user
 	// may view by auth.CanViewCamera.
 	cameraVideo
+	// cameraVideoList needs 1–32 distinct cameras (query "camera",
+	// repeated), every one viewable.
+	cameraVideoList
 )
 
 // route is one entry of the table. Every handler is reached only through it.
@@ -50,7 +53,8 @@ type reqCtx struct {
 	house   *auth.HouseholdInfo
 	session auth.Session
 	lang    string
-	camera  string // the authorized camera for cameraVideo routes
+	camera  string   // the authorized camera for cameraVideo routes
+	cameras []string // the authorized cameras for cameraVideoList routes
 }
 
 func (s *Server) buildRoutes() {
@@ -86,6 +90,7 @@ func (s *Server) buildRoutes() {
 		{Method: "POST", Pattern: "/api/cameras/probe", Access: roles, Roles: staff, Change: true, h: s.apiCameraProbe},
 		{Method: "POST", Pattern: "/api/cameras/{camera}/delete", Access: roles, Roles: staff, Change: true, h: s.apiCameraDelete},
 		{Method: "GET", Pattern: "/api/live/{camera}", Access: cameraVideo, Roles: videoViewers, h: s.apiLive},
+		{Method: "GET", Pattern: "/api/live", Access: cameraVideoList, Roles: videoViewers, h: s.apiLive},
 		{Method: "GET", Pattern: "/api/segments", Access: cameraVideo, Roles: videoViewers, h: s.apiSegments},
 		{Method: "GET", Pattern: "/api/recordings/{camera}/{file}", Access: cameraVideo, Roles: videoViewers, h: s.apiRecording},
 		{Method: "POST", Pattern: "/api/exports", Access: cameraVideo, Roles: officers, Change: true, h: s.apiExport},
@@ -172,6 +177,26 @@ func (s *Server) guard(rt route) http.Handler {
 				}
 				rc.camera = cam
 			}
+		}
+		if rt.Access == cameraVideoList {
+			cams := r.URL.Query()["camera"]
+			if len(cams) == 0 || len(cams) > 32 {
+				s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", "camera")
+				return
+			}
+			seen := map[string]bool{}
+			for _, cam := range cams {
+				if !s.canView(rc, cam) {
+					s.deny(w, r, rc, cam)
+					return
+				}
+				if seen[cam] {
+					s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", "camera")
+					return
+				}
+				seen[cam] = true
+			}
+			rc.cameras = cams
 		}
 		rt.h(w, r, rc)
 	})

@@ -54,25 +54,14 @@ window.mtLive = {};
 class LivePlayer {
   constructor(video, camera, msgEl) {
     this.video = video; this.camera = camera; this.msgEl = msgEl;
-    this.queue = []; this.sb = null; this.closed = false;
+    this.queue = []; this.sb = null; this.ms = null; this.unsupported = false;
     this.stats = { camera, openedAt: 0, firstFrameMs: null, epochMs: 0 };
     window.mtLive[camera] = this.stats;
     this.stats.latencyMs = () => this.stats.epochMs ? Date.now() - (this.stats.epochMs + this.video.currentTime * 1000) : null;
   }
-  start() {
-    if (this.closed) return;
-    this.stats.openedAt = performance.now();
-    const ws = new WebSocket((location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/api/live/' + encodeURIComponent(this.camera) + (this.sub ? '?stream=sub' : ''));
-    ws.binaryType = 'arraybuffer';
-    this.ws = ws;
-    ws.onopen = () => { this.stats.wsOpenAt = performance.now(); };
-    ws.onmessage = (ev) => {
-      if (typeof ev.data === 'string') { const m = JSON.parse(ev.data); if (m.type === 'start') { this.stats.startAt = performance.now(); this.setup(m); } return; }
-      if (!this.sb && !this.ms) return;
-      this.queue.push(new Uint8Array(ev.data)); this.pump();
-    };
-    ws.onclose = (ev) => { this.stats.closes = (this.stats.closes || []).concat([ev.code]); if (!this.closed) { this.say(L('Mất kết nối, đang thử lại…', 'Disconnected, retrying…')); setTimeout(() => this.start(), 2000); } };
-  }
+  // start opens a connection for this player alone.
+  start() { this.conn = new LiveConn([this], this.sub); this.conn.start(); }
+  feed(u8) { if (this.unsupported || (!this.sb && !this.ms)) return; this.queue.push(u8); this.pump(); }
   say(t) { if (this.msgEl) { this.msgEl.textContent = t; this.msgEl.hidden = !t; } }
   setup(st) {
     this.stats.epochMs = st.epochMs; this.stats.codec = st.codec;
@@ -80,7 +69,7 @@ class LivePlayer {
       const hevc = st.codec.startsWith('hvc1') || st.codec.startsWith('hev1');
       this.say(hevc ? L('Trình duyệt này không phát được H.265 (' + st.codec + '). Hãy dùng Chrome/Edge/Safari mới, hoặc đặt camera sang H.264.', 'This browser cannot play H.265 (' + st.codec + '). Use a recent Chrome/Edge/Safari, or set the camera to H.264.')
         : L('Trình duyệt không hỗ trợ ' + st.mime, 'The browser does not support ' + st.mime));
-      this.ws.close(); this.closed = true; return;
+      this.unsupported = true; return;
     }
     this.queue = []; this.sb = null;
     const ms = new MediaSource(); this.ms = ms;
@@ -120,16 +109,47 @@ class LivePlayer {
     if (v.paused) v.play().catch(() => {});
     if (!this.sb.updating && v.currentTime - b.start(0) > 20) { try { this.sb.remove(0, v.currentTime - 10); } catch (e) { } }
   }
+  close() { if (this.conn) this.conn.close(); }
+}
+
+// LiveConn carries one or more cameras over one WebSocket (the wall opens
+// one socket, not one per tile): text messages start camera i, binary
+// messages carry camera i's data after a first byte i.
+class LiveConn {
+  constructor(players, sub) { this.players = players; this.sub = sub; this.closed = false; }
+  start() {
+    if (this.closed) return;
+    const t0 = performance.now();
+    for (const p of this.players) { p.stats.openedAt = t0; p.sb = null; p.ms = null; p.queue = []; }
+    const ids = this.players.map((p) => p.camera);
+    const q = (ids.length === 1 ? '/api/live/' + encodeURIComponent(ids[0]) + '?' : '/api/live?' + ids.map((c) => 'camera=' + encodeURIComponent(c)).join('&') + '&') + (this.sub ? 'stream=sub' : '');
+    const ws = new WebSocket((location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + q);
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    ws.onopen = () => { for (const p of this.players) p.stats.wsOpenAt = performance.now(); };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === 'string') {
+        const m = JSON.parse(ev.data); const p = this.players[m.index];
+        if (m.type === 'start' && p) { p.stats.startAt = performance.now(); p.setup(m); }
+        return;
+      }
+      const u8 = new Uint8Array(ev.data); const p = this.players[u8[0]];
+      if (p) p.feed(u8.subarray(1));
+    };
+    ws.onclose = (ev) => {
+      for (const p of this.players) p.stats.closes = (p.stats.closes || []).concat([ev.code]);
+      if (!this.closed) { for (const p of this.players) p.say(L('Mất kết nối, đang thử lại…', 'Disconnected, retrying…')); setTimeout(() => this.start(), 2000); }
+    };
+  }
   close() { this.closed = true; if (this.ws) this.ws.close(); }
 }
 
-function liveTile(c, sub) {
+function liveTile(c) {
   const video = h('video', { muted: true, autoplay: true, playsinline: true, 'data-camera': c.id });
   video.muted = true;
   const m = h('div', { class: 'msg' }, L('Đang kết nối…', 'Connecting…'));
   const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), m);
   tile.player = new LivePlayer(video, c.id, m);
-  tile.player.sub = sub;
   return tile;
 }
 
@@ -151,7 +171,9 @@ pages.live = async (root) => {
   };
   layout(); window.addEventListener('resize', layout);
   // More than four tiles: each plays its camera's sub stream (as NVR walls do).
-  for (const c of list) { const t = liveTile(c, list.length > 4); wall.append(t); t.player.start(); }
+  const tiles = list.map((c) => liveTile(c));
+  wall.append(...tiles);
+  if (tiles.length) new LiveConn(tiles.map((t) => t.player), list.length > 4).start();
   setInterval(async () => {
     for (const c of await cameras()) {
       const t = document.getElementById('tile-' + c.id); if (!t) continue;
@@ -330,9 +352,9 @@ pages.cameras = async (root) => {
     canvas.addEventListener('pointerdown', (ev) => { p0 = cell(ev); canvas.setPointerCapture(ev.pointerId); });
     canvas.addEventListener('pointerup', (ev) => { if (!p0) return; const p1 = cell(ev); zones.push({ kind: kind.value, X0: Math.min(p0[0], p1[0]), Y0: Math.min(p0[1], p1[1]), X1: Math.max(p0[0], p1[0]) + 1, Y1: Math.max(p0[1], p1[1]) + 1 }); p0 = null; drawZones(); });
     const zoneBox = h('div', { class: 'zones' }, video, canvas);
+    if (form.player) { form.player.close(); form.player = null; }
     if (c && c.video) { const p = new LivePlayer(video, c.id, null); p.start(); form.player = p; }
     drawZones();
-    if (form.player && form.player !== undefined && !(c && c.video)) form.player.close();
     fill(form, h('h2', {}, c ? L('Sửa camera ', 'Edit camera ') + s.id : L('Thêm camera', 'Add camera')),
       h('label', {}, 'ID', inp('id', { readonly: c ? true : null, maxlength: 32 })), h('label', {}, L('Tên', 'Name'), inp('name', { maxlength: 100 })),
       h('label', {}, L('Địa chỉ RTSP', 'RTSP URL'), inp('url', { maxlength: 500 })),
