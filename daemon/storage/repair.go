@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -216,7 +217,14 @@ func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
 		}
 	}
 	if len(dead) > 0 {
-		segs = slices.DeleteFunc(segs, func(e entry) bool { return dead[e.start] })
+		// Few deletes among many segments: find each, then sweep once.
+		const gone = math.MinInt64
+		for st := range dead {
+			if i, ok := slices.BinarySearchFunc(segs, st, cmpStart); ok {
+				segs[i].start = gone
+			}
+		}
+		segs = slices.DeleteFunc(segs, func(e entry) bool { return e.start == gone })
 	}
 	// A name deleted and then used again (after the clock went back) is live.
 	deleted = slices.DeleteFunc(deleted, func(st int64) bool { return !dead[st] })
