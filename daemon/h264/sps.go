@@ -6,6 +6,10 @@ import (
 	"github.com/matthan/matthan/daemon/h264/bits"
 )
 
+// MaxMacroblocks bounds the picture size this parser accepts (level 5.1's
+// 36864 macroblocks, 4096x2304), which bounds its memory per stream.
+const MaxMacroblocks = 36864
+
 // SPS is a sequence parameter set, reduced to what parsing slices needs.
 type SPS struct {
 	ProfileIdc              int
@@ -115,6 +119,9 @@ func ParseSPS(rbsp []byte) (*SPS, error) {
 	s.Direct8x8Inference = r.Flag()
 	if w > 1024 || h > 1024 || w*h > 139264 {
 		return nil, fmt.Errorf("sps: picture of %dx%d macroblocks out of range", w, h)
+	}
+	if w*h > MaxMacroblocks {
+		return nil, unsupported("picture of %dx%d macroblocks, larger than %d (4096x2304)", w, h, MaxMacroblocks)
 	}
 	s.WidthMB, s.HeightMB = int(w), int(h)
 	if err := r.Err(); err != nil {
