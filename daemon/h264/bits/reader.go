@@ -15,10 +15,11 @@ var ErrGolomb = errors.New("h264: Exp-Golomb code too long")
 
 // Reader reads bits from a byte slice. The zero value reads nothing.
 type Reader struct {
-	buf []byte
-	pos int // bit position
-	n   int // length in bits
-	err error
+	buf  []byte
+	pos  int // bit position
+	n    int // length in bits
+	err  error
+	stop int // position of the rbsp_stop_one_bit, -1 if none, -2 if not yet found
 }
 
 // Reset makes r read b from its first bit.
@@ -27,6 +28,7 @@ func (r *Reader) Reset(b []byte) {
 	r.pos = 0
 	r.n = len(b) * 8
 	r.err = nil
+	r.stop = -2
 }
 
 // Err is the first error met, if any.
@@ -179,18 +181,19 @@ func (r *Reader) AlignByte() {
 	}
 }
 
-// MoreRBSPData reports whether data remains before the rbsp_trailing_bits:
-// the stop bit (the last 1 bit of the data) is not the next bit.
-func (r *Reader) MoreRBSPData() bool {
-	if r.pos >= r.n {
-		return false
+// StopBit is the bit position of the rbsp_stop_one_bit (the last 1 bit of
+// the data), or -1 when the data has no 1 bit.
+func (r *Reader) StopBit() int {
+	if r.stop != -2 {
+		return r.stop
 	}
 	last := len(r.buf) - 1
 	for last >= 0 && r.buf[last] == 0 {
 		last--
 	}
 	if last < 0 {
-		return false
+		r.stop = -1
+		return r.stop
 	}
 	b := r.buf[last]
 	stop := last*8 + 7
@@ -198,5 +201,12 @@ func (r *Reader) MoreRBSPData() bool {
 		b >>= 1
 		stop--
 	}
-	return r.pos < stop
+	r.stop = stop
+	return stop
+}
+
+// MoreRBSPData reports whether data remains before the rbsp_trailing_bits:
+// the stop bit (the last 1 bit of the data) is not the next bit.
+func (r *Reader) MoreRBSPData() bool {
+	return r.pos < r.n && r.pos < r.StopBit()
 }

@@ -231,11 +231,7 @@ func (d *sliceDecoder) finish() error {
 		// rbsp_stop_one_bit (encoders such as x264 flush fewer bits than
 		// the standard's flushing procedure); further data means the parse
 		// went wrong.
-		stop := d.r.Len() - 1
-		data := d.r.Data()
-		for stop >= 0 && data[stop>>3]>>(7-uint(stop&7))&1 == 0 {
-			stop--
-		}
+		stop := d.r.StopBit()
 		if gap := stop - d.r.Pos(); gap < -1 || gap > 16 {
 			return fmt.Errorf("slice data: %w: end_of_slice_flag %d bits away from the end of the slice data", errDesync, gap)
 		}
