@@ -94,6 +94,12 @@ test('officer: live video plays (currentTime advances)', async () => {
   const lat = await page.evaluate(() => window.mtLive.cam1.latencyMs());
   console.log(`live: first frame ${await page.evaluate(() => Math.round(window.mtLive.cam1.firstFrameMs))} ms, latency ${Math.round(lat)} ms`);
   await page.screenshot({ path: join(shots, 'live.png') });
+  // English switch, and back to Vietnamese.
+  await Promise.all([page.waitForNavigation(), page.click('a.lang')]);
+  assert.match(await page.textContent('nav'), /Live.*Playback.*Export/);
+  await page.screenshot({ path: join(shots, 'live-en.png') });
+  await Promise.all([page.waitForNavigation(), page.click('a.lang')]);
+  assert.match(await page.textContent('nav'), /Xem trực tiếp.*Xem lại/);
 });
 
 test('officer sets up households and a household account', async () => {
@@ -138,6 +144,23 @@ test('playback: timeline shows recordings, seek lands where asked', async () => 
   // Precise seek through the same code path, 2 s into the first segment.
   await page.evaluate((t) => window.mtPlayback.seek(t), first.s + 2000);
   await page.waitForFunction((t) => Math.abs(window.mtPlayback.now() - t) < 600, first.s + 2000, { timeout: 10000 });
+  // Previous event: from 5 s after a motion event, lands 2 s before it
+  // (or at the start of the recording, if that is later).
+  const segs2 = await page.evaluate(() => window.mtPlayback.segments());
+  const evs = await page.evaluate(() => window.mtPlayback.events());
+  const inRec = (t) => segs2.some((g) => t >= g.s && t < g.e - 500);
+  const ev = evs.find((e) => inRec(e.s + 5000));
+  if (ev) {
+    const t = ev.s - 2000;
+    const g = segs2.find((x) => t >= x.s && t < x.e) || segs2.find((x) => x.s >= t);
+    const land = Math.max(t, g.s);
+    await page.evaluate((x) => window.mtPlayback.seek(x), ev.s + 5000);
+    await page.waitForFunction((x) => Math.abs(window.mtPlayback.now() - x) < 800, ev.s + 5000, { timeout: 10000 });
+    await page.click('#pb-prev');
+    await page.waitForFunction((x) => Math.abs(window.mtPlayback.now() - x) < 1000, land, { timeout: 10000 });
+  } else {
+    console.log(`playback: no motion event inside the recording (${evs.length} events)`);
+  }
   await page.selectOption('#pb-speed', '4');
   assert.equal(await page.evaluate(() => document.querySelector('#pb-video').playbackRate), 4);
   await page.screenshot({ path: join(shots, 'playback.png') });
