@@ -291,3 +291,51 @@ func FuzzChangeRequests(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPublicAndQueryInput sends malformed login/setup forms and malformed
+// query strings to every GET route: never a 5xx, never a change of accounts.
+func FuzzPublicAndQueryInput(f *testing.F) {
+	f.Add(0, "username=officer&password=x")
+	f.Add(1, "code=%ZZ&username=a&password=b&password2=b")
+	f.Add(2, "camera=cam1&from=1795687200000&to=1795690800000")
+	f.Add(3, "camera=cam1&from=2026-13-45T99:00:00Z&to=-1")
+	f.Add(4, "q=%22unclosed&from=0&to=99999999999999999999&size=-5&offset=1e9&type=../x")
+	f.Add(5, "camera=cam1&camera=cam1&stream=sub")
+	env := newFuzzWorld(f)
+	f.Fuzz(func(t *testing.T, which int, input string) {
+		env.t = t
+		var gets []route
+		for _, rt := range env.s.routes {
+			if rt.Method == "GET" {
+				gets = append(gets, rt)
+			}
+		}
+		before := env.accountsFile()
+		c := env.clients["officer"]
+		switch which % 3 {
+		case 0:
+			if code, resp := c.do("POST", "/login", input, "application/x-www-form-urlencoded"); code >= 500 {
+				t.Fatalf("login %q: %d %s", input, code, resp)
+			}
+		case 1:
+			if code, resp := c.do("POST", "/setup", input, "application/x-www-form-urlencoded"); code >= 500 {
+				t.Fatalf("setup %q: %d %s", input, code, resp)
+			}
+		default:
+			rt := gets[(which/3%len(gets)+len(gets))%len(gets)]
+			path := strings.NewReplacer("{$}", "", "{camera}", "cam1", "{file}", "seg-cam1.mp4", "{lang}", "en", "{id}", "x", "{name}", "x").Replace(rt.Pattern)
+			if strings.HasSuffix(path, "/") && path != "/" {
+				path += "app.js"
+			}
+			if strings.ContainsFunc(input, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' || r == '#' }) {
+				return // not a URL a client can send; the HTTP server answers 400 itself
+			}
+			if code, resp := c.do("GET", path+"?"+input, "", ""); code >= 500 {
+				t.Fatalf("GET %s?%s: %d %s", path, input, code, resp)
+			}
+		}
+		if env.accountsFile() != before {
+			t.Fatalf("input %q changed the accounts", input)
+		}
+	})
+}
