@@ -87,6 +87,7 @@ func clipCases(t *testing.T) []clipCase {
 		{name: "baseline/360p-gop10", path: "h264/baseline-360p-gop10.h264"},
 		{name: "baseline/360p-slices4", path: "h264/baseline-360p-slices4.h264"},
 		{name: "baseline/480p-lowrate", path: "h264/baseline-480p-lowrate.h264"},
+		{name: "baseline/360p-allparts", path: "h264/baseline-360p-allparts.h264"},
 		// Main: CABAC, weighted prediction, B-frames (spatial and temporal direct).
 		{name: "main/360p-bf0", path: "h264/main-360p-bf0.h264"},
 		{name: "main/720p-bf2-slices2", path: "h264/main-720p-bf2-slices2.h264"},
@@ -98,6 +99,7 @@ func clipCases(t *testing.T) []clipCase {
 		{name: "high/1080p-bf0", path: "h264/high-1080p-bf0.h264"},
 		{name: "high/1080p-hirate", path: "h264/high-1080p-hirate.h264"},
 		{name: "high/360p-8x8-lowrate", path: "h264/high-360p-8x8-lowrate.h264"},
+		{name: "high/360p-allparts", path: "h264/high-360p-allparts.h264"},
 		// The camera simulator's clips (make clips).
 		{name: "sim/moving-720p", path: "clips/moving-720p.h264", frames: 60},
 		{name: "sim/static-360p", path: "clips/static-360p.h264", frames: 60},

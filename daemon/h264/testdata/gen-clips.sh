@@ -32,6 +32,10 @@ enc high-720p-bf3-slices3    1280x720  12 noise high     keyint=30:slices=3 -bf 
 enc high-1080p-bf0           1920x1080 10 no    high     keyint=50:scenecut=0 -bf 0
 enc high-1080p-hirate        1920x1080 8  noise high     keyint=4 -bf 1 -b:v 12M
 enc high-360p-8x8-lowrate    640x360   20 noise high     keyint=20:8x8dct=1 -bf 0 -b:v 100k
+# Every partition size (8x4, 4x8, 4x4 sub-macroblocks), more references,
+# weighted bi-prediction, adaptive direct mode, B-pyramid.
+enc high-360p-allparts       640x360   16 noise high     keyint=16:partitions=all:ref=4:direct=auto:b-pyramid=normal:weightb=1:weightp=2:subme=9 -bf 3
+enc baseline-360p-allparts   640x360   16 noise baseline keyint=16:partitions=all:ref=3:subme=9
 # Camera-like P-frame streams for BenchmarkAnalyze (fixed GOP, no B-frames,
 # bitrate held): 360p at 1 Mbit/s, 1080p at 4 Mbit/s.
 enc bench-360p-main          640x360   50 noise main     keyint=50:min-keyint=50:scenecut=0 -bf 0 -b:v 1M -maxrate 1M -bufsize 2M
