@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,9 +22,12 @@ func TestDiskFullToTheLastByte(t *testing.T) {
 	ffs := faultfs.New(nil)
 	ffs.Quota = 4 << 20
 	dir := t.TempDir()
-	var logs []string
+	var (
+		mu   sync.Mutex
+		logs []string
+	)
 	s, err := storage.Open(context.Background(), dir, storage.Options{FS: ffs, MinFreeBytes: 1, RetentionInterval: time.Hour,
-		Logf: func(f string, a ...any) { logs = append(logs, f) }})
+		Logf: func(f string, a ...any) { mu.Lock(); logs = append(logs, f); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +78,8 @@ func TestDiskFullToTheLastByte(t *testing.T) {
 		t.Errorf("segments after the full disk: %d, last %v", len(segs), segs[len(segs)-1].Start)
 	}
 	used := false
+	mu.Lock()
+	defer mu.Unlock()
 	for _, l := range logs {
 		used = used || strings.Contains(l, "using the reserve")
 	}

@@ -51,6 +51,7 @@ func openTest(t *testing.T, dir string, opts Options) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() }) // Close may be called twice
 	return s
 }
 
