@@ -33,3 +33,5 @@ bench-record: $(OUT)/clips/.done
 	@set -o pipefail; MATTHAN_BENCH_RECORD=$(BENCH_RECORD_CAMERAS) MATTHAN_BENCH_SECONDS=$(BENCH_RECORD_SECONDS) \
 	  $(GO) test -count=1 -v -timeout 20m -run '^TestRecordBench$$' ./daemon/e2e/ | \
 	  awk '/^BENCH /{print; next} /^(--- FAIL|FAIL|panic)|e2e_test|bench_test|harness_test/{print > "/dev/stderr"}'
+	@set -o pipefail; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkIngestPath$$' -benchtime 400000x ./daemon/ingest/ | \
+	  awk '/^BenchmarkIngestPath/{print "BENCH ingest_ns_per_packet", $$3, "ns"; print "BENCH ingest_allocs_per_packet", $$7, "allocs"}'

@@ -47,6 +47,7 @@ type tapConn struct {
 	lastInject     time.Time     // when the last keep-alive report was injected
 	injectInterval time.Duration // how often while video flows
 	injectBuf      [12]byte
+	sinceCheck     int // RTP packets since the clock was last read
 }
 
 const tapBuffer = 16 << 10
@@ -103,9 +104,13 @@ func (t *tapConn) Read(p []byte) (int, error) {
 		}
 		t.onRTP(t.buf[t.r+4 : t.r+4+size])
 		t.r += 4 + size
-		if now := time.Now(); now.Sub(t.lastInject) >= t.injectInterval {
-			t.lastInject = now
-			t.inject = t.keepAlive(byte(ch + 1))
+		// Look at the clock every 16 packets only (a few times a second).
+		if t.sinceCheck++; t.sinceCheck >= 16 {
+			t.sinceCheck = 0
+			if now := time.Now(); now.Sub(t.lastInject) >= t.injectInterval {
+				t.lastInject = now
+				t.inject = t.keepAlive(byte(ch + 1))
+			}
 		}
 	}
 }

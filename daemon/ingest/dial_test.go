@@ -69,7 +69,10 @@ func TestTapConn(t *testing.T) {
 }
 
 func TestTapConnKeepAlive(t *testing.T) {
-	stream := append(frame(0, []byte("rtp-1")), frame(0, []byte("rtp-2"))...)
+	var stream []byte
+	for range 20 {
+		stream = append(stream, frame(0, []byte("rtp"))...)
+	}
 	tc := newTapConn(&chunkConn{data: stream, n: 1 << 20}, func([]byte) {})
 	tc.rtp.Store(0)
 	pass, err := io.ReadAll(tc)
