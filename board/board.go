@@ -121,6 +121,9 @@ func (p PinMap) Outputs() map[string]int {
 type Disk struct {
 	BootMiB int `json:"boot_mib"`
 	DataMiB int `json:"data_mib"`
+	// WaitSeconds is how long init waits for the data partition to appear
+	// (SD cards are detected late) before recording to RAM; default 2.
+	WaitSeconds int `json:"wait_s,omitempty"`
 }
 
 var (
@@ -261,6 +264,9 @@ func (b *Board) Validate() error {
 	}
 	if b.Disk.DataMiB < 64 {
 		bad("disk: data partition %d MiB, want at least 64", b.Disk.DataMiB)
+	}
+	if b.Disk.WaitSeconds < 0 || b.Disk.WaitSeconds > 120 {
+		bad("disk: wait_s %d: want 0..120 seconds", b.Disk.WaitSeconds)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("board %q: %w", b.Name, errors.Join(errs...))

@@ -159,8 +159,12 @@ func (in *Init) prepareData(ctx context.Context) {
 	}
 	var dev string
 	var err error
-	for i := 0; i < 20; i++ { // block devices appear as drivers probe
-		if dev, err = datapart.FindByLabel("/sys/class/block", label); err == nil {
+	wait := 2 * time.Second
+	if in.board != nil && in.board.Disk.WaitSeconds > 0 {
+		wait = time.Duration(in.board.Disk.WaitSeconds) * time.Second
+	}
+	for deadline := time.Now().Add(wait); ; { // disks appear as drivers probe
+		if dev, err = datapart.FindByLabel("/sys/class/block", label); err == nil || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
