@@ -110,6 +110,7 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_range", maxExportHours)
 		return
 	}
+	s.sweepExports()
 	id := hex.EncodeToString([]byte(auth.RandomToken(12)))[:32]
 	dir := filepath.Join(s.exportDir, id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -211,4 +212,24 @@ func (s *Server) apiExportFile(w http.ResponseWriter, r *http.Request, rc *reqCt
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, file))
 	http.ServeContent(w, r, file, st.ModTime(), f)
+}
+
+// ExportKeep is how long an export stays on the box for download; the
+// evidence copy belongs on the officer's own storage, not on the SD card.
+const ExportKeep = 24 * time.Hour
+
+// sweepExports removes exports older than ExportKeep.
+func (s *Server) sweepExports() {
+	ents, err := os.ReadDir(s.exportDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !exportIDRE.MatchString(e.Name()) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && s.now().Sub(info.ModTime()) > ExportKeep {
+			os.RemoveAll(filepath.Join(s.exportDir, e.Name()))
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matthan/matthan/daemon/auth"
 )
@@ -338,4 +339,20 @@ func FuzzPublicAndQueryInput(f *testing.F) {
 			t.Fatalf("input %q changed the accounts", input)
 		}
 	})
+}
+
+func TestOldExportsAreSwept(t *testing.T) {
+	env := newTestEnv(t)
+	old := filepath.Join(env.s.exportDir, strings.Repeat("a", 32))
+	os.MkdirAll(old, 0o700)
+	past := env.s.now().Add(-ExportKeep - time.Hour)
+	os.Chtimes(old, past, past)
+	c := env.login("officer")
+	q := url.Values{"camera": {"cam1"}, "from": {"2026-11-26T10:00:00Z"}, "to": {"2026-11-26T10:05:00Z"}}
+	if code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded"); code != 200 {
+		t.Fatalf("export: %d %s", code, body)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Error("export older than ExportKeep not removed")
+	}
 }
