@@ -218,7 +218,7 @@ func stblSamples(data, stbl []byte) ([][]byte, error) {
 	stsz := child(stbl, "stsz")
 	fixed, _ := u32(stsz, 4)
 	count, ok := u32(stsz, 8)
-	if !ok || count > 1<<24 {
+	if !ok || int64(count) > int64(len(data)) || (fixed == 0 && int64(count)*4 > int64(len(stsz))) {
 		return nil, bad
 	}
 	sizes := make([]int, count)
@@ -268,12 +268,11 @@ func stblSamples(data, stbl []byte) ([][]byte, error) {
 	}
 	var out [][]byte
 	s := 0
+	ri, per := 0, 0
 	for c := 0; c < len(offsets) && s < len(sizes); c++ {
-		per := 0
-		for _, r := range runs {
-			if c+1 >= r.first {
-				per = r.per
-			}
+		for ri < len(runs) && c+1 >= runs[ri].first {
+			per = runs[ri].per
+			ri++
 		}
 		off := offsets[c]
 		for k := 0; k < per && s < len(sizes); k++ {
@@ -379,6 +378,9 @@ func moofSamples(data []byte, moof box, track uint32) ([][]byte, error) {
 				}
 				if off < 0 || off+int64(size) > int64(len(data)) {
 					return nil, fmt.Errorf("fragment sample runs past the file")
+				}
+				if len(out) >= len(data) {
+					return nil, bad
 				}
 				out = append(out, data[off:off+int64(size)])
 				off += int64(size)
