@@ -46,7 +46,12 @@ export async function startBox({ cameras = 2, segment = '6s', motion = true } = 
   let webLog = '';
   web.stderr.on('data', (d) => { webLog += d; });
   await waitLine(web, /READY (\S+)/, 'webtestd');
-  const stop = () => { web.kill('SIGTERM'); camsim.kill('SIGTERM'); };
+  const stop = () => {
+    web.kill('SIGTERM'); camsim.kill('SIGTERM');
+    // Hard stop if either lingers (the harness must leave nothing running).
+    const t = setTimeout(() => { for (const p of [web, camsim]) if (p.exitCode === null) p.kill('SIGKILL'); }, 10000);
+    t.unref();
+  };
   process.on('exit', stop);
   return {
     url: `https://127.0.0.1:${https}`, httpURL: `http://127.0.0.1:${http}`, data, stop,

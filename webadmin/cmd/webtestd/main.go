@@ -159,6 +159,11 @@ func run() error {
 	}
 	fmt.Printf("READY https://%s\n", *listen)
 	<-ctx.Done()
+	// A test server must go when told, whatever a part is waiting for.
+	time.AfterFunc(8*time.Second, func() {
+		fmt.Fprintln(os.Stderr, "webtestd: shutdown took over 8 s; exiting")
+		os.Exit(1)
+	})
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
