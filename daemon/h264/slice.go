@@ -36,12 +36,18 @@ type SliceHeader struct {
 	// First reordering command of ref_pic_list_modification per list
 	// (idc 3 when none): it chooses the list's entry 0.
 	FirstListMod [2]ListMod
+	// All reordering commands per list (the first MaxListMods).
+	NumListMods [2]int
+	ListMods    [2][MaxListMods]ListMod
 	// dec_ref_pic_marking()
 	LongTermReference bool // IDR marked as long-term
 	AdaptiveMarking   bool
 	NumMMCO           int
 	MMCO              [MaxMMCO]MMCO
 }
+
+// MaxListMods is the most reference list modifications kept per list.
+const MaxListMods = 33
 
 // MaxMMCO is the most memory management operations kept per slice.
 const MaxMMCO = 66
@@ -168,6 +174,10 @@ func ParseSliceHeader(r *bits.Reader, nalType, nalRefIdc int, ps ParamSets, h *S
 			v := r.UE() // abs_diff_pic_num_minus1, long_term_pic_num or abs_diff_view_idx_minus1
 			if i == 0 {
 				h.FirstListMod[list] = ListMod{Idc: int(idc), Val: int(v)}
+			}
+			if i < MaxListMods {
+				h.ListMods[list][i] = ListMod{Idc: int(idc), Val: int(v)}
+				h.NumListMods[list] = i + 1
 			}
 		}
 	}

@@ -254,16 +254,38 @@ func (a *Analyzer) slice(nal []byte, out *mbmap.Frame, started *bool) (int, erro
 	} else if out.WidthMB != w || out.HeightMB != ht {
 		return 0, fmt.Errorf("h264/mb: slices of one access unit disagree on the picture size")
 	}
+	a.tag++
 	var col *picture
+	var refs *sliceRefs
 	if h.Type == h264.SliceB {
 		a.keepMotion = true
-		if c := a.dpb.colocated(h, a.work0POC); c != nil && c.hasMotion && len(c.mbs) == w*ht {
+	}
+	if h.Type != h264.SliceI && (a.keepMotion || h.SPS.POCType != 2) {
+		// Reference lists, for the co-located picture of B slices and, as
+		// POCs kept with the picture, for temporal direct prediction of
+		// later B pictures that take this one as co-located.
+		var lists [2][33]*picture
+		a.work.slices = append(a.work.slices, sliceRefs{tag: a.tag})
+		refs = &a.work.slices[len(a.work.slices)-1]
+		for list := 0; list < 2; list++ {
+			if list == 1 && h.Type != h264.SliceB {
+				break
+			}
+			refs.n[list] = a.dpb.refList(list, h, a.work0POC, &lists[list])
+			for i := 0; i < refs.n[list]; i++ {
+				refs.poc[list][i] = -1 << 30
+				if p := lists[list][i]; p != nil {
+					refs.poc[list][i], refs.long[list][i] = p.poc, p.longTerm
+				}
+			}
+		}
+		if c := lists[1][0]; h.Type == h264.SliceB && c != nil && c.hasMotion && len(c.mbs) == w*ht {
 			col = c
 		}
 	}
-	a.tag++
 	d := &a.dec
-	*d = sliceDecoder{r: &a.r, hdr: h, mbs: a.work.mbs, out: out.MBs, w: w, h: ht, tag: a.tag, pic: a.pic, col: col}
+	*d = sliceDecoder{r: &a.r, hdr: h, mbs: a.work.mbs, out: out.MBs, w: w, h: ht, tag: a.tag, pic: a.pic,
+		col: col, refs: refs, poc: a.work0POC}
 	if err := d.decode(); err != nil {
 		return d.decoded, fmt.Errorf("h264/mb: picture %d, slice from macroblock %d: %w", out.Number, h.FirstMB, err)
 	}

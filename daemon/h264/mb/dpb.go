@@ -1,10 +1,16 @@
 package mb
 
-import (
-	"sort"
+import "github.com/matthan/matthan/daemon/h264"
 
-	"github.com/matthan/matthan/daemon/h264"
-)
+// sortPictures sorts a few pictures by increasing key (insertion sort,
+// without allocating).
+func sortPictures(ps []*picture, key func(*picture) int) {
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && key(ps[j]) < key(ps[j-1]); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
 
 // picture is a decoded picture's macroblock state, kept while it is a
 // reference picture so that B pictures find their co-located macroblocks
@@ -18,6 +24,27 @@ type picture struct {
 	// hasMotion is false for pictures that were skipped, did not parse, or
 	// came before the stream showed B slices (motion is kept only then).
 	hasMotion bool
+	// slices holds each slice's reference lists (as POCs), found by the
+	// slice tag of its macroblocks, for temporal direct prediction.
+	slices []sliceRefs
+}
+
+// sliceRefs are the reference picture lists of one slice, as POCs.
+type sliceRefs struct {
+	tag  uint32
+	n    [2]int
+	poc  [2][33]int
+	long [2][33]bool
+}
+
+// refsOf returns the reference lists of the slice that coded mb.
+func (p *picture) refsOf(m *mbState) *sliceRefs {
+	for i := range p.slices {
+		if p.slices[i].tag == m.tag {
+			return &p.slices[i]
+		}
+	}
+	return nil
 }
 
 // dpb tracks the reference pictures with the marking process of 8.2.5
@@ -45,7 +72,7 @@ func (b *dpb) get(n int) *picture {
 		p := b.pool[len(b.pool)-1]
 		b.pool = b.pool[:len(b.pool)-1]
 		if len(p.mbs) == n {
-			*p = picture{mbs: p.mbs}
+			*p = picture{mbs: p.mbs, slices: p.slices[:0]}
 			return p
 		}
 	}
@@ -160,64 +187,132 @@ func (b *dpb) dropLongTermIdx(idx int) {
 	}
 }
 
-// colocated returns RefPicList1[0] of a B slice (8.2.4.2.4 with the first
-// ref_pic_list_modification command), the picture holding the co-located
-// macroblocks, or nil when it is unknown.
-func (b *dpb) colocated(h *h264.SliceHeader, poc int) *picture {
-	var after, before, long []*picture
-	for _, p := range b.refs {
-		switch {
-		case p.longTerm:
-			long = append(long, p)
-		case p.poc > poc:
-			after = append(after, p)
-		default:
-			before = append(before, p)
+// refList builds RefPicListX of a P or B slice of the frame with POC poc
+// (8.2.4.2 initialisation, 8.2.4.3 modification) into out, and returns its
+// length (num_ref_idx_lX_active); entries may be nil ("no reference picture").
+func (b *dpb) refList(list int, h *h264.SliceHeader, poc int, out *[33]*picture) int {
+	var init [33]*picture
+	n := 0
+	add := func(p *picture) {
+		if n < len(init) {
+			init[n] = p
+			n++
 		}
 	}
-	sort.Slice(after, func(i, j int) bool { return after[i].poc < after[j].poc })
-	sort.Slice(before, func(i, j int) bool { return before[i].poc > before[j].poc })
-	sort.Slice(long, func(i, j int) bool { return long[i].longTermIdx < long[j].longTermIdx })
-	list1 := append(append(append([]*picture(nil), after...), before...), long...)
-	if len(list1) == 0 {
-		return nil
+	var short, long [16]*picture
+	ns, nl := 0, 0
+	for _, p := range b.refs {
+		if p.longTerm {
+			if nl < 16 {
+				long[nl] = p
+				nl++
+			}
+		} else if ns < 16 {
+			short[ns] = p
+			ns++
+		}
 	}
-	if len(list1) > 1 && (len(after) == 0 || len(before) == 0) {
-		// RefPicList1 equals RefPicList0: its first two entries swap.
-		list1[0], list1[1] = list1[1], list1[0]
-	}
-	mod := h.FirstListMod[1]
-	switch mod.Idc {
-	case 0, 1:
-		max := 1 << uint(h.SPS.Log2MaxFrameNum)
-		n := h.FrameNum
-		if mod.Idc == 0 {
-			n -= mod.Val + 1
-			if n < 0 {
-				n += max
+	sortPictures(long[:nl], func(p *picture) int { return p.longTermIdx })
+	if h.Type != h264.SliceB {
+		sortPictures(short[:ns], func(p *picture) int { return -picNum(p, h) })
+		for _, p := range short[:ns] {
+			add(p)
+		}
+	} else {
+		sortPictures(short[:ns], func(p *picture) int { return p.poc })
+		before, after := 0, 0
+		for _, p := range short[:ns] {
+			if p.poc < poc {
+				before++
+			} else {
+				after++
+			}
+		}
+		if list == 0 {
+			for i := before - 1; i >= 0; i-- {
+				add(short[i])
+			}
+			for i := before; i < ns; i++ {
+				add(short[i])
 			}
 		} else {
-			n += mod.Val + 1
-			if n >= max {
-				n -= max
+			for i := before; i < ns; i++ {
+				add(short[i])
+			}
+			for i := before - 1; i >= 0; i-- {
+				add(short[i])
 			}
 		}
-		if n > h.FrameNum {
-			n -= max
+		if list == 1 && ns+nl > 1 && (before == 0 || after == 0) {
+			// RefPicList1 equals RefPicList0: its first two entries swap.
+			init[0], init[1] = init[1], init[0]
 		}
-		for _, p := range b.refs {
-			if !p.longTerm && picNum(p, h) == n {
-				return p
-			}
-		}
-		return nil
-	case 2:
-		for _, p := range b.refs {
-			if p.longTerm && p.longTermIdx == mod.Val {
-				return p
-			}
-		}
-		return nil
 	}
-	return list1[0]
+	for _, p := range long[:nl] {
+		add(p)
+	}
+	num := h.NumRefIdxActive[list]
+	if num > 32 {
+		num = 32
+	}
+	for i := 0; i < num; i++ {
+		out[i] = nil
+		if i < n {
+			out[i] = init[i]
+		}
+	}
+	max := 1 << uint(h.SPS.Log2MaxFrameNum)
+	pred := h.FrameNum
+	idx := 0
+	for k := 0; k < h.NumListMods[list] && idx < num; k++ {
+		mod := h.ListMods[list][k]
+		var pic *picture
+		switch mod.Idc {
+		case 0, 1:
+			nw := pred
+			if mod.Idc == 0 {
+				nw -= mod.Val + 1
+				if nw < 0 {
+					nw += max
+				}
+			} else {
+				nw += mod.Val + 1
+				if nw >= max {
+					nw -= max
+				}
+			}
+			pred = nw
+			pn := nw
+			if pn > h.FrameNum {
+				pn -= max
+			}
+			for _, p := range short[:ns] {
+				if picNum(p, h) == pn {
+					pic = p
+				}
+			}
+		case 2:
+			for _, p := range long[:nl] {
+				if p.longTermIdx == mod.Val {
+					pic = p
+				}
+			}
+		default:
+			k = h.NumListMods[list]
+			continue
+		}
+		for c := num; c > idx; c-- {
+			out[c] = out[c-1]
+		}
+		out[idx] = pic
+		idx++
+		w := idx
+		for c := idx; c <= num; c++ {
+			if out[c] != pic {
+				out[w] = out[c]
+				w++
+			}
+		}
+	}
+	return num
 }

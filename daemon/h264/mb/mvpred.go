@@ -106,12 +106,10 @@ func minPositive(a, b int) int {
 
 // directMotion fills the 8x8 blocks in mask with direct-predicted motion
 // and returns the macroblock's partition shape as ffmpeg records it (b8x8:
-// the blocks are sub-macroblocks of a B_8x8). Spatial direct (8.4.1.2.2)
-// is exact when the co-located picture's motion is known (d.col), and
-// without its colZeroFlag otherwise. Temporal direct takes its partition
-// from the co-located macroblock but its vectors are not derived (zero on
-// reference 0 of both lists): they need the co-located picture's
-// reference lists.
+// the blocks are sub-macroblocks of a B_8x8). Spatial (8.4.1.2.2) and
+// temporal (8.4.1.2.3) direct are exact when the co-located picture's
+// motion is known (d.col); otherwise spatial direct goes without its
+// colZeroFlag and temporal direct gives zero vectors on reference 0.
 func (d *sliceDecoder) directMotion(mask uint8, b8x8 bool) uint8 {
 	var colMB *mbState
 	if d.col != nil {
@@ -129,8 +127,9 @@ func (d *sliceDecoder) directMotion(mask uint8, b8x8 bool) uint8 {
 		return colMB.shape
 	}
 	if !d.hdr.DirectSpatial {
-		d.fillDirect(mask, [2]int{0, 0}, [2][2]int16{})
-		return colShape()
+		shape := colShape()
+		d.temporalDirect(mask, colMB, shape == shape16x16)
+		return shape
 	}
 	var ref [2]int
 	var mv [2][2]int16
@@ -230,4 +229,88 @@ func (d *sliceDecoder) fillDirect(mask uint8, ref [2]int, mv [2][2]int16) {
 			}
 		}
 	}
+}
+
+// temporalDirect fills the 8x8 blocks in mask with temporal direct motion
+// (8.4.1.2.3): the co-located block's vector scaled by POC distances. whole
+// is true when the co-located macroblock is one 16x16 partition (or intra).
+func (d *sliceDecoder) temporalDirect(mask uint8, colMB *mbState, whole bool) {
+	m := d.cur
+	var colRefs *sliceRefs
+	if colMB != nil && d.refs != nil {
+		colRefs = d.col.refsOf(colMB)
+	}
+	if colRefs == nil || colMB.intra() {
+		// Unknown (zero) or intra co-located motion: reference 0, no motion.
+		d.fillDirect(mask, [2]int{0, 0}, [2][2]int16{})
+		return
+	}
+	for b8 := 0; b8 < 4; b8++ {
+		if mask&(1<<b8) == 0 {
+			continue
+		}
+		c8 := b8
+		if whole {
+			c8 = 0
+		}
+		list := 0
+		refCol := int(colMB.ref[0][c8])
+		if refCol < 0 {
+			list = 1
+			refCol = int(colMB.ref[1][c8])
+		}
+		ref0 := 0
+		scale := 256
+		if refCol >= 0 && refCol < colRefs.n[list] {
+			poc := colRefs.poc[list][refCol]
+			for i := 0; i < d.refs.n[0]; i++ {
+				if d.refs.poc[0][i] == poc && d.refs.long[0][i] == colRefs.long[list][refCol] {
+					ref0 = i
+					break
+				}
+			}
+			scale = d.distScale(ref0)
+		}
+		m.ref[0][b8], m.ref[1][b8] = int8(ref0), 0
+		x8, y8 := (b8&1)*2, (b8>>1)*2
+		for i4 := 0; i4 < 4; i4++ {
+			x, y := x8+i4&1, y8+i4>>1
+			var colIdx int
+			switch {
+			case whole:
+				colIdx = 0
+			case d.hdr.SPS.Direct8x8Inference:
+				colIdx = (y8 + y8/2) * 4
+				colIdx += x8 + x8/2
+			default:
+				colIdx = y*4 + x
+			}
+			mvCol := colMB.mv[list][colIdx]
+			mx := int16((scale*int(mvCol[0]) + 128) >> 8)
+			my := int16((scale*int(mvCol[1]) + 128) >> 8)
+			m.mv[0][y*4+x] = [2]int16{mx, my}
+			m.mv[1][y*4+x] = [2]int16{mx - mvCol[0], my - mvCol[1]}
+		}
+	}
+}
+
+// distScale is DistScaleFactor for reference ref0 of list 0 (8.4.1.2.3),
+// 256 when the distance is undefined (long-term reference, td 0).
+func (d *sliceDecoder) distScale(ref0 int) int {
+	if d.refs.n[1] == 0 || ref0 >= d.refs.n[0] || d.refs.long[0][ref0] {
+		return 256
+	}
+	clip := func(v int) int { return max(-128, min(127, v)) }
+	p0 := d.refs.poc[0][ref0]
+	tb := clip(d.poc - p0)
+	td := clip(d.refs.poc[1][0] - p0)
+	if td == 0 {
+		return 256
+	}
+	tdAbs := td
+	if tdAbs < 0 {
+		tdAbs = -tdAbs
+	}
+	tx := (16384 + tdAbs/2) / td
+	return max(-1024, min(1023, (tb*tx+32)>>6))
 }

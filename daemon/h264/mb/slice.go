@@ -40,7 +40,9 @@ type sliceDecoder struct {
 	w, h  int
 	tag   uint32
 	pic   uint32
-	col   *picture // RefPicList1[0] of a B slice, nil when unknown
+	col   *picture   // RefPicList1[0] of a B slice, nil when unknown
+	refs  *sliceRefs // this slice's reference lists, nil when not built
+	poc   int        // the picture's POC
 
 	mbX, mbY int
 	cur      *mbState

@@ -47,7 +47,8 @@ enc unsupported-10bit        320x192   4  no    high10   keyint=4 -pix_fmt yuv42
 # A textured picture panning 4 px right and 2 px down per frame: every
 # macroblock's motion vector is (16, 8) quarter pixels.
 ffmpeg -v error -y -f lavfi -i "testsrc2=size=1280x720,noise=alls=40:allf=u" -frames:v 1 "$out/pan-source.png"
-for p in "baseline-cavlc baseline -bf 0" "main-cabac main -bf 0" "high-bf2 high -bf 2"; do
+for p in "baseline-cavlc baseline -bf 0" "main-cabac main -bf 0" "high-bf2 high -bf 2" \
+	"main-temporal main -bf 2 -x264-params keyint=50:scenecut=0:direct=temporal"; do
 	set -- $p
 	name=$1 profile=$2
 	shift 2
