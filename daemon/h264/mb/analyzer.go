@@ -7,16 +7,21 @@
 //
 // Slices parse on their own: only parameter sets carry state from one
 // access unit to the next that parsing needs, so a caller may analyse every
-// Nth picture (Skip the others) at no cost. B pictures are the exception
-// for outputs, not for parsing: direct-predicted blocks (B_Skip,
+// Nth picture (and pass the others to Skip, which reads their parameter
+// sets and slice headers only) at almost no cost. B pictures are the
+// exception for outputs, not for parsing: direct-predicted blocks (B_Skip,
 // B_Direct_16x16, B_Direct_8x8) take their motion and ffmpeg's partition
 // character from the co-located picture (RefPicList1[0]). The analyser
 // keeps the macroblock state of reference pictures for that (of the latest
-// one only until the stream shows a B slice), so when every picture is
-// analysed the maps equal ffmpeg's; when the co-located picture was
-// skipped, direct blocks get spatial-direct vectors without colZeroFlag and
-// a 16x16 partition. Temporal direct vectors are not derived (zero on
-// reference 0 of both lists); its partition characters are exact.
+// one only until the stream shows a B slice, none for pic_order_cnt_type 2
+// streams), so when every picture is analysed the maps equal ffmpeg's and
+// spatial and temporal direct vectors are exact; when the co-located
+// picture was skipped, direct blocks get spatial-direct vectors without
+// colZeroFlag (temporal: zero on reference 0) and a 16x16 partition.
+//
+// Memory: about 250 bytes per macroblock for the picture being analysed and
+// for each reference picture kept (two pictures for a stream without
+// B-frames: 4 MB at 1080p, 0.5 MB at 360p).
 package mb
 
 import (
