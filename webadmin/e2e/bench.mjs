@@ -76,7 +76,7 @@ try {
   console.error(`(api: ${times.length} requests in 10 s from 50 users; first frames ${firsts.map(Math.round)}; wall loads ${loads.map(Math.round)})`);
 } finally {
   await ctx.close();
-  box.stop();
+  await box.stop();
 }
 
 function request(url, { method = 'GET', body, cookie, agent }) {

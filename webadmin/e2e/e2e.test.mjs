@@ -20,7 +20,7 @@ before(async () => {
   page.on('pageerror', (e) => console.error('page error:', e.message));
   page.on('console', (m) => { if (m.type() === 'error') console.error('console:', m.text()); });
 });
-after(async () => { await ctx?.close(); box?.stop(); });
+after(async () => { await ctx?.close(); await box?.stop(); });
 
 test('Chromium can play H.264 in Media Source Extensions', async () => {
   await page.goto(box.url + '/login');

@@ -46,13 +46,15 @@ export async function startBox({ cameras = 2, segment = '6s', motion = true } = 
   let webLog = '';
   web.stderr.on('data', (d) => { webLog += d; });
   await waitLine(web, /READY (\S+)/, 'webtestd');
-  const stop = () => {
+  const alive = (p) => p.exitCode === null && p.signalCode === null;
+  const exited = (p) => new Promise((res) => { if (!alive(p)) res(); else p.once('exit', res); });
+  // stop ends both processes, by SIGKILL if they linger: the harness leaves nothing running.
+  const stop = async () => {
     web.kill('SIGTERM'); camsim.kill('SIGTERM');
-    // Hard stop if either lingers (the harness must leave nothing running).
-    const t = setTimeout(() => { for (const p of [web, camsim]) if (p.exitCode === null) p.kill('SIGKILL'); }, 10000);
-    t.unref();
+    await Promise.race([Promise.all([exited(web), exited(camsim)]), new Promise((res) => setTimeout(res, 10000))]);
+    for (const p of [web, camsim]) if (alive(p)) p.kill('SIGKILL');
   };
-  process.on('exit', stop);
+  process.on('exit', () => { for (const p of [web, camsim]) if (alive(p)) p.kill('SIGKILL'); });
   return {
     url: `https://127.0.0.1:${https}`, httpURL: `http://127.0.0.1:${http}`, data, stop,
     setupCode: () => readFileSync(join(data, 'web', 'setup-code.txt'), 'utf8').trim(),
