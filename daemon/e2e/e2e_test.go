@@ -72,6 +72,19 @@ func TestRecordFourCameras(t *testing.T) {
 		t.Error("export without Content-Disposition")
 	}
 
+	// What the daemon handed to the recorder, and whether the simulator
+	// itself lost packets (an overloaded machine: its write queues fill).
+	pictures := map[string]uint64{}
+	clean := map[string]bool{}
+	lost := sim.lostPackets(t)
+	for n, c := range d.cameras(t) {
+		pictures[n] = c.Stats.Pictures
+		clean[n] = lost[n] == 0 && c.Stats.Dropped == 0
+		if !clean[n] {
+			t.Logf("%s: simulator lost %d packets, daemon dropped %d (%s): frame-rate checks relaxed", n, lost[n], c.Stats.Dropped, c.LastError)
+		}
+	}
+
 	took := d.stop(t, syscall.SIGTERM, 5*time.Second)
 	t.Logf("SIGTERM to exit: %v", took)
 	if d.err != nil {
@@ -82,7 +95,7 @@ func TestRecordFourCameras(t *testing.T) {
 	// The export plays and holds about 10 s (it starts at the key frame
 	// at or before from: up to one GOP (2 s) more).
 	p := judge(t, export)
-	if p.frames < 240 || p.frames > 310 || p.duration < 9.5 || p.duration > 12.5 {
+	if p.duration < 9.5 || p.duration > 12.5 || (clean["cam1"] && (p.frames < 240 || p.frames > 310)) {
 		t.Errorf("export: %d frames, %.2f s; want ~250-300 frames, 10-12 s", p.frames, p.duration)
 	}
 
@@ -101,7 +114,7 @@ func TestRecordFourCameras(t *testing.T) {
 		for i, p := range judgeAll(t, paths) {
 			total += p.frames
 			dur += p.duration
-			if p.frames > 0 && math.Abs(p.duration-float64(p.frames)/25) > 0.5 {
+			if clean[n] && p.frames > 0 && math.Abs(p.duration-float64(p.frames)/25) > 0.5 {
 				t.Errorf("%s: %s: %d frames but %.2f s", n, files[i], p.frames, p.duration)
 			}
 			wantCodec := "h264"
@@ -113,8 +126,13 @@ func TestRecordFourCameras(t *testing.T) {
 			}
 		}
 		// ~20 s at 25 fps, less the wait for the first key frame (≤ 2 s).
-		if total < 17*25 || dur < 17 || dur > 24 {
+		if dur < 17 || dur > 24 || (clean[n] && total < 17*25) {
 			t.Errorf("%s: %d frames, %.1f s in %d segments; want ≥ 425 frames, 17-24 s", n, total, dur, len(files))
+		}
+		// Every picture the recorder was handed before the stop is in the
+		// files, and at most a second more came before it stopped.
+		if uint64(total) < pictures[n] || uint64(total) > pictures[n]+30 {
+			t.Errorf("%s: %d frames in the files, the daemon had handed %d pictures to the recorder before the stop", n, total, pictures[n])
 		}
 		t.Logf("%s: %d segments, %d frames, %.2f s", n, len(files), total, dur)
 	}

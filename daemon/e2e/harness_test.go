@@ -160,6 +160,29 @@ func (c *camsimProc) fault(t *testing.T, camera, action string) {
 	}
 }
 
+// lostPackets asks camsim how many packets each camera could not send
+// (a reader's write queue was full).
+func (c *camsimProc) lostPackets(t *testing.T) map[string]uint64 {
+	t.Helper()
+	resp, err := http.Get("http://" + c.control + "/cameras")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st []struct {
+		Name string `json:"name"`
+		Lost uint64 `json:"lost_packets"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("camsim /cameras: %v", err)
+	}
+	out := map[string]uint64{}
+	for _, s := range st {
+		out[s.Name] = s.Lost
+	}
+	return out
+}
+
 // daemon is a running matthand.
 type daemon struct {
 	*proc
