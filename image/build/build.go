@@ -202,10 +202,13 @@ func addModules(tree *initramfs.Tree, modDir, rel string, names []string) error 
 		return err
 	}
 	base := "lib/modules/" + rel + "/"
+	var lines strings.Builder
+	lines.WriteString("# load order, dependencies first (made by image/build from depmod's modules.dep)\n")
 	for _, m := range order {
 		tree.File(base+m, 0o644, filepath.Join(modDir, m))
+		fmt.Fprintf(&lines, "%s: %s\n", m, strings.Join(deps.Of(m), " "))
 	}
-	tree.Bytes(base+modload.OrderFile, 0o644, []byte("# load order, dependencies first (made by image/build)\n"+strings.Join(order, "\n")+"\n"))
+	tree.Bytes(base+modload.OrderFile, 0o644, []byte(lines.String()))
 	return nil
 }
 

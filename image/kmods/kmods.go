@@ -117,3 +117,6 @@ func (d *Deps) Resolve(names []string) (order []string, builtin []string, err er
 	}
 	return order, builtin, nil
 }
+
+// Of returns the module files a module file depends on.
+func (d *Deps) Of(file string) []string { return d.deps[file] }

@@ -14,14 +14,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// OrderFile lists module files, one path per line relative to the
-// module directory (/lib/modules/RELEASE), in load order.
+// OrderFile lists module files, one per line relative to the module
+// directory (/lib/modules/RELEASE), dependencies first; after a ':' each
+// line may name the files it depends on (modules.dep style), which lets
+// independent modules load in parallel.
 const OrderFile = "matthan.load-order"
 
 // Dir is where the initramfs keeps modules for the running kernel.
@@ -33,39 +37,95 @@ func Dir() (string, error) {
 	return filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:])), nil
 }
 
+// Entry is one module and the modules it needs loaded first.
+type Entry struct {
+	Path string
+	Deps []string
+}
+
 // ParseOrder reads an order file's content.
-func ParseOrder(b []byte) []string {
-	var paths []string
+func ParseOrder(b []byte) []Entry {
+	var es []Entry
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		l := strings.TrimSpace(sc.Text())
-		if l != "" && !strings.HasPrefix(l, "#") {
-			paths = append(paths, l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
 		}
+		path, deps, _ := strings.Cut(l, ":")
+		e := Entry{Path: strings.TrimSpace(path)}
+		if d := strings.Fields(deps); len(d) > 0 {
+			e.Deps = d
+		}
+		es = append(es, e)
 	}
-	return paths
+	return es
 }
 
-// LoadAll loads every module in dir's order file. It goes on past
-// failures and reports them all; an already loaded module is fine.
+// LoadAll loads every module in dir's order file, each as soon as its
+// dependencies are in. It goes on past failures and reports them all; an
+// already loaded module is fine.
 func LoadAll(dir string) (loaded int, took time.Duration, err error) {
 	start := time.Now()
 	b, err := os.ReadFile(filepath.Join(dir, OrderFile))
 	if err != nil {
 		return 0, 0, fmt.Errorf("modules: %w", err)
 	}
-	var failed []string
-	for _, rel := range ParseOrder(b) {
-		if err := load(filepath.Join(dir, rel)); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", filepath.Base(rel), err))
-			continue
-		}
-		loaded++
+	n, errs := loadParallel(ParseOrder(b), func(rel string) error { return load(filepath.Join(dir, rel)) })
+	if len(errs) > 0 {
+		return n, time.Since(start), fmt.Errorf("modules not loaded: %s", strings.Join(errs, "; "))
 	}
-	if len(failed) > 0 {
-		return loaded, time.Since(start), fmt.Errorf("modules not loaded: %s", strings.Join(failed, "; "))
+	return n, time.Since(start), nil
+}
+
+// loadParallel runs load for every entry after its dependencies (those
+// in the list) have been tried; a module whose dependency failed is not
+// loaded.
+func loadParallel(es []Entry, load func(string) error) (int, []string) {
+	type state struct {
+		done chan struct{}
+		ok   bool
 	}
-	return loaded, time.Since(start), nil
+	states := map[string]*state{}
+	for _, e := range es {
+		states[e.Path] = &state{done: make(chan struct{})}
+	}
+	var mu sync.Mutex
+	var errs []string
+	loaded := 0
+	var wg sync.WaitGroup
+	for _, e := range es {
+		wg.Add(1)
+		go func(e Entry) {
+			defer wg.Done()
+			st := states[e.Path]
+			defer close(st.done)
+			for _, d := range e.Deps {
+				if ds, ok := states[d]; ok {
+					<-ds.done
+					if !ds.ok {
+						mu.Lock()
+						errs = append(errs, fmt.Sprintf("%s: needs %s, which failed", filepath.Base(e.Path), filepath.Base(d)))
+						mu.Unlock()
+						return
+					}
+				}
+			}
+			if err := load(e.Path); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Sprintf("%s: %v", filepath.Base(e.Path), err))
+				mu.Unlock()
+				return
+			}
+			st.ok = true
+			mu.Lock()
+			loaded++
+			mu.Unlock()
+		}(e)
+	}
+	wg.Wait()
+	sort.Strings(errs)
+	return loaded, errs
 }
 
 func load(path string) error {

@@ -1,14 +1,60 @@
 package modload
 
 import (
+	"errors"
 	"reflect"
+	"sync"
 	"testing"
 )
 
 func TestParseOrder(t *testing.T) {
-	got := ParseOrder([]byte("# generated\nkernel/lib/crc16.ko\n\n  kernel/fs/ext4/ext4.ko  \n"))
-	want := []string{"kernel/lib/crc16.ko", "kernel/fs/ext4/ext4.ko"}
+	got := ParseOrder([]byte("# generated\nkernel/lib/crc16.ko:\n\n  kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/jbd2/jbd2.ko \nplain.ko\n"))
+	want := []Entry{
+		{Path: "kernel/lib/crc16.ko"},
+		{Path: "kernel/fs/ext4/ext4.ko", Deps: []string{"kernel/lib/crc16.ko", "kernel/fs/jbd2/jbd2.ko"}},
+		{Path: "plain.ko"},
+	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseOrder = %q, want %q", got, want)
+		t.Errorf("ParseOrder = %+v, want %+v", got, want)
+	}
+}
+
+func TestLoadParallelKeepsDependencyOrder(t *testing.T) {
+	es := []Entry{
+		{Path: "crc16.ko"}, {Path: "mbcache.ko"}, {Path: "jbd2.ko"},
+		{Path: "ext4.ko", Deps: []string{"crc16.ko", "mbcache.ko", "jbd2.ko"}},
+		{Path: "failover.ko"}, {Path: "net_failover.ko", Deps: []string{"failover.ko"}},
+		{Path: "virtio_net.ko", Deps: []string{"net_failover.ko", "failover.ko"}},
+		{Path: "broken.ko"}, {Path: "needs_broken.ko", Deps: []string{"broken.ko"}},
+		{Path: "builtin_dep.ko", Deps: []string{"not-in-list.ko"}},
+	}
+	var mu sync.Mutex
+	loadedAt := map[string]int{}
+	step := 0
+	n, errs := loadParallel(es, func(p string) error {
+		if p == "broken.ko" {
+			return errors.New("exec format error")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		step++
+		loadedAt[p] = step
+		return nil
+	})
+	for _, e := range es {
+		for _, d := range e.Deps {
+			if at, ok := loadedAt[e.Path]; ok && d != "not-in-list.ko" && loadedAt[d] >= at {
+				t.Errorf("%s loaded before its dependency %s", e.Path, d)
+			}
+		}
+	}
+	if n != 8 {
+		t.Errorf("loaded %d, want 8", n)
+	}
+	if len(errs) != 2 {
+		t.Errorf("errors = %q, want broken.ko and needs_broken.ko", errs)
+	}
+	if _, ok := loadedAt["needs_broken.ko"]; ok {
+		t.Error("a module whose dependency failed was loaded")
 	}
 }

@@ -88,7 +88,8 @@ func measure(ctx context.Context, kind string, o qemu.Options) error {
 	fmt.Printf("BENCH boot_to_ready_%s_s %.2f s\n", kind, readyAt.Seconds())
 	c := http.Client{Timeout: 2 * time.Second}
 	for wctx.Err() == nil {
-		url := m.URL("/api/segments?camera=cam1&from=" + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+		url := m.URL("/api/segments?camera=cam1&from=" + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) +
+			"&to=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 		resp, err := c.Get(url)
 		if err == nil {
 			var segs []struct {
@@ -105,5 +106,5 @@ func measure(ctx context.Context, kind string, o qemu.Options) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("%s boot: no segment recorded within 3 min", kind)
+	return fmt.Errorf("%s boot: no segment recorded within 3 min; console:\n%s", kind, m.Console())
 }
