@@ -125,7 +125,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			continue
 		}
 		out := filepath.Join(bins, filepath.Base(dst))
-		if err := crossBuild(ctx, o.Repo, pkg, out, o.Debug); err != nil {
+		if err := crossBuild(ctx, o.Repo, pkg, out); err != nil {
 			return nil, err
 		}
 		tree.File(dst, 0o755, out)
@@ -247,11 +247,8 @@ func addUserland(ctx context.Context, tree *initramfs.Tree, f *debs.Fetcher, o O
 	return nil
 }
 
-func crossBuild(ctx context.Context, repo, pkg, out string, debug bool) error {
+func crossBuild(ctx context.Context, repo, pkg, out string) error {
 	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", out}
-	if debug {
-		args = append(args, "-tags=matthandebug")
-	}
 	args = append(args, pkg)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = repo

@@ -37,7 +37,7 @@ func addDebugTools(ctx context.Context, tree *initramfs.Tree, o Options, bins st
 	}
 	for _, c := range debugCommands {
 		out := filepath.Join(bins, "uroot-"+c)
-		if err := crossBuild(ctx, o.Repo, "github.com/u-root/u-root/cmds/core/"+c, out, false); err != nil {
+		if err := crossBuild(ctx, o.Repo, "github.com/u-root/u-root/cmds/core/"+c, out); err != nil {
 			return err
 		}
 		tree.File("bbin/"+c, 0o755, out)

@@ -1,0 +1,83 @@
+package pid1
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/matthan/matthan/init/cmdline"
+)
+
+func TestDaemonArgs(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want string
+	}{
+		{"console=ttyAMA0", "-data /data -listen :8080"},
+		{"matthan.camera=cam1=rtsp://10.0.2.2:8554/cam1 matthan.camera=cam2=rtsp://h/2 matthan.listen=:9000",
+			"-data /data -listen :9000 -camera cam1=rtsp://10.0.2.2:8554/cam1 -camera cam2=rtsp://h/2"},
+	} {
+		s, _ := cmdline.Parse(tt.line)
+		in := &Init{settings: s}
+		if got := strings.Join(in.daemonArgs(), " "); got != tt.want {
+			t.Errorf("daemonArgs(%q) = %q, want %q", tt.line, got, tt.want)
+		}
+	}
+}
+
+func TestPrefixWriterWholeLines(t *testing.T) {
+	var out bytes.Buffer
+	var mu sync.Mutex
+	w := &prefixWriter{prefix: []byte("matthand| "), out: lockedWriter{&mu, &out}}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				fmt.Fprintf(w, "goroutine %d ", g)
+				fmt.Fprintf(w, "line %d\n", i)
+			}
+		}(g)
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 400 {
+		t.Fatalf("%d lines, want 400", len(lines))
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "matthand| ") {
+			t.Fatalf("line without prefix: %q", l)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestStageLines(t *testing.T) {
+	var out bytes.Buffer
+	in := New(&out)
+	in.stage("network", nil, "eth0 %s (static)", "10.0.2.15/24")
+	in.stage("data", fmt.Errorf("mke2fs: exit status 1"), "/dev/vda2")
+	got := out.String()
+	for _, want := range []string{"network   ok: eth0 10.0.2.15/24 (static)", "data      FAILED: /dev/vda2: mke2fs: exit status 1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("console lacks %q:\n%s", want, got)
+		}
+	}
+	st := in.Status().(map[string]any)
+	if stages := st["stages"].([]Stage); len(stages) != 2 || stages[1].OK {
+		t.Errorf("status stages = %+v", stages)
+	}
+}
