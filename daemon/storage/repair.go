@@ -218,11 +218,16 @@ func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
 	}
 	if len(dead) > 0 {
 		// Few deletes among many segments: find each, then sweep once.
-		const gone = math.MinInt64
+		// Find them all before marking any: marking unsorts the slice.
+		idx := make([]int, 0, len(dead))
 		for st := range dead {
 			if i, ok := slices.BinarySearchFunc(segs, st, cmpStart); ok {
-				segs[i].start = gone
+				idx = append(idx, i)
 			}
+		}
+		const gone = math.MinInt64
+		for _, i := range idx {
+			segs[i].start = gone
 		}
 		segs = slices.DeleteFunc(segs, func(e entry) bool { return e.start == gone })
 	}

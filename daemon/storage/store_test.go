@@ -222,3 +222,39 @@ func TestRetentionAgeAndCompaction(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayDeletes: deletes scattered among many segments, names reused
+// after a delete.
+func TestReplayDeletes(t *testing.T) {
+	var recs []record
+	live := map[int64]bool{}
+	for i := range int64(200) {
+		recs = append(recs, record{kind: recOpen, start: i}, record{kind: recClose, start: i, end: i + 1, size: 1})
+		live[i] = true
+	}
+	for _, i := range []int64{0, 3, 50, 51, 52, 120, 199} {
+		recs = append(recs, record{kind: recDelete, start: i})
+		delete(live, i)
+	}
+	// A name used again after its delete, and deleted again, and again used.
+	recs = append(recs, record{kind: recOpen, start: 3}, record{kind: recDelete, start: 3},
+		record{kind: recOpen, start: 50}, record{kind: recClose, start: 50, end: 51, size: 1})
+	live[50] = true
+	segs, open, deleted := replay(recs)
+	if len(open) != 0 {
+		t.Errorf("open %v", open)
+	}
+	if len(segs) != len(live) {
+		t.Errorf("%d live segments, want %d", len(segs), len(live))
+	}
+	for i, e := range segs {
+		if !live[e.start] || i > 0 && segs[i-1].start >= e.start {
+			t.Errorf("segment %d: start %d", i, e.start)
+		}
+	}
+	for _, d := range deleted {
+		if live[d] {
+			t.Errorf("live segment %d would be unlinked", d)
+		}
+	}
+}
