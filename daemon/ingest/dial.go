@@ -48,6 +48,48 @@ type tapConn struct {
 	injectInterval time.Duration // how often while video flows
 	injectBuf      [12]byte
 	sinceCheck     int // RTP packets since the clock was last read
+
+	// Read batching (SO_RCVLOWAT), sized to the stream's bit rate.
+	batchMax  atomic.Int32 // largest batch in bytes; 0: off
+	batch     int          // batch now set on the socket
+	rateStart time.Time
+	rateBytes int
+}
+
+const (
+	// batchLatency is how long a batch may hold the first packet in it.
+	batchLatency = 20 * time.Millisecond
+	// minBatch: below this a stream is too slow to be worth batching.
+	minBatch   = 2 << 10
+	rateWindow = 2 * time.Second
+)
+
+// adaptBatch sets SO_RCVLOWAT to what the stream delivers in batchLatency
+// (bytesPerSec measured over the last window), so that a slow stream (a
+// sub stream, a static night scene) is never held back long, and reading
+// never waits for more than a stall would hide.
+func (t *tapConn) adaptBatch(bytesPerSec float64) {
+	maxB := int(t.batchMax.Load())
+	want := int(bytesPerSec * batchLatency.Seconds())
+	switch {
+	case maxB <= 0 || want < minBatch:
+		want = 1 // the kernel's default: wake on every byte
+	case want > maxB:
+		want = maxB
+	}
+	if want == t.batch || (want > 1 && t.batch > 1 && abs(want-t.batch) < t.batch/4) {
+		return
+	}
+	if err := t.batchReads(want); err == nil {
+		t.batch = want
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 const tapBuffer = 16 << 10
@@ -104,12 +146,18 @@ func (t *tapConn) Read(p []byte) (int, error) {
 		}
 		t.onRTP(t.buf[t.r+4 : t.r+4+size])
 		t.r += 4 + size
+		t.rateBytes += 4 + size
 		// Look at the clock every 16 packets only (a few times a second).
 		if t.sinceCheck++; t.sinceCheck >= 16 {
 			t.sinceCheck = 0
-			if now := time.Now(); now.Sub(t.lastInject) >= t.injectInterval {
+			now := time.Now()
+			if now.Sub(t.lastInject) >= t.injectInterval {
 				t.lastInject = now
 				t.inject = t.keepAlive(byte(ch + 1))
+			}
+			if el := now.Sub(t.rateStart); el >= rateWindow {
+				t.adaptBatch(float64(t.rateBytes) / el.Seconds())
+				t.rateStart, t.rateBytes = now, 0
 			}
 		}
 	}
@@ -234,7 +282,8 @@ func parseRTP(b []byte) (rtpPacket, error) {
 
 // batchReads asks the kernel to wake the reader only once at least n bytes
 // are queued (SO_RCVLOWAT), so that one wake-up and one read take several
-// packets. Only for the playing phase: RTSP responses are small.
+// packets. Only while video plays: RTSP responses are small, and the tap
+// sizes n to the bit rate (adaptBatch).
 func (t *tapConn) batchReads(n int) error {
 	sc, ok := t.Conn.(syscall.Conn)
 	if !ok {

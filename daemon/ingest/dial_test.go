@@ -189,3 +189,28 @@ func FuzzDepacketize(f *testing.F) {
 		}
 	})
 }
+
+func TestTapConnAdaptBatch(t *testing.T) {
+	tc := newTapConn(&chunkConn{}, nil)
+	tc.batchMax.Store(8 << 10)
+	for _, tt := range []struct {
+		bytesPerSec float64
+		want        int
+	}{
+		{500e3, 8 << 10}, // 4 Mbit/s: capped
+		{200e3, 4000},    // 1.6 Mbit/s: 20 ms worth
+		{210e3, 4000},    // less than a quarter more: left alone
+		{64e3, 1},        // a 512 kbit/s sub stream: not batched
+		{0, 1},
+	} {
+		tc.adaptBatch(tt.bytesPerSec)
+		if tc.batch != tt.want {
+			t.Errorf("%.0f B/s: batch %d, want %d", tt.bytesPerSec, tc.batch, tt.want)
+		}
+	}
+	tc.batchMax.Store(0)
+	tc.adaptBatch(500e3)
+	if tc.batch != 1 {
+		t.Errorf("batching off: batch %d, want 1", tc.batch)
+	}
+}
