@@ -60,6 +60,9 @@ type Analyzer struct {
 	frames     int
 	// work0POC is the POC of the picture being analysed.
 	work0POC int
+	// prevRefFrameNum is frame_num of the last reference picture seen
+	// (analysed or skipped), -1 before the first.
+	prevRefFrameNum int
 
 	// picture order count state (8.2.1), for Frame.POC only
 	prevPOCMsb, prevPOCLsb           int
@@ -67,7 +70,23 @@ type Analyzer struct {
 }
 
 // NewAnalyzer returns an Analyzer with no parameter sets yet.
-func NewAnalyzer() *Analyzer { return &Analyzer{} }
+func NewAnalyzer() *Analyzer { return &Analyzer{prevRefFrameNum: -1} }
+
+// checkFrameNum notes the frame_num of a picture: a gap (pictures neither
+// analysed nor passed to Skip, or lost) makes the reference pictures'
+// motion unreliable for direct prediction, so it is forgotten.
+func (a *Analyzer) checkFrameNum(h *h264.SliceHeader) {
+	max := 1 << uint(h.SPS.Log2MaxFrameNum)
+	if h.NALType != h264.NALIDRSlice && a.prevRefFrameNum >= 0 &&
+		h.FrameNum != a.prevRefFrameNum && h.FrameNum != (a.prevRefFrameNum+1)%max {
+		for _, p := range a.dpb.refs {
+			p.hasMotion = false
+		}
+	}
+	if h.NALRefIdc != 0 {
+		a.prevRefFrameNum = h.FrameNum
+	}
+}
 
 // PPSByID implements h264.ParamSets.
 func (a *Analyzer) PPSByID(id int) *h264.PPS {
@@ -210,6 +229,7 @@ func (a *Analyzer) Skip(au [][]byte) error {
 			a.buf = h264.Unescape(a.buf, head)
 			a.r.Reset(a.buf)
 			if h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, &a.hdr) == nil {
+				a.checkFrameNum(&a.hdr)
 				poc := a.poc(&a.hdr)
 				if a.hdr.NALRefIdc != 0 {
 					p := a.dpb.getMeta()
@@ -246,6 +266,7 @@ func (a *Analyzer) slice(nal []byte, out *mbmap.Frame, started *bool) (int, erro
 		out.SliceType = h.TypeChar()
 		out.WidthMB, out.HeightMB = w, ht
 		out.IDR = h.NALType == h264.NALIDRSlice
+		a.checkFrameNum(h)
 		out.POC = a.poc(h)
 		a.work0POC = out.POC
 		a.first = *h
