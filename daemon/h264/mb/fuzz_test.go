@@ -31,7 +31,7 @@ func FuzzAnalyze(f *testing.F) {
 			_ = a.Analyze(au, &fr)
 			_ = a.Skip(au)
 			n++
-			return n < 64
+			return n < 16
 		})
 	})
 }
