@@ -121,9 +121,10 @@ func (p PinMap) Outputs() map[string]int {
 type Disk struct {
 	BootMiB int `json:"boot_mib"`
 	DataMiB int `json:"data_mib"`
-	// WaitSeconds is how long init waits for the data partition to appear
-	// (SD cards are detected late) before recording to RAM; default 2.
-	WaitSeconds int `json:"wait_s,omitempty"`
+	// WaitMS is how long init waits for the data partition to appear
+	// (SD cards are detected late; virtio disks are there at once) before
+	// recording to RAM; default 2000.
+	WaitMS int `json:"wait_ms,omitempty"`
 }
 
 var (
@@ -265,8 +266,8 @@ func (b *Board) Validate() error {
 	if b.Disk.DataMiB < 64 {
 		bad("disk: data partition %d MiB, want at least 64", b.Disk.DataMiB)
 	}
-	if b.Disk.WaitSeconds < 0 || b.Disk.WaitSeconds > 120 {
-		bad("disk: wait_s %d: want 0..120 seconds", b.Disk.WaitSeconds)
+	if b.Disk.WaitMS < 0 || b.Disk.WaitMS > 120000 {
+		bad("disk: wait_ms %d: want 0..120000", b.Disk.WaitMS)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("board %q: %w", b.Name, errors.Join(errs...))

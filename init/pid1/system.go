@@ -160,8 +160,8 @@ func (in *Init) prepareData(ctx context.Context) {
 	var dev string
 	var err error
 	wait := 2 * time.Second
-	if in.board != nil && in.board.Disk.WaitSeconds > 0 {
-		wait = time.Duration(in.board.Disk.WaitSeconds) * time.Second
+	if in.board != nil && in.board.Disk.WaitMS > 0 {
+		wait = time.Duration(in.board.Disk.WaitMS) * time.Millisecond
 	}
 	for deadline := time.Now().Add(wait); ; { // disks appear as drivers probe
 		if dev, err = datapart.FindByLabel("/sys/class/block", label); err == nil || time.Now().After(deadline) {
