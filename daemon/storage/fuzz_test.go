@@ -29,13 +29,13 @@ func FuzzJournal(f *testing.F) {
 		if valid > len(data) || valid%recordSize != 0 && valid != 0 {
 			t.Fatalf("valid prefix %d of %d", valid, len(data))
 		}
-		segs, open, _ := replay(recs)
+		segs, open, deleted := replay(recs)
 		for i := 1; i < len(segs); i++ {
 			if segs[i].start <= segs[i-1].start {
 				t.Fatalf("segments out of order: %v", segs)
 			}
 		}
-		_ = open
+		checkReplay(t, recs, segs, open, deleted)
 	})
 }
 
@@ -91,5 +91,52 @@ func FuzzRepair(f *testing.F) {
 		default:
 			t.Fatalf("segments %+v", segs)
 		}
+	})
+}
+
+// checkReplay compares replay's result with the plainest model: a map.
+func checkReplay(t *testing.T, recs []record, segs []entry, open, deleted []int64) {
+	t.Helper()
+	live, isOpen := map[int64]bool{}, map[int64]bool{}
+	for _, r := range recs {
+		switch r.kind {
+		case recOpen:
+			live[r.start], isOpen[r.start] = true, true
+		case recClose:
+			live[r.start] = true
+			delete(isOpen, r.start)
+		case recDelete:
+			delete(live, r.start)
+			delete(isOpen, r.start)
+		}
+	}
+	if len(segs) != len(live) || len(open) != len(isOpen) {
+		t.Fatalf("replay: %d live, %d open; model: %d live, %d open", len(segs), len(open), len(live), len(isOpen))
+	}
+	for _, e := range segs {
+		if !live[e.start] {
+			t.Fatalf("replay keeps %d, which the model deleted", e.start)
+		}
+	}
+	for _, d := range deleted {
+		if live[d] {
+			t.Fatalf("replay would unlink live segment %d", d)
+		}
+	}
+}
+
+// FuzzReplay: sequences of open/close/delete records over a few names (so
+// that names are reused and deletes scatter) replay like the map model.
+func FuzzReplay(f *testing.F) {
+	f.Add([]byte{0, 1, 1, 1, 2, 1, 0, 1, 2, 1, 0, 2, 1, 2, 0, 3, 2, 2, 2, 3})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		var recs []record
+		for i := 0; i+1 < len(ops); i += 2 {
+			kind := []byte{recOpen, recClose, recDelete}[ops[i]%3]
+			st := int64(ops[i+1] % 32)
+			recs = append(recs, record{kind: kind, start: st, end: st + 1})
+		}
+		segs, open, deleted := replay(recs)
+		checkReplay(t, recs, segs, open, deleted)
 	})
 }
