@@ -10,7 +10,7 @@
 //
 // The error it corrects is not a picture's arrival time, which jitters with
 // the network and with batched socket reads, but the smallest delay seen
-// over the last few seconds: the camera's clock as seen through the fastest
+// over the last 5 to 10 seconds: the camera's clock as seen through the fastest
 // path. Inside a dead band no correction is made at all, so a camera whose
 // clock keeps time gets its pictures spaced exactly as it sent them (a
 // player, or ffmpeg, sees a constant frame rate).
@@ -27,8 +27,12 @@ const (
 	DefaultDeadBand      = 100 * time.Millisecond
 	DefaultJumpThreshold = 3 * time.Second
 	// delayWindow is the length of each of the two windows over which the
-	// smallest delay is taken.
-	delayWindow = 2 * time.Second
+	// smallest delay is taken: a backlog shorter than this (the box was
+	// busy) never moves the pictures.
+	delayWindow = 5 * time.Second
+	// fastSlew closes an error beyond the jump threshold when the camera is
+	// ahead of the box (5 %: 2 ms per picture at 25 fps).
+	fastSlew = 0.05
 )
 
 // Config tunes a Slewer.
@@ -115,18 +119,27 @@ func (s *Slewer) Map(ts uint32, elapsed time.Duration) time.Duration {
 	s.camTicks += d
 	cam := s.anchor + s.ticksToDuration(s.camTicks)
 	diff := elapsed - (cam + s.offset)
-	if diff > s.threshold || diff < -s.threshold {
-		return s.reanchor(elapsed)
-	}
 
-	// The error is the smallest delay over the last two windows.
+	// The error is the smallest delay over the last two windows: one late
+	// delivery (a backlog after the box was busy) does not count, a camera
+	// whose time stood still while the box's ran does.
 	s.minCur = min(s.minCur, diff)
 	if cam+s.offset-s.winStart >= delayWindow {
 		s.minPrev, s.minCur = s.minCur, math.MaxInt64
 		s.winStart = cam + s.offset
 	}
-	if est := min(s.minCur, s.minPrev); est != math.MaxInt64 && (est > s.deadBand || est < -s.deadBand) {
-		limit := time.Duration(float64(max(step, -step)) * s.maxSlew)
+	est := min(s.minCur, s.minPrev)
+	slew := s.maxSlew
+	switch {
+	case est > s.threshold:
+		return s.reanchor(elapsed) // camera behind the box: jump to the box's time
+	case est < -s.threshold:
+		slew = fastSlew // camera ahead: outputs cannot go back, close in faster
+	case est >= -s.deadBand && est <= s.deadBand:
+		slew = 0
+	}
+	if slew > 0 {
+		limit := time.Duration(float64(max(step, -step)) * slew)
 		s.offset += min(max(est, -limit), limit)
 	}
 

@@ -100,9 +100,10 @@ func TestSlewer(t *testing.T) {
 			name: "stall with frozen timestamps re-anchors to the box",
 			run: func(s *Slewer) ([]time.Duration, time.Duration) {
 				ts, el, a := feed(s, 5, 0, 50, frameTicks, frame)
-				// 10 s with no data, then the camera continues as if nothing happened.
+				// 10 s with no data, then the camera continues as if nothing
+				// happened; the windows see it within two of them (10 s).
 				el += 10 * time.Second
-				_, el, b := feed(s, ts, el, 50, frameTicks, frame)
+				_, el, b := feed(s, ts, el, 300, frameTicks, frame)
 				return append(a, b...), el - frame
 			},
 			maxStep: 10*time.Second + frame, maxEndErr: time.Millisecond, reanchors: 1,
@@ -130,6 +131,54 @@ func TestSlewer(t *testing.T) {
 				t.Errorf("reanchors = %d, want %d", got, tt.reanchors)
 			}
 		})
+	}
+}
+
+// A backlog (the box was busy for 3.5 s, then reads everything at once)
+// keeps the camera's spacing and needs no re-anchoring.
+func TestSlewerBacklog(t *testing.T) {
+	s := NewSlewer(Config{})
+	var out []time.Duration
+	ts := uint32(77)
+	el := time.Duration(0)
+	for i := range 300 {
+		if i >= 100 && i < 188 {
+			el = 100*frame + 3500*time.Millisecond // all of them read at once
+		} else {
+			el = time.Duration(i) * frame
+		}
+		out = append(out, s.Map(ts, el))
+		ts += frameTicks
+	}
+	for i := 1; i < len(out); i++ {
+		if out[i]-out[i-1] != frame {
+			t.Fatalf("picture %d: step %v, want %v", i, out[i]-out[i-1], frame)
+		}
+	}
+	if s.Reanchors() != 0 {
+		t.Fatalf("%d re-anchors, want 0", s.Reanchors())
+	}
+}
+
+// A camera whose clock runs ahead of the box by more than the threshold
+// is brought back quickly (outputs cannot go back in time).
+func TestSlewerCameraAhead(t *testing.T) {
+	s := NewSlewer(Config{})
+	ts := uint32(0)
+	var last time.Duration
+	const n = 15000 // 10 minutes
+	for i := range n {
+		// The camera's clock runs 1 % fast: 40.4 ms per 40 ms picture,
+		// more than the normal slew can take back.
+		got := s.Map(ts, time.Duration(i)*frame)
+		if i > 0 && (got-last <= 0 || got-last > 2*frame) {
+			t.Fatalf("picture %d: step %v", i, got-last)
+		}
+		last = got
+		ts += frameTicks * 101 / 100
+	}
+	if e := last - (n-1)*frame; e > DefaultJumpThreshold+time.Second {
+		t.Fatalf("after 10 minutes the output is %v ahead of the box clock", e)
 	}
 }
 

@@ -293,7 +293,8 @@ func segmentFiles(t *testing.T, data, camera string) []string {
 
 // probe is what ffprobe and ffmpeg say about a file.
 type probe struct {
-	frames   int
+	frames   int // decoded
+	packets  int // samples in the file
 	duration float64
 	codec    string
 }
@@ -304,16 +305,19 @@ func judge(t *testing.T, file string) probe {
 	t.Helper()
 	ffprobe := testenv.LookTool(t, "ffprobe", "ffmpeg")
 	ffmpeg := testenv.LookTool(t, "ffmpeg", "ffmpeg")
-	out, err := exec.Command(ffprobe, "-v", "error", "-count_frames", "-select_streams", "v:0",
-		"-show_entries", "stream=nb_read_frames,codec_name:format=duration", "-of", "json", file).CombinedOutput()
-	if err != nil {
-		t.Errorf("ffprobe %s: %v\n%s", file, err, out)
-		return probe{}
+	cmd := exec.Command(ffprobe, "-v", "error", "-count_frames", "-count_packets", "-select_streams", "v:0",
+		"-show_entries", "stream=nb_read_frames,nb_read_packets,codec_name:format=duration", "-of", "json", file)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Errorf("ffprobe %s: %v\n%s", file, err, firstLines(stderr.Bytes(), 10))
 	}
 	var r struct {
 		Streams []struct {
-			Frames string `json:"nb_read_frames"`
-			Codec  string `json:"codec_name"`
+			Frames  string `json:"nb_read_frames"`
+			Packets string `json:"nb_read_packets"`
+			Codec   string `json:"codec_name"`
 		}
 		Format struct{ Duration string }
 	}
@@ -323,8 +327,12 @@ func judge(t *testing.T, file string) probe {
 	}
 	var p probe
 	p.frames, _ = strconv.Atoi(r.Streams[0].Frames)
+	p.packets, _ = strconv.Atoi(r.Streams[0].Packets)
 	p.duration, _ = strconv.ParseFloat(r.Format.Duration, 64)
 	p.codec = r.Streams[0].Codec
+	if p.frames != p.packets {
+		t.Errorf("%s: %d samples but only %d decoded", file, p.packets, p.frames)
+	}
 	dec, err := exec.Command(ffmpeg, "-nostdin", "-v", "error", "-threads", "1", "-i", file, "-f", "null", "-").CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(dec)) > 0 {
 		t.Errorf("ffmpeg decode of %s: %v\n%s", file, err, firstLines(dec, 10))
