@@ -353,6 +353,9 @@ func (r *receiver) push(seq uint16, ts uint32, marker bool, payload []byte) {
 	r.cam.stats.packets.Add(1)
 	r.cam.stats.payloadBytes.Add(uint64(len(payload)))
 	if err := r.asm.push(seq, ts, marker, payload, r.emit); err != nil {
+		// A picture was lost: the ones after it refer to it, so nothing
+		// more goes to the recorder before the next key frame.
+		r.pipe.needKey = true
 		r.cam.stats.droppedErrors.Add(1)
 		r.cam.noteError(err)
 	}

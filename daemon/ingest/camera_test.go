@@ -20,7 +20,11 @@ import (
 // NAL unit it receives is one the simulator's clips contain (so no garbage
 // ever reaches the recorder).
 type checkSink struct {
-	valid map[string]bool
+	// valid maps each NAL unit of the clips to its picture's place:
+	// clip*1e6 + picture index. Pictures that are not key frames must
+	// follow their predecessor, or they refer to a picture that is missing.
+	valid map[string]int
+	lastPic int
 
 	mu        sync.Mutex
 	inStream  bool
@@ -81,10 +85,24 @@ func (s *checkSink) WriteAccessUnit(au *media.AccessUnit) error {
 			s.problem("key frame without SPS/PPS in front")
 		}
 	}
+	pic := -1
 	for _, n := range au.NALUs {
-		if s.valid != nil && !s.valid[string(n)] {
+		if s.valid == nil {
+			break
+		}
+		p, ok := s.valid[string(n)]
+		if !ok {
 			s.problem("NAL unit not from the clip (%d bytes, header %x)", len(n), n[:min(2, len(n))])
 		}
+		if p >= 0 {
+			pic = p
+		}
+	}
+	if s.valid != nil && pic >= 0 {
+		if !au.Key && pic != s.lastPic+1 {
+			s.problem("picture %d follows %d without a key frame: it refers to a missing picture", pic, s.lastPic)
+		}
+		s.lastPic = pic
 	}
 	s.aus++
 	s.afterMark++
@@ -115,15 +133,29 @@ func (s *checkSink) snapshot() (aus, afterMark, starts int, problems []string) {
 }
 
 // clipNALUs splits every clip into NAL units.
-func clipNALUs(t *testing.T, dir string) map[string]bool {
-	valid := map[string]bool{}
-	for _, name := range []string{camsim.ClipMoving720, camsim.ClipStatic720, camsim.ClipMovingHEVC, camsim.ClipMoving360, camsim.ClipStatic360} {
+// clipNALUs splits every clip into NAL units and numbers the pictures
+// (one slice per picture in these clips); parameter sets and SEI map to -1.
+func clipNALUs(t *testing.T, dir string) map[string]int {
+	valid := map[string]int{}
+	for c, name := range []string{camsim.ClipMoving720, camsim.ClipStatic720, camsim.ClipMovingHEVC, camsim.ClipMoving360, camsim.ClipStatic360} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
+		pic := 0
 		for _, n := range splitAnnexB(b) {
-			valid[string(n)] = true
+			vcl := n[0]&0x1f == 1 || n[0]&0x1f == 5
+			if name == camsim.ClipMovingHEVC {
+				vcl = (n[0]>>1)&0x3f <= 21
+			}
+			if !vcl {
+				if _, ok := valid[string(n)]; !ok {
+					valid[string(n)] = -1
+				}
+				continue
+			}
+			valid[string(n)] = c*1e6 + pic
+			pic++
 		}
 	}
 	return valid

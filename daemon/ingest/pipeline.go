@@ -35,6 +35,10 @@ type pipeline struct {
 
 	vps, sps, pps []byte // latest known parameter sets
 
+	// Parameter sets that came alone, waiting for the key frame after them.
+	pending                   bool
+	pendVPS, pendSPS, pendPPS []byte
+
 	started bool
 	needKey bool
 	stream  media.Stream
@@ -113,6 +117,13 @@ func (p *pipeline) kind(n []byte) naluKind {
 	return kindBad
 }
 
+func orBytes(a, b []byte) []byte {
+	if len(a) > 0 {
+		return a
+	}
+	return b
+}
+
 func updateParam(dst *[]byte, n []byte) {
 	if !bytes.Equal(*dst, n) {
 		*dst = append((*dst)[:0:0], n...)
@@ -127,6 +138,7 @@ func (p *pipeline) accessUnit(ts uint32, nalus [][]byte) error {
 		minLen = 2
 	}
 	key := false
+	var vps, sps, pps []byte // in band, in this unit
 	p.out = p.out[:0]
 	for _, n := range nalus {
 		if len(n) < minLen {
@@ -138,11 +150,11 @@ func (p *pipeline) accessUnit(ts uint32, nalus [][]byte) error {
 			key = true
 			p.out = append(p.out, n)
 		case kindVPS:
-			updateParam(&p.vps, n)
+			vps = n
 		case kindSPS:
-			updateParam(&p.sps, n)
+			sps = n
 		case kindPPS:
-			updateParam(&p.pps, n)
+			pps = n
 		case kindDrop:
 		case kindBad:
 			p.needKey = true
@@ -151,8 +163,41 @@ func (p *pipeline) accessUnit(ts uint32, nalus [][]byte) error {
 			p.out = append(p.out, n)
 		}
 	}
+	// In-band parameter sets count only next to a key frame: with the key
+	// frame in this unit, or alone in the unit just before it. Anywhere
+	// else they are more likely garbage than a camera's new settings, and
+	// a wrong PPS would spoil every segment after it.
+	if vps != nil || sps != nil || pps != nil {
+		if len(p.out) == 0 {
+			p.pendVPS = append(p.pendVPS[:0], vps...)
+			p.pendSPS = append(p.pendSPS[:0], sps...)
+			p.pendPPS = append(p.pendPPS[:0], pps...)
+			p.pending = true
+			return nil
+		}
+		if !key {
+			vps, sps, pps = nil, nil, nil
+		}
+	}
+	if key && p.pending {
+		vps = orBytes(vps, p.pendVPS)
+		sps = orBytes(sps, p.pendSPS)
+		pps = orBytes(pps, p.pendPPS)
+	}
+	p.pending = false
 	if len(p.out) == 0 {
-		return nil // parameter sets or delimiters only
+		return nil // delimiters only
+	}
+	if key {
+		if len(vps) > 0 {
+			updateParam(&p.vps, vps)
+		}
+		if len(sps) > 0 {
+			updateParam(&p.sps, sps)
+		}
+		if len(pps) > 0 {
+			updateParam(&p.pps, pps)
+		}
 	}
 	if !key {
 		if p.needKey {
