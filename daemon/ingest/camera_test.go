@@ -23,7 +23,7 @@ type checkSink struct {
 	// valid maps each NAL unit of the clips to its picture's place:
 	// clip*1e6 + picture index. Pictures that are not key frames must
 	// follow their predecessor, or they refer to a picture that is missing.
-	valid map[string]int
+	valid   map[string]int
 	lastPic int
 
 	mu        sync.Mutex
