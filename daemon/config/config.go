@@ -28,7 +28,10 @@ const (
 
 // Defaults.
 const (
-	DefaultListen        = "127.0.0.1:8080"
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultListenTLS empty: the HTTPS address follows -listen (see
+	// TLSAddress).
+	DefaultListenTLS     = ""
 	DefaultRetentionDays = 30
 	DefaultMinFreeMB     = 512
 	DefaultMaxLoss       = 2.0 // seconds
@@ -43,12 +46,24 @@ type Camera struct {
 	Household string `json:"household,omitempty"`
 	// Recording is continuous (default), motion or off.
 	Recording string `json:"recording,omitempty"`
+	// SubURL is the camera's optional sub stream (lower resolution), pulled
+	// for the live wall only.
+	SubURL string `json:"sub_url,omitempty"`
+	// PreSeconds and PostSeconds are the motion recording buffers (0: the
+	// defaults, 5 s and 10 s).
+	PreSeconds  int `json:"pre_seconds,omitempty"`
+	PostSeconds int `json:"post_seconds,omitempty"`
 }
 
 // Config is everything matthand needs to run.
 type Config struct {
 	DataDir string `json:"data_dir"`
-	Listen  string `json:"listen"`
+	// Listen is the plain-HTTP address: it answers /api/health and
+	// redirects everything else to HTTPS.
+	Listen string `json:"listen"`
+	// ListenTLS is the HTTPS address of the admin page; empty follows
+	// Listen (see TLSAddress).
+	ListenTLS string `json:"listen_tls,omitempty"`
 	// RetentionDays: recordings older than this are deleted.
 	RetentionDays int `json:"retention_days"`
 	// MinFreeMB: the oldest recordings are deleted to keep this much free.
@@ -66,6 +81,30 @@ func (c *Config) MaxLoss() time.Duration { return seconds(c.MaxLossSeconds) }
 
 // OfflineAfter is OfflineAfterSeconds as a duration.
 func (c *Config) OfflineAfter() time.Duration { return seconds(c.OfflineAfterSeconds) }
+
+// TLSAddress is the HTTPS address: ListenTLS when set, else Listen's host
+// with port 443 when Listen's port is 80, 8443 for 8080, 0 (any free port)
+// for 0, and Listen's port + 1 otherwise.
+func (c *Config) TLSAddress() string {
+	if c.ListenTLS != "" {
+		return c.ListenTLS
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return c.Listen
+	}
+	p, _ := strconv.Atoi(port)
+	switch p {
+	case 80:
+		p = 443
+	case 8080:
+		p = 8443
+	case 0:
+	default:
+		p++
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p))
+}
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
@@ -101,12 +140,15 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir (-data) is required: the folder where recordings are kept")
 	}
-	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen %q: want HOST:PORT, e.g. 127.0.0.1:8080: %w", c.Listen, err)
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		bad("listen %q: port %q is not a number from 0 to 65535", c.Listen, port)
-	} else if host != "" && net.ParseIP(host) == nil && host != "localhost" {
-		bad("listen %q: host must be an IP address (or empty for all)", c.Listen)
+	if err := checkListen(c.Listen); err != nil {
+		bad("listen %w", err)
+	}
+	if c.ListenTLS != "" {
+		if err := checkListen(c.ListenTLS); err != nil {
+			bad("listen_tls %w", err)
+		} else if c.ListenTLS == c.Listen {
+			bad("listen_tls %q: must differ from listen", c.ListenTLS)
+		}
 	}
 	if c.RetentionDays < 1 || c.RetentionDays > 3650 {
 		bad("retention_days %d: want 1 to 3650", c.RetentionDays)
@@ -120,9 +162,8 @@ func (c *Config) Validate() error {
 	if !(c.OfflineAfterSeconds >= 0.1 && c.OfflineAfterSeconds <= 3600) {
 		bad("offline_after_seconds %v: want 0.1 to 3600", c.OfflineAfterSeconds)
 	}
-	if len(c.Cameras) == 0 {
-		bad("no cameras: give -camera NAME=rtsp://... or a cameras list in the config file")
-	}
+	// No cameras is fine: a fresh box starts with none and the technician
+	// adds them on the admin page.
 	if len(c.Cameras) > 256 {
 		bad("%d cameras: at most 256", len(c.Cameras))
 	}
@@ -137,6 +178,14 @@ func (c *Config) Validate() error {
 		if err := checkRTSPURL(cam.URL); err != nil {
 			bad("camera %q: %w", cam.Name, err)
 		}
+		if cam.SubURL != "" {
+			if err := checkRTSPURL(cam.SubURL); err != nil {
+				bad("camera %q: sub_url: %w", cam.Name, err)
+			}
+		}
+		if cam.PreSeconds < 0 || cam.PreSeconds > 60 || cam.PostSeconds < 0 || cam.PostSeconds > 300 {
+			bad("camera %q: pre_seconds want 0 to 60, post_seconds 0 to 300", cam.Name)
+		}
 		switch cam.Recording {
 		case RecordContinuous, RecordMotion, RecordOff:
 		default:
@@ -147,6 +196,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want HOST:PORT, e.g. 127.0.0.1:8080: %w", addr, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return fmt.Errorf("%q: host must be an IP address (or empty for all)", addr)
+	}
+	return nil
 }
 
 func checkRTSPURL(raw string) error {
@@ -220,13 +283,18 @@ func (f *cameraFlags) Set(v string) error {
 	return nil
 }
 
-// ParseCameraFlag parses NAME=rtsp://... (the value of -camera).
+// ParseCameraFlag parses NAME=rtsp://... (the value of -camera), with an
+// optional sub stream after a comma: NAME=rtsp://main,rtsp://sub.
 func ParseCameraFlag(v string) (Camera, error) {
 	name, u, ok := strings.Cut(v, "=")
 	if !ok || name == "" || u == "" {
 		return Camera{}, fmt.Errorf("want NAME=rtsp://HOST/PATH, got %q", v)
 	}
-	return Camera{Name: name, URL: u, Recording: RecordContinuous}, nil
+	main, sub, _ := strings.Cut(u, ",rtsp")
+	if sub != "" {
+		sub = "rtsp" + sub
+	}
+	return Camera{Name: name, URL: main, SubURL: sub, Recording: RecordContinuous}, nil
 }
 
 // FromArgs builds the configuration from command-line arguments (without
@@ -239,7 +307,8 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		cams    cameraFlags
 		file    = fs.String("config", "", "JSON config file (flags given as well override it)")
 		data    = fs.String("data", "", "data folder: recordings go to DIR/recordings/<camera>/")
-		listen  = fs.String("listen", DefaultListen, "HTTP API address HOST:PORT")
+		listen  = fs.String("listen", DefaultListen, "plain-HTTP address HOST:PORT (answers /api/health, redirects the rest to HTTPS)")
+		tlsAddr = fs.String("listen-tls", DefaultListenTLS, "HTTPS address of the admin page HOST:PORT (default: -listen's host, port 443 for 80, 8443 for 8080, else -listen's port + 1)")
 		days    = fs.Int("retention-days", DefaultRetentionDays, "delete recordings older than this many days")
 		minFree = fs.Int64("min-free-mb", DefaultMinFreeMB, "delete the oldest recordings to keep this many MB free")
 		maxLoss = fs.Float64("max-loss", DefaultMaxLoss, "seconds of video a power cut may lose per camera")
@@ -269,6 +338,9 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 	}
 	if set["listen"] || *file == "" {
 		c.Listen = *listen
+	}
+	if set["listen-tls"] || *file == "" {
+		c.ListenTLS = *tlsAddr
 	}
 	if set["retention-days"] || *file == "" {
 		c.RetentionDays = *days

@@ -46,7 +46,32 @@ func TestFromArgs(t *testing.T) {
 			},
 		},
 		{name: "no data dir", args: []string{"-camera", "a=rtsp://h/x"}, wantErr: "data_dir"},
-		{name: "no cameras", args: []string{"-data", "/d"}, wantErr: "no cameras"},
+		{
+			// A fresh box has no cameras: it must start and serve the admin page.
+			name: "no cameras is fine", args: []string{"-data", "/d"},
+			check: func(t *testing.T, c *Config) {
+				if len(c.Cameras) != 0 || c.TLSAddress() != "127.0.0.1:8443" {
+					t.Errorf("got %+v, TLS %s", c, c.TLSAddress())
+				}
+			},
+		},
+		{
+			name: "sub stream and TLS address",
+			args: []string{"-data", "/d", "-listen", ":80", "-camera", "a=rtsp://h/cam1,rtsp://h/cam1/sub"},
+			check: func(t *testing.T, c *Config) {
+				if c.Cameras[0].URL != "rtsp://h/cam1" || c.Cameras[0].SubURL != "rtsp://h/cam1/sub" || c.TLSAddress() != ":443" {
+					t.Errorf("got %+v, TLS %s", c.Cameras[0], c.TLSAddress())
+				}
+			},
+		},
+		{name: "explicit TLS address", args: []string{"-data", "/d", "-listen", "127.0.0.1:1000", "-listen-tls", "127.0.0.1:2000"},
+			check: func(t *testing.T, c *Config) {
+				if c.TLSAddress() != "127.0.0.1:2000" {
+					t.Errorf("TLS %s", c.TLSAddress())
+				}
+			}},
+		{name: "TLS address equals HTTP", args: []string{"-data", "/d", "-listen", "127.0.0.1:1000", "-listen-tls", "127.0.0.1:1000"}, wantErr: "must differ"},
+		{name: "bad sub url", args: []string{"-data", "/d", "-camera", "a=rtsp://h/x,rtsp://"}, wantErr: "sub_url"},
 		{name: "camera without =", args: []string{"-data", "/d", "-camera", "rtsp://h/x"}, wantErr: "NAME=rtsp"},
 		{name: "http url", args: []string{"-data", "/d", "-camera", "a=http://h/x"}, wantErr: "scheme must be rtsp"},
 		{name: "path in name", args: []string{"-data", "/d", "-camera", "../etc=rtsp://h/x"}, wantErr: "name \"../etc\""},
