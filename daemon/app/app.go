@@ -1,11 +1,15 @@
-// Package app wires matthand together: the segment store, one recorder and
-// one RTSP ingest per camera, the event log and the HTTP API, and shuts
-// them down in an order that loses nothing (ingest stops, recorders flush
-// and fsync, then the store closes).
+// Package app wires matthand together: the segment store, per camera an
+// RTSP ingest feeding the live hub, the motion watcher, the recording gate
+// and the recorder, the event index (bleve) and log, the lights, and the
+// admin page (webadmin) as the one HTTPS handler, with a plain-HTTP
+// listener that answers /api/health and redirects the rest. It shuts them
+// down in an order that loses nothing (ingest stops, recorders flush and
+// fsync, then the store and the index close).
 package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,38 +17,81 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/matthan/matthan/daemon/api"
 	"github.com/matthan/matthan/daemon/config"
-	"github.com/matthan/matthan/daemon/ingest"
-	"github.com/matthan/matthan/daemon/media"
-	"github.com/matthan/matthan/daemon/record"
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/live"
+	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
+	"github.com/matthan/matthan/webadmin"
+	"github.com/matthan/matthan/webadmin/adapt"
 )
 
-// EventMemory is how many events the API can list.
+// EventMemory is how many events the diagnostic API can list.
 const EventMemory = 5000
 
-// ReadyMessage is logged (with the HTTP address) once the API listens.
+// ReadyMessage is logged (with the addresses) once the listeners serve.
 const ReadyMessage = "matthand ready"
+
+// SetupCodeLine and FingerprintLine start the lines Run prints on stderr
+// (which init forwards to the serial console): the first-boot setup code
+// and the HTTPS certificate's fingerprint.
+const (
+	SetupCodeLine   = "matthand: setup code: "
+	FingerprintLine = "matthand: HTTPS certificate SHA-256: "
+	AdminLine       = "matthand: admin page: "
+)
+
+// Options are what Run needs beside the configuration.
+type Options struct {
+	// Console receives the setup code, fingerprint and admin address lines
+	// (default os.Stderr).
+	Console io.Writer
+	// BoardFile is the board definition with the GPIO pins (default
+	// $MATTHAN_BOARD).
+	BoardFile string
+	// InitSocket is init's control socket for the log page (default
+	// $MATTHAN_INIT_SOCKET).
+	InitSocket string
+}
 
 // Run runs the daemon until ctx is cancelled, then shuts down cleanly.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	return RunWith(ctx, cfg, log, Options{BoardFile: boardFile(), InitSocket: initSocket()})
+}
+
+// RunWith is Run with explicit options.
+func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options) error {
 	if log == nil {
 		log = slog.Default()
+	}
+	if opt.Console == nil {
+		opt.Console = os.Stderr
 	}
 	started := time.Now()
 	evlog := NewEventLog(EventMemory, log)
 
-	storeCtx, stopStore := context.WithCancel(context.Background())
-	defer stopStore()
-	store, err := storage.Open(storeCtx, cfg.DataDir, storage.Options{
+	idx, err := search.Open(filepath.Join(cfg.DataDir, "events"), search.Options{Logf: logf(log, "search")})
+	if err != nil {
+		return fmt.Errorf("open event index in %s: %w", cfg.DataDir, err)
+	}
+	defer idx.Close()
+	if idx.Repaired != "" {
+		log.Warn("event index was damaged: moved aside, a new one started", "old", idx.Repaired)
+	}
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	defer stopBg()
+	pub := &publisher{idx: idx, log: evlog, ctx: bgCtx, logger: log}
+
+	store, err := storage.Open(bgCtx, cfg.DataDir, storage.Options{
 		RetentionDays: cfg.RetentionDays,
 		MinFreeBytes:  cfg.MinFreeMB << 20,
-		Events:        evlog,
+		Events:        pub,
 		Logf:          logf(log, "storage"),
 	})
 	if err != nil {
@@ -52,62 +99,104 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer store.Close()
 
-	var (
-		cams      []*ingest.Camera
-		recorders []*record.Recorder
-		byName    = map[string]config.Camera{}
-	)
-	for _, cc := range cfg.Cameras {
-		byName[cc.Name] = cc
-		var sink media.Sink = discardSink{}
-		if cc.Recording != config.RecordOff {
-			// Motion-only recording is not there yet: record everything.
-			rec := record.New(store, cc.Name, record.Options{
-				MaxLoss: cfg.MaxLoss(),
-				Events:  evlog,
-				Logf:    logf(log.With("camera", cc.Name), "record"),
-			})
-			recorders = append(recorders, rec)
-			sink = rec
+	hub := live.NewHub()
+	cams := newCameraSet(cfg, store, hub, pub, log)
+	lp := startLights(bgCtx, opt.BoardFile, log)
+
+	cert, fp, err := webadmin.LoadOrCreateCert(cfg.DataDir, nil)
+	if err != nil {
+		return fmt.Errorf("HTTPS certificate: %w", err)
+	}
+	webDir := filepath.Join(cfg.DataDir, "web")
+	wa, err := webadmin.New(webadmin.Config{
+		DataDir: webDir, Console: io.Discard,
+		Cameras: cams, Applier: cams,
+		Segments: adapt.Segments{Store: store}, Exporter: adapt.Exporter{Store: store},
+		Search: adapt.Search{Index: idx}, Live: hub, Lights: lp.page,
+		Logs:            initLog{socket: opt.InitSocket},
+		Stats:           &adapt.Stats{Store: store, DataDir: cfg.DataDir, Version: "matthand"},
+		CertFingerprint: fp, Logger: log.With("component", "webadmin"),
+	})
+	if err != nil {
+		return err
+	}
+	defer wa.Close()
+
+	// Cameras: the configured ones (the page's edits win), then the ones
+	// added on the page.
+	pageCams, err := readPageCameras(filepath.Join(webDir, "cameras.json"))
+	if err != nil {
+		log.Error("camera settings of the admin page unreadable; running the configured cameras only", "err", err)
+	}
+	onPage := map[string]webadmin.CameraSettings{}
+	for _, c := range pageCams {
+		onPage[c.ID] = c
+	}
+	for _, c := range cfg.Cameras {
+		spec := cams.configured[c.Name]
+		if w, ok := onPage[c.Name]; ok {
+			spec = spec.withSettings(w)
+		} else if err := wa.EnsureCamera(settingsOf(spec)); err != nil {
+			log.Error("camera not shown on the admin page", "camera", c.Name, "err", err)
 		}
-		cam, err := ingest.New(cc.Name, cc.URL, sink, ingest.Options{
-			OfflineAfter: cfg.OfflineAfter(),
-			Household:    cc.Household,
-			Events:       evlog,
-			Log:          log,
-		})
-		if err != nil {
+		if err := cams.start(spec); err != nil {
 			return err
 		}
-		cams = append(cams, cam)
 	}
+	for _, w := range pageCams {
+		if _, ok := cams.configured[w.ID]; ok {
+			continue
+		}
+		if err := cams.ApplyCamera(ctx, w); err != nil {
+			log.Error("camera from the admin page not started", "camera", w.ID, "err", err)
+		}
+	}
+	defer cams.closeAll()
+	var lastWriteErrors int64
+	lp.watchStatus(bgCtx, cams, func() bool { // write errors since the last look
+		n := store.Stats().WriteErrors
+		problem := n > lastWriteErrors
+		lastWriteErrors = n
+		return problem
+	})
 
-	srv := &api.Server{
-		Cameras:    cameraList{cams: cams, cfg: byName},
+	daemonAPI := &api.Server{
+		Cameras:    cameraList{cams},
 		Recordings: recordings{store},
 		Exporter:   exporter{store},
 		Events:     evlog,
 		Log:        log,
 		Started:    started,
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tlsLn, err := net.Listen("tcp", cfg.TLSAddress())
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return fmt.Errorf("listen on %s (HTTPS): %w", cfg.TLSAddress(), err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	httpErr := make(chan error, 1)
-	go func() { httpErr <- hs.Serve(ln) }()
+	httpLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		tlsLn.Close()
+		return fmt.Errorf("listen on %s (HTTP): %w", cfg.Listen, err)
+	}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	hs := &http.Server{Handler: handler(wa, daemonAPI.Handler(), lp.api), TLSConfig: webadmin.TLSConfig(cert),
+		ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	_, tlsPort, _ := net.SplitHostPort(tlsLn.Addr().String())
+	plain := &http.Server{Handler: plainHTTP(wa, tlsPort), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	httpErr := make(chan error, 2)
+	go func() { httpErr <- hs.Serve(tls.NewListener(tlsLn, hs.TLSConfig)) }()
+	go func() { httpErr <- plain.Serve(httpLn) }()
 
-	camCtx, stopCams := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, cam := range cams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cam.Run(camCtx)
-		}()
+	adminURL := "https://" + displayAddr(tlsLn.Addr().String()) + "/"
+	fmt.Fprintf(opt.Console, "%s%s (HTTP %s redirects there)\n", AdminLine, adminURL, displayAddr(httpLn.Addr().String()))
+	fmt.Fprintf(opt.Console, "%s%s\n", FingerprintLine, fp)
+	if b, err := os.ReadFile(webadmin.SetupCodePath(webDir)); err == nil {
+		fmt.Fprintf(opt.Console, "%s%s (mã cài đặt lần đầu: người đầu tiên nhập mã tạo tài khoản kỹ thuật viên / first visitor creates the technician account)\n",
+			SetupCodeLine, strings.TrimSpace(string(b)))
 	}
-	log.Info(ReadyMessage, "http", "http://"+ln.Addr().String(), "cameras", len(cams), "data", cfg.DataDir)
+	if len(cfg.Cameras)+len(pageCams) == 0 {
+		log.Info("no cameras yet: add them on the admin page", "admin", adminURL)
+	}
+	log.Info(ReadyMessage, "https", adminURL, "http", "http://"+httpLn.Addr().String(), "cameras", len(cams.list()), "data", cfg.DataDir)
 
 	var runErr error
 	select {
@@ -118,19 +207,73 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	// Shutdown: stop taking video, flush every recorder, then the store.
 	t0 := time.Now()
-	stopCams()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	errs := []error{runErr, cams.closeAll()}
 	_ = hs.Shutdown(shutCtx)
-	wg.Wait()
-	var errs []error
-	for _, r := range recorders {
-		errs = append(errs, r.Close())
-	}
-	stopStore()
-	errs = append(errs, store.Close())
+	_ = plain.Shutdown(shutCtx)
+	stopBg()
+	lp.wg.Wait()
+	pub.wg.Wait()
+	errs = append(errs, store.Close(), idx.Flush())
 	log.Info("matthand stopped", "took", time.Since(t0).Round(time.Millisecond))
-	return errors.Join(append(errs, runErr)...)
+	return errors.Join(errs...)
+}
+
+// displayAddr turns a listener address into one a person can type: an
+// unspecified host (":443", "[::]:443") prints as "<box-ip>" (the box's
+// address is the network's business), port 443 is left out.
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "<box-ip>"
+	}
+	if port == "443" {
+		return host
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// publisher sends every event to the search index and the in-memory log;
+// a retention deletion also ages out the camera's events older than what
+// is left.
+type publisher struct {
+	idx    *search.Index
+	log    *EventLog
+	ctx    context.Context
+	logger *slog.Logger
+	mu     sync.Mutex // one age-out at a time
+	wg     sync.WaitGroup
+}
+
+func (p *publisher) Publish(e events.Event) {
+	p.log.Publish(e)
+	if e.Type != events.RetentionPurge || e.Camera == "" || e.End.IsZero() {
+		p.idx.Publish(e)
+		return
+	}
+	// The events of the deleted recordings go with them, then the
+	// retention event itself goes in (after, or it would be deleted too).
+	// Not holding up the store's retention loop: the index works on its own.
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer p.idx.Publish(e)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err := p.idx.Flush(); err != nil {
+			p.logger.Error("event index flush", "err", err)
+		}
+		n, err := p.idx.DeleteBefore(p.ctx, e.End, e.Camera)
+		if err != nil {
+			p.logger.Error("events not aged out with their recordings", "camera", e.Camera, "err", err)
+			return
+		}
+		p.logger.Info("events aged out with their recordings", "camera", e.Camera, "before", e.End, "deleted", n)
+	}()
 }
 
 func logf(log *slog.Logger, component string) func(string, ...any) {
@@ -138,29 +281,18 @@ func logf(log *slog.Logger, component string) func(string, ...any) {
 	return func(format string, args ...any) { l.Info(fmt.Sprintf(format, args...)) }
 }
 
-// discardSink takes video of cameras with recording off (they are still
-// watched for their state).
-type discardSink struct{}
-
-func (discardSink) StreamStarted(media.Stream) error        { return nil }
-func (discardSink) WriteAccessUnit(*media.AccessUnit) error { return nil }
-func (discardSink) StreamEnded(error)                       {}
-
-// cameraList adapts the ingest cameras to api.Cameras.
-type cameraList struct {
-	cams []*ingest.Camera
-	cfg  map[string]config.Camera
-}
+// cameraList adapts the running cameras to the diagnostic api.Cameras.
+type cameraList struct{ cams *cameraSet }
 
 func (l cameraList) Cameras() []api.Camera {
-	out := make([]api.Camera, 0, len(l.cams))
-	for _, c := range l.cams {
-		st := c.Status()
-		cc := l.cfg[st.Name]
+	list := l.cams.list()
+	out := make([]api.Camera, 0, len(list))
+	for _, rc := range list {
+		st := rc.cam.Status()
 		out = append(out, api.Camera{
 			Name: st.Name, URL: st.URL, Codec: st.Codec, State: string(st.State), Since: st.Since.UTC(),
 			LastError: st.LastError, Width: st.Width, Height: st.Height,
-			Household: cc.Household, Recording: cc.Recording,
+			Household: rc.spec.Household, Recording: rc.spec.Recording,
 			Stats: api.CameraStats{
 				Packets: st.Packets, Pictures: st.AccessUnits, KeyFrames: st.KeyFrames, VideoBytes: st.VideoBytes,
 				Dropped: st.Dropped, SinkErrors: st.SinkErrors, Reconnects: st.Reconnects, LastPicture: st.LastPictures.UTC(),
@@ -193,18 +325,34 @@ func (r recordings) OpenSegment(file string) (*os.File, api.Segment, error) {
 	if !ok {
 		return nil, api.Segment{}, os.ErrNotExist
 	}
-	name := rest[strings.LastIndexByte(rest, '/')+1:]
-	start, err := time.Parse("20060102T150405.000Z.mp4", name)
-	if err != nil {
+	start, ok := segmentStart(rest[strings.LastIndexByte(rest, '/')+1:])
+	if !ok {
 		return nil, api.Segment{}, os.ErrNotExist
 	}
-	for _, s := range r.store.Segments(camera, start, start.Add(time.Millisecond)) {
+	// The name holds the start to the millisecond, the index to the
+	// nanosecond: look a millisecond either side (a window of exactly
+	// [start, start+1ms) missed segments still being written, whose end is
+	// their start: the listed files answered 404).
+	for _, s := range r.store.Segments(camera, start.Add(-time.Millisecond), start.Add(time.Millisecond)) {
 		if s.File == file {
 			f, err := os.Open(r.store.Path(s))
 			return f, toAPI(s), err
 		}
 	}
 	return nil, api.Segment{}, os.ErrNotExist
+}
+
+// segmentStart reads a segment's start from its name,
+// 20261127T005354.847Z.mp4. (The layout "20060102T150405.000Z.mp4" in one
+// piece parses that name as 00:04:54.847: the ".mp4" after the fraction
+// confuses time.Parse, and every download answered 404.)
+func segmentStart(name string) (time.Time, bool) {
+	base, ok := strings.CutSuffix(name, ".mp4")
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102T150405.000Z", base)
+	return t, err == nil
 }
 
 // exporter adapts storage.Export to api.Exporter.

@@ -1,8 +1,12 @@
 // Command matthand is the Mắt Thần NVR daemon: it records the cameras,
-// serves the HTTP API and stops cleanly on SIGTERM or SIGINT (recorders
-// flush, fsync and close).
+// detects motion, serves the admin page over HTTPS (and /api/health plus a
+// redirect over plain HTTP) and stops cleanly on SIGTERM or SIGINT
+// (recorders flush, fsync and close). It starts with no cameras too: the
+// technician adds them on the admin page. On first boot it prints the
+// setup code and the certificate fingerprint on stderr (init forwards it
+// to the serial console).
 //
-//	matthand -data DIR -listen 127.0.0.1:8080 -camera cam1=rtsp://... [-camera ...]
+//	matthand -data DIR -listen 127.0.0.1:8080 [-listen-tls 127.0.0.1:8443] -camera cam1=rtsp://...[,rtsp://.../sub] [-camera ...]
 //	matthand -config /etc/matthan.json
 package main
 

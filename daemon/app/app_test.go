@@ -1,0 +1,344 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/matthan/matthan/daemon/config"
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/search"
+	"github.com/matthan/matthan/hwtest/adminclient"
+	"github.com/matthan/matthan/hwtest/camsim"
+	"github.com/matthan/matthan/hwtest/testenv"
+	"github.com/matthan/matthan/webadmin"
+)
+
+// syncBuffer is a console the daemon writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startDaemon runs the daemon in this process until the test ends; it
+// returns the console text source and the HTTPS and HTTP bases.
+func startDaemon(t *testing.T, cfg *config.Config) (console *syncBuffer, httpsBase, httpBase string) {
+	t.Helper()
+	cfg.Listen, cfg.ListenTLS = freeAddr(t), freeAddr(t)
+	console = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(console, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	go func() { done <- RunWith(ctx, cfg, log, Options{Console: console}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("daemon: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("daemon did not stop within 20 s")
+		}
+		if t.Failed() {
+			s := console.String()
+			t.Logf("--- daemon output (last 6 KB) ---\n%s", s[max(0, len(s)-6144):])
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(console.String(), ReadyMessage) {
+		select {
+		case err := <-done:
+			t.Fatalf("daemon exited: %v\n%s", err, console.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon not ready:\n%s", console.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return console, "https://" + cfg.ListenTLS, "http://" + cfg.Listen
+}
+
+// TestNoCamerasStarts: a fresh box with no cameras serves the admin page
+// and the setup code (it used to exit with status 2 and restart-loop).
+func TestNoCamerasStarts(t *testing.T) {
+	cfg, err := config.FromArgs([]string{"-data", t.TempDir()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	console, httpsBase, httpBase := startDaemon(t, cfg)
+	out := console.String()
+	code, fp := adminclient.SetupCode(out), adminclient.Fingerprint(out)
+	if code == "" || fp == "" || adminclient.AdminURL(out) != httpsBase {
+		t.Fatalf("console lacks setup code, fingerprint or admin URL %s:\n%s", httpsBase, out)
+	}
+	plain := adminclient.NewHTTPClient(fp)
+	resp, err := plain.Get(httpBase + "/api/health")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("plain HTTP /api/health: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	resp, err = plain.Get(httpBase + "/live")
+	if err != nil || resp.StatusCode != http.StatusMovedPermanently || !strings.HasPrefix(resp.Header.Get("Location"), httpsBase+"/live") {
+		t.Fatalf("plain HTTP /live: %v %+v", err, resp)
+	}
+	resp.Body.Close()
+	officer, err := adminclient.FirstBoot(context.Background(), httpsBase, code, fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cams struct{ Cameras []webadmin.CameraState }
+	if err := officer.GetJSON(context.Background(), "/api/cameras", &cams); err != nil || len(cams.Cameras) != 0 {
+		t.Fatal(err, cams)
+	}
+	resp, err = officer.Do(context.Background(), "GET", "/api/lights", nil)
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("lights without GPIO: %v %+v", err, resp)
+	}
+	resp.Body.Close()
+}
+
+// TestWiredDaemon runs the daemon over a simulated camera: every /api
+// route needs a login; the page's segment list downloads; a camera added
+// on the page records without a restart, and stops when deleted.
+func TestWiredDaemon(t *testing.T) {
+	clips := testenv.NeedFile(t, filepath.Join(testenv.OutDir(), "clips", camsim.ClipMoving720), "make clips")
+	sim, err := camsim.Start(camsim.Config{Listen: "127.0.0.1:0", Cameras: 2, ClipsDir: filepath.Dir(clips), NoH265Camera: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	rtsp := "rtsp://" + sim.Addr()
+	cfg, err := config.FromArgs([]string{"-data", t.TempDir(), "-camera", "cam1=" + rtsp + "/cam1," + rtsp + "/cam1/sub"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	console, base, _ := startDaemon(t, cfg)
+	ctx := context.Background()
+	out := console.String()
+	fp := adminclient.Fingerprint(out)
+
+	// Nothing but health without a login.
+	anon := adminclient.NewHTTPClient(fp)
+	for _, p := range []string{"/api/cameras", "/api/segments?camera=cam1", "/api/daemon/cameras", "/api/daemon/export?camera=cam1",
+		"/api/daemon/events", "/api/recordings/cam1/x.mp4", "/api/lights"} {
+		resp, err := anon.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without login: %s, want 401", p, resp.Status)
+		}
+	}
+	officer, err := adminclient.FirstBoot(ctx, base, adminclient.SetupCode(out), fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tech, err := adminclient.Login(ctx, base, fp, adminclient.Technician)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The diagnostic API is the officers': a technician sees no video.
+	if resp, err := tech.Do(ctx, "GET", "/api/daemon/cameras", nil); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("technician on /api/daemon/cameras: %v %v", err, resp)
+	}
+	// On the host there is no GPIO, and the system page says so.
+	var sys map[string]any
+	if err := tech.GetJSON(ctx, "/api/system", &sys); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fmt.Sprint(sys), "no GPIO") {
+		t.Errorf("system page does not say there is no GPIO: %v", sys)
+	}
+
+	// cam1 records; the listed segments download.
+	files := waitSegments(t, officer, "cam1", 30*time.Second)
+	for _, f := range files {
+		resp, err := officer.Do(ctx, "GET", "/api/recordings/cam1/"+url.PathEscape(f), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || len(b) < 500 || !bytes.Contains(b[:64], []byte("ftyp")) {
+			t.Errorf("download %s: %s, %d bytes", f, resp.Status, len(b))
+		}
+	}
+	for _, bad := range []string{"..%2F..%2Fweb%2Faccounts.json", "%2E%2E", "cam1%2F" + files[0], files[0] + "x", "20990101T000000.000Z.mp4"} {
+		resp, err := officer.Do(ctx, "GET", "/api/recordings/cam1/"+bad, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Errorf("download %q: %s, want refused", bad, resp.Status)
+		}
+	}
+	// The diagnostic API's segment files (with their date folder) download too.
+	var segs []struct{ File string }
+	now := time.Now().UTC()
+	if err := officer.GetJSON(ctx, fmt.Sprintf("/api/daemon/segments?camera=cam1&from=%s&to=%s",
+		now.Add(-time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339)), &segs); err != nil || len(segs) == 0 {
+		t.Fatalf("daemon segments: %v %v", err, segs)
+	}
+	resp, err := officer.Do(ctx, "GET", "/api/daemon/recordings/"+segs[0].File, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(b[:min(64, len(b))], []byte("ftyp")) {
+		t.Errorf("daemon recording %s: %s %.200s", segs[0].File, resp.Status, b)
+	}
+
+	// A camera added on the page runs now.
+	add := webadmin.CameraSettings{ID: "cam2", Name: "Cổng sau", URL: rtsp + "/cam2", Mode: "continuous"}
+	resp, err = officer.Do(ctx, "POST", "/api/cameras", add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"applied":true`) {
+		t.Fatalf("add cam2: %s %s", resp.Status, b)
+	}
+	waitSegments(t, officer, "cam2", 30*time.Second)
+	resp, err = officer.Do(ctx, "POST", "/api/cameras/cam2/delete", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("delete cam2: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	var cams struct{ Cameras []webadmin.CameraState }
+	if err := officer.GetJSON(ctx, "/api/cameras", &cams); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cams.Cameras {
+		if c.ID == "cam2" && c.Online {
+			t.Errorf("cam2 still running after delete: %+v", c)
+		}
+	}
+}
+
+// waitSegments waits until the page lists segments of camera and returns
+// their file names.
+func waitSegments(t *testing.T, c *adminclient.Client, camera string, within time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var res struct {
+			Segments []webadmin.Segment `json:"segments"`
+		}
+		now := time.Now().UTC()
+		err := c.GetJSON(context.Background(), fmt.Sprintf("/api/segments?camera=%s&from=%s&to=%s", camera,
+			now.Add(-time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339)), &res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var files []string
+		for _, s := range res.Segments {
+			if s.Bytes > 0 {
+				files = append(files, s.File)
+			}
+		}
+		if len(files) > 0 {
+			return files
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no segment listed within %v", camera, within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestRetentionAgesOutEvents: when retention deletes a camera's old
+// recordings, the events before them leave the index; other cameras'
+// events and newer ones stay.
+func TestRetentionAgesOutEvents(t *testing.T) {
+	idx, err := search.Open(filepath.Join(t.TempDir(), "events"), search.Options{FlushEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	ctx := context.Background()
+	p := &publisher{idx: idx, log: NewEventLog(10, slog.New(slog.NewTextHandler(io.Discard, nil))), ctx: ctx, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	now := time.Now().UTC()
+	p.Publish(events.Event{Type: events.Motion, Camera: "cam1", Start: now.Add(-3 * time.Hour)})
+	p.Publish(events.Event{Type: events.Motion, Camera: "cam1", Start: now.Add(-time.Minute)})
+	p.Publish(events.Event{Type: events.Motion, Camera: "cam2", Start: now.Add(-3 * time.Hour)})
+	if err := idx.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p.Publish(events.Event{Type: events.RetentionPurge, Camera: "cam1", Start: now.Add(-4 * time.Hour), End: now.Add(-2 * time.Hour)})
+	p.wg.Wait()
+	if err := idx.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		camera string
+		want   uint64
+	}{{"cam1", 2}, {"cam2", 1}} { // cam1: the new motion and the retention event itself
+		res, err := idx.Search(ctx, search.Query{Allowed: []string{tt.camera}, From: now.Add(-24 * time.Hour), To: now.Add(time.Hour), Size: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Total != tt.want {
+			t.Errorf("%s: %d events left, want %d: %+v", tt.camera, res.Total, tt.want, res.Events)
+		}
+	}
+	if n := len(p.log.Recent(10)); n != 4 {
+		t.Errorf("event log holds %d, want 4", n)
+	}
+}
+
+func TestSegmentStart(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want time.Time
+		ok   bool
+	}{
+		{"20261127T005354.847Z.mp4", time.Date(2026, 11, 27, 0, 53, 54, 847e6, time.UTC), true},
+		{"20261127T235959.000Z.mp4", time.Date(2026, 11, 27, 23, 59, 59, 0, time.UTC), true},
+		{"20261127T005354.847Z", time.Time{}, false},
+		{"../20261127T005354.847Z.mp4", time.Time{}, false},
+		{"x.mp4", time.Time{}, false},
+	} {
+		got, ok := segmentStart(tt.name)
+		if ok != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("segmentStart(%q) = %v %v, want %v %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,333 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/matthan/matthan/daemon/config"
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/h264/mb"
+	"github.com/matthan/matthan/daemon/ingest"
+	"github.com/matthan/matthan/daemon/live"
+	"github.com/matthan/matthan/daemon/media"
+	"github.com/matthan/matthan/daemon/motion"
+	"github.com/matthan/matthan/daemon/record"
+	"github.com/matthan/matthan/daemon/storage"
+	"github.com/matthan/matthan/webadmin"
+)
+
+// cameraSpec is everything that decides how one camera runs; two equal
+// specs need no restart.
+type cameraSpec struct {
+	Name, URL, SubURL, Household string
+	Recording                    string // config.RecordContinuous, RecordMotion, RecordOff
+	Pre, Post                    time.Duration
+	Zones                        []motion.Zone
+}
+
+// specFromConfig is a camera as the config file or the command line gives it.
+func specFromConfig(c config.Camera) cameraSpec {
+	return cameraSpec{Name: c.Name, URL: c.URL, SubURL: c.SubURL, Household: c.Household, Recording: c.Recording,
+		Pre: time.Duration(c.PreSeconds) * time.Second, Post: time.Duration(c.PostSeconds) * time.Second}
+}
+
+// withSettings lays the admin page's settings over s (the page's edits win;
+// a camera the configuration turns off stays off).
+func (s cameraSpec) withSettings(w webadmin.CameraSettings) cameraSpec {
+	s.Name, s.URL, s.Household = w.ID, w.URL, w.Household
+	if s.Recording != config.RecordOff {
+		s.Recording = w.Mode
+		if s.Recording == "" {
+			s.Recording = config.RecordMotion
+		}
+	}
+	s.Pre = time.Duration(w.PreSec) * time.Second
+	s.Post = time.Duration(w.PostSec) * time.Second
+	s.Zones = nil
+	for _, z := range w.Zones {
+		s.Zones = append(s.Zones, motion.Zone{Name: z.Kind, X0: z.X0, Y0: z.Y0, X1: z.X1, Y1: z.Y1, Sensitivity: 1, Mask: z.Kind == "mask"})
+	}
+	return s
+}
+
+// settingsOf is how the admin page first shows a configured camera.
+func settingsOf(s cameraSpec) webadmin.CameraSettings {
+	mode := s.Recording
+	if mode == config.RecordOff {
+		mode = config.RecordContinuous // the page knows no "off"; the config keeps it off
+	}
+	return webadmin.CameraSettings{ID: s.Name, Name: s.Name, URL: s.URL, Household: s.Household, Mode: mode,
+		PreSec: int(s.Pre / time.Second), PostSec: int(s.Post / time.Second)}
+}
+
+// readPageCameras reads the admin page's camera settings file (what the
+// technician added there), so those cameras run from the start.
+func readPageCameras(path string) ([]webadmin.CameraSettings, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []webadmin.CameraSettings
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return list, nil
+}
+
+// runningCamera is one camera's pipeline:
+//
+//	ingest → fan-out ┬→ live hub
+//	                 └→ motion watcher (mb.Analyzer, detector) → gate → recorder
+//
+// and, when the camera has a sub stream, a second ingest into the live hub.
+type runningCamera struct {
+	spec   cameraSpec
+	cam    *ingest.Camera
+	rec    *record.Recorder // nil when recording is off
+	det    *motion.Detector
+	gate   *motion.Gate // nil when recording is off
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// cameraSet starts and stops cameras; it is webadmin's CameraApplier and
+// CameraLister.
+type cameraSet struct {
+	store   *storage.Store
+	hub     *live.Hub
+	pub     events.Publisher
+	log     *slog.Logger
+	maxLoss time.Duration
+	offline time.Duration
+	// configured are the cameras of the config file / command line.
+	configured map[string]cameraSpec
+
+	mu      sync.Mutex
+	running map[string]*runningCamera
+	closed  bool
+}
+
+func newCameraSet(cfg *config.Config, store *storage.Store, hub *live.Hub, pub events.Publisher, log *slog.Logger) *cameraSet {
+	cs := &cameraSet{store: store, hub: hub, pub: pub, log: log, maxLoss: cfg.MaxLoss(), offline: cfg.OfflineAfter(),
+		configured: map[string]cameraSpec{}, running: map[string]*runningCamera{}}
+	for _, c := range cfg.Cameras {
+		cs.configured[c.Name] = specFromConfig(c)
+	}
+	return cs
+}
+
+// start runs a camera (replacing a running one with another spec).
+func (cs *cameraSet) start(spec cameraSpec) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.closed {
+		return errors.New("daemon is stopping")
+	}
+	if old, ok := cs.running[spec.Name]; ok {
+		if reflect.DeepEqual(old.spec, spec) {
+			return nil
+		}
+		cs.stopLocked(old)
+		delete(cs.running, spec.Name)
+	}
+	rc, err := cs.build(spec)
+	if err != nil {
+		return err
+	}
+	cs.running[spec.Name] = rc
+	cs.log.Info("camera started", "camera", spec.Name, "recording", spec.Recording, "sub", spec.SubURL != "")
+	return nil
+}
+
+func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
+	det, err := motion.New(spec.Name, spec.Household, motion.Config{Zones: spec.Zones}, cs.pub)
+	if err != nil {
+		return nil, fmt.Errorf("camera %s: motion: %w", spec.Name, err)
+	}
+	rc := &runningCamera{spec: spec, det: det, done: make(chan struct{})}
+	watcher := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer()}
+	if spec.Recording != config.RecordOff {
+		rc.rec = record.New(cs.store, spec.Name, record.Options{
+			MaxLoss: cs.maxLoss,
+			Events:  cs.pub,
+			Logf:    logf(cs.log.With("camera", spec.Name), "record"),
+		})
+		mode := motion.Continuous
+		if spec.Recording == config.RecordMotion {
+			if mode, err = motion.ParseRecordMode("motion"); err != nil {
+				return nil, err
+			}
+		}
+		rc.gate = motion.NewGate(rc.rec, det, motion.GateConfig{Mode: mode, Pre: spec.Pre, Post: spec.Post})
+		watcher.Next = rc.gate
+	}
+	// The live view goes first: the recorder may wait on the disk.
+	sink := fanOut{cs.hub.Feed(spec.Name), watcher}
+	cam, err := ingest.New(spec.Name, spec.URL, sink, ingest.Options{
+		OfflineAfter: cs.offline, Household: spec.Household, Events: cs.pub, Log: cs.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rc.cam = cam
+	var sub *ingest.Camera
+	if spec.SubURL != "" {
+		// The sub stream feeds only the live wall: no events, no recording.
+		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, cs.hub.Feed(spec.Name+"/sub"), ingest.Options{Log: cs.log}); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rc.cancel = cancel
+	var wg sync.WaitGroup
+	for _, c := range []*ingest.Camera{cam, sub} {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Run(ctx)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(rc.done)
+	}()
+	return rc, nil
+}
+
+// stopLocked stops taking video, then flushes and closes the recorder.
+func (cs *cameraSet) stopLocked(rc *runningCamera) error {
+	rc.cancel()
+	<-rc.done
+	rc.det.Close(time.Now())
+	if rc.rec == nil {
+		return nil
+	}
+	if err := rc.rec.Close(); err != nil {
+		return fmt.Errorf("camera %s: %w", rc.spec.Name, err)
+	}
+	return nil
+}
+
+// ApplyCamera implements webadmin.CameraApplier: the page's settings take
+// effect now.
+func (cs *cameraSet) ApplyCamera(_ context.Context, w webadmin.CameraSettings) error {
+	base, ok := cs.configured[w.ID]
+	if !ok {
+		base = cameraSpec{Recording: config.RecordContinuous}
+	}
+	return cs.start(base.withSettings(w))
+}
+
+// RemoveCamera implements webadmin.CameraApplier.
+func (cs *cameraSet) RemoveCamera(_ context.Context, id string) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	rc, ok := cs.running[id]
+	if !ok {
+		return nil
+	}
+	delete(cs.running, id)
+	cs.log.Info("camera removed", "camera", id)
+	return cs.stopLocked(rc)
+}
+
+// closeAll stops every camera in parallel (each recorder flushes).
+func (cs *cameraSet) closeAll() error {
+	cs.mu.Lock()
+	cs.closed = true
+	list := make([]*runningCamera, 0, len(cs.running))
+	for _, rc := range cs.running {
+		list = append(list, rc)
+		rc.cancel()
+	}
+	cs.running = map[string]*runningCamera{}
+	cs.mu.Unlock()
+	errs := make([]error, len(list))
+	var wg sync.WaitGroup
+	for i, rc := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = cs.stopLocked(rc)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (cs *cameraSet) list() []*runningCamera {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	out := make([]*runningCamera, 0, len(cs.running))
+	for _, rc := range cs.running {
+		out = append(out, rc)
+	}
+	slices.SortFunc(out, func(a, b *runningCamera) int {
+		if a.spec.Name < b.spec.Name {
+			return -1
+		}
+		if a.spec.Name > b.spec.Name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// CameraStates implements webadmin.CameraLister.
+func (cs *cameraSet) CameraStates() []webadmin.CameraState {
+	list := cs.list()
+	out := make([]webadmin.CameraState, 0, len(list))
+	for _, rc := range list {
+		st := rc.cam.Status()
+		s := webadmin.CameraState{ID: rc.spec.Name, Online: st.State == ingest.Recording, Codec: st.Codec,
+			Width: st.Width, Height: st.Height, MotionNow: rc.det.Active()}
+		if st.State == ingest.Offline {
+			s.OfflineSince = st.Since
+		}
+		s.Recording = s.Online && rc.gate != nil && rc.gate.Recording()
+		out = append(out, s)
+	}
+	return out
+}
+
+// fanOut hands every access unit to each sink in turn; one sink's error
+// does not starve the others (the live view keeps going when the disk
+// fails). The error of the last sink (the recorder's path) is returned.
+type fanOut []media.Sink
+
+func (f fanOut) StreamStarted(s media.Stream) error {
+	var err error
+	for _, k := range f {
+		err = k.StreamStarted(s)
+	}
+	return err
+}
+
+func (f fanOut) WriteAccessUnit(au *media.AccessUnit) error {
+	var err error
+	for _, k := range f {
+		err = k.WriteAccessUnit(au)
+	}
+	return err
+}
+
+func (f fanOut) StreamEnded(err error) {
+	for _, k := range f {
+		k.StreamEnded(err)
+	}
+}

@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/daemon/lights"
+	"github.com/matthan/matthan/webadmin"
+	"github.com/matthan/matthan/webadmin/adapt"
+)
+
+// NoGPIO is the lights state of a machine without the board's GPIO lines
+// (the host, or a board file without pins).
+const NoGPIO = "không có GPIO / no GPIO"
+
+// lightsParts are the running lights: the page's view, the lights API, and
+// the status LED to update.
+type lightsParts struct {
+	page   webadmin.Lights
+	api    http.Handler // nil without GPIO
+	status *lights.StatusLED
+	wg     sync.WaitGroup
+}
+
+// noLights reports the IR state of a box without GPIO.
+type noLights struct{ reason string }
+
+func (n noLights) LightsState() webadmin.LightsState {
+	return webadmin.LightsState{Mode: "none", Reason: n.reason}
+}
+
+// startLights opens the GPIO lines the board file (MATTHAN_BOARD) names and
+// runs the IR controller, the status LED and the pairing button until ctx
+// ends. Without a board file or pins it says so in one log line and the
+// page reports "no GPIO".
+func startLights(ctx context.Context, boardFile string, log *slog.Logger) *lightsParts {
+	lp := &lightsParts{}
+	none := func(why string) *lightsParts {
+		log.Info("lights: "+NoGPIO+": IR LEDs and status LED not driven", "why", why)
+		lp.page = noLights{reason: NoGPIO + ": " + why}
+		return lp
+	}
+	if boardFile == "" {
+		return none("MATTHAN_BOARD not set (no board file)")
+	}
+	b, err := board.LoadFile(boardFile)
+	if err != nil {
+		return none(fmt.Sprintf("board file: %v", err))
+	}
+	if b.GPIO.Chip == "" {
+		return none(fmt.Sprintf("board %s has no GPIO pins", b.Name))
+	}
+	ref := func(n int) string { return b.GPIO.Chip + ":" + strconv.Itoa(n) }
+	pins, err := lights.OpenBoard(lights.BoardLines{IRLED: ref(b.GPIO.IRLED), StatusLED: ref(b.GPIO.StatusLED),
+		LightSensor: ref(b.GPIO.LightSensor), Button: ref(b.GPIO.PairingButton)})
+	if err != nil {
+		return none(err.Error())
+	}
+	if pins.IRLED == nil {
+		return none(fmt.Sprintf("board %s: IR LED line missing", b.Name))
+	}
+	ir, err := lights.NewIR(lights.IRConfig{LED: pins.IRLED, Sensor: pins.LightSensor})
+	if err != nil {
+		return none(err.Error())
+	}
+	run := func(name string, f func(context.Context) error) {
+		lp.wg.Add(1)
+		go func() {
+			defer lp.wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				log.Error("lights: "+name+" stopped", "err", err)
+			}
+		}()
+	}
+	run("IR", ir.Run)
+	if pins.StatusLED != nil {
+		lp.status = lights.NewStatusLED(pins.StatusLED, nil)
+		run("status LED", lp.status.Run)
+	}
+	if pins.PairButton != nil {
+		btn := &lights.Button{Pin: pins.PairButton, OnPress: func() { log.Info("lights: pairing button pressed") }}
+		run("pairing button", btn.Run)
+	}
+	lp.page = adapt.Lights{IR: ir}
+	lp.api = lights.Handler(ir, lp.status)
+	log.Info("lights: GPIO lines open", "board", b.Name, "chip", b.GPIO.Chip, "sensor", pins.LightSensor != nil)
+	return lp
+}
+
+// watchStatus sets the status LED from the cameras' and the disk's state
+// every couple of seconds until ctx ends.
+func (lp *lightsParts) watchStatus(ctx context.Context, cams *cameraSet, diskProblem func() bool) {
+	if lp.status == nil {
+		return
+	}
+	lp.wg.Add(1)
+	go func() {
+		defer lp.wg.Done()
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			offline := 0
+			for _, c := range cams.CameraStates() {
+				if !c.Online {
+					offline++
+				}
+			}
+			lp.status.Set(lights.Choose(false, false, diskProblem(), offline))
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// boardFile is the board definition init names in the environment.
+func boardFile() string { return os.Getenv("MATTHAN_BOARD") }
