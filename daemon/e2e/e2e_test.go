@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -56,7 +55,7 @@ func TestRecordFourCameras(t *testing.T) {
 	// Export the last 10 s of cam1 as one MP4.
 	to := time.Now().Add(-time.Second).UTC()
 	from := to.Add(-10 * time.Second)
-	resp, err := http.Get(fmt.Sprintf("%s/api/export?camera=cam1&from=%s&to=%s", d.base, from.Format(time.RFC3339Nano), to.Format(time.RFC3339Nano)))
+	resp, err := d.client.Get(fmt.Sprintf("%s/api/daemon/export?camera=cam1&from=%s&to=%s", d.base, from.Format(time.RFC3339Nano), to.Format(time.RFC3339Nano)))
 	if err != nil {
 		t.Fatal(err)
 	}

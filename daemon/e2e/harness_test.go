@@ -6,6 +6,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/api"
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/hwtest/adminclient"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 
@@ -183,29 +185,47 @@ func (c *camsimProc) lostPackets(t *testing.T) map[string]uint64 {
 	return out
 }
 
-// daemon is a running matthand.
+// daemon is a running matthand, and an officer logged in on its admin
+// page (the API answers only behind the page's login).
 type daemon struct {
 	*proc
-	data string
-	base string // http://127.0.0.1:PORT
+	data   string
+	base   string // https://127.0.0.1:PORT
+	client *adminclient.Client
 }
 
+// tlsPorts keeps each data folder's HTTPS port across restarts.
+var tlsPorts sync.Map
+
+// startDaemon starts matthand with its plain-HTTP listener on port (and
+// HTTPS on a free port kept for that data folder), then logs in as an
+// officer (first boot: with the setup code the daemon printed).
 func startDaemon(t *testing.T, data string, port int, extra []string, cams ...string) *daemon {
 	t.Helper()
 	bin := testenv.BuildCommand(t, "./daemon/cmd/matthand")
-	args := []string{"-data", data, "-listen", fmt.Sprintf("127.0.0.1:%d", port)}
+	tlsPort, _ := tlsPorts.LoadOrStore(data, freePort(t))
+	args := []string{"-data", data, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-listen-tls", fmt.Sprintf("127.0.0.1:%d", tlsPort)}
 	args = append(args, extra...)
 	for _, c := range cams {
 		args = append(args, "-camera", c)
 	}
 	p := startProc(t, "matthand", bin, args...)
 	p.waitLine(t, "matthand ready", 30*time.Second)
-	return &daemon{proc: p, data: data, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	d := &daemon{proc: p, data: data, base: fmt.Sprintf("https://127.0.0.1:%d", tlsPort)}
+	out := p.output()
+	var err error
+	d.client, err = adminclient.FirstBoot(context.Background(), d.base, adminclient.SetupCode(out), adminclient.Fingerprint(out))
+	if err != nil {
+		t.Fatalf("log in to the admin page: %v", err)
+	}
+	return d
 }
 
+// get GETs the daemon's diagnostic API (path /api/X is served at
+// /api/daemon/X, for officers).
 func (d *daemon) get(t *testing.T, path string, v any) {
 	t.Helper()
-	resp, err := http.Get(d.base + path)
+	resp, err := d.client.Get(d.base + "/api/daemon/" + strings.TrimPrefix(path, "/api/"))
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
