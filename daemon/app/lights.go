@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +50,11 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *light
 	}
 	if boardFile == "" {
 		return none("MATTHAN_BOARD not set (no board file)")
+	}
+	if selfTestBoot() {
+		// The self-test drives and reads back every line; a line this
+		// process holds would be busy for it.
+		return none("this boot runs the technician self-test (matthan.selftest=1), which drives the GPIO lines itself")
 	}
 	b, err := board.LoadFile(boardFile)
 	if err != nil {
@@ -120,6 +126,21 @@ func (lp *lightsParts) watchStatus(ctx context.Context, cams *cameraSet, diskPro
 			}
 		}
 	}()
+}
+
+// selfTestBoot reports whether the kernel command line asks for the
+// technician self-test.
+func selfTestBoot() bool {
+	b, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return false
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if f == "matthan.selftest=1" {
+			return true
+		}
+	}
+	return false
 }
 
 // boardFile is the board definition init names in the environment.

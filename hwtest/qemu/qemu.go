@@ -36,9 +36,12 @@ type Options struct {
 	// Disk is a raw disk image attached as a virtio disk; without Kernel
 	// the machine boots it under UEFI.
 	Disk string
-	// HostPort is the 127.0.0.1 port forwarded to the guest's admin port
-	// 8080 (0: pick a free one).
+	// HostPort is the 127.0.0.1 port forwarded to the guest's plain-HTTP
+	// port 8080 (/api/health, redirects) (0: pick a free one).
 	HostPort int
+	// TLSHostPort is the 127.0.0.1 port forwarded to the guest's HTTPS
+	// admin page, GuestTLSPort (0: pick a free one).
+	TLSHostPort int
 	// Memory in MiB (default 512) and CPUs (default 2).
 	Memory, CPUs int
 	// Console receives every console line as it comes (may be nil).
@@ -47,10 +50,15 @@ type Options struct {
 	Dir string
 }
 
+// GuestTLSPort is the guest's HTTPS port: matthand's -listen-tls default
+// for -listen :8080.
+const GuestTLSPort = 8443
+
 // Machine is a running QEMU.
 type Machine struct {
-	HostPort int
-	Started  time.Time
+	HostPort    int
+	TLSHostPort int
+	Started     time.Time
 
 	cmd     *exec.Cmd
 	monitor string
@@ -100,7 +108,7 @@ func Args(o Options, monitor string) []string {
 	args := []string{
 		"-M", "virt,acpi=off", "-cpu", "cortex-a53", "-smp", fmt.Sprint(cpus), "-m", fmt.Sprint(mem),
 		"-nographic", "-no-reboot",
-		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:8080", o.HostPort),
+		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:8080,hostfwd=tcp:127.0.0.1:%d-:%d", o.HostPort, o.TLSHostPort, GuestTLSPort),
 		"-device", "virtio-net-pci,netdev=n0,romfile=",
 		"-device", "i6300esb",
 		"-device", "virtio-rng-pci",
@@ -135,6 +143,14 @@ func Start(ctx context.Context, o Options) (*Machine, error) {
 		o.HostPort = p
 	}
 	m.HostPort = o.HostPort
+	if o.TLSHostPort == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		o.TLSHostPort = p
+	}
+	m.TLSHostPort = o.TLSHostPort
 	m.dir = o.Dir
 	if m.dir == "" {
 		d, err := os.MkdirTemp("", "matthan-qemu-")
@@ -285,7 +301,14 @@ func (m *Machine) Kill() {
 	<-m.exited
 }
 
-// URL is the admin API on the host side of the port forward.
+// URL is the guest's plain-HTTP port (/api/health; the rest redirects)
+// on the host side of the port forward.
 func (m *Machine) URL(path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", m.HostPort, path)
+}
+
+// AdminURL is the guest's HTTPS admin page and API on the host side of
+// the port forward.
+func (m *Machine) AdminURL(path string) string {
+	return fmt.Sprintf("https://127.0.0.1:%d%s", m.TLSHostPort, path)
 }

@@ -9,13 +9,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"time"
 
+	"github.com/matthan/matthan/hwtest/adminclient"
 	"github.com/matthan/matthan/hwtest/qemu"
 	"github.com/matthan/matthan/image/build"
 )
@@ -86,9 +86,21 @@ func measure(ctx context.Context, kind string, o qemu.Options) error {
 	}
 	readyAt := l.At.Sub(m.Started)
 	fmt.Printf("BENCH boot_to_ready_%s_s %.2f s\n", kind, readyAt.Seconds())
-	c := http.Client{Timeout: 2 * time.Second}
+	// The API answers behind the admin page's login: first-boot setup
+	// with the code from the console, then an officer session.
+	var c *adminclient.Client
 	for wctx.Err() == nil {
-		url := m.URL("/api/segments?camera=cam1&from=" + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) +
+		console := m.Console()
+		if c, err = adminclient.FirstBoot(wctx, m.AdminURL(""), adminclient.SetupCode(console), adminclient.Fingerprint(console)); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if c == nil {
+		return fmt.Errorf("%s boot: log in to the admin page: %v\n%s", kind, err, m.Console())
+	}
+	for wctx.Err() == nil {
+		url := m.AdminURL("/api/daemon/segments?camera=cam1&from=" + time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) +
 			"&to=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 		resp, err := c.Get(url)
 		if err == nil {

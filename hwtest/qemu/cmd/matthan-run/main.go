@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/matthan/matthan/hwtest/adminclient"
 	"github.com/matthan/matthan/hwtest/qemu"
 	"github.com/matthan/matthan/image/build"
 )
@@ -29,7 +30,8 @@ func main() {
 
 func run() error {
 	out := flag.String("out", "out", "output folder")
-	port := flag.Int("port", 8080, "admin port on 127.0.0.1")
+	port := flag.Int("port", 8080, "plain-HTTP port on 127.0.0.1 (health; redirects to HTTPS)")
+	tlsPort := flag.Int("tls-port", 8443, "HTTPS admin page port on 127.0.0.1")
 	camPort := flag.Int("camera-port", 8554, "camera simulator RTSP port on 127.0.0.1")
 	direct := flag.Bool("direct", false, "direct kernel boot (faster) instead of UEFI from the disk image")
 	debug := flag.Bool("debug", false, "debug image (shell on the console)")
@@ -53,9 +55,9 @@ func run() error {
 	defer cams.Stop()
 	fmt.Printf("4 camera giả lập / simulated cameras: rtsp://%s/cam1..cam4\n", cams.RTSP)
 
-	o := qemu.Options{Disk: res.Image, HostPort: *port, Console: os.Stdout}
+	o := qemu.Options{Disk: res.Image, HostPort: *port, TLSHostPort: *tlsPort, Console: os.Stdout}
 	if *direct {
-		o = qemu.Options{Kernel: res.Kernel, Initrd: res.Initramfs, Disk: res.Image, HostPort: *port, Console: os.Stdout,
+		o = qemu.Options{Kernel: res.Kernel, Initrd: res.Initramfs, Disk: res.Image, HostPort: *port, TLSHostPort: *tlsPort, Console: os.Stdout,
 			Cmdline: "console=ttyAMA0 quiet " + cmdline}
 	}
 	m, err := qemu.Start(ctx, o)
@@ -66,9 +68,17 @@ func run() error {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		if _, err := m.WaitLine(ctx, regexp.MustCompile(`ready: admin`)); err == nil {
-			fmt.Printf("\n==> Trang quản trị / admin page: %s\n", m.URL("/"))
-			fmt.Printf("==> API: curl %s\n", m.URL("/api/health"))
-			fmt.Println("==> Đăng nhập / log in: the admin page's first-run setup (user accounts: see daemon/README.md)")
+			console := m.Console()
+			fmt.Printf("\n==> Trang quản trị / admin page: %s (HTTP %s redirects there)\n", m.AdminURL("/"), m.URL("/"))
+			if fp := adminclient.Fingerprint(console); fp != "" {
+				fmt.Printf("==> Chứng chỉ / certificate SHA-256: %s (self-signed: the browser warns once)\n", fp)
+			}
+			if code := adminclient.SetupCode(console); code != "" {
+				fmt.Printf("==> Đăng nhập lần đầu / first login: open the page, enter the setup code %s and create the technician account\n", code)
+			} else {
+				fmt.Println("==> Đăng nhập / log in: with the accounts made at the first boot (this disk was set up before)")
+			}
+			fmt.Printf("==> Health: curl %s\n", m.URL("/api/health"))
 			fmt.Println("==> Ctrl-C: tắt máy sạch / clean shutdown (power button)")
 		}
 	}()
