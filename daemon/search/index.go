@@ -333,6 +333,7 @@ func (x *Index) rebuildTimeline() error {
 			return fmt.Errorf("search: rebuild timeline: %w", err)
 		}
 		if len(res.Hits) == 0 {
+			x.tl.reindex()
 			return x.tl.rewrite()
 		}
 		for _, h := range res.Hits {

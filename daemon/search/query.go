@@ -126,12 +126,14 @@ func (q Query) request() (*bleve.SearchRequest, error) {
 }
 
 // Search answers q. Events still in the write queue are not seen. Queries
-// without free text are answered from the timeline; free text goes to bleve.
+// without free text are answered from the timeline; for free text bleve
+// finds the matching events and the timeline orders and counts them
+// (see searchText).
 func (x *Index) Search(ctx context.Context, q Query) (*Result, error) {
 	if strings.TrimSpace(q.Text) == "" {
 		return x.searchTimeline(q)
 	}
-	return x.searchBleve(ctx, q)
+	return x.searchText(ctx, q)
 }
 
 func (x *Index) searchTimeline(q Query) (*Result, error) {

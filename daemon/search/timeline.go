@@ -169,6 +169,9 @@ func (tl *timeline) commit(evs []events.Event) error {
 	for i := range evs {
 		tl.put(evs[i].ID, evs[i].Start.UnixMilli(), evs[i].Camera, evs[i].Type)
 	}
+	if tl.dirty { // queries look events up by ID
+		tl.reindex()
+	}
 	tl.mu.Unlock()
 	return nil
 }
