@@ -1,10 +1,12 @@
 # daemon/: the NVR daemon matthand.
 #   make matthand      builds $(OUT)/bin/matthand
-#   make dev           camsim with 4 cameras + matthand on $(DEV_LISTEN), data in $(OUT)/dev;
-#                      Ctrl-C stops both
+#   make dev           camsim with 4 cameras + matthand: admin page https://$(DEV_LISTEN_TLS)/
+#                      (HTTP $(DEV_LISTEN) redirects), data in $(OUT)/dev; prints how to log
+#                      in (the first-boot setup code); Ctrl-C stops both
 #   make bench-record  recorder CPU and RSS per stream (16 and 64 cameras), write overhead;
 #                      BENCH_RECORD_SECONDS=10 for a quick look
 DEV_LISTEN  ?= 127.0.0.1:8080
+DEV_LISTEN_TLS ?= 127.0.0.1:8443
 DEV_RTSP    ?= 127.0.0.1:8554
 DEV_CONTROL ?= 127.0.0.1:8555
 BENCH_RECORD_SECONDS ?= 60
@@ -21,11 +23,16 @@ dev: $(OUT)/clips/.done camsim matthand
 	trap 'kill $$cs $$mh 2>/dev/null; wait 2>/dev/null; echo; echo "dev: stopped"' EXIT; \
 	trap 'exit 0' INT TERM; \
 	sleep 1; \
-	$(OUT)/bin/matthand -data $(OUT)/dev -listen $(DEV_LISTEN) \
-	  -camera cam1=rtsp://$(DEV_RTSP)/cam1 -camera cam2=rtsp://$(DEV_RTSP)/cam2 \
-	  -camera cam3=rtsp://$(DEV_RTSP)/cam3 -camera cam4=rtsp://$(DEV_RTSP)/cam4 & mh=$$!; \
-	echo "dev: matthand on http://$(DEV_LISTEN)/api/cameras (data in $(OUT)/dev)"; \
-	echo "dev: cameras rtsp://$(DEV_RTSP)/cam1..cam4, faults via http://$(DEV_CONTROL)/cameras; Ctrl-C stops both"; \
+	$(OUT)/bin/matthand -data $(OUT)/dev -listen $(DEV_LISTEN) -listen-tls $(DEV_LISTEN_TLS) \
+	  -camera cam1=rtsp://$(DEV_RTSP)/cam1,rtsp://$(DEV_RTSP)/cam1/sub -camera cam2=rtsp://$(DEV_RTSP)/cam2,rtsp://$(DEV_RTSP)/cam2/sub \
+	  -camera cam3=rtsp://$(DEV_RTSP)/cam3,rtsp://$(DEV_RTSP)/cam3/sub -camera cam4=rtsp://$(DEV_RTSP)/cam4,rtsp://$(DEV_RTSP)/cam4/sub & mh=$$!; \
+	sleep 2; echo; \
+	echo "dev: trang quản trị / admin page: https://$(DEV_LISTEN_TLS)/ (self-signed certificate; http://$(DEV_LISTEN)/ redirects there)"; \
+	if [ -s $(OUT)/dev/web/setup-code.txt ]; then \
+	  echo "dev: lần đầu / first login: enter the setup code $$(cat $(OUT)/dev/web/setup-code.txt) on the page and create the technician account;"; \
+	  echo "dev:   the technician then creates officer accounts (Users page); officers see live video, playback, search"; \
+	else echo "dev: log in with the accounts made before (data in $(OUT)/dev; delete $(OUT)/dev/web to start over)"; fi; \
+	echo "dev: cameras rtsp://$(DEV_RTSP)/cam1..cam4 (+ /sub), faults via http://$(DEV_CONTROL)/cameras; Ctrl-C stops both"; \
 	wait $$mh
 
 BENCHES += bench-record
