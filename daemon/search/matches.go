@@ -57,11 +57,27 @@ func (x *Index) searchText(ctx context.Context, q Query) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	ids, err := x.matchingIDs(ctx, req.Query)
+	// bleve matches a slightly wider, aligned time range (far cheaper:
+	// a few coarse terms of the date field instead of hundreds of fine
+	// ones); rank keeps the events of the exact range.
+	wide := q
+	wide.From, wide.To = widen(q.From, q.To)
+	wreq, err := wide.request()
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	total, byCam, byType, window, off, err := x.tl.rank(ids, req.From, req.Size)
+	ids, err := x.matchingIDs(ctx, wreq.Query)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	r := span{from: q.From, to: q.To, exactStart: func(id string) (time.Time, error) {
+		e, ok, err := x.stored(id)
+		if err == nil && !ok {
+			err = fmt.Errorf("event %s matched but is not stored", id)
+		}
+		return e.Start, err
+	}}
+	total, byCam, byType, window, off, err := x.tl.rank(ids, r, req.From, req.Size)
 	if errors.Is(err, errNotInTimeline) || errors.Is(err, errStalePos) {
 		x.opt.Logf("search: %v; answering from bleve", err)
 		return x.searchBleve(ctx, q)
@@ -121,27 +137,35 @@ func (x *Index) matchingIDs(ctx context.Context, qq query.Query) ([]string, erro
 // least size of them and more when events at the same millisecond as the
 // page's first or last one lie beyond it (orderPage sorts those by their
 // exact start). The page starts off events into the window.
-func (tl *timeline) rank(ids []string, skip, size int) (total uint64, byCam, byType map[string]uint64, window []string, off int, err error) {
+func (tl *timeline) rank(ids []string, r span, skip, size int) (total uint64, byCam, byType map[string]uint64, window []string, off int, err error) {
 	tl.mu.RLock()
 	defer tl.mu.RUnlock()
 	if tl.dirty {
 		return 0, nil, nil, nil, 0, errStalePos
 	}
-	pos := make([]int32, len(ids))
+	pos := make([]int32, 0, len(ids))
 	camN := make([]uint64, len(tl.cams))
 	typN := make([]uint64, len(tl.types))
-	for i, id := range ids {
+	for _, id := range ids {
 		p, ok := tl.pos[id]
 		if !ok || tl.start[p] < minStartMilli || tl.start[p] > maxStartMilli {
 			return 0, nil, nil, nil, 0, errNotInTimeline
 		}
-		pos[i] = p
+		in, err := r.holds(id, tl.start[p])
+		if err != nil {
+			return 0, nil, nil, nil, 0, err
+		}
+		if !in {
+			continue
+		}
+		pos = append(pos, p)
 		camN[tl.cam[p]]++
 		typN[tl.typ[p]]++
 	}
 	// Positions ascend with start: descending positions are newest first,
 	// up to the order within one millisecond, fixed below.
-	slices.SortFunc(pos, func(a, b int32) int { return int(b - a) })
+	slices.Sort(pos)
+	slices.Reverse(pos)
 	lo, hi := min(skip, len(pos)), min(skip+size, len(pos))
 	if lo < hi {
 		for lo > 0 && tl.start[pos[lo-1]] == tl.start[pos[lo]] {
@@ -157,7 +181,7 @@ func (tl *timeline) rank(ids []string, skip, size int) (total uint64, byCam, byT
 	}
 	byCam = topTerms(camN, func(i int) string { return tl.cams[i] }, cameraFacetSize)
 	byType = topTerms(typN, func(i int) string { return string(tl.types[i]) }, typeFacetSize)
-	return uint64(len(ids)), byCam, byType, window, skip - lo, nil
+	return uint64(len(pos)), byCam, byType, window, skip - lo, nil
 }
 
 // topTerms is a facet as bleve reports it: the n terms with the most
@@ -214,4 +238,69 @@ func (x *Index) orderPage(window []string, off, size int) ([]events.Event, error
 	})
 	off = min(off, len(evs))
 	return evs[off:min(off+size, len(evs))], nil
+}
+
+// alignNanos is the grid widen aligns time ranges to: 2^40 ns, about 18
+// minutes, a boundary of the date field's coarser prefix terms.
+const alignNanos = 1 << 40
+
+// widen returns [from, to) moved out to alignNanos boundaries; a zero
+// bound stays zero (open), and a range near the ends of the representable
+// times is kept as it is.
+func widen(from, to time.Time) (time.Time, time.Time) {
+	ok := func(t time.Time) bool { return t.IsZero() || (!t.Before(earliest) && !t.After(latest)) }
+	if !ok(from) || !ok(to) {
+		return from, to
+	}
+	if !from.IsZero() {
+		n := from.UnixNano()
+		from = time.Unix(0, n-n%alignNanos).UTC()
+	}
+	if !to.IsZero() {
+		n := to.UnixNano()
+		if r := n % alignNanos; r != 0 {
+			n += alignNanos - r
+		}
+		to = time.Unix(0, n).UTC()
+	}
+	return from, to
+}
+
+// span is a query's exact time range [from, to), zero bounds open.
+type span struct {
+	from, to time.Time
+	// exactStart reads an event's start to the nanosecond, for the few
+	// events in the same millisecond as a bound.
+	exactStart func(id string) (time.Time, error)
+}
+
+// holds reports whether event id, which starts in millisecond ms, starts
+// in the span.
+func (r span) holds(id string, ms int64) (bool, error) {
+	const msNanos = int64(time.Millisecond)
+	lo, hi := ms*msNanos, (ms+1)*msNanos // the event starts in [lo, hi)
+	exact := false
+	if !r.from.IsZero() {
+		f := r.from.UnixNano()
+		if hi <= f {
+			return false, nil
+		}
+		exact = exact || lo < f
+	}
+	if !r.to.IsZero() {
+		t := r.to.UnixNano()
+		if lo >= t {
+			return false, nil
+		}
+		exact = exact || hi > t
+	}
+	if !exact {
+		return true, nil
+	}
+	s, err := r.exactStart(id)
+	if err != nil {
+		return false, err
+	}
+	n := s.UnixNano()
+	return (r.from.IsZero() || n >= r.from.UnixNano()) && (r.to.IsZero() || n < r.to.UnixNano()), nil
 }

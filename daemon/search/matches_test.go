@@ -53,10 +53,18 @@ func randomQuery(rng *rand.Rand) Query {
 	q := Query{Text: texts[rng.IntN(len(texts))]}
 	if rng.IntN(4) != 0 {
 		from := base.Add(time.Duration(rng.Int64N(3*24*3600*1000)) * time.Millisecond)
-		if rng.IntN(4) == 0 {
-			from = base.Add(time.Duration(rng.Int64N(200*1000)) * time.Millisecond) // the busy stretch
+		length := time.Duration(1+rng.Int64N(2*24*3600*1000)) * time.Millisecond
+		if rng.IntN(3) == 0 {
+			// The busy stretch, bounds inside a millisecond that holds
+			// events (sub-millisecond starts are in 250 µs steps).
+			bound := func() time.Time {
+				return base.Add(time.Duration(rng.IntN(200))*time.Second + []time.Duration{0, 250 * time.Microsecond,
+					250*time.Microsecond + 1, 600 * time.Microsecond, time.Millisecond - 1}[rng.IntN(5)])
+			}
+			from = bound()
+			length = bound().Sub(base) + time.Duration(rng.IntN(2))*time.Hour
 		}
-		q.From, q.To = from, from.Add(time.Duration(1+rng.Int64N(2*24*3600*1000))*time.Millisecond)
+		q.From, q.To = from, from.Add(length)
 		if rng.IntN(5) == 0 {
 			q.From = time.Time{}
 		} else if rng.IntN(5) == 0 {
