@@ -130,6 +130,78 @@ func BenchmarkFragment(b *testing.B) {
 			fb.AddNALUs(media.H264, [][]byte{n}, fmp4.Sample{Duration: 3600, Key: i == 0})
 		}
 		seq++
-		fb.Encode(seq, uint64(seq)*90000)
+		fb.Header(seq, uint64(seq)*90000)
+		_ = fb.Payload()
+	}
+}
+
+// TestHeaderPayload: Header followed by Payload is the fragment Encode
+// builds, and it parses back to the samples added.
+func TestHeaderPayload(t *testing.T) {
+	var fb fmp4.FragmentBuilder
+	fb.AddNALUs(media.H264, [][]byte{{0x09, 0xf0}, {0x65, 1, 2, 3}}, fmp4.Sample{Duration: 3600, Key: true})
+	fb.AddNALUs(media.H264, [][]byte{{0x41, 4, 5}}, fmp4.Sample{Duration: 3000, PTSOffset: 7200})
+	whole := fb.Encode(3, 90000)
+	h := fb.Header(3, 90000)
+	got := append(append([]byte(nil), h...), fb.Payload()...)
+	if !bytes.Equal(got, whole) {
+		t.Fatalf("Header+Payload differs from Encode:\n% x\n% x", got, whole)
+	}
+	if want := 4 + 4 + 4 + 3; len(fb.Payload()) != want {
+		t.Errorf("payload %d bytes, want %d (AUD dropped, 4-byte lengths)", len(fb.Payload()), want)
+	}
+	if got := binary.BigEndian.Uint32(h[len(h)-8:]); int(got) != 8+len(fb.Payload()) {
+		t.Errorf("mdat size %d, want %d", got, 8+len(fb.Payload()))
+	}
+}
+
+// TestArenaFollowsTheStream: the payload arena grows to what a fragment
+// needs plus a quarter (not doubled), and is given back after a spike once
+// fragments have been small for a while.
+func TestArenaFollowsTheStream(t *testing.T) {
+	var fb fmp4.FragmentBuilder
+	fill := func(frames, size int) {
+		fb.Reset()
+		n := make([]byte, size)
+		n[0] = 0x41
+		for range frames {
+			fb.AddNALUs(media.H264, [][]byte{n}, fmp4.Sample{Duration: 3600})
+		}
+	}
+	for _, tt := range []struct {
+		name           string
+		frames, size   int
+		repeat         int
+		minCap, maxCap int
+	}{
+		{"normal 4 Mbit/s", 25, 20000, 40, 25 * 20004, 25 * 20004 * 5 / 4 * 11 / 10},
+		{"spike 40 Mbit/s", 25, 200000, 1, 25 * 200004, 25 * 200004 * 3 / 2},
+		{"spike kept for a while", 25, 20000, 10, 25 * 200004, 25 * 200004 * 3 / 2},
+		{"spike over: given back", 25, 20000, 40, 25 * 20004, 25 * 20004 * 5 / 4 * 11 / 10},
+	} {
+		for range tt.repeat {
+			fill(tt.frames, tt.size)
+		}
+		if c := fb.ArenaSize(); c < tt.minCap || c > tt.maxCap {
+			t.Errorf("%s: arena %d bytes, want %d..%d", tt.name, c, tt.minCap, tt.maxCap)
+		}
+	}
+}
+
+// TestFragmentNoAllocs: once warm, a fragment costs no allocation.
+func TestFragmentNoAllocs(t *testing.T) {
+	var fb fmp4.FragmentBuilder
+	n := make([]byte, 18000)
+	n[0] = 0x41
+	frag := func() {
+		fb.Reset()
+		for range 25 {
+			fb.AddNALUs(media.H264, [][]byte{n}, fmp4.Sample{Duration: 3600})
+		}
+		fb.Header(1, 0)
+	}
+	frag()
+	if a := testing.AllocsPerRun(50, frag); a != 0 {
+		t.Errorf("%v allocations per fragment, want 0", a)
 	}
 }

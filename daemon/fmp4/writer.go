@@ -4,8 +4,9 @@
 //
 // It knows nothing about files: the recorder writes its output to segment
 // files, the live view sends it over a WebSocket, export re-muxes it. The
-// writer reuses its buffers, so a fragment costs no allocation once warm and
-// is handed out as one contiguous []byte (one write syscall).
+// writer reuses its buffers, so a fragment costs no allocation once warm; it
+// is handed out as a header and the sample bytes, for one vectored write
+// (writev) without a second copy of the fragment.
 package fmp4
 
 import (
@@ -270,14 +271,45 @@ type sampleEntry struct {
 
 // FragmentBuilder collects samples and encodes them as one moof+mdat. The
 // zero value is ready; Reset it to reuse its buffers for the next fragment.
+//
+// The sample bytes are kept in one arena per builder (the payload), sized to
+// the stream: it grows by a quarter beyond what a fragment needed and, after
+// a spike, is trimmed once fragments have been smaller for a while.
+// Header returns only the moof box and the mdat header: the fragment is that
+// header followed by Payload, written together with one vectored write, so the
+// fragment is never copied a second time.
 type FragmentBuilder struct {
 	samples []sampleEntry
 	payload []byte
-	out     []byte
+	hdr     []byte
+	// windowMax is the largest payload of the windowLen fragments since the
+	// arena was last checked (see shrinkAfter).
+	windowMax, windowLen int
 }
 
-// Reset empties the builder, keeping its buffers.
+// Arena sizing: grow to the need plus a quarter (few copies while a stream
+// starts); every shrinkAfter fragments, when the arena is more than a
+// quarter larger than the largest payload of those fragments plus an eighth
+// (the start-up headroom, or a spike that is over), reallocate it to that.
+const (
+	shrinkAfter = 30
+	minArena    = 64 << 10
+)
+
+// Reset empties the builder, keeping its buffers (an arena much larger than
+// the recent fragments needed is given back).
 func (b *FragmentBuilder) Reset() {
+	if n := len(b.payload); n > 0 {
+		b.windowMax = max(b.windowMax, n)
+		b.windowLen++
+		if b.windowLen >= shrinkAfter {
+			want := max(b.windowMax+b.windowMax/8, minArena)
+			b.windowMax, b.windowLen = 0, 0
+			if cap(b.payload) > want+want/4 {
+				b.payload = make([]byte, 0, want)
+			}
+		}
+	}
 	b.samples = b.samples[:0]
 	b.payload = b.payload[:0]
 }
@@ -288,11 +320,33 @@ func (b *FragmentBuilder) Len() int { return len(b.samples) }
 // PayloadSize is the number of sample bytes added since the last Reset.
 func (b *FragmentBuilder) PayloadSize() int { return len(b.payload) }
 
+// ArenaSize is the capacity of the payload arena (what the builder holds).
+func (b *FragmentBuilder) ArenaSize() int { return cap(b.payload) }
+
+// grow makes room for n more payload bytes: the arena grows to the need plus
+// a quarter (not doubled), copied once.
+func (b *FragmentBuilder) grow(n int) {
+	need := len(b.payload) + n
+	if need <= cap(b.payload) {
+		return
+	}
+	p := make([]byte, len(b.payload), max(need+need/4, minArena))
+	copy(p, b.payload)
+	b.payload = p
+}
+
 // AddNALUs appends one sample made of nalus (without start codes), each
 // written with a 4-byte length prefix. Access unit delimiters and filler data
 // are dropped; parameter sets are kept in band so that a decoder follows a
 // change of them. The bytes are copied: nalus may be reused on return.
 func (b *FragmentBuilder) AddNALUs(codec media.Codec, nalus [][]byte, s Sample) {
+	size := 0
+	for _, n := range nalus {
+		if len(n) > 0 && !dropNALU(codec, n) {
+			size += 4 + len(n)
+		}
+	}
+	b.grow(size)
 	start := len(b.payload)
 	for _, n := range nalus {
 		if len(n) == 0 || dropNALU(codec, n) {
@@ -307,6 +361,7 @@ func (b *FragmentBuilder) AddNALUs(codec media.Codec, nalus [][]byte, s Sample) 
 // AddSample appends one sample whose data is already AVCC (4-byte length
 // prefixed), as read back from a file. data is copied.
 func (b *FragmentBuilder) AddSample(data []byte, s Sample) {
+	b.grow(len(data))
 	b.payload = append(b.payload, data...)
 	b.addEntry(uint32(len(data)), s)
 }
@@ -344,11 +399,12 @@ func (b *FragmentBuilder) Duration() uint64 {
 	return d
 }
 
-// Encode returns moof+mdat for the samples added: sequence number seq and
-// baseMediaDecodeTime baseTime (ticks). The result is valid until the next
-// call of Encode; the builder keeps its samples until Reset.
-func (b *FragmentBuilder) Encode(seq uint32, baseTime uint64) []byte {
-	w := boxWriter{b: b.out[:0]}
+// Header returns the moof box and the mdat box header for the samples added:
+// sequence number seq and baseMediaDecodeTime baseTime (ticks). The fragment
+// is Header() followed by Payload(). The result is valid until the next call
+// of Header or Encode; the builder keeps its samples until Reset.
+func (b *FragmentBuilder) Header(seq uint32, baseTime uint64) []byte {
+	w := boxWriter{b: b.hdr[:0]}
 	w.open("moof")
 	w.openFull("mfhd", 0, 0)
 	w.u32(seq)
@@ -376,9 +432,21 @@ func (b *FragmentBuilder) Encode(seq uint32, baseTime uint64) []byte {
 	binary.BigEndian.PutUint32(w.b[dataOffsetPos:], uint32(len(w.b)+8))
 	w.b = binary.BigEndian.AppendUint32(w.b, uint32(8+len(b.payload)))
 	w.b = append(w.b, "mdat"...)
-	w.b = append(w.b, b.payload...)
-	b.out = w.b
+	b.hdr = w.b
 	return w.b
+}
+
+// Payload is the mdat content: the samples added since the last Reset. It
+// is valid until the next Add or Reset.
+func (b *FragmentBuilder) Payload() []byte { return b.payload }
+
+// Encode returns the whole fragment (moof+mdat) as one new slice: Header and
+// Payload copied together. Writers that care about memory write Header and
+// Payload with one vectored write instead.
+func (b *FragmentBuilder) Encode(seq uint32, baseTime uint64) []byte {
+	h := b.Header(seq, baseTime)
+	out := make([]byte, 0, len(h)+len(b.payload))
+	return append(append(out, h...), b.payload...)
 }
 
 func dropNALU(codec media.Codec, n []byte) bool {

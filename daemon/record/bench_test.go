@@ -2,7 +2,9 @@ package record_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -69,4 +71,56 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRecorderMemory records 16 cameras of the 720p25 clip (~4 Mbit/s)
+// for 4 s of video each, interleaved as they would arrive, and reports the
+// Go heap the recorders hold per camera once warm (after a GC): mostly the
+// fragment being collected. Run with -benchtime 1x.
+func BenchmarkRecorderMemory(b *testing.B) {
+	const cameras, frames = 16, 100
+	clip := recordtest.LoadClip(b, "moving-720p.h264")
+	dir := b.TempDir()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "matthan-bench-recmem-"); err == nil {
+			dir = d
+			defer os.RemoveAll(d)
+		}
+	}
+	st, err := storage.Open(context.Background(), dir, storage.Options{MinFreeBytes: 1, RetentionInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var perCamera float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		recs := make([]*record.Recorder, cameras)
+		for i := range recs {
+			name := fmt.Sprintf("cam%d", i)
+			recs[i] = record.New(st, name, record.Options{})
+			s := clip.Stream
+			s.Camera, s.Epoch = name, time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+			recs[i].StreamStarted(s)
+		}
+		for n := range frames {
+			for _, rec := range recs {
+				au := clip.AUs[n%len(clip.AUs)]
+				au.DTS = time.Duration(n) * time.Second / 25
+				au.PTS = au.DTS
+				if err := rec.WriteAccessUnit(&au); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perCamera = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / cameras / (1 << 20)
+		for _, rec := range recs {
+			rec.Close()
+		}
+	}
+	b.ReportMetric(perCamera, "heap-MB/camera")
 }

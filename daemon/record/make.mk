@@ -1,9 +1,13 @@
 # daemon/record: the recorder core's cost per 720p25 ~4 Mbit/s stream (CPU
 # time of muxing, writing, fsyncing and indexing; RTSP ingest not included)
-# and bytes written to disk per byte of video received.
+# and bytes written to disk per byte of video received; the Go heap the
+# recorders hold per camera (the fragment being collected).
 BENCHES += bench-record-core
 .PHONY: bench-record-core
 bench-record-core:
+	@$(GO) test -run '^$$' -bench 'BenchmarkRecorderMemory$$' -benchtime 1x ./daemon/record/ | awk ' \
+	  /^BenchmarkRecorderMemory/ { for (i = 1; i < NF; i++) if ($$(i+1) == "heap-MB/camera") print "BENCH record_core_heap_per_camera", $$i, "MB" } \
+	  /^(FAIL|panic)/ { print; bad = 1 } END { exit bad }'
 	@$(GO) test -run '^$$' -bench 'BenchmarkRecorder$$' -benchtime 7500x ./daemon/record/ | awk ' \
 	  /^BenchmarkRecorder/ { for (i = 1; i < NF; i++) { \
 	    if ($$(i+1) == "%core/stream") print "BENCH record_core_cpu_per_stream", $$i, "%core"; \

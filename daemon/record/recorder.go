@@ -1,6 +1,6 @@
 // Package record turns a camera's access units into fragmented MP4 segment
 // files in a storage.Store: a segment about every minute, cut at a key
-// frame; a fragment (moof+mdat, one write) about every second; fsync often
+// frame; a fragment (moof+mdat, one writev) about every second; fsync often
 // enough that a power cut loses at most Options.MaxLoss of video. It never
 // transcodes.
 package record
@@ -97,6 +97,7 @@ type Recorder struct {
 	armedGen uint64
 
 	nalus     [][]byte
+	parts     [2][]byte // a fragment's header and samples, for one writev
 	lastAlarm time.Time
 	stats     Stats
 }
@@ -287,11 +288,16 @@ func (r *Recorder) flushFragment() {
 	r.timerGen++
 	r.seq++
 	dur := r.frag.Duration()
-	out := r.frag.Encode(r.seq, r.fragBase)
+	// The moof and the samples go out with one writev: the fragment is
+	// never copied into a second buffer.
+	r.parts[0] = r.frag.Header(r.seq, r.fragBase)
+	r.parts[1] = r.frag.Payload()
 	end := r.segStart.Add(tickDur(r.fragBase + dur))
-	r.frag.Reset()
 	r.nextTick = max(r.nextTick, r.fragBase+dur)
-	if err := r.seg.Append(out, end); err != nil {
+	err := r.seg.AppendParts(r.parts[:], end)
+	r.parts = [2][]byte{}
+	r.frag.Reset()
+	if err != nil {
 		// The fragment is lost (the file was cut back to its last good
 		// fragment); the next one continues the segment.
 		r.storageError(err)

@@ -148,8 +148,7 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 				continue
 			}
 			seq++
-			out := b.Encode(seq, baseTick)
-			if _, err := w.Write(out); err != nil {
+			if _, err := WriteParts(w, [][]byte{b.Header(seq, baseTick), b.Payload()}); err != nil {
 				f.Close()
 				return info, fmt.Errorf("storage: export: %w", err)
 			}

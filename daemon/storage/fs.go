@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"io"
 	"os"
 
@@ -41,7 +42,80 @@ func (osFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f, nil
+	return osFile{f}, nil
+}
+
+// PartsWriter is a File that writes several buffers with one system call
+// (writev), as one write of their concatenation. Files of OS implement it.
+type PartsWriter interface {
+	WriteParts(parts [][]byte) (int, error)
+}
+
+// WriteParts writes parts to f as if they were one buffer: with one writev
+// when f is a PartsWriter, else one Write per part. Like Write, it returns
+// the number of bytes written and an error if that is not all of them.
+func WriteParts(f io.Writer, parts [][]byte) (int, error) {
+	if pw, ok := f.(PartsWriter); ok {
+		return pw.WriteParts(parts)
+	}
+	total := 0
+	for _, p := range parts {
+		n, err := f.Write(p)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// osFile is an *os.File that also writes vectors.
+type osFile struct{ *os.File }
+
+// WriteParts writes parts with writev, repeating after a short write or an
+// interrupted call until all is written or an error occurs.
+func (f osFile) WriteParts(parts [][]byte) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var buf [4][]byte
+	rest := append(buf[:0], parts...) // trimmed as bytes go out; parts stays intact
+	written := 0
+	for len(rest) > 0 {
+		if len(rest[0]) == 0 {
+			rest = rest[1:]
+			continue
+		}
+		var n int
+		var werr error
+		if err := rc.Write(func(fd uintptr) bool {
+			n, werr = unix.Writev(int(fd), rest)
+			return true
+		}); err != nil {
+			return written, &os.PathError{Op: "writev", Path: f.Name(), Err: err}
+		}
+		if werr != nil {
+			if errors.Is(werr, unix.EINTR) {
+				continue
+			}
+			return written, &os.PathError{Op: "writev", Path: f.Name(), Err: werr}
+		}
+		if n <= 0 {
+			return written, &os.PathError{Op: "writev", Path: f.Name(), Err: io.ErrShortWrite}
+		}
+		written += n
+		for n > 0 && len(rest) > 0 {
+			if n >= len(rest[0]) {
+				n -= len(rest[0])
+				rest = rest[1:]
+			} else {
+				rest[0] = rest[0][n:]
+				n = 0
+			}
+		}
+	}
+	return written, nil
 }
 func (osFS) Remove(name string) error                   { return os.Remove(name) }
 func (osFS) Rename(o, n string) error                   { return os.Rename(o, n) }

@@ -30,6 +30,7 @@ type SegmentWriter struct {
 	closed bool
 	// preallocated: blocks past the end were reserved (given back at Close)
 	preallocated bool
+	one          [1][]byte // Append's single part, without an allocation
 }
 
 // Create starts a new segment for camera at start (rounded to the
@@ -139,14 +140,28 @@ func (w *SegmentWriter) Size() int64 { return w.size.Load() }
 // back off the file so that it stays playable; on ENOSPC the store deletes
 // the oldest recordings and the write is retried once.
 func (w *SegmentWriter) Append(p []byte, end time.Time) error {
+	w.one[0] = p
+	err := w.AppendParts(w.one[:], end)
+	w.one[0] = nil
+	return err
+}
+
+// AppendParts is Append of the concatenation of parts (a fragment's moof and
+// mdat header, then its sample bytes), written with one vectored write
+// (writev) so that the fragment is never copied into one buffer.
+func (w *SegmentWriter) AppendParts(parts [][]byte, end time.Time) error {
 	if w.closed {
 		return errors.New("storage: append to closed segment")
 	}
-	if w.size.Load()+int64(len(p)) > MaxSegmentBytes {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	if w.size.Load()+int64(size) > MaxSegmentBytes {
 		return fmt.Errorf("storage: segment %s would exceed %d bytes", w.path, int64(MaxSegmentBytes))
 	}
-	err := w.s.retryOnFull(2*int64(len(p))+64<<10, func() error {
-		n, err := w.f.Write(p)
+	err := w.s.retryOnFull(2*int64(size)+64<<10, func() error {
+		n, err := WriteParts(w.f, parts)
 		if err != nil && n > 0 {
 			if terr := w.f.Truncate(w.size.Load()); terr != nil {
 				return fmt.Errorf("%w (and cutting the torn write off failed: %v)", err, terr)
@@ -158,15 +173,15 @@ func (w *SegmentWriter) Append(p []byte, end time.Time) error {
 		w.s.stats.werr.Add(1)
 		return fmt.Errorf("storage: write %s: %w", w.path, err)
 	}
-	w.s.stats.video.Add(int64(len(p)))
-	if w.s.budget.Add(-int64(len(p))) < 0 {
+	w.s.stats.video.Add(int64(size))
+	if w.s.budget.Add(-int64(size)) < 0 {
 		if _, err := w.s.enforce(0); err != nil {
 			w.s.opts.Logf("storage: retention: %v", err)
 		}
 	}
-	size := w.size.Add(int64(len(p)))
+	total := w.size.Add(int64(size))
 	w.end = max(w.end, end.UnixNano())
-	w.s.setEntry(w.c, w.start, w.end, size)
+	w.s.setEntry(w.c, w.start, w.end, total)
 	return nil
 }
 

@@ -99,15 +99,38 @@ type file struct {
 }
 
 func (w *file) Write(p []byte) (int, error) {
+	return w.WriteParts([][]byte{p})
+}
+
+// WriteParts writes parts with one vectored write of the base file (as the
+// store does), cut at the quota like Write.
+func (w *file) WriteParts(parts [][]byte) (int, error) {
 	f := w.fs
+	total := 0
+	for _, p := range parts {
+		total += len(p)
+	}
 	f.mu.Lock()
-	room := int64(len(p))
+	room := int64(total)
 	if f.Quota > 0 {
 		room = max(0, min(room, f.Quota-f.used))
 	}
 	f.mu.Unlock()
-	n, err := w.File.Write(p[:room])
-	if err == nil && room < int64(len(p)) {
+	cut := parts
+	if room < int64(total) {
+		cut = nil
+		left := int(room)
+		for _, p := range parts {
+			if left == 0 {
+				break
+			}
+			n := min(left, len(p))
+			cut = append(cut, p[:n])
+			left -= n
+		}
+	}
+	n, err := storage.WriteParts(w.File, cut)
+	if err == nil && room < int64(total) {
 		err = &os.PathError{Op: "write", Path: w.name, Err: syscall.ENOSPC}
 	}
 	f.mu.Lock()
