@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -61,6 +62,8 @@ type Index struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	warnedFallback atomic.Bool // searchText said it fell back to bleve
 
 	// Repaired is set when Open found an index it could not open and moved
 	// it aside to path+".broken-<unix time>".

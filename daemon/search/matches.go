@@ -66,10 +66,7 @@ func (x *Index) searchText(ctx context.Context, q Query) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	ids, err := x.matchingIDs(ctx, wreq.Query)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
+	matches := func(each func(id string) error) error { return x.eachMatch(ctx, wreq.Query, each) }
 	r := span{from: q.From, to: q.To, exactStart: func(id string) (time.Time, error) {
 		e, ok, err := x.stored(id)
 		if err == nil && !ok {
@@ -77,9 +74,13 @@ func (x *Index) searchText(ctx context.Context, q Query) (*Result, error) {
 		}
 		return e.Start, err
 	}}
-	total, byCam, byType, window, off, err := x.tl.rank(ids, r, req.From, req.Size)
+	total, byCam, byType, window, off, err := x.tl.rank(matches, r, req.From, req.Size)
 	if errors.Is(err, errNotInTimeline) || errors.Is(err, errStalePos) {
-		x.opt.Logf("search: %v; answering from bleve", err)
+		// Also while a batch is between bleve and the timeline: rare
+		// and short, so said once.
+		if !x.warnedFallback.Swap(true) {
+			x.opt.Logf("search: %v; answering from bleve (said once)", err)
+		}
 		return x.searchBleve(ctx, q)
 	}
 	if err != nil {
@@ -92,75 +93,79 @@ func (x *Index) searchText(ctx context.Context, q Query) (*Result, error) {
 	return &Result{Total: total, Page: q.Page, Size: req.Size, Events: evs, ByCamera: byCam, ByType: byType, Took: time.Since(t0)}, nil
 }
 
-// matchingIDs returns the IDs of every document matching qq, unordered.
-func (x *Index) matchingIDs(ctx context.Context, qq query.Query) ([]string, error) {
+// eachMatch calls each with the ID of every document matching qq, in
+// bleve's internal order, and stops at its first error.
+func (x *Index) eachMatch(ctx context.Context, qq query.Query, each func(id string) error) error {
 	adv, err := x.idx.Advanced()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r, err := adv.Reader()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer r.Close()
 	s, err := qq.Searcher(ctx, r, x.idx.Mapping(), search.SearcherOptions{Score: "none"})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer s.Close()
 	sc := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize(), 0), IndexReader: r}
-	var ids []string
 	for n := 0; ; n++ {
 		if n&1023 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		dm, err := s.Next(sc)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if dm == nil {
-			return ids, nil
+			return nil
 		}
 		id, err := r.ExternalID(dm.IndexInternalID)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		ids = append(ids, id)
 		sc.DocumentMatchPool.Put(dm)
+		if err := each(id); err != nil {
+			return err
+		}
 	}
 }
 
-// rank counts the matching events ids by camera and type and returns the
-// matches from skip on, newest first (start, then ID, descending), at
-// least size of them and more when events at the same millisecond as the
-// page's first or last one lie beyond it (orderPage sorts those by their
-// exact start). The page starts off events into the window.
-func (tl *timeline) rank(ids []string, r span, skip, size int) (total uint64, byCam, byType map[string]uint64, window []string, off int, err error) {
+// rank takes the events matches gives (called while rank holds the
+// timeline) that start in r, counts them by camera and type and returns
+// them from skip on, newest first (start, then ID, descending): at least
+// size of them, and more when events in the same millisecond as the page's
+// first or last one lie beyond it (orderPage sorts those by their exact
+// start). The page starts off events into the window.
+func (tl *timeline) rank(matches func(each func(id string) error) error, r span, skip, size int) (total uint64, byCam, byType map[string]uint64, window []string, off int, err error) {
 	tl.mu.RLock()
 	defer tl.mu.RUnlock()
 	if tl.dirty {
 		return 0, nil, nil, nil, 0, errStalePos
 	}
-	pos := make([]int32, 0, len(ids))
+	var pos []int32
 	camN := make([]uint64, len(tl.cams))
 	typN := make([]uint64, len(tl.types))
-	for _, id := range ids {
+	err = matches(func(id string) error {
 		p, ok := tl.pos[id]
 		if !ok || tl.start[p] < minStartMilli || tl.start[p] > maxStartMilli {
-			return 0, nil, nil, nil, 0, errNotInTimeline
+			return errNotInTimeline
 		}
 		in, err := r.holds(id, tl.start[p])
-		if err != nil {
-			return 0, nil, nil, nil, 0, err
-		}
-		if !in {
-			continue
+		if err != nil || !in {
+			return err
 		}
 		pos = append(pos, p)
 		camN[tl.cam[p]]++
 		typN[tl.typ[p]]++
+		return nil
+	})
+	if err != nil {
+		return 0, nil, nil, nil, 0, err
 	}
 	// Positions ascend with start: descending positions are newest first,
 	// up to the order within one millisecond, fixed below.
