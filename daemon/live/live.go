@@ -16,15 +16,13 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 
+	"github.com/matthan/matthan/daemon/fmp4"
 	"github.com/matthan/matthan/daemon/media"
 )
 
 // Timescale of the video track (90 kHz, as RTP).
-const Timescale = 90000
+const Timescale = fmp4.Timescale
 
 // maxGOP bounds the cached fragments per camera (a broken camera that never
 // sends a key frame must not eat the box's memory).
@@ -101,7 +99,7 @@ func (h *Hub) Streaming(camera string) bool {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.start != nil && len(f.gop) > 0
+	return f.start != nil && len(f.gop.frags) > 0
 }
 
 // Subscription is one viewer's queue.
@@ -139,6 +137,11 @@ func (s *Subscription) Next(ctx context.Context) (Message, error) {
 }
 
 // Feed is one camera's tap: it implements media.Sink.
+//
+// It runs for every camera all the time, watched or not, so a picture costs
+// no allocation once warm: the fragment is built by a reused
+// fmp4.FragmentBuilder straight into the GOP arena (see gopCache), and the
+// viewers receive sub-slices of that arena.
 type Feed struct {
 	camera string
 
@@ -147,12 +150,87 @@ type Feed struct {
 	start  *Start
 	init   []byte
 	seq    uint32
-	gop    []Message
-	gopLen int
+	fb     fmp4.FragmentBuilder
+	gop    gopCache
 	lastD  time.Duration // last frame duration, used for the newest frame
 	lastDT time.Duration
 	hasDT  bool
 	subs   map[*Subscription]struct{}
+}
+
+// gopCache keeps the fragments since the last key frame back to back in one
+// byte arena, with their offsets. Fragments handed to viewers are slices of
+// the arena, so once one was sent (shared) the arena is never written over:
+// the next GOP starts a fresh one, and the viewers' slices keep the old one
+// alive until they are done. Without viewers the arena is reused in place.
+//
+// The arena is sized to the stream: the next GOP's arena is the last GOP's
+// size plus a quarter, and an arena more than twice that (after a spike, or
+// a scene that calmed down) is given back at the next key frame.
+type gopCache struct {
+	buf    []byte
+	frags  []fragRef
+	shared bool
+	want   int // arena capacity for the next GOP (0: not known yet)
+}
+
+type fragRef struct {
+	start, end int
+	dts        time.Duration
+	key        bool
+}
+
+// minGOPArena is the smallest arena kept (a 360p GOP of a quiet scene).
+const minGOPArena = 64 << 10
+
+// restart empties the cache for a new GOP.
+func (g *gopCache) restart() {
+	if n := len(g.buf); n > 0 {
+		g.want = max(n+n/4, minGOPArena)
+	}
+	if g.shared || cap(g.buf) > 2*g.want {
+		g.buf = nil // allocated at the first fragment, g.want bytes
+	} else {
+		g.buf = g.buf[:0]
+	}
+	g.frags = g.frags[:0]
+	g.shared = false
+}
+
+// free gives the memory back (stream over).
+func (g *gopCache) free() { *g = gopCache{} }
+
+// fits reports whether a fragment of n more bytes may be cached.
+func (g *gopCache) fits(n int) bool {
+	return len(g.frags) < maxGOPFrames && len(g.buf)+n < maxGOPBytes
+}
+
+// add appends the fragment hdr+payload and returns it, a slice of the
+// arena whose capacity ends with it (a viewer appending to it copies).
+func (g *gopCache) add(hdr, payload []byte, key bool, dts time.Duration) []byte {
+	n := len(hdr) + len(payload)
+	if need := len(g.buf) + n; need > cap(g.buf) {
+		grown := need + need/4
+		if g.want == 0 {
+			grown = max(2*need, minGOPArena) // first GOP: size unknown, double
+		}
+		b := make([]byte, len(g.buf), max(grown, g.want))
+		copy(b, g.buf)
+		g.buf = b
+	}
+	start := len(g.buf)
+	g.buf = append(append(g.buf, hdr...), payload...)
+	end := len(g.buf)
+	g.frags = append(g.frags, fragRef{start: start, end: end, dts: dts, key: key})
+	return g.buf[start:end:end]
+}
+
+// message is the viewer's message for cached fragment i; the arena becomes
+// shared.
+func (g *gopCache) message(i int) Message {
+	r := g.frags[i]
+	g.shared = true
+	return Message{Frag: g.buf[r.start:r.end:r.end], Key: r.key, DTS: r.dts}
 }
 
 var _ media.Sink = (*Feed)(nil)
@@ -163,18 +241,19 @@ func (f *Feed) subscribe() *Subscription {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := &Subscription{C: make(chan Message, queueLen+maxGOPFrames), feed: f}
-	if f.start != nil && len(f.gop) > 0 {
+	if f.start != nil && len(f.gop.frags) > 0 {
 		st := *f.start
 		s.C <- Message{Start: &st, Init: f.init}
-		for _, m := range f.gop {
-			s.C <- m
+		for i := range f.gop.frags {
+			s.C <- f.gop.message(i)
 		}
 	}
 	f.subs[s] = struct{}{}
 	return s
 }
 
-func (f *Feed) broadcastLocked(m Message) {
+// broadcastLocked queues m to every viewer; it reports whether any took it.
+func (f *Feed) broadcastLocked(m Message) (sent bool) {
 	for s := range f.subs {
 		if s.skipping {
 			if !m.Key && m.Start == nil {
@@ -184,10 +263,12 @@ func (f *Feed) broadcastLocked(m Message) {
 		}
 		select {
 		case s.C <- m:
+			sent = true
 		default:
 			s.skipping = true
 		}
 	}
+	return sent
 }
 
 // StreamStarted implements media.Sink.
@@ -195,7 +276,8 @@ func (f *Feed) StreamStarted(st media.Stream) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stream = st
-	f.start, f.init, f.gop, f.gopLen, f.hasDT = nil, nil, nil, 0, false
+	f.start, f.init, f.hasDT = nil, nil, false
+	f.gop.free()
 	f.lastD = 40 * time.Millisecond
 	if st.Codec != media.H264 && st.Codec != media.H265 {
 		return fmt.Errorf("live %s: codec %v cannot be shown in a browser", st.Camera, st.Codec)
@@ -209,7 +291,6 @@ func (f *Feed) StreamStarted(st media.Stream) error {
 }
 
 func (f *Feed) makeInitLocked(vps, sps, pps []byte) error {
-	var codec mp4.Codec
 	var codecStr string
 	var w, h int
 	switch f.stream.Codec {
@@ -221,7 +302,6 @@ func (f *Feed) makeInitLocked(vps, sps, pps []byte) error {
 		if len(sps) < 4 {
 			return fmt.Errorf("live %s: SPS too short", f.camera)
 		}
-		codec = &mp4.CodecH264{SPS: clone(sps), PPS: clone(pps)}
 		codecStr = fmt.Sprintf("avc1.%02x%02x%02x", sps[1], sps[2], sps[3])
 		w, h = s.Width(), s.Height()
 	case media.H265:
@@ -229,16 +309,14 @@ func (f *Feed) makeInitLocked(vps, sps, pps []byte) error {
 		if err := s.Unmarshal(sps); err != nil {
 			return fmt.Errorf("live %s: SPS: %w", f.camera, err)
 		}
-		codec = &mp4.CodecH265{VPS: clone(vps), SPS: clone(sps), PPS: clone(pps)}
 		codecStr = hevcCodecString(s.ProfileTierLevel)
 		w, h = s.Width(), s.Height()
 	}
-	ini := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: Timescale, Codec: codec}}}
-	var buf seekablebuffer.Buffer
-	if err := ini.Marshal(&buf); err != nil {
+	init, err := fmp4.InitSegment(media.Stream{Codec: f.stream.Codec, VPS: vps, SPS: sps, PPS: pps})
+	if err != nil {
 		return fmt.Errorf("live %s: init segment: %w", f.camera, err)
 	}
-	f.init = buf.Bytes()
+	f.init = init
 	f.start = &Start{Camera: f.camera, Codec: codecStr, MIME: `video/mp4; codecs="` + codecStr + `"`,
 		EpochMs: f.stream.Epoch.UnixMilli(), Width: w, Height: h}
 	return nil
@@ -272,8 +350,6 @@ func hevcCodecString(p h265.SPS_ProfileTierLevel) string {
 	return fmt.Sprintf("hvc1.%d.%X.%c%d.%X", p.GeneralProfileIdc, compat, tier, p.GeneralLevelIdc, cons)
 }
 
-func clone(b []byte) []byte { return append([]byte(nil), b...) }
-
 // WriteAccessUnit implements media.Sink.
 func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 	f.mu.Lock()
@@ -286,7 +362,7 @@ func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 				if err := f.makeInitLocked(vps, sps, pps); err != nil {
 					return err
 				}
-				f.gop, f.gopLen = nil, 0
+				f.gop.restart()
 				st := *f.start
 				f.broadcastLocked(Message{Start: &st, Init: f.init})
 			}
@@ -301,36 +377,38 @@ func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 		}
 	}
 	f.lastDT, f.hasDT = au.DTS, true
-	if !au.Key && len(f.gop) == 0 {
+	if !au.Key && len(f.gop.frags) == 0 {
 		return nil // wait for the first key frame
 	}
-	var sample fmp4.Sample
-	var err error
-	if f.stream.Codec == media.H265 {
-		err = sample.FillH265(int32(durTicks(au.PTS-au.DTS)), au.NALUs)
-	} else {
-		err = sample.FillH264(int32(durTicks(au.PTS-au.DTS)), au.NALUs)
-	}
-	if err != nil {
-		return fmt.Errorf("live %s: sample: %w", f.camera, err)
-	}
-	sample.Duration = uint32(durTicks(f.lastD))
-	sample.IsNonSyncSample = !au.Key
-	f.seq++
-	part := fmp4.Part{SequenceNumber: f.seq, Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(max(0, durTicks(au.DTS))), Samples: []*fmp4.Sample{&sample}}}}
-	var buf seekablebuffer.Buffer
-	if err := part.Marshal(&buf); err != nil {
-		return fmt.Errorf("live %s: fragment: %w", f.camera, err)
-	}
-	m := Message{Frag: buf.Bytes(), Key: au.Key, DTS: au.DTS}
 	if au.Key {
-		f.gop, f.gopLen = f.gop[:0:0], 0
+		f.gop.restart()
 	}
-	if len(f.gop) < maxGOPFrames && f.gopLen+len(m.Frag) < maxGOPBytes {
-		f.gop = append(f.gop, m)
-		f.gopLen += len(m.Frag)
+	f.seq++
+	watched := len(f.subs) > 0
+	if !watched && !f.gop.fits(0) {
+		return nil // nobody would see it: not even built
 	}
-	f.broadcastLocked(m)
+	f.fb.Reset()
+	f.fb.AddNALUs(f.stream.Codec, au.NALUs, fmp4.Sample{
+		Duration:  uint32(durTicks(f.lastD)),
+		PTSOffset: int32(durTicks(au.PTS - au.DTS)),
+		Key:       au.Key,
+	})
+	hdr := f.fb.Header(f.seq, uint64(max(0, durTicks(au.DTS))))
+	payload := f.fb.Payload()
+	var frag []byte
+	cached := f.gop.fits(len(hdr) + len(payload))
+	switch {
+	case cached:
+		frag = f.gop.add(hdr, payload, au.Key, au.DTS)
+	case watched: // over the cache's bounds (a broken camera): a copy of its own
+		frag = append(append(make([]byte, 0, len(hdr)+len(payload)), hdr...), payload...)
+	default:
+		return nil
+	}
+	if f.broadcastLocked(Message{Frag: frag, Key: au.Key, DTS: au.DTS}) && cached {
+		f.gop.shared = true
+	}
 	return nil
 }
 
@@ -371,5 +449,7 @@ func equalParams(init, sps, pps []byte) bool {
 func (f *Feed) StreamEnded(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.start, f.init, f.gop, f.gopLen = nil, nil, nil, 0
+	f.start, f.init = nil, nil
+	f.gop.free()
+	f.fb = fmp4.FragmentBuilder{}
 }
