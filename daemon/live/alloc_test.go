@@ -1,6 +1,7 @@
 package live
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
@@ -134,5 +135,82 @@ func BenchmarkFeedWriteAccessUnit(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestViewersFragmentsStayIntact: the fragments a viewer received (from the
+// cache when it joined, then live) are slices of the GOP arena; whatever the
+// feed writes afterwards, watched or not, must not change them.
+func TestViewersFragmentsStayIntact(t *testing.T) {
+	l := newLoopedFeed(t)
+	for range 60 { // nobody watches: the arena is reused in place
+		l.write(t)
+	}
+	type held struct{ frag, copy []byte }
+	var got []held
+	keep := func(s *Subscription) {
+		for {
+			select {
+			case m := <-s.C:
+				if m.Frag != nil {
+					got = append(got, held{m.Frag, bytes.Clone(m.Frag)})
+				}
+			default:
+				return
+			}
+		}
+	}
+	sub := l.f.subscribe() // joins mid-GOP: gets the cached fragments
+	keep(sub)
+	for range 70 { // across a key frame, watched
+		l.write(t)
+		keep(sub)
+	}
+	sub.Close()
+	for range 200 { // nobody watches again, four key frames
+		l.write(t)
+	}
+	if len(got) < 70 {
+		t.Fatalf("viewer got %d fragments, want >= 70", len(got))
+	}
+	for i, h := range got {
+		if !bytes.Equal(h.frag, h.copy) {
+			t.Fatalf("fragment %d of %d changed after it was sent", i, len(got))
+		}
+		if cap(h.frag) != len(h.frag) {
+			t.Fatalf("fragment %d: capacity %d beyond its length %d (a viewer's append would write into the arena)", i, cap(h.frag), len(h.frag))
+		}
+	}
+}
+
+// TestGOPArenaFollowsTheStream: the arena is sized from the last GOP plus a
+// quarter, reused while nobody watches, and given back after a spike.
+func TestGOPArenaFollowsTheStream(t *testing.T) {
+	var g gopCache
+	hdr := make([]byte, 112)
+	gop := func(frames, size int) {
+		g.restart()
+		p := make([]byte, size)
+		for i := range frames {
+			g.add(hdr, p, i == 0, 0)
+		}
+	}
+	for _, tt := range []struct {
+		name           string
+		frames, size   int
+		repeat         int
+		minCap, maxCap int
+	}{
+		{"normal 720p GOP", 50, 20000, 3, 50 * 20112, 50 * 20112 * 5 / 4},
+		{"spike 10x", 50, 200000, 1, 50 * 200112, 50 * 200112 * 3 / 2},
+		{"back to normal: given back", 50, 20000, 2, 50 * 20112, 50 * 20112 * 5 / 4},
+		{"tiny stream: kept at the minimum", 50, 100, 3, minGOPArena, minGOPArena},
+	} {
+		for range tt.repeat {
+			gop(tt.frames, tt.size)
+		}
+		if c := cap(g.buf); c < tt.minCap || c > tt.maxCap {
+			t.Errorf("%s: arena %d bytes, want %d..%d", tt.name, c, tt.minCap, tt.maxCap)
+		}
 	}
 }

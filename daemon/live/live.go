@@ -166,7 +166,8 @@ type Feed struct {
 //
 // The arena is sized to the stream: the next GOP's arena is the last GOP's
 // size plus a quarter, and an arena more than twice that (after a spike, or
-// a scene that calmed down) is given back at the next key frame.
+// a scene that calmed down) is given back at the next key frame. The first
+// GOP of a stream, of unknown size, grows by doubling and is trimmed after.
 type gopCache struct {
 	buf    []byte
 	frags  []fragRef
@@ -185,10 +186,11 @@ const minGOPArena = 64 << 10
 
 // restart empties the cache for a new GOP.
 func (g *gopCache) restart() {
+	first := g.want == 0 // the first GOP's arena grew by doubling: trim it
 	if n := len(g.buf); n > 0 {
 		g.want = max(n+n/4, minGOPArena)
 	}
-	if g.shared || cap(g.buf) > 2*g.want {
+	if g.shared || cap(g.buf) > 2*g.want || first && cap(g.buf) > g.want {
 		g.buf = nil // allocated at the first fragment, g.want bytes
 	} else {
 		g.buf = g.buf[:0]
