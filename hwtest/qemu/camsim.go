@@ -76,13 +76,22 @@ func (c *Cameras) Stop() {
 
 // GuestCmdline names n cameras cam1..camN at the simulator's port as the
 // guest sees the host (10.0.2.2).
-func GuestCmdline(n, port int) string {
+func GuestCmdline(n, port int) string { return guestCmdline(n, port, false) }
+
+// GuestCmdlineWithSub is GuestCmdline with each camera's sub stream
+// (…/camN/sub, for the live wall) after a comma.
+func GuestCmdlineWithSub(n, port int) string { return guestCmdline(n, port, true) }
+
+func guestCmdline(n, port int, sub bool) string {
 	s := ""
 	for i := 1; i <= n; i++ {
 		if s != "" {
 			s += " "
 		}
 		s += fmt.Sprintf("matthan.camera=cam%d=rtsp://10.0.2.2:%d/cam%d", i, port, i)
+		if sub {
+			s += fmt.Sprintf(",rtsp://10.0.2.2:%d/cam%d/sub", port, i)
+		}
 	}
 	return s
 }

@@ -41,7 +41,7 @@ func run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	cmdline := qemu.GuestCmdline(4, *camPort)
+	cmdline := qemu.GuestCmdlineWithSub(4, *camPort)
 	fmt.Println("Đang dựng firmware / building the qemu-virt firmware ...")
 	res, err := build.Build(ctx, build.Options{Board: "qemu-virt", Repo: repo, Out: filepath.Join(absOut, "qemu-virt-run"),
 		Cache: filepath.Join(absOut, "cache"), Cmdline: cmdline, Debug: *debug, Log: os.Stderr})
