@@ -31,11 +31,14 @@ type cameraSpec struct {
 	Recording                    string // config.RecordContinuous, RecordMotion, RecordOff
 	Pre, Post                    time.Duration
 	Zones                        []motion.Zone
+	// NoMotion: record without analysing motion (config no_motion); the
+	// page's "motion" recording mode turns analysis back on.
+	NoMotion bool
 }
 
 // specFromConfig is a camera as the config file or the command line gives it.
 func specFromConfig(c config.Camera) cameraSpec {
-	return cameraSpec{Name: c.Name, URL: c.URL, SubURL: c.SubURL, Household: c.Household, Recording: c.Recording,
+	return cameraSpec{Name: c.Name, URL: c.URL, SubURL: c.SubURL, Household: c.Household, Recording: c.Recording, NoMotion: c.NoMotion,
 		Pre: time.Duration(c.PreSeconds) * time.Second, Post: time.Duration(c.PostSeconds) * time.Second}
 }
 
@@ -174,6 +177,14 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	}
 	// The live view goes first: the recorder may wait on the disk.
 	sink := fanOut{cs.hub.Feed(spec.Name), watcher}
+	if spec.NoMotion && spec.Recording != config.RecordMotion {
+		// Record only: the watcher's analysis is skipped; the gate (if
+		// any) runs continuous and never asks the detector.
+		sink = fanOut{cs.hub.Feed(spec.Name)}
+		if rc.gate != nil {
+			sink = append(sink, rc.gate)
+		}
+	}
 	cam, err := ingest.New(spec.Name, spec.URL, sink, ingest.Options{
 		OfflineAfter: cs.offline, Household: spec.Household, Events: cs.pub, Log: cs.log,
 	})

@@ -53,6 +53,12 @@ type Camera struct {
 	// defaults, 5 s and 10 s).
 	PreSeconds  int `json:"pre_seconds,omitempty"`
 	PostSeconds int `json:"post_seconds,omitempty"`
+	// NoMotion turns motion analysis off for this camera: it is recorded
+	// (continuous) but yields no motion, scene-change or tamper events.
+	// Analysing a 720p stream costs several times what recording it does,
+	// so a small box with many cameras may need this. Not allowed with
+	// recording "motion".
+	NoMotion bool `json:"no_motion,omitempty"`
 }
 
 // Config is everything matthand needs to run.
@@ -191,6 +197,9 @@ func (c *Config) Validate() error {
 		default:
 			bad("camera %q: recording %q: want continuous, motion or off", cam.Name, cam.Recording)
 		}
+		if cam.NoMotion && cam.Recording == RecordMotion {
+			bad("camera %q: recording \"motion\" needs motion analysis (no_motion is set)", cam.Name)
+		}
 		if len(cam.Household) > 200 {
 			bad("camera %q: household longer than 200 bytes", cam.Name)
 		}
@@ -313,6 +322,7 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		minFree = fs.Int64("min-free-mb", DefaultMinFreeMB, "delete the oldest recordings to keep this many MB free")
 		maxLoss = fs.Float64("max-loss", DefaultMaxLoss, "seconds of video a power cut may lose per camera")
 		offline = fs.Float64("offline-after", DefaultOfflineAfter, "seconds a camera must be gone before the offline event")
+		noMo    = fs.Bool("no-motion", false, "turn motion analysis off on every camera (record only; see no_motion)")
 	)
 	fs.Var(&cams, "camera", "camera NAME=rtsp://user:pass@host/path (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -355,6 +365,11 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		c.OfflineAfterSeconds = *offline
 	}
 	c.Cameras = append(c.Cameras, cams...)
+	if *noMo {
+		for i := range c.Cameras {
+			c.Cameras[i].NoMotion = true
+		}
+	}
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -47,6 +47,19 @@ func TestFromArgs(t *testing.T) {
 		},
 		{name: "no data dir", args: []string{"-camera", "a=rtsp://h/x"}, wantErr: "data_dir"},
 		{
+			name: "no-motion turns analysis off on every camera",
+			args: []string{"-data", "/d", "-no-motion", "-camera", "a=rtsp://h/x", "-camera", "b=rtsp://h/y"},
+			check: func(t *testing.T, c *Config) {
+				for _, cam := range c.Cameras {
+					if !cam.NoMotion {
+						t.Errorf("camera %s: NoMotion false, want true", cam.Name)
+					}
+				}
+			},
+		},
+		// Motion recording cannot work without analysis.
+		{name: "no-motion with motion recording", args: []string{"-config", file, "-no-motion"}, wantErr: "needs motion analysis"},
+		{
 			// A fresh box has no cameras: it must start and serve the admin page.
 			name: "no cameras is fine", args: []string{"-data", "/d"},
 			check: func(t *testing.T, c *Config) {

@@ -124,7 +124,7 @@ func boot(t *testing.T, o qemu.Options) *qemu.Machine {
 }
 
 var (
-	readyLine    = regexp.MustCompile(`^matthan: \[ *[0-9.]+\] ready: admin http://(\S+)/`)
+	readyLine    = regexp.MustCompile(`^matthan: \[ *[0-9.]+\] ready: admin https://(\S+)/`)
 	poweredOff   = regexp.MustCompile(`shutdown: done, power-off now`)
 	daemonStops  = regexp.MustCompile(`shutdown: daemon stopped`)
 	dataUnmount  = regexp.MustCompile(`shutdown: /data unmounted`)

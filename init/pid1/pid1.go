@@ -32,7 +32,12 @@ const (
 	SelfTest    = "/bin/matthan-selftest"
 	ReleasePath = "/etc/matthan/release.json"
 	DataDir     = "/data"
-	AdminPort   = "8080"
+	// AdminPort is the daemon's plain-HTTP port (health; redirects to
+	// HTTPS); AdminTLSPort is the admin page itself (matthand's rule: 8443
+	// for 8080). The box keeps unprivileged ports so that QEMU's user
+	// network can forward them unchanged in tests and make run.
+	AdminPort    = "8080"
+	AdminTLSPort = "8443"
 )
 
 // Release describes the image (written by image build).
@@ -149,8 +154,8 @@ func (in *Init) Run() (reboot bool) {
 	go in.watchPowerKey(ctx)
 	in.waitDaemon(ctx, 30*time.Second)
 
-	in.printf("ready: admin http://%s:%s/ (board %s, data %s, boot %.1fs)",
-		in.addr.Addr(), AdminPort, in.boardName(), in.dataWhere(), in.elapsed())
+	in.printf("ready: admin https://%s:%s/ (http://%s:%s/ redirects; board %s, data %s, boot %.1fs)",
+		in.addr.Addr(), AdminTLSPort, in.addr.Addr(), AdminPort, in.boardName(), in.dataWhere(), in.elapsed())
 	if in.settings.SelfTest {
 		go in.runSelfTest(ctx)
 	}
