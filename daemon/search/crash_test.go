@@ -3,6 +3,8 @@ package search
 import (
 	"bufio"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,42 +138,185 @@ func TestOpenRepairsBrokenIndex(t *testing.T) {
 	}
 }
 
-// A torn last record and records written before a crash that bleve never
-// got are dropped when the timeline is read back.
-func TestTimelineTornAndUncommitted(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "events.bleve")
-	x, err := Open(dir, Options{})
+// A torn last record of the event log (a power cut mid-write) is cut off,
+// every whole record is kept, and bleve, which never saw the last whole
+// record, indexes it at open.
+func TestEventLogTornTail(t *testing.T) {
+	for _, cut := range []int{1, 4, 7, 8, 9, 30} {
+		t.Run(strconv.Itoa(cut), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "events.bleve")
+			x, err := Open(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range sample(20) {
+				x.Publish(e)
+			}
+			if err := x.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(dir+".log", os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole := events.Event{ID: "whole", Type: events.Motion, Camera: "cam9", Start: base, Text: "kho lúa"}
+			torn := events.Event{ID: "torn", Type: events.Motion, Camera: "cam9", Start: base, Text: "bị cắt"}
+			b, _ := encodeRecord(nil, &whole)
+			f.Write(b) // fsynced in the log, never reached bleve
+			b, _ = encodeRecord(nil, &torn)
+			f.Write(b[:min(cut, len(b)-1)])
+			f.Close()
+			x, err = Open(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Close()
+			res, err := x.Search(t.Context(), Query{})
+			if err != nil || res.Total != 21 {
+				t.Fatalf("after a torn log: %v events (%v), want 21", res, err)
+			}
+			if res, err := x.Search(t.Context(), Query{Text: "lúa"}); err != nil || res.Total != 1 || res.Events[0].ID != "whole" {
+				t.Fatalf("free text for the record bleve never saw: %+v (%v)", res, err)
+			}
+			x.Publish(events.Event{ID: "after", Type: events.Login, Camera: "cam1", Start: base.Add(time.Hour)})
+			if err := x.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if res, _ := x.Search(t.Context(), Query{}); res.Total != 22 || res.Events[0].ID != "after" {
+				t.Fatalf("appending after the cut: %d events, first %v", res.Total, res.Events[0].ID)
+			}
+		})
+	}
+}
+
+// damageBleve truncates, garbles or deletes some of the bleve index's files
+// (what a power cut does to files scorch never fsynced the directory of).
+func damageBleve(t *testing.T, dir string, rng *rand.Rand) {
+	t.Helper()
+	var files []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) == 0 {
+		t.Fatalf("no bleve files in %s", dir)
+	}
+	rng.Shuffle(len(files), func(i, j int) { files[i], files[j] = files[j], files[i] })
+	for _, p := range files[:1+rng.IntN(len(files))] {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch rng.IntN(3) {
+		case 0:
+			os.Truncate(p, rng.Int64N(fi.Size()+1))
+		case 1:
+			os.Remove(p)
+		case 2:
+			junk := make([]byte, 64)
+			for i := range junk {
+				junk[i] = byte(rng.Uint32())
+			}
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			if err == nil {
+				f.WriteAt(junk, rng.Int64N(fi.Size()+1))
+				f.Close()
+			}
+		}
+	}
+}
+
+// Whatever happens to bleve's files, after a clean close or after SIGKILL,
+// every committed event comes back at open, free text finds them, and the
+// index takes new events, without a manual repair.
+func TestDamagedBleveIsRebuiltFromLog(t *testing.T) {
+	for seed := range uint64(12) {
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			dir := filepath.Join(t.TempDir(), "events.bleve")
+			want := 0
+			if seed%2 == 1 && !testing.Short() {
+				want = killedWriter(t, dir, int(seed))
+			} else {
+				x, err := Open(dir, Options{BatchSize: 50})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range 300 {
+					x.Publish(events.Event{ID: fmt.Sprintf("r%d-%06d", seed, i), Type: events.Motion, Camera: fmt.Sprintf("cam%d", seed),
+						Start: base.Add(time.Duration(i) * time.Second), Text: "sự kiện trước khi mất điện"})
+					if i%50 == 49 {
+						x.Flush()
+					}
+				}
+				if err := x.Close(); err != nil {
+					t.Fatal(err)
+				}
+				want = 300
+			}
+			damageBleve(t, dir, rng)
+			x, err := Open(dir, Options{Logf: t.Logf})
+			if err != nil {
+				t.Fatalf("open after damage: %v", err)
+			}
+			defer x.Close()
+			res, err := x.Search(t.Context(), Query{Size: 1})
+			if err != nil || res.Total < uint64(want) {
+				t.Fatalf("after damage: %v events (%v), want at least %d", res, err, want)
+			}
+			for _, i := range []int{0, want / 2, want - 1} {
+				id := fmt.Sprintf("r%d-%06d", seed, i)
+				if d, err := x.idx.Document(id); err != nil || d == nil {
+					t.Fatalf("committed event %s not in bleve after damage (%v)", id, err)
+				}
+			}
+			res, err = x.Search(t.Context(), Query{Text: "mất điện", Size: 1})
+			if err != nil || res.Total < uint64(want) {
+				t.Fatalf("free text after damage: %v (%v), want at least %d", res, err, want)
+			}
+			x.Publish(events.Event{ID: "after", Type: events.Login, Start: base.Add(time.Hour), Text: "đăng nhập"})
+			if err := x.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if res, err := x.Search(t.Context(), Query{Text: "đăng nhập"}); err != nil || res.Total != 1 {
+				t.Fatalf("new event after damage: %v (%v)", res, err)
+			}
+		})
+	}
+}
+
+// killedWriter runs TestCrashChild on dir, kills it after a few commits and
+// returns how many events it reported committed.
+func killedWriter(t *testing.T, dir string, round int) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
+	cmd.Env = append(os.Environ(), "SEARCH_CRASH_DIR="+dir, fmt.Sprintf("SEARCH_CRASH_ROUND=%d", round))
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range sample(20) {
-		x.Publish(e)
-	}
-	if err := x.Close(); err != nil {
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "timeline.log"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
+	sc := bufio.NewScanner(out)
+	committed, commits := 0, 0
+	for sc.Scan() {
+		n, ok := strings.CutPrefix(sc.Text(), "committed ")
+		if !ok {
+			t.Fatalf("writer: %s", sc.Text())
+		}
+		committed, _ = strconv.Atoi(n)
+		if commits++; commits == 4 {
+			cmd.Process.Signal(syscall.SIGKILL)
+			break
+		}
 	}
-	ghost := events.Event{ID: "ghost", Type: events.Motion, Camera: "cam9", Start: base}
-	f.Write(encodeRec(nil, &ghost))     // prepared, never committed to bleve
-	f.Write(encodeRec(nil, &ghost)[:7]) // torn
-	f.Close()
-	x, err = Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
+	cmd.Wait()
+	if committed == 0 {
+		t.Fatal("writer committed nothing")
 	}
-	defer x.Close()
-	res, err := x.Search(t.Context(), Query{})
-	if err != nil || res.Total != 20 {
-		t.Fatalf("after a torn timeline: %v events (%v), want 20", res, err)
-	}
-	x.Publish(events.Event{ID: "after", Type: events.Login, Camera: "cam1", Start: base.Add(time.Hour)})
-	if err := x.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if res, _ := x.Search(t.Context(), Query{}); res.Total != 21 || res.Events[0].ID != "after" {
-		t.Fatalf("appending after the cut: %d events, first %v", res.Total, res.Events[0].ID)
-	}
+	return committed
 }

@@ -1,22 +1,26 @@
 // Package search keeps every event of the box (motion, scene change, tamper,
-// camera offline/online, disk, login, export, setting changed) in a bleve
-// index on the data partition and answers queries on it: free text, time
-// range, camera and type filters, facets by camera and type, newest first,
-// paged.
+// camera offline/online, disk, login, export, setting changed) and answers
+// queries on them: free text, time range, camera and type filters, facets
+// by camera and type, newest first, paged.
 //
 // Index implements events.Publisher. Publish only queues; a background
 // writer applies the queue in batches (when it reaches BatchSize or every
-// FlushEvery). An event is committed once the batch holding it returned: the
-// bleve scorch index has then written and fsynced it, and a power cut or
-// SIGKILL afterwards does not lose it. A crash mid-batch loses at most the
-// batch being written (never more than FlushEvery of events) and never
-// leaves an index that cannot be opened; an index that still cannot be opened
-// (a damaged card) is moved aside and a new one started, so the box keeps
-// recording events.
+// FlushEvery). The truth is an append-only, checksummed event log beside
+// the index directory (path+".log", see eventLog): an event is committed
+// once the batch holding it is fsynced there, and a power cut or SIGKILL
+// afterwards does not lose it. The bleve index (free text) and the
+// in-memory timeline (filters, facets, paging) are derived from the log.
+// Bleve stores, in the same batch as the documents, how far into the log it
+// has indexed; at open it re-indexes the rest. Bleve's scorch does not
+// fsync its directory after making segment files or index_meta.json, so
+// after a power cut it may not open at all: it is then moved aside and
+// rebuilt from the log (in the background when the log is long; queries
+// without text are answered from the timeline meanwhile).
 package search
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,7 +35,6 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/mapping"
-	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/matthan/matthan/daemon/events"
 )
@@ -48,8 +51,17 @@ type Options struct {
 type Index struct {
 	idx  bleve.Index
 	tl   *timeline
+	log  *eventLog
 	path string
 	opt  Options
+
+	// bleveMu serialises writes to bleve and to the log file's identity;
+	// marked is how far into the log bleve has indexed (logMark in
+	// bleve), under bleveMu.
+	bleveMu    sync.Mutex
+	marked     int64
+	rebuilding atomic.Bool // a background catch-up is running
+	catchDone  chan struct{}
 
 	mu      sync.Mutex
 	pending []events.Event
@@ -66,9 +78,24 @@ type Index struct {
 	warnedFallback atomic.Bool // searchText said it fell back to bleve
 
 	// Repaired is set when Open found an index it could not open and moved
-	// it aside to path+".broken-<unix time>".
+	// it aside to path+".broken-<unix time>" (it is rebuilt from the log).
 	Repaired string
 }
+
+// logMark is bleve's internal key holding the log generation and the
+// offset up to which bleve has indexed the log.
+var logMark = []byte("matthan.logmark")
+
+func encodeMark(gen uint64, off int64) []byte {
+	b := make([]byte, 16)
+	binary.LittleEndian.PutUint64(b, gen)
+	binary.LittleEndian.PutUint64(b[8:], uint64(off))
+	return b
+}
+
+// syncCatchUpBytes: a log tail longer than this is indexed in the
+// background at open (about 20 000 events).
+const syncCatchUpBytes = 4 << 20
 
 // fields of the indexed document.
 const (
@@ -159,44 +186,117 @@ func Open(path string, opt Options) (*Index, error) {
 	if opt.Logf == nil {
 		opt.Logf = log.Printf
 	}
-	x := &Index{path: path, opt: opt, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	x := &Index{path: path, opt: opt, tl: newTimeline(), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), catchDone: make(chan struct{})}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	var batch []events.Event
+	var offs []int64
+	l, err := openEventLog(path+".log", func(off int64, e events.Event) {
+		batch = append(batch, e)
+		offs = append(offs, off)
+		if len(batch) == 4096 {
+			x.tl.add(batch, offs)
+			batch, offs = batch[:0], offs[:0]
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	x.tl.add(batch, offs)
+	x.log = l
 	idx, err := bleve.Open(path)
 	switch {
 	case err == nil:
 	case errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
 		idx, err = bleve.New(path, newMapping())
 		if err != nil {
+			l.close()
 			return nil, fmt.Errorf("search: create index %s: %w", path, err)
 		}
+		syncDir(path)
 	default:
 		aside := fmt.Sprintf("%s.broken-%d", path, time.Now().Unix())
-		opt.Logf("search: index %s cannot be opened (%v); moving it to %s and starting a new one", path, err, aside)
+		opt.Logf("search: index %s cannot be opened (%v); moving it to %s and rebuilding it from the event log", path, err, aside)
 		if rerr := os.Rename(path, aside); rerr != nil {
+			l.close()
 			return nil, fmt.Errorf("search: open index %s: %w (and moving it aside failed: %v)", path, err, rerr)
 		}
 		x.Repaired = aside
 		idx, err = bleve.New(path, newMapping())
 		if err != nil {
+			l.close()
 			return nil, fmt.Errorf("search: create index %s after moving the broken one aside: %w", path, err)
 		}
+		syncDir(path)
 	}
 	x.idx = idx
-	tl, err := openTimeline(filepath.Join(path, "timeline.log"), x.exists)
-	if err != nil {
-		idx.Close()
-		return nil, err
+	x.marked = logHdrSize
+	if m, err := idx.GetInternal(logMark); err == nil && len(m) == 16 &&
+		binary.LittleEndian.Uint64(m) == l.gen && int64(binary.LittleEndian.Uint64(m[8:])) <= l.end {
+		x.marked = int64(binary.LittleEndian.Uint64(m[8:]))
 	}
-	x.tl = tl
-	if n, _ := idx.DocCount(); n > 0 && len(tl.ids) == 0 {
-		opt.Logf("search: index %s has %d events but no timeline: rebuilding it", path, n)
-		if err := x.rebuildTimeline(); err != nil {
+	if tail := l.end - x.marked; tail > syncCatchUpBytes {
+		opt.Logf("search: indexing %d bytes of the event log in the background", tail)
+		x.rebuilding.Store(true)
+		go func() {
+			defer close(x.catchDone)
+			t0 := time.Now()
+			if err := x.catchUp(); err != nil {
+				opt.Logf("search: background indexing: %v", err)
+			} else {
+				opt.Logf("search: indexed the event log tail in %v", time.Since(t0).Round(time.Millisecond))
+			}
+			x.rebuilding.Store(false)
+		}()
+	} else {
+		close(x.catchDone)
+		if err := x.catchUp(); err != nil {
 			idx.Close()
-			tl.close()
+			l.close()
 			return nil, err
 		}
 	}
 	go x.writer()
 	return x, nil
+}
+
+var errStopScan = errors.New("stop")
+
+// catchUp indexes the log from bleve's mark to its end, in batches that
+// move the mark with them.
+func (x *Index) catchUp() error {
+	x.bleveMu.Lock()
+	defer x.bleveMu.Unlock()
+	var evs []events.Event
+	for x.marked < x.log.end {
+		select {
+		case <-x.stop:
+			return nil
+		default:
+		}
+		evs = evs[:0]
+		end := x.log.end
+		next := end
+		err := x.log.scan(x.marked, func(off int64, e events.Event) error {
+			if len(evs) == x.opt.BatchSize || off >= end {
+				next = off
+				return errStopScan
+			}
+			evs = append(evs, e)
+			return nil
+		})
+		if err != nil && err != errStopScan {
+			return err
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		if err := x.index(evs, next); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Publish queues an event for indexing; it never blocks on the disk. An
@@ -272,6 +372,25 @@ func (x *Index) Flush() error {
 }
 
 func (x *Index) write(evs []events.Event) error {
+	x.bleveMu.Lock()
+	offs, err := x.log.append(evs)
+	x.bleveMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("search: write %d events: %w", len(evs), err)
+	}
+	x.tl.add(evs, offs) // committed
+	if x.rebuilding.Load() {
+		return nil // the background catch-up indexes them
+	}
+	if err := x.catchUp(); err != nil {
+		// Committed all the same: the next batch or open indexes them.
+		x.opt.Logf("search: index %d events in %s: %v", len(evs), x.path, err)
+	}
+	return nil
+}
+
+// index writes events to bleve with the mark after them (under bleveMu).
+func (x *Index) index(evs []events.Event, mark int64) error {
 	b := x.idx.NewBatch()
 	for _, e := range evs {
 		j, err := json.Marshal(e)
@@ -284,69 +403,29 @@ func (x *Index) write(evs []events.Event) error {
 			return fmt.Errorf("index event %s: %w", e.ID, err)
 		}
 	}
-	if err := x.tl.prepare(evs); err != nil {
-		return fmt.Errorf("write %d events to %s: %w", len(evs), x.path, err)
-	}
+	b.SetInternal(logMark, encodeMark(x.log.gen, mark))
 	if err := x.idx.Batch(b); err != nil {
 		return fmt.Errorf("write %d events to %s: %w", len(evs), x.path, err)
 	}
-	return x.tl.commit(evs)
+	x.marked = mark
+	return nil
 }
 
-// exists reports whether bleve holds the event.
-func (x *Index) exists(id string) bool {
-	d, err := x.idx.Document(id)
-	return err == nil && d != nil
-}
-
-// stored returns an event as stored in bleve.
+// stored returns an event from the log.
 func (x *Index) stored(id string) (events.Event, bool, error) {
-	var e events.Event
-	d, err := x.idx.Document(id)
-	if err != nil || d == nil {
-		return e, false, err
+	// Under the timeline's lock: a log rewrite (DeleteBefore) moves
+	// records while holding it.
+	x.tl.mu.RLock()
+	defer x.tl.mu.RUnlock()
+	p, ok := x.tl.pos[id]
+	if !ok {
+		return events.Event{}, false, nil
 	}
-	var raw []byte
-	d.VisitFields(func(f index.Field) {
-		if f.Name() == fStored {
-			raw = f.Value()
-		}
-	})
-	if raw == nil {
-		return e, false, nil
-	}
-	if err := json.Unmarshal(raw, &e); err != nil {
+	e, err := x.log.read(x.tl.off[p])
+	if err != nil {
 		return e, false, fmt.Errorf("stored event %s: %w", id, err)
 	}
 	return e, true, nil
-}
-
-// rebuildTimeline fills an empty timeline from the events in bleve.
-func (x *Index) rebuildTimeline() error {
-	var after []string
-	for {
-		req := bleve.NewSearchRequestOptions(bleve.NewMatchAllQuery(), 10000, 0, false)
-		req.SortBy([]string{"_id"})
-		req.Fields = []string{fStored}
-		if after != nil {
-			req.SearchAfter = after
-		}
-		res, err := x.idx.Search(req)
-		if err != nil {
-			return fmt.Errorf("search: rebuild timeline: %w", err)
-		}
-		if len(res.Hits) == 0 {
-			x.tl.reindex()
-			return x.tl.rewrite()
-		}
-		for _, h := range res.Hits {
-			var e events.Event
-			if s, ok := h.Fields[fStored].(string); ok && json.Unmarshal([]byte(s), &e) == nil {
-				x.tl.put(h.ID, e.Start.UnixMilli(), e.Camera, e.Type)
-			}
-		}
-		after = []string{res.Hits[len(res.Hits)-1].ID}
-	}
 }
 
 // Close flushes the queue, stops the writer and closes the index.
@@ -355,12 +434,13 @@ func (x *Index) Close() error {
 	x.once.Do(func() {
 		close(x.stop)
 		<-x.done
+		<-x.catchDone
 		err = x.Flush()
 		if cerr := x.idx.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("search: close %s: %w", x.path, cerr)
 		}
-		if cerr := x.tl.close(); cerr != nil && err == nil {
-			err = fmt.Errorf("search: close timeline: %w", cerr)
+		if cerr := x.log.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("search: close event log: %w", cerr)
 		}
 	})
 	return err
@@ -376,8 +456,16 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 	if err := x.Flush(); err != nil {
 		return 0, err
 	}
+	if x.rebuilding.Load() {
+		return 0, fmt.Errorf("search: the index is being rebuilt from the event log; delete later")
+	}
 	x.flushMu.Lock()
 	defer x.flushMu.Unlock()
+	if err := x.catchUp(); err != nil {
+		return 0, fmt.Errorf("search: %w", err)
+	}
+	x.bleveMu.Lock()
+	defer x.bleveMu.Unlock()
 	// Which events: from the timeline, without touching it yet.
 	x.tl.mu.RLock()
 	q := Query{To: t, Size: 1 << 30}
@@ -387,8 +475,9 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 	}
 	x.tl.mu.RUnlock()
 	_, _, _, ids := x.tl.query(q, cams, nil)
-	// Bleve first: a crash before the timeline is rewritten leaves IDs
-	// there that bleve lacks, which queries skip.
+	// Bleve first, then the log gets a new generation and bleve's mark
+	// follows it: a crash in between makes the next open re-index the
+	// whole log (events not yet deleted from it come back, consistently).
 	for len(ids) > 0 {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -403,9 +492,24 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 		}
 		ids = ids[n:]
 	}
-	gone, err := x.tl.deleteBefore(t, camera)
+	gone, _ := x.tl.deleteBefore(t, camera)
+	if len(gone) == 0 {
+		return 0, nil
+	}
+	x.tl.mu.Lock()
+	defer x.tl.mu.Unlock()
+	err := x.log.rewrite(func(off int64, e events.Event) bool {
+		p, ok := x.tl.pos[e.ID]
+		return ok && x.tl.off[p] == off
+	}, func(id string, off int64) { x.tl.off[x.tl.pos[id]] = off })
 	if err != nil {
 		return len(gone), fmt.Errorf("search: %w", err)
 	}
+	b := x.idx.NewBatch()
+	b.SetInternal(logMark, encodeMark(x.log.gen, x.log.end))
+	if err := x.idx.Batch(b); err != nil {
+		return len(gone), fmt.Errorf("search: mark index: %w", err)
+	}
+	x.marked = x.log.end
 	return len(gone), nil
 }

@@ -1,0 +1,265 @@
+package search
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/matthan/matthan/daemon/events"
+)
+
+// eventLog is the truth of the event store: an append-only file of whole
+// events, each record checksummed, fsynced once per batch. An event is
+// committed when the batch holding it is fsynced here. Bleve and the
+// timeline are derived from it: bleve records in its own batches how far
+// into the log it has indexed (logMark), so an index that lost its last
+// writes (a power cut; scorch does not fsync its directory) re-indexes the
+// tail, and a damaged one is rebuilt from the whole log.
+//
+// Layout: a 16-byte header (magic "MTEVLOG1" and a random 8-byte
+// generation, new each time the log is rewritten), then records:
+// length uint32 LE, CRC-32C of the payload uint32 LE, payload (the event
+// as JSON). The first record that is short or fails its checksum ends the
+// log (a torn last write) and is cut off at open.
+type eventLog struct {
+	f   *os.File
+	gen uint64
+	end int64 // length of the whole records
+}
+
+const (
+	logMagic   = "MTEVLOG1"
+	logHdrSize = 16
+	recHdrSize = 8
+	maxRecord  = 1 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// openEventLog opens (or makes) the log at path and calls each for every
+// whole record, in order, with its offset.
+func openEventLog(path string, each func(off int64, e events.Event)) (*eventLog, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("search: open event log: %w", err)
+	}
+	l := &eventLog{f: f}
+	var hdr [logHdrSize]byte
+	n, err := io.ReadFull(f, hdr[:])
+	if n == logHdrSize && string(hdr[:8]) != logMagic {
+		f.Close()
+		return nil, fmt.Errorf("search: %s is not an event log (kept as it is)", path)
+	}
+	if err != nil {
+		// New or torn at birth: start it.
+		if err := l.start(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return l, nil
+	}
+	l.gen = binary.LittleEndian.Uint64(hdr[8:])
+	l.end = logHdrSize
+	if err := l.scan(logHdrSize, func(off int64, e events.Event) error { each(off, e); return nil }); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Truncate(l.end); err != nil { // cut a torn tail
+		f.Close()
+		return nil, fmt.Errorf("search: cut event log: %w", err)
+	}
+	return l, nil
+}
+
+func newGen() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) | 1
+}
+
+func logHeader(gen uint64) []byte {
+	h := make([]byte, logHdrSize)
+	copy(h, logMagic)
+	binary.LittleEndian.PutUint64(h[8:], gen)
+	return h
+}
+
+func (l *eventLog) start() error {
+	l.gen = newGen()
+	if err := l.f.Truncate(0); err != nil {
+		return fmt.Errorf("search: start event log: %w", err)
+	}
+	if _, err := l.f.WriteAt(logHeader(l.gen), 0); err != nil {
+		return fmt.Errorf("search: start event log: %w", err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("search: start event log: %w", err)
+	}
+	syncDir(l.f.Name())
+	l.end = logHdrSize
+	return nil
+}
+
+// scan reads whole records from off; it sets l.end after the last whole
+// record when it reaches the end of the file or a bad record.
+func (l *eventLog) scan(off int64, each func(off int64, e events.Event) error) error {
+	r := bufio.NewReaderSize(io.NewSectionReader(l.f, off, 1<<62), 1<<20)
+	var h [recHdrSize]byte
+	buf := make([]byte, 0, 512)
+	for {
+		if _, err := io.ReadFull(r, h[:]); err != nil {
+			break
+		}
+		n := binary.LittleEndian.Uint32(h[:])
+		if n == 0 || n > maxRecord {
+			break
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			break
+		}
+		if crc32.Checksum(buf, crcTable) != binary.LittleEndian.Uint32(h[4:]) {
+			break
+		}
+		var e events.Event
+		if err := json.Unmarshal(buf, &e); err != nil {
+			break
+		}
+		if err := each(off, e); err != nil {
+			return err
+		}
+		off += recHdrSize + int64(n)
+	}
+	l.end = max(l.end, off)
+	return nil
+}
+
+func encodeRecord(b []byte, e *events.Event) ([]byte, error) {
+	j, err := json.Marshal(e)
+	if err != nil {
+		return b, fmt.Errorf("encode event %s: %w", e.ID, err)
+	}
+	if len(j) > maxRecord {
+		return b, fmt.Errorf("event %.40q: %d bytes is too long", e.ID, len(j))
+	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(j)))
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(j, crcTable))
+	return append(b, j...), nil
+}
+
+// append writes a batch and fsyncs it; it returns each event's offset.
+func (l *eventLog) append(evs []events.Event) ([]int64, error) {
+	var b []byte
+	offs := make([]int64, len(evs))
+	for i := range evs {
+		offs[i] = l.end + int64(len(b))
+		var err error
+		if b, err = encodeRecord(b, &evs[i]); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := l.f.WriteAt(b, l.end); err != nil {
+		l.f.Truncate(l.end)
+		return nil, fmt.Errorf("event log append: %w", err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return nil, fmt.Errorf("event log sync: %w", err)
+	}
+	l.end += int64(len(b))
+	return offs, nil
+}
+
+// read returns the event whose record starts at off.
+func (l *eventLog) read(off int64) (events.Event, error) {
+	var e events.Event
+	var h [recHdrSize]byte
+	if _, err := l.f.ReadAt(h[:], off); err != nil {
+		return e, fmt.Errorf("event log read at %d: %w", off, err)
+	}
+	n := binary.LittleEndian.Uint32(h[:])
+	if n == 0 || n > maxRecord {
+		return e, fmt.Errorf("event log read at %d: bad length %d", off, n)
+	}
+	buf := make([]byte, n)
+	if _, err := l.f.ReadAt(buf, off+recHdrSize); err != nil {
+		return e, fmt.Errorf("event log read at %d: %w", off, err)
+	}
+	if crc32.Checksum(buf, crcTable) != binary.LittleEndian.Uint32(h[4:]) {
+		return e, fmt.Errorf("event log read at %d: checksum mismatch", off)
+	}
+	if err := json.Unmarshal(buf, &e); err != nil {
+		return e, fmt.Errorf("event log read at %d: %w", off, err)
+	}
+	return e, nil
+}
+
+// rewrite copies the records keep accepts into a new log with a new
+// generation and renames it over the old one. moved is called with each
+// kept event's new offset.
+func (l *eventLog) rewrite(keep func(off int64, e events.Event) bool, moved func(id string, off int64)) error {
+	path := l.f.Name()
+	tmp := path + ".new"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("event log rewrite: %w", err)
+	}
+	gen := newGen()
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.Write(logHeader(gen))
+	end := int64(logHdrSize)
+	var b []byte
+	type mv struct {
+		id  string
+		off int64
+	}
+	var mvs []mv
+	err = l.scan(logHdrSize, func(off int64, e events.Event) error {
+		if !keep(off, e) {
+			return nil
+		}
+		var err error
+		if b, err = encodeRecord(b[:0], &e); err != nil {
+			return err
+		}
+		w.Write(b)
+		mvs = append(mvs, mv{e.ID, end})
+		end += int64(len(b))
+		return nil
+	})
+	if err == nil {
+		err = errors.Join(w.Flush(), f.Sync())
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("event log rewrite: %w", err)
+	}
+	syncDir(path)
+	l.f.Close()
+	l.f, l.gen, l.end = f, gen, end
+	for _, m := range mvs {
+		moved(m.id, m.off)
+	}
+	return nil
+}
+
+func (l *eventLog) close() error { return l.f.Close() }
+
+// syncDir fsyncs the directory holding path, so that a file made or
+// renamed there survives a power cut.
+func syncDir(path string) {
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
