@@ -35,7 +35,7 @@ func benchEvent(i int, rng *rand.Rand) events.Event {
 
 // openBenchIndex builds the 1 M event index once into out/ and reuses it.
 func openBenchIndex(b *testing.B) (*Index, string) {
-	dir := filepath.Join(testenv.OutDir(), "search-bench", "events-1m.bleve")
+	dir := filepath.Join(testenv.OutDir(), "search-bench", "events-1m-v2.bleve")
 	done := dir + ".complete"
 	if _, err := os.Stat(done); err != nil {
 		os.RemoveAll(dir)
@@ -96,6 +96,10 @@ func BenchmarkSearch1M(b *testing.B) {
 		}
 		return nil
 	})
+	var logSize int64
+	if fi, err := os.Stat(dir + ".log"); err == nil {
+		logSize = fi.Size()
+	}
 	n, _ := x.Count()
 	if n < benchEvents {
 		b.Fatalf("bench index holds %d events, want %d (remove %s)", n, benchEvents, dir)
@@ -152,4 +156,49 @@ func BenchmarkSearch1M(b *testing.B) {
 	fmt.Printf("BENCH search_filter_query_p95_ms %.1f ms\n", p(filter, 95))
 	fmt.Printf("BENCH search_text_query_p95_ms %.1f ms\n", p(text, 95))
 	fmt.Printf("BENCH search_index_bytes_per_event %.0f bytes\n", float64(size)/float64(n))
+	fmt.Printf("BENCH search_log_bytes_per_event %.0f bytes\n", float64(logSize)/float64(n))
+}
+
+// BenchmarkRebuild100k prints how long rebuilding a lost bleve index from
+// a 100 000 event log takes (it runs in the background at open).
+func BenchmarkRebuild100k(b *testing.B) {
+	const n = 100_000
+	dir := filepath.Join(b.TempDir(), "events.bleve")
+	x, err := Open(dir, Options{BatchSize: 10000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	batch := make([]events.Event, 0, 10000)
+	for i := range n {
+		batch = append(batch, benchEvent(i*(benchEvents/n), rng))
+		if len(batch) == cap(batch) {
+			if err := x.write(batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := x.Close(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		x, err := Open(dir, Options{BatchSize: 10000, Logf: func(string, ...any) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		opened := time.Since(t0)
+		<-x.catchDone
+		took := time.Since(t0)
+		if c, _ := x.Count(); c != n {
+			b.Fatalf("rebuilt %d events, want %d", c, n)
+		}
+		x.Close()
+		fmt.Printf("BENCH search_open_during_rebuild_100k_s %.2f s\n", opened.Seconds())
+		fmt.Printf("BENCH search_rebuild_100k_s %.1f s\n", took.Seconds())
+	}
 }

@@ -320,3 +320,44 @@ func killedWriter(t *testing.T, dir string, round int) int {
 	}
 	return committed
 }
+
+// A long log tail is indexed in the background: Open returns at once,
+// filter queries see every event from the timeline, new events are taken
+// meanwhile, and free text finds them all once the rebuild is done.
+func TestBackgroundRebuild(t *testing.T) {
+	defer func(v int64) { syncCatchUpBytes = v }(syncCatchUpBytes)
+	syncCatchUpBytes = 1 << 10
+	dir := filepath.Join(t.TempDir(), "events.bleve")
+	x, err := Open(dir, Options{BatchSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		x.Publish(events.Event{ID: fmt.Sprintf("e%05d", i), Type: events.Motion, Camera: "cam1",
+			Start: base.Add(time.Duration(i) * time.Second), Text: "xe máy qua cổng"})
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil { // the index is lost, the log is not
+		t.Fatal(err)
+	}
+	x, err = Open(dir, Options{BatchSize: 100, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	res, err := x.Search(t.Context(), Query{Cameras: []string{"cam1"}, Size: 5})
+	if err != nil || res.Total != 2000 || len(res.Events) != 5 || res.Events[0].ID != "e01999" {
+		t.Fatalf("filter query during the rebuild: %+v (%v)", res, err)
+	}
+	x.Publish(events.Event{ID: "during", Type: events.Login, Camera: "cam2", Start: base.Add(time.Hour), Text: "xe máy"})
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	<-x.catchDone // closed after the rebuild and its last catch-up
+	res, err = x.Search(t.Context(), Query{Text: "xe máy", Size: 1})
+	if err != nil || res.Total != 2001 {
+		t.Fatalf("free text after the rebuild: %v (%v), want 2001", res, err)
+	}
+}

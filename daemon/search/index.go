@@ -95,7 +95,7 @@ func encodeMark(gen uint64, off int64) []byte {
 
 // syncCatchUpBytes: a log tail longer than this is indexed in the
 // background at open (about 20 000 events).
-const syncCatchUpBytes = 4 << 20
+var syncCatchUpBytes int64 = 4 << 20
 
 // fields of the indexed document.
 const (
@@ -248,6 +248,10 @@ func Open(path string, opt Options) (*Index, error) {
 				opt.Logf("search: indexed the event log tail in %v", time.Since(t0).Round(time.Millisecond))
 			}
 			x.rebuilding.Store(false)
+			// Batches written while it was being cleared.
+			if err := x.catchUp(); err != nil {
+				opt.Logf("search: indexing: %v", err)
+			}
 		}()
 	} else {
 		close(x.catchDone)
