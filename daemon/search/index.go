@@ -214,10 +214,10 @@ func Open(path string, opt Options) (*Index, error) {
 			l.close()
 			return nil, fmt.Errorf("search: create index %s: %w", path, err)
 		}
-		syncDir(path)
+		syncNewIndex(path)
 	default:
 		aside := fmt.Sprintf("%s.broken-%d", path, time.Now().Unix())
-		opt.Logf("search: index %s cannot be opened (%v); moving it to %s and rebuilding it from the event log", path, err, aside)
+		opt.Logf("search: index %s cannot be opened (%v); moving it to %s and rebuilding it from the event log (%d events, %d bytes)", path, err, aside, len(x.tl.ids), l.end)
 		if rerr := os.Rename(path, aside); rerr != nil {
 			l.close()
 			return nil, fmt.Errorf("search: open index %s: %w (and moving it aside failed: %v)", path, err, rerr)
@@ -228,7 +228,7 @@ func Open(path string, opt Options) (*Index, error) {
 			l.close()
 			return nil, fmt.Errorf("search: create index %s after moving the broken one aside: %w", path, err)
 		}
-		syncDir(path)
+		syncNewIndex(path)
 	}
 	x.idx = idx
 	x.marked = logHdrSize
@@ -236,6 +236,7 @@ func Open(path string, opt Options) (*Index, error) {
 		binary.LittleEndian.Uint64(m) == l.gen && int64(binary.LittleEndian.Uint64(m[8:])) <= l.end {
 		x.marked = int64(binary.LittleEndian.Uint64(m[8:]))
 	}
+	opt.Logf("search: %d events in the event log (%d bytes); the index had %d bytes of it", len(x.tl.ids), l.end, x.marked)
 	if tail := l.end - x.marked; tail > syncCatchUpBytes {
 		opt.Logf("search: indexing %d bytes of the event log in the background", tail)
 		x.rebuilding.Store(true)
@@ -412,7 +413,23 @@ func (x *Index) index(evs []events.Event, mark int64) error {
 		return fmt.Errorf("write %d events to %s: %w", len(evs), x.path, err)
 	}
 	x.marked = mark
+	// Scorch fsyncs its segment files and root.bolt but not the
+	// directory naming the new segments: do it, so that a power cut
+	// after this batch finds them.
+	syncDir(filepath.Join(x.path, "store", "x"))
 	return nil
+}
+
+// syncNewIndex makes a new bleve index survive a power cut: bleve writes
+// index_meta.json without fsync and never fsyncs a directory.
+func syncNewIndex(path string) {
+	if f, err := os.Open(filepath.Join(path, "index_meta.json")); err == nil {
+		f.Sync()
+		f.Close()
+	}
+	syncDir(filepath.Join(path, "store", "x"))
+	syncDir(filepath.Join(path, "x"))
+	syncDir(path)
 }
 
 // stored returns an event from the log.
