@@ -361,3 +361,27 @@ func TestBackgroundRebuild(t *testing.T) {
 		t.Fatalf("free text after the rebuild: %v (%v), want 2001", res, err)
 	}
 }
+
+// A log whose header is not ours is kept aside and a new log started: the
+// box keeps recording events without a manual repair.
+func TestGarbledLogHeaderIsMovedAside(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "events.bleve")
+	if err := os.WriteFile(dir+".log", []byte("this is no event log at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x, err := Open(dir, Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if m, _ := filepath.Glob(dir + ".log.broken-*"); len(m) != 1 {
+		t.Fatalf("garbled log not kept aside: %v", m)
+	}
+	x.Publish(events.Event{ID: "a", Type: events.Login, Start: base})
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := x.Search(t.Context(), Query{}); err != nil || res.Total != 1 {
+		t.Fatalf("after a new log: %v (%v)", res, err)
+	}
+}

@@ -41,6 +41,8 @@ const (
 	maxRecord  = 1 << 20
 )
 
+var errNotEventLog = errors.New("not an event log")
+
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // openEventLog opens (or makes) the log at path and calls each for every
@@ -55,7 +57,7 @@ func openEventLog(path string, each func(off int64, e events.Event)) (*eventLog,
 	n, err := io.ReadFull(f, hdr[:])
 	if n == logHdrSize && string(hdr[:8]) != logMagic {
 		f.Close()
-		return nil, fmt.Errorf("search: %s is not an event log (kept as it is)", path)
+		return nil, fmt.Errorf("search: %s: %w", path, errNotEventLog)
 	}
 	if err != nil {
 		// New or torn at birth: start it.

@@ -192,14 +192,23 @@ func Open(path string, opt Options) (*Index, error) {
 	}
 	var batch []events.Event
 	var offs []int64
-	l, err := openEventLog(path+".log", func(off int64, e events.Event) {
+	each := func(off int64, e events.Event) {
 		batch = append(batch, e)
 		offs = append(offs, off)
 		if len(batch) == 4096 {
 			x.tl.add(batch, offs)
 			batch, offs = batch[:0], offs[:0]
 		}
-	})
+	}
+	l, err := openEventLog(path+".log", each)
+	if errors.Is(err, errNotEventLog) {
+		aside := fmt.Sprintf("%s.log.broken-%d", path, time.Now().Unix())
+		opt.Logf("search: %v; moving it to %s and starting a new one", err, aside)
+		if rerr := os.Rename(path+".log", aside); rerr != nil {
+			return nil, fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
+		}
+		l, err = openEventLog(path+".log", each)
+	}
 	if err != nil {
 		return nil, err
 	}
