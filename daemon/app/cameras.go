@@ -159,7 +159,9 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 		return nil, fmt.Errorf("camera %s: motion: %w", spec.Name, err)
 	}
 	rc := &runningCamera{spec: spec, det: det, done: make(chan struct{})}
-	watcher := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer()}
+	// The analysis runs beside the recording, never in its way: a box
+	// that cannot keep up analyses fewer pictures, and records them all.
+	watcher := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Queue: 4}
 	if spec.Recording != config.RecordOff {
 		rc.rec = record.New(cs.store, spec.Name, record.Options{
 			MaxLoss: cs.maxLoss,
@@ -177,7 +179,9 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	}
 	// The live view goes first: the recorder may wait on the disk.
 	sink := fanOut{cs.hub.Feed(spec.Name), watcher}
+	analyse := true
 	if spec.NoMotion && spec.Recording != config.RecordMotion {
+		analyse = false
 		// Record only: the watcher's analysis is skipped; the gate (if
 		// any) runs continuous and never asks the detector.
 		sink = fanOut{cs.hub.Feed(spec.Name)}
@@ -202,6 +206,14 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rc.cancel = cancel
 	var wg sync.WaitGroup
+	if analyse {
+		// Waited for before the detector closes (stopLocked).
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			watcher.Run(ctx)
+		}()
+	}
 	for _, c := range []*ingest.Camera{cam, sub} {
 		if c == nil {
 			continue

@@ -1,6 +1,8 @@
 package motion
 
 import (
+	"context"
+	"sync"
 	"time"
 
 	"github.com/matthan/matthan/daemon/mbmap"
@@ -22,16 +24,130 @@ type Watcher struct {
 	Analyzer Analyzer
 	Next     media.Sink
 
+	// Queue, when above zero, moves the analysis to a goroutine of its own
+	// (Run) with room for that many pictures: the camera's pictures reach
+	// Next without ever waiting for the analyser, and when the analyser
+	// falls behind (a slow box, many cameras) pictures are left out of the
+	// analysis, never out of the recording. Zero analyses inline.
+	Queue int
+
 	stream   media.Stream
 	due      time.Duration
 	frame    mbmap.Frame
 	params   [][]byte
 	Analysed int // pictures analysed
 	Errors   int // pictures the analyser could not parse
+
+	// Queue mode: qdue is the ingest side's next analysis time; jobs carry
+	// copies of pictures (and stream starts/ends) to Run; free recycles
+	// the picture buffers. Dropped counts pictures left out of analysis.
+	qdue    time.Duration
+	qcodec  media.Codec
+	qonce   sync.Once
+	jobs    chan *watchJob
+	free    chan *watchJob
+	Dropped int
+}
+
+// watchJob is one message to the analysis goroutine.
+type watchJob struct {
+	kind   int // jobPicture, jobStart, jobEnd
+	stream media.Stream
+	au     media.AccessUnit
+	buf    []byte
+}
+
+const (
+	jobPicture = iota
+	jobStart
+	jobEnd
+)
+
+// initQueue makes the queue's channels, once.
+func (w *Watcher) initQueue() {
+	w.qonce.Do(func() {
+		w.jobs = make(chan *watchJob, w.Queue+16)
+		w.free = make(chan *watchJob, w.Queue)
+		for i := 0; i < w.Queue; i++ {
+			w.free <- &watchJob{}
+		}
+	})
+}
+
+// Run analyses queued pictures until ctx ends (Queue mode only; call it in
+// a goroutine of its own before the first picture, and wait for it before
+// closing the detector).
+func (w *Watcher) Run(ctx context.Context) {
+	w.initQueue()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-w.jobs:
+			switch j.kind {
+			case jobStart:
+				w.startAnalysis(j.stream)
+			case jobEnd:
+				if w.Det != nil {
+					w.Det.Close(w.stream.Epoch.Add(j.au.DTS))
+				}
+			case jobPicture:
+				w.due = 0 // the ingest side already chose this picture
+				w.observe(&j.au)
+				j.au.NALUs = j.au.NALUs[:0]
+				w.free <- j
+			}
+		}
+	}
+}
+
+// enqueue copies au for the analysis goroutine, or drops it when every
+// buffer is in use.
+func (w *Watcher) enqueue(au *media.AccessUnit) {
+	var j *watchJob
+	select {
+	case j = <-w.free:
+	default:
+		w.Dropped++
+		return
+	}
+	size := 0
+	for _, n := range au.NALUs {
+		size += len(n)
+	}
+	if cap(j.buf) < size {
+		j.buf = make([]byte, 0, size+size/4)
+	}
+	j.buf = j.buf[:0]
+	j.kind = jobPicture
+	j.au.DTS, j.au.PTS, j.au.Key = au.DTS, au.PTS, au.Key
+	j.au.NALUs = j.au.NALUs[:0]
+	for _, n := range au.NALUs {
+		start := len(j.buf)
+		j.buf = append(j.buf, n...)
+		j.au.NALUs = append(j.au.NALUs, j.buf[start:len(j.buf):len(j.buf)])
+	}
+	w.jobs <- j // never blocks: at most Queue pictures are out
 }
 
 // StreamStarted implements media.Sink.
 func (w *Watcher) StreamStarted(s media.Stream) error {
+	if w.Queue > 0 {
+		w.initQueue()
+		w.qcodec, w.qdue = s.Codec, 0
+		w.jobs <- &watchJob{kind: jobStart, stream: s}
+	} else {
+		w.startAnalysis(s)
+	}
+	if w.Next != nil {
+		return w.Next.StreamStarted(s)
+	}
+	return nil
+}
+
+// startAnalysis resets the analysis for a new stream and hands the
+// analyser the SDP's parameter sets.
+func (w *Watcher) startAnalysis(s media.Stream) {
 	w.stream, w.due = s, 0
 	if s.Codec == media.H264 {
 		var ps [][]byte
@@ -41,19 +157,30 @@ func (w *Watcher) StreamStarted(s media.Stream) error {
 		if len(s.PPS) > 0 {
 			ps = append(ps, s.PPS)
 		}
-		if len(ps) > 0 {
+		if len(ps) > 0 && w.Analyzer != nil {
 			_ = w.Analyzer.Analyze(ps, &w.frame)
 		}
 	}
-	if w.Next != nil {
-		return w.Next.StreamStarted(s)
-	}
-	return nil
 }
 
 // WriteAccessUnit implements media.Sink.
 func (w *Watcher) WriteAccessUnit(au *media.AccessUnit) error {
-	if w.stream.Codec == media.H264 && w.Analyzer != nil && w.Det != nil {
+	if w.Queue > 0 {
+		if w.qcodec == media.H264 && w.Analyzer != nil && w.Det != nil {
+			// Key frames always go (their parameter sets matter, and the
+			// detector may want one); other pictures at the analysis rate.
+			if au.Key {
+				w.enqueue(au)
+			} else if au.DTS >= w.qdue {
+				iv := w.Det.Interval()
+				w.qdue += iv
+				if w.qdue <= au.DTS {
+					w.qdue = au.DTS + iv
+				}
+				w.enqueue(au)
+			}
+		}
+	} else if w.stream.Codec == media.H264 && w.Analyzer != nil && w.Det != nil {
 		w.observe(au)
 	}
 	if w.Next != nil {
@@ -97,7 +224,10 @@ func (w *Watcher) observe(au *media.AccessUnit) {
 
 // StreamEnded implements media.Sink.
 func (w *Watcher) StreamEnded(err error) {
-	if w.Det != nil {
+	if w.Queue > 0 {
+		w.initQueue()
+		w.jobs <- &watchJob{kind: jobEnd, au: media.AccessUnit{DTS: w.qdue}}
+	} else if w.Det != nil {
 		w.Det.Close(w.stream.Epoch.Add(w.due))
 	}
 	if w.Next != nil {
