@@ -214,7 +214,7 @@ func Open(path string, opt Options) (*Index, error) {
 	}
 	x.tl.add(batch, offs)
 	x.log = l
-	idx, err := bleve.Open(path)
+	idx, err := openBleve(path)
 	switch {
 	case err == nil:
 	case errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
@@ -252,20 +252,25 @@ func Open(path string, opt Options) (*Index, error) {
 		go func() {
 			defer close(x.catchDone)
 			t0 := time.Now()
-			if err := x.catchUp(); err != nil {
+			if err := x.catchUp(x.stop); err != nil {
 				opt.Logf("search: background indexing: %v", err)
-			} else {
+			} else if x.indexedAll() {
 				opt.Logf("search: indexed the event log tail in %v", time.Since(t0).Round(time.Millisecond))
+			}
+			select {
+			case <-x.stop: // closing: the next open goes on from the mark
+				return
+			default:
 			}
 			x.rebuilding.Store(false)
 			// Batches written while it was being cleared.
-			if err := x.catchUp(); err != nil {
+			if err := x.catchUp(nil); err != nil {
 				opt.Logf("search: indexing: %v", err)
 			}
 		}()
 	} else {
 		close(x.catchDone)
-		if err := x.catchUp(); err != nil {
+		if err := x.catchUp(nil); err != nil {
 			idx.Close()
 			l.close()
 			return nil, err
@@ -277,15 +282,33 @@ func Open(path string, opt Options) (*Index, error) {
 
 var errStopScan = errors.New("stop")
 
+// openBleve opens an existing index; a damaged segment file can make
+// zapx panic while loading (a slice past its end), which is reported as an
+// error so that the index is rebuilt from the log.
+func openBleve(path string) (idx bleve.Index, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			idx, err = nil, fmt.Errorf("bleve panicked opening it: %v", p)
+		}
+	}()
+	return bleve.Open(path)
+}
+
+func (x *Index) indexedAll() bool {
+	x.bleveMu.Lock()
+	defer x.bleveMu.Unlock()
+	return x.marked == x.log.end
+}
+
 // catchUp indexes the log from bleve's mark to its end, in batches that
-// move the mark with them.
-func (x *Index) catchUp() error {
+// move the mark with them; it returns early when stop is closed.
+func (x *Index) catchUp(stop <-chan struct{}) error {
 	x.bleveMu.Lock()
 	defer x.bleveMu.Unlock()
 	var evs []events.Event
 	for x.marked < x.log.end {
 		select {
-		case <-x.stop:
+		case <-stop:
 			return nil
 		default:
 		}
@@ -396,7 +419,7 @@ func (x *Index) write(evs []events.Event) error {
 	if x.rebuilding.Load() {
 		return nil // the background catch-up indexes them
 	}
-	if err := x.catchUp(); err != nil {
+	if err := x.catchUp(nil); err != nil {
 		// Committed all the same: the next batch or open indexes them.
 		x.opt.Logf("search: index %d events in %s: %v", len(evs), x.path, err)
 	}
@@ -491,7 +514,7 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 	}
 	x.flushMu.Lock()
 	defer x.flushMu.Unlock()
-	if err := x.catchUp(); err != nil {
+	if err := x.catchUp(nil); err != nil {
 		return 0, fmt.Errorf("search: %w", err)
 	}
 	x.bleveMu.Lock()

@@ -129,7 +129,14 @@ func (q Query) request() (*bleve.SearchRequest, error) {
 // without free text are answered from the timeline; for free text bleve
 // finds the matching events and the timeline orders and counts them
 // (see searchText).
-func (x *Index) Search(ctx context.Context, q Query) (*Result, error) {
+func (x *Index) Search(ctx context.Context, q Query) (res *Result, err error) {
+	// A segment file damaged inside (bit rot; a power cut truncates or
+	// loses files, which Open catches) can make zapx index past a slice.
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("search: the index is damaged (%v); it is rebuilt from the event log at the next start", p)
+		}
+	}()
 	if strings.TrimSpace(q.Text) == "" {
 		return x.searchTimeline(q)
 	}
