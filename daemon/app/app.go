@@ -82,7 +82,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	}
 	defer idx.Close()
 	if idx.Repaired != "" {
-		log.Warn("event index was damaged: moved aside, a new one started", "old", idx.Repaired)
+		log.Warn("event index was damaged: moved aside, rebuilding it from the event log", "old", idx.Repaired)
 	}
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	defer stopBg()

@@ -27,7 +27,7 @@ func (a *blockingAnalyzer) Analyze(au [][]byte, out *mbmap.Frame) error {
 
 type countingSink struct{ started, pictures, ended int }
 
-func (c *countingSink) StreamStarted(media.Stream) error            { c.started++; return nil }
+func (c *countingSink) StreamStarted(media.Stream) error           { c.started++; return nil }
 func (c *countingSink) WriteAccessUnit(au *media.AccessUnit) error { c.pictures++; return nil }
 func (c *countingSink) StreamEnded(error)                          { c.ended++ }
 
