@@ -182,14 +182,52 @@ func unpack(ctx context.Context, f *debs.Fetcher, p board.DebPin, cache string) 
 		return "", err
 	}
 	dir := filepath.Join(cache, "unpacked", p.Package+"_"+p.SHA256[:16])
-	if _, err := os.Stat(filepath.Join(dir, ".done")); err == nil {
-		return dir, nil
+	return dir, fillOnce(dir, func(tmp string) error { return debs.Extract(ctx, deb, tmp) })
+}
+
+// fillOnce makes the cache folder dir with fill, once, safely when several
+// builds run at once (go test runs the image and the boot tests in
+// parallel): fill works in a private temporary folder, which is renamed into
+// place; a build that loses the race uses the winner's folder.
+func fillOnce(dir string, fill func(tmp string) error) error {
+	done := filepath.Join(dir, ".done")
+	if _, err := os.Stat(done); err == nil {
+		return nil
 	}
-	os.RemoveAll(dir)
-	if err := debs.Extract(ctx, deb, dir); err != nil {
-		return "", err
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
 	}
-	return dir, os.WriteFile(filepath.Join(dir, ".done"), nil, 0o644)
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // gone after a successful rename; else the leftovers
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".done"), nil, 0o644); err != nil {
+		return err
+	}
+	var err2 error
+	for try := 0; try < 5; try++ {
+		if err2 = os.Rename(tmp, dir); err2 == nil {
+			return nil
+		}
+		if _, err := os.Stat(done); err == nil {
+			return nil // another build finished first
+		}
+		// A half-made folder from a build that crashed before .done: move
+		// it aside atomically (another build may be doing the same), then
+		// try again.
+		stale := fmt.Sprintf("%s.stale-%d-%d", dir, os.Getpid(), time.Now().UnixNano())
+		if os.Rename(dir, stale) == nil {
+			os.RemoveAll(stale)
+		}
+	}
+	return fmt.Errorf("cache %s: %w", dir, err2)
 }
 
 func addModules(tree *initramfs.Tree, modDir, rel string, names []string) error {
@@ -222,18 +260,19 @@ func addUserland(ctx context.Context, tree *initramfs.Tree, f *debs.Fetcher, o O
 		return fmt.Errorf("image/userland.json: %w", err)
 	}
 	root := filepath.Join(o.Cache, "userland-"+shortHash(raw))
-	if _, err := os.Stat(filepath.Join(root, ".done")); err != nil {
-		os.RemoveAll(root)
+	if err := fillOnce(root, func(tmp string) error {
 		for _, p := range u.Packages {
 			deb, err := f.Fetch(ctx, p)
 			if err != nil {
 				return err
 			}
-			if err := debs.Extract(ctx, deb, root); err != nil {
+			if err := debs.Extract(ctx, deb, tmp); err != nil {
 				return err
 			}
 		}
-		os.WriteFile(filepath.Join(root, ".done"), nil, 0o644)
+		return nil
+	}); err != nil {
+		return err
 	}
 	files, err := ELFClosure(root, u.Programs)
 	if err != nil {
