@@ -122,20 +122,10 @@ func (a *Analyzer) Analyze(au [][]byte, out *mbmap.Frame) error {
 			return fmt.Errorf("h264/mb: forbidden_zero_bit set in a NAL unit header")
 		}
 		switch t := h264.NALType(nal); t {
-		case h264.NALSPS:
-			a.buf = h264.Unescape(a.buf, nal[1:])
-			s, err := h264.ParseSPS(a.buf)
-			if s == nil {
-				return fmt.Errorf("h264/mb: %w", err)
+		case h264.NALSPS, h264.NALPPS:
+			if err := a.takeParameterSet(nal); err != nil {
+				return err
 			}
-			a.sps[s.ID], a.spsErr[s.ID] = s, err
-		case h264.NALPPS:
-			a.buf = h264.Unescape(a.buf, nal[1:])
-			p, err := h264.ParsePPS(a.buf)
-			if p == nil {
-				return fmt.Errorf("h264/mb: %w", err)
-			}
-			a.pps[p.ID], a.ppsErr[p.ID] = p, err
 		case h264.NALSliceA, h264.NALSliceB, h264.NALSliceC:
 			return fmt.Errorf("h264/mb: %w: data partitioning (NAL type %d)", h264.ErrUnsupported, t)
 		case h264.NALSlice, h264.NALIDRSlice:
@@ -200,20 +190,10 @@ func (a *Analyzer) Skip(au [][]byte) error {
 	counted := false
 	for _, nal := range au {
 		switch h264.NALType(nal) {
-		case h264.NALSPS:
-			a.buf = h264.Unescape(a.buf, nal[1:])
-			s, err := h264.ParseSPS(a.buf)
-			if s == nil {
-				return fmt.Errorf("h264/mb: %w", err)
+		case h264.NALSPS, h264.NALPPS:
+			if err := a.takeParameterSet(nal); err != nil {
+				return err
 			}
-			a.sps[s.ID], a.spsErr[s.ID] = s, err
-		case h264.NALPPS:
-			a.buf = h264.Unescape(a.buf, nal[1:])
-			p, err := h264.ParsePPS(a.buf)
-			if p == nil {
-				return fmt.Errorf("h264/mb: %w", err)
-			}
-			a.pps[p.ID], a.ppsErr[p.ID] = p, err
 		case h264.NALSlice, h264.NALIDRSlice:
 			if counted {
 				continue
@@ -358,4 +338,25 @@ func (a *Analyzer) poc(h *h264.SliceHeader) int {
 		return poc
 	}
 	return a.frames
+}
+
+// takeParameterSet stores an SPS or PPS NAL unit for the pictures that
+// follow. One that parses with an unsupported feature is kept with its
+// error, which the pictures referring to it return.
+func (a *Analyzer) takeParameterSet(nal []byte) error {
+	a.buf = h264.Unescape(a.buf, nal[1:])
+	if h264.NALType(nal) == h264.NALSPS {
+		s, err := h264.ParseSPS(a.buf)
+		if s == nil {
+			return fmt.Errorf("h264/mb: %w", err)
+		}
+		a.sps[s.ID], a.spsErr[s.ID] = s, err
+		return nil
+	}
+	p, err := h264.ParsePPS(a.buf)
+	if p == nil {
+		return fmt.Errorf("h264/mb: %w", err)
+	}
+	a.pps[p.ID], a.ppsErr[p.ID] = p, err
+	return nil
 }
