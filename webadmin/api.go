@@ -79,7 +79,21 @@ func (s *Server) apiOwnPassword(w http.ResponseWriter, r *http.Request, rc *reqC
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
 		return
 	}
-	if _, err := s.store.Authenticate(rc.user.Name, req.Old); err != nil {
+	if err := auth.CheckPasswordPolicy(req.Password); err != nil {
+		s.storeError(w, rc, err)
+		return
+	}
+	// The current password is checked like a login: same throttle (per
+	// user and address, reserved before hashing) and the same pool.
+	if _, err := s.gate.Check(r.Context(), rc.user.Name, req.Old, clientIP(r)); err != nil {
+		if errors.Is(err, auth.ErrBadPassword) || waitChecked(err) {
+			s.auditAppend(r, rc, audit.LoginFailed, "", "own password change: wrong current password")
+		}
+		if status, key, secs, ok := waitStatus(err); ok {
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			s.jsonError(w, rc, status, key, secs)
+			return
+		}
 		s.jsonError(w, rc, http.StatusBadRequest, "err_login")
 		return
 	}
@@ -87,7 +101,9 @@ func (s *Server) apiOwnPassword(w http.ResponseWriter, r *http.Request, rc *reqC
 		s.storeError(w, rc, err)
 		return
 	}
-	s.auditAppend(r, rc, audit.Change, "", "own password changed")
+	// Whoever knew the old password is logged out everywhere else.
+	s.sessions.DeleteUserExcept(rc.user.Name, rc.session.Token)
+	s.auditAppend(r, rc, audit.Change, "", "own password changed; other sessions ended")
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
 }
 
@@ -102,6 +118,10 @@ func (s *Server) storeError(w http.ResponseWriter, rc *reqCtx, err error) {
 		s.jsonError(w, rc, http.StatusConflict, "err_exists")
 	case errors.Is(err, auth.ErrNotFound):
 		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
+	case errors.Is(err, auth.ErrBusy):
+		secs := int(auth.BusyRetryAfter / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_busy", secs)
 	default:
 		s.log.Error("webadmin store", "err", err)
 		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
@@ -196,6 +216,7 @@ func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		return
 	}
 	s.auditAppend(r, rc, audit.Change, c.ID, "camera settings saved")
+	s.dropGrantsOf(r, rc, c)
 	msg := tr(rc.lang, "saved_restart")
 	if s.cfg.Applier != nil {
 		if err := s.cfg.Applier.ApplyCamera(r.Context(), c); err != nil {
@@ -220,6 +241,7 @@ func (s *Server) apiCameraDelete(w http.ResponseWriter, r *http.Request, rc *req
 		}
 	}
 	s.auditAppend(r, rc, audit.Change, id, "camera removed")
+	s.dropGrantsOf(r, rc, CameraSettings{ID: id, Household: "(removed)"})
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
 }
 
@@ -436,6 +458,23 @@ func (s *Server) apiGrants(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
 		return
 	}
+	if len(req.Cameras) > 256 {
+		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", "cameras")
+		return
+	}
+	// Only road cameras can be granted: a household's own camera is its
+	// own, never another's to watch.
+	for _, c := range req.Cameras {
+		if !auth.ValidName(c) {
+			s.jsonError(w, rc, http.StatusBadRequest, "err_bad_name")
+			return
+		}
+		set, ok := s.cams.get(c)
+		if (!ok && !s.cameraRunning(c)) || set.Household != "" {
+			s.jsonError(w, rc, http.StatusBadRequest, "err_not_road", c)
+			return
+		}
+	}
 	id := r.PathValue("id")
 	if err := s.store.SetGrants(id, req.Cameras); err != nil {
 		s.storeError(w, rc, err)
@@ -445,17 +484,55 @@ func (s *Server) apiGrants(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
 }
 
-// mayManage reports whether actor may create, reset or delete accounts of
-// role: technicians manage technicians and officers; officers manage
-// household accounts.
+// dropGrantsOf removes the grants naming c once it is no road camera any
+// more (it belongs to a household, or was removed): a grant dies with a
+// change of owner. auth.CanViewCamera refuses such grants anyway; this
+// keeps them from coming back should the camera become a road camera again.
+func (s *Server) dropGrantsOf(r *http.Request, rc *reqCtx, c CameraSettings) {
+	if c.Household == "" {
+		return
+	}
+	n, err := s.store.DropGrants(c.ID)
+	if err != nil {
+		s.log.Error("drop grants", "camera", c.ID, "err", err)
+		return
+	}
+	if n > 0 {
+		s.auditAppend(r, rc, audit.Change, c.ID, fmt.Sprintf("grants of camera %s dropped from %d households (no longer a road camera)", c.ID, n))
+	}
+}
+
+// mayManage reports whether actor may reset the password of, or delete,
+// accounts of role target: technicians manage technicians; officers manage
+// officers and households. A technician never resets or deletes an
+// officer, so never comes to hold an officer's session (creating officers:
+// mayCreate).
 func mayManage(actor auth.Role, target auth.Role) bool {
 	switch actor {
 	case auth.Technician:
-		return target == auth.Technician || target == auth.Officer
+		return target == auth.Technician
 	case auth.Officer:
-		return target == auth.Household
+		return target == auth.Officer || target == auth.Household
 	}
 	return false
+}
+
+// mayCreate is mayManage for new accounts, plus: a technician creates the
+// first officer while none exists, or one officer after the physical reset
+// (viaReset: the pairing button was held at power-on).
+func (s *Server) mayCreate(actor, target auth.Role) (ok, viaReset bool) {
+	if mayManage(actor, target) {
+		return true, false
+	}
+	if actor == auth.Technician && target == auth.Officer {
+		if !s.store.HasRole(auth.Officer) {
+			return true, false
+		}
+		if s.officerReset.Load() {
+			return true, true
+		}
+	}
+	return false, false
 }
 
 func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
@@ -474,7 +551,17 @@ func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		}
 		out = append(out, userView{u.Name, u.Role, u.Household, u.Created, m})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	var creatable []auth.Role
+	for _, role := range []auth.Role{auth.Technician, auth.Officer, auth.Household} {
+		if ok, _ := s.mayCreate(rc.user.Role, role); ok {
+			creatable = append(creatable, role)
+		}
+	}
+	resp := map[string]any{"users": out, "canCreate": creatable}
+	if rc.user.Role == auth.Technician && s.officerReset.Load() {
+		resp["officerReset"] = tr(rc.lang, "officer_reset_armed")
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) apiUserCreate(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
@@ -492,7 +579,17 @@ func (s *Server) apiUserCreate(w http.ResponseWriter, r *http.Request, rc *reqCt
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_role")
 		return
 	}
-	if !mayManage(rc.user.Role, req.Role) {
+	// One creation at a time: "no officer exists yet" and the one-time
+	// physical reset must hold until the account is written.
+	s.usersMu.Lock()
+	defer s.usersMu.Unlock()
+	ok, viaReset := s.mayCreate(rc.user.Role, req.Role)
+	if !ok {
+		if rc.user.Role == auth.Technician && req.Role == auth.Officer {
+			s.auditAppend(r, rc, audit.Denied, "", "create officer: an officer exists")
+			s.jsonError(w, rc, http.StatusForbidden, "err_officer_exists")
+			return
+		}
 		s.deny(w, r, rc, "")
 		return
 	}
@@ -507,6 +604,13 @@ func (s *Server) apiUserCreate(w http.ResponseWriter, r *http.Request, rc *reqCt
 		return
 	}
 	s.auditAppend(r, rc, audit.Change, "", fmt.Sprintf("user %s created (%s %s)", req.Name, req.Role, req.Household))
+	if viaReset {
+		s.officerReset.Store(false)
+		s.auditAppend(r, rc, audit.Change, "", fmt.Sprintf("physical officer reset used: technician %s created officer %s", rc.user.Name, req.Name))
+		if _, err := s.store.AddNotice(auth.NoticeOfficerReset, rc.user.Name, req.Name); err != nil {
+			s.log.Error("officer reset notice", "err", err)
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
 }
 
@@ -560,6 +664,48 @@ func (s *Server) apiUserDelete(w http.ResponseWriter, r *http.Request, rc *reqCt
 	s.sessions.DeleteUser(u.Name)
 	s.auditAppend(r, rc, audit.Change, "", "user deleted: "+u.Name)
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+}
+
+// apiNotices lists the notices the officer has not acknowledged (the
+// physical officer resets).
+func (s *Server) apiNotices(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	writeJSON(w, http.StatusOK, map[string]any{"notices": s.noticeViews(rc)})
+}
+
+type noticeView struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+func (s *Server) noticeViews(rc *reqCtx) []noticeView {
+	out := []noticeView{}
+	if rc.user.Role != auth.Officer {
+		return out
+	}
+	for _, n := range s.store.Notices(rc.user.Name) {
+		out = append(out, noticeView{ID: n.ID, Text: fmt.Sprintf(tr(rc.lang, "notice_officer_reset"), n.Actor, n.Subject, n.Time.Format("2006-01-02 15:04 UTC"))})
+	}
+	return out
+}
+
+// noticeAck records that the officer saw a notice (a form on every page,
+// so it works without script) and goes back home.
+func (s *Server) noticeAck(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	id := r.PathValue("id")
+	if err := s.store.AckNotice(id, rc.user.Name); err != nil {
+		if isAPI(r) {
+			s.storeError(w, rc, err)
+			return
+		}
+		s.notFound(w, r, rc.lang)
+		return
+	}
+	s.auditAppend(r, rc, audit.Change, "", "notice acknowledged: "+truncate(id, 32))
+	if isAPI(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (s *Server) apiSystem(w http.ResponseWriter, r *http.Request, rc *reqCtx) {

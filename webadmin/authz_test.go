@@ -69,6 +69,8 @@ var expectations = map[string]want{
 	"GET /api/system":                     {roles: []auth.Role{tech, off}},
 	"GET /api/audit":                      {roles: []auth.Role{tech, off}},
 	"GET /api/audit/verify":               {roles: []auth.Role{tech, off}},
+	"GET /api/notices":                    {roles: []auth.Role{off}},
+	"POST /notices/{id}/ack":              {roles: []auth.Role{off}},
 }
 
 // requestFor builds a harmless request for a route: path values filled in,

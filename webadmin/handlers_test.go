@@ -53,7 +53,9 @@ func TestFirstBootSetup(t *testing.T) {
 		{"AAAA-BBBB-CCCC", "tech", "long password", "long password", 403, "Mã cài đặt không đúng"},
 		{code, "x", "long password", "long password", 400, "Tên chỉ gồm"},
 		{code, "tech", "long password", "other password", 400, "không khớp"},
-		{code, "tech", "short", "short", 400, "ít nhất 8"},
+		{code, "tech", "short", "short", 400, "ít nhất 10"},
+		{code, "tech", "12345678", "12345678", 400, "ít nhất 10"},
+		{code, "tech", "1234567890", "1234567890", 400, "phổ biến"},
 	} {
 		status, body := form(tt.code, tt.user, tt.pw, tt.pw2)
 		if status != tt.status || !strings.Contains(body, tt.msg) {
@@ -184,8 +186,12 @@ func TestRoleLimitsOnUserManagement(t *testing.T) {
 	if code, _ := tech.do("POST", "/api/users", `{"name":"nha-c","password":"long password","role":"household","household":"h1"}`, ""); code != http.StatusForbidden {
 		t.Errorf("technician creating a household user: %d, want 403", code)
 	}
-	if code, _ := tech.do("POST", "/api/users", `{"name":"canbo2","password":"long password","role":"officer"}`, ""); code != 200 {
-		t.Errorf("technician creating an officer: %d", code)
+	// An officer exists: only officers create officers (TestTechnicianNeverHoldsAnOfficer).
+	if code, _ := tech.do("POST", "/api/users", `{"name":"canbo2","password":"long password","role":"officer"}`, ""); code != http.StatusForbidden {
+		t.Errorf("technician creating an officer while one exists: %d, want 403", code)
+	}
+	if code, _ := tech.do("POST", "/api/users", `{"name":"tech2","password":"long password","role":"technician"}`, ""); code != 200 {
+		t.Errorf("technician creating a technician: %d", code)
 	}
 }
 

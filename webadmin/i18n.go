@@ -42,7 +42,7 @@ var messages = map[string][2]string{
 	"err_not_found":      {"Không tìm thấy.", "Not found."},
 	"err_csrf":           {"Phiên làm việc đã hết hạn, hãy tải lại trang.", "Your session token expired; reload the page."},
 	"err_bad_name":       {"Tên chỉ gồm 2–32 chữ cái không dấu, số, dấu chấm, gạch dưới hoặc gạch ngang.", "Names are 2–32 ASCII letters, digits, '.', '_' or '-'."},
-	"err_weak_password":  {"Mật khẩu cần ít nhất 8 ký tự.", "The password needs at least 8 characters."},
+	"err_weak_password":  {"Mật khẩu quá dễ đoán: cần ít nhất 10 ký tự, không phải một ký tự lặp lại, không nằm trong danh sách mật khẩu phổ biến.", "The password is too easy to guess: at least 10 characters, not one character repeated, not a common password."},
 	"err_password_match": {"Hai mật khẩu không khớp.", "The two passwords differ."},
 	"err_exists":         {"Tên này đã có.", "That name already exists."},
 	"err_bad_request":    {"Yêu cầu không hợp lệ: %s", "Invalid request: %s"},

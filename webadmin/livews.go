@@ -77,6 +77,15 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 			defer func() { <-audited }()
 			ctx, cancel := context.WithCancel(r.Context())
 			defer cancel()
+			go func() { // the stream ends with its session (logout, expiry, password change, account deleted)
+				select {
+				case <-rc.session.Done():
+					s.log.Info("live: session ended, closing its stream", "user", rc.user.Name)
+					cancel()
+					ws.SetWriteDeadline(time.Now()) // a blocked send gives up at once; later ones see ctx
+				case <-ctx.Done():
+				}
+			}()
 			go func() { // the reader notices the browser going away
 				var buf [512]byte
 				for {
@@ -91,6 +100,9 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 			send := func(v any) error {
 				sendMu.Lock()
 				defer sendMu.Unlock()
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
 				ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 				return websocket.Message.Send(ws, v)
 			}
@@ -106,6 +118,7 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 				}()
 			}
 			wg.Wait()
+			ws.SetWriteDeadline(time.Now().Add(time.Second)) // room for the close frame
 		},
 	}
 	srv.ServeHTTP(w, r)

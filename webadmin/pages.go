@@ -3,11 +3,13 @@ package webadmin
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +52,8 @@ type pageData struct {
 	Nav              []navItem
 	I18N             template.JS
 	Data             map[string]any
+	// Notices are shown on every page until the officer acknowledges them.
+	Notices []noticeView
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, rc *reqCtx, page string, data map[string]any) {
@@ -59,6 +63,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, rc *reqCtx, page
 		u.Hash = ""
 		pd.User = &u
 		pd.CSRF = rc.session.CSRF
+		pd.Notices = s.noticeViews(rc)
 		for _, n := range nav {
 			if slices.Contains(n.Roles, u.Role) {
 				pd.Nav = append(pd.Nav, n)
@@ -119,7 +124,11 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		http.Redirect(w, r, "/setup", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, rc, "login", nil)
+	var data map[string]any
+	if r.URL.Query().Get("ended") == "1" { // the page's script sends here on a 401
+		data = map[string]any{"Notice": tr(rc.lang, "err_session_ended")}
+	}
+	s.render(w, r, rc, "login", data)
 }
 
 func clientIP(r *http.Request) string {
@@ -135,34 +144,56 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	pw := r.PostFormValue("password")
 	fail := func(status int, msg string) {
 		w.WriteHeader(status)
-		s.render(w, r, rc, "login", map[string]any{"Error": msg, "Username": name})
+		s.render(w, r, rc, "login", map[string]any{"Error": msg, "Username": truncate(name, 32)})
 	}
-	ipKey, userKey := "ip:"+clientIP(r), "user:"+name
-	if d := max(s.throttle.Check(ipKey), s.throttle.Check(userKey)); d > 0 {
-		fail(http.StatusTooManyRequests, fmt.Sprintf(tr(rc.lang, "err_locked"), int(d.Seconds()+0.999)))
-		return
-	}
-	u, err := s.store.Authenticate(name, pw)
+	// The gate refuses names that cannot exist before touching the
+	// throttle or the hasher, reserves the failure before hashing, and
+	// hashes on the bounded pool.
+	u, err := s.gate.Check(r.Context(), name, pw, clientIP(r))
 	if err != nil {
-		s.throttle.Fail(ipKey)
-		d := s.throttle.Fail(userKey)
-		rc.user = auth.User{Name: truncate(name, 32)}
-		s.auditAppend(r, rc, audit.LoginFailed, "", "")
-		if d > 0 {
-			fail(http.StatusTooManyRequests, fmt.Sprintf(tr(rc.lang, "err_locked"), int(d.Seconds()+0.999)))
+		if auth.ValidName(name) && (errors.Is(err, auth.ErrBadPassword) || waitChecked(err)) {
+			rc.user = auth.User{Name: name}
+			s.auditAppend(r, rc, audit.LoginFailed, "", "")
+		}
+		if status, key, secs, ok := waitStatus(err); ok {
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			fail(status, fmt.Sprintf(tr(rc.lang, key), secs))
 			return
+		}
+		if !errors.Is(err, auth.ErrBadPassword) {
+			s.log.Error("login", "err", err)
 		}
 		fail(http.StatusUnauthorized, tr(rc.lang, "err_login"))
 		return
 	}
-	s.throttle.Success(userKey)
-	s.throttle.Success(ipKey)
 	se := s.sessions.Create(u.Name)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: se.Token, Path: "/", HttpOnly: true,
 		Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: int(s.sessions.Max / time.Second)})
 	rc.user = u
 	s.auditAppend(r, rc, audit.Login, "", "")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// waitStatus maps a refusal with a wait (auth.WaitError) to its answer:
+// 503 with Retry-After while the password checks are busy, 429 while the
+// user and address are locked.
+func waitStatus(err error) (status int, key string, secs int, ok bool) {
+	var we *auth.WaitError
+	if !errors.As(err, &we) {
+		return 0, "", 0, false
+	}
+	secs = max(int(we.Wait.Seconds()+0.999), 1)
+	if errors.Is(err, auth.ErrBusy) {
+		return http.StatusServiceUnavailable, "err_busy", secs, true
+	}
+	return http.StatusTooManyRequests, "err_locked", secs, true
+}
+
+// waitChecked reports whether err is a lockout that this attempt's wrong
+// password started (it was checked, so it is audited).
+func waitChecked(err error) bool {
+	var we *auth.WaitError
+	return errors.As(err, &we) && we.Checked
 }
 
 func truncate(s string, n int) string {
@@ -206,18 +237,20 @@ func (s *Server) setupPost(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		fail(http.StatusConflict, "err_setup_done")
 		return
 	}
-	ipKey := "setup:" + clientIP(r)
-	if d := s.throttle.Check(ipKey); d > 0 {
-		fail(http.StatusTooManyRequests, "err_locked", int(d.Seconds()+0.999))
+	attempt, wait := s.throttle.Begin(auth.KeyOf("setup", clientIP(r)))
+	if attempt == nil {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+		fail(http.StatusTooManyRequests, "err_locked", int(wait.Seconds()+0.999))
 		return
 	}
 	if !s.setup.Check(r.PostFormValue("code")) {
-		s.throttle.Fail(ipKey)
+		attempt.Failed()
 		rc.user = auth.User{Name: truncate(name, 32)}
 		s.auditAppend(r, rc, audit.LoginFailed, "", "setup code")
 		fail(http.StatusForbidden, "err_setup_code")
 		return
 	}
+	attempt.Succeeded()
 	switch {
 	case !auth.ValidName(name):
 		fail(http.StatusBadRequest, "err_bad_name")
@@ -225,11 +258,17 @@ func (s *Server) setupPost(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	case pw != pw2:
 		fail(http.StatusBadRequest, "err_password_match")
 		return
-	case len([]rune(pw)) < auth.MinPasswordLen:
+	case auth.CheckPasswordPolicy(pw) != nil:
 		fail(http.StatusBadRequest, "err_weak_password")
 		return
 	}
 	if err := s.store.CreateUser(name, pw, auth.Technician, ""); err != nil {
+		if errors.Is(err, auth.ErrBusy) {
+			secs := int(auth.BusyRetryAfter / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			fail(http.StatusServiceUnavailable, "err_busy", secs)
+			return
+		}
 		fail(http.StatusInternalServerError, "err_internal", err.Error())
 		return
 	}

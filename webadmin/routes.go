@@ -107,6 +107,8 @@ func (s *Server) buildRoutes() {
 		{Method: "GET", Pattern: "/api/system", Access: roles, Roles: staff, h: s.apiSystem},
 		{Method: "GET", Pattern: "/api/audit", Access: roles, Roles: staff, h: s.apiAudit},
 		{Method: "GET", Pattern: "/api/audit/verify", Access: roles, Roles: staff, h: s.apiAuditVerify},
+		{Method: "GET", Pattern: "/api/notices", Access: roles, Roles: officers, h: s.apiNotices},
+		{Method: "POST", Pattern: "/notices/{id}/ack", Access: roles, Roles: officers, Change: true, h: s.noticeAck},
 	}
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matthan/matthan/daemon/audit"
@@ -171,6 +172,10 @@ type Config struct {
 	CertFingerprint string
 	// HashParams overrides the password hash cost (tests); zero means default.
 	HashParams auth.HashParams
+	// OfficerReset: the pairing button was held at power-on (the physical
+	// officer reset). A technician may then create one new officer even
+	// though officers exist; that is audited and shown to every officer.
+	OfficerReset bool
 	// InsecureCookies drops the Secure flag (plain-HTTP tests only).
 	InsecureCookies bool
 	Logger          *slog.Logger
@@ -194,6 +199,12 @@ type Server struct {
 	mux       *http.ServeMux
 	routes    []route
 	started   time.Time
+
+	gate    *auth.Gate
+	usersMu sync.Mutex // one account creation at a time (mayCreate)
+	// officerReset is armed by Config.OfficerReset until used once.
+	officerReset atomic.Bool
+	stopBg       context.CancelFunc // ends the session expiry loop
 }
 
 // New builds the web page from cfg. It creates what first boot needs: the
@@ -223,6 +234,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.sessions = auth.NewSessions()
 	s.throttle = auth.NewThrottle()
+	s.gate = &auth.Gate{Store: s.store, Throttle: s.throttle}
 	console := cfg.Console
 	if console == nil {
 		console = os.Stderr
@@ -248,6 +260,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.started = s.now()
 	s.buildRoutes()
+	bg, stop := context.WithCancel(context.Background())
+	s.stopBg = stop
+	go s.sessions.Run(bg, time.Second) // expired sessions end their live streams
+	if cfg.OfficerReset {
+		s.officerReset.Store(true)
+		s.auditAppend(&http.Request{}, &reqCtx{}, audit.Change, "", "physical officer reset: pairing button held at power-on")
+	}
 	return s, nil
 }
 
@@ -256,7 +275,10 @@ func New(cfg Config) (*Server, error) {
 func SetupCodePath(dataDir string) string { return filepath.Join(dataDir, "setup-code.txt") }
 
 // Close releases files.
-func (s *Server) Close() error { return s.audit.Close() }
+func (s *Server) Close() error {
+	s.stopBg()
+	return s.audit.Close()
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -116,6 +116,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		Logs:            initLog{socket: opt.InitSocket},
 		Stats:           &adapt.Stats{Store: store, DataDir: cfg.DataDir, Version: "matthand"},
 		CertFingerprint: fp, Logger: log.With("component", "webadmin"),
+		OfficerReset: lp.officerReset,
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,9 @@ type lightsParts struct {
 	api    http.Handler // nil without GPIO
 	status *lights.StatusLED
 	wg     sync.WaitGroup
+	// officerReset: the pairing button was held at power-on (the physical
+	// officer reset; webadmin.Config.OfficerReset).
+	officerReset bool
 }
 
 // noLights reports the IR state of a box without GPIO.
@@ -92,6 +95,13 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *light
 	}
 	if pins.PairButton != nil {
 		btn := &lights.Button{Pin: pins.PairButton, OnPress: func() { log.Info("lights: pairing button pressed") }}
+		held, err := btn.HeldAtStart(3*time.Second, 50*time.Millisecond, nil)
+		if err != nil {
+			log.Error("lights: pairing button unreadable at start", "err", err)
+		} else if held {
+			lp.officerReset = true
+			log.Warn("lights: pairing button held at power-on: a technician may create one new officer (physical officer reset)")
+		}
 		run("pairing button", btn.Run)
 	}
 	lp.page = adapt.Lights{IR: ir}

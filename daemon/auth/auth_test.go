@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,10 @@ func TestCanViewCamera(t *testing.T) {
 		{User{Role: Household, Household: "h2"}, h1, Camera{ID: "road1"}, false}, // someone else's household record
 		{User{Role: Household}, &HouseholdInfo{}, Camera{ID: "road"}, false},
 		{User{Role: "admin"}, nil, Camera{ID: "cam1"}, false},
+		// A grant counts for road cameras only: a granted ID that now
+		// belongs to a household (reassigned, or a new camera under a
+		// deleted one's ID) shows nothing, whatever the grant list says.
+		{User{Role: Household, Household: "h1"}, h1, Camera{ID: "road1", Household: "h2"}, false},
 	} {
 		if got := CanViewCamera(tt.u, tt.h, tt.c); got != tt.want {
 			t.Errorf("CanViewCamera(%+v, %+v, %+v) = %v, want %v", tt.u, tt.h, tt.c, got, tt.want)
@@ -127,14 +132,14 @@ func TestStorePersistsAndValidates(t *testing.T) {
 	if s2.NeedsSetup() {
 		t.Error("reopened store needs setup again")
 	}
-	u, err := s2.Authenticate("nha-a", "long enough pw")
+	u, err := s2.Authenticate(context.Background(), "nha-a", "long enough pw")
 	if err != nil || u.Household != "h1" || u.Role != Household {
 		t.Errorf("Authenticate after reopen: %+v, %v", u, err)
 	}
-	if _, err := s2.Authenticate("nha-a", "wrong password"); err == nil {
+	if _, err := s2.Authenticate(context.Background(), "nha-a", "wrong password"); err == nil {
 		t.Error("wrong password accepted")
 	}
-	if _, err := s2.Authenticate("ghost", "long enough pw"); err == nil {
+	if _, err := s2.Authenticate(context.Background(), "ghost", "long enough pw"); err == nil {
 		t.Error("unknown user accepted")
 	}
 	h, _ := s2.Household("h1")
@@ -154,33 +159,125 @@ func TestThrottleLocksAndDoubles(t *testing.T) {
 	now := time.Unix(1000, 0)
 	th := NewThrottle()
 	th.Now = func() time.Time { return now }
+	u, other := KeyOf("login", "u", "1.2.3.4"), KeyOf("login", "u", "5.6.7.8")
+	fail := func(k ThrottleKey) time.Duration {
+		t.Helper()
+		a, wait := th.Begin(k)
+		if a == nil {
+			t.Fatalf("locked for %v before the attempt", wait)
+		}
+		return a.Failed()
+	}
 	for i := 1; i < th.Free; i++ {
-		if d := th.Fail("u"); d != 0 {
+		if d := fail(u); d != 0 {
 			t.Fatalf("failure %d locked for %v", i, d)
 		}
 	}
-	if d := th.Fail("u"); d != 30*time.Second {
+	if d := fail(u); d != 30*time.Second {
 		t.Errorf("5th failure locks %v, want 30s", d)
 	}
-	if th.Check("u") == 0 || th.Check("other") != 0 {
-		t.Error("lock does not hold or leaks to another key")
+	if a, _ := th.Begin(u); a != nil {
+		t.Error("lock does not hold")
 	}
-	if d := th.Fail("u"); d != time.Minute {
+	if a, _ := th.Begin(other); a == nil {
+		t.Error("lock leaks to the same user at another address")
+	} else {
+		a.Cancel()
+	}
+	now = now.Add(31 * time.Second)
+	if d := fail(u); d != time.Minute {
 		t.Errorf("6th failure locks %v, want 1m", d)
 	}
 	for i := 0; i < 20; i++ {
-		th.Fail("u")
+		now = now.Add(16 * time.Minute)
+		fail(u)
 	}
-	if d := th.Check("u"); d != 15*time.Minute {
+	if _, d := th.Begin(u); d != 15*time.Minute {
 		t.Errorf("lock grows to %v, want the 15m cap", d)
 	}
 	now = now.Add(16 * time.Minute)
-	if th.Check("u") != 0 {
-		t.Error("lock did not expire")
+	a, _ := th.Begin(u)
+	if a == nil {
+		t.Fatal("lock did not expire")
 	}
-	th.Success("u")
-	if d := th.Fail("u"); d != 0 {
+	a.Succeeded()
+	if d := fail(u); d != 0 {
 		t.Errorf("after success, first failure locks %v", d)
+	}
+}
+
+// Failures are reserved before the password is checked: of many attempts
+// begun together, only Free get through, whatever their order of ending.
+func TestThrottleReservesBeforeChecking(t *testing.T) {
+	th := NewThrottle()
+	k := KeyOf("login", "officer", "10.0.2.2")
+	var started []*Attempt
+	for i := 0; i < 60; i++ {
+		if a, _ := th.Begin(k); a != nil {
+			started = append(started, a)
+		}
+	}
+	if len(started) != th.Free {
+		t.Fatalf("%d of 60 parallel attempts passed the throttle, want %d", len(started), th.Free)
+	}
+	// A cancelled attempt (the hasher was busy) gives its failure back.
+	started[4].Cancel()
+	if a, _ := th.Begin(k); a == nil {
+		t.Error("cancelled reservation not given back")
+	}
+}
+
+// The table is bounded; filling it with fresh keys evicts the keys with
+// the fewest failures first, so a locked key outlives a flood of one-try keys.
+func TestThrottleBoundedKeepsLocks(t *testing.T) {
+	th := NewThrottle()
+	th.Cap = 100
+	locked := KeyOf("login", "victim", "1.1.1.1")
+	for i := 0; i < th.Free; i++ {
+		a, _ := th.Begin(locked)
+		a.Failed()
+	}
+	for i := 0; i < 10000; i++ {
+		a, _ := th.Begin(KeyOf("login", "junk", string(rune(i))))
+		a.Failed()
+	}
+	if n := th.Len(); n > th.Cap {
+		t.Errorf("throttle holds %d keys, cap %d", n, th.Cap)
+	}
+	if a, _ := th.Begin(locked); a != nil {
+		t.Error("a flood of one-failure keys evicted a locked key")
+	}
+}
+
+// Past GlobalFree failures (decaying over a minute) every check slows down,
+// up to GlobalMax; a success gives its reservation back.
+func TestThrottleGlobalSlowDown(t *testing.T) {
+	now := time.Unix(1000, 0)
+	th := NewThrottle()
+	th.Now = func() time.Time { return now }
+	for i := 0; i < 30; i++ {
+		a, _ := th.Begin(KeyOf("login", "u", string(rune('a'+i))))
+		a.Failed()
+	}
+	if d := th.GlobalDelay(); d != 0 {
+		t.Errorf("30 failures: delay %v, want 0", d)
+	}
+	for i := 0; i < 100; i++ {
+		a, _ := th.Begin(KeyOf("login", "v", string(rune('a'+i))))
+		a.Failed()
+	}
+	if d := th.GlobalDelay(); d != th.GlobalMax {
+		t.Errorf("130 failures: delay %v, want %v", d, th.GlobalMax)
+	}
+	now = now.Add(10 * time.Minute)
+	if d := th.GlobalDelay(); d != 0 {
+		t.Errorf("10 quiet minutes later: delay %v, want 0", d)
+	}
+}
+
+func TestKeyOf(t *testing.T) {
+	if KeyOf("ab", "c") == KeyOf("a", "bc") || KeyOf("a") != KeyOf("a") {
+		t.Error("KeyOf does not separate its parts")
 	}
 }
 
@@ -211,6 +308,40 @@ func TestSessionsExpire(t *testing.T) {
 	ss.DeleteUser("u")
 	if _, ok := ss.Get(se.Token); ok {
 		t.Error("DeleteUser left a session")
+	}
+}
+
+// Every way a session ends closes its Done channel (what live streams wait on).
+func TestSessionDoneOnEveryEnd(t *testing.T) {
+	now := time.Unix(1000, 0)
+	ss := NewSessions()
+	ss.Now = func() time.Time { return now }
+	closed := func(se Session) bool {
+		select {
+		case <-se.Done():
+			return true
+		default:
+			return false
+		}
+	}
+	a, b, c := ss.Create("u"), ss.Create("u"), ss.Create("v")
+	if closed(a) {
+		t.Fatal("new session already done")
+	}
+	ss.DeleteUserExcept("u", a.Token)
+	if closed(a) || !closed(b) || closed(c) {
+		t.Errorf("DeleteUserExcept: kept %v ended %v other user %v", !closed(a), closed(b), closed(c))
+	}
+	ss.Delete(a.Token)
+	if !closed(a) {
+		t.Error("Delete (logout) did not end the session")
+	}
+	ss.Delete(a.Token) // twice: no panic
+	d := ss.Create("w")
+	now = now.Add(ss.Idle + time.Second)
+	ss.Expire()
+	if !closed(d) || !closed(c) {
+		t.Error("Expire did not end idle sessions")
 	}
 }
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -16,7 +17,14 @@ type Session struct {
 	User     string
 	Created  time.Time
 	LastSeen time.Time
+
+	done chan struct{} // closed when the session ends
 }
+
+// Done is closed when the session ends (logout, expiry, password change or
+// reset, account deleted): what it keeps open, such as live streams, ends
+// with it.
+func (se Session) Done() <-chan struct{} { return se.done }
 
 // Sessions keeps logged-in browsers in memory; a restart logs everyone out.
 type Sessions struct {
@@ -45,7 +53,7 @@ func RandomToken(n int) string {
 // Create starts a session for user.
 func (s *Sessions) Create(user string) Session {
 	now := s.Now()
-	se := &Session{Token: RandomToken(32), CSRF: RandomToken(24), User: user, Created: now, LastSeen: now}
+	se := &Session{Token: RandomToken(32), CSRF: RandomToken(24), User: user, Created: now, LastSeen: now, done: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked(now)
@@ -56,7 +64,35 @@ func (s *Sessions) Create(user string) Session {
 func (s *Sessions) expireLocked(now time.Time) {
 	for k, se := range s.m {
 		if now.Sub(se.LastSeen) > s.Idle || now.Sub(se.Created) > s.Max {
-			delete(s.m, k)
+			s.endLocked(k, se)
+		}
+	}
+}
+
+func (s *Sessions) endLocked(token string, se *Session) {
+	delete(s.m, token)
+	close(se.done)
+}
+
+// Expire ends the sessions past their idle or absolute limit. The web page
+// calls it every second, so an expired session's live streams end too.
+func (s *Sessions) Expire() {
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked(now)
+}
+
+// Run calls Expire every interval until ctx ends.
+func (s *Sessions) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Expire()
 		}
 	}
 }
@@ -74,7 +110,7 @@ func (s *Sessions) Get(token string) (Session, bool) {
 		return Session{}, false
 	}
 	if now.Sub(se.LastSeen) > s.Idle || now.Sub(se.Created) > s.Max {
-		delete(s.m, token)
+		s.endLocked(token, se)
 		return Session{}, false
 	}
 	se.LastSeen = now
@@ -85,16 +121,22 @@ func (s *Sessions) Get(token string) (Session, bool) {
 func (s *Sessions) Delete(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.m, token)
+	if se, ok := s.m[token]; ok {
+		s.endLocked(token, se)
+	}
 }
 
 // DeleteUser ends every session of user (after a password reset or deletion).
-func (s *Sessions) DeleteUser(user string) {
+func (s *Sessions) DeleteUser(user string) { s.DeleteUserExcept(user, "") }
+
+// DeleteUserExcept ends every session of user but the one with token keep
+// (after the user changed their own password in that session).
+func (s *Sessions) DeleteUserExcept(user, keep string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, se := range s.m {
-		if se.User == user {
-			delete(s.m, k)
+		if se.User == user && k != keep {
+			s.endLocked(k, se)
 		}
 	}
 }
@@ -102,4 +144,11 @@ func (s *Sessions) DeleteUser(user string) {
 // CheckCSRF compares a submitted token with the session's in constant time.
 func (se Session) CheckCSRF(got string) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(se.CSRF)) == 1
+}
+
+// SetLimits changes the idle and absolute limits (tests shorten them).
+func (s *Sessions) SetLimits(idle, max time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Idle, s.Max = idle, max
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ type Store struct {
 	path   string
 	params HashParams
 	now    func() time.Time
+	pool   *HashPool
 
 	mu   sync.RWMutex
 	data storeData
@@ -28,11 +30,27 @@ type Store struct {
 type storeData struct {
 	Users      map[string]*User          `json:"users"`
 	Households map[string]*HouseholdInfo `json:"households"`
+	Notices    []Notice                  `json:"notices,omitempty"`
 }
+
+// Notice is something every officer must see until they acknowledge it:
+// an officer created by a technician after the physical reset.
+type Notice struct {
+	ID      string    `json:"id"`
+	Kind    string    `json:"kind"` // NoticeOfficerReset
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`   // who did it (the technician)
+	Subject string    `json:"subject"` // the account it concerns (the new officer)
+	AckedBy []string  `json:"ackedBy,omitempty"`
+}
+
+// NoticeOfficerReset: a technician created an officer after the pairing
+// button was held at power-on.
+const NoticeOfficerReset = "officer_reset"
 
 // OpenStore loads (or starts) the account file at path.
 func OpenStore(path string, params HashParams) (*Store, error) {
-	s := &Store{path: path, params: params, now: time.Now}
+	s := &Store{path: path, params: params, now: time.Now, pool: NewHashPool(DefaultHashWorkers, DefaultHashQueue)}
 	s.data.Users = map[string]*User{}
 	s.data.Households = map[string]*HouseholdInfo{}
 	b, err := os.ReadFile(path)
@@ -56,6 +74,19 @@ func OpenStore(path string, params HashParams) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Pool is the bound on password hashing every check and change goes through.
+func (s *Store) Pool() *HashPool { return s.pool }
+
+// hash hashes a new password on the pool.
+func (s *Store) hash(pw string) (string, error) {
+	var hash string
+	var err error
+	if perr := s.pool.Do(context.Background(), 0, func() { hash, err = HashPassword(pw, s.params) }); perr != nil {
+		return "", perr
+	}
+	return hash, err
 }
 
 func (s *Store) saveLocked() error {
@@ -105,15 +136,18 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 }
 
 // NeedsSetup reports whether no technician exists yet (first boot).
-func (s *Store) NeedsSetup() bool {
+func (s *Store) NeedsSetup() bool { return !s.HasRole(Technician) }
+
+// HasRole reports whether any account (disabled ones too) has role.
+func (s *Store) HasRole(role Role) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, u := range s.data.Users {
-		if u.Role == Technician {
-			return false
+		if u.Role == role {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // CreateUser adds an account. Household users must name an existing household.
@@ -124,10 +158,10 @@ func (s *Store) CreateUser(name, password string, role Role, household string) e
 	if !role.Valid() {
 		return fmt.Errorf("create user %s: unknown role %q", name, role)
 	}
-	if err := checkPassword(password); err != nil {
+	if err := CheckPasswordPolicy(password); err != nil {
 		return err
 	}
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.hash(password)
 	if err != nil {
 		return err
 	}
@@ -153,10 +187,10 @@ func (s *Store) CreateUser(name, password string, role Role, household string) e
 
 // SetPassword replaces a user's password.
 func (s *Store) SetPassword(name, password string) error {
-	if err := checkPassword(password); err != nil {
+	if err := CheckPasswordPolicy(password); err != nil {
 		return err
 	}
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.hash(password)
 	if err != nil {
 		return err
 	}
@@ -191,9 +225,17 @@ func (s *Store) DeleteUser(name string) error {
 	return nil
 }
 
-// Authenticate checks a name and password. Its time does not depend on
-// whether the user exists.
-func (s *Store) Authenticate(name, password string) (User, error) {
+// Authenticate checks a name and password on the hashing pool (ErrBusy
+// when it is full). Its time does not depend on whether the user exists.
+// Logins go through Gate, which throttles too.
+func (s *Store) Authenticate(ctx context.Context, name, password string) (User, error) {
+	return s.authenticate(ctx, 0, name, password)
+}
+
+func (s *Store) authenticate(ctx context.Context, hold time.Duration, name, password string) (User, error) {
+	if !ValidName(name) || len(password) > MaxPasswordBytes {
+		return User{}, ErrBadPassword // no such account can exist: no hash spent
+	}
 	s.mu.RLock()
 	u, ok := s.data.Users[name]
 	var cp User
@@ -202,11 +244,15 @@ func (s *Store) Authenticate(name, password string) (User, error) {
 	}
 	dummy := s.dummyHash
 	s.mu.RUnlock()
+	hash := cp.Hash
 	if !ok || cp.Disabled {
-		CheckPassword(dummy, password)
-		return User{}, ErrBadPassword
+		hash = dummy
 	}
-	if !CheckPassword(cp.Hash, password) {
+	var right bool
+	if err := s.pool.Do(ctx, hold, func() { right = CheckPassword(hash, password) }); err != nil {
+		return User{}, err
+	}
+	if !ok || cp.Disabled || !right {
 		return User{}, ErrBadPassword
 	}
 	return cp, nil
@@ -311,4 +357,77 @@ func (s *Store) SetGrants(id string, cameras []string) error {
 		return err
 	}
 	return nil
+}
+
+// DropGrants removes camera from every household's grants: the camera was
+// deleted or now belongs to a household. It reports how many grants went.
+func (s *Store) DropGrants(camera string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := map[string][]string{}
+	for id, h := range s.data.Households {
+		if slices.Contains(h.Grants, camera) {
+			old[id] = h.Grants
+			h.Grants = slices.DeleteFunc(slices.Clone(h.Grants), func(c string) bool { return c == camera })
+		}
+	}
+	if len(old) == 0 {
+		return 0, nil
+	}
+	if err := s.saveLocked(); err != nil {
+		for id, g := range old {
+			s.data.Households[id].Grants = g
+		}
+		return 0, err
+	}
+	return len(old), nil
+}
+
+// AddNotice records a notice for every officer.
+func (s *Store) AddNotice(kind, actor, subject string) (Notice, error) {
+	n := Notice{ID: RandomToken(9), Kind: kind, Time: s.now().UTC(), Actor: actor, Subject: subject}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.data.Notices = append(s.data.Notices, n)
+	if err := s.saveLocked(); err != nil {
+		s.data.Notices = s.data.Notices[:len(s.data.Notices)-1]
+		return Notice{}, err
+	}
+	return n, nil
+}
+
+// Notices lists the notices user has not acknowledged yet, oldest first.
+func (s *Store) Notices(user string) []Notice {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Notice
+	for _, n := range s.data.Notices {
+		if !slices.Contains(n.AckedBy, user) {
+			n.AckedBy = nil
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// AckNotice records that user has seen notice id.
+func (s *Store) AckNotice(id, user string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.data.Notices {
+		n := &s.data.Notices[i]
+		if n.ID != id {
+			continue
+		}
+		if slices.Contains(n.AckedBy, user) {
+			return nil
+		}
+		n.AckedBy = append(n.AckedBy, user)
+		if err := s.saveLocked(); err != nil {
+			n.AckedBy = n.AckedBy[:len(n.AckedBy)-1]
+			return err
+		}
+		return nil
+	}
+	return fmt.Errorf("notice %s: %w", id, ErrNotFound)
 }

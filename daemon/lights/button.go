@@ -80,3 +80,34 @@ func (b *Button) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// HeldAtStart reports whether the button is held now and stays held for
+// hold (sampled every poll; sleep waits, time.Sleep when nil). The daemon
+// asks it once at start: the pairing button held at power-on is the
+// physical officer reset (a technician may create one new officer). A
+// button not pressed at the first sample answers at once, so a normal
+// start does not wait.
+func (b *Button) HeldAtStart(hold, poll time.Duration, sleep func(time.Duration)) (bool, error) {
+	if sleep == nil {
+		sleep = time.Sleep
+	}
+	if poll <= 0 {
+		poll = 50 * time.Millisecond
+	}
+	pull := gpio.PullUp
+	if b.ActiveHigh {
+		pull = gpio.PullDown
+	}
+	if err := b.Pin.In(pull, gpio.NoEdge); err != nil {
+		return false, fmt.Errorf("lights: button %s as input: %w", b.Pin, err)
+	}
+	for waited := time.Duration(0); ; waited += poll {
+		if !b.pressed(b.Pin.Read()) {
+			return false, nil
+		}
+		if waited >= hold {
+			return true, nil
+		}
+		sleep(poll)
+	}
+}

@@ -306,3 +306,44 @@ func TestOpenLineWithoutChip(t *testing.T) {
 		t.Fatal("OpenLine on a missing chip succeeded")
 	}
 }
+
+// seqPin is the GPIO fake whose reads follow a script (gpiotest.Pin's In
+// sets the level from the pull, as a real pulled line would read idle).
+type seqPin struct {
+	*gpiotest.Pin
+	levels string // one character per read: 0 low, 1 high; the last repeats
+	i      *int
+}
+
+func (p seqPin) Read() gpio.Level {
+	return gpio.Level(p.levels[min(*p.i, len(p.levels)-1)] == '1')
+}
+
+// The physical officer reset: the button must be held from the first sample
+// through the whole hold time; a release (or bounce) at any point is no reset,
+// and a button not pressed answers at once.
+func TestButtonHeldAtStart(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		levels string // one character per 100 ms sample: 0 pressed (low), 1 released
+		want   bool
+		sleeps int
+	}{
+		{"not pressed", "1", false, 0},
+		{"held through", "0000000000000000000000", true, 20},
+		{"released after 1 s", "00000000001", false, 10},
+		{"bounce", "0001000000000000000000", false, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			i, sleeps := 0, 0
+			b := &Button{Pin: seqPin{Pin: &gpiotest.Pin{N: "button"}, levels: tt.levels, i: &i}}
+			got, err := b.HeldAtStart(2*time.Second, 100*time.Millisecond, func(time.Duration) { sleeps++; i++ })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want || sleeps != tt.sleeps {
+				t.Errorf("held=%v after %d samples, want %v after %d", got, sleeps, tt.want, tt.sleeps)
+			}
+		})
+	}
+}
