@@ -26,6 +26,12 @@ async function api(path, opts = {}) {
   if (o.json !== undefined) { o.body = JSON.stringify(o.json); o.headers['Content-Type'] = 'application/json'; delete o.json; }
   if (o.method && o.method !== 'GET') o.headers['X-CSRF-Token'] = csrf;
   const r = await fetch(path, o);
+  if (r.status === 401) {
+    // The session ended (logout elsewhere, expiry, password change): go to
+    // the login page, which says so, instead of failing every few seconds.
+    location.assign('/login?ended=1');
+    return new Promise(() => {});
+  }
   let body = null;
   try { body = await r.json(); } catch (e) { body = {}; }
   if (!r.ok) throw new Error((body && body.error) || r.status + ' ' + r.statusText);
@@ -138,7 +144,11 @@ class LiveConn {
     };
     ws.onclose = (ev) => {
       for (const p of this.players) p.stats.closes = (p.stats.closes || []).concat([ev.code]);
-      if (!this.closed) { for (const p of this.players) p.say(L('Mất kết nối, đang thử lại…', 'Disconnected, retrying…')); setTimeout(() => this.start(), 2000); }
+      if (this.closed) return;
+      for (const p of this.players) p.say(L('Mất kết nối, đang thử lại…', 'Disconnected, retrying…'));
+      // A closed stream may mean the session ended: api() then goes to the login page.
+      const retry = () => setTimeout(() => this.start(), 2000);
+      api('/api/me').then(retry, retry);
     };
   }
   close() { this.closed = true; if (this.ws) this.ws.close(); }
@@ -400,13 +410,14 @@ pages.households = async (root) => {
 pages.users = async (root) => {
   const status = h('p', { id: 'us-msg' });
   const table = h('table', { id: 'us-table' });
-  const roles = role === 'technician' ? ['officer', 'technician'] : ['household'];
+  const first = await api('/api/users');
+  const roles = (role === 'technician' ? ['officer', 'technician'] : ['household', 'officer']).filter((r) => (first.canCreate || []).includes(r));
   const roleName = (r) => ({ technician: L('Kỹ thuật viên', 'Technician'), officer: L('Cán bộ công an', 'Officer'), household: L('Hộ gia đình', 'Household') }[r] || r);
-  const name = h('input', { id: 'us-name', maxlength: 32 }), pw = h('input', { id: 'us-password', type: 'password', minlength: 8, autocomplete: 'new-password' });
+  const name = h('input', { id: 'us-name', maxlength: 32 }), pw = h('input', { id: 'us-password', type: 'password', minlength: 10, autocomplete: 'new-password' });
   const rsel = h('select', { id: 'us-role' }, roles.map((r) => h('option', { value: r }, roleName(r))));
   let hsel = null;
   if (role === 'officer') { const hs = (await api('/api/households')).households || []; hsel = h('select', { id: 'us-household' }, hs.map((x) => h('option', { value: x.id }, x.name + ' (' + x.id + ')'))); }
-  root.append(h('h1', {}, L('Người dùng', 'Users')), status, h('div', { class: 'card' }, table),
+  root.append(h('h1', {}, L('Người dùng', 'Users')), first.officerReset ? h('p', { class: 'error', id: 'us-reset' }, first.officerReset) : null, status, h('div', { class: 'card' }, table),
     h('div', { class: 'card' }, h('h2', {}, L('Tạo tài khoản', 'Create account')), h('div', { class: 'row' }, h('label', {}, L('Tên đăng nhập', 'User name'), name), h('label', {}, L('Mật khẩu', 'Password'), pw), h('label', {}, L('Vai trò', 'Role'), rsel), hsel ? h('label', {}, L('Hộ', 'Household'), hsel) : null,
       h('button', { id: 'us-create', onclick: async () => { try { msg(status, (await api('/api/users', { method: 'POST', json: { name: name.value.trim(), password: pw.value, role: rsel.value, household: hsel ? hsel.value : '' } })).message, true); pw.value = ''; refresh(); } catch (e) { msg(status, e.message); } } }, L('Tạo', 'Create')))));
   const refresh = async () => {
@@ -462,7 +473,7 @@ pages.audit = async (root) => {
 
 // ---------- account ----------
 pages.account = async (root) => {
-  const old = h('input', { type: 'password', id: 'ac-old', autocomplete: 'current-password' }), pw = h('input', { type: 'password', id: 'ac-new', autocomplete: 'new-password', minlength: 8 }), pw2 = h('input', { type: 'password', id: 'ac-new2', autocomplete: 'new-password' });
+  const old = h('input', { type: 'password', id: 'ac-old', autocomplete: 'current-password' }), pw = h('input', { type: 'password', id: 'ac-new', autocomplete: 'new-password', minlength: 10 }), pw2 = h('input', { type: 'password', id: 'ac-new2', autocomplete: 'new-password' });
   const status = h('p', { id: 'ac-msg' });
   root.append(h('h1', {}, L('Tài khoản', 'Account')), h('div', { class: 'card narrow' }, h('h2', {}, L('Đổi mật khẩu', 'Change password')), status,
     h('label', {}, L('Mật khẩu hiện tại', 'Current password'), old), h('label', {}, L('Mật khẩu mới', 'New password'), pw), h('label', {}, L('Nhập lại', 'Again'), pw2),
