@@ -30,7 +30,7 @@ dev: $(OUT)/clips/.done camsim matthand
 	echo "dev: trang quản trị / admin page: https://$(DEV_LISTEN_TLS)/ (self-signed certificate; http://$(DEV_LISTEN)/ redirects there)"; \
 	if [ -s $(OUT)/dev/web/setup-code.txt ]; then \
 	  echo "dev: lần đầu / first login: enter the setup code $$(cat $(OUT)/dev/web/setup-code.txt) on the page and create the technician account;"; \
-	  echo "dev:   the technician then creates officer accounts (Users page); officers see live video, playback, search"; \
+	  echo "dev:   the technician then creates the first officer account (Users page); officers see live video, playback, search"; \
 	else echo "dev: log in with the accounts made before (data in $(OUT)/dev; delete $(OUT)/dev/web to start over)"; fi; \
 	echo "dev: cameras rtsp://$(DEV_RTSP)/cam1..cam4 (+ /sub), faults via http://$(DEV_CONTROL)/cameras; Ctrl-C stops both"; \
 	wait $$mh
