@@ -375,3 +375,30 @@ func TestSetupCode(t *testing.T) {
 		t.Error("code active when setup is not needed")
 	}
 }
+
+func TestSessionsPerUserBounded(t *testing.T) {
+	now := time.Unix(1000, 0)
+	ss := NewSessions()
+	ss.Now = func() time.Time { return now }
+	first := ss.Create("u")
+	other := ss.Create("v")
+	for i := 0; i < 1000; i++ {
+		now = now.Add(time.Second)
+		ss.Create("u")
+	}
+	n := 0
+	for _, se := range ss.m {
+		if se.User == "u" {
+			n++
+		}
+	}
+	if n != MaxSessionsPerUser {
+		t.Errorf("%d sessions of one user, want %d", n, MaxSessionsPerUser)
+	}
+	if _, ok := ss.Get(first.Token); ok {
+		t.Error("the least recently used session was kept")
+	}
+	if _, ok := ss.Get(other.Token); !ok {
+		t.Error("another user's session ended")
+	}
+}

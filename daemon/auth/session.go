@@ -36,6 +36,10 @@ type Sessions struct {
 	m  map[string]*Session
 }
 
+// MaxSessionsPerUser bounds one user's sessions (browsers, phones, tabs
+// after logins).
+const MaxSessionsPerUser = 16
+
 // NewSessions returns a session table with 2 h idle and 12 h absolute limits.
 func NewSessions() *Sessions {
 	return &Sessions{Idle: 2 * time.Hour, Max: 12 * time.Hour, Now: time.Now, m: map[string]*Session{}}
@@ -57,6 +61,21 @@ func (s *Sessions) Create(user string) Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expireLocked(now)
+	// At most MaxPerUser sessions a user: a login loop with a right
+	// password cannot fill memory; the least recently used one ends.
+	var n int
+	var oldest *Session
+	for _, o := range s.m {
+		if o.User == user {
+			n++
+			if oldest == nil || o.LastSeen.Before(oldest.LastSeen) {
+				oldest = o
+			}
+		}
+	}
+	if n >= MaxSessionsPerUser && oldest != nil {
+		s.endLocked(oldest.Token, oldest)
+	}
 	s.m[se.Token] = se
 	return *se
 }

@@ -241,3 +241,24 @@ test('household sees its own camera and cannot reach a foreign one by URL', asyn
     else assert.equal(c, 403, `${p} gave ${c}`);
   }
 });
+
+test('logout in another tab stops the live video and sends the page to the login page', async () => {
+  const errors = [];
+  const onErr = (e) => errors.push(e.message);
+  page.on('pageerror', onErr);
+  await page.goto(box.url + '/live');
+  await page.waitForFunction(() => document.querySelector('video[data-camera=cam1]').currentTime > 0.3, null, { timeout: 20000 });
+  const other = await ctx.newPage();
+  await other.goto(box.url + '/account');
+  const t0 = Date.now();
+  await logout(other);
+  await page.waitForURL(/\/login\?ended=1$/, { timeout: 5000 });
+  const took = Date.now() - t0;
+  console.log(`logout in another tab: live page on the login page after ${took} ms`);
+  assert.ok(took < 3000, `the live page went to the login page ${took} ms after the logout`);
+  assert.match(await page.textContent('#notice'), /Phiên đăng nhập đã hết, vui lòng đăng nhập lại\./);
+  await page.waitForTimeout(6000); // the 5 s refresh must not throw on the login page
+  assert.deepEqual(errors, []);
+  page.off('pageerror', onErr);
+  await other.close();
+});
