@@ -160,7 +160,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 			fail(status, fmt.Sprintf(tr(rc.lang, key), secs))
 			return
 		}
-		if !errors.Is(err, auth.ErrBadPassword) {
+		if !errors.Is(err, auth.ErrBadPassword) && r.Context().Err() == nil {
 			s.log.Error("login", "err", err)
 		}
 		fail(http.StatusUnauthorized, tr(rc.lang, "err_login"))
