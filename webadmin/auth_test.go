@@ -72,6 +72,55 @@ func TestParallelWrongLoginsStayWithinTheLimit(t *testing.T) {
 	}
 }
 
+// A flood of logins with many names: never more than 2 hashes at once
+// (the pool is instrumented), the overflow refused busy at once.
+func TestLoginFloodBoundsHashing(t *testing.T) {
+	env := newTestEnv(t)
+	// Slow each check down so that the flood overlaps.
+	env.s.throttle.GlobalFree, env.s.throttle.GlobalStep = 0, 20*time.Millisecond
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := 0; i < 300; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.PostForm(env.srv.URL+"/login", url.Values{"username": {"user" + strings.Repeat("x", i%30)}, "password": {"wrong-password"}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	st := env.s.store.Pool().Stats()
+	if st.Peak > auth.DefaultHashWorkers {
+		t.Errorf("%d hashes at once, bound %d", st.Peak, auth.DefaultHashWorkers)
+	}
+	if codes[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("no 503 in a flood of 300: %v", codes)
+	}
+	t.Logf("answers %v, pool %+v", codes, st)
+}
+
+// Config.OfficerReset (the pairing button held at power-on) is written to
+// the audit log when the page starts.
+func TestOfficerResetArmingIsAudited(t *testing.T) {
+	s, err := New(Config{DataDir: t.TempDir(), Console: io.Discard, HashParams: auth.HashParams{Time: 1, Memory: 64, Threads: 1}, OfficerReset: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recs, _ := s.audit.Read(audit.Filter{}, 10)
+	if len(recs) != 1 || !strings.Contains(recs[0].Detail, "pairing button held at power-on") || !s.officerReset.Load() {
+		t.Errorf("arming not audited: %+v", recs)
+	}
+}
+
 // With every hashing worker and queue place taken, a login is refused at
 // once with 503, Retry-After and a Vietnamese message, not queued forever.
 func TestLoginBusyAnswers503(t *testing.T) {

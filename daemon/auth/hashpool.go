@@ -73,6 +73,14 @@ func (p *HashPool) Do(ctx context.Context, hold time.Duration, fn func()) error 
 		return ErrBusy
 	}
 	defer func() { <-p.slots }()
+	n := p.running.Add(1) // workers taken, the slow-down's wait included
+	for {
+		pk := p.peak.Load()
+		if n <= pk || p.peak.CompareAndSwap(pk, n) {
+			break
+		}
+	}
+	defer p.running.Add(-1)
 	if hold > 0 {
 		// The slow-down holds the worker: it limits how many passwords
 		// are checked per second in all, not only how late each answer is.
@@ -84,14 +92,6 @@ func (p *HashPool) Do(ctx context.Context, hold time.Duration, fn func()) error 
 			return ctx.Err()
 		}
 	}
-	n := p.running.Add(1)
-	for {
-		pk := p.peak.Load()
-		if n <= pk || p.peak.CompareAndSwap(pk, n) {
-			break
-		}
-	}
-	defer p.running.Add(-1)
 	fn()
 	p.done.Add(1)
 	return nil
