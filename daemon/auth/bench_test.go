@@ -6,9 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // BenchmarkLoginFlood: 2,000 wrong-password logins released at once (the
@@ -21,25 +19,7 @@ func BenchmarkLoginFlood(b *testing.B) {
 		g.Store.params = DefaultHashParams
 		g.Store.dummyHash, _ = HashPassword("not a password", DefaultHashParams)
 		runtime.GC()
-		var peakHeap atomic.Uint64
-		stop := make(chan struct{})
-		var sampler sync.WaitGroup
-		sampler.Add(1)
-		go func() {
-			defer sampler.Done()
-			var ms runtime.MemStats
-			for {
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > peakHeap.Load() {
-					peakHeap.Store(ms.HeapInuse)
-				}
-				select {
-				case <-stop:
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-			}
-		}()
+		peakHeap := sampleHeap()
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range 2000 {
@@ -52,10 +32,9 @@ func BenchmarkLoginFlood(b *testing.B) {
 		}
 		close(start)
 		wg.Wait()
-		close(stop)
-		sampler.Wait()
+		peak := peakHeap()
 		st := g.Store.Pool().Stats()
-		fmt.Printf("BENCH login_flood_peak_heap_mb %d MB\n", peakHeap.Load()>>20)
+		fmt.Printf("BENCH login_flood_peak_heap_mb %d MB\n", peak>>20)
 		fmt.Printf("BENCH login_flood_peak_hashes %d hashes\n", st.Peak)
 		fmt.Printf("BENCH login_flood_refused_busy %d of 2000\n", st.Refused)
 	}

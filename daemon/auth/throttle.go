@@ -161,55 +161,51 @@ func (t *Throttle) GlobalDelay() time.Duration {
 	return min(time.Duration(over*float64(t.GlobalStep)), t.GlobalMax)
 }
 
-// Succeeded clears the key: the password was right.
-func (a *Attempt) Succeeded() {
+// end runs f once under the throttle's lock; later calls do nothing.
+func (a *Attempt) end(f func(t *Throttle, now time.Time)) {
 	if a == nil || a.done {
 		return
 	}
 	a.done = true
-	t := a.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.m, a.key)
-	t.addGlobalLocked(t.Now(), -1)
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	f(a.t, a.t.Now())
+}
+
+// Succeeded clears the key: the password was right.
+func (a *Attempt) Succeeded() {
+	a.end(func(t *Throttle, now time.Time) {
+		delete(t.m, a.key)
+		t.addGlobalLocked(now, -1)
+	})
 }
 
 // Failed keeps the reserved failure and returns the lock now in force on
 // the key (0 if none).
-func (a *Attempt) Failed() time.Duration {
-	if a == nil || a.done {
-		return 0
-	}
-	a.done = true
-	t := a.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if e, ok := t.m[a.key]; ok {
-		return max(e.until.Sub(t.Now()), 0)
-	}
-	return 0
+func (a *Attempt) Failed() (lock time.Duration) {
+	a.end(func(t *Throttle, now time.Time) {
+		if e, ok := t.m[a.key]; ok {
+			lock = max(e.until.Sub(now), 0)
+		}
+	})
+	return lock
 }
 
 // Cancel gives the reserved failure back: the password was never checked
 // (the pool was busy, the client went away).
 func (a *Attempt) Cancel() {
-	if a == nil || a.done {
-		return
-	}
-	a.done = true
-	t := a.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.addGlobalLocked(t.Now(), -1)
-	e, ok := t.m[a.key]
-	if !ok {
-		return
-	}
-	e.fails--
-	e.until = a.prevUntil
-	if e.fails <= 0 {
-		delete(t.m, a.key)
-	}
+	a.end(func(t *Throttle, now time.Time) {
+		t.addGlobalLocked(now, -1)
+		e, ok := t.m[a.key]
+		if !ok {
+			return
+		}
+		e.fails--
+		e.until = a.prevUntil
+		if e.fails <= 0 {
+			delete(t.m, a.key)
+		}
+	})
 }
 
 // Len is the number of keys held (tests).
