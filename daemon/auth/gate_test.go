@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -221,4 +222,26 @@ func sampleHeap() func() uint64 {
 		wg.Wait()
 		return peak.Load()
 	}
+}
+
+// FuzzGateCheck: any name, password and address from a client; no panic,
+// no login without the right password, and names that cannot exist leave
+// nothing in the throttle.
+func FuzzGateCheck(f *testing.F) {
+	g := newGate(f, cheap)
+	g.Throttle.GlobalFree = math.MaxFloat64 // no slow-down: fuzzing fails a lot on purpose
+	f.Add("officer", "đúng-mật-khẩu-officer", "10.0.2.2")
+	f.Add("officer", "sai", "10.0.2.2")
+	f.Add(strings.Repeat("a", 100), "x", "")
+	f.Add("ông\x00", "\xff", "::1")
+	f.Fuzz(func(t *testing.T, name, pw, addr string) {
+		before := g.Throttle.Len()
+		u, err := g.Check(context.Background(), name, pw, addr)
+		if err == nil && (name != u.Name || pw != "đúng-mật-khẩu-"+name) {
+			t.Fatalf("logged in as %q with %q", u.Name, pw)
+		}
+		if !ValidName(name) && g.Throttle.Len() != before {
+			t.Fatalf("impossible name %q changed the throttle", name)
+		}
+	})
 }
