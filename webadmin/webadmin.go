@@ -262,7 +262,7 @@ func New(cfg Config) (*Server, error) {
 	s.buildRoutes()
 	bg, stop := context.WithCancel(context.Background())
 	s.stopBg = stop
-	go s.sessions.Run(bg, time.Second) // expired sessions end their live streams
+	go s.sessions.Run(bg, 500*time.Millisecond) // expired sessions end their live streams within a second
 	if cfg.OfficerReset {
 		s.officerReset.Store(true)
 		s.auditAppend(&http.Request{}, &reqCtx{}, audit.Change, "", "physical officer reset: pairing button held at power-on")

@@ -94,7 +94,8 @@ func (s *Sessions) endLocked(token string, se *Session) {
 }
 
 // Expire ends the sessions past their idle or absolute limit. The web page
-// calls it every second, so an expired session's live streams end too.
+// calls it twice a second, so an expired session's live streams end within
+// a second too.
 func (s *Sessions) Expire() {
 	now := s.Now()
 	s.mu.Lock()
