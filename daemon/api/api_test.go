@@ -57,7 +57,7 @@ func newTestServer(t *testing.T) http.Handler {
 			{Camera: "cam1", Start: t0.Add(-10 * time.Minute), End: t0.Add(-9 * time.Minute), Bytes: 13, File: file},
 		}},
 		Events: fakeEvents{{Type: events.CameraOffline, Camera: "cam2", Start: t0}},
-		Now:      func() time.Time { return t0 },
+		Now:    func() time.Time { return t0 },
 	}
 	return s.Handler()
 }
