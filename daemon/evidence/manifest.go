@@ -260,19 +260,20 @@ func (r Report) OK() bool { return r.KeyTrusted && r.SignatureOK && r.SizeOK && 
 
 // Verify checks an export: the manifest parses, it was signed by the
 // trusted box key (and by no other), and the clip has the manifest's size
-// and SHA-256. It reads the whole clip even after a failed check, so the
+// and SHA-256. Once the manifest and signature parse (else Report.Manifest
+// is zero), it reads the whole clip even after a failed check, so the
 // report always has the clip's own hash. The error joins every finding.
 func Verify(manifestJSON, sigText []byte, clip io.Reader, trust Trust) (Report, error) {
 	var rep Report
+	sig, err := ParseSignature(sigText)
+	if err != nil {
+		return rep, err
+	}
 	m, err := ParseManifest(manifestJSON)
 	if err != nil {
 		return rep, err
 	}
 	rep.Manifest = m
-	sig, err := ParseSignature(sigText)
-	if err != nil {
-		return rep, err
-	}
 	pub, _ := base64.StdEncoding.DecodeString(m.PublicKey) // checked by ParseManifest
 	var errs []error
 	rep.KeyTrusted = trust.Trusts(pub)
