@@ -140,8 +140,10 @@ func run(args []string, out, errOut io.Writer) int {
 	return 1
 }
 
+const stamp = "2006-01-02T15:04:05.000Z07:00"
+
 func span(iv evidence.Interval) string {
-	return fmt.Sprintf("%s – %s (%.1f s)", iv.From.Format(time.RFC3339), iv.To.Format(time.RFC3339), iv.Duration().Seconds())
+	return fmt.Sprintf("%s – %s (%.1f s)", iv.From.Format(stamp), iv.To.Format(stamp), iv.Duration().Seconds())
 }
 
 // trustOf reads --key: a fingerprint, or a public key file.

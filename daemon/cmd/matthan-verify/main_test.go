@@ -86,7 +86,7 @@ func TestVerifyCommand(t *testing.T) {
 		wantInStderr  string
 	}{
 		{"good, by fingerprint", []string{goodClip, goodManifest, "--key", fp}, 0,
-			[]string{"[ĐẠT / OK]   Bản kê ký bằng khoá tin cậy", "[ĐẠT / OK]   SHA-256", "KHOẢNG TRỐNG / GAP", "10:04:00+07:00", "KẾT QUẢ / RESULT: HỢP LỆ / VALID"}, []string{"SAI"}, ""},
+			[]string{"[ĐẠT / OK]   Bản kê ký bằng khoá tin cậy", "[ĐẠT / OK]   SHA-256", "KHOẢNG TRỐNG / GAP", "10:04:00.000+07:00", "KẾT QUẢ / RESULT: HỢP LỆ / VALID"}, []string{"SAI"}, ""},
 		{"good, by public key file, flag first", []string{"--key=" + pubFile, goodClip, goodManifest}, 0,
 			[]string{"HỢP LỆ / VALID"}, nil, ""},
 		{"good, fingerprint as copied (lower case, spaces)", []string{goodClip, goodManifest, "--key", strings.ToLower(strings.ReplaceAll(fp, "-", " "))}, 0,
