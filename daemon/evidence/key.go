@@ -64,6 +64,25 @@ func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
 	return k, nil
 }
 
+// BoxFingerprint reads the fingerprint of the box key below the box's data
+// folder (DATA/web): from the public key file, or from the key itself when
+// no public key file was written yet. It never makes a key.
+func BoxFingerprint(dataDir string) (string, error) {
+	keyPath := filepath.Join(dataDir, BoxKeyDir, KeyFile)
+	if b, err := os.ReadFile(PubPath(keyPath)); err == nil {
+		pub, err := ParsePublicKey(b)
+		if err != nil {
+			return "", fmt.Errorf("box key %s: %w", PubPath(keyPath), err)
+		}
+		return Fingerprint(pub), nil
+	}
+	k, err := loadKey(keyPath)
+	if err != nil {
+		return "", err
+	}
+	return Fingerprint(k.Public().(ed25519.PublicKey)), nil
+}
+
 func loadKey(path string) (ed25519.PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -464,5 +464,11 @@ func TestGPIOSelfTestOnPL061AndDHCP(t *testing.T) {
 	if strings.Contains(verdict.Text, "FAILED") {
 		t.Errorf("self-test failed: %s", verdict.Text)
 	}
+	// The self-test prints the box key's fingerprint, the same the daemon
+	// printed at its start.
+	fps := regexp.MustCompile(`(?:evidence key fingerprint:|PASS evidence key +vân tay / fingerprint) ((?:[0-9A-F]{4}-){15}[0-9A-F]{4})`).FindAllStringSubmatch(console, -1)
+	if len(fps) < 2 || fps[0][1] != fps[len(fps)-1][1] {
+		t.Errorf("box key fingerprints on the console (daemon, self-test): %v", fps)
+	}
 	powerOff(t, m, false)
 }
