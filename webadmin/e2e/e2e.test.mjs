@@ -193,6 +193,16 @@ test('export: the downloaded MP4 matches the SHA-256 shown and the signed manife
   const frames = +execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]).toString().trim();
   assert.ok(frames >= 100, `export has ${frames} frames, want ≥ 100 (of the 10 s asked, at 25 fps)`);
   await page.screenshot({ path: join(shots, 'export.png'), fullPage: true });
+  // Ten minutes back reaches before the recording began: the page warns
+  // about the gap, Vietnamese first, instead of only "Đã trích xuất".
+  await page.evaluate((n) => {
+    const f = (d) => { const z = new Date(d - new Date(d).getTimezoneOffset() * 60000); return z.toISOString().slice(0, 19); };
+    document.querySelector('#ex-from').value = f(n - 600000);
+  }, now);
+  await page.click('#ex-go');
+  await page.waitForSelector('#ex-gaps, #ex-error', { timeout: 30000 });
+  assert.match(await page.textContent('#ex-result'), /Bản trích xuất có [1-9]\d* khoảng trống/);
+  await page.screenshot({ path: join(shots, 'export-gaps.png'), fullPage: true });
   // The export is in the audit log, and the chain verifies.
   await page.goto(box.url + '/audit');
   await page.waitForSelector('#au-verify.notice');
