@@ -38,9 +38,10 @@ const EventMemory = 5000
 // ReadyMessage is logged (with the addresses) once the listeners serve.
 const ReadyMessage = "matthand ready"
 
-// SetupCodeLine and FingerprintLine start the lines Run prints on stderr
-// (which init forwards to the serial console): the first-boot setup code
-// and the HTTPS certificate's fingerprint.
+// SetupCodeLine, FingerprintLine and BoxKeyLine start the lines Run prints
+// on stderr (which init forwards to the serial console): the first-boot
+// setup code, the HTTPS certificate's fingerprint and the fingerprint of
+// the box key that signs exports (evidence.Fingerprint).
 const (
 	SetupCodeLine   = "matthand: setup code: "
 	FingerprintLine = "matthand: HTTPS certificate SHA-256: "
