@@ -219,3 +219,20 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseKeyAndFingerprint(f *testing.F) {
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	f.Add(string(PublicKeyPEM(pub)))
+	f.Add(Fingerprint(pub))
+	f.Add("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		if k, err := ParsePublicKey([]byte(s)); err == nil && len(k) != ed25519.PublicKeySize {
+			t.Fatalf("key of %d bytes accepted", len(k))
+		}
+		if tr, err := TrustFingerprint(s); err == nil {
+			if _, err := ParseFingerprint(tr.Fingerprint()); err != nil {
+				t.Fatalf("fingerprint %q does not read back: %v", tr.Fingerprint(), err)
+			}
+		}
+	})
+}
