@@ -303,9 +303,8 @@ func (s *Server) apiRecording(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		return
 	}
 	defer f.Close()
-	// One audit line per file opened from its start (seeks and range
-	// requests of the same file would flood the log).
-	if rg := r.Header.Get("Range"); rg == "" || strings.HasPrefix(rg, "bytes=0-") {
+	// One audit line per viewing (viewaudit.go), before any byte goes out.
+	if s.views.first(rc.session.Token, rc.camera, file, s.now()) {
 		s.auditAppend(r, rc, audit.Playback, rc.camera, file)
 	}
 	w.Header().Set("Content-Type", "video/mp4")
@@ -709,7 +708,8 @@ func (s *Server) noticeAck(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 }
 
 func (s *Server) apiSystem(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	out := map[string]any{"certFingerprint": s.cfg.CertFingerprint, "webUptimeSec": s.now().Sub(s.started).Seconds()}
+	out := map[string]any{"certFingerprint": s.cfg.CertFingerprint, "webUptimeSec": s.now().Sub(s.started).Seconds(),
+		"boxKeyFingerprint": s.BoxKeyFingerprint(), "boxKeyURL": boxKeyPath}
 	online, total := 0, 0
 	for _, c := range s.visibleCameras(rc) {
 		total++

@@ -67,6 +67,7 @@ var expectations = map[string]want{
 	"POST /api/users/{name}/password":     {roles: []auth.Role{tech, off}},
 	"POST /api/users/{name}/delete":       {roles: []auth.Role{tech, off}},
 	"GET /api/system":                     {roles: []auth.Role{tech, off}},
+	"GET /api/system/box-key.pem":         {roles: []auth.Role{tech, off}},
 	"GET /api/audit":                      {roles: []auth.Role{tech, off}},
 	"GET /api/audit/verify":               {roles: []auth.Role{tech, off}},
 	"GET /api/notices":                    {roles: []auth.Role{off}},

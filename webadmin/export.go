@@ -2,14 +2,9 @@ package webadmin
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,76 +16,10 @@ import (
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/auth"
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/evidence"
 )
 
 type eventsEvent = events.Event
-
-// LoadOrCreateSigningKey reads the box's ed25519 export-signing key (PKCS#8
-// PEM), making it on first boot.
-func LoadOrCreateSigningKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("signing key %s: not PEM", path)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("signing key %s: %w", path, err)
-		}
-		ek, ok := k.(ed25519.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("signing key %s: not ed25519", path)
-		}
-		return ek, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("signing key: %w", err)
-	}
-	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
-	}
-	if err := auth.WriteFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
-	}
-	return k, nil
-}
-
-// Manifest describes one exported clip for evidence. The box signs its JSON
-// bytes (manifest.json) with ed25519; manifest.sig holds the signature.
-type Manifest struct {
-	Camera     string    `json:"camera"`
-	CameraName string    `json:"cameraName"`
-	From       time.Time `json:"from"`
-	To         time.Time `json:"to"`
-	ExportedBy string    `json:"exportedBy"`
-	Role       string    `json:"role"`
-	Created    time.Time `json:"created"`
-	File       string    `json:"file"`
-	Bytes      int64     `json:"bytes"`
-	SHA256     string    `json:"sha256"`
-	PublicKey  string    `json:"publicKey"` // base64 ed25519 public key of the box
-	AuditSeq   uint64    `json:"auditSeq"`
-}
-
-// VerifyManifest checks a manifest's signature against the key it names.
-func VerifyManifest(manifestJSON []byte, sigB64 string) (Manifest, bool) {
-	var m Manifest
-	if json.Unmarshal(manifestJSON, &m) != nil {
-		return m, false
-	}
-	pub, err1 := base64.StdEncoding.DecodeString(m.PublicKey)
-	sig, err2 := base64.StdEncoding.DecodeString(sigB64)
-	if err1 != nil || err2 != nil || len(pub) != ed25519.PublicKeySize {
-		return m, false
-	}
-	return m, ed25519.Verify(pub, manifestJSON, sig)
-}
 
 var exportIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
@@ -117,49 +46,84 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
 		return
 	}
+	fail := func(status int, key string, args ...any) {
+		os.RemoveAll(dir)
+		s.jsonError(w, rc, status, key, args...)
+	}
 	file := fmt.Sprintf("%s_%s_%s.mp4", rc.camera, from.UTC().Format("20060102T150405Z"), to.UTC().Format("20060102T150405Z"))
 	f, err := os.Create(filepath.Join(dir, "clip.mp4"))
 	if err != nil {
-		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		fail(http.StatusInternalServerError, "err_internal", err.Error())
 		return
 	}
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, h)}
-	err = s.cfg.Exporter.Export(r.Context(), rc.camera, from, to, cw)
+	covered, err := s.cfg.Exporter.Export(r.Context(), rc.camera, from, to, cw)
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil || cw.n == 0 {
-		os.RemoveAll(dir)
-		if err == nil {
-			s.jsonError(w, rc, http.StatusNotFound, "err_no_video")
-			return
-		}
-		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+	if err != nil {
+		fail(http.StatusInternalServerError, "err_internal", err.Error())
 		return
 	}
+	if len(covered) == 0 || cw.n == 0 {
+		// A file without a picture is no evidence: nothing is signed.
+		fail(http.StatusNotFound, "err_no_video")
+		return
+	}
+	requested := evidence.Interval{From: from, To: to}
+	gaps := evidence.Gaps(requested, covered, evidence.GapThreshold)
 	set, _ := s.cams.get(rc.camera)
 	sum := hex.EncodeToString(h.Sum(nil))
-	rec, _ := s.audit.Append(audit.Record{Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Action: audit.Export, Camera: rc.camera,
-		Detail: fmt.Sprintf("%s..%s sha256=%s", from.Format(time.RFC3339), to.Format(time.RFC3339), sum)})
-	m := Manifest{Camera: rc.camera, CameraName: set.Name, From: from, To: to, ExportedBy: rc.user.Name, Role: string(rc.user.Role),
-		Created: s.now().UTC(), File: file, Bytes: cw.n, SHA256: sum,
-		PublicKey: base64.StdEncoding.EncodeToString(s.signKey.Public().(ed25519.PublicKey)), AuditSeq: rec.Seq}
-	mb, _ := json.MarshalIndent(m, "", "  ")
-	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(s.signKey, mb))
+	// The audit line comes first: an export the log does not hold is
+	// never handed out.
+	rec, err := s.audit.Append(audit.Record{Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Action: audit.Export, Camera: rc.camera,
+		Detail: fmt.Sprintf("%s..%s sha256=%s gaps=%d", from.Format(time.RFC3339), to.Format(time.RFC3339), sum, len(gaps))})
+	if err != nil {
+		s.log.Error("export refused: audit append failed", "err", err)
+		fail(http.StatusInternalServerError, "err_internal", "audit")
+		return
+	}
+	headSeq, headHash := s.audit.Head()
+	m := evidence.Manifest{Camera: rc.camera, CameraName: set.Name, Requested: requested, Intervals: covered, Gaps: gaps,
+		ExportedBy: rc.user.Name, Role: string(rc.user.Role), Created: s.now(), File: file, Bytes: cw.n, SHA256: sum,
+		AuditSeq: rec.Seq, Audit: evidence.AuditHead{Seq: headSeq, Hash: headHash}}.InZone(s.loc)
+	m, mb, sig, err := evidence.Sign(s.signKey, m)
+	if err != nil {
+		fail(http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
 	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), mb, 0o600); err != nil {
-		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		fail(http.StatusInternalServerError, "err_internal", err.Error())
 		return
 	}
 	if err := os.WriteFile(filepath.Join(dir, "manifest.sig"), []byte(sig+"\n"), 0o600); err != nil {
-		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		fail(http.StatusInternalServerError, "err_internal", err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "manifest": m, "signature": sig,
 		"video": "/api/exports/" + id + "/" + file, "manifestURL": "/api/exports/" + id + "/manifest.json", "signatureURL": "/api/exports/" + id + "/manifest.sig"})
+}
+
+// BoxKeyFingerprint is the published fingerprint of the box key that signs
+// exports (evidence.Fingerprint).
+func (s *Server) BoxKeyFingerprint() string {
+	return evidence.Fingerprint(s.signKey.Public().(ed25519.PublicKey))
+}
+
+// boxKeyPath is where any staff member downloads the box's public key.
+const boxKeyPath = "/api/system/box-key.pem"
+
+// apiBoxKey offers the box's public key (PEM) for download, for
+// `matthan-verify --key FILE`.
+func (s *Server) apiBoxKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="matthan-box-key.pem"`)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(evidence.PublicKeyPEM(s.signKey.Public().(ed25519.PublicKey)))
 }
 
 type countWriter struct {
@@ -185,7 +149,7 @@ func (s *Server) apiExportFile(w http.ResponseWriter, r *http.Request, rc *reqCt
 		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
 		return
 	}
-	var m Manifest
+	var m evidence.Manifest
 	if json.Unmarshal(mb, &m) != nil {
 		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
 		return

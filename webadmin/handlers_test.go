@@ -1,7 +1,9 @@
 package webadmin
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/daemon/evidence"
 )
 
 func TestFirstBootSetup(t *testing.T) {
@@ -204,7 +207,7 @@ func TestExportIsSignedAndAudited(t *testing.T) {
 		t.Fatalf("export: %d %s", code, body)
 	}
 	var res struct {
-		Manifest           Manifest
+		Manifest           evidence.Manifest
 		Signature          string
 		Video, ManifestURL string
 	}
@@ -214,21 +217,135 @@ func TestExportIsSignedAndAudited(t *testing.T) {
 		t.Fatalf("video download: %d %q", code, video)
 	}
 	_, mj := c.do("GET", res.ManifestURL, "", "")
-	m, ok := VerifyManifest([]byte(mj), res.Signature)
-	if !ok || m.Camera != "cam1" || m.ExportedBy != "officer" || m.Bytes != int64(len(video)) {
-		t.Errorf("manifest %+v verified=%v", m, ok)
+	// Checked against the key the system page publishes, never the one the
+	// manifest names.
+	_, sys := c.do("GET", "/api/system", "", "")
+	var pub struct{ BoxKeyFingerprint, BoxKeyURL string }
+	json.Unmarshal([]byte(sys), &pub)
+	trust, err := evidence.TrustFingerprint(pub.BoxKeyFingerprint)
+	if err != nil || pub.BoxKeyFingerprint != env.s.BoxKeyFingerprint() {
+		t.Fatalf("system page fingerprint %q: %v", pub.BoxKeyFingerprint, err)
 	}
-	if _, ok := VerifyManifest([]byte(strings.Replace(mj, "cam1", "cam2", 1)), res.Signature); ok {
+	rep, err := evidence.Verify([]byte(mj), []byte(res.Signature), strings.NewReader(video), trust)
+	m := rep.Manifest
+	if err != nil || m.Camera != "cam1" || m.ExportedBy != "officer" || m.Bytes != int64(len(video)) {
+		t.Errorf("manifest %+v: %v", m, err)
+	}
+	if _, err := evidence.Verify([]byte(strings.Replace(mj, "cam1", "cam2", 1)), []byte(res.Signature), strings.NewReader(video), trust); err == nil {
 		t.Error("altered manifest verifies")
+	}
+	flipped := []byte(video)
+	flipped[3] ^= 1
+	if _, err := evidence.Verify([]byte(mj), []byte(res.Signature), bytes.NewReader(flipped), trust); !errors.Is(err, evidence.ErrClipHash) {
+		t.Errorf("flipped byte: %v", err)
+	}
+	// The public key the page offers is the trusted key.
+	code, pemText := c.do("GET", pub.BoxKeyURL, "", "")
+	if k, err := evidence.ParsePublicKey([]byte(pemText)); code != 200 || err != nil || !evidence.TrustKey(k).Trusts(k) || evidence.Fingerprint(k) != pub.BoxKeyFingerprint {
+		t.Errorf("box key download: %d %v %q", code, err, pemText)
 	}
 	recs, _ := env.s.audit.Read(auditFilterActor("officer", "export"), 10)
 	if len(recs) != 1 || !strings.Contains(recs[0].Detail, m.SHA256) {
-		t.Errorf("export audit: %+v", recs)
+		t.Fatalf("export audit: %+v", recs)
+	}
+	if m.AuditSeq != recs[0].Seq || m.Audit.Seq < recs[0].Seq || m.Audit.Hash == "" {
+		t.Errorf("manifest audit %d %+v, export record %d", m.AuditSeq, m.Audit, recs[0].Seq)
 	}
 	// Too long a range is refused with a message.
 	q.Set("to", "2026-11-27T10:00:00Z")
 	if code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded"); code != 400 || !strings.Contains(body, "tối đa 6 giờ") {
 		t.Errorf("long export: %d %s", code, body)
+	}
+}
+
+// TestExportStatesWhatTheFileHolds: the manifest lists the intervals the
+// exporter wrote and the gaps, in the box's zone; a range with no
+// recording is an error, not an empty signed file.
+func TestExportStatesWhatTheFileHolds(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.login("officer")
+	export := func(from, to time.Time) (int, evidence.Manifest, string) {
+		q := url.Values{"camera": {"cam1"}, "from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
+		code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded")
+		var res struct{ Manifest evidence.Manifest }
+		json.Unmarshal([]byte(body), &res)
+		return code, res.Manifest, body
+	}
+	// Recording began at testT0-1h: asking from testT0-70m leaves 10 min
+	// out at the start, and the hole at testT0+2m is a second gap.
+	code, m, body := export(testT0.Add(-70*time.Minute), testT0.Add(5*time.Minute))
+	if code != 200 {
+		t.Fatalf("export: %d %s", code, body)
+	}
+	ict := time.FixedZone("", 7*3600)
+	wantIv := []evidence.Interval{{From: fakeRecorded.From, To: fakeHole.From}, {From: fakeHole.To, To: testT0.Add(5 * time.Minute)}}
+	wantGaps := []evidence.Interval{{From: testT0.Add(-70 * time.Minute), To: fakeRecorded.From}, fakeHole}
+	same := func(a, b []evidence.Interval) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !a[i].From.Equal(b[i].From) || !a[i].To.Equal(b[i].To) {
+				return false
+			}
+		}
+		return true
+	}
+	if !same(m.Intervals, wantIv) || !same(m.Gaps, wantGaps) {
+		t.Errorf("intervals %v gaps %v, want %v and %v", m.Intervals, m.Gaps, wantIv, wantGaps)
+	}
+	if !strings.Contains(body, `"from":"`+fakeHole.To.In(ict).Format("2006-01-02T15:04:05")+`+07:00"`) || m.TimeZone != "Asia/Ho_Chi_Minh" {
+		t.Errorf("manifest times not in the box's zone (+07:00): %s", body)
+	}
+	// Nothing recorded in the range: 404, no export left behind.
+	before, _ := os.ReadDir(env.s.exportDir)
+	if code, _, body := export(testT0.Add(-3*time.Hour), testT0.Add(-2*time.Hour)); code != http.StatusNotFound || !strings.Contains(body, "Không có đoạn ghi") {
+		t.Errorf("export of nothing: %d %s", code, body)
+	}
+	if after, _ := os.ReadDir(env.s.exportDir); len(after) != len(before) {
+		t.Errorf("export of nothing left %d folders, had %d", len(after), len(before))
+	}
+}
+
+// TestPlaybackIsAuditedOncePerViewing: any first request of a session for
+// a recording writes the audit line — also a range that does not start at
+// byte 0 — and the player's further range requests do not.
+func TestPlaybackIsAuditedOncePerViewing(t *testing.T) {
+	env := newTestEnv(t)
+	count := func() int {
+		recs, _ := env.s.audit.Read(auditFilterActor("officer", "playback"), 100)
+		return len(recs)
+	}
+	get := func(c *client, rng string) int {
+		req, _ := http.NewRequest("GET", env.srv.URL+"/api/recordings/cam1/seg-cam1.mp4", nil)
+		req.Header.Set("Range", rng)
+		resp, err := c.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	a := env.login("officer")
+	if code := get(a, "bytes=1-"); code != http.StatusPartialContent || count() != 1 {
+		t.Fatalf("download from byte 1: %d, %d audit lines, want 1", code, count())
+	}
+	get(a, "bytes=0-")
+	get(a, "bytes=5-9")
+	if count() != 1 {
+		t.Errorf("range requests of one viewing wrote %d lines, want 1", count())
+	}
+	b := env.login("officer")
+	get(b, "bytes=3-")
+	if count() != 2 {
+		t.Errorf("a second session's viewing: %d lines, want 2", count())
+	}
+	now := time.Now()
+	env.s.now = func() time.Time { return now.Add(ViewAuditEvery + time.Minute) }
+	get(b, "bytes=3-")
+	if count() != 3 {
+		t.Errorf("a viewing after %v: %d lines, want 3", ViewAuditEvery, count())
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/auth"
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/live"
 )
 
@@ -48,11 +49,42 @@ func (fakeSegments) OpenSegment(camera, file string) (io.ReadSeekCloser, time.Ti
 	return nopCloser{bytes.NewReader([]byte("video of " + camera))}, testT0, nil
 }
 
+// fakeExporter's cameras recorded from testT0-1h to testT0+2h, with a hole
+// from testT0+2m to testT0+2m31s.
 type fakeExporter struct{}
 
-func (fakeExporter) Export(_ context.Context, camera string, from, to time.Time, w io.Writer) error {
+var (
+	fakeRecorded = evidence.Interval{From: testT0.Add(-time.Hour), To: testT0.Add(2 * time.Hour)}
+	fakeHole     = evidence.Interval{From: testT0.Add(2 * time.Minute), To: testT0.Add(151 * time.Second)}
+)
+
+func (fakeExporter) Export(_ context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error) {
+	var out []evidence.Interval
+	for _, iv := range []evidence.Interval{{From: fakeRecorded.From, To: fakeHole.From}, {From: fakeHole.To, To: fakeRecorded.To}} {
+		iv.From, iv.To = maxTime(iv.From, from), minTime(iv.To, to)
+		if iv.From.Before(iv.To) {
+			out = append(out, iv)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
 	_, err := fmt.Fprintf(w, "mp4 of %s %s..%s", camera, from, to)
-	return err
+	return out, err
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // fakeSearch returns an event for every camera it is asked about, and

@@ -26,6 +26,7 @@ import (
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/auth"
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/live"
 )
 
@@ -82,9 +83,11 @@ type SegmentStore interface {
 	OpenSegment(camera, file string) (io.ReadSeekCloser, time.Time, error)
 }
 
-// Exporter writes one MP4 of a camera's range, stitched without transcoding.
+// Exporter writes one MP4 of a camera's range, stitched without transcoding,
+// and returns the intervals the file holds (from the samples written, not
+// from the request; none when the range has no recording).
 type Exporter interface {
-	Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) error
+	Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error)
 }
 
 // SearchQuery asks the event index. Cameras limits results to these cameras
@@ -170,6 +173,9 @@ type Config struct {
 
 	// CertFingerprint is the HTTPS certificate's SHA-256, shown on the system page.
 	CertFingerprint string
+	// Location is the box's time zone, in which export manifests state
+	// their times (nil: Asia/Ho_Chi_Minh).
+	Location *time.Location
 	// HashParams overrides the password hash cost (tests); zero means default.
 	HashParams auth.HashParams
 	// OfficerReset: the pairing button was held at power-on (the physical
@@ -195,6 +201,8 @@ type Server struct {
 	audit     *audit.Log
 	cams      *cameraStore
 	signKey   ed25519.PrivateKey
+	views     viewLog
+	loc       *time.Location
 	exportDir string
 	mux       *http.ServeMux
 	routes    []route
@@ -248,8 +256,11 @@ func New(cfg Config) (*Server, error) {
 	if s.cams, err = openCameraStore(filepath.Join(cfg.DataDir, "cameras.json")); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
-	if s.signKey, err = LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "export-signing.key")); err != nil {
+	if s.signKey, err = evidence.LoadOrCreateKey(filepath.Join(cfg.DataDir, evidence.KeyFile)); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	if s.loc = cfg.Location; s.loc == nil {
+		s.loc, _ = evidence.Zone("") // the default zone always loads
 	}
 	s.exportDir = filepath.Join(cfg.DataDir, "exports")
 	if err := os.MkdirAll(s.exportDir, 0o700); err != nil {

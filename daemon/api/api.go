@@ -1,8 +1,10 @@
-// Package api is matthand's HTTP API: health, cameras with their state,
-// the segment index, segment downloads, the export of a time range as one
-// MP4, and recent events. It is built from small interfaces so that the
-// daemon wires in the real recorder and store, tests wire in fakes, and the
-// web admin can wrap the handler with authentication.
+// Package api is matthand's diagnostic HTTP API: health, cameras with their
+// ingest counters, the segment index and recent events. It serves no video:
+// a recording is watched (audited once per viewing) or saved (as a signed,
+// audited export) only through the admin page, so no download escapes the
+// audit log. It is built from small interfaces so that the daemon wires in
+// the real recorder and store, tests wire in fakes, and the web admin can
+// wrap the handler with authentication.
 //
 // Every error is JSON ({"error": "..."}) with a status that says whose
 // fault it was: 400 for a malformed request, 404 for something that does
@@ -10,15 +12,10 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/matthan/matthan/daemon/events"
@@ -60,7 +57,8 @@ type Segment struct {
 	End    time.Time `json:"end"`
 	Bytes  int64     `json:"bytes"`
 	// File is the segment's path below the recordings folder
-	// (camera/YYYY-MM-DD/NAME.mp4); GET /api/recordings/<File> serves it.
+	// (camera/YYYY-MM-DD/NAME.mp4); the admin page plays it at
+	// /api/recordings/<camera>/<NAME.mp4>.
 	File string `json:"file"`
 	// Recording is true while the recorder still appends to it.
 	Recording bool `json:"recording,omitempty"`
@@ -71,18 +69,10 @@ type Cameras interface {
 	Cameras() []Camera
 }
 
-// Recordings is the segment index and its files.
+// Recordings is the segment index.
 type Recordings interface {
 	// Segments lists camera's segments overlapping [from, to), oldest first.
 	Segments(camera string, from, to time.Time) []Segment
-	// OpenSegment opens the file of the segment whose File is file; it
-	// must only open files the index knows (os.ErrNotExist otherwise).
-	OpenSegment(file string) (*os.File, Segment, error)
-}
-
-// Exporter writes camera's video from from to to as one MP4.
-type Exporter interface {
-	Export(ctx context.Context, w io.Writer, camera string, from, to time.Time) error
 }
 
 // EventLog holds recent events.
@@ -95,7 +85,6 @@ type EventLog interface {
 type Server struct {
 	Cameras    Cameras
 	Recordings Recordings
-	Exporter   Exporter
 	Events     EventLog
 	// Now is the clock for default time ranges; nil means time.Now.
 	Now func() time.Time
@@ -107,7 +96,6 @@ type Server struct {
 // Limits on requests.
 const (
 	MaxSegmentRange = 31 * 24 * time.Hour
-	MaxExportRange  = 12 * time.Hour
 	DefaultRange    = time.Hour
 	DefaultEvents   = 100
 	MaxEvents       = 5000
@@ -125,8 +113,6 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/health", s.health)
 	mux.HandleFunc("GET /api/cameras", s.cameras)
 	mux.HandleFunc("GET /api/segments", s.segments)
-	mux.HandleFunc("GET /api/recordings/{file...}", s.recording)
-	mux.HandleFunc("GET /api/export", s.export)
 	mux.HandleFunc("GET /api/events", s.events)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no API route %s %s", r.Method, r.URL.Path))
@@ -196,86 +182,6 @@ func (s *Server) segments(w http.ResponseWriter, r *http.Request) {
 		segs = []Segment{}
 	}
 	writeJSON(w, http.StatusOK, segs)
-}
-
-func (s *Server) recording(w http.ResponseWriter, r *http.Request) {
-	file := r.PathValue("file")
-	if err := CheckSegmentPath(file); err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	if err := noParams(r, nil); err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	f, seg, err := s.Recordings.OpenSegment(file)
-	if errors.Is(err, os.ErrNotExist) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no segment %q", file))
-		return
-	}
-	if err != nil {
-		s.Log.Error("open segment", "file", file, "err", err)
-		writeError(w, http.StatusInternalServerError, fmt.Errorf("open segment %q: %w", file, err))
-		return
-	}
-	defer f.Close()
-	w.Header().Set("Content-Type", "video/mp4")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s_%s"`, seg.Camera, file[strings.LastIndexByte(file, '/')+1:]))
-	if seg.Recording {
-		w.Header().Set("Cache-Control", "no-store")
-	}
-	http.ServeContent(w, r, "", seg.Start, f)
-}
-
-func (s *Server) export(w http.ResponseWriter, r *http.Request) {
-	q, err := ParseRangeQuery(r.URL.RawQuery, s.Now(), MaxExportRange)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	if !s.knownCamera(q.Camera) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no camera %q", q.Camera))
-		return
-	}
-	if len(s.Recordings.Segments(q.Camera, q.From, q.To)) == 0 {
-		writeError(w, http.StatusNotFound, fmt.Errorf("camera %q has no recording from %s to %s",
-			q.Camera, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339)))
-		return
-	}
-	name := fmt.Sprintf("%s_%s_%s.mp4", q.Camera, q.From.UTC().Format("20060102T150405Z"), q.To.UTC().Format("20060102T150405Z"))
-	cw := &countingWriter{w: w, header: func() {
-		w.Header().Set("Content-Type", "video/mp4")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	}}
-	if err := s.Exporter.Export(r.Context(), cw, q.Camera, q.From, q.To); err != nil {
-		s.Log.Error("export", "camera", q.Camera, "from", q.From, "to", q.To, "err", err)
-		if cw.n == 0 {
-			writeError(w, http.StatusInternalServerError, fmt.Errorf("export: %w", err))
-			return
-		}
-		// Headers are gone: abort the response so the client sees a
-		// truncated download instead of a silently short file.
-		panic(http.ErrAbortHandler)
-	}
-	if cw.n == 0 {
-		writeError(w, http.StatusNotFound, errors.New("export produced no video for that range"))
-	}
-}
-
-// countingWriter sets the headers just before the first byte.
-type countingWriter struct {
-	w      http.ResponseWriter
-	header func()
-	n      int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	if c.n == 0 && len(p) > 0 {
-		c.header()
-	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {

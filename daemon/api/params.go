@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path"
 	"regexp"
 	"strconv"
 	"time"
 )
 
-// RangeQuery is camera=&from=&to= of /api/segments and /api/export.
+// RangeQuery is camera=&from=&to= of /api/segments.
 type RangeQuery struct {
 	Camera   string
 	From, To time.Time
@@ -119,15 +118,4 @@ func parseQuery(rawQuery string, allowed ...string) (map[string]string, error) {
 func noParams(r *http.Request, _ []string) error {
 	_, err := parseQuery(r.URL.RawQuery)
 	return err
-}
-
-var segmentPathRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}/[0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9]{8}T[0-9]{6}(\.[0-9]{1,9})?Z\.mp4$`)
-
-// CheckSegmentPath accepts only camera/YYYY-MM-DD/NAME.mp4 with no
-// traversal: the index is asked about anything that passes.
-func CheckSegmentPath(p string) error {
-	if p == "" || path.Clean(p) != p || !segmentPathRE.MatchString(p) {
-		return fmt.Errorf("%q is not a segment path (camera/YYYY-MM-DD/YYYYMMDDTHHMMSS.sssZ.mp4)", p)
-	}
-	return nil
 }

@@ -38,12 +38,14 @@ const EventMemory = 5000
 // ReadyMessage is logged (with the addresses) once the listeners serve.
 const ReadyMessage = "matthand ready"
 
-// SetupCodeLine and FingerprintLine start the lines Run prints on stderr
-// (which init forwards to the serial console): the first-boot setup code
-// and the HTTPS certificate's fingerprint.
+// SetupCodeLine, FingerprintLine and BoxKeyLine start the lines Run prints
+// on stderr (which init forwards to the serial console): the first-boot
+// setup code, the HTTPS certificate's fingerprint and the fingerprint of
+// the box key that signs exports (evidence.Fingerprint).
 const (
 	SetupCodeLine   = "matthand: setup code: "
 	FingerprintLine = "matthand: HTTPS certificate SHA-256: "
+	BoxKeyLine      = "matthand: evidence key fingerprint: "
 	AdminLine       = "matthand: admin page: "
 )
 
@@ -164,7 +166,6 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	daemonAPI := &api.Server{
 		Cameras:    cameraList{cams},
 		Recordings: recordings{store},
-		Exporter:   exporter{store},
 		Events:     evlog,
 		Log:        log,
 		Started:    started,
@@ -190,6 +191,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	adminURL := "https://" + displayAddr(tlsLn.Addr().String()) + "/"
 	fmt.Fprintf(opt.Console, "%s%s (HTTP %s redirects there)\n", AdminLine, adminURL, displayAddr(httpLn.Addr().String()))
 	fmt.Fprintf(opt.Console, "%s%s\n", FingerprintLine, fp)
+	fmt.Fprintf(opt.Console, "%s%s (vân tay khoá ký bằng chứng / checks exported evidence: matthan-verify)\n", BoxKeyLine, wa.BoxKeyFingerprint())
 	if b, err := os.ReadFile(webadmin.SetupCodePath(webDir)); err == nil {
 		fmt.Fprintf(opt.Console, "%s%s (mã cài đặt lần đầu: người đầu tiên nhập mã tạo tài khoản kỹ thuật viên / first visitor creates the technician account)\n",
 			SetupCodeLine, strings.TrimSpace(string(b)))
@@ -317,49 +319,4 @@ func (r recordings) Segments(camera string, from, to time.Time) []api.Segment {
 		out[i] = toAPI(s)
 	}
 	return out
-}
-
-// OpenSegment opens only a file the index lists: the name gives the start
-// time, the index must hold a segment with exactly that File.
-func (r recordings) OpenSegment(file string) (*os.File, api.Segment, error) {
-	camera, rest, ok := strings.Cut(file, "/")
-	if !ok {
-		return nil, api.Segment{}, os.ErrNotExist
-	}
-	start, ok := segmentStart(rest[strings.LastIndexByte(rest, '/')+1:])
-	if !ok {
-		return nil, api.Segment{}, os.ErrNotExist
-	}
-	// The name holds the start to the millisecond, the index to the
-	// nanosecond: look a millisecond either side (a window of exactly
-	// [start, start+1ms) missed segments still being written, whose end is
-	// their start: the listed files answered 404).
-	for _, s := range r.store.Segments(camera, start.Add(-time.Millisecond), start.Add(time.Millisecond)) {
-		if s.File == file {
-			f, err := os.Open(r.store.Path(s))
-			return f, toAPI(s), err
-		}
-	}
-	return nil, api.Segment{}, os.ErrNotExist
-}
-
-// segmentStart reads a segment's start from its name,
-// 20261127T005354.847Z.mp4. (The layout "20060102T150405.000Z.mp4" in one
-// piece parses that name as 00:04:54.847: the ".mp4" after the fraction
-// confuses time.Parse, and every download answered 404.)
-func segmentStart(name string) (time.Time, bool) {
-	base, ok := strings.CutSuffix(name, ".mp4")
-	if !ok {
-		return time.Time{}, false
-	}
-	t, err := time.Parse("20060102T150405.000Z", base)
-	return t, err == nil
-}
-
-// exporter adapts storage.Export to api.Exporter.
-type exporter struct{ store *storage.Store }
-
-func (e exporter) Export(ctx context.Context, w io.Writer, camera string, from, to time.Time) error {
-	_, err := storage.Export(ctx, w, e.store, camera, from, to)
-	return err
 }

@@ -13,7 +13,7 @@ import (
 
 // DaemonAPIPrefix is where the recorder's own diagnostic API (daemon/api:
 // cameras with ingest counters, segments with their index entries, the
-// in-memory event log, GET export) is served, for officers only: the admin
+// in-memory event log; no video) is served, for officers only: the admin
 // page's session decides who the caller is.
 const DaemonAPIPrefix = "/api/daemon/"
 

@@ -158,6 +158,13 @@ func (l *Log) write(r Record) (Record, uint64, error) {
 	return r, l.written, nil
 }
 
+// Head is the chain head: the last record's sequence number and hash.
+func (l *Log) Head() (seq uint64, hash string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq, l.last
+}
+
 // Filter selects records for Read. Zero fields match everything.
 type Filter struct {
 	Actor, Action, Camera string

@@ -123,6 +123,9 @@ func TestRecordClips(t *testing.T) {
 			if !info.Start.Equal(epoch.Add(2*time.Second)) || !info.End.Equal(epoch.Add(7*time.Second)) || info.Samples != 125 {
 				t.Errorf("export info %+v, want 2 s .. 7 s, 125 samples", info)
 			}
+			if len(info.Covered) != 1 || !info.Covered[0].From.Equal(info.Start) || !info.Covered[0].To.Equal(info.End) {
+				t.Errorf("export covers %v, want the one interval %v .. %v", info.Covered, info.Start, info.End)
+			}
 			pr := recordtest.FFprobe(t, out)
 			if pr.Frames != 125 || pr.Duration < 4960*time.Millisecond || pr.Duration > 5040*time.Millisecond {
 				t.Errorf("export: ffprobe %+v, want 125 frames, 5 s", pr)

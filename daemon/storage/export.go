@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/fmp4"
 )
 
@@ -26,6 +27,10 @@ type ExportInfo struct {
 	// needed); export the rest as a second file from StoppedAt.
 	StoppedEarly bool
 	StoppedAt    time.Time
+	// Covered is what the file holds, from the fragments written: each
+	// interval runs from a fragment's first sample to the end of the last
+	// sample before a hole of evidence.GapThreshold or more.
+	Covered []evidence.Interval
 }
 
 // Export writes camera's recording from the key frame at or before from
@@ -153,14 +158,32 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 				return info, fmt.Errorf("storage: export: %w", err)
 			}
 			nextTick = baseTick + b.Duration()
+			info.Covered = cover(info.Covered, tickTime(outBase, baseTick), tickTime(outBase, nextTick))
 		}
 		f.Close()
 	}
 	if !started {
 		return info, ErrNoRecordings
 	}
-	info.End = time.Unix(0, outBase+int64(nextTick*uint64(time.Second)/fmp4.Timescale)).UTC()
+	info.End = tickTime(outBase, nextTick)
 	return info, nil
+}
+
+// tickTime is the box time of an export tick.
+func tickTime(outBase int64, tick uint64) time.Time {
+	return time.Unix(0, outBase+int64(tick*uint64(time.Second)/fmp4.Timescale)).UTC()
+}
+
+// cover adds [from, to) to the covered intervals, joining it to the last
+// one across a hole shorter than evidence.GapThreshold.
+func cover(c []evidence.Interval, from, to time.Time) []evidence.Interval {
+	if n := len(c); n > 0 && from.Sub(c[n-1].To) < evidence.GapThreshold {
+		if to.After(c[n-1].To) {
+			c[n-1].To = to
+		}
+		return c
+	}
+	return append(c, evidence.Interval{From: from, To: to})
 }
 
 // keyAtOrBefore finds the time of the last key frame at or before from in a

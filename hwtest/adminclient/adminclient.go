@@ -221,3 +221,55 @@ func (c *Client) GetJSON(ctx context.Context, path string, v any) error {
 	}
 	return nil
 }
+
+// Export is one signed export as the box handed it out.
+type Export struct {
+	Clip, Manifest, Signature []byte
+	File                      string // the clip's file name
+}
+
+// Export asks the page for a signed export of camera's [from, to)
+// (POST /api/exports, the officer's audited path) and downloads the clip,
+// manifest.json and manifest.sig.
+func (c *Client) Export(ctx context.Context, camera string, from, to time.Time) (Export, error) {
+	var ex Export
+	form := url.Values{"camera": {camera}, "from": {from.Format(time.RFC3339Nano)}, "to": {to.Format(time.RFC3339Nano)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+"/api/exports", strings.NewReader(form.Encode()))
+	if err != nil {
+		return ex, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-CSRF-Token", c.CSRF)
+	resp, err := c.Client.Do(req)
+	if err != nil {
+		return ex, err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ex, fmt.Errorf("export %s %s..%s: %s %s", camera, from.Format(time.RFC3339), to.Format(time.RFC3339), resp.Status, b)
+	}
+	var res struct {
+		Manifest                         struct{ File string }
+		Video, ManifestURL, SignatureURL string
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return ex, fmt.Errorf("export: %w", err)
+	}
+	ex.File = res.Manifest.File
+	for _, d := range []struct {
+		path string
+		to   *[]byte
+	}{{res.Video, &ex.Clip}, {res.ManifestURL, &ex.Manifest}, {res.SignatureURL, &ex.Signature}} {
+		resp, err := c.Do(ctx, http.MethodGet, d.path, nil)
+		if err != nil {
+			return ex, err
+		}
+		*d.to, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return ex, fmt.Errorf("GET %s: %s %v", d.path, resp.Status, err)
+		}
+	}
+	return ex, nil
+}

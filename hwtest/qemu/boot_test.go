@@ -247,13 +247,25 @@ func waitRecorded(t *testing.T, m *qemu.Machine, d, timeout time.Duration) time.
 	}
 }
 
-// export downloads a camera's recording of [from, to) as one MP4 (works
-// on the segment still being written).
+// export saves a camera's recording of [from, to) as one MP4 through the
+// page's signed, audited export (works on the segment still being written).
 func export(t *testing.T, m *qemu.Machine, camera string, from, to time.Time) string {
 	t.Helper()
-	q := fmt.Sprintf("/api/daemon/export?camera=%s&from=%s&to=%s", camera,
-		from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
-	return download(t, m, q, camera+"-export.mp4")
+	c, err := admin(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ex, err := c.Export(ctx, camera, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), camera+"-export.mp4")
+	if err := os.WriteFile(p, ex.Clip, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func download(t *testing.T, m *qemu.Machine, path, name string) string {
@@ -451,6 +463,12 @@ func TestGPIOSelfTestOnPL061AndDHCP(t *testing.T) {
 	}
 	if strings.Contains(verdict.Text, "FAILED") {
 		t.Errorf("self-test failed: %s", verdict.Text)
+	}
+	// The self-test prints the box key's fingerprint, the same the daemon
+	// printed at its start.
+	fps := regexp.MustCompile(`(?:evidence key fingerprint:|PASS evidence key +vân tay / fingerprint) ((?:[0-9A-F]{4}-){15}[0-9A-F]{4})`).FindAllStringSubmatch(console, -1)
+	if len(fps) < 2 || fps[0][1] != fps[len(fps)-1][1] {
+		t.Errorf("box key fingerprints on the console (daemon, self-test): %v", fps)
 	}
 	powerOff(t, m, false)
 }

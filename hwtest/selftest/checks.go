@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/init/health"
 	"golang.org/x/sys/unix"
 	"periph.io/x/conn/v3/driver/driverreg"
@@ -166,4 +167,15 @@ func Exists(name, path string) Result {
 		return Result{name, false, err.Error()}
 	}
 	return Result{name, true, path + " present"}
+}
+
+// BoxKey prints the fingerprint of the box key that signs evidence exports
+// (the daemon makes it at its first start), for the handover record: an
+// investigator checks exports against it with matthan-verify.
+func BoxKey(dataDir string) Result {
+	fp, err := evidence.BoxFingerprint(dataDir)
+	if err != nil {
+		return Result{"evidence key", false, fmt.Sprintf("%v (the daemon makes it at its first start)", err)}
+	}
+	return Result{"evidence key", true, "vân tay / fingerprint " + fp}
 }

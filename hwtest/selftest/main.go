@@ -26,7 +26,7 @@ func Main(args []string, out io.Writer) int {
 	}
 	fmt.Fprintf(out, "Tự kiểm tra phần cứng / hardware self-test: board %s\n", b.Name)
 	results := GPIO(b)
-	results = append(results, Data(*data), Exists("rtc", "/dev/rtc0"))
+	results = append(results, Data(*data), BoxKey(*data), Exists("rtc", "/dev/rtc0"))
 	if b.Watchdog != "" {
 		results = append(results, Exists("watchdog", b.Watchdog))
 	}

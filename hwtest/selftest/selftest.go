@@ -1,8 +1,9 @@
 // Package selftest is the technician's hardware self-test on the box:
 // GPIO lines of the board's pin map driven through periph.io and read
 // back both through periph.io and through the kernel's own view
-// (debugfs), plus the data partition, the network, the RTC, the watchdog
-// and the daemon's API. Each check prints one PASS/FAIL line.
+// (debugfs), plus the data partition, the network, the RTC, the watchdog,
+// the daemon's API and the fingerprint of the box key that signs evidence
+// exports (for the handover record). Each check prints one PASS/FAIL line.
 package selftest
 
 import (

@@ -1,8 +1,13 @@
 package selftest
 
 import (
+	"crypto/ed25519"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/matthan/matthan/daemon/evidence"
 )
 
 // Listing as Linux 6.1 prints it for QEMU virt's PL061 with the power
@@ -49,4 +54,27 @@ func FuzzParseDebugGPIO(f *testing.F) {
 	f.Fuzz(func(t *testing.T, listing, label string) {
 		ParseDebugGPIO(strings.NewReader(listing), label)
 	})
+}
+
+// TestBoxKey: the self-test prints the fingerprint of the key the daemon
+// made in the data folder (also before the public key file existed), and
+// fails when there is none.
+func TestBoxKey(t *testing.T) {
+	data := t.TempDir()
+	if r := BoxKey(data); r.OK {
+		t.Errorf("no key, but %v", r)
+	}
+	keyPath := filepath.Join(data, evidence.BoxKeyDir, evidence.KeyFile)
+	k, err := evidence.LoadOrCreateKey(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := evidence.Fingerprint(k.Public().(ed25519.PublicKey))
+	if r := BoxKey(data); !r.OK || !strings.Contains(r.String(), fp) {
+		t.Errorf("%v, want PASS with %s", r, fp)
+	}
+	os.Remove(evidence.PubPath(keyPath))
+	if r := BoxKey(data); !r.OK || !strings.Contains(r.String(), fp) {
+		t.Errorf("without the public key file: %v, want PASS with %s", r, fp)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/ingest"
 	"github.com/matthan/matthan/daemon/lights"
 	"github.com/matthan/matthan/daemon/search"
@@ -72,12 +73,15 @@ func (s Segments) OpenSegment(camera, file string) (io.ReadSeekCloser, time.Time
 type Exporter struct{ Store *storage.Store }
 
 // Export implements webadmin.Exporter.
-func (e Exporter) Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) error {
-	_, err := storage.Export(ctx, w, e.Store, camera, from, to)
+func (e Exporter) Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error) {
+	info, err := storage.Export(ctx, w, e.Store, camera, from, to)
 	if errors.Is(err, storage.ErrNoRecordings) {
-		return nil // nothing written: the page says "no recording in this range"
+		return nil, nil // no picture: the page says "no recording in this range"
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return info.Covered, nil
 }
 
 // Search queries the bleve event index, limited to the caller's cameras.

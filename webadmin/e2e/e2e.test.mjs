@@ -65,6 +65,9 @@ test('login, system page with certificate fingerprint, technician creates an off
   await page.waitForSelector('#sys-fp');
   const fp = await page.textContent('#sys-fp');
   assert.match(fp, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  // The box key's fingerprint is published beside it, with the key itself.
+  assert.match(await page.textContent('#sys-boxkey'), /^([0-9A-F]{4}-){15}[0-9A-F]{4}$/);
+  assert.ok(await page.$('#sys-boxkey-dl'), 'no public key download on the system page');
   await page.screenshot({ path: join(shots, 'system.png'), fullPage: true });
   // Technicians see no video.
   const live = await page.goto(box.url + '/live');
@@ -178,6 +181,9 @@ test('export: the downloaded MP4 matches the SHA-256 shown and the signed manife
   await page.click('#ex-go');
   await page.waitForSelector('#ex-sha, #ex-error', { timeout: 30000 });
   assert.equal(await page.$('#ex-error'), null, await page.textContent('#ex-result'));
+  // The page says what the file holds: no gaps, or the gaps in Vietnamese first.
+  const verdict = await page.textContent('#ex-ok, #ex-gaps');
+  assert.match(verdict, /khoảng trống/);
   const shown = (await page.textContent('#ex-sha')).trim();
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#ex-video')]);
   const file = await dl.path();
@@ -187,6 +193,16 @@ test('export: the downloaded MP4 matches the SHA-256 shown and the signed manife
   const frames = +execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]).toString().trim();
   assert.ok(frames >= 100, `export has ${frames} frames, want ≥ 100 (of the 10 s asked, at 25 fps)`);
   await page.screenshot({ path: join(shots, 'export.png'), fullPage: true });
+  // Ten minutes back reaches before the recording began: the page warns
+  // about the gap, Vietnamese first, instead of only "Đã trích xuất".
+  await page.evaluate((n) => {
+    const f = (d) => { const z = new Date(d - new Date(d).getTimezoneOffset() * 60000); return z.toISOString().slice(0, 19); };
+    document.querySelector('#ex-from').value = f(n - 600000);
+  }, now);
+  await page.click('#ex-go');
+  await page.waitForSelector('#ex-gaps, #ex-error', { timeout: 30000 });
+  assert.match(await page.textContent('#ex-result'), /Bản trích xuất có [1-9]\d* khoảng trống/);
+  await page.screenshot({ path: join(shots, 'export-gaps.png'), fullPage: true });
   // The export is in the audit log, and the chain verifies.
   await page.goto(box.url + '/audit');
   await page.waitForSelector('#au-verify.notice');

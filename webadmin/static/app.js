@@ -40,6 +40,7 @@ async function api(path, opts = {}) {
 
 const fmtTime = (t) => new Date(t).toLocaleString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour12: false });
 const fmtBytes = (n) => { const u = ['B', 'KB', 'MB', 'GB', 'TB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return n.toFixed(i ? 1 : 0) + ' ' + u[i]; };
+const fmtSecs = (s) => { s = Math.round(s); const m = Math.floor(s / 60); return (m ? m + L(' phút ', ' min ') : '') + (s % 60) + ' s'; };
 const fmtDur = (s) => { s = Math.floor(s); const d = Math.floor(s / 86400), hh = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60); return (d ? d + L(' ngày ', 'd ') : '') + hh + 'h' + String(m).padStart(2, '0'); };
 const localInput = (d) => { const z = new Date(d.getTime() - d.getTimezoneOffset() * 60000); return z.toISOString().slice(0, 16); };
 function msg(el, text, ok) { el.textContent = text; el.className = ok ? 'notice' : 'error'; }
@@ -278,12 +279,22 @@ pages.export = async (root) => {
       const r = await fetch('/api/exports', { method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' }, body });
       const j = await r.json();
       if (!r.ok) throw new Error(j.error);
+      const m = j.manifest, gaps = m.gaps || [];
+      const span = (g) => fmtTime(g.from) + ' – ' + fmtTime(g.to) + ' (' + fmtSecs((new Date(g.to) - new Date(g.from)) / 1000) + ')';
+      const held = (m.intervals || []).reduce((a, g) => a + (new Date(g.to) - new Date(g.from)) / 1000, 0);
       fill(out, h('div', { class: 'card' },
-        h('p', { class: 'notice' }, L('Đã trích xuất.', 'Exported.')),
+        gaps.length
+          ? h('div', { class: 'error', id: 'ex-gaps' },
+            h('p', {}, L('Bản trích xuất có ' + gaps.length + ' khoảng trống (không có hình): ', 'The export has ' + gaps.length + ' gap(s) (no video): ') +
+              L('tệp chỉ chứa ', 'the file holds only ') + fmtSecs(held) + L(' video.', ' of video.')),
+            h('ul', {}, gaps.map((g) => h('li', {}, span(g)))))
+          : h('p', { class: 'notice', id: 'ex-ok' }, L('Đã trích xuất, không có khoảng trống: ', 'Exported, no gaps: ') + fmtSecs(held) + L(' video.', ' of video.')),
         h('table', {}, h('tr', {}, h('th', {}, 'SHA-256'), h('td', { class: 'mono', id: 'ex-sha' }, j.manifest.sha256)),
           h('tr', {}, h('th', {}, L('Kích thước', 'Size')), h('td', {}, fmtBytes(j.manifest.bytes))),
           h('tr', {}, h('th', {}, L('Người trích xuất', 'Exported by')), h('td', {}, j.manifest.exportedBy + ' · ' + fmtTime(j.manifest.created))),
-          h('tr', {}, h('th', {}, L('Chữ ký', 'Signature')), h('td', { class: 'mono' }, j.signature))),
+          h('tr', {}, h('th', {}, L('Đoạn có hình', 'Intervals held')), h('td', { id: 'ex-intervals' }, (m.intervals || []).map((g) => h('div', {}, span(g))))),
+          h('tr', {}, h('th', {}, L('Chữ ký', 'Signature')), h('td', { class: 'mono' }, j.signature)),
+          h('tr', {}, h('th', {}, L('Khoá của hộp (vân tay)', 'Box key (fingerprint)')), h('td', { class: 'mono' }, m.keyFingerprint))),
         h('p', {}, h('a', { href: j.video, id: 'ex-video', download: j.manifest.file }, '⬇ ' + j.manifest.file), ' · ',
           h('a', { href: j.manifestURL, download: 'manifest.json' }, '⬇ manifest.json'), ' · ', h('a', { href: j.signatureURL, download: 'manifest.sig' }, '⬇ manifest.sig'))));
     } catch (e) { fill(out, h('p', { class: 'error', id: 'ex-error' }, e.message)); }
@@ -444,6 +455,9 @@ pages.system = async (root) => {
     [L('Nhiệt độ', 'Temperature'), st.tempC !== undefined && st.tempC !== null ? st.tempC.toFixed(1) + ' °C' : L('không có cảm biến', 'no sensor')],
     [L('Đèn hồng ngoại', 'IR light'), r.lights ? (r.lights.irOn ? L('BẬT', 'ON') : L('TẮT', 'OFF')) + ' (' + r.lights.mode + ')' : L('không rõ', 'unknown')],
     [L('Vân tay chứng chỉ HTTPS (SHA-256)', 'HTTPS certificate fingerprint (SHA-256)'), h('span', { class: 'mono', id: 'sys-fp' }, r.certFingerprint || '—')],
+    [L('Vân tay khoá ký bằng chứng của hộp', 'Fingerprint of the box\'s evidence key'), h('div', {}, h('span', { class: 'mono', id: 'sys-boxkey' }, r.boxKeyFingerprint || '—'),
+      h('p', { class: 'muted' }, L('Ghi lại mã này khi bàn giao hộp; dùng để kiểm tra bằng chứng trích xuất (matthan-verify). ', 'Record it when the box is handed over; it checks exported evidence (matthan-verify). '),
+        r.boxKeyURL ? h('a', { href: r.boxKeyURL, download: 'matthan-box-key.pem', id: 'sys-boxkey-dl' }, '⬇ ' + L('Tải khoá công khai', 'Download the public key')) : null))],
     [L('Phiên bản', 'Version'), st.version || '—'],
   ];
   box.append(h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
