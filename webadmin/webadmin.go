@@ -171,6 +171,9 @@ type Config struct {
 	CertFingerprint string
 	// HashParams overrides the password hash cost (tests); zero means default.
 	HashParams auth.HashParams
+	// AuditBudget is the disk space of the audit log's files; zero means
+	// audit.DefaultBudget (16 MiB).
+	AuditBudget int64
 	// InsecureCookies drops the Secure flag (plain-HTTP tests only).
 	InsecureCookies bool
 	Logger          *slog.Logger
@@ -230,13 +233,17 @@ func New(cfg Config) (*Server, error) {
 	if s.setup, err = auth.NewSetupCode(SetupCodePath(cfg.DataDir), s.store.NeedsSetup(), console); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
-	if s.audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.log")); err != nil {
+	if s.signKey, err = LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "export-signing.key")); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	// The audit log's head is signed with the box key (see daemon/audit).
+	if s.audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.log"), audit.Options{
+		Sign:      func(m []byte) []byte { return ed25519.Sign(s.signKey, m) },
+		PublicKey: s.signKey.Public().(ed25519.PublicKey), Budget: cfg.AuditBudget, Now: cfg.Now,
+	}); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
 	if s.cams, err = openCameraStore(filepath.Join(cfg.DataDir, "cameras.json")); err != nil {
-		return nil, fmt.Errorf("webadmin: %w", err)
-	}
-	if s.signKey, err = LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "export-signing.key")); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
 	s.exportDir = filepath.Join(cfg.DataDir, "exports")
