@@ -34,7 +34,7 @@ import (
 // A rewrite (retention, the size budget) writes path+".rewrite" and
 // renames it over path. Versions before this one renamed each rewrite to
 // one more ".new" (events.log.new.new…) and read the old events.log at the
-// next start; openEventLog merges such files back (recoverStray).
+// next start; Open merges such files back first (recoverStray).
 type eventLog struct {
 	path string
 	f    *os.File
@@ -59,9 +59,6 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // batch that fits.
 func openEventLog(path string, each func(off int64, e events.Event)) (*eventLog, error) {
 	os.Remove(path + ".rewrite") // a rewrite cut short: path is whole
-	if err := recoverStray(path); err != nil {
-		return nil, err
-	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("search: open event log: %w", err)
