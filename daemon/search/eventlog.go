@@ -193,6 +193,15 @@ func logHeader(gen uint64) []byte {
 // start writes the header of an empty log; on failure (a full disk) the
 // log stays empty and append tries again.
 func (l *eventLog) start() error {
+	if l.f == nil {
+		// Open could not make it (see unopened): make it now, never
+		// over a file that exists.
+		f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("search: start event log: %w", err)
+		}
+		l.f = f
+	}
 	l.gen = newGen()
 	l.end = 0
 	if err := l.f.Truncate(0); err != nil {
@@ -365,7 +374,17 @@ func (l *eventLog) rewrite(keep func(off int64, e events.Event) bool, moved func
 	return nil
 }
 
-func (l *eventLog) close() error { return l.f.Close() }
+func (l *eventLog) close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
+}
+
+// unopened is a log Open could not open or make (a full disk, a card that
+// refuses writes): it holds nothing, and its first append makes the file
+// if there is none by then.
+func unopened(path string) *eventLog { return &eventLog{path: path} }
 
 // syncDir fsyncs the directory holding path, so that a file made or
 // renamed there survives a power cut.

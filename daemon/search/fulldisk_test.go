@@ -241,3 +241,40 @@ func TestEventLogBudget(t *testing.T) {
 		t.Errorf("newest event after trimming: %+v, %v", res, err)
 	}
 }
+
+// TestOpensWhenNothingCanBeCreated: a disk without a free inode lets
+// neither the event log nor the index be made. Open still succeeds,
+// events wait in the queue, and once files can be made they are written
+// and indexed.
+func TestOpensWhenNothingCanBeCreated(t *testing.T) {
+	dir := smallDisk(t, "8m,nr_inodes=64")
+	var fillers []string
+	for i := 0; ; i++ {
+		name := filepath.Join(dir, fmt.Sprintf("f%03d", i))
+		f, err := os.Create(name)
+		if err != nil {
+			break
+		}
+		f.Close()
+		fillers = append(fillers, name)
+	}
+	x, err := Open(filepath.Join(dir, "events"), Options{RepairEvery: 20 * time.Millisecond, FlushEvery: 10 * time.Millisecond, Logf: t.Logf})
+	if err != nil {
+		t.Fatalf("open without a free inode: %v", err)
+	}
+	defer x.Close()
+	x.Publish(ev("q1", 1, "chờ ổ đĩa"))
+	if err := x.Flush(); err == nil {
+		t.Fatal("flush without a free inode succeeded")
+	}
+	if res, err := x.Search(t.Context(), Query{}); err != nil || res.Total != 0 {
+		t.Errorf("search without a log: %+v, %v", res, err)
+	}
+	for _, f := range fillers {
+		os.Remove(f)
+	}
+	waitFor(t, "the queued event, written and indexed", func() bool {
+		res, err := x.Search(t.Context(), Query{Text: "ổ đĩa"})
+		return err == nil && res.Total == 1
+	})
+}

@@ -15,7 +15,9 @@
 // fsync its directory after making segment files or index_meta.json, so
 // after a power cut it may not open at all: it is then moved aside and
 // rebuilt from the log (in the background when the log is long; queries
-// without text are answered from the timeline meanwhile).
+// without text are answered from the timeline meanwhile). A full disk
+// never stops it and a bleve panic never leaves it (see Index), and the
+// log has a disk budget (Options.MaxLogBytes) besides retention.
 package search
 
 import (
@@ -189,7 +191,10 @@ func newMapping() mapping.IndexMapping {
 
 // Open opens the index at path, making it if it does not exist. An index
 // that exists but cannot be opened is moved aside and replaced by a new one
-// (see Index.Repaired).
+// (see Index.Repaired). A disk that is full or refuses writes does not make
+// it fail: the index then works without text search or without its log
+// (events wait in the queue) until the disk takes writes again; the error
+// is kept for callers of older versions and is always nil.
 func Open(path string, opt Options) (*Index, error) {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 1000
@@ -211,7 +216,7 @@ func Open(path string, opt Options) (*Index, error) {
 	}
 	x := &Index{path: path, opt: opt, tl: newTimeline(), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), catchDone: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		opt.Logf("search: %v", err) // the log cannot be made either: see below
 	}
 	var batch []events.Event
 	var offs []int64
@@ -233,12 +238,18 @@ func Open(path string, opt Options) (*Index, error) {
 		aside := fmt.Sprintf("%s.log.broken-%d", path, time.Now().Unix())
 		opt.Logf("search: %v; moving it to %s and starting a new one", err, aside)
 		if rerr := os.Rename(path+".log", aside); rerr != nil {
-			return nil, fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
+			err = fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
+		} else {
+			l, err = openEventLog(path+".log", each)
 		}
-		l, err = openEventLog(path+".log", each)
 	}
 	if err != nil {
-		return nil, err
+		// Recording goes on without it: events wait in the queue until
+		// the log can be made.
+		opt.Logf("%v; events are kept in memory until it can be written", err)
+		l = unopened(path + ".log")
+		batch, offs = nil, nil
+		x.tl = newTimeline() // what it read before failing is not at hand
 	}
 	x.tl.add(batch, offs)
 	x.log = l
@@ -260,7 +271,7 @@ func Open(path string, opt Options) (*Index, error) {
 	}
 	if err != nil {
 		// A full disk: go on without text search, rebuild later.
-		opt.Logf("search: %v; text search is unavailable until it can be rebuilt (every %v)", err, opt.RepairEvery)
+		opt.Logf("%v; text search is unavailable until it can be rebuilt (every %v)", err, opt.RepairEvery)
 		x.broken.Store(true)
 		x.lastRepair = time.Now()
 		close(x.catchDone)
@@ -379,7 +390,7 @@ func (x *Index) repair() {
 	idx, err := newBleve(x.path)
 	if err != nil {
 		x.bleveMu.Unlock()
-		x.opt.Logf("search: rebuilding the event index: %v; trying again in %v", err, x.opt.RepairEvery)
+		x.opt.Logf("%v; trying again in %v", err, x.opt.RepairEvery)
 		return
 	}
 	x.idxMu.Lock()
