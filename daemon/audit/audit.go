@@ -338,7 +338,8 @@ func (l *Log) maintainLocked() error {
 	if l.size >= l.fileMax() {
 		errs = append(errs, l.rotateLocked())
 	}
-	if l.opt.Sign != nil && l.ckSeq != l.seq && l.now().Sub(l.lastCk) >= l.opt.CheckpointEvery {
+	// (a clock set back, a box without a clock battery, counts as due)
+	if d := l.now().Sub(l.lastCk); l.opt.Sign != nil && l.ckSeq != l.seq && (d >= l.opt.CheckpointEvery || d < 0) {
 		errs = append(errs, l.checkpointLocked())
 	}
 	return errors.Join(errs...)
