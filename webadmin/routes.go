@@ -251,6 +251,11 @@ const maxDeniedPath = 128
 func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
 
 func (s *Server) auditAppend(r *http.Request, rc *reqCtx, action, cam, detail string) {
+	if action == audit.LoginFailed {
+		// Anyone can repeat it: one line per source, name and minute.
+		s.audit.Aggregate(s.auditRecord(r, rc, action, cam, detail))
+		return
+	}
 	if _, err := s.audit.Append(s.auditRecord(r, rc, action, cam, detail)); err != nil {
 		s.log.Error("audit append failed", "err", err)
 	}

@@ -6,13 +6,15 @@ import (
 	"time"
 )
 
-// maxDenyKeys bounds the (source, actor) pairs aggregated in one minute;
-// beyond it, denials share one line whose source and actor are "*".
-const maxDenyKeys = 64
+// maxDenyKeys bounds the (action, source, actor) keys aggregated in one
+// minute; beyond it, records of an action share one line whose source and
+// actor are "*". A minute then costs at most maxDenyKeys plus one line per
+// action: about 6 MB a day at most, for a 16 MiB budget.
+const maxDenyKeys = 16
 
 type denyKey struct {
-	ip, actor string
-	minute    int64
+	action, ip, actor string
+	minute            int64
 }
 
 type denyAgg struct {
@@ -21,13 +23,20 @@ type denyAgg struct {
 	first, last time.Time
 }
 
-// Deny records a denied request. Denials are aggregated: one line per
-// source address, actor and minute, with a count, the first request's
-// camera and detail and the times of the first and last. The line is
-// written when the minute is over (within about 10 s), on the next
-// Append, Read or Verify, or on Close. Whatever the requests carry, a
-// minute of denials costs at most maxDenyKeys+1 short lines.
+// Deny records a denied request (Aggregate with Action Denied).
 func (l *Log) Deny(r Record) {
+	r.Action = Denied
+	l.Aggregate(r)
+}
+
+// Aggregate records something a client can repeat at will (a denied
+// request, a failed login): one line per action, source address, actor
+// and minute, with a count, the first one's camera and detail and the
+// times of the first and last. The line is written when the minute is over
+// (within about 10 s), on the next Append, Read or Verify, or on Close.
+// Whatever the requests carry, a minute costs at most maxDenyKeys short
+// lines plus one per action.
+func (l *Log) Aggregate(r Record) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -36,8 +45,8 @@ func (l *Log) Deny(r Record) {
 	now := l.now()
 	l.flushDeniedLocked(now)
 	r = cleanRecord(r)
-	r.Action, r.Time = Denied, now.UTC()
-	k := denyKey{r.IP, r.Actor, now.Unix() / 60}
+	r.Time = now.UTC()
+	k := denyKey{r.Action, r.IP, r.Actor, now.Unix() / 60}
 	if a := l.denied[k]; a != nil {
 		a.count++
 		a.last = now
@@ -84,7 +93,7 @@ func (l *Log) flushDeniedLocked(now time.Time) {
 		r := a.rec
 		r.Count = a.count
 		if a.count > 1 {
-			r.Detail = fmt.Sprintf("%d denied requests %s to %s; the first: %s", a.count,
+			r.Detail = fmt.Sprintf("%d times %s to %s; the first: %s", a.count,
 				a.first.UTC().Format("15:04:05"), a.last.UTC().Format("15:04:05"), r.Detail)
 		}
 		l.writeLocked(r) // a failure is counted in the next Gap record
