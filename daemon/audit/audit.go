@@ -150,6 +150,7 @@ type Log struct {
 	lostErr  error
 	lostAt   time.Time
 	denied   map[denyKey]*denyAgg
+	closing  bool // Close has begun
 	closed   bool
 
 	syncMu sync.Mutex
@@ -259,10 +260,11 @@ func (l *Log) scanTail() (good int64, torn []byte, err error) {
 // Close writes pending denials and a signed checkpoint, then closes the file.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	if l.closed {
+	if l.closing {
 		l.mu.Unlock()
 		return nil
 	}
+	l.closing = true
 	l.mu.Unlock()
 	close(l.stop)
 	<-l.done
