@@ -34,6 +34,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -178,14 +179,19 @@ func Open(path string, opts ...Options) (*Log, error) {
 		opt.Now = time.Now
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	if err != nil && !errors.Is(err, syscall.ENOSPC) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
+	// A disk too full to make the file (f == nil): the first write that
+	// can make it does, and a Gap record counts the ones that could not.
 	l := &Log{path: path, opt: opt, now: opt.Now, f: f, denied: map[denyKey]*denyAgg{}, stop: make(chan struct{}), done: make(chan struct{})}
-	good, torn, err := l.scanTail()
-	if err != nil {
-		f.Close()
-		return nil, err
+	var good int64
+	var torn []byte
+	if f != nil {
+		if good, torn, err = l.scanTail(); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	if l.seq == 0 {
 		// The current file is empty (new, or just rotated): continue from
@@ -205,13 +211,10 @@ func Open(path string, opts ...Options) (*Log, error) {
 			f.Close()
 			return nil, fmt.Errorf("open audit log: cut torn tail: %w", err)
 		}
-		_, err := l.writeLocked(Record{Actor: "system", Action: Gap, Detail: string(torn)})
-		if err == nil {
-			err = f.Sync()
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open audit log: record torn tail: %w", err)
+		// On a full disk the Gap record waits (counted as lost) for the
+		// next write that fits.
+		if _, err := l.writeLocked(Record{Actor: "system", Action: Gap, Detail: string(torn)}); err == nil {
+			f.Sync()
 		}
 	}
 	if h, err := readHeadFile(path); err == nil {
@@ -279,7 +282,9 @@ func (l *Log) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, l.f.Sync(), l.f.Close())
+	if l.f != nil {
+		errs = append(errs, l.f.Sync(), l.f.Close())
+	}
 	l.closed = true
 	return errors.Join(errs...)
 }
@@ -424,6 +429,14 @@ func (l *Log) noteLost(r Record, err error) {
 }
 
 func (l *Log) writeOne(r Record) (Record, error) {
+	if l.f == nil {
+		f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return r, fmt.Errorf("audit append: %w", err)
+		}
+		l.f, l.size = f, 0
+		syncDir(l.path)
+	}
 	r = cleanRecord(r)
 	r.Seq = l.seq + 1
 	if r.Time.IsZero() {
@@ -505,6 +518,9 @@ func (l *Log) readFile(name string) ([]byte, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil, nil
+	}
 	b := make([]byte, l.size)
 	if _, err := l.f.ReadAt(b, 0); err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)

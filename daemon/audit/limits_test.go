@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -400,5 +401,71 @@ func TestFullDiskLosesNoChain(t *testing.T) {
 	gaps, _ := l.Read(Filter{Action: Gap}, 1)
 	if len(gaps) != 1 || gaps[0].Count != failed {
 		t.Errorf("gap record %+v, want a count of %d lost records", gaps, failed)
+	}
+}
+
+// TestOpensOnADiskTooFullToMakeTheFile: the web page (and with it the
+// daemon) must start on a disk without a free inode; the records that
+// could not be written are counted in a Gap record once they can.
+func TestOpensOnADiskTooFullToMakeTheFile(t *testing.T) {
+	dir := smallDisk(t, "1m,nr_inodes=16")
+	var fillers []string
+	for i := 0; ; i++ {
+		name := filepath.Join(dir, fmt.Sprintf("f%02d", i))
+		f, err := os.Create(name)
+		if err != nil {
+			break
+		}
+		f.Close()
+		fillers = append(fillers, name)
+	}
+	path := filepath.Join(dir, "audit.log")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatalf("open on a disk without a free inode: %v", err)
+	}
+	defer l.Close()
+	if _, err := l.Append(Record{Actor: "officer", Action: Login}); err == nil {
+		t.Fatal("append without a file succeeded")
+	}
+	for _, f := range fillers {
+		os.Remove(f)
+	}
+	if _, err := l.Append(Record{Actor: "officer", Action: Logout}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := l.Verify()
+	gaps, _ := l.Read(Filter{Action: Gap}, 1)
+	if !v.OK || v.Records != 2 || len(gaps) != 1 || gaps[0].Count != 1 {
+		t.Errorf("after the disk had room: %+v, gaps %+v", v, gaps)
+	}
+}
+
+// TestTornTailOnAFullDisk: a torn tail found when the disk is full is cut
+// and the log opens; the gap is recorded with the next write that fits.
+func TestTornTailOnAFullDisk(t *testing.T) {
+	dir := smallDisk(t, "256k")
+	path := filepath.Join(dir, "audit.log")
+	l, _ := Open(path)
+	l.Append(Record{Actor: "a", Action: Login})
+	l.Close()
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte(`{"seq":2,"actor":"a","act`))
+	f.Close()
+	filler := filepath.Join(dir, "fill")
+	ff, _ := os.Create(filler)
+	ff.Write(make([]byte, 512<<10))
+	ff.Close()
+	l, err := Open(path)
+	if err != nil {
+		t.Fatalf("open with a torn tail on a full disk: %v", err)
+	}
+	defer l.Close()
+	os.Remove(filler)
+	if _, err := l.Append(Record{Actor: "b", Action: Login}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := l.Verify(); !v.OK || v.Gaps != 1 || v.Records != 3 {
+		t.Errorf("after the disk had room: %+v", v)
 	}
 }
