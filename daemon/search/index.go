@@ -324,7 +324,10 @@ func newBleve(path string) (idx bleve.Index, err error) {
 // closes done (queries without text are answered from the timeline
 // meanwhile).
 func (x *Index) catchUpInBackground(done chan struct{}) {
-	x.opt.Logf("search: indexing %d bytes of the event log in the background", x.log.end-x.marked)
+	x.bleveMu.Lock()
+	tail := x.log.end - x.marked
+	x.bleveMu.Unlock()
+	x.opt.Logf("search: indexing %d bytes of the event log in the background", tail)
 	x.rebuilding.Store(true)
 	go func() {
 		defer close(done)
@@ -399,7 +402,7 @@ func (x *Index) repair() {
 	x.marked = logHdrSize
 	x.broken.Store(false)
 	x.bleveMu.Unlock()
-	x.opt.Logf("search: rebuilding the event index from the event log (%d bytes)", x.log.end)
+	x.opt.Logf("search: rebuilding the event index from the event log")
 	done := make(chan struct{})
 	x.bg.Add(1)
 	go func() { <-done; x.bg.Done() }()
