@@ -454,8 +454,8 @@ pages.audit = async (root) => {
   const verify = async () => {
     const r = await api('/api/audit/verify');
     if (r.ok) msg(v, L('Chuỗi băm nguyên vẹn: ', 'Hash chain intact: ') + r.records + L(' bản ghi. Đầu chuỗi: ', ' records. Head: ') + (r.head || '').slice(0, 16) + '…' +
-      (r.first_seq > 1 ? L('. Bản ghi trước #', '. Records before #') + r.first_seq + L(' đã xoá theo hạn mức dung lượng.', ' were deleted to keep the disk budget.') : '') +
-      (r.signed_head ? L('. Đầu chuỗi đã ký: #', '. Signed head: #') + r.signed_head : ''), true);
+      (r.first_seq > 1 ? L(' · Bản ghi trước #', ' · Records before #') + r.first_seq + L(' đã xoá theo hạn mức dung lượng.', ' were deleted to keep the disk budget.') : '') +
+      (r.signed_head ? L(' · Đầu chuỗi đã ký: #', ' · Signed head: #') + r.signed_head : ''), true);
     else msg(v, L('CHUỖI BỊ PHÁ tại bản ghi ', 'CHAIN BROKEN at record ') + r.bad_seq + ': ' + r.problem);
   };
   root.append(h('h1', {}, L('Nhật ký kiểm tra', 'Audit log')), v, h('div', { class: 'row' }, actor, action, h('button', { onclick: load }, L('Lọc', 'Filter')), h('button', { class: 'secondary', onclick: verify }, L('Kiểm tra chuỗi', 'Verify chain'))), h('div', { class: 'card' }, table));
