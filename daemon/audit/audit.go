@@ -138,21 +138,22 @@ type Log struct {
 	opt  Options
 	now  func() time.Time
 
-	mu       sync.Mutex
-	f        *os.File
-	size     int64  // bytes of whole records in f
-	firstSeq uint64 // seq of the first record in f (or the next one when empty)
-	seq      uint64
-	last     string
-	written  uint64 // records written to the file
-	lastCk   time.Time
-	ckSeq    uint64 // seq of the last checkpoint record
-	lost     int    // records that could not be written since the last success
-	lostErr  error
-	lostAt   time.Time
-	denied   map[denyKey]*denyAgg
-	closing  bool // Close has begun
-	closed   bool
+	mu        sync.Mutex
+	f         *os.File
+	size      int64  // bytes of whole records in f
+	firstSeq  uint64 // seq of the first record in f (or the next one when empty)
+	seq       uint64
+	last      string
+	written   uint64 // records written to the file
+	lastCk    time.Time
+	ckSeq     uint64 // seq of the last checkpoint record
+	lost      int    // records that could not be written since the last success
+	lostErr   error
+	lostAt    time.Time
+	denied    map[denyKey]*denyAgg
+	rotations int  // files rotated since Open
+	closing   bool // Close has begun
+	closed    bool
 
 	syncMu sync.Mutex
 	synced uint64 // records known to be on disk
@@ -550,16 +551,30 @@ var ErrBroken = errors.New("audit chain broken")
 // the signed checkpoints and the signed head file.
 func (l *Log) Verify() (Verification, error) {
 	l.flushDenied()
-	// No rotation or pruning while the files are read.
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	l.mu.Lock()
-	files, err := l.files()
-	l.mu.Unlock()
-	if err != nil {
-		return Verification{}, err
+	// Appends go on meanwhile (reading 16 MiB takes a second or more on
+	// the box); a rotation while the files are read makes the result
+	// unreliable, so it is done again, the third time with rotation held
+	// off (syncMu).
+	for try := 0; ; try++ {
+		if try == 2 {
+			l.syncMu.Lock()
+			defer l.syncMu.Unlock()
+		}
+		l.mu.Lock()
+		files, err := l.files()
+		gen := l.rotations
+		l.mu.Unlock()
+		if err != nil {
+			return Verification{}, err
+		}
+		v, err := verifyFiles(files, l.path, l.opt.PublicKey, l.readFile)
+		l.mu.Lock()
+		same := l.rotations == gen
+		l.mu.Unlock()
+		if same || try == 2 {
+			return v, err
+		}
 	}
-	return verifyFiles(files, l.path, l.opt.PublicKey, l.readFile)
 }
 
 // fileMax is the size at which the current file is rotated: an eighth of

@@ -148,6 +148,7 @@ func (l *Log) rotateLocked() error {
 	}
 	l.f.Close()
 	l.f, l.size, l.firstSeq = f, 0, l.seq+1
+	l.rotations++
 	syncDir(l.path)
 	return l.pruneLocked()
 }

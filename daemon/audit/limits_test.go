@@ -469,3 +469,41 @@ func TestTornTailOnAFullDisk(t *testing.T) {
 		t.Errorf("after the disk had room: %+v", v)
 	}
 }
+
+// TestVerifyWhileRotating: Verify does not stop appends, and appends that
+// rotate and prune files meanwhile never make it report tampering.
+func TestVerifyWhileRotating(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	l, err := Open(path, Options{Budget: 32 << 10, CheckpointEvery: time.Millisecond, PublicKey: pub, Sign: func(b []byte) []byte { return ed25519.Sign(priv, b) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 300 {
+			if _, err := l.Append(Record{Actor: "officer", Action: LiveView, Detail: strings.Repeat("v", 200)}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for n := 0; ; n++ {
+		select {
+		case <-done:
+			if n == 0 {
+				t.Log("appends finished before the first verify")
+			}
+			if v, _ := l.Verify(); !v.OK {
+				t.Fatalf("after the appends: %+v", v)
+			}
+			return
+		default:
+		}
+		if v, err := l.Verify(); err != nil || !v.OK {
+			t.Fatalf("verify %d while rotating: %+v, %v", n, v, err)
+		}
+	}
+}
