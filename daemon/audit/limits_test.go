@@ -5,15 +5,15 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
 // clock is a settable Now.
@@ -347,26 +347,11 @@ func TestCheckpointOnClose(t *testing.T) {
 	}
 }
 
-// smallDisk mounts a tmpfs of size bytes in a temporary directory (root
-// only; skipped otherwise).
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
 // TestFullDiskLosesNoChain: on a full disk appends fail, a partly written
 // record is cut again (it used to stay and break the chain for good), and
 // once there is room a Gap record counts the records that were lost.
 func TestFullDiskLosesNoChain(t *testing.T) {
-	dir := smallDisk(t, "256k")
+	dir := testenv.Tmpfs(t, "size=256k")
 	path := filepath.Join(dir, "audit.log")
 	l, err := Open(path)
 	if err != nil {
@@ -408,17 +393,8 @@ func TestFullDiskLosesNoChain(t *testing.T) {
 // daemon) must start on a disk without a free inode; the records that
 // could not be written are counted in a Gap record once they can.
 func TestOpensOnADiskTooFullToMakeTheFile(t *testing.T) {
-	dir := smallDisk(t, "1m,nr_inodes=16")
-	var fillers []string
-	for i := 0; ; i++ {
-		name := filepath.Join(dir, fmt.Sprintf("f%02d", i))
-		f, err := os.Create(name)
-		if err != nil {
-			break
-		}
-		f.Close()
-		fillers = append(fillers, name)
-	}
+	dir := testenv.Tmpfs(t, "size=1m,nr_inodes=16")
+	fillers := testenv.FillInodes(t, dir)
 	path := filepath.Join(dir, "audit.log")
 	l, err := Open(path)
 	if err != nil {
@@ -444,7 +420,7 @@ func TestOpensOnADiskTooFullToMakeTheFile(t *testing.T) {
 // TestTornTailOnAFullDisk: a torn tail found when the disk is full is cut
 // and the log opens; the gap is recorded with the next write that fits.
 func TestTornTailOnAFullDisk(t *testing.T) {
-	dir := smallDisk(t, "256k")
+	dir := testenv.Tmpfs(t, "size=256k")
 	path := filepath.Join(dir, "audit.log")
 	l, _ := Open(path)
 	l.Append(Record{Actor: "a", Action: Login})

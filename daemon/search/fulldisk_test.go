@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,21 +11,8 @@ import (
 	"github.com/blevesearch/bleve/v2"
 
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/hwtest/testenv"
 )
-
-// smallDisk mounts a tmpfs of size in a temporary directory (root only).
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
 
 // fill writes a file until the disk is full and returns its name.
 func fill(t *testing.T, dir string) string {
@@ -117,7 +103,7 @@ func TestBlevePanicDoesNotEscape(t *testing.T) {
 // the queue until the log can take them, and once there is room the index
 // is rebuilt.
 func TestOpensAndRecordsOnAFullDisk(t *testing.T) {
-	dir := smallDisk(t, "8m")
+	dir := testenv.Tmpfs(t, "size=8m")
 	ix := filepath.Join(dir, "events")
 	// Events in the log that bleve never indexed (it was never made).
 	l, err := openEventLog(ix+".log", func(int64, events.Event) {})
@@ -166,7 +152,7 @@ func TestOpensAndRecordsOnAFullDisk(t *testing.T) {
 // TestFillingDiskNeverPanics: an index writing while its disk fills up
 // and empties again never panics and loses no event it committed.
 func TestFillingDiskNeverPanics(t *testing.T) {
-	dir := smallDisk(t, "6m")
+	dir := testenv.Tmpfs(t, "size=6m")
 	x, err := Open(filepath.Join(dir, "events"), Options{RepairEvery: 20 * time.Millisecond, FlushEvery: 5 * time.Millisecond, BatchSize: 50, Logf: func(string, ...any) {}})
 	if err != nil {
 		t.Fatal(err)
@@ -247,17 +233,8 @@ func TestEventLogBudget(t *testing.T) {
 // events wait in the queue, and once files can be made they are written
 // and indexed.
 func TestOpensWhenNothingCanBeCreated(t *testing.T) {
-	dir := smallDisk(t, "8m,nr_inodes=64")
-	var fillers []string
-	for i := 0; ; i++ {
-		name := filepath.Join(dir, fmt.Sprintf("f%03d", i))
-		f, err := os.Create(name)
-		if err != nil {
-			break
-		}
-		f.Close()
-		fillers = append(fillers, name)
-	}
+	dir := testenv.Tmpfs(t, "size=8m,nr_inodes=64")
+	fillers := testenv.FillInodes(t, dir)
 	x, err := Open(filepath.Join(dir, "events"), Options{RepairEvery: 20 * time.Millisecond, FlushEvery: 10 * time.Millisecond, Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("open without a free inode: %v", err)
