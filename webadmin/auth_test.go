@@ -115,7 +115,7 @@ func TestOfficerResetArmingIsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	recs, _ := s.audit.Read(audit.Filter{}, 10)
+	recs, _ := s.audit.Read(audit.Filter{Action: audit.Change}, 10)
 	if len(recs) != 1 || !strings.Contains(recs[0].Detail, "pairing button held at power-on") || !s.officerReset.Load() {
 		t.Errorf("arming not audited: %+v", recs)
 	}
@@ -383,8 +383,12 @@ func TestOwnPasswordChange(t *testing.T) {
 		t.Errorf("guessing the current password: answers %v, want 429 at the end", codes)
 	}
 	recs, _ := env.s.audit.Read(audit.Filter{Actor: "house1", Action: audit.LoginFailed}, 100)
-	if len(recs) != 5 {
-		t.Errorf("%d wrong current passwords audited, want 5", len(recs))
+	failed := 0
+	for _, r := range recs {
+		failed += max(r.Count, 1) // aggregated per source, name and minute
+	}
+	if failed != 5 {
+		t.Errorf("%d wrong current passwords audited, want 5", failed)
 	}
 	// The lock is per user and address, and every test client is
 	// 127.0.0.1: the change itself is tried on a fresh box.

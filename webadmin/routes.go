@@ -230,9 +230,16 @@ func (s *Server) cameraRunning(id string) bool {
 }
 
 // deny answers 403 and writes the attempt to the audit log: a household
-// trying a foreign camera by URL is worth knowing about.
+// trying a foreign camera by URL is worth knowing about. Denials are
+// aggregated per source, user and minute, a camera that does not exist is
+// written as "unknown" and the path is cut at maxDeniedPath, so that
+// denied requests cannot fill the disk.
 func (s *Server) deny(w http.ResponseWriter, r *http.Request, rc *reqCtx, cam string) {
-	s.auditAppend(r, rc, audit.Denied, cam, r.Method+" "+r.URL.Path)
+	path := r.URL.Path
+	if len(path) > maxDeniedPath {
+		path = path[:maxDeniedPath] + "…"
+	}
+	s.audit.Deny(s.auditRecord(r, rc, audit.Denied, s.auditCamera(cam), r.Method+" "+path))
 	if isAPI(r) {
 		s.jsonError(w, rc, http.StatusForbidden, "err_forbidden")
 		return
@@ -241,14 +248,40 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, rc *reqCtx, cam st
 	s.render(w, r, rc, "error", map[string]any{"Message": tr(rc.lang, "err_forbidden")})
 }
 
+// maxDeniedPath is how much of a denied request's path the audit log keeps.
+const maxDeniedPath = 128
+
 func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
 
 func (s *Server) auditAppend(r *http.Request, rc *reqCtx, action, cam, detail string) {
+	if action == audit.LoginFailed {
+		// Anyone can repeat it: one line per source, name and minute.
+		s.audit.Aggregate(s.auditRecord(r, rc, action, cam, detail))
+		return
+	}
+	if _, err := s.audit.Append(s.auditRecord(r, rc, action, cam, detail)); err != nil {
+		s.log.Error("audit append failed", "err", err)
+	}
+}
+
+func (s *Server) auditRecord(r *http.Request, rc *reqCtx, action, cam, detail string) audit.Record {
 	rec := audit.Record{Actor: rc.user.Name, Role: string(rc.user.Role), Action: action, Camera: cam, Detail: detail}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		rec.IP = host
 	}
-	if _, err := s.audit.Append(rec); err != nil {
-		s.log.Error("audit append failed", "err", err)
+	return rec
+}
+
+// auditCamera is the camera as the audit log writes it: its ID when the
+// box has such a camera, "unknown" otherwise (a request names anything).
+func (s *Server) auditCamera(cam string) string {
+	if cam == "" {
+		return ""
 	}
+	if auth.ValidName(cam) {
+		if _, ok := s.cams.get(cam); ok || s.cameraRunning(cam) {
+			return cam
+		}
+	}
+	return "unknown"
 }

@@ -182,6 +182,9 @@ type Config struct {
 	// officer reset). A technician may then create one new officer even
 	// though officers exist; that is audited and shown to every officer.
 	OfficerReset bool
+	// AuditBudget is the disk space of the audit log's files; zero means
+	// audit.DefaultBudget (16 MiB).
+	AuditBudget int64
 	// InsecureCookies drops the Secure flag (plain-HTTP tests only).
 	InsecureCookies bool
 	Logger          *slog.Logger
@@ -250,13 +253,17 @@ func New(cfg Config) (*Server, error) {
 	if s.setup, err = auth.NewSetupCode(SetupCodePath(cfg.DataDir), s.store.NeedsSetup(), console); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
-	if s.audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.log")); err != nil {
+	if s.signKey, err = evidence.LoadOrCreateKey(filepath.Join(cfg.DataDir, evidence.KeyFile)); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	// The audit log's head is signed with the box key (see daemon/audit).
+	if s.audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.log"), audit.Options{
+		Sign:      func(m []byte) []byte { return ed25519.Sign(s.signKey, m) },
+		PublicKey: s.signKey.Public().(ed25519.PublicKey), Budget: cfg.AuditBudget, Now: cfg.Now,
+	}); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
 	if s.cams, err = openCameraStore(filepath.Join(cfg.DataDir, "cameras.json")); err != nil {
-		return nil, fmt.Errorf("webadmin: %w", err)
-	}
-	if s.signKey, err = evidence.LoadOrCreateKey(filepath.Join(cfg.DataDir, evidence.KeyFile)); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
 	if s.loc = cfg.Location; s.loc == nil {

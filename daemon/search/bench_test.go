@@ -42,7 +42,7 @@ func openBenchIndex(b *testing.B) (*Index, string) {
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 			b.Fatal(err)
 		}
-		x, err := Open(dir, Options{BatchSize: 10000})
+		x, err := Open(dir, Options{BatchSize: 10000, MaxLogBytes: 1 << 40})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func openBenchIndex(b *testing.B) (*Index, string) {
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	t0 := time.Now()
-	x, err := Open(dir, Options{})
+	x, err := Open(dir, Options{MaxLogBytes: 1 << 40})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func benchRebuild(b *testing.B, n int, name string) {
 			b.Fatal(err)
 		}
 		t0 := time.Now()
-		x, err := Open(dir, Options{BatchSize: 10000, Logf: func(string, ...any) {}})
+		x, err := Open(dir, Options{BatchSize: 10000, MaxLogBytes: 1 << 40, Logf: func(string, ...any) {}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/matthan/matthan/daemon/events"
 )
@@ -28,10 +30,16 @@ import (
 // length uint32 LE, CRC-32C of the payload uint32 LE, payload (the event
 // as JSON). The first record that is short or fails its checksum ends the
 // log (a torn last write) and is cut off at open.
+//
+// A rewrite (retention, the size budget) writes path+".rewrite" and
+// renames it over path. Versions before this one renamed each rewrite to
+// one more ".new" (events.log.new.new…) and read the old events.log at the
+// next start; Open merges such files back first (recoverStray).
 type eventLog struct {
-	f   *os.File
-	gen uint64
-	end int64 // length of the whole records
+	path string
+	f    *os.File
+	gen  uint64
+	end  int64 // length of the whole records; 0 while the header is unwritten
 }
 
 const (
@@ -46,13 +54,16 @@ var errNotEventLog = errors.New("not an event log")
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // openEventLog opens (or makes) the log at path and calls each for every
-// whole record, in order, with its offset.
+// whole record, in order, with its offset. A new log whose header cannot be
+// written (a full disk) opens empty; the header is written with the first
+// batch that fits.
 func openEventLog(path string, each func(off int64, e events.Event)) (*eventLog, error) {
+	os.Remove(path + ".rewrite") // a rewrite cut short: path is whole
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("search: open event log: %w", err)
 	}
-	l := &eventLog{f: f}
+	l := &eventLog{path: path, f: f}
 	var hdr [logHdrSize]byte
 	n, err := io.ReadFull(f, hdr[:])
 	if n == logHdrSize && string(hdr[:8]) != logMagic {
@@ -60,11 +71,8 @@ func openEventLog(path string, each func(off int64, e events.Event)) (*eventLog,
 		return nil, fmt.Errorf("search: %s: %w", path, errNotEventLog)
 	}
 	if err != nil {
-		// New or torn at birth: start it.
-		if err := l.start(); err != nil {
-			f.Close()
-			return nil, err
-		}
+		// New or torn at birth: start it (later, when the disk is full).
+		l.start()
 		return l, nil
 	}
 	l.gen = binary.LittleEndian.Uint64(hdr[8:])
@@ -80,6 +88,95 @@ func openEventLog(path string, each func(off int64, e events.Event)) (*eventLog,
 	return l, nil
 }
 
+// strayNames lists the files an older version's rewrite left beside path
+// (path+".new", path+".new.new", …), shortest (oldest) first.
+func strayNames(path string) ([]string, error) {
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	var out []string
+	for _, e := range es {
+		suf, ok := strings.CutPrefix(e.Name(), base)
+		if ok && suf != "" && strings.Trim(strings.ReplaceAll(suf, ".new", "/"), "/") == "" && !e.IsDir() {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(a) - len(b) })
+	return out, nil
+}
+
+// recoverStray merges the files an older version's rewrites left (see
+// eventLog) into path. Each rewrite renamed the next log to one more
+// ".new" and went on appending to it, so the longest name holds the newest
+// events, and events.log the oldest; a rewrite cut short left a partial
+// copy. The merge keeps every event found in any of them, the version in
+// the newest file when one was republished; events that retention had
+// already deleted come back until its next run (losing none was chosen
+// over that). The merged log is written beside path and renamed over it,
+// then the stray files are removed.
+func recoverStray(path string) error {
+	strays, err := strayNames(path)
+	if err != nil || len(strays) == 0 {
+		return err
+	}
+	var order []string
+	byID := map[string]events.Event{}
+	for _, name := range append([]string{path}, strays...) {
+		f, err := os.Open(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("search: recover %s: %w", name, err)
+		}
+		var hdr [logHdrSize]byte
+		if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:8]) != logMagic {
+			f.Close()
+			continue // not an event log: left alone
+		}
+		l := &eventLog{path: name, f: f, end: logHdrSize}
+		l.scan(logHdrSize, func(_ int64, e events.Event) error {
+			if _, ok := byID[e.ID]; !ok {
+				order = append(order, e.ID)
+			}
+			byID[e.ID] = e
+			return nil
+		})
+		f.Close()
+	}
+	tmp := path + ".recover"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("search: recover event log: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.Write(logHeader(newGen()))
+	var b []byte
+	for _, id := range order {
+		e := byID[id]
+		if b, err = encodeRecord(b[:0], &e); err != nil {
+			continue // too long to have been written: cannot happen
+		}
+		w.Write(b)
+	}
+	err = errors.Join(w.Flush(), f.Sync(), f.Close())
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("search: recover event log: %w", err)
+	}
+	syncDir(path)
+	for _, s := range strays {
+		os.Remove(s)
+	}
+	syncDir(path)
+	return nil
+}
+
 func newGen() uint64 {
 	var b [8]byte
 	rand.Read(b[:])
@@ -93,18 +190,31 @@ func logHeader(gen uint64) []byte {
 	return h
 }
 
+// start writes the header of an empty log; on failure (a full disk) the
+// log stays empty and append tries again.
 func (l *eventLog) start() error {
+	if l.f == nil {
+		// Open could not make it (see unopened): make it now, never
+		// over a file that exists.
+		f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("search: start event log: %w", err)
+		}
+		l.f = f
+	}
 	l.gen = newGen()
+	l.end = 0
 	if err := l.f.Truncate(0); err != nil {
 		return fmt.Errorf("search: start event log: %w", err)
 	}
 	if _, err := l.f.WriteAt(logHeader(l.gen), 0); err != nil {
+		l.f.Truncate(0)
 		return fmt.Errorf("search: start event log: %w", err)
 	}
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("search: start event log: %w", err)
 	}
-	syncDir(l.f.Name())
+	syncDir(l.path)
 	l.end = logHdrSize
 	return nil
 }
@@ -112,6 +222,9 @@ func (l *eventLog) start() error {
 // scan reads whole records from off; it sets l.end after the last whole
 // record when it reaches the end of the file or a bad record.
 func (l *eventLog) scan(off int64, each func(off int64, e events.Event) error) error {
+	if l.end < logHdrSize {
+		return nil // not started: empty
+	}
 	r := bufio.NewReaderSize(io.NewSectionReader(l.f, off, 1<<62), 1<<20)
 	var h [recHdrSize]byte
 	buf := make([]byte, 0, 512)
@@ -158,6 +271,11 @@ func encodeRecord(b []byte, e *events.Event) ([]byte, error) {
 
 // append writes a batch and fsyncs it; it returns each event's offset.
 func (l *eventLog) append(evs []events.Event) ([]int64, error) {
+	if l.end < logHdrSize {
+		if err := l.start(); err != nil {
+			return nil, err
+		}
+	}
 	var b []byte
 	offs := make([]int64, len(evs))
 	for i := range evs {
@@ -206,8 +324,9 @@ func (l *eventLog) read(off int64) (events.Event, error) {
 // generation and renames it over the old one. moved is called with each
 // kept event's new offset.
 func (l *eventLog) rewrite(keep func(off int64, e events.Event) bool, moved func(id string, off int64)) error {
-	path := l.f.Name()
-	tmp := path + ".new"
+	// The real name, kept: l.f.Name() is the temporary one after a rewrite.
+	path := l.path
+	tmp := path + ".rewrite"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("event log rewrite: %w", err)
@@ -255,7 +374,17 @@ func (l *eventLog) rewrite(keep func(off int64, e events.Event) bool, moved func
 	return nil
 }
 
-func (l *eventLog) close() error { return l.f.Close() }
+func (l *eventLog) close() error {
+	if l.f == nil {
+		return nil
+	}
+	return l.f.Close()
+}
+
+// unopened is a log Open could not open or make (a full disk, a card that
+// refuses writes): it holds nothing, and its first append makes the file
+// if there is none by then.
+func unopened(path string) *eventLog { return &eventLog{path: path} }
 
 // syncDir fsyncs the directory holding path, so that a file made or
 // renamed there survives a power cut.

@@ -15,7 +15,9 @@
 // fsync its directory after making segment files or index_meta.json, so
 // after a power cut it may not open at all: it is then moved aside and
 // rebuilt from the log (in the background when the log is long; queries
-// without text are answered from the timeline meanwhile).
+// without text are answered from the timeline meanwhile). A full disk
+// never stops it and a bleve panic never leaves it (see Index), and the
+// log has a disk budget (Options.MaxLogBytes) besides retention.
 package search
 
 import (
@@ -44,16 +46,29 @@ type Options struct {
 	BatchSize  int           // events per batch (default 1000)
 	FlushEvery time.Duration // longest an event waits in the queue (default 1 s)
 	MaxQueue   int           // events queued before new ones are dropped (default 100000)
-	Logf       func(format string, args ...any)
+	// MaxLogBytes is the event log's disk budget (default 256 MiB): past
+	// it the oldest events are deleted (see trim). The log may pass it by
+	// one batch until the writer trims it.
+	MaxLogBytes int64
+	// RepairEvery is how often a broken index is rebuilt (default 1 min).
+	RepairEvery time.Duration
+	Logf        func(format string, args ...any)
 }
 
 // Index is the event index. Its methods are safe for concurrent use.
+//
+// A full disk or a bleve failure never stops it: events still go to the
+// event log when it can write, queries without text are answered from the
+// timeline, and a bleve index that panicked or could not be made is marked
+// broken (text search then says it is unavailable) and rebuilt from the
+// log every RepairEvery until that works.
 type Index struct {
-	idx  bleve.Index
-	tl   *timeline
-	log  *eventLog
-	path string
-	opt  Options
+	idxMu sync.RWMutex
+	idx   bleve.Index // nil while broken
+	tl    *timeline
+	log   *eventLog
+	path  string
+	opt   Options
 
 	// bleveMu serialises writes to bleve and to the log file's identity;
 	// marked is how far into the log bleve has indexed (logMark in
@@ -76,6 +91,10 @@ type Index struct {
 	once sync.Once
 
 	warnedFallback atomic.Bool // searchText said it fell back to bleve
+
+	broken     atomic.Bool // bleve panicked or could not be made: rebuild it
+	lastRepair time.Time   // under bleveMu
+	bg         sync.WaitGroup
 
 	// Repaired is set when Open found an index it could not open and moved
 	// it aside to path+".broken-<unix time>" (it is rebuilt from the log).
@@ -172,7 +191,10 @@ func newMapping() mapping.IndexMapping {
 
 // Open opens the index at path, making it if it does not exist. An index
 // that exists but cannot be opened is moved aside and replaced by a new one
-// (see Index.Repaired).
+// (see Index.Repaired). A disk that is full or refuses writes does not make
+// it fail: the index then works without text search or without its log
+// (events wait in the queue) until the disk takes writes again; the error
+// is kept for callers of older versions and is always nil.
 func Open(path string, opt Options) (*Index, error) {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 1000
@@ -186,9 +208,15 @@ func Open(path string, opt Options) (*Index, error) {
 	if opt.Logf == nil {
 		opt.Logf = log.Printf
 	}
+	if opt.MaxLogBytes <= 0 {
+		opt.MaxLogBytes = DefaultMaxLogBytes
+	}
+	if opt.RepairEvery <= 0 {
+		opt.RepairEvery = time.Minute
+	}
 	x := &Index{path: path, opt: opt, tl: newTimeline(), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), catchDone: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		opt.Logf("search: %v", err) // the log cannot be made either: see below
 	}
 	var batch []events.Event
 	var offs []int64
@@ -200,17 +228,28 @@ func Open(path string, opt Options) (*Index, error) {
 			batch, offs = batch[:0], offs[:0]
 		}
 	}
+	if err := recoverStray(path + ".log"); err != nil {
+		// A full disk: the newest events stay in the stray files, for
+		// the next start.
+		opt.Logf("search: %v; going on with %s.log as it is", err, path)
+	}
 	l, err := openEventLog(path+".log", each)
 	if errors.Is(err, errNotEventLog) {
 		aside := fmt.Sprintf("%s.log.broken-%d", path, time.Now().Unix())
 		opt.Logf("search: %v; moving it to %s and starting a new one", err, aside)
 		if rerr := os.Rename(path+".log", aside); rerr != nil {
-			return nil, fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
+			err = fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
+		} else {
+			l, err = openEventLog(path+".log", each)
 		}
-		l, err = openEventLog(path+".log", each)
 	}
 	if err != nil {
-		return nil, err
+		// Recording goes on without it: events wait in the queue until
+		// the log can be made.
+		opt.Logf("%v; events are kept in memory until it can be written", err)
+		l = unopened(path + ".log")
+		batch, offs = nil, nil
+		x.tl = newTimeline() // what it read before failing is not at hand
 	}
 	x.tl.add(batch, offs)
 	x.log = l
@@ -218,26 +257,26 @@ func Open(path string, opt Options) (*Index, error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
-		idx, err = bleve.New(path, newMapping())
-		if err != nil {
-			l.close()
-			return nil, fmt.Errorf("search: create index %s: %w", path, err)
-		}
-		syncNewIndex(path)
+		idx, err = newBleve(path)
 	default:
 		aside := fmt.Sprintf("%s.broken-%d", path, time.Now().Unix())
 		opt.Logf("search: index %s cannot be opened (%v); moving it to %s and rebuilding it from the event log (%d events, %d bytes)", path, err, aside, len(x.tl.ids), l.end)
 		if rerr := os.Rename(path, aside); rerr != nil {
-			l.close()
-			return nil, fmt.Errorf("search: open index %s: %w (and moving it aside failed: %v)", path, err, rerr)
+			opt.Logf("search: moving %s aside: %v; deleting it (it is rebuilt from the event log)", path, rerr)
+			os.RemoveAll(path)
+		} else {
+			x.Repaired = aside
 		}
-		x.Repaired = aside
-		idx, err = bleve.New(path, newMapping())
-		if err != nil {
-			l.close()
-			return nil, fmt.Errorf("search: create index %s after moving the broken one aside: %w", path, err)
-		}
-		syncNewIndex(path)
+		idx, err = newBleve(path)
+	}
+	if err != nil {
+		// A full disk: go on without text search, rebuild later.
+		opt.Logf("%v; text search is unavailable until it can be rebuilt (every %v)", err, opt.RepairEvery)
+		x.broken.Store(true)
+		x.lastRepair = time.Now()
+		close(x.catchDone)
+		go x.writer()
+		return x, nil
 	}
 	x.idx = idx
 	x.marked = logHdrSize
@@ -247,33 +286,12 @@ func Open(path string, opt Options) (*Index, error) {
 	}
 	opt.Logf("search: %d events in the event log (%d bytes); the index had %d bytes of it", len(x.tl.ids), l.end, x.marked)
 	if tail := l.end - x.marked; tail > syncCatchUpBytes {
-		opt.Logf("search: indexing %d bytes of the event log in the background", tail)
-		x.rebuilding.Store(true)
-		go func() {
-			defer close(x.catchDone)
-			t0 := time.Now()
-			if err := x.catchUp(x.stop); err != nil {
-				opt.Logf("search: background indexing: %v", err)
-			} else if x.indexedAll() {
-				opt.Logf("search: indexed the event log tail in %v", time.Since(t0).Round(time.Millisecond))
-			}
-			select {
-			case <-x.stop: // closing: the next open goes on from the mark
-				return
-			default:
-			}
-			x.rebuilding.Store(false)
-			// Batches written while it was being cleared.
-			if err := x.catchUp(nil); err != nil {
-				opt.Logf("search: indexing: %v", err)
-			}
-		}()
+		x.catchUpInBackground(x.catchDone)
 	} else {
 		close(x.catchDone)
 		if err := x.catchUp(nil); err != nil {
-			idx.Close()
-			l.close()
-			return nil, err
+			// Committed in the log all the same: indexed with a later batch.
+			opt.Logf("search: %v", err)
 		}
 	}
 	go x.writer()
@@ -281,6 +299,147 @@ func Open(path string, opt Options) (*Index, error) {
 }
 
 var errStopScan = errors.New("stop")
+
+// DefaultMaxLogBytes is the event log's budget when Options.MaxLogBytes is
+// 0: about 1.2 million events of a busy commune's mix (222 bytes each in
+// the log; bleve's index beside it takes about five times the log).
+const DefaultMaxLogBytes = 256 << 20
+
+// newBleve makes an empty index (bleve may panic on a full disk).
+func newBleve(path string) (idx bleve.Index, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			idx, err = nil, fmt.Errorf("bleve panicked making %s: %v", path, p)
+		}
+	}()
+	idx, err = bleve.New(path, newMapping())
+	if err != nil {
+		return nil, fmt.Errorf("search: create index %s: %w", path, err)
+	}
+	syncNewIndex(path)
+	return idx, nil
+}
+
+// catchUpInBackground indexes the log from the mark in a goroutine that
+// closes done (queries without text are answered from the timeline
+// meanwhile).
+func (x *Index) catchUpInBackground(done chan struct{}) {
+	x.bleveMu.Lock()
+	tail := x.log.end - x.marked
+	x.bleveMu.Unlock()
+	x.opt.Logf("search: indexing %d bytes of the event log in the background", tail)
+	x.rebuilding.Store(true)
+	go func() {
+		defer close(done)
+		t0 := time.Now()
+		if err := x.catchUp(x.stop); err != nil {
+			x.opt.Logf("search: background indexing: %v", err)
+		} else if x.indexedAll() {
+			x.opt.Logf("search: indexed the event log tail in %v", time.Since(t0).Round(time.Millisecond))
+		}
+		select {
+		case <-x.stop: // closing: the next open goes on from the mark
+			return
+		default:
+		}
+		x.rebuilding.Store(false)
+		// Batches written while it was being cleared.
+		if err := x.catchUp(nil); err != nil {
+			x.opt.Logf("search: indexing: %v", err)
+		}
+	}()
+}
+
+// bleveIndex is the bleve index, nil while it is broken.
+func (x *Index) bleveIndex() bleve.Index {
+	x.idxMu.RLock()
+	defer x.idxMu.RUnlock()
+	return x.idx
+}
+
+// ErrUnavailable answers text queries while bleve is broken (wrapped).
+var ErrUnavailable = errors.New("text search is unavailable while the event index is rebuilt from the event log (filters by time, camera and type still work)")
+
+// markBroken drops a bleve index that failed in a way that may have left
+// it inconsistent (a panic); the writer rebuilds it from the log.
+func (x *Index) markBroken(why any) {
+	if x.broken.Swap(true) {
+		return
+	}
+	x.opt.Logf("search: the event index failed (%v); text search is unavailable until it is rebuilt from the event log", why)
+	x.idxMu.Lock()
+	idx := x.idx
+	x.idx = nil
+	x.idxMu.Unlock()
+	if idx != nil {
+		func() {
+			defer func() { recover() }()
+			idx.Close()
+		}()
+	}
+}
+
+// repair rebuilds a broken index: a new, empty bleve index filled from the
+// whole log in the background. On a full disk it fails and is tried again
+// RepairEvery later.
+func (x *Index) repair() {
+	x.bleveMu.Lock()
+	if !x.broken.Load() || time.Since(x.lastRepair) < x.opt.RepairEvery {
+		x.bleveMu.Unlock()
+		return
+	}
+	x.lastRepair = time.Now()
+	os.RemoveAll(x.path) // derived from the log
+	idx, err := newBleve(x.path)
+	if err != nil {
+		x.bleveMu.Unlock()
+		x.opt.Logf("%v; trying again in %v", err, x.opt.RepairEvery)
+		return
+	}
+	x.idxMu.Lock()
+	x.idx = idx
+	x.idxMu.Unlock()
+	x.marked = logHdrSize
+	x.broken.Store(false)
+	x.bleveMu.Unlock()
+	x.opt.Logf("search: rebuilding the event index from the event log")
+	done := make(chan struct{})
+	x.bg.Add(1)
+	go func() { <-done; x.bg.Done() }()
+	x.catchUpInBackground(done)
+}
+
+// trim keeps the event log inside its budget: past MaxLogBytes it deletes
+// the oldest events, as retention would, down to about three quarters of
+// the budget.
+func (x *Index) trim(ctx context.Context) {
+	x.bleveMu.Lock()
+	end := x.log.end
+	x.bleveMu.Unlock()
+	if end <= x.opt.MaxLogBytes {
+		return
+	}
+	// Delete enough that the rest takes about three quarters of the
+	// budget (at least a quarter of the events): trims stay rare.
+	x.tl.mu.RLock()
+	n := len(x.tl.start)
+	var cut time.Time
+	if n > 0 {
+		keep := int(float64(n) * 0.75 * float64(x.opt.MaxLogBytes) / float64(end))
+		k := min(max(n-keep, n/4, 1), n)
+		cut = time.UnixMilli(x.tl.start[k-1] + 1)
+	}
+	x.tl.mu.RUnlock()
+	if n == 0 {
+		return
+	}
+	k, err := x.DeleteBefore(ctx, cut, "")
+	if err != nil {
+		x.opt.Logf("search: event log over its budget of %d bytes: %v", x.opt.MaxLogBytes, err)
+		return
+	}
+	x.opt.Logf("search: event log over its budget of %d bytes: deleted the %d events before %s", x.opt.MaxLogBytes, k, cut.UTC().Format(time.RFC3339))
+}
 
 // openBleve opens an existing index; a damaged segment file can make
 // zapx panic while loading (a slice past its end), which is reported as an
@@ -306,7 +465,7 @@ func (x *Index) catchUp(stop <-chan struct{}) error {
 	x.bleveMu.Lock()
 	defer x.bleveMu.Unlock()
 	var evs []events.Event
-	for x.marked < x.log.end {
+	for x.marked < x.log.end && !x.broken.Load() {
 		select {
 		case <-stop:
 			return nil
@@ -381,6 +540,10 @@ func (x *Index) writer() {
 		if err := x.Flush(); err != nil {
 			x.opt.Logf("search: %v", err)
 		}
+		if x.broken.Load() {
+			x.repair()
+		}
+		x.trim(context.Background())
 	}
 }
 
@@ -427,8 +590,20 @@ func (x *Index) write(evs []events.Event) error {
 }
 
 // index writes events to bleve with the mark after them (under bleveMu).
-func (x *Index) index(evs []events.Event, mark int64) error {
-	b := x.idx.NewBatch()
+// A panic in bleve (a full disk once made it assign to a nil map) marks the
+// index broken instead of ending the process.
+func (x *Index) index(evs []events.Event, mark int64) (err error) {
+	idx := x.bleveIndex()
+	if idx == nil {
+		return nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			x.markBroken(p)
+			err = fmt.Errorf("write %d events to %s: bleve panicked: %v", len(evs), x.path, p)
+		}
+	}()
+	b := idx.NewBatch()
 	for _, e := range evs {
 		j, err := json.Marshal(e)
 		if err != nil {
@@ -441,7 +616,7 @@ func (x *Index) index(evs []events.Event, mark int64) error {
 		}
 	}
 	b.SetInternal(logMark, encodeMark(x.log.gen, mark))
-	if err := x.idx.Batch(b); err != nil {
+	if err := idx.Batch(b); err != nil {
 		return fmt.Errorf("write %d events to %s: %w", len(evs), x.path, err)
 	}
 	x.marked = mark
@@ -488,9 +663,19 @@ func (x *Index) Close() error {
 		close(x.stop)
 		<-x.done
 		<-x.catchDone
+		x.bg.Wait()
 		err = x.Flush()
-		if cerr := x.idx.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("search: close %s: %w", x.path, cerr)
+		if idx := x.bleveIndex(); idx != nil {
+			func() {
+				defer func() {
+					if p := recover(); p != nil && err == nil {
+						err = fmt.Errorf("search: close %s: bleve panicked: %v", x.path, p)
+					}
+				}()
+				if cerr := idx.Close(); cerr != nil && err == nil {
+					err = fmt.Errorf("search: close %s: %w", x.path, cerr)
+				}
+			}()
 		}
 		if cerr := x.log.close(); cerr != nil && err == nil {
 			err = fmt.Errorf("search: close event log: %w", cerr)
@@ -499,8 +684,17 @@ func (x *Index) Close() error {
 	return err
 }
 
-// Count is the number of events in the index (not counting the queue).
-func (x *Index) Count() (uint64, error) { return x.idx.DocCount() }
+// Count is the number of events in the index (not counting the queue);
+// while bleve is broken, the number in the event log.
+func (x *Index) Count() (uint64, error) {
+	idx := x.bleveIndex()
+	if idx == nil {
+		x.tl.mu.RLock()
+		defer x.tl.mu.RUnlock()
+		return uint64(len(x.tl.ids)), nil
+	}
+	return idx.DocCount()
+}
 
 // DeleteBefore removes the events that started before t: of one camera, or
 // of all when camera is "". It returns how many it removed. Call it when
@@ -515,7 +709,9 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 	x.flushMu.Lock()
 	defer x.flushMu.Unlock()
 	if err := x.catchUp(nil); err != nil {
-		return 0, fmt.Errorf("search: %w", err)
+		// Bleve lags behind the log (a full disk) and its mark cannot
+		// follow the rewrite: rebuild it from the new log later.
+		x.markBroken(err)
 	}
 	x.bleveMu.Lock()
 	defer x.bleveMu.Unlock()
@@ -531,19 +727,11 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 	// Bleve first, then the log gets a new generation and bleve's mark
 	// follows it: a crash in between makes the next open re-index the
 	// whole log (events not yet deleted from it come back, consistently).
-	for len(ids) > 0 {
-		if err := ctx.Err(); err != nil {
+	if err := x.deleteFromBleve(ctx, ids); err != nil {
+		if ctx.Err() != nil {
 			return 0, err
 		}
-		n := min(len(ids), 10000)
-		b := x.idx.NewBatch()
-		for _, id := range ids[:n] {
-			b.Delete(id)
-		}
-		if err := x.idx.Batch(b); err != nil {
-			return 0, fmt.Errorf("search: delete %d events: %w", n, err)
-		}
-		ids = ids[n:]
+		x.markBroken(err) // the log is trimmed all the same
 	}
 	gone, _ := x.tl.deleteBefore(t, camera)
 	if len(gone) == 0 {
@@ -558,11 +746,57 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 	if err != nil {
 		return len(gone), fmt.Errorf("search: %w", err)
 	}
-	b := x.idx.NewBatch()
+	if err := x.markAll(); err != nil {
+		x.markBroken(err)
+	}
+	return len(gone), nil
+}
+
+// deleteFromBleve deletes documents (under bleveMu); nothing while bleve
+// is broken (it is rebuilt from the log).
+func (x *Index) deleteFromBleve(ctx context.Context, ids []string) (err error) {
+	idx := x.bleveIndex()
+	if idx == nil {
+		return nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("bleve panicked deleting events: %v", p)
+		}
+	}()
+	for len(ids) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(len(ids), 10000)
+		b := idx.NewBatch()
+		for _, id := range ids[:n] {
+			b.Delete(id)
+		}
+		if err := idx.Batch(b); err != nil {
+			return fmt.Errorf("search: delete %d events: %w", n, err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// markAll records in bleve that it holds the whole log (under bleveMu).
+func (x *Index) markAll() (err error) {
+	idx := x.bleveIndex()
+	if idx == nil {
+		return nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("bleve panicked: %v", p)
+		}
+	}()
+	b := idx.NewBatch()
 	b.SetInternal(logMark, encodeMark(x.log.gen, x.log.end))
-	if err := x.idx.Batch(b); err != nil {
-		return len(gone), fmt.Errorf("search: mark index: %w", err)
+	if err := idx.Batch(b); err != nil {
+		return fmt.Errorf("search: mark index: %w", err)
 	}
 	x.marked = x.log.end
-	return len(gone), nil
+	return nil
 }

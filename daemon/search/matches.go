@@ -96,7 +96,11 @@ func (x *Index) searchText(ctx context.Context, q Query) (*Result, error) {
 // eachMatch calls each with the ID of every document matching qq, in
 // bleve's internal order, and stops at its first error.
 func (x *Index) eachMatch(ctx context.Context, qq query.Query, each func(id string) error) error {
-	adv, err := x.idx.Advanced()
+	idx := x.bleveIndex()
+	if idx == nil {
+		return ErrUnavailable
+	}
+	adv, err := idx.Advanced()
 	if err != nil {
 		return err
 	}
@@ -105,7 +109,7 @@ func (x *Index) eachMatch(ctx context.Context, qq query.Query, each func(id stri
 		return err
 	}
 	defer r.Close()
-	s, err := qq.Searcher(ctx, r, x.idx.Mapping(), search.SearcherOptions{Score: "none"})
+	s, err := qq.Searcher(ctx, r, idx.Mapping(), search.SearcherOptions{Score: "none"})
 	if err != nil {
 		return err
 	}

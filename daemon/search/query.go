@@ -134,11 +134,15 @@ func (x *Index) Search(ctx context.Context, q Query) (res *Result, err error) {
 	// loses files, which Open catches) can make zapx index past a slice.
 	defer func() {
 		if p := recover(); p != nil {
-			res, err = nil, fmt.Errorf("search: the index is damaged (%v); it is rebuilt from the event log at the next start", p)
+			x.markBroken(p)
+			res, err = nil, fmt.Errorf("search: the index is damaged (%v); it is rebuilt from the event log", p)
 		}
 	}()
 	if strings.TrimSpace(q.Text) == "" {
 		return x.searchTimeline(q)
+	}
+	if x.bleveIndex() == nil {
+		return nil, fmt.Errorf("search: %w", ErrUnavailable)
 	}
 	return x.searchText(ctx, q)
 }
@@ -190,7 +194,11 @@ func (x *Index) searchBleve(ctx context.Context, q Query) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	res, err := x.idx.SearchInContext(ctx, req)
+	idx := x.bleveIndex()
+	if idx == nil {
+		return nil, fmt.Errorf("search: %w", ErrUnavailable)
+	}
+	res, err := idx.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}

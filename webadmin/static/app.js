@@ -469,16 +469,18 @@ pages.audit = async (root) => {
   const v = h('p', { id: 'au-verify' });
   const table = h('table', { id: 'au-table' });
   const actor = h('input', { id: 'au-actor', placeholder: L('người dùng', 'user') });
-  const action = h('select', { id: 'au-action' }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'change', 'denied'].map((a) => h('option', { value: a }, a || L('(tất cả)', '(all)'))));
+  const action = h('select', { id: 'au-action' }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'change', 'denied', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a || L('(tất cả)', '(all)'))));
   const load = async () => {
     const p = new URLSearchParams(); if (actor.value) p.set('actor', actor.value); if (action.value) p.set('action', action.value);
     const r = await api('/api/audit?' + p);
     fill(table, h('tr', {}, ['#', L('Thời gian', 'Time'), L('Người', 'Actor'), L('Hành động', 'Action'), 'Camera', L('Chi tiết', 'Detail'), 'IP'].map((x) => h('th', {}, x))),
-      r.records.map((x) => h('tr', {}, h('td', {}, x.seq), h('td', {}, fmtTime(x.time)), h('td', {}, x.actor + (x.role ? ' (' + x.role + ')' : '')), h('td', {}, x.action), h('td', {}, x.camera || ''), h('td', {}, x.detail || ''), h('td', {}, x.ip || ''))));
+      r.records.map((x) => h('tr', {}, h('td', {}, x.seq), h('td', {}, fmtTime(x.time)), h('td', {}, x.actor + (x.role ? ' (' + x.role + ')' : '')), h('td', {}, x.action + (x.count > 1 ? ' ×' + x.count : '')), h('td', {}, x.camera || ''), h('td', {}, x.detail || ''), h('td', {}, x.ip || ''))));
   };
   const verify = async () => {
     const r = await api('/api/audit/verify');
-    if (r.ok) msg(v, L('Chuỗi băm nguyên vẹn: ', 'Hash chain intact: ') + r.records + L(' bản ghi. Đầu chuỗi: ', ' records. Head: ') + (r.head || '').slice(0, 16) + '…', true);
+    if (r.ok) msg(v, L('Chuỗi băm nguyên vẹn: ', 'Hash chain intact: ') + r.records + L(' bản ghi. Đầu chuỗi: ', ' records. Head: ') + (r.head || '').slice(0, 16) + '…' +
+      (r.first_seq > 1 ? L(' · Bản ghi trước #', ' · Records before #') + r.first_seq + L(' đã xoá theo hạn mức dung lượng.', ' were deleted to keep the disk budget.') : '') +
+      (r.signed_head ? L(' · Đầu chuỗi đã ký: #', ' · Signed head: #') + r.signed_head : ''), true);
     else msg(v, L('CHUỖI BỊ PHÁ tại bản ghi ', 'CHAIN BROKEN at record ') + r.bad_seq + ': ' + r.problem);
   };
   root.append(h('h1', {}, L('Nhật ký kiểm tra', 'Audit log')), v, h('div', { class: 'row' }, actor, action, h('button', { onclick: load }, L('Lọc', 'Filter')), h('button', { class: 'secondary', onclick: verify }, L('Kiểm tra chuỗi', 'Verify chain'))), h('div', { class: 'card' }, table));
