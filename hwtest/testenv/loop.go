@@ -3,6 +3,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,20 @@ func Loop(t testing.TB, file string, partscan bool) string {
 		Missing(t, "no loop device (losetup -f --show %s: %v: %s)", file, err, strings.TrimSpace(string(out)))
 	}
 	dev := strings.TrimSpace(string(out))
+	if partscan {
+		// Some kernels (loop max_part=0) ignore -P: add the partitions
+		// through BLKPG with partx, and remove them before detaching.
+		if m, _ := filepath.Glob("/sys/class/block/" + filepath.Base(dev) + "p*"); len(m) == 0 {
+			if out, err := exec.Command("partx", "-a", dev).CombinedOutput(); err != nil {
+				exec.Command(losetup, "-d", dev).Run()
+				Missing(t, "partitions of %s: partx -a: %v: %s", dev, err, out)
+			}
+		}
+	}
 	t.Cleanup(func() {
+		if partscan {
+			exec.Command("partx", "-d", dev).Run()
+		}
 		// The kernel may still hold the device for a moment after a close.
 		for i := 0; i < 50; i++ {
 			if exec.Command(losetup, "-d", dev).Run() == nil {
