@@ -1,10 +1,12 @@
 package qemu_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -12,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/hwtest/camsim"
 	"github.com/matthan/matthan/hwtest/testenv"
+	"github.com/matthan/matthan/image/flash"
 )
 
 // The data partition grows to the end of the disk on first boot (the
@@ -225,14 +229,37 @@ func TestPowerCutDuringGrow(t *testing.T) {
 	powerOff(t, m, true)
 }
 
-// TestGrowBench prints BENCH first_boot_grow_s: a 64 GiB sparse disk,
-// direct boot, from the first grow phase to the data partition mounted,
-// by the guest's console timestamps (make bench-field).
-func TestGrowBench(t *testing.T) {
+// TestFieldBench prints the field benchmarks (make bench-field):
+//   - BENCH flash_seconds_per_gib: matthan-flash (flash.Write, with the
+//     read-back verification) of the qemu-virt image onto a loop device
+//     over an 8 GiB sparse file, seconds per GiB of image;
+//   - BENCH first_boot_grow_s: a 64 GiB sparse disk, direct boot, from the
+//     first grow phase to the data partition mounted, by the guest's
+//     console timestamps;
+//   - BENCH days_of_video_per_tb: 18 cameras at the bitrate of the camera
+//     simulator's 720p main-stream clips (bytes per second of clip; the
+//     recordings' fMP4 boxes add a little, not counted).
+func TestFieldBench(t *testing.T) {
 	if os.Getenv("MATTHAN_BENCH") == "" {
 		t.Skip("a benchmark: make bench-field")
 	}
 	fw := firmware(t)
+
+	card := filepath.Join(t.TempDir(), "card.img")
+	if err := os.WriteFile(card, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(card, 8*gib)
+	dev := testenv.Loop(t, card, false)
+	start := time.Now()
+	res, err := flash.Write(context.Background(), fw.Image, dev, flash.Options{})
+	if err != nil {
+		t.Fatalf("flash: %v", err)
+	}
+	took := time.Since(start).Seconds()
+	fmt.Printf("BENCH flash_seconds_per_gib %.2f s/GiB (%.2f GiB image, %d MiB written, verified, loop device)\n",
+		took/(float64(res.Bytes)/gib), float64(res.Bytes)/gib, res.Written>>20)
+
 	disk := bigDisk(t, fw.Image, 64*gib)
 	o := directBoot(fw, "")
 	o.Disk = disk
@@ -240,9 +267,29 @@ func TestGrowBench(t *testing.T) {
 	from := waitLine(t, m, growPhaseRe, 3*time.Minute)
 	to := waitLine(t, m, dataOKLine, 5*time.Minute)
 	t0, t1 := consoleSeconds(t, from.Text), consoleSeconds(t, to.Text)
-	fmt.Printf("BENCH first_boot_grow_s %.2f s (64 GiB sparse disk, TCG; GPT grow + mke2fs at %s GiB)\n", t1-t0,
+	fmt.Printf("BENCH first_boot_grow_s %.2f s (64 GiB sparse disk, TCG; GPT grow + mke2fs of %s GiB)\n", t1-t0,
 		dataOKLine.FindStringSubmatch(to.Text)[2])
 	m.Kill()
+
+	clips := filepath.Join(testenv.OutDir(), "clips")
+	var bps float64
+	names := []string{camsim.ClipMoving720, camsim.ClipStatic720}
+	for _, name := range names {
+		c, err := camsim.LoadClip(filepath.Join(clips, name), camsim.H264)
+		if err != nil {
+			testenv.Missing(t, "clip %s: %v (make clips)", name, err)
+		}
+		var n int
+		for _, f := range c.Frames {
+			for _, p := range f.InBand {
+				n += len(p)
+			}
+		}
+		bps += float64(n) / c.Duration() / float64(len(names))
+	}
+	const cameras = 18
+	days := 1e12 / (cameras * bps * 86400)
+	fmt.Printf("BENCH days_of_video_per_tb %.2f days (18 cameras at %.2f Mbit/s each, the camsim 720p clips)\n", days, bps*8/1e6)
 }
 
 func consoleSeconds(t *testing.T, line string) float64 {
