@@ -111,10 +111,14 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// formatMarker is written in the partition's last 4 KiB before mke2fs
-// runs and zeroed when it has finished; mke2fs does not write there (the
-// last block of the last group is free). It names the partition size, so
-// a marker left from another layout does not match.
+// formatMarker is written markerOffset bytes before the partition's end
+// before mke2fs runs and zeroed when it has finished. mke2fs does not
+// write there: it zeroes only the last 64 KiB (old RAID superblocks) and
+// puts group metadata at group starts (TestMke2fsCutAnywhere checks it
+// against the real mke2fs). It names the partition size, so a marker left
+// from another layout does not match.
+const markerOffset = 256 << 10
+
 func formatMarker(size int64) []byte {
 	b := make([]byte, 4096)
 	copy(b, fmt.Sprintf("matthan: first format of this %d-byte partition in progress; if this is still here, it was cut and is redone\n", size))
@@ -127,7 +131,7 @@ func hasFormatMarker(r io.ReaderAt, size int64) bool {
 	}
 	want := formatMarker(size)
 	got := make([]byte, len(want))
-	if _, err := r.ReadAt(got, size-int64(len(got))); err != nil {
+	if _, err := r.ReadAt(got, size-markerOffset); err != nil {
 		return false
 	}
 	return bytes.Equal(got, want)
@@ -278,19 +282,26 @@ func growOffline(ctx context.Context, dev, dir string, tools Tools, log io.Write
 	return grown, err
 }
 
-// format writes the marker, runs mke2fs and removes the marker.
+// format discards the partition (what mke2fs would do itself, but that
+// would erase the marker), writes the marker, runs mke2fs and removes the
+// marker.
 func format(ctx context.Context, dev string, size int64, mkfs string, log io.Writer) error {
-	if err := writeAt(dev, formatMarker(size), size-4096); err != nil {
+	if f, err := os.OpenFile(dev, os.O_WRONLY, 0); err == nil {
+		r := [2]uint64{0, uint64(size)}
+		unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.BLKDISCARD, uintptr(unsafe.Pointer(&r))) // best effort: cards that cannot, keep their old blocks
+		f.Close()
+	}
+	if err := writeAt(dev, formatMarker(size), size-markerOffset); err != nil {
 		return err
 	}
 	args := []string{"-q", "-F", "-t", "ext4", "-L", "matthan-data", "-m", "1",
-		"-E", "lazy_itable_init=1", dev}
+		"-E", "lazy_itable_init=1,nodiscard", dev}
 	cmd := exec.CommandContext(ctx, mkfs, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("mke2fs %s: %w", dev, err)
 	}
-	return writeAt(dev, make([]byte, 4096), size-4096)
+	return writeAt(dev, make([]byte, 4096), size-markerOffset)
 }
 
 func writeAt(dev string, b []byte, off int64) error {

@@ -211,8 +211,8 @@ func TestGrowRefusesNotLast(t *testing.T) {
 func TestProbeUnfinishedFormat(t *testing.T) {
 	const size = 64 * mib
 	junk := map[int64][]byte{8192: []byte("GDT blocks")}
-	withMarker := map[int64][]byte{8192: []byte("GDT blocks"), size - 4096: formatMarker(size)}
-	otherSize := map[int64][]byte{8192: []byte("GDT blocks"), size - 4096: formatMarker(size * 2)}
+	withMarker := map[int64][]byte{8192: []byte("GDT blocks"), size - markerOffset: formatMarker(size)}
+	otherSize := map[int64][]byte{8192: []byte("GDT blocks"), size - markerOffset: formatMarker(size * 2)}
 	for name, tt := range map[string]struct {
 		blocks map[int64][]byte
 		want   Kind
@@ -342,4 +342,39 @@ func TestClonedCardGrowsExt4Online(t *testing.T) {
 	if total := int64(st.Blocks) * st.Bsize; total < 170*mib {
 		t.Errorf("file system of %d MiB after growing to 200 MiB", total/mib)
 	}
+}
+
+// TestMke2fsCutAnywhere kills a real mke2fs at many instants after init's
+// format marker is written: the partition must then read as empty, as an
+// interrupted first format, or as a finished ext4 — never as "unknown
+// content", which would leave the box recording to RAM for good.
+func TestMke2fsCutAnywhere(t *testing.T) {
+	mkfs := testenv.LookTool(t, "mke2fs", "e2fsprogs")
+	const size = 64 << 30 // sparse; mke2fs takes long enough to be cut
+	p := filepath.Join(t.TempDir(), "data.img")
+	seen := map[Kind]int{}
+	for i := 0; i < 16; i++ {
+		os.Remove(p)
+		os.WriteFile(p, nil, 0o644)
+		os.Truncate(p, size)
+		if err := writeAt(p, formatMarker(size), size-markerOffset); err != nil {
+			t.Fatal(err)
+		}
+		// The options format uses (nodiscard: a discard would erase the marker).
+		cmd := exec.Command(mkfs, "-q", "-F", "-t", "ext4", "-E", "lazy_itable_init=1,nodiscard", p)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		syscall.Nanosleep(&syscall.Timespec{Nsec: int64(i) * 4e6}, nil)
+		cmd.Process.Kill()
+		cmd.Wait()
+		f, _ := os.Open(p)
+		k, err := Probe(f, size)
+		f.Close()
+		if err != nil || (k != Empty && k != Unfinished && k != Ext4) {
+			t.Errorf("mke2fs killed after %d ms: %v %v", i*4, k, err)
+		}
+		seen[k]++
+	}
+	t.Logf("kinds seen: %v", seen)
 }
