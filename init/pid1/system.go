@@ -164,12 +164,15 @@ func (in *Init) prepareData(ctx context.Context) {
 	if in.board != nil && in.board.Disk.WaitMS > 0 {
 		wait = time.Duration(in.board.Disk.WaitMS) * time.Millisecond
 	}
-	for deadline := time.Now().Add(wait); ; { // disks appear as drivers probe
-		if dev, err = datapart.FindByLabel("/sys/class/block", label); err == nil || time.Now().After(deadline) {
-			break
+	find := func() {
+		for deadline := time.Now().Add(wait); ; { // disks appear as drivers probe
+			if dev, err = datapart.FindByLabel("/sys/class/block", label); err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	find()
 	if err != nil {
 		// A power cut while the partition table was being grown can leave
 		// the primary GPT torn (then the kernel sees no partitions):
@@ -180,12 +183,7 @@ func (in *Init) prepareData(ctx context.Context) {
 		}
 		if len(fixed) > 0 {
 			in.printf("data partition: rebuilt the partition table of %s from its backup", strings.Join(fixed, ", "))
-			for deadline := time.Now().Add(wait); ; {
-				if dev, err = datapart.FindByLabel("/sys/class/block", label); err == nil || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			find()
 		}
 	}
 	if err != nil {
