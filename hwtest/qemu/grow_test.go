@@ -17,6 +17,7 @@ import (
 	"github.com/matthan/matthan/hwtest/camsim"
 	"github.com/matthan/matthan/hwtest/testenv"
 	"github.com/matthan/matthan/image/flash"
+	"github.com/matthan/matthan/init/datapart"
 )
 
 // The data partition grows to the end of the disk on first boot (the
@@ -224,6 +225,34 @@ func TestPowerCutDuringGrow(t *testing.T) {
 	}
 	if fsGiB := parseGiB(t, sm[3]); fsGiB < 7.0 {
 		t.Errorf("after the cut at %s: file system %.1f GiB", phase, fsGiB)
+	}
+	waitLine(t, m, readyLine, 2*time.Minute)
+	powerOff(t, m, true)
+}
+
+// TestTornPrimaryGPTRepaired: the state a power cut in the middle of the
+// primary GPT write leaves (the grown backup whole at the disk's end, the
+// primary header torn). Linux then sees no partition at all; init rebuilds
+// the primary from the backup and carries on with the grown partition.
+func TestTornPrimaryGPTRepaired(t *testing.T) {
+	fw := firmware(t)
+	disk := bigDisk(t, fw.Image, 8*gib)
+	f, err := os.OpenFile(disk, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datapart.GrowGPT(f, 8*gib, 512, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("torn"), 512+16) // the primary header's checksum
+	f.Close()
+	o := directBoot(fw, "")
+	o.Disk = disk
+	m := boot(t, o)
+	waitLine(t, m, regexp.MustCompile(`data partition: rebuilt the partition table of /dev/vda from its backup`), 3*time.Minute)
+	l := waitLine(t, m, dataOKLine, 3*time.Minute)
+	if sm := dataOKLine.FindStringSubmatch(l.Text); sm[1] != "was empty: created ext4" || parseGiB(t, sm[2]) < 7.4 {
+		t.Errorf("after the repair: %q, want the grown partition formatted", l.Text)
 	}
 	waitLine(t, m, readyLine, 2*time.Minute)
 	powerOff(t, m, true)
