@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -73,10 +74,8 @@ func TestRPi4Image(t *testing.T) {
 	}
 	// The layout: boot (autoboot.txt), slot A, slot B, data last.
 	var names []string
-	for _, line := range strings.Split(string(dump), "\n") {
-		if _, name, ok := strings.Cut(line, `name="`); ok {
-			names = append(names, strings.TrimSuffix(name, `"`))
-		}
+	for _, m := range regexp.MustCompile(`name="([^"]*)"`).FindAllStringSubmatch(string(dump), -1) {
+		names = append(names, m[1])
 	}
 	if got := strings.Join(names, " "); got != "matthan-boot matthan-a matthan-b matthan-data" {
 		t.Fatalf("partitions %q, want boot, a, b, data\n%s", got, dump)
