@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/matthan/matthan/hwtest/testenv"
+	"github.com/matthan/matthan/image/disk"
+	"github.com/matthan/matthan/init/datapart"
 	"golang.org/x/sys/unix"
 )
 
@@ -234,5 +237,68 @@ func TestMountedDisksSysfs(t *testing.T) {
 		if got := strings.Join(used[disk], " "); got != want {
 			t.Errorf("mounts on %s = %q, want %q", disk, got, want)
 		}
+	}
+}
+
+// TestUsedCardComesOutBlank: a card that was a box (its data partition
+// holds an ext4 with recordings) is flashed again with a real image: the
+// data partition must then read as empty to init (a new box, formatted on
+// first boot), although only the image's non-zero blocks were written.
+func TestUsedCardComesOutBlank(t *testing.T) {
+	for tool, pkg := range map[string]string{"sfdisk": "fdisk", "mkfs.vfat": "dosfstools", "mcopy": "mtools"} {
+		testenv.LookTool(t, tool, pkg)
+	}
+	mkfs := testenv.LookTool(t, "mkfs.ext4", "e2fsprogs")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "loader.conf")
+	os.WriteFile(conf, []byte("timeout 0\n"), 0o644)
+	img := filepath.Join(dir, "matthan.img")
+	l, err := disk.Write(context.Background(), disk.Spec{Path: img, BootMiB: 64, DataMiB: 256,
+		Boot: map[string]string{"loader/loader.conf": conf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, backing := usedCard(t, 1<<30)
+	// The old box: an ext4 with a recording where the data partition is.
+	if _, err := Write(context.Background(), img, dev, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "-f", "--show", "-o", strconv.FormatInt(l.DataOffset, 10),
+		"--sizelimit", strconv.FormatInt(1<<30-l.DataOffset-1<<20, 10), backing).CombinedOutput()
+	if err != nil {
+		t.Fatalf("losetup: %v %s", err, out)
+	}
+	part := strings.TrimSpace(string(out))
+	if out, err := exec.Command(mkfs, "-q", "-F", part).CombinedOutput(); err != nil {
+		exec.Command("losetup", "-d", part).Run()
+		t.Fatalf("mkfs: %v %s", err, out)
+	}
+	exec.Command("losetup", "-d", part).Run()
+	probe := func() datapart.Kind {
+		f, err := os.Open(dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		unix.IoctlSetInt(int(f.Fd()), unix.BLKFLSBUF, 0)
+		k, err := datapart.Probe(io.NewSectionReader(f, l.DataOffset, l.DataSize), l.DataSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	if k := probe(); k != datapart.Ext4 {
+		t.Fatalf("the old box's data partition reads as %v, want ext4", k)
+	}
+	// Flashed again for a new box.
+	res, err := Write(context.Background(), img, dev, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := probe(); k != datapart.Empty {
+		t.Errorf("after flashing, the data partition reads as %v: the new box would adopt the old one's data", k)
+	}
+	if res.Written > 16<<20 {
+		t.Errorf("wrote %d bytes of a %d-byte image", res.Written, res.Bytes)
 	}
 }
