@@ -117,9 +117,16 @@ func (p PinMap) Outputs() map[string]int {
 	return map[string]int{"ir_led": p.IRLED, "status_led": p.StatusLED}
 }
 
-// Disk gives the partition sizes of the flashable image.
+// Disk gives the partition sizes of the flashable image (the layout is in
+// image/README.md). The data partition is last and grows to the end of
+// the disk on first boot; data_mib is only its size in the image.
 type Disk struct {
 	BootMiB int `json:"boot_mib"`
+	// SlotMiB is the size of each of the two firmware slot partitions A
+	// and B (Raspberry Pi: autoboot.txt boot_partition=2/3); 0 means the
+	// slots are folders on the boot partition (UEFI: systemd-boot reads
+	// kernels only from the ESP), which must then hold two of them.
+	SlotMiB int `json:"slot_mib,omitempty"`
 	DataMiB int `json:"data_mib"`
 	// WaitMS is how long init waits for the data partition to appear
 	// (SD cards are detected late; virtio disks are there at once) before
@@ -263,8 +270,13 @@ func (b *Board) Validate() error {
 	if b.Disk.BootMiB < 64 {
 		bad("disk: boot partition %d MiB, FAT32 needs at least 64", b.Disk.BootMiB)
 	}
-	if b.Disk.DataMiB < 64 {
-		bad("disk: data partition %d MiB, want at least 64", b.Disk.DataMiB)
+	if b.Disk.SlotMiB != 0 && b.Disk.SlotMiB < 64 {
+		bad("disk: slot partitions %d MiB, FAT32 needs at least 64", b.Disk.SlotMiB)
+	}
+	// init's emptiness check reads the first MiB and the ext backup
+	// superblocks up to 128 MiB in: the image must blank all of that.
+	if b.Disk.DataMiB < 256 {
+		bad("disk: data partition %d MiB in the image, want at least 256 (it grows on first boot)", b.Disk.DataMiB)
 	}
 	if b.Disk.WaitMS < 0 || b.Disk.WaitMS > 120000 {
 		bad("disk: wait_ms %d: want 0..120000", b.Disk.WaitMS)

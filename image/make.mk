@@ -6,8 +6,8 @@ IMAGE_TOOL := $(GO) run ./image/cmd/matthan-image
 # kernel: fetch and verify the pinned Debian packages of the QEMU board
 # (kernel, systemd-boot, e2fsprogs) into $(OUT)/cache (cached).
 PREREQS += kernel
-BENCHES += bench-boot
-.PHONY: kernel image run bench-boot flash repin
+BENCHES += bench-boot bench-field
+.PHONY: kernel image run bench-boot bench-field flash repin
 
 kernel:
 	@$(IMAGE_TOOL) fetch -board qemu-virt -out $(OUT) >/dev/null
@@ -28,7 +28,17 @@ run: deps kernel $(CLIPS)
 bench-boot: kernel $(CLIPS)
 	@$(GO) run ./hwtest/qemu/cmd/matthan-bootbench -out $(OUT)
 
-# flash: make flash DEV=/dev/sdX (or a file) writes out/$(BOARD)/matthan.img.
+# bench-field: BENCH flash_seconds_per_gib (matthan-flash onto a loop
+# device), first_boot_grow_s (64 GiB sparse disk, QEMU) and
+# days_of_video_per_tb (18 cameras at the simulator clips' bitrate); root.
+bench-field: kernel $(CLIPS)
+	@mkdir -p $(OUT); MATTHAN_BENCH=1 $(GO) test -count=1 -v -timeout 30m -run '^TestFieldBench$$' ./hwtest/qemu/ \
+	  > $(OUT)/bench-field.log 2>&1 || { cat $(OUT)/bench-field.log >&2; exit 1; }; grep '^BENCH ' $(OUT)/bench-field.log
+
+# flash: make flash DEV=/dev/sdX (or a file, or /dev/loopN) writes
+# out/$(BOARD)/matthan.img (built if missing), skipping its zero blocks,
+# and verifies it by reading back.
 flash:
 	@test -n "$(DEV)" || { echo "usage: make flash DEV=/dev/sdX [BOARD=$(BOARD)]"; exit 2; }
+	@test -f $(OUT)/$(BOARD)/matthan.img || $(MAKE) --no-print-directory image BOARD=$(BOARD)
 	$(GO) run ./image/cmd/matthan-flash -image $(OUT)/$(BOARD)/matthan.img -to $(DEV)

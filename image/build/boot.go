@@ -11,8 +11,35 @@ import (
 	"github.com/matthan/matthan/image/debs"
 )
 
-// bootFiles lists the boot partition's files for the board's boot method.
-func bootFiles(ctx context.Context, b *board.Board, f *debs.Fetcher, o Options, res *Result, kernelTree string) (map[string]string, error) {
+// AutobootTxt is the Raspberry Pi boot partition's only file when the
+// board has slot partitions: the EEPROM bootloader reads it from partition
+// 1 and boots slot A (partition 2); a one-shot `reboot "0 tryboot"` boots
+// slot B (partition 3) once. The updater (issue 16) swaps the numbers when
+// it makes a slot permanent.
+const AutobootTxt = "[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n"
+
+// SlotDir is where slot A's kernel and initramfs live on a UEFI board's
+// boot partition; slot B goes to matthan/b/ (systemd-boot reads kernels
+// only from the ESP, so the slots are folders there).
+const SlotDir = "matthan/a"
+
+// bootFiles lists the boot partition's files for the board's boot method,
+// and slot A's when the board has slot partitions.
+func bootFiles(ctx context.Context, b *board.Board, f *debs.Fetcher, o Options, res *Result, kernelTree string) (boot, slotA map[string]string, err error) {
+	files, err := payloadFiles(ctx, b, f, o, res, kernelTree)
+	if err != nil || b.Disk.SlotMiB == 0 {
+		return files, nil, err
+	}
+	gen := filepath.Join(o.Out, "boot")
+	p := filepath.Join(gen, "autoboot.txt")
+	if err := os.WriteFile(p, []byte(AutobootTxt), 0o644); err != nil {
+		return nil, nil, err
+	}
+	return map[string]string{"autoboot.txt": p}, files, nil
+}
+
+// payloadFiles lists the files that boot the board's firmware.
+func payloadFiles(ctx context.Context, b *board.Board, f *debs.Fetcher, o Options, res *Result, kernelTree string) (map[string]string, error) {
 	gen := filepath.Join(o.Out, "boot")
 	if err := os.MkdirAll(gen, 0o755); err != nil {
 		return nil, err
@@ -39,19 +66,19 @@ func bootFiles(ctx context.Context, b *board.Board, f *debs.Fetcher, o Options, 
 			return nil, err
 		}
 		files["EFI/BOOT/BOOTAA64.EFI"] = filepath.Join(tree, "usr/lib/systemd/boot/efi/systemd-bootaa64.efi")
-		files["matthan/vmlinuz"] = res.Kernel
-		files["matthan/initrd.cpio"] = res.Initramfs
-		loader, err := write("loader/loader.conf", "default matthan.conf\ntimeout 0\nconsole-mode keep\neditor no\n")
+		files[SlotDir+"/vmlinuz"] = res.Kernel
+		files[SlotDir+"/initrd.cpio"] = res.Initramfs
+		loader, err := write("loader/loader.conf", "default matthan-a.conf\ntimeout 0\nconsole-mode keep\neditor no\n")
 		if err != nil {
 			return nil, err
 		}
 		files["loader/loader.conf"] = loader
-		entry, err := write("loader/entries/matthan.conf", fmt.Sprintf(
-			"title Mat Than\nlinux /matthan/vmlinuz\ninitrd /matthan/initrd.cpio\noptions %s\n", cmdline))
+		entry, err := write("loader/entries/matthan-a.conf", fmt.Sprintf(
+			"title Mat Than (A)\nlinux /%[1]s/vmlinuz\ninitrd /%[1]s/initrd.cpio\noptions %[2]s\n", SlotDir, cmdline))
 		if err != nil {
 			return nil, err
 		}
-		files["loader/entries/matthan.conf"] = entry
+		files["loader/entries/matthan-a.conf"] = entry
 	case board.BootRPi:
 		var fw board.DebPin
 		for _, p := range b.BootPackages {

@@ -160,12 +160,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return res, nil
 	}
 
-	bootFiles, err := bootFiles(ctx, b, f, o, res, kernelTree)
+	bootFiles, slotA, err := bootFiles(ctx, b, f, o, res, kernelTree)
 	if err != nil {
 		return nil, err
 	}
 	res.Image = filepath.Join(o.Out, "matthan.img")
-	if _, err := disk.Write(ctx, disk.Spec{Path: res.Image, BootMiB: b.Disk.BootMiB, DataMiB: b.Disk.DataMiB, Boot: bootFiles, Scratch: o.Out}); err != nil {
+	if _, err := disk.Write(ctx, disk.Spec{Path: res.Image, BootMiB: b.Disk.BootMiB, SlotMiB: b.Disk.SlotMiB, DataMiB: b.Disk.DataMiB,
+		Boot: bootFiles, SlotA: slotA, Scratch: o.Out}); err != nil {
 		return nil, err
 	}
 	res.ImageSHA256, res.ImageBytes, err = disk.SHA256(res.Image)

@@ -2,8 +2,10 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +46,7 @@ func TestInitramfsReproducibleAndSmall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cpio -t: %v", err)
 	}
-	for _, want := range []string{"init", "bin/matthand", "bin/matthanctl", "sbin/mke2fs", "sbin/e2fsck",
+	for _, want := range []string{"init", "bin/matthand", "bin/matthanctl", "sbin/mke2fs", "sbin/e2fsck", "sbin/resize2fs",
 		"lib/ld-linux-aarch64.so.1", "lib/aarch64-linux-gnu/libext2fs.so.2", "etc/matthan/board.json",
 		"lib/modules/" + a.Release + "/matthan.load-order", "lib/modules/" + a.Release + "/kernel/fs/ext4/ext4.ko", "dev/console"} {
 		if !strings.Contains("\n"+string(out), "\n"+want+"\n") {
@@ -67,20 +69,39 @@ func TestRPi4Image(t *testing.T) {
 		t.Fatal(err)
 	}
 	dump, err := exec.Command("sfdisk", "--dump", res.Image).Output()
-	if err != nil || !strings.Contains(string(dump), `name="matthan-data"`) {
+	if err != nil {
 		t.Fatalf("partition table: %v\n%s", err, dump)
 	}
-	part := filepath.Join(t.TempDir(), "boot.fat")
-	if out, err := exec.Command("dd", "if="+res.Image, "of="+part, "bs=1M", "skip=1", "count=256").CombinedOutput(); err != nil {
-		t.Fatalf("dd: %v %s", err, out)
+	// The layout: boot (autoboot.txt), slot A, slot B, data last.
+	var names []string
+	for _, m := range regexp.MustCompile(`name="([^"]*)"`).FindAllStringSubmatch(string(dump), -1) {
+		names = append(names, m[1])
 	}
+	if got := strings.Join(names, " "); got != "matthan-boot matthan-a matthan-b matthan-data" {
+		t.Fatalf("partitions %q, want boot, a, b, data\n%s", got, dump)
+	}
+	fat := func(name string, skipMiB, mib int) string {
+		part := filepath.Join(t.TempDir(), name+".fat")
+		if out, err := exec.Command("dd", "if="+res.Image, "of="+part, "bs=1M", fmt.Sprint("skip=", skipMiB), fmt.Sprint("count=", mib)).CombinedOutput(); err != nil {
+			t.Fatalf("dd: %v %s", err, out)
+		}
+		return part
+	}
+	boot := fat("boot", 1, 64)
+	if got, _ := exec.Command("mtype", "-i", boot, "::/autoboot.txt").Output(); string(got) != AutobootTxt {
+		t.Errorf("autoboot.txt = %q, want %q", got, AutobootTxt)
+	}
+	if ls, _ := exec.Command("mdir", "-b", "-i", fat("b", 1+64+256, 256), "::/").Output(); len(strings.TrimSpace(string(ls))) != 0 {
+		t.Errorf("slot B is not empty:\n%s", ls)
+	}
+	part := fat("a", 1+64, 256)
 	ls, err := exec.Command("mdir", "-b", "-i", part, "::/").Output()
 	if err != nil {
 		t.Fatalf("mdir: %v", err)
 	}
 	for _, want := range []string{"config.txt", "cmdline.txt", "vmlinuz", "initrd.cpio", "start4.elf", "fixup4.dat", "bcm2711-rpi-4-b.dtb"} {
 		if !strings.Contains(string(ls), "::/"+want) {
-			t.Errorf("boot partition lacks %s:\n%s", want, ls)
+			t.Errorf("slot A lacks %s:\n%s", want, ls)
 		}
 	}
 	cfg, _ := exec.Command("mtype", "-i", part, "::/config.txt").Output()

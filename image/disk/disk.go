@@ -1,7 +1,16 @@
 // Package disk writes the flashable disk image without root or loop
 // devices: a GPT (sfdisk on a plain file) with a FAT32 boot partition
-// (mkfs.vfat -C, files added with mtools) and a data partition left empty
-// for init to format on first boot.
+// (mkfs.vfat -C, files added with mtools), optionally two FAT32 firmware
+// slot partitions A and B, and, last so that it can grow to the end of
+// the disk on first boot, a data partition left empty for init to format.
+//
+// The layout is laid out once for good (see image/README.md):
+//
+//	p1 matthan-boot  ESP   boot partition (qemu-virt: systemd-boot, loader
+//	                       entries and both slots as folders; rpi4: autoboot.txt)
+//	p2 matthan-a     FAT   firmware slot A (rpi4 only: SlotMiB > 0)
+//	p3 matthan-b     FAT   firmware slot B, empty until the first update
+//	pN matthan-data  ext4  recordings and configuration; last, grows
 //
 // Same inputs, same bytes: the GPT and partition GUIDs, the FAT volume id
 // and every file's timestamp are fixed, and files are added in sorted order.
@@ -28,18 +37,25 @@ const (
 	// FirstMiB is where the boot partition starts (1 MiB alignment).
 	FirstMiB = 1
 	// Partition names in the GPT; init finds the data partition by name.
-	BootName = "matthan-boot"
-	DataName = "matthan-data"
+	BootName  = "matthan-boot"
+	SlotAName = "matthan-a"
+	SlotBName = "matthan-b"
+	DataName  = "matthan-data"
 )
 
 // Fixed identifiers, so the image is reproducible.
 const (
-	diskGUID = "4D415448-414E-0000-0000-000000000001"
-	bootGUID = "4D415448-414E-0000-0000-0000000000B0"
-	dataGUID = "4D415448-414E-0000-0000-0000000000DA"
-	espType  = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
-	linuxFS  = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
-	volumeID = "4d415448"
+	diskGUID  = "4D415448-414E-0000-0000-000000000001"
+	bootGUID  = "4D415448-414E-0000-0000-0000000000B0"
+	dataGUID  = "4D415448-414E-0000-0000-0000000000DA"
+	slotAGUID = "4D415448-414E-0000-0000-0000000000A1"
+	slotBGUID = "4D415448-414E-0000-0000-0000000000B1"
+	espType   = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+	basicData = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7" // FAT data partition
+	linuxFS   = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+	volumeID  = "4d415448"
+	slotAID   = "4d41540a"
+	slotBID   = "4d41540b"
 )
 
 // FileTime is the timestamp every file on the boot partition carries.
@@ -49,19 +65,26 @@ var FileTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 type Spec struct {
 	Path    string
 	BootMiB int
+	// SlotMiB is the size of each firmware slot partition (0: no slot
+	// partitions; the slots are folders on the boot partition).
+	SlotMiB int
 	DataMiB int
 	// Boot maps paths on the boot partition ("EFI/BOOT/BOOTAA64.EFI") to
 	// files on the build machine.
 	Boot map[string]string
+	// SlotA is slot A's content (with SlotMiB > 0); slot B is left an
+	// empty FAT.
+	SlotA map[string]string
 	// Scratch is a folder for temporary files (default: next to Path).
 	Scratch string
 }
 
 // Layout gives the partitions' byte offsets and sizes.
 type Layout struct {
-	BootOffset, BootSize int64
-	DataOffset, DataSize int64
-	Total                int64
+	BootOffset, BootSize               int64
+	SlotAOffset, SlotBOffset, SlotSize int64 // SlotSize 0: no slot partitions
+	DataOffset, DataSize               int64
+	Total                              int64
 }
 
 // LayoutOf computes where the partitions go.
@@ -70,7 +93,14 @@ func LayoutOf(s Spec) Layout {
 		BootOffset: FirstMiB * mib,
 		BootSize:   int64(s.BootMiB) * mib,
 	}
-	l.DataOffset = l.BootOffset + l.BootSize
+	next := l.BootOffset + l.BootSize
+	if s.SlotMiB > 0 {
+		l.SlotSize = int64(s.SlotMiB) * mib
+		l.SlotAOffset = next
+		l.SlotBOffset = next + l.SlotSize
+		next += 2 * l.SlotSize
+	}
+	l.DataOffset = next
 	l.DataSize = int64(s.DataMiB) * mib
 	l.Total = l.DataOffset + l.DataSize + mib // room for the backup GPT
 	return l
@@ -79,8 +109,8 @@ func LayoutOf(s Spec) Layout {
 // Write builds the image at s.Path (replacing it) and returns its layout.
 func Write(ctx context.Context, s Spec) (Layout, error) {
 	l := LayoutOf(s)
-	if s.BootMiB < 64 {
-		return l, fmt.Errorf("boot partition %d MiB: FAT32 needs at least 64", s.BootMiB)
+	if s.BootMiB < 64 || (s.SlotMiB > 0 && s.SlotMiB < 64) {
+		return l, fmt.Errorf("boot %d MiB, slots %d MiB: FAT32 needs at least 64", s.BootMiB, s.SlotMiB)
 	}
 	scratch := s.Scratch
 	if scratch == "" {
@@ -108,17 +138,33 @@ func Write(ctx context.Context, s Spec) (Layout, error) {
 	if err := partition(ctx, tmp, l); err != nil {
 		return l, err
 	}
-	fat := filepath.Join(work, "boot.fat")
-	if err := makeFAT(ctx, fat, s, work); err != nil {
-		return l, err
+	fats := []fatPart{{"boot", volumeID, "MATTHANBOOT", s.BootMiB, s.Boot, l.BootOffset}}
+	if s.SlotMiB > 0 {
+		fats = append(fats,
+			fatPart{"slot-a", slotAID, "MATTHAN-A", s.SlotMiB, s.SlotA, l.SlotAOffset},
+			fatPart{"slot-b", slotBID, "MATTHAN-B", s.SlotMiB, nil, l.SlotBOffset})
 	}
-	if err := copyInto(tmp, fat, l.BootOffset); err != nil {
-		return l, err
+	for _, p := range fats {
+		fat := filepath.Join(work, p.name+".fat")
+		if err := makeFAT(ctx, fat, p.id, p.label, p.mib, p.files, filepath.Join(work, p.name)); err != nil {
+			return l, err
+		}
+		if err := copyInto(tmp, fat, p.offset); err != nil {
+			return l, err
+		}
 	}
 	if err := os.Rename(tmp, s.Path); err != nil {
 		return l, fmt.Errorf("disk image: %w", err)
 	}
 	return l, nil
+}
+
+// fatPart is one FAT partition to make and place.
+type fatPart struct {
+	name, id, label string
+	mib             int
+	files           map[string]string
+	offset          int64
 }
 
 func run(ctx context.Context, stdin string, name string, args ...string) error {
@@ -139,23 +185,27 @@ label-id: %s
 unit: sectors
 first-lba: 2048
 start=%d, size=%d, type=%s, uuid=%s, name="%s", attrs="LegacyBIOSBootable"
-start=%d, size=%d, type=%s, uuid=%s, name="%s"
-`, diskGUID,
-		l.BootOffset/sector, l.BootSize/sector, espType, bootGUID, BootName,
+`, diskGUID, l.BootOffset/sector, l.BootSize/sector, espType, bootGUID, BootName)
+	if l.SlotSize > 0 {
+		script += fmt.Sprintf("start=%d, size=%d, type=%s, uuid=%s, name=\"%s\"\n",
+			l.SlotAOffset/sector, l.SlotSize/sector, basicData, slotAGUID, SlotAName)
+		script += fmt.Sprintf("start=%d, size=%d, type=%s, uuid=%s, name=\"%s\"\n",
+			l.SlotBOffset/sector, l.SlotSize/sector, basicData, slotBGUID, SlotBName)
+	}
+	script += fmt.Sprintf("start=%d, size=%d, type=%s, uuid=%s, name=\"%s\"\n",
 		l.DataOffset/sector, l.DataSize/sector, linuxFS, dataGUID, DataName)
 	return run(ctx, script, "sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", path)
 }
 
-func makeFAT(ctx context.Context, fat string, s Spec, work string) error {
-	blocks := s.BootMiB * 1024 // mkfs.vfat counts 1 KiB blocks
-	if err := run(ctx, "", "mkfs.vfat", "-C", "--invariant", "-i", volumeID, "-F", "32",
-		"-n", "MATTHANBOOT", fat, fmt.Sprint(blocks)); err != nil {
+func makeFAT(ctx context.Context, fat, id, label string, sizeMiB int, files map[string]string, stage string) error {
+	blocks := sizeMiB * 1024 // mkfs.vfat counts 1 KiB blocks
+	if err := run(ctx, "", "mkfs.vfat", "-C", "--invariant", "-i", id, "-F", "32",
+		"-n", label, fat, fmt.Sprint(blocks)); err != nil {
 		return err
 	}
 	// Stage the tree with fixed timestamps, then copy it in sorted order.
-	stage := filepath.Join(work, "boot")
 	var names []string
-	for dst := range s.Boot {
+	for dst := range files {
 		names = append(names, dst)
 	}
 	sort.Strings(names)
@@ -164,7 +214,7 @@ func makeFAT(ctx context.Context, fat string, s Spec, work string) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := copyFile(s.Boot[dst], p); err != nil {
+		if err := copyFile(files[dst], p); err != nil {
 			return fmt.Errorf("boot file %s: %w", dst, err)
 		}
 	}

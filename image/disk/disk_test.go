@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/matthan/matthan/hwtest/testenv"
@@ -41,6 +42,12 @@ func TestWriteReproducibleGPTAndFAT(t *testing.T) {
 	if size != l.Total || size != (1+64+64+1)<<20 {
 		t.Errorf("image size %d, layout %d", size, l.Total)
 	}
+	// Sparse: only the GPT and the FAT's used sectors take space.
+	var st syscall.Stat_t
+	syscall.Stat(filepath.Join(dir, "a.img"), &st)
+	if used := st.Blocks * 512; used > 8<<20 {
+		t.Errorf("image uses %d bytes on disk: not sparse", used)
+	}
 	out, err := exec.Command("sfdisk", "--dump", filepath.Join(dir, "a.img")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sfdisk --dump: %v\n%s", err, out)
@@ -63,5 +70,20 @@ func TestWriteReproducibleGPTAndFAT(t *testing.T) {
 	got, _ := exec.Command("mtype", "-i", part, "::/loader/loader.conf").Output()
 	if string(got) != "timeout 0\n" {
 		t.Errorf("loader.conf on the FAT = %q", got)
+	}
+}
+
+func TestSlotLayoutDataLast(t *testing.T) {
+	for _, tt := range []struct {
+		spec Spec
+		want Layout
+	}{
+		{Spec{BootMiB: 512, DataMiB: 1024}, Layout{BootOffset: 1 << 20, BootSize: 512 << 20, DataOffset: 513 << 20, DataSize: 1024 << 20, Total: 1538 << 20}},
+		{Spec{BootMiB: 64, SlotMiB: 256, DataMiB: 256}, Layout{BootOffset: 1 << 20, BootSize: 64 << 20,
+			SlotAOffset: 65 << 20, SlotBOffset: 321 << 20, SlotSize: 256 << 20, DataOffset: 577 << 20, DataSize: 256 << 20, Total: 834 << 20}},
+	} {
+		if got := LayoutOf(tt.spec); got != tt.want {
+			t.Errorf("LayoutOf(%+v) = %+v, want %+v", tt.spec, got, tt.want)
+		}
 	}
 }

@@ -8,6 +8,9 @@
 //	matthan.selftest=1               run the technician self-test after boot
 //	matthan.debug=1                  verbose init (and a shell, when the image has one)
 //	matthan.listen=:8080             the daemon's admin address
+//	matthan.test.growcut=PHASE       tests: stop before a data partition grow phase
+//	                                 (backup, primary, kernel, format, resize) so the
+//	                                 power can be cut there
 package cmdline
 
 import (
@@ -25,6 +28,8 @@ type Settings struct {
 	Listen   string
 	SelfTest bool
 	Debug    bool
+	// GrowCut is a grow phase init stops before (tests cut the power).
+	GrowCut string
 	// Unknown lists matthan.* parameters init did not understand.
 	Unknown []string
 }
@@ -79,6 +84,13 @@ func Parse(line string) (Settings, []error) {
 			s.SelfTest = truthy(val)
 		case "matthan.debug":
 			s.Debug = truthy(val)
+		case "matthan.test.growcut":
+			switch val {
+			case "backup", "primary", "kernel", "format", "resize":
+				s.GrowCut = val
+			default:
+				errs = append(errs, fmt.Errorf("matthan.test.growcut=%q: want backup, primary, kernel, format or resize", val))
+			}
 		default:
 			s.Unknown = append(s.Unknown, key)
 		}

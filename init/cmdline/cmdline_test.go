@@ -56,3 +56,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestGrowCut(t *testing.T) {
+	s, errs := Parse("quiet matthan.test.growcut=primary")
+	if len(errs) != 0 || s.GrowCut != "primary" {
+		t.Errorf("growcut=primary: %q %v", s.GrowCut, errs)
+	}
+	if s, errs := Parse("matthan.test.growcut=everything"); len(errs) != 1 || s.GrowCut != "" {
+		t.Errorf("growcut=everything: %q %v, want an error", s.GrowCut, errs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/matthan/matthan/init/datapart"
@@ -163,17 +164,42 @@ func (in *Init) prepareData(ctx context.Context) {
 	if in.board != nil && in.board.Disk.WaitMS > 0 {
 		wait = time.Duration(in.board.Disk.WaitMS) * time.Millisecond
 	}
-	for deadline := time.Now().Add(wait); ; { // disks appear as drivers probe
-		if dev, err = datapart.FindByLabel("/sys/class/block", label); err == nil || time.Now().After(deadline) {
-			break
+	find := func() {
+		for deadline := time.Now().Add(wait); ; { // disks appear as drivers probe
+			if dev, err = datapart.FindByLabel("/sys/class/block", label); err == nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
+	}
+	find()
+	if err != nil {
+		// A power cut while the partition table was being grown can leave
+		// the primary GPT torn (then the kernel sees no partitions):
+		// rebuild it from the whole backup at the disk's end.
+		fixed, rerr := datapart.RepairDisks("/sys/class/block", label)
+		if rerr != nil {
+			in.printf("data partition: repair: %v", rerr)
+		}
+		if len(fixed) > 0 {
+			in.printf("data partition: rebuilt the partition table of %s from its backup", strings.Join(fixed, ", "))
+			find()
+		}
 	}
 	if err != nil {
 		in.dataOnRAM(fmt.Sprintf("no partition named %s", label))
 		return
 	}
-	res, err := datapart.Prepare(ctx, dev, DataDir, datapart.Tools{Mkfs: "/sbin/mke2fs", Fsck: "/sbin/e2fsck"}, in.Console)
+	g, gerr := datapart.GrowDevice(dev, "/sys/class/block", in.growPhase)
+	switch {
+	case gerr != nil:
+		in.printf("data partition: not grown: %v", gerr)
+	case g.Grown():
+		in.printf("data partition: grown to %.1f GiB (was %.1f GiB): %s partition %d now ends at the end of the disk",
+			gib(g.NewSize), gib(g.OldSize), g.Disk, g.Partition)
+	}
+	res, err := datapart.Prepare(ctx, dev, DataDir, datapart.Tools{Mkfs: "/sbin/mke2fs", Fsck: "/sbin/e2fsck",
+		Resize: "/sbin/resize2fs", Pause: in.growPhase}, in.Console)
 	in.mu.Lock()
 	in.data = DataStatus{Device: dev, Found: res.Found.String(), Formatted: res.Formatted, Fsck: res.Fsck}
 	in.mu.Unlock()
@@ -189,7 +215,28 @@ func (in *Init) prepareData(ctx context.Context) {
 	if res.Formatted {
 		what = "was empty: created ext4 (first boot)"
 	}
-	in.stage("data", nil, "%s %s, mounted on %s", dev, what, DataDir)
+	if res.Resized {
+		what += ", file system grown to the partition"
+	}
+	var st unix.Statfs_t
+	unix.Statfs(DataDir, &st)
+	in.stage("data", nil, "%s %s, mounted on %s (partition %.1f GiB, file system %.1f GiB)", dev, what, DataDir,
+		gib(res.Bytes), gib(int64(st.Blocks)*st.Bsize))
+}
+
+func gib(n int64) float64 { return float64(n) / (1 << 30) }
+
+// growPhase reports a data partition grow phase on the console before it
+// runs; with matthan.test.growcut=PHASE it stops there for good, so a
+// test can cut the power at that point.
+func (in *Init) growPhase(phase string) {
+	in.printf("data partition: grow phase %s", phase)
+	if in.settings.GrowCut == phase {
+		in.printf("data partition: stopped before %s (matthan.test.growcut): cut the power now", phase)
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
 }
 
 func (in *Init) dataOnRAM(why string) {

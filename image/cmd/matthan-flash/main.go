@@ -37,5 +37,6 @@ func main() {
 	if res.Verified {
 		verified = "verified by reading back / đã kiểm tra"
 	}
-	fmt.Printf("Xong / done: %d bytes in %s, sha256 %s, %s\n", res.Bytes, res.Took.Round(1e7), res.SHA256, verified)
+	fmt.Printf("Xong / done: %d bytes (%d written, zero blocks skipped) in %s, sha256 %s, %s\n",
+		res.Bytes, res.Written, res.Took.Round(1e7), res.SHA256, verified)
 }
