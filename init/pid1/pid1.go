@@ -142,8 +142,8 @@ func (in *Init) Run() (reboot bool) {
 	in.loadModules()
 	in.setClock()
 	wd := in.startWatchdog(ctx)
+	in.prepareData(ctx) // before the network: its setting may be on /data
 	in.startNetwork(ctx)
-	in.prepareData(ctx)
 	go func() {
 		if err := control.Serve(ctx, control.DefaultPath, in); err != nil {
 			in.printf("control socket: %v", err)
