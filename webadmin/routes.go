@@ -105,6 +105,8 @@ func (s *Server) buildRoutes() {
 		{Method: "POST", Pattern: "/api/users/{name}/password", Access: roles, Roles: staff, Change: true, h: s.apiUserPassword},
 		{Method: "POST", Pattern: "/api/users/{name}/delete", Access: roles, Roles: staff, Change: true, h: s.apiUserDelete},
 		{Method: "GET", Pattern: "/api/system", Access: roles, Roles: staff, h: s.apiSystem},
+		{Method: "GET", Pattern: "/api/system/network", Access: roles, Roles: technicians, h: s.apiNetwork},
+		{Method: "POST", Pattern: "/api/system/network", Access: roles, Roles: technicians, Change: true, h: s.apiNetworkPut},
 		{Method: "GET", Pattern: "/api/audit", Access: roles, Roles: staff, h: s.apiAudit},
 		{Method: "GET", Pattern: "/api/audit/verify", Access: roles, Roles: staff, h: s.apiAuditVerify},
 	}

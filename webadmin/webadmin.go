@@ -169,6 +169,12 @@ type Config struct {
 
 	// CertFingerprint is the HTTPS certificate's SHA-256, shown on the system page.
 	CertFingerprint string
+	// Network is the uplink setting for the next boot (system page,
+	// technicians); BoxName (matthan-XXXX, announced as .local) and
+	// Uplink (the interface) are shown beside it.
+	Network NetworkSettings
+	BoxName string
+	Uplink  string
 	// HashParams overrides the password hash cost (tests); zero means default.
 	HashParams auth.HashParams
 	// InsecureCookies drops the Secure flag (plain-HTTP tests only).
