@@ -79,9 +79,5 @@ func uplinkConfig(b *board.Board, saved netconf.Resolved, cmdlineIP string) (cfg
 		}
 		from = "matthan.ip"
 	}
-	how := "static"
-	if cfg.DHCP {
-		how = "dhcp"
-	}
-	return cfg, how + ", " + from, nil
+	return cfg, from, nil
 }

@@ -29,14 +29,14 @@ func TestUplinkConfig(t *testing.T) {
 		from    string
 		wantErr bool
 	}{
-		{"no board", nil, netconf.Resolved{}, "", netup.Config{Interface: "eth0", DHCP: true}, "dhcp, default", false},
-		{"board static", qemu, netconf.Resolved{}, "", netup.Config{Interface: "eth0", Address: "10.0.2.15/24", Gateway: "10.0.2.2"}, "static, board", false},
-		{"board dhcp", rpi, netconf.Resolved{}, "", netup.Config{Interface: "eth0", DHCP: true}, "dhcp, board", false},
-		{"file over board dhcp", rpi, file, "", static, "static, matthan-network.txt on the data partition", false},
-		{"boot file, moved", rpi, moved, "", static, "static, matthan-network.txt on the boot partition, moved to the data partition", false},
-		{"file says dhcp over board static", qemu, dhcpFile, "", netup.Config{Interface: "eth0", DHCP: true}, "dhcp, matthan-network.txt on the data partition", false},
-		{"matthan.ip over file", rpi, file, "10.0.2.15/24,10.0.2.2", netup.Config{Interface: "eth0", Address: "10.0.2.15/24", Gateway: "10.0.2.2"}, "static, matthan.ip", false},
-		{"matthan.ip=dhcp over file", qemu, file, "dhcp", netup.Config{Interface: "eth0", DHCP: true}, "dhcp, matthan.ip", false},
+		{"no board", nil, netconf.Resolved{}, "", netup.Config{Interface: "eth0", DHCP: true}, "default", false},
+		{"board static", qemu, netconf.Resolved{}, "", netup.Config{Interface: "eth0", Address: "10.0.2.15/24", Gateway: "10.0.2.2"}, "board", false},
+		{"board dhcp", rpi, netconf.Resolved{}, "", netup.Config{Interface: "eth0", DHCP: true}, "board", false},
+		{"file over board dhcp", rpi, file, "", static, "matthan-network.txt on the data partition", false},
+		{"boot file, moved", rpi, moved, "", static, "matthan-network.txt on the boot partition, moved to the data partition", false},
+		{"file says dhcp over board static", qemu, dhcpFile, "", netup.Config{Interface: "eth0", DHCP: true}, "matthan-network.txt on the data partition", false},
+		{"matthan.ip over file", rpi, file, "10.0.2.15/24,10.0.2.2", netup.Config{Interface: "eth0", Address: "10.0.2.15/24", Gateway: "10.0.2.2"}, "matthan.ip", false},
+		{"matthan.ip=dhcp over file", qemu, file, "dhcp", netup.Config{Interface: "eth0", DHCP: true}, "matthan.ip", false},
 		{"bad matthan.ip", qemu, netconf.Resolved{}, "10.0.2.15", netup.Config{}, "", true},
 	} {
 		got, from, err := uplinkConfig(tt.b, tt.saved, tt.cmdline)

@@ -143,7 +143,11 @@ func (in *Init) startNetwork(ctx context.Context) {
 	defer cancel()
 	addr, err := netup.Up(nctx, cfg)
 	in.addr = addr
-	in.stage("network", err, "%s %s (%s)", cfg.Interface, addr, from)
+	how := "static"
+	if cfg.DHCP {
+		how = "dhcp"
+	}
+	in.stage("network", err, "%s %s (%s) from %s", cfg.Interface, addr, how, from)
 }
 
 func (in *Init) prepareData(ctx context.Context) {
