@@ -61,7 +61,7 @@ func TestBootPartitionNetworkFileAndMDNS(t *testing.T) {
 	dig := testenv.LookTool(t, "dig", "dnsutils")
 	mdnsScan := testenv.LookTool(t, "mdns-scan", "mdns-scan")
 	mcopy := testenv.LookTool(t, "mcopy", "mtools")
-	mdir := testenv.LookTool(t, "mdir", "mtools")
+	mtype := testenv.LookTool(t, "mtype", "mtools")
 
 	img := copyDisk(t, fw.Image)
 	fat := fmt.Sprintf("%s@@%dM", img, disk.FirstMiB)
@@ -147,9 +147,11 @@ func TestBootPartitionNetworkFileAndMDNS(t *testing.T) {
 	})
 	powerOff(t, m, true)
 
-	list, _ := exec.Command(mdir, "-i", fat, "-b", "::").CombinedOutput()
-	if !strings.Contains(string(list), "matthan-network.txt.applied") || strings.Contains(strings.ReplaceAll(string(list), ".applied", ""), "matthan-network.txt") {
-		t.Errorf("boot partition after the first boot:\n%s", list)
+	if out, err := exec.Command(mtype, "-i", fat, "::matthan-network.txt.applied").CombinedOutput(); err != nil || !strings.Contains(string(out), "address = 10.231.0.1/24") {
+		t.Errorf("boot partition after the first boot: matthan-network.txt.applied: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(mtype, "-i", fat, "::matthan-network.txt").CombinedOutput(); err == nil {
+		t.Errorf("boot partition after the first boot: matthan-network.txt still there:\n%s", out)
 	}
 
 	m = bootIn()
