@@ -82,6 +82,7 @@ test('login, system page with certificate fingerprint, technician creates an off
   page.once('dialog', (d) => d.accept());
   await page.click('#net-save');
   await page.waitForSelector('#net-msg.notice');
+  assert.match(await page.textContent('#net-saved'), /192\.168\.1\.50\/24/);
   assert.match(readFileSync(join(box.data, 'matthan-network.txt'), 'utf8'), /address=192\.168\.1\.50\/24\ngateway=192\.168\.1\.1\ndns=192\.168\.1\.1, 8\.8\.8\.8\n/);
   const small = await page.evaluate(() => [...document.querySelectorAll('#sys-network button, #sys-network select, #sys-network input')]
     .filter((e) => e.getBoundingClientRect().height < 44).map((e) => e.id));

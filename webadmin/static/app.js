@@ -450,7 +450,8 @@ async function networkCard(root) {
   const gw = h('input', { id: 'net-gateway', placeholder: '192.168.1.1', inputmode: 'decimal', autocomplete: 'off' });
   const dns = h('input', { id: 'net-dns', placeholder: '192.168.1.1, 8.8.8.8', autocomplete: 'off' });
   const fields = h('div', { class: 'row' }, h('label', {}, L('Địa chỉ/độ dài mạng', 'Address/prefix'), addr), h('label', {}, L('Cổng mặc định', 'Gateway'), gw), h('label', {}, L('Máy chủ DNS', 'DNS servers'), dns));
-  const show = (f) => { mode.value = f ? f.mode : 'dhcp'; addr.value = (f && f.address) || ''; gw.value = (f && f.gateway) || ''; dns.value = ((f && f.dns) || []).join(', '); fields.hidden = mode.value !== 'static'; };
+  const savedCell = h('span', { id: 'net-saved', class: 'mono' });
+  const show = (f) => { savedCell.textContent = f ? (f.mode === 'dhcp' ? 'DHCP' : [f.address, f.gateway && L('cổng ', 'gateway ') + f.gateway, f.dns && f.dns.length && 'DNS ' + f.dns.join(', ')].filter((x) => x).join(' · ')) : L('mặc định của bo mạch', 'the board\'s default'); mode.value = f ? f.mode : 'dhcp'; addr.value = (f && f.address) || ''; gw.value = (f && f.gateway) || ''; dns.value = ((f && f.dns) || []).join(', '); fields.hidden = mode.value !== 'static'; };
   mode.onchange = () => { fields.hidden = mode.value !== 'static'; };
   show(n.saved);
   const url = n.host ? 'https://' + n.host + (location.port ? ':' + location.port : '') + '/' : null;
@@ -458,7 +459,7 @@ async function networkCard(root) {
     [L('Tên trên mạng (mDNS)', 'Name on the network (mDNS)'), url ? h('a', { href: url, id: 'net-host', class: 'mono' }, url) : '—'],
     [L('Cổng mạng', 'Uplink'), n.interface || '—'],
     [L('Địa chỉ hiện tại', 'Address now'), h('span', { class: 'mono', id: 'net-addresses' }, (n.addresses || []).join(', ') || '—')],
-    [L('Cấu hình đã lưu', 'Saved setting'), n.saved ? (n.saved.mode === 'dhcp' ? 'DHCP' : n.saved.address) : L('mặc định của bo mạch', 'the board\'s default')],
+    [L('Cấu hình cho lần khởi động sau', 'Setting for the next boot'), savedCell],
   ];
   if (n.savedError) rows.push([L('Lỗi tệp cấu hình', 'Setting file error'), n.savedError]);
   const save = h('button', { id: 'net-save', onclick: async () => {
