@@ -92,6 +92,10 @@ type Responder struct {
 	mu   sync.Mutex
 	ips  []netip.Addr
 	zone *hmdns.MDNSService
+	// lastMulticast is when each question was last answered on the group
+	// (RFC 6762 §6: at most once a second; a query flood from the LAN
+	// does not turn into a flood of multicast answers).
+	lastMulticast map[string]time.Time
 	// BoundToDevice says whether SO_BINDTODEVICE took (it needs
 	// CAP_NET_RAW; without it the arrival-interface check alone filters).
 	BoundToDevice bool
@@ -230,9 +234,9 @@ func (r *Responder) names() []string {
 	}
 }
 
-// Answer is the records for the questions of query (nil when none is
-// ours). Exported for tests of the record set.
-func (r *Responder) Answer(query *dns.Msg) []dns.RR {
+// answer is the records for the questions of query (nil when none is
+// ours).
+func (r *Responder) answer(query *dns.Msg) []dns.RR {
 	zone, _ := r.currentZone()
 	if zone == nil {
 		return nil
@@ -274,7 +278,7 @@ func (r *Responder) serve() {
 		if q.Unpack(buf[:n]) != nil || q.Response || q.Opcode != dns.OpcodeQuery || q.Rcode != 0 || len(q.Question) == 0 {
 			continue
 		}
-		answers := r.Answer(&q)
+		answers := r.answer(&q)
 		if len(answers) == 0 {
 			continue
 		}
@@ -298,8 +302,32 @@ func (r *Responder) reply(q *dns.Msg, answers []dns.RR, src *net.UDPAddr) error 
 		dst = src
 	case allUnicast(q):
 		dst = src
+	default:
+		if !r.mayMulticast(q, time.Now()) {
+			return nil
+		}
 	}
 	return r.send(resp, dst)
+}
+
+// mayMulticast says whether the group may get an answer to q now: not
+// when the same questions were answered there less than a second ago.
+func (r *Responder) mayMulticast(q *dns.Msg, now time.Time) bool {
+	var key strings.Builder
+	for _, x := range q.Question {
+		fmt.Fprintf(&key, "%s/%d ", strings.ToLower(x.Name), x.Qtype)
+	}
+	k := key.String()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastMulticast == nil || len(r.lastMulticast) > 64 {
+		r.lastMulticast = map[string]time.Time{}
+	}
+	if last, ok := r.lastMulticast[k]; ok && now.Sub(last) < time.Second {
+		return false
+	}
+	r.lastMulticast[k] = now
+	return true
 }
 
 func allUnicast(q *dns.Msg) bool {
@@ -351,7 +379,7 @@ func (r *Responder) announce() error {
 		{Name: r.HostName(), Qtype: dns.TypeA, Qclass: dns.ClassINET},
 		{Name: r.o.Service + ".local.", Qtype: dns.TypePTR, Qclass: dns.ClassINET},
 	}
-	answers := r.Answer(q)
+	answers := r.answer(q)
 	if len(answers) == 0 {
 		return nil
 	}

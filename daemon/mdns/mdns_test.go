@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -43,7 +44,7 @@ func TestAnswer(t *testing.T) {
 		q := new(dns.Msg)
 		q.Question = []dns.Question{{Name: tt.name, Qtype: tt.qtype, Qclass: tt.class}}
 		var got []string
-		for _, rr := range r.Answer(q) {
+		for _, rr := range r.answer(q) {
 			switch v := rr.(type) {
 			case *dns.A:
 				got = append(got, "A "+v.A.String())
@@ -74,6 +75,30 @@ func TestReplyLegacyUnicastKeepsIDAndQuestion(t *testing.T) {
 	q.Question[0].Qclass |= 1 << 15
 	if !allUnicast(q) {
 		t.Error("QU question not seen")
+	}
+}
+
+func TestMulticastAtMostOncePerSecond(t *testing.T) {
+	r := loopbackResponder(t)
+	q := new(dns.Msg)
+	q.SetQuestion("matthan-3456.local.", dns.TypeA)
+	other := new(dns.Msg)
+	other.SetQuestion("_https._tcp.local.", dns.TypePTR)
+	t0 := time.Unix(1000, 0)
+	for _, tt := range []struct {
+		q    *dns.Msg
+		at   time.Duration
+		want bool
+	}{
+		{q, 0, true},
+		{q, 300 * time.Millisecond, false},
+		{other, 400 * time.Millisecond, true},
+		{q, 999 * time.Millisecond, false},
+		{q, 1000 * time.Millisecond, true},
+	} {
+		if got := r.mayMulticast(tt.q, t0.Add(tt.at)); got != tt.want {
+			t.Errorf("%s at +%s: %v, want %v", tt.q.Question[0].Name, tt.at, got, tt.want)
+		}
 	}
 }
 
@@ -108,7 +133,7 @@ func FuzzAnswer(f *testing.F) {
 		if m.Unpack(pkt) != nil {
 			return
 		}
-		for _, rr := range r.Answer(&m) {
+		for _, rr := range r.answer(&m) {
 			if _, err := dns.NewRR(rr.String()); err != nil && rr.Header().Rrtype == dns.TypeA {
 				t.Errorf("answer does not print as a record: %v", err)
 			}
