@@ -2,12 +2,12 @@ package webadmin
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 
 	"github.com/matthan/matthan/daemon/audit"
+	"github.com/matthan/matthan/daemon/boxname"
 	"github.com/matthan/matthan/init/netconf"
 )
 
@@ -124,21 +124,14 @@ func (s *Server) apiNetworkPut(w http.ResponseWriter, r *http.Request, rc *reqCt
 	writeJSON(w, http.StatusOK, map[string]any{"message": tr(rc.lang, "saved_network"), "saved": formOf(c)})
 }
 
-// uplinkAddrs lists the interface's addresses now ("10.0.2.15/24").
+// uplinkAddrs lists the interface's IPv4 addresses now ("10.0.2.15/24").
 func uplinkAddrs(name string) []string {
 	out := []string{}
 	if name == "" {
 		return out
 	}
-	ifi, err := net.InterfaceByName(name)
-	if err != nil {
-		return out
-	}
-	addrs, _ := ifi.Addrs()
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
-			out = append(out, n.String())
-		}
+	for _, p := range boxname.Addresses(name) {
+		out = append(out, p.String())
 	}
 	return out
 }

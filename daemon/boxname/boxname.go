@@ -1,7 +1,8 @@
 // Package boxname gives the box its network name, matthan-XXXX, where
-// XXXX are the last two bytes of the uplink's MAC address in hex. The name
-// is what the box announces over mDNS (matthan-XXXX.local), what its HTTPS
-// certificate covers and what the self-test prints.
+// XXXX are the last two bytes of the uplink's MAC address in hex, and its
+// addresses on the uplink. The name is what the box announces over mDNS
+// (matthan-XXXX.local), what its HTTPS certificate covers and what the
+// self-test and the system page print.
 //
 // It is derived, never stored: the Raspberry Pi's MAC is burned into the
 // chip, so the name survives re-flashing the card and a technician can
@@ -13,6 +14,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -52,4 +55,32 @@ func Valid(s string) bool {
 	}
 	_, err := hex.DecodeString(rest)
 	return err == nil && strings.ToLower(rest) == rest
+}
+
+// Addresses are the named interface's IPv4 addresses with their prefix
+// lengths, sorted, link-local ones left out (none when the interface is
+// missing or has none).
+func Addresses(name string) []netip.Prefix {
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok || n.IP.To4() == nil {
+			continue
+		}
+		ip, _ := netip.AddrFromSlice(n.IP.To4())
+		ones, _ := n.Mask.Size()
+		if !ip.IsLinkLocalUnicast() {
+			out = append(out, netip.PrefixFrom(ip, ones))
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return out
 }

@@ -46,3 +46,13 @@ func TestForInterfaceLoopbackHasNoMAC(t *testing.T) {
 		t.Error("a missing interface gave a name")
 	}
 }
+
+func TestAddresses(t *testing.T) {
+	got := Addresses("lo")
+	if len(got) == 0 || got[0].String() != "127.0.0.1/8" {
+		t.Errorf("Addresses(lo) = %v, want 127.0.0.1/8 first", got)
+	}
+	if got := Addresses("no-such-if0"); got != nil {
+		t.Errorf("Addresses of a missing interface = %v", got)
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	hmdns "github.com/hashicorp/mdns"
+	"github.com/matthan/matthan/daemon/boxname"
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
@@ -203,23 +204,10 @@ func (r *Responder) currentZone() (*hmdns.MDNSService, bool) {
 }
 
 func interfaceIPv4(name string) []netip.Addr {
-	ifi, err := net.InterfaceByName(name)
-	if err != nil {
-		return nil
-	}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return nil
-	}
 	var out []netip.Addr
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP.To4()); ok && n.IP.To4() != nil && !ip.IsLinkLocalUnicast() {
-				out = append(out, ip)
-			}
-		}
+	for _, p := range boxname.Addresses(name) {
+		out = append(out, p.Addr())
 	}
-	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
 	return out
 }
 

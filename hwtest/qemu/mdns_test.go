@@ -1,7 +1,6 @@
 package qemu_test
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -89,30 +88,8 @@ func TestBootPartitionNetworkFileAndMDNS(t *testing.T) {
 	ip("-n", ns, "link", "set", "br0", "multicast", "on", "up")
 	ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "br0")
 
-	bootIn := func() *qemu.Machine {
-		ctx, cancel := context.WithCancel(context.Background())
-		o := qemu.Options{Disk: img, Netdev: "tap,id=n0,ifname=tap0,script=no,downscript=no"}
-		if testing.Verbose() {
-			o.Console = consoleLog{t}
-		}
-		var m *qemu.Machine
-		var err error
-		inNamespace(t, ns, func() { m, err = qemu.Start(ctx, o) })
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cancel()
-			m.Wait(10 * time.Second)
-			if t.Failed() && !testing.Verbose() {
-				t.Logf("console:\n%s", m.Console())
-			}
-		})
-		return m
-	}
-
-	m := bootIn()
+	o := qemu.Options{Disk: img, Netdev: "tap,id=n0,ifname=tap0,script=no,downscript=no", Netns: ns}
+	m := boot(t, o)
 	waitLine(t, m, regexp.MustCompile(`network +ok: eth0 10\.231\.0\.1/24 \(static\) from matthan-network\.txt on the boot partition, moved to the data partition`), 180*time.Second)
 	ready := waitLine(t, m, readyLine, 120*time.Second)
 	t.Logf("ready %.1fs after QEMU started: %s", ready.At.Sub(m.Started).Seconds(), ready.Text)
@@ -154,7 +131,7 @@ func TestBootPartitionNetworkFileAndMDNS(t *testing.T) {
 		t.Errorf("boot partition after the first boot: matthan-network.txt still there:\n%s", out)
 	}
 
-	m = bootIn()
+	m = boot(t, o)
 	waitLine(t, m, regexp.MustCompile(`network +ok: eth0 10\.231\.0\.1/24 \(static\) from matthan-network\.txt on the data partition`), 180*time.Second)
 	waitLine(t, m, readyLine, 120*time.Second)
 	powerOff(t, m, true)

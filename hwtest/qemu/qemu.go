@@ -52,6 +52,9 @@ type Options struct {
 	// with the port forwards), e.g. "tap,id=n0,ifname=tap0,script=no,downscript=no"
 	// (the id must be n0).
 	Netdev string
+	// Netns is the network namespace QEMU runs in (where a tap device of
+	// Netdev is), through `ip netns exec` (default: this one).
+	Netns string
 }
 
 // GuestTLSPort is the guest's HTTPS port: matthand's -listen-tls default
@@ -168,7 +171,11 @@ func Start(ctx context.Context, o Options) (*Machine, error) {
 		m.dir, m.ownDir = d, true
 	}
 	m.monitor = filepath.Join(m.dir, "monitor.sock")
-	m.cmd = exec.CommandContext(ctx, Binary, Args(o, m.monitor)...)
+	if o.Netns != "" {
+		m.cmd = exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", o.Netns, Binary}, Args(o, m.monitor)...)...)
+	} else {
+		m.cmd = exec.CommandContext(ctx, Binary, Args(o, m.monitor)...)
+	}
 	m.cmd.Stdin = nil
 	// Its own process group: a Ctrl-C in the terminal reaches the
 	// harness (which presses the power button), not QEMU (which would

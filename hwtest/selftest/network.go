@@ -18,12 +18,9 @@ func Network(uplink, httpsPort string) Result {
 		return Result{name, false, fmt.Sprintf("uplink %s: %v", uplink, err)}
 	}
 	var addrs, urls []string
-	all, _ := ifi.Addrs()
-	for _, a := range all {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
-			addrs = append(addrs, n.String())
-			urls = append(urls, "https://"+net.JoinHostPort(n.IP.String(), httpsPort)+"/")
-		}
+	for _, p := range boxname.Addresses(uplink) {
+		addrs = append(addrs, p.String())
+		urls = append(urls, "https://"+net.JoinHostPort(p.Addr().String(), httpsPort)+"/")
 	}
 	box, err := boxname.FromMAC(ifi.HardwareAddr)
 	nameText := "no mDNS name (" + fmt.Sprint(err) + ")"
