@@ -93,6 +93,9 @@ func TestBootPartitionNetworkFileAndMDNS(t *testing.T) {
 	waitLine(t, m, regexp.MustCompile(`network +ok: eth0 10\.231\.0\.1/24 \(static\) from matthan-network\.txt on the boot partition, moved to the data partition`), 180*time.Second)
 	ready := waitLine(t, m, readyLine, 120*time.Second)
 	t.Logf("ready %.1fs after QEMU started: %s", ready.At.Sub(m.Started).Seconds(), ready.Text)
+	if !strings.Contains(ready.Text, " or https://matthan-3456.local:8443/ ") {
+		t.Errorf("ready line without the name: %s", ready.Text)
+	}
 	waitLine(t, m, regexp.MustCompile(`matthand: admin page by name: https://matthan-3456\.local:8443/`), 30*time.Second)
 
 	var answer string

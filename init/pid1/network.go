@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/daemon/boxname"
 	"github.com/matthan/matthan/init/datapart"
 	"github.com/matthan/matthan/init/netconf"
 	"github.com/matthan/matthan/init/netup"
@@ -17,6 +18,16 @@ const (
 	BootLabel = "matthan-boot"
 	BootDir   = "/boot"
 )
+
+// byName is " or https://matthan-XXXX.local:8443/" for the ready line
+// (the name the daemon announces by mDNS), "" without an uplink MAC.
+func (in *Init) byName() string {
+	n, err := boxname.ForInterface(in.uplink)
+	if in.uplink == "" || err != nil {
+		return ""
+	}
+	return " or https://" + boxname.Host(n) + ":" + AdminTLSPort + "/"
+}
 
 // networkSetting finds the uplink setting file (netconf.Resolve): on the
 // boot partition, moved to the data partition when that is persistent,

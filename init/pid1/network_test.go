@@ -51,3 +51,16 @@ func TestUplinkConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestReadyLineName(t *testing.T) {
+	for _, tt := range []struct{ uplink, want string }{
+		{"", ""},
+		{"lo", ""}, // no MAC
+		{"no-such-if0", ""},
+	} {
+		in := &Init{uplink: tt.uplink}
+		if got := in.byName(); got != tt.want {
+			t.Errorf("byName(%q) = %q, want %q", tt.uplink, got, tt.want)
+		}
+	}
+}

@@ -142,7 +142,7 @@ func (in *Init) startNetwork(ctx context.Context) {
 	nctx, cancel := context.WithTimeout(ctx, 40*time.Second)
 	defer cancel()
 	addr, err := netup.Up(nctx, cfg)
-	in.addr = addr
+	in.addr, in.uplink = addr, cfg.Interface
 	how := "static"
 	if cfg.DHCP {
 		how = "dhcp"
