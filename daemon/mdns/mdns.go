@@ -182,8 +182,8 @@ func (r *Responder) currentZone() (*hmdns.MDNSService, bool) {
 	ips := interfaceIPv4(r.ifi.Name)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if slices.Equal(ips, r.ips) && (r.zone != nil || len(ips) == 0) {
-		return r.zone, false
+	if slices.Equal(ips, r.ips) {
+		return r.zone, false // (a zone that failed is not retried every second)
 	}
 	r.ips = ips
 	r.zone = nil
