@@ -332,7 +332,13 @@ func (r *Responder) send(m *dns.Msg, dst *net.UDPAddr) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.pc.WriteTo(b, &ipv4.ControlMessage{IfIndex: r.ifi.Index}, dst)
+	var cm *ipv4.ControlMessage
+	if dst.IP.IsMulticast() {
+		cm = &ipv4.ControlMessage{IfIndex: r.ifi.Index}
+	}
+	// A unicast answer follows the routes: its asker came in on the
+	// uplink, so it goes out there (and the socket is bound to it).
+	_, err = r.pc.WriteTo(b, cm, dst)
 	return err
 }
 
