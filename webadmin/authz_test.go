@@ -57,6 +57,8 @@ var expectations = map[string]want{
 	"GET /api/recordings/{camera}/{file}": {roles: []auth.Role{off, hh}, video: true},
 	"POST /api/exports":                   {roles: []auth.Role{off}, video: true},
 	"GET /api/exports/{id}/{file}":        {roles: []auth.Role{off}},
+	"GET /api/system/network":             {roles: []auth.Role{tech}},
+	"POST /api/system/network":            {roles: []auth.Role{tech}},
 	"GET /api/events":                     {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/events/search":              {roles: []auth.Role{off}},
 	"GET /api/households":                 {roles: []auth.Role{off}},

@@ -58,6 +58,8 @@ var messages = map[string][2]string{
 	"err_self_delete":    {"Không thể xoá chính mình.", "You cannot delete yourself."},
 	"saved":              {"Đã lưu.", "Saved."},
 	"saved_restart":      {"Đã lưu. Daemon sẽ áp dụng khi khởi động lại.", "Saved. The daemon applies it at its next start."},
+	"saved_network":      {"Đã lưu. Hộp dùng cấu hình mạng này từ lần khởi động lại tiếp theo: hãy ghi lại địa chỉ mới.", "Saved. The box uses this network setting from its next restart: note the new address."},
+	"err_network":        {"Cấu hình mạng không hợp lệ: %s", "Invalid network setting: %s"},
 	"role_technician":    {"Kỹ thuật viên", "Technician"},
 	"role_officer":       {"Cán bộ công an", "Officer"},
 	"role_household":     {"Hộ gia đình", "Household"},

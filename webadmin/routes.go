@@ -106,6 +106,8 @@ func (s *Server) buildRoutes() {
 		{Method: "POST", Pattern: "/api/users/{name}/delete", Access: roles, Roles: staff, Change: true, h: s.apiUserDelete},
 		{Method: "GET", Pattern: "/api/system", Access: roles, Roles: staff, h: s.apiSystem},
 		{Method: "GET", Pattern: boxKeyPath, Access: roles, Roles: staff, h: s.apiBoxKey},
+		{Method: "GET", Pattern: "/api/system/network", Access: roles, Roles: technicians, h: s.apiNetwork},
+		{Method: "POST", Pattern: "/api/system/network", Access: roles, Roles: technicians, Change: true, h: s.apiNetworkPut},
 		{Method: "GET", Pattern: "/api/audit", Access: roles, Roles: staff, h: s.apiAudit},
 		{Method: "GET", Pattern: "/api/audit/verify", Access: roles, Roles: staff, h: s.apiAuditVerify},
 		{Method: "GET", Pattern: "/api/notices", Access: roles, Roles: officers, h: s.apiNotices},

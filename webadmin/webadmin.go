@@ -176,6 +176,12 @@ type Config struct {
 	// Location is the box's time zone, in which export manifests state
 	// their times (nil: Asia/Ho_Chi_Minh).
 	Location *time.Location
+	// Network is the uplink setting for the next boot (system page,
+	// technicians); BoxName (matthan-XXXX, announced as .local) and
+	// Uplink (the interface) are shown beside it.
+	Network NetworkSettings
+	BoxName string
+	Uplink  string
 	// HashParams overrides the password hash cost (tests); zero means default.
 	HashParams auth.HashParams
 	// OfficerReset: the pairing button was held at power-on (the physical

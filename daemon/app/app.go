@@ -28,6 +28,7 @@ import (
 	"github.com/matthan/matthan/daemon/live"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
+	"github.com/matthan/matthan/init/netconf"
 	"github.com/matthan/matthan/webadmin"
 	"github.com/matthan/matthan/webadmin/adapt"
 )
@@ -60,6 +61,9 @@ type Options struct {
 	// InitSocket is init's control socket for the log page (default
 	// $MATTHAN_INIT_SOCKET).
 	InitSocket string
+	// Uplink is the interface the box is announced on by mDNS and named
+	// after (default: the board file's uplink; none: not announced).
+	Uplink string
 }
 
 // Run runs the daemon until ctx is cancelled, then shuts down cleanly.
@@ -105,10 +109,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	cams := newCameraSet(cfg, store, hub, pub, log)
 	lp := startLights(bgCtx, opt.BoardFile, log)
 
-	cert, fp, err := webadmin.LoadOrCreateCert(cfg.DataDir, nil)
+	id := identify(opt, log)
+	cert, fp, err := webadmin.LoadOrCreateCert(cfg.DataDir, id.certHosts())
 	if err != nil {
 		return fmt.Errorf("HTTPS certificate: %w", err)
 	}
+	checkCertName(cert, id, log)
 	webDir := filepath.Join(cfg.DataDir, "web")
 	wa, err := webadmin.New(webadmin.Config{
 		DataDir: webDir, Console: io.Discard,
@@ -119,6 +125,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		Stats:           &adapt.Stats{Store: store, DataDir: cfg.DataDir, Version: "matthand"},
 		CertFingerprint: fp, Logger: log.With("component", "webadmin"),
 		OfficerReset: lp.officerReset,
+		Network:      netconf.Store{Path: filepath.Join(cfg.DataDir, netconf.FileName)}, BoxName: id.name, Uplink: id.uplink,
 	})
 	if err != nil {
 		return err
@@ -192,6 +199,9 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	fmt.Fprintf(opt.Console, "%s%s (HTTP %s redirects there)\n", AdminLine, adminURL, displayAddr(httpLn.Addr().String()))
 	fmt.Fprintf(opt.Console, "%s%s\n", FingerprintLine, fp)
 	fmt.Fprintf(opt.Console, "%s%s (vân tay khoá ký bằng chứng / checks exported evidence: matthan-verify)\n", BoxKeyLine, wa.BoxKeyFingerprint())
+	if r := announce(bgCtx, id, tlsPort, opt.Console, log); r != nil {
+		defer r.Close()
+	}
 	if b, err := os.ReadFile(webadmin.SetupCodePath(webDir)); err == nil {
 		fmt.Fprintf(opt.Console, "%s%s (mã cài đặt lần đầu: người đầu tiên nhập mã tạo tài khoản kỹ thuật viên / first visitor creates the technician account)\n",
 			SetupCodeLine, strings.TrimSpace(string(b)))

@@ -456,6 +456,7 @@ func TestGPIOSelfTestOnPL061AndDHCP(t *testing.T) {
 		"drove High: periph High, kernel hi",
 		"drove Low: periph Low, kernel lo",
 		"selftest| PASS gpio reserved (line 3)",
+		"selftest| PASS network                eth0 10.0.2.15/24, name matthan-3456.local; admin page https://matthan-3456.local:8443/ or https://10.0.2.15:8443/",
 	} {
 		if !strings.Contains(console, want) {
 			t.Errorf("console lacks %q", want)

@@ -48,6 +48,13 @@ type Options struct {
 	Console io.Writer
 	// Dir holds the monitor socket (default: a temporary folder).
 	Dir string
+	// Netdev replaces the uplink's QEMU -netdev (default: user networking
+	// with the port forwards), e.g. "tap,id=n0,ifname=tap0,script=no,downscript=no"
+	// (the id must be n0).
+	Netdev string
+	// Netns is the network namespace QEMU runs in (where a tap device of
+	// Netdev is), through `ip netns exec` (default: this one).
+	Netns string
 }
 
 // GuestTLSPort is the guest's HTTPS port: matthand's -listen-tls default
@@ -105,10 +112,14 @@ func Args(o Options, monitor string) []string {
 	if cpus == 0 {
 		cpus = 2
 	}
+	netdev := o.Netdev
+	if netdev == "" {
+		netdev = fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:8080,hostfwd=tcp:127.0.0.1:%d-:%d", o.HostPort, o.TLSHostPort, GuestTLSPort)
+	}
 	args := []string{
 		"-M", "virt,acpi=off", "-cpu", "cortex-a53", "-smp", fmt.Sprint(cpus), "-m", fmt.Sprint(mem),
 		"-nographic", "-no-reboot",
-		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:8080,hostfwd=tcp:127.0.0.1:%d-:%d", o.HostPort, o.TLSHostPort, GuestTLSPort),
+		"-netdev", netdev,
 		"-device", "virtio-net-pci,netdev=n0,romfile=",
 		"-device", "i6300esb",
 		"-device", "virtio-rng-pci",
@@ -160,7 +171,11 @@ func Start(ctx context.Context, o Options) (*Machine, error) {
 		m.dir, m.ownDir = d, true
 	}
 	m.monitor = filepath.Join(m.dir, "monitor.sock")
-	m.cmd = exec.CommandContext(ctx, Binary, Args(o, m.monitor)...)
+	if o.Netns != "" {
+		m.cmd = exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", o.Netns, Binary}, Args(o, m.monitor)...)...)
+	} else {
+		m.cmd = exec.CommandContext(ctx, Binary, Args(o, m.monitor)...)
+	}
 	m.cmd.Stdin = nil
 	// Its own process group: a Ctrl-C in the terminal reaches the
 	// harness (which presses the power button), not QEMU (which would

@@ -16,6 +16,7 @@ func Main(args []string, out io.Writer) int {
 	boardFile := fs.String("board", board.PathOnBox, "board definition")
 	api := fs.String("api", "127.0.0.1:8080", "daemon admin address to ask GET /api/health (empty: skip)")
 	data := fs.String("data", "/data", "data folder")
+	httpsPort := fs.String("https-port", "8443", "the admin page's HTTPS port (printed with the address and name)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -26,7 +27,7 @@ func Main(args []string, out io.Writer) int {
 	}
 	fmt.Fprintf(out, "Tự kiểm tra phần cứng / hardware self-test: board %s\n", b.Name)
 	results := GPIO(b)
-	results = append(results, Data(*data), BoxKey(*data), Exists("rtc", "/dev/rtc0"))
+	results = append(results, Data(*data), BoxKey(*data), Network(b.Network.Uplink, *httpsPort), Exists("rtc", "/dev/rtc0"))
 	if b.Watchdog != "" {
 		results = append(results, Exists("watchdog", b.Watchdog))
 	}

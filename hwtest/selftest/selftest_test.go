@@ -2,12 +2,15 @@ package selftest
 
 import (
 	"crypto/ed25519"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/matthan/matthan/daemon/evidence"
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
 // Listing as Linux 6.1 prints it for QEMU virt's PL061 with the power
@@ -77,4 +80,50 @@ func TestBoxKey(t *testing.T) {
 	if r := BoxKey(data); !r.OK || !strings.Contains(r.String(), fp) {
 		t.Errorf("without the public key file: %v, want PASS with %s", r, fp)
 	}
+}
+func TestNetworkLine(t *testing.T) {
+	if r := Network("no-such-if0", "8443"); r.OK || !strings.Contains(r.Detail, "no-such-if0") {
+		t.Errorf("missing uplink: %v", r)
+	}
+	// Loopback: addresses but no MAC, so no name.
+	r := Network("lo", "8443")
+	if !r.OK || !strings.Contains(r.Detail, "127.0.0.1/8") || !strings.Contains(r.Detail, "https://127.0.0.1:8443/") || !strings.Contains(r.Detail, "no mDNS name") {
+		t.Errorf("loopback: %v", r)
+	}
+}
+
+func TestNetworkLineInNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "the self-test's network line is checked in a network namespace: run as root")
+	}
+	ipTool := testenv.LookTool(t, "ip", "iproute2")
+	ns := fmt.Sprintf("mt-mdns-selftest-%d", os.Getpid())
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(ipTool, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("netns", "add", ns)
+	t.Cleanup(func() { exec.Command(ipTool, "netns", "del", ns).Run() })
+	run("-n", ns, "link", "add", "eth0", "address", "dc:a6:32:12:ab:cd", "type", "veth", "peer", "name", "peer0")
+	run("-n", ns, "addr", "add", "192.168.1.50/24", "dev", "eth0")
+	run("-n", ns, "link", "set", "eth0", "up")
+	self, _ := os.Executable()
+	cmd := exec.Command(ipTool, "netns", "exec", ns, self, "-test.run=^TestNetworkLineHelper$")
+	cmd.Env = append(os.Environ(), "MT_SELFTEST_NETWORK=1")
+	out, _ := cmd.CombinedOutput()
+	want := "PASS network                eth0 192.168.1.50/24, name matthan-abcd.local; admin page https://matthan-abcd.local:8443/ or https://192.168.1.50:8443/"
+	if !strings.Contains(string(out), want) {
+		t.Errorf("self-test line:\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestNetworkLineHelper(t *testing.T) {
+	if os.Getenv("MT_SELFTEST_NETWORK") != "1" {
+		t.Skip("run by TestNetworkLineInNamespace")
+	}
+	fmt.Println(Network("eth0", "8443"))
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -21,7 +22,13 @@ type Config struct {
 	DHCP      bool
 	Address   string // CIDR
 	Gateway   string // may be empty
+	// DNS are the name servers of a static uplink, written to
+	// ResolvConf (DHCP's lease writes its own).
+	DNS []string
 }
+
+// ResolvConf is where a static uplink's name servers go.
+var ResolvConf = "/etc/resolv.conf"
 
 // ParseOverride applies a matthan.ip= value ("dhcp" or
 // "ADDR/LEN[,GATEWAY]") over c.
@@ -30,14 +37,14 @@ func (c Config) ParseOverride(v string) (Config, error) {
 		return c, nil
 	}
 	if v == "dhcp" {
-		c.DHCP, c.Address, c.Gateway = true, "", ""
+		c.DHCP, c.Address, c.Gateway, c.DNS = true, "", "", nil
 		return c, nil
 	}
 	addr, gw, _ := strings.Cut(v, ",")
 	if _, err := netip.ParsePrefix(addr); err != nil {
 		return c, fmt.Errorf("address %q: %w", addr, err)
 	}
-	c.DHCP, c.Address, c.Gateway = false, addr, gw
+	c.DHCP, c.Address, c.Gateway, c.DNS = false, addr, gw, nil
 	return c, nil
 }
 
@@ -99,6 +106,18 @@ func static(link netlink.Link, c Config) (netip.Prefix, error) {
 		r := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: gw}
 		if err := netlink.RouteReplace(r); err != nil {
 			return p, fmt.Errorf("default route via %s: %w", c.Gateway, err)
+		}
+	}
+	if len(c.DNS) > 0 {
+		var b strings.Builder
+		for _, d := range c.DNS {
+			if net.ParseIP(d) == nil {
+				return p, fmt.Errorf("dns %q: not an address", d)
+			}
+			fmt.Fprintf(&b, "nameserver %s\n", d)
+		}
+		if err := os.WriteFile(ResolvConf, []byte(b.String()), 0o644); err != nil {
+			return p, fmt.Errorf("name servers: %w", err)
 		}
 	}
 	return p, nil

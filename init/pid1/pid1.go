@@ -66,6 +66,7 @@ type Init struct {
 	release  Release
 	settings cmdline.Settings
 	addr     netip.Prefix
+	uplink   string
 }
 
 // Stage is one step of the boot, as printed and reported.
@@ -142,8 +143,8 @@ func (in *Init) Run() (reboot bool) {
 	in.loadModules()
 	in.setClock()
 	wd := in.startWatchdog(ctx)
+	in.prepareData(ctx) // before the network: its setting may be on /data
 	in.startNetwork(ctx)
-	in.prepareData(ctx)
 	go func() {
 		if err := control.Serve(ctx, control.DefaultPath, in); err != nil {
 			in.printf("control socket: %v", err)
@@ -154,8 +155,8 @@ func (in *Init) Run() (reboot bool) {
 	go in.watchPowerKey(ctx)
 	in.waitDaemon(ctx, 30*time.Second)
 
-	in.printf("ready: admin https://%s:%s/ (http://%s:%s/ redirects; board %s, data %s, boot %.1fs)",
-		in.addr.Addr(), AdminTLSPort, in.addr.Addr(), AdminPort, in.boardName(), in.dataWhere(), in.elapsed())
+	in.printf("ready: admin https://%s:%s/%s (http://%s:%s/ redirects; board %s, data %s, boot %.1fs)",
+		in.addr.Addr(), AdminTLSPort, in.byName(), in.addr.Addr(), AdminPort, in.boardName(), in.dataWhere(), in.elapsed())
 	if in.settings.SelfTest {
 		go in.runSelfTest(ctx)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/matthan/matthan/init/datapart"
 	"github.com/matthan/matthan/init/modload"
+	"github.com/matthan/matthan/init/netconf"
 	"github.com/matthan/matthan/init/netup"
 	"github.com/u-root/u-root/pkg/rtc"
 	"github.com/u-root/u-root/pkg/watchdog"
@@ -130,27 +131,24 @@ func (in *Init) startWatchdog(ctx context.Context) *watchdog.Watchdog {
 }
 
 func (in *Init) startNetwork(ctx context.Context) {
-	var cfg netup.Config
-	if in.board != nil {
-		n := in.board.Network
-		cfg = netup.Config{Interface: n.Uplink, DHCP: n.DHCP, Address: n.Address, Gateway: n.Gateway}
-	} else {
-		cfg = netup.Config{Interface: "eth0", DHCP: true}
+	saved := in.networkSetting()
+	for _, p := range saved.Problems {
+		in.printf("network: %s: %v", netconf.FileName, p)
 	}
-	cfg, err := cfg.ParseOverride(in.settings.IP)
+	cfg, from, err := uplinkConfig(in.board, saved, in.settings.IP)
 	if err != nil {
-		in.stage("network", err, "matthan.ip")
+		in.stage("network", err, "")
 		return
 	}
 	nctx, cancel := context.WithTimeout(ctx, 40*time.Second)
 	defer cancel()
 	addr, err := netup.Up(nctx, cfg)
-	in.addr = addr
+	in.addr, in.uplink = addr, cfg.Interface
 	how := "static"
 	if cfg.DHCP {
 		how = "dhcp"
 	}
-	in.stage("network", err, "%s %s (%s)", cfg.Interface, addr, how)
+	in.stage("network", err, "%s %s (%s) from %s", cfg.Interface, addr, how, from)
 }
 
 func (in *Init) prepareData(ctx context.Context) {

@@ -69,6 +69,28 @@ test('login, system page with certificate fingerprint, technician creates an off
   assert.match(await page.textContent('#sys-boxkey'), /^([0-9A-F]{4}-){15}[0-9A-F]{4}$/);
   assert.ok(await page.$('#sys-boxkey-dl'), 'no public key download on the system page');
   await page.screenshot({ path: join(shots, 'system.png'), fullPage: true });
+  // Network card: the box's name, and a static address for the next boot
+  // (written where init reads it), refused first for a gateway off the network.
+  await page.waitForSelector('#sys-network');
+  assert.match(await page.textContent('#net-host'), /^https:\/\/matthan-3456\.local:\d+\/$/);
+  await page.selectOption('#net-mode', 'static');
+  await page.fill('#net-address', '192.168.1.50/24');
+  await page.fill('#net-gateway', '192.168.2.1');
+  page.once('dialog', (d) => d.accept());
+  await page.click('#net-save');
+  await page.waitForSelector('#net-msg.error');
+  assert.match(await page.textContent('#net-msg'), /192\.168\.2\.1/);
+  await page.fill('#net-gateway', '192.168.1.1');
+  await page.fill('#net-dns', '192.168.1.1, 8.8.8.8');
+  page.once('dialog', (d) => d.accept());
+  await page.click('#net-save');
+  await page.waitForSelector('#net-msg.notice');
+  assert.match(await page.textContent('#net-saved'), /192\.168\.1\.50\/24/);
+  assert.match(readFileSync(join(box.data, 'matthan-network.txt'), 'utf8'), /address=192\.168\.1\.50\/24\ngateway=192\.168\.1\.1\ndns=192\.168\.1\.1, 8\.8\.8\.8\n/);
+  const small = await page.evaluate(() => [...document.querySelectorAll('#sys-network button, #sys-network select, #sys-network input')]
+    .filter((e) => e.getBoundingClientRect().height < 44).map((e) => e.id));
+  assert.deepEqual(small, [], 'tap targets under 44 px on the network card');
+  await page.locator('#sys-network').screenshot({ path: join(shots, 'system-network.png') });
   // Technicians see no video.
   const live = await page.goto(box.url + '/live');
   assert.equal(live.status(), 403);

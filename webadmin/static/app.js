@@ -462,7 +462,42 @@ pages.system = async (root) => {
   ];
   box.append(h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
   root.append(h('div', { class: 'card' }, h('h2', {}, L('Nhật ký khởi động (init)', 'Init log')), h('pre', { class: 'logs', id: 'sys-logs' }, (r.logs || []).join('\n') || '—')));
+  if (role === 'technician') await networkCard(root);
 };
+
+// The uplink: the box's mDNS name, its addresses now, and the setting
+// (DHCP or a static address) that init applies at the next boot.
+async function networkCard(root) {
+  const n = await api('/api/system/network');
+  const status = h('p', { id: 'net-msg' });
+  const mode = h('select', { id: 'net-mode' }, h('option', { value: 'dhcp' }, L('Tự động (DHCP)', 'Automatic (DHCP)')), h('option', { value: 'static' }, L('Địa chỉ tĩnh', 'Static address')));
+  const addr = h('input', { id: 'net-address', placeholder: '192.168.1.50/24', inputmode: 'decimal', autocomplete: 'off' });
+  const gw = h('input', { id: 'net-gateway', placeholder: '192.168.1.1', inputmode: 'decimal', autocomplete: 'off' });
+  const dns = h('input', { id: 'net-dns', placeholder: '192.168.1.1, 8.8.8.8', autocomplete: 'off' });
+  const fields = h('div', { class: 'row' }, h('label', {}, L('Địa chỉ/độ dài mạng', 'Address/prefix'), addr), h('label', {}, L('Cổng mặc định', 'Gateway'), gw), h('label', {}, L('Máy chủ DNS', 'DNS servers'), dns));
+  const savedCell = h('span', { id: 'net-saved', class: 'mono' });
+  const show = (f) => { savedCell.textContent = f ? (f.mode === 'dhcp' ? 'DHCP' : [f.address, f.gateway && L('cổng ', 'gateway ') + f.gateway, f.dns && f.dns.length && 'DNS ' + f.dns.join(', ')].filter((x) => x).join(' · ')) : L('mặc định của bo mạch', 'the board\'s default'); mode.value = f ? f.mode : 'dhcp'; addr.value = (f && f.address) || ''; gw.value = (f && f.gateway) || ''; dns.value = ((f && f.dns) || []).join(', '); fields.hidden = mode.value !== 'static'; };
+  mode.onchange = () => { fields.hidden = mode.value !== 'static'; };
+  show(n.saved);
+  const url = n.host ? 'https://' + n.host + (location.port ? ':' + location.port : '') + '/' : null;
+  const rows = [
+    [L('Tên trên mạng (mDNS)', 'Name on the network (mDNS)'), url ? h('a', { href: url, id: 'net-host', class: 'mono' }, url) : '—'],
+    [L('Cổng mạng', 'Uplink'), n.interface || '—'],
+    [L('Địa chỉ hiện tại', 'Address now'), h('span', { class: 'mono', id: 'net-addresses' }, (n.addresses || []).join(', ') || '—')],
+    [L('Cấu hình cho lần khởi động sau', 'Setting for the next boot'), savedCell],
+  ];
+  if (n.savedError) rows.push([L('Lỗi tệp cấu hình', 'Setting file error'), n.savedError]);
+  const save = h('button', { id: 'net-save', onclick: async () => {
+    const body = { mode: mode.value };
+    if (mode.value === 'static') { body.address = addr.value.trim(); body.gateway = gw.value.trim(); body.dns = dns.value.split(/[,\s]+/).filter((x) => x); }
+    if (!confirm(L('Hộp sẽ dùng cấu hình mạng này từ lần khởi động lại tiếp theo. Tiếp tục?', 'The box uses this network setting from its next restart. Go on?'))) return;
+    try { const a = await api('/api/system/network', { method: 'POST', json: body }); msg(status, a.message, true); show(a.saved); } catch (e) { msg(status, e.message); }
+  } }, L('Lưu cho lần khởi động sau', 'Save for the next restart'));
+  root.append(h('div', { class: 'card', id: 'sys-network' }, h('h2', {}, L('Mạng', 'Network')),
+    h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
+    h('p', { class: 'muted' }, L('Nơi không có DHCP, đặt địa chỉ tĩnh ở đây, hoặc trước lần khởi động đầu bằng tệp matthan-network.txt trên phân vùng khởi động (xem README).', 'Where there is no DHCP, set a static address here, or before the first boot with the file matthan-network.txt on the boot partition (see the README).')),
+    status, h('label', {}, L('Cách lấy địa chỉ', 'How the box gets its address'), mode), fields, save));
+}
 
 // ---------- audit ----------
 pages.audit = async (root) => {

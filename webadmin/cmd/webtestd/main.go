@@ -34,6 +34,7 @@ import (
 	"github.com/matthan/matthan/daemon/record"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
+	"github.com/matthan/matthan/init/netconf"
 	"github.com/matthan/matthan/webadmin"
 	"github.com/matthan/matthan/webadmin/adapt"
 )
@@ -130,6 +131,7 @@ func run() error {
 		Cameras: states, Segments: adapt.Segments{Store: store}, Exporter: adapt.Exporter{Store: store},
 		Search: adapt.Search{Index: idx}, Live: hub, Stats: &adapt.Stats{Store: store, DataDir: *data, Version: "webtestd"},
 		CertFingerprint: fp, Logger: logger,
+		Network: netconf.Store{Path: filepath.Join(*data, netconf.FileName)}, BoxName: "matthan-3456", Uplink: "lo",
 	})
 	if err != nil {
 		return err
