@@ -131,8 +131,11 @@ func FirstBoot(ctx context.Context, base, setupCode, fingerprint string) (*Clien
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	// An officer made by an earlier run is fine (a restarted daemon).
-	if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusConflict {
+	// An officer made by an earlier run is fine (a restarted daemon): the
+	// technician may then no longer create officers (err_officer_exists).
+	exists := resp.StatusCode == http.StatusConflict ||
+		resp.StatusCode == http.StatusForbidden && bytes.Contains(b, []byte(`"err_officer_exists"`))
+	if resp.StatusCode/100 != 2 && !exists {
 		return nil, fmt.Errorf("create officer: %s %s", resp.Status, b)
 	}
 	return Login(ctx, base, fingerprint, Officer)
