@@ -23,7 +23,7 @@ dev: $(OUT)/clips/.done camsim matthand
 	trap 'kill $$cs $$mh 2>/dev/null; wait 2>/dev/null; echo; echo "dev: stopped"' EXIT; \
 	trap 'exit 0' INT TERM; \
 	sleep 1; \
-	$(OUT)/bin/matthand -data $(OUT)/dev -listen $(DEV_LISTEN) -listen-tls $(DEV_LISTEN_TLS) \
+	$(OUT)/bin/matthand -data $(OUT)/dev -listen $(DEV_LISTEN) -listen-tls $(DEV_LISTEN_TLS) -allow-loopback-cameras \
 	  -camera cam1=rtsp://$(DEV_RTSP)/cam1,rtsp://$(DEV_RTSP)/cam1/sub -camera cam2=rtsp://$(DEV_RTSP)/cam2,rtsp://$(DEV_RTSP)/cam2/sub \
 	  -camera cam3=rtsp://$(DEV_RTSP)/cam3,rtsp://$(DEV_RTSP)/cam3/sub -camera cam4=rtsp://$(DEV_RTSP)/cam4,rtsp://$(DEV_RTSP)/cam4/sub & mh=$$!; \
 	sleep 2; echo; \

@@ -144,6 +144,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, err error) {
+	if status >= 500 { // the details (paths) are in the daemon's log, not for the client
+		err = errors.New(http.StatusText(status) + ": see the daemon log")
+	}
 	writeJSON(w, status, map[string]string{"error": err.Error()})
 }
 

@@ -204,7 +204,8 @@ func startDaemon(t *testing.T, data string, port int, extra []string, cams ...st
 	t.Helper()
 	bin := testenv.BuildCommand(t, "./daemon/cmd/matthand")
 	tlsPort, _ := tlsPorts.LoadOrStore(data, freePort(t))
-	args := []string{"-data", data, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-listen-tls", fmt.Sprintf("127.0.0.1:%d", tlsPort)}
+	args := []string{"-data", data, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-listen-tls", fmt.Sprintf("127.0.0.1:%d", tlsPort),
+		"-allow-loopback-cameras"} // camsim on 127.0.0.1
 	args = append(args, extra...)
 	for _, c := range cams {
 		args = append(args, "-camera", c)
