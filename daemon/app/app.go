@@ -76,10 +76,13 @@ func connBudget(cameras int) netlimit.Budget {
 
 // Connection caps: maxConns in total (memory: each holds buffers and a
 // goroutine), maxConnsPerAddr from one source address (a household's
-// browser opens ~6; an office behind one NAT several browsers).
+// browser opens ~6; an office behind one NAT several browsers), and
+// maxNewConnsPerAddr new ones per second from one address (each a TLS
+// handshake: CPU).
 const (
-	maxConns        = 1024
-	maxConnsPerAddr = 64
+	maxConns           = 1024
+	maxConnsPerAddr    = 64
+	maxNewConnsPerAddr = 50
 )
 
 // connLimits raises the soft descriptor limit to the hard one (init raises
@@ -90,17 +93,20 @@ func connLimits(cameras int, override netlimit.Limits, log *slog.Logger) netlimi
 		log.Warn("descriptor limit not raised", "err", err)
 	}
 	total, short := connBudget(cameras).Total(fds)
-	lim := netlimit.Limits{Total: total, PerAddr: maxConnsPerAddr}
+	lim := netlimit.Limits{Total: total, PerAddr: maxConnsPerAddr, RatePerAddr: maxNewConnsPerAddr}
 	if override.Total > 0 {
 		lim.Total = override.Total
 	}
 	if override.PerAddr > 0 {
 		lim.PerAddr = override.PerAddr
 	}
+	if override.RatePerAddr > 0 {
+		lim.RatePerAddr = override.RatePerAddr
+	}
 	if short {
 		log.Warn("descriptor limit too small for the recorder's reserve: raise RLIMIT_NOFILE", "limit", fds, "reserve", connBudget(cameras).Reserve)
 	}
-	log.Info("web connections capped", "total", lim.Total, "per_address", lim.PerAddr, "descriptor_limit", fds)
+	log.Info("web connections capped", "total", lim.Total, "per_address", lim.PerAddr, "new_per_address_per_s", lim.RatePerAddr, "descriptor_limit", fds)
 	return lim
 }
 

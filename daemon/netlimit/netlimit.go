@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Limits are the caps of a Listener. Zero means no cap.
@@ -25,6 +26,10 @@ type Limits struct {
 	// address (the port ignored; IPv6 addresses grouped by /64, so one
 	// host cannot dodge the cap by rotating its privacy addresses).
 	PerAddr int
+	// RatePerAddr is the most new connections one source address may
+	// open per second (a flood of short connections, each a TLS
+	// handshake, costs CPU even under the caps above).
+	RatePerAddr int
 }
 
 // Group counts the connections of one or more listeners against one set
@@ -36,13 +41,16 @@ type Group struct {
 	mu     sync.Mutex
 	total  int
 	byAddr map[netip.Addr]int
+	// New connections per address in the current one-second window.
+	window    int64
+	newByAddr map[netip.Addr]int
 
 	rejected atomic.Int64
 }
 
 // NewGroup makes a Group with lim.
 func NewGroup(lim Limits) *Group {
-	return &Group{lim: lim, byAddr: map[netip.Addr]int{}}
+	return &Group{lim: lim, byAddr: map[netip.Addr]int{}, newByAddr: map[netip.Addr]int{}}
 }
 
 // Listener is a net.Listener whose Accept returns only connections within
@@ -91,6 +99,16 @@ func (l *Group) take(key netip.Addr) bool {
 	}
 	if l.lim.PerAddr > 0 && l.byAddr[key] >= l.lim.PerAddr {
 		return false
+	}
+	if l.lim.RatePerAddr > 0 {
+		if w := time.Now().Unix(); w != l.window {
+			l.window = w
+			clear(l.newByAddr)
+		}
+		if l.newByAddr[key] >= l.lim.RatePerAddr {
+			return false
+		}
+		l.newByAddr[key]++
 	}
 	l.total++
 	l.byAddr[key]++

@@ -161,3 +161,40 @@ func mustAddrPort(t *testing.T, s string) netip.AddrPort {
 	}
 	return ap
 }
+
+// TestRatePerAddr: short connections one after another from one address
+// are refused past the rate, others are not.
+func TestRatePerAddr(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Wrap(inner, Limits{RatePerAddr: 5})
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	// Wait for the start of a second so the window holds all dials.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	for i := range 5 {
+		c := dialFrom(t, "127.0.0.1", inner.Addr().String())
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		c.Read(make([]byte, 1)) // the server closes it: wait for that
+		c.Close()
+		_ = i
+	}
+	time.Sleep(50 * time.Millisecond)
+	before := l.Stats().Rejected
+	dialFrom(t, "127.0.0.1", inner.Addr().String())
+	dialFrom(t, "127.0.0.2", inner.Addr().String())
+	time.Sleep(100 * time.Millisecond)
+	if got := l.Stats().Rejected - before; got != 1 {
+		t.Fatalf("%d refused, want 1 (the 6th from 127.0.0.1 in a second)", got)
+	}
+}
