@@ -48,7 +48,13 @@ const (
 	// abuseTmpfsMB is the data disk of the "disk" part.
 	abuseTmpfsMB  = 192
 	abuseMinFree  = 16 // -min-free-mb
-	abuseSeedSecs = 8  // recordings made before the attack, which retention may delete
+	abuseSeedSecs = 6  // recordings made before the attack, which retention may delete
+	// abuseLead is how long after the daemon's start the attack begins.
+	abuseLead = 15 * time.Second
+	// abuseNoFile is the daemon's descriptor limit: under what the idle
+	// connections alone would take (the finding: 4,068 idle connections
+	// of 4,096 descriptors starved the recorder).
+	abuseNoFile = 2048
 )
 
 // TestAbuse runs the built daemon (its own process: its RSS is read from
@@ -64,8 +70,11 @@ const (
 //     a file fills it to below the recordings' floor while recording, so
 //     retention must make room as the cameras record (root only).
 //
-// The daemon runs with the kernel's default hard descriptor limit (4096,
-// prlimit), as on a box whose init raised nothing. It checks that every
+// The daemon runs with a descriptor limit of 2,048 (prlimit), which the
+// idle connections alone would exhaust without the connection caps (as
+// 4,068 idle connections did at 4,096 on a box whose init raised nothing).
+// The attack begins 15 s after the daemon, so that the segments are cut
+// (a new file each) in its middle. It checks that every
 // camera recorded the whole time (no gap over 5 s by ffprobe: gaps between
 // segments, missing frames inside them, and the end against wall time), RSS
 // stays under 500 MB, the audit log is within its budget and its chain
@@ -114,7 +123,7 @@ func TestAbuse(t *testing.T) {
 	}
 	var wrapper []string
 	if p, err := exec.LookPath("prlimit"); err == nil {
-		wrapper = []string{p, "--nofile=3072:3072"}
+		wrapper = []string{p, fmt.Sprintf("--nofile=%d:%d", abuseNoFile, abuseNoFile)}
 	} else {
 		t.Log("prlimit missing: the daemon runs with this machine's descriptor limit")
 	}
@@ -135,6 +144,7 @@ func TestAbuse(t *testing.T) {
 		seedBytes = dirBytes(filepath.Join(data, "recordings"))
 		t.Logf("seeded %.1f MB of recordings", float64(seedBytes)/(1<<20))
 	}
+	started := time.Now()
 	dm := startDaemonVia(t, wrapper, data, port, extra)
 	dm.waitRecording(t, time.Now(), 30*time.Second, names...)
 	officer := dm.client
@@ -150,6 +160,9 @@ func TestAbuse(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The segments begun at the start are cut at 60 s: let that happen
+	// in the middle of the attack (a new segment needs a descriptor).
+	time.Sleep(time.Until(started.Add(abuseLead)))
 	pid := dm.cmd.Process.Pid
 	rss0 := readRSS(pid)
 	attackCtx, stopAttack := context.WithTimeout(ctx, time.Duration(secs*float64(time.Second)))
