@@ -3,6 +3,7 @@
 #   make dev           camsim with 4 cameras + matthand: admin page https://$(DEV_LISTEN_TLS)/
 #                      (HTTP $(DEV_LISTEN) redirects), data in $(OUT)/dev; prints how to log
 #                      in (the first-boot setup code); Ctrl-C stops both
+#   make bench-abuse   the abuse mix (TestAbuse): BENCH abuse_max_recording_gap_s, abuse_peak_rss_mb
 #   make bench-record  recorder CPU and RSS per stream (16 and 64 cameras), write overhead;
 #                      BENCH_RECORD_SECONDS=10 for a quick look
 DEV_LISTEN  ?= 127.0.0.1:8080
@@ -23,7 +24,7 @@ dev: $(OUT)/clips/.done camsim matthand
 	trap 'kill $$cs $$mh 2>/dev/null; wait 2>/dev/null; echo; echo "dev: stopped"' EXIT; \
 	trap 'exit 0' INT TERM; \
 	sleep 1; \
-	$(OUT)/bin/matthand -data $(OUT)/dev -listen $(DEV_LISTEN) -listen-tls $(DEV_LISTEN_TLS) \
+	$(OUT)/bin/matthand -data $(OUT)/dev -listen $(DEV_LISTEN) -listen-tls $(DEV_LISTEN_TLS) -allow-loopback-cameras \
 	  -camera cam1=rtsp://$(DEV_RTSP)/cam1,rtsp://$(DEV_RTSP)/cam1/sub -camera cam2=rtsp://$(DEV_RTSP)/cam2,rtsp://$(DEV_RTSP)/cam2/sub \
 	  -camera cam3=rtsp://$(DEV_RTSP)/cam3,rtsp://$(DEV_RTSP)/cam3/sub -camera cam4=rtsp://$(DEV_RTSP)/cam4,rtsp://$(DEV_RTSP)/cam4/sub & mh=$$!; \
 	sleep 2; echo; \
@@ -42,3 +43,12 @@ bench-record: $(OUT)/clips/.done
 	  awk '/^BENCH /{print; next} /^(--- FAIL|FAIL|panic)|e2e_test|bench_test|harness_test/{print > "/dev/stderr"}'
 	@set -o pipefail; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkIngestPath$$' -benchtime 400000x ./daemon/ingest/ | \
 	  awk '/^BenchmarkIngestPath/{print "BENCH ingest_ns_per_packet", $$3, "ns"; print "BENCH ingest_allocs_per_packet", $$7, "allocs"}'
+
+# bench-abuse: the abuse mix of TestAbuse (1,000 logins/s, 3,000 idle
+# connections, 10,000 denied 64 KB requests, a data disk filling up; 4
+# cameras, 60 s): the longest recording gap and the daemon's peak RSS.
+BENCHES += bench-abuse
+.PHONY: bench-abuse
+bench-abuse: $(OUT)/clips/.done
+	@set -o pipefail; MATTHAN_ABUSE_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run '^TestAbuse$$' ./daemon/e2e/ | \
+	  awk '/^BENCH /{print; next} /^(--- FAIL|FAIL|panic)|abuse_test/{print > "/dev/stderr"}'

@@ -166,7 +166,7 @@ func (s *Server) visibleCameras(rc *reqCtx) []cameraView {
 		if rc.user.Role != auth.Household {
 			v.Household = set.Household
 			if has {
-				cp := set
+				cp := set.withoutPassword()
 				v.Settings = &cp
 			}
 		}
@@ -197,7 +197,11 @@ func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
 		return
 	}
-	if key, ok := c.Validate(); !ok {
+	if old, ok := s.cams.get(c.ID); ok {
+		c.URL = keepPassword(c.URL, old.URL)
+	}
+	c.PasswordSet = false
+	if key, ok := c.ValidateFor(s.cfg.CameraPolicy); !ok {
 		if key == "err_bad_request" {
 			s.jsonError(w, rc, http.StatusBadRequest, key, "mode/pre/post/retention/zones")
 			return
@@ -248,19 +252,24 @@ func (s *Server) apiCameraDelete(w http.ResponseWriter, r *http.Request, rc *req
 func (s *Server) apiCameraProbe(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	var req struct {
 		URL string `json:"url"`
+		ID  string `json:"id,omitempty"` // a saved camera: its stored password
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
 		return
 	}
+	if old, ok := s.cams.get(req.ID); ok && req.ID != "" {
+		req.URL = keepPassword(req.URL, old.URL)
+	}
 	probe := CameraSettings{ID: "probe", Name: "probe", URL: req.URL}
-	if key, ok := probe.Validate(); !ok {
+	if key, ok := probe.ValidateFor(s.cfg.CameraPolicy); !ok {
 		s.jsonError(w, rc, http.StatusBadRequest, key)
 		return
 	}
 	res, err := s.cfg.Prober.Probe(r.Context(), req.URL)
 	if err != nil {
-		s.jsonError(w, rc, http.StatusBadGateway, "err_probe", err.Error())
+		s.log.Info("camera connection test failed", "err", err)
+		s.jsonError(w, rc, http.StatusBadGateway, "err_probe", tr(rc.lang, probeErrorKey(err)))
 		return
 	}
 	writeJSON(w, http.StatusOK, res)

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/daemon/camnet"
 )
 
 // Zone is a rectangle on the camera's macroblock grid (16x16 pixel cells),
@@ -30,6 +31,58 @@ type CameraSettings struct {
 	PostSec       int    `json:"postSec"`
 	RetentionDays int    `json:"retentionDays"`
 	Zones         []Zone `json:"zones,omitempty"`
+	// PasswordSet is only ever sent out: the URL's password is
+	// write-only (never returned; a URL saved without one keeps the
+	// stored one), and this says there is one.
+	PasswordSet bool `json:"password_set,omitempty"`
+}
+
+// ValidateFor is Validate, and the URL's host must be on the camera
+// network by p (a host name is checked again, resolved, at every dial).
+func (c *CameraSettings) ValidateFor(p camnet.Policy) (key string, ok bool) {
+	if key, ok := c.Validate(); !ok {
+		return key, false
+	}
+	u, _ := url.Parse(c.URL)
+	if p.CheckHost(u.Hostname()) != nil {
+		return "err_camera_net", false
+	}
+	return "", true
+}
+
+// withoutPassword is c as it may be shown: no password in the URL.
+func (c CameraSettings) withoutPassword() CameraSettings {
+	u, err := url.Parse(c.URL)
+	c.PasswordSet = false
+	if err != nil || u.User == nil {
+		return c
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.User(u.User.Username())
+		c.URL = u.String()
+		c.PasswordSet = true
+	}
+	return c
+}
+
+// keepPassword gives a URL saved without a password the stored URL's,
+// when the user name is the same (the page never has the password to send
+// back). A URL with a password, or another user, is taken as it is.
+func keepPassword(newURL, storedURL string) string {
+	nu, err1 := url.Parse(newURL)
+	su, err2 := url.Parse(storedURL)
+	if err1 != nil || err2 != nil || nu.User == nil || su.User == nil {
+		return newURL
+	}
+	if _, has := nu.User.Password(); has || nu.User.Username() != su.User.Username() {
+		return newURL
+	}
+	pw, has := su.User.Password()
+	if !has {
+		return newURL
+	}
+	nu.User = url.UserPassword(nu.User.Username(), pw)
+	return nu.String()
 }
 
 // Validate checks settings; the error key is a message key.
@@ -158,9 +211,10 @@ func (cs *cameraStore) remove(id string) error {
 // PutCamera stores camera settings directly (daemon/app seeds cameras from
 // its configuration this way).
 func (s *Server) PutCamera(c CameraSettings) error {
-	if key, ok := c.Validate(); !ok {
+	if key, ok := c.ValidateFor(s.cfg.CameraPolicy); !ok {
 		return fmt.Errorf("camera %s: %s", c.ID, tr(langEN, key))
 	}
+	c.PasswordSet = false
 	return s.cams.put(c)
 }
 

@@ -353,22 +353,6 @@ func TestPlaybackIsAuditedOncePerViewing(t *testing.T) {
 	}
 }
 
-func TestRedirectToHTTPS(t *testing.T) {
-	h := RedirectToHTTPS("8443")
-	for _, tt := range []struct{ host, path, want string }{
-		{"192.168.1.10", "/live?x=1", "https://192.168.1.10:8443/live?x=1"},
-		{"matthan.local:80", "/", "https://matthan.local:8443/"},
-	} {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("GET", tt.path, nil)
-		req.Host = tt.host
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != tt.want {
-			t.Errorf("%s%s → %d %q, want %q", tt.host, tt.path, rec.Code, rec.Header().Get("Location"), tt.want)
-		}
-	}
-}
-
 func TestCertificateMadeOnceWithFingerprint(t *testing.T) {
 	dir := t.TempDir()
 	_, fp1, err := LoadOrCreateCert(dir, []string{"10.0.0.1"})

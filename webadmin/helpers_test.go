@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/live"
@@ -118,7 +119,7 @@ func newTestEnv(t testing.TB) *testEnv {
 		hub.Feed(c)
 	}
 	s, err := New(Config{DataDir: dir, Console: io.Discard, Cameras: fakeCams{}, Segments: fakeSegments{}, Exporter: fakeExporter{},
-		Search: fakeSearch{}, Live: hub, HashParams: auth.HashParams{Time: 1, Memory: 64, Threads: 1}, InsecureCookies: true})
+		Search: fakeSearch{}, Live: hub, CameraPolicy: camnet.Policy{AllowLoopback: true}, HashParams: auth.HashParams{Time: 1, Memory: 64, Threads: 1}, InsecureCookies: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,13 @@ var messages = map[string][2]string{
 	"err_bad_role":       {"Vai trò không hợp lệ.", "Invalid role."},
 	"err_no_household":   {"Hộ gia đình không tồn tại.", "No such household."},
 	"err_unavailable":    {"Chức năng này chưa sẵn sàng trên hộp.", "This part is not available on the box yet."},
-	"err_internal":       {"Lỗi hệ thống: %s", "System error: %s"},
+	"err_internal":       {"Lỗi hệ thống (mã lỗi %s).", "System error (error id %s)."},
+	"err_camera_net":     {"Camera phải ở trong mạng camera (địa chỉ riêng như 192.168.x.x, 10.x.x.x).", "The camera must be on the camera network (a private address such as 192.168.x.x or 10.x.x.x)."},
+	"probe_not_allowed":  {"địa chỉ không được phép", "address not allowed"},
+	"probe_no_answer":    {"không kết nối được tới địa chỉ này", "no connection to this address"},
+	"probe_not_rtsp":     {"thiết bị không trả lời như một camera RTSP", "the device does not answer as an RTSP camera"},
+	"probe_auth":         {"sai tên đăng nhập hoặc mật khẩu camera", "wrong camera user name or password"},
+	"probe_no_video":     {"camera không có luồng video", "the camera has no video stream"},
 	"err_probe":          {"Không kết nối được camera: %s", "Could not connect to the camera: %s"},
 	"err_no_video":       {"Không có đoạn ghi nào trong khoảng này.", "No recording in this range."},
 	"err_self_delete":    {"Không thể xoá chính mình.", "You cannot delete yourself."},
@@ -93,9 +99,5 @@ func (s *Server) setLang(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: "mt_lang", Value: l, Path: "/", MaxAge: 365 * 86400,
 		HttpOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode})
-	back := "/"
-	if ref := r.URL.Query().Get("back"); len(ref) > 0 && ref[0] == '/' && (len(ref) == 1 || ref[1] != '/' && ref[1] != '\\') {
-		back = ref
-	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	http.Redirect(w, r, localPath(r.URL.Query().Get("back")), http.StatusSeeOther)
 }

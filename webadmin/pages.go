@@ -269,7 +269,7 @@ func (s *Server) setupPost(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 			fail(http.StatusServiceUnavailable, "err_busy", secs)
 			return
 		}
-		fail(http.StatusInternalServerError, "err_internal", err.Error())
+		fail(http.StatusInternalServerError, "err_internal", s.internalError(err))
 		return
 	}
 	s.setup.Use()
@@ -281,6 +281,9 @@ func (s *Server) setupPost(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 
 // jsonError answers an API error with a message in the user's language.
 func (s *Server) jsonError(w http.ResponseWriter, rc *reqCtx, status int, key string, args ...any) {
+	if key == "err_internal" {
+		args = []any{s.internalError(args...)}
+	}
 	msg := tr(rc.lang, key)
 	if len(args) > 0 {
 		msg = fmt.Sprintf(msg, args...)

@@ -4,22 +4,42 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+
+	"github.com/matthan/matthan/daemon/camnet"
 )
 
-// rtspProber tests a camera URL with an RTSP DESCRIBE.
-type rtspProber struct{}
+// rtspProber tests a camera URL with an RTSP DESCRIBE, dialling only
+// addresses its policy allows (the address it checked: see camnet.Dial).
+type rtspProber struct{ policy camnet.Policy }
 
-func (rtspProber) Probe(ctx context.Context, rawURL string) (ProbeResult, error) {
+// errNoVideo: the camera answered without a video track.
+var errNoVideo = errors.New("no video track")
+
+// errNoAnswer: nothing answered at the address.
+var errNoAnswer = errors.New("no connection")
+
+func (p rtspProber) Probe(ctx context.Context, rawURL string) (ProbeResult, error) {
 	u, err := base.ParseURL(rawURL)
 	if err != nil {
 		return ProbeResult{}, fmt.Errorf("parse url: %w", err)
 	}
-	c := gortsplib.Client{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c := gortsplib.Client{ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+		DialContext: func(dctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := p.policy.Dial(ctx, network, addr)
+			if err != nil && !errors.Is(err, camnet.ErrNotAllowed) {
+				err = fmt.Errorf("%w: %w", errNoAnswer, err)
+			}
+			return nc, err
+		}}
 	if err := c.Start(u.Scheme, u.Host); err != nil {
 		return ProbeResult{}, fmt.Errorf("connect: %w", err)
 	}
@@ -39,17 +59,34 @@ func (rtspProber) Probe(ctx context.Context, rawURL string) (ProbeResult, error)
 	}
 	for _, m := range desc.Medias {
 		for _, f := range m.Formats {
-			switch f := f.(type) {
+			switch f.(type) {
 			case *format.H264:
 				return ProbeResult{Codec: "H264"}, nil
 			case *format.H265:
 				return ProbeResult{Codec: "H265"}, nil
 			case *format.MJPEG:
 				return ProbeResult{Codec: "MJPEG"}, nil
-			default:
-				_ = f
 			}
 		}
 	}
-	return ProbeResult{}, errors.New("no video track")
+	return ProbeResult{}, errNoVideo
+}
+
+// probeErrorKey is the message key for a failed connection test: a
+// category, never the far end's words (a banner of some other service on
+// the port must not come back through the page).
+func probeErrorKey(err error) string {
+	var bad liberrors.ErrClientBadStatusCode
+	switch {
+	case errors.Is(err, camnet.ErrNotAllowed):
+		return "probe_not_allowed"
+	case errors.Is(err, errNoAnswer):
+		return "probe_no_answer"
+	case errors.As(err, &bad) && (bad.Code == base.StatusUnauthorized || bad.Code == base.StatusForbidden):
+		return "probe_auth"
+	case errors.Is(err, errNoVideo):
+		return "probe_no_video"
+	default:
+		return "probe_not_rtsp"
+	}
 }

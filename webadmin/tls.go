@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,29 +88,63 @@ func Fingerprint(der []byte) string {
 }
 
 // RedirectToHTTPS answers every plain-HTTP request with a redirect to the
-// same path on HTTPS at httpsPort ("" or "443" for the default port).
+// same path on HTTPS at httpsPort ("" or "443" for the default port) of
+// the address the connection arrived on: the box's own address, never the
+// request's Host header (which the client writes).
 func RedirectToHTTPS(httpsPort string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		if host == "" || strings.ContainsAny(host, "/\\@ ") {
-			http.Error(w, "bad host", http.StatusBadRequest)
+		securityHeaders(w.Header())
+		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		ap, err := netip.ParseAddrPort(fmt.Sprint(local))
+		if local == nil || err != nil || ap.Addr().IsUnspecified() {
+			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		if strings.Contains(host, ":") {
+		host := ap.Addr().Unmap().WithZone("").String()
+		if ap.Addr().Unmap().Is6() {
 			host = "[" + host + "]"
 		}
 		if httpsPort != "" && httpsPort != "443" {
 			host += ":" + httpsPort
 		}
-		securityHeaders(w.Header())
-		http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusMovedPermanently)
+		http.Redirect(w, r, "https://"+host+localPath(r.URL.RequestURI()), http.StatusMovedPermanently)
 	})
 }
 
-// TLSConfig is the HTTPS server configuration for cert (TLS 1.2+).
+// localPath is ref if it is a path on this site ("/..."), else "/": no
+// scheme, no host, not "//" or "/\" (protocol-relative to a browser), no
+// control characters or backslashes anywhere (browsers drop tabs and
+// newlines and read "\" as "/", so "/\t/evil.example" is "//evil.example").
+func localPath(ref string) string {
+	if ref == "" || ref[0] != '/' || len(ref) > 2000 {
+		return "/"
+	}
+	for i := 0; i < len(ref); i++ {
+		if c := ref[i]; c < 0x21 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.HasPrefix(ref, "//") {
+		return "/"
+	}
+	return ref
+}
+
+// TLSConfig is the HTTPS server configuration for cert: TLS 1.2 with
+// forward-secret AEAD suites only (ECDHE with AES-GCM or ChaCha20-Poly1305;
+// no CBC, no RSA key exchange), or TLS 1.3 (whose suites are all AEAD).
 func TLSConfig(cert tls.Certificate) *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, CipherSuites: TLS12Suites}
+}
+
+// TLS12Suites are the TLS 1.2 cipher suites the box offers.
+var TLS12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }

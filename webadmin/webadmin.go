@@ -25,6 +25,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/live"
@@ -171,6 +172,10 @@ type Config struct {
 	Logs     LogSource
 	Stats    StatsSource
 
+	// CameraPolicy is where camera URLs may point (saving, the connection
+	// test); the zero policy allows the private ranges only.
+	CameraPolicy camnet.Policy
+
 	// CertFingerprint is the HTTPS certificate's SHA-256, shown on the system page.
 	CertFingerprint string
 	// Location is the box's time zone, in which export manifests state
@@ -280,7 +285,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
 	if s.cfg.Prober == nil {
-		s.cfg.Prober = rtspProber{}
+		s.cfg.Prober = rtspProber{policy: cfg.CameraPolicy}
 	}
 	s.started = s.now()
 	s.buildRoutes()
@@ -309,8 +314,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w.Header())
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("webadmin: panic", "path", r.URL.Path, "panic", v)
-			http.Error(w, "internal error", http.StatusInternalServerError)
+			id := errorID()
+			s.log.Error("webadmin: panic", "error_id", id, "path", r.URL.Path, "panic", v)
+			http.Error(w, "internal error "+id, http.StatusInternalServerError)
 		}
 	}()
 	s.mux.ServeHTTP(w, r)

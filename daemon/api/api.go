@@ -13,6 +13,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -130,6 +131,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, status int, err error) {
+	if status >= 500 { // the details (paths) are in the daemon's log, not for the client
+		err = errors.New(http.StatusText(status) + ": see the daemon log")
+	}
 	writeJSON(w, status, map[string]string{"error": err.Error()})
 }
 

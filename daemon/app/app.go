@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/live"
+	"github.com/matthan/matthan/daemon/netlimit"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
 	"github.com/matthan/matthan/init/netconf"
@@ -64,6 +64,56 @@ type Options struct {
 	// Uplink is the interface the box is announced on by mDNS and named
 	// after (default: the board file's uplink; none: not announced).
 	Uplink string
+	// Timeouts override webadmin.DefaultTimeouts field by field (tests).
+	Timeouts webadmin.Timeouts
+	// Conns overrides the connection caps field by field (tests); by
+	// default they follow from the descriptor limit (connBudget).
+	Conns netlimit.Limits
+}
+
+// connBudget splits the descriptor limit: the recorder's reserve first
+// (per camera its RTSP connections, segment file and journal, with room
+// for cameras added later; the event index, logs, certificates, the
+// runtime), then two descriptors per client connection (its socket and a
+// recording or export file it downloads), at most maxConns.
+func connBudget(cameras int) netlimit.Budget {
+	return netlimit.Budget{Reserve: 256 + 8*max(cameras, 64), PerConn: 2, Max: maxConns, Min: 32}
+}
+
+// Connection caps: maxConns in total (memory: each holds buffers and a
+// goroutine), maxConnsPerAddr from one source address (a household's
+// browser opens ~6; an office behind one NAT several browsers), and
+// maxNewConnsPerAddr new ones per second from one address (each a TLS
+// handshake: CPU).
+const (
+	maxConns           = 1024
+	maxConnsPerAddr    = 64
+	maxNewConnsPerAddr = 50
+)
+
+// connLimits raises the soft descriptor limit to the hard one (init raises
+// the hard limit for the daemon) and derives the caps from it.
+func connLimits(cameras int, override netlimit.Limits, log *slog.Logger) netlimit.Limits {
+	fds, err := netlimit.RaiseFileLimit()
+	if err != nil {
+		log.Warn("descriptor limit not raised", "err", err)
+	}
+	total, short := connBudget(cameras).Total(fds)
+	lim := netlimit.Limits{Total: total, PerAddr: maxConnsPerAddr, RatePerAddr: maxNewConnsPerAddr}
+	if override.Total > 0 {
+		lim.Total = override.Total
+	}
+	if override.PerAddr > 0 {
+		lim.PerAddr = override.PerAddr
+	}
+	if override.RatePerAddr > 0 {
+		lim.RatePerAddr = override.RatePerAddr
+	}
+	if short {
+		log.Warn("descriptor limit too small for the recorder's reserve: raise RLIMIT_NOFILE", "limit", fds, "reserve", connBudget(cameras).Reserve)
+	}
+	log.Info("web connections capped", "total", lim.Total, "per_address", lim.PerAddr, "new_per_address_per_s", lim.RatePerAddr, "descriptor_limit", fds)
+	return lim
 }
 
 // Run runs the daemon until ctx is cancelled, then shuts down cleanly.
@@ -117,7 +167,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	checkCertName(cert, id, log)
 	webDir := filepath.Join(cfg.DataDir, "web")
 	wa, err := webadmin.New(webadmin.Config{
-		DataDir: webDir, Console: io.Discard,
+		DataDir: webDir, Console: io.Discard, CameraPolicy: cfg.CameraPolicy(),
 		Cameras: cams, Applier: cams,
 		Segments: adapt.Segments{Store: store}, Exporter: adapt.Exporter{Store: store},
 		Search: adapt.Search{Index: idx}, Live: hub, Lights: lp.page,
@@ -187,13 +237,16 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		return fmt.Errorf("listen on %s (HTTP): %w", cfg.Listen, err)
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
-	hs := &http.Server{Handler: handler(wa, daemonAPI.Handler(), lp.api), TLSConfig: webadmin.TLSConfig(cert),
-		ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	// Both listeners share one cap (they share the descriptors); a
+	// connection beyond it is closed before its TLS handshake.
+	conns := netlimit.NewGroup(connLimits(len(cams.list())+len(pageCams), opt.Conns, log))
+	hs := webadmin.NewHTTPServer(handler(wa, daemonAPI.Handler(), lp.api), opt.Timeouts, errLog)
+	hs.TLSConfig = webadmin.TLSConfig(cert)
 	_, tlsPort, _ := net.SplitHostPort(tlsLn.Addr().String())
-	plain := &http.Server{Handler: plainHTTP(wa, tlsPort), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	plain := webadmin.NewHTTPServer(plainHTTP(wa, tlsPort), opt.Timeouts, errLog)
 	httpErr := make(chan error, 2)
-	go func() { httpErr <- hs.Serve(tls.NewListener(tlsLn, hs.TLSConfig)) }()
-	go func() { httpErr <- plain.Serve(httpLn) }()
+	go func() { httpErr <- hs.Serve(tls.NewListener(conns.Wrap(tlsLn), hs.TLSConfig)) }()
+	go func() { httpErr <- plain.Serve(conns.Wrap(httpLn)) }()
 
 	adminURL := "https://" + displayAddr(tlsLn.Addr().String()) + "/"
 	fmt.Fprintf(opt.Console, "%s%s (HTTP %s redirects there)\n", AdminLine, adminURL, displayAddr(httpLn.Addr().String()))

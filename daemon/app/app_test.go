@@ -56,12 +56,19 @@ func freeAddr(t *testing.T) string {
 // returns the console text source and the HTTPS and HTTP bases.
 func startDaemon(t *testing.T, cfg *config.Config) (console *syncBuffer, httpsBase, httpBase string) {
 	t.Helper()
+	return startDaemonWith(t, cfg, Options{})
+}
+
+// startDaemonWith is startDaemon with options (the console is set here).
+func startDaemonWith(t *testing.T, cfg *config.Config, opt Options) (console *syncBuffer, httpsBase, httpBase string) {
+	t.Helper()
 	cfg.Listen, cfg.ListenTLS = freeAddr(t), freeAddr(t)
 	console = &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(console, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	go func() { done <- RunWith(ctx, cfg, log, Options{Console: console}) }()
+	opt.Console = console
+	go func() { done <- RunWith(ctx, cfg, log, opt) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -142,7 +149,7 @@ func TestWiredDaemon(t *testing.T) {
 	}
 	t.Cleanup(sim.Close)
 	rtsp := "rtsp://" + sim.Addr()
-	cfg, err := config.FromArgs([]string{"-data", t.TempDir(), "-camera", "cam1=" + rtsp + "/cam1," + rtsp + "/cam1/sub"}, io.Discard)
+	cfg, err := config.FromArgs([]string{"-data", t.TempDir(), "-allow-loopback-cameras", "-camera", "cam1=" + rtsp + "/cam1," + rtsp + "/cam1/sub"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/h264/mb"
@@ -113,6 +114,7 @@ type cameraSet struct {
 	log     *slog.Logger
 	maxLoss time.Duration
 	offline time.Duration
+	policy  camnet.Policy // where cameras may be: every dial goes through it
 	// configured are the cameras of the config file / command line.
 	configured map[string]cameraSpec
 
@@ -123,7 +125,7 @@ type cameraSet struct {
 
 func newCameraSet(cfg *config.Config, store *storage.Store, hub *live.Hub, pub events.Publisher, log *slog.Logger) *cameraSet {
 	cs := &cameraSet{store: store, hub: hub, pub: pub, log: log, maxLoss: cfg.MaxLoss(), offline: cfg.OfflineAfter(),
-		configured: map[string]cameraSpec{}, running: map[string]*runningCamera{}}
+		policy: cfg.CameraPolicy(), configured: map[string]cameraSpec{}, running: map[string]*runningCamera{}}
 	for _, c := range cfg.Cameras {
 		cs.configured[c.Name] = specFromConfig(c)
 	}
@@ -190,7 +192,7 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 		}
 	}
 	cam, err := ingest.New(spec.Name, spec.URL, sink, ingest.Options{
-		OfflineAfter: cs.offline, Household: spec.Household, Events: cs.pub, Log: cs.log,
+		OfflineAfter: cs.offline, Household: spec.Household, Events: cs.pub, Log: cs.log, Dial: cs.policy.DialWith,
 	})
 	if err != nil {
 		return nil, err
@@ -199,7 +201,7 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	var sub *ingest.Camera
 	if spec.SubURL != "" {
 		// The sub stream feeds only the live wall: no events, no recording.
-		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, cs.hub.Feed(spec.Name+"/sub"), ingest.Options{Log: cs.log}); err != nil {
+		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, cs.hub.Feed(spec.Name+"/sub"), ingest.Options{Log: cs.log, Dial: cs.policy.DialWith}); err != nil {
 			return nil, err
 		}
 	}

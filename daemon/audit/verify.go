@@ -153,7 +153,7 @@ func (c *verifier) finish() Verification {
 			return c.v
 		}
 	} else if c.v.Signed && c.v.Checkpoints > 0 {
-		c.fail(c.seq, "the signed head file is missing")
+		c.fail(c.seq, problemHeadFileMissing)
 	}
 	return c.v
 }
@@ -181,6 +181,10 @@ func VerifyFiles(path string, pub ed25519.PublicKey) (Verification, error) {
 		return b, err
 	})
 }
+
+// problemHeadFileMissing is Verification.Problem when the log holds signed
+// checkpoints but the side file with the latest signed head is gone.
+const problemHeadFileMissing = "the signed head file is missing"
 
 func verifyFiles(names []string, path string, pub ed25519.PublicKey, read func(string) ([]byte, error)) (Verification, error) {
 	h, err := readHeadFile(path)

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/matthan/matthan/daemon/camnet"
 )
 
 // Recording modes of a camera.
@@ -80,6 +82,16 @@ type Config struct {
 	// OfflineAfterSeconds: a camera gone this long raises an offline event.
 	OfflineAfterSeconds float64  `json:"offline_after_seconds"`
 	Cameras             []Camera `json:"cameras"`
+	// AllowLoopbackCameras lets camera URLs point at the box itself
+	// (127.0.0.0/8, ::1): the host-mode development daemon and tests over
+	// simulated cameras only, so a flag and never a setting of the box's
+	// file (see daemon/camnet).
+	AllowLoopbackCameras bool `json:"-"`
+}
+
+// CameraPolicy is the addresses cameras may have.
+func (c *Config) CameraPolicy() camnet.Policy {
+	return camnet.Policy{AllowLoopback: c.AllowLoopbackCameras}
 }
 
 // MaxLoss is MaxLossSeconds as a duration.
@@ -181,11 +193,11 @@ func (c *Config) Validate() error {
 			bad("camera %d: name %q used twice", i+1, cam.Name)
 		}
 		seen[strings.ToLower(cam.Name)] = true
-		if err := checkRTSPURL(cam.URL); err != nil {
+		if err := checkRTSPURL(cam.URL, c.CameraPolicy()); err != nil {
 			bad("camera %q: %w", cam.Name, err)
 		}
 		if cam.SubURL != "" {
-			if err := checkRTSPURL(cam.SubURL); err != nil {
+			if err := checkRTSPURL(cam.SubURL, c.CameraPolicy()); err != nil {
 				bad("camera %q: sub_url: %w", cam.Name, err)
 			}
 		}
@@ -221,7 +233,7 @@ func checkListen(addr string) error {
 	return nil
 }
 
-func checkRTSPURL(raw string) error {
+func checkRTSPURL(raw string, policy camnet.Policy) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
@@ -236,6 +248,13 @@ func checkRTSPURL(raw string) error {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			return fmt.Errorf("url %q: bad port %q", redact(u), p)
 		}
+	}
+	if err := policy.CheckHost(u.Hostname()); err != nil {
+		hint := ""
+		if a, isIP, _ := camnet.ParseHost(u.Hostname()); isIP && a.IsLoopback() {
+			hint = " (host-mode development and tests: -allow-loopback-cameras)"
+		}
+		return fmt.Errorf("url %q: %w%s", redact(u), err, hint)
 	}
 	return nil
 }
@@ -323,6 +342,7 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		maxLoss = fs.Float64("max-loss", DefaultMaxLoss, "seconds of video a power cut may lose per camera")
 		offline = fs.Float64("offline-after", DefaultOfflineAfter, "seconds a camera must be gone before the offline event")
 		noMo    = fs.Bool("no-motion", false, "turn motion analysis off on every camera (record only; see no_motion)")
+		loop    = fs.Bool("allow-loopback-cameras", false, "allow camera URLs on this host (127.0.0.1, ::1): development and tests with simulated cameras only")
 	)
 	fs.Var(&cams, "camera", "camera NAME=rtsp://user:pass@host/path (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -365,6 +385,7 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		c.OfflineAfterSeconds = *offline
 	}
 	c.Cameras = append(c.Cameras, cams...)
+	c.AllowLoopbackCameras = *loop
 	if *noMo {
 		for i := range c.Cameras {
 			c.Cameras[i].NoMotion = true

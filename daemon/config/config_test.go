@@ -23,7 +23,7 @@ func TestFromArgs(t *testing.T) {
 	}{
 		{
 			name: "flags with two cameras",
-			args: []string{"-data", "/tmp/x", "-listen", "127.0.0.1:8081", "-camera", "cam1=rtsp://127.0.0.1:8554/cam1", "-camera", "cam2=rtsp://127.0.0.1:8554/cam2"},
+			args: []string{"-data", "/tmp/x", "-listen", "127.0.0.1:8081", "-allow-loopback-cameras", "-camera", "cam1=rtsp://127.0.0.1:8554/cam1", "-camera", "cam2=rtsp://127.0.0.1:8554/cam2"},
 			check: func(t *testing.T, c *Config) {
 				if len(c.Cameras) != 2 || c.Cameras[1].Name != "cam2" || c.Cameras[1].Recording != RecordContinuous {
 					t.Errorf("cameras = %+v", c.Cameras)
@@ -94,6 +94,9 @@ func TestFromArgs(t *testing.T) {
 		{name: "bad max loss", args: []string{"-data", "/d", "-max-loss", "100", "-camera", "a=rtsp://h/x"}, wantErr: "max_loss_seconds"},
 		{name: "stray argument", args: []string{"-data", "/d", "oops"}, wantErr: "unexpected argument"},
 		{name: "missing file", args: []string{"-config", filepath.Join(dir, "nope.json")}, wantErr: "no such file"},
+		{name: "loopback camera without the flag", args: []string{"-data", "/d", "-camera", "a=rtsp://127.0.0.1:8554/x"}, wantErr: "-allow-loopback-cameras"},
+		{name: "numeric host form", args: []string{"-data", "/d", "-allow-loopback-cameras", "-camera", "a=rtsp://0x7f000001:8554/x"}, wantErr: "not allowed"},
+		{name: "public camera", args: []string{"-data", "/d", "-camera", "a=rtsp://8.8.8.8/x"}, wantErr: "not allowed"},
 		{name: "password not in error", args: []string{"-data", "/d", "-camera", "a=http://admin:secret@h/x"}, wantErr: "http://h/x"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

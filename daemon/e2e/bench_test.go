@@ -104,15 +104,7 @@ func benchRecord(t *testing.T, n int, d time.Duration, daemonArgs ...string) (cp
 	sim.stop(t, syscall.SIGTERM, 10*time.Second)
 	// Where the overhead comes from: container and index in the files, or
 	// pages written more than once (fsync of a partly filled last page).
-	var files int64
-	filepath.WalkDir(data, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if fi, err := d.Info(); err == nil {
-				files += fi.Size()
-			}
-		}
-		return nil
-	})
+	files := dirBytes(data)
 	t.Logf("%d cameras: files (segments + index) %d B for %d B of video received since start (%.4f)", n, files, totalVideo, float64(files)/float64(totalVideo))
 
 	cpuPct = 100 * (cpu1 - cpu0).Seconds() / wall.Seconds() / float64(n)

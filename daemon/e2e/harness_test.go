@@ -202,12 +202,24 @@ var tlsPorts sync.Map
 // officer (first boot: with the setup code the daemon printed).
 func startDaemon(t *testing.T, data string, port int, extra []string, cams ...string) *daemon {
 	t.Helper()
+	return startDaemonVia(t, nil, data, port, extra, cams...)
+}
+
+// startDaemonVia is startDaemon with matthand run through a wrapper
+// command that execs it (e.g. prlimit: the PID stays matthand's).
+func startDaemonVia(t *testing.T, wrapper []string, data string, port int, extra []string, cams ...string) *daemon {
+	t.Helper()
 	bin := testenv.BuildCommand(t, "./daemon/cmd/matthand")
 	tlsPort, _ := tlsPorts.LoadOrStore(data, freePort(t))
-	args := []string{"-data", data, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-listen-tls", fmt.Sprintf("127.0.0.1:%d", tlsPort)}
+	args := []string{"-data", data, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-listen-tls", fmt.Sprintf("127.0.0.1:%d", tlsPort),
+		"-allow-loopback-cameras"} // camsim on 127.0.0.1
 	args = append(args, extra...)
 	for _, c := range cams {
 		args = append(args, "-camera", c)
+	}
+	if len(wrapper) > 0 {
+		args = append(append(wrapper[1:len(wrapper):len(wrapper)], bin), args...)
+		bin = wrapper[0]
 	}
 	p := startProc(t, "matthand", bin, args...)
 	p.waitLine(t, "matthand ready", 30*time.Second)

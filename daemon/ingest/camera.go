@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,9 @@ type Options struct {
 	Events events.Publisher
 	// Log receives connection messages. Default slog.Default().
 	Log *slog.Logger
+	// Dial connects to the camera through d (default d.DialContext);
+	// daemon/app passes camnet's, which dials only allowed addresses.
+	Dial func(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error)
 }
 
 func (o *Options) defaults() {
@@ -236,7 +240,13 @@ func (c *Camera) session(ctx context.Context) (err error) {
 		WriteTimeout: c.opts.ReadTimeout,
 		UserAgent:    "matthand",
 		DialContext: func(_ context.Context, network, addr string) (netConn, error) {
-			nc, err := dialer.DialContext(ctx, network, addr)
+			dial := c.opts.Dial
+			if dial == nil {
+				dial = func(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+					return d.DialContext(ctx, network, addr)
+				}
+			}
+			nc, err := dial(ctx, dialer, network, addr)
 			if err != nil {
 				return nil, err
 			}

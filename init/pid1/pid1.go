@@ -38,6 +38,11 @@ const (
 	// network can forward them unchanged in tests and make run.
 	AdminPort    = "8080"
 	AdminTLSPort = "8443"
+	// DaemonFileLimit is RLIMIT_NOFILE, soft and hard, for init and so
+	// for the daemon (the kernel's default hard limit is 4096): the
+	// daemon keeps a reserve for the recorder and caps web connections
+	// in what is left (see daemon/storage/DESIGN.md).
+	DaemonFileLimit = 65536
 )
 
 // Release describes the image (written by image build).
@@ -139,6 +144,7 @@ func (in *Init) Run() (reboot bool) {
 	defer cancel()
 
 	in.stage("mount", mountBase(), "proc sys dev run tmp")
+	in.stage("limits", raiseFileLimit(DaemonFileLimit), "descriptors %d (soft and hard), inherited by the daemon", DaemonFileLimit)
 	in.loadConfig()
 	in.loadModules()
 	in.setClock()

@@ -2,9 +2,13 @@ package pid1
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/matthan/matthan/init/cmdline"
@@ -79,5 +83,34 @@ func TestStageLines(t *testing.T) {
 	st := in.Status().(map[string]any)
 	if stages := st["stages"].([]Stage); len(stages) != 2 || stages[1].OK {
 		t.Errorf("status stages = %+v", stages)
+	}
+}
+
+// TestRaiseFileLimit: the limit init sets is what a program it starts
+// gets, soft and hard. (Raising a hard limit needs CAP_SYS_RESOURCE, which
+// PID 1 has; without it the test sets one below the hard limit, which
+// checks the same inheritance.)
+func TestRaiseFileLimit(t *testing.T) {
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old)
+	want := old.Max + 1000
+	err := raiseFileLimit(want)
+	if errors.Is(err, syscall.EPERM) {
+		want = old.Max - 7
+		t.Logf("no CAP_SYS_RESOURCE: setting %d (below the hard limit %d) instead", want, old.Max)
+		err = raiseFileLimit(want)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/bin/sh", "-c", "ulimit -Sn; ulimit -Hn").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, exp := strings.Fields(string(out)), []string{strconv.FormatUint(want, 10), strconv.FormatUint(want, 10)}; strings.Join(got, " ") != strings.Join(exp, " ") {
+		t.Fatalf("child's soft and hard limits %v, want %v", got, exp)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/matthan/matthan/init/datapart"
@@ -32,6 +33,16 @@ var baseMounts = []mount{
 	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755,size=16m", false},
 	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777,size=64m", false},
 	{"debugfs", "/sys/kernel/debug", "debugfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "", true},
+}
+
+// raiseFileLimit sets RLIMIT_NOFILE to n, soft and hard, for init and the
+// programs it starts (syscall.Setrlimit also makes Go's exec pass the new
+// soft limit on, instead of the one the process started with).
+func raiseFileLimit(n uint64) error {
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+		return fmt.Errorf("RLIMIT_NOFILE %d: %w", n, err)
+	}
+	return nil
 }
 
 // mountBase mounts the kernel file systems init and the daemon need.

@@ -8,6 +8,9 @@
 //
 //	matthand -data DIR -listen 127.0.0.1:8080 [-listen-tls 127.0.0.1:8443] -camera cam1=rtsp://...[,rtsp://.../sub] [-camera ...]
 //	matthand -config /etc/matthan.json
+//
+// Cameras must be on the camera network (private addresses); development
+// and tests over simulated cameras on this host add -allow-loopback-cameras.
 package main
 
 import (

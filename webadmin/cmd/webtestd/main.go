@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/h264/mb"
 	"github.com/matthan/matthan/daemon/ingest"
@@ -59,6 +60,7 @@ func run() error {
 	subStreams := flag.Bool("sub", true, "also pull each camera's URL/sub stream for the live wall")
 	var cams cameraFlags
 	flag.Var(&cams, "camera", "NAME=RTSP_URL (repeatable)")
+	loopback := flag.Bool("allow-loopback-cameras", false, "allow camera URLs on 127.0.0.1 (camsim)")
 	flag.Parse()
 	if *data == "" {
 		return errors.New("-data is required")
@@ -86,6 +88,7 @@ func run() error {
 	}
 	defer idx.Close()
 	hub := live.NewHub()
+	policy := camnet.Policy{AllowLoopback: *loopback}
 	states := &adapt.Cameras{}
 	dets := map[string]*motion.Detector{}
 	states.Motion = func(c string) bool { d := dets[c]; return d != nil && d.Active() }
@@ -105,7 +108,10 @@ func run() error {
 		if *withMotion {
 			sink = &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Next: sink}
 		}
-		cam, err := ingest.New(name, url, sink, ingest.Options{Events: idx, Log: logger})
+		if err := policy.CheckURL(ctx, url); err != nil {
+			return fmt.Errorf("-camera %s: %w", name, err)
+		}
+		cam, err := ingest.New(name, url, sink, ingest.Options{Events: idx, Log: logger, Dial: policy.DialWith})
 		if err != nil {
 			return err
 		}
@@ -114,7 +120,7 @@ func run() error {
 		go cam.Run(ctx)
 		if *subStreams {
 			// The sub stream feeds only the live wall.
-			subCam, err := ingest.New(name+"/sub", url+"/sub", hub.Feed(name+"/sub"), ingest.Options{Log: logger})
+			subCam, err := ingest.New(name+"/sub", url+"/sub", hub.Feed(name+"/sub"), ingest.Options{Log: logger, Dial: policy.DialWith})
 			if err != nil {
 				return err
 			}
@@ -130,7 +136,7 @@ func run() error {
 		DataDir: filepath.Join(*data, "web"), Console: os.Stderr,
 		Cameras: states, Segments: adapt.Segments{Store: store}, Exporter: adapt.Exporter{Store: store},
 		Search: adapt.Search{Index: idx}, Live: hub, Stats: &adapt.Stats{Store: store, DataDir: *data, Version: "webtestd"},
-		CertFingerprint: fp, Logger: logger,
+		CertFingerprint: fp, Logger: logger, CameraPolicy: policy,
 		Network: netconf.Store{Path: filepath.Join(*data, netconf.FileName)}, BoxName: "matthan-3456", Uplink: "lo",
 	})
 	if err != nil {
@@ -146,13 +152,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: wa, TLSConfig: webadmin.TLSConfig(cert), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: log.New(ioDiscard{}, "", 0)}
+	srv := webadmin.NewHTTPServer(wa, webadmin.Timeouts{}, log.New(ioDiscard{}, "", 0))
+	srv.TLSConfig = webadmin.TLSConfig(cert)
 	go srv.Serve(tls.NewListener(ln, srv.TLSConfig))
 	var redirect *http.Server
 	if *plain != "" {
 		_, port, _ := net.SplitHostPort(*listen)
-		redirect = &http.Server{Addr: *plain, Handler: webadmin.RedirectToHTTPS(port), ReadHeaderTimeout: 10 * time.Second}
+		redirect = webadmin.NewHTTPServer(webadmin.RedirectToHTTPS(port), webadmin.Timeouts{}, nil)
 		pln, err := net.Listen("tcp", *plain)
 		if err != nil {
 			return err
