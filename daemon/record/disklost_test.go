@@ -62,7 +62,7 @@ func TestRecordingDiskLost(t *testing.T) {
 		t.Fatal("the dead disk is still attached")
 	}
 	dfs.SetFail(nil)
-	openDisk(nil) // plugged in again
+	openDisk(nil)  // plugged in again
 	sendSeconds(5) // back on the disk at the next key frame
 	rec.StreamEnded(nil)
 
