@@ -68,7 +68,7 @@ func TestScan(t *testing.T) {
 func TestOnUSB(t *testing.T) {
 	for p, want := range map[string]bool{
 		"devices/platform/scb/fd500000.pcie/pci0000:00/0000:00:00.0/0000:01:00.0/usb2/2-2/2-2:1.0/host0/target0:0:0/0:0:0:0/block/sda": true,
-		"devices/platform/emmc2bus/fe340000.mmc/mmc_host/mmc0/mmc0:aaaa/block/mmcblk0":                                                false,
+		"devices/platform/emmc2bus/fe340000.mmc/mmc_host/mmc0/mmc0:aaaa/block/mmcblk0":                                                 false,
 		"devices/virtual/block/loop0":               false,
 		"devices/pci0000:00/usbstorage/block/sda":   false,
 		"devices/pci0000:00/0000:00:04.0/usb10/x/y": true,
