@@ -106,6 +106,8 @@ func (s *Server) buildRoutes() {
 		{Method: "POST", Pattern: "/api/users/{name}/delete", Access: roles, Roles: staff, Change: true, h: s.apiUserDelete},
 		{Method: "GET", Pattern: "/api/system", Access: roles, Roles: staff, h: s.apiSystem},
 		{Method: "GET", Pattern: "/api/audit", Access: roles, Roles: staff, h: s.apiAudit},
+		{Method: "GET", Pattern: "/api/disks", Access: roles, Roles: staff, h: s.apiDisks},
+		{Method: "POST", Pattern: "/api/disks/confirm", Access: roles, Roles: technicians, Change: true, h: s.apiDiskConfirm},
 		{Method: "GET", Pattern: "/api/audit/verify", Access: roles, Roles: staff, h: s.apiAuditVerify},
 	}
 	s.mux = http.NewServeMux()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/live"
 )
@@ -142,6 +143,14 @@ type SystemStats struct {
 	Version     string   `json:"version,omitempty"`
 }
 
+// Disks is the USB recording disk watcher (daemon/disks.Manager): the
+// system page lists the disks and a technician confirms one as the
+// recording disk (the one way a disk is ever formatted).
+type Disks interface {
+	Status() disks.Status
+	Confirm(ctx context.Context, id string) error
+}
+
 // StatsSource reports system stats.
 type StatsSource interface {
 	SystemStats() SystemStats
@@ -166,6 +175,7 @@ type Config struct {
 	Lights   Lights
 	Logs     LogSource
 	Stats    StatsSource
+	Disks    Disks
 
 	// CertFingerprint is the HTTPS certificate's SHA-256, shown on the system page.
 	CertFingerprint string

@@ -300,4 +300,5 @@ func ueventValue(path, key string) string {
 	return ""
 }
 
-var errNotFound = errors.New("disks: no such disk")
+// ErrNotFound is returned by Confirm for a disk that is not attached (any more).
+var ErrNotFound = errors.New("disks: no such disk")

@@ -128,6 +128,11 @@ func (m *Manager) Run(ctx context.Context) error {
 		m.Poll(ctx)
 		select {
 		case <-ctx.Done():
+			m.op.Lock()
+			if m.Status().State == OnDisk {
+				m.opts.Unmount(m.opts.MountDir) // lazily: the store closes its files after
+			}
+			m.op.Unlock()
 			return ctx.Err()
 		case <-t.C:
 		}
@@ -270,7 +275,7 @@ func (m *Manager) Confirm(ctx context.Context, id string) error {
 	}
 	d := find(disks, id)
 	if d == nil {
-		return fmt.Errorf("%w: %s is not attached (any more)", errNotFound, id)
+		return fmt.Errorf("%w: %s is not attached (any more)", ErrNotFound, id)
 	}
 	m.mu.Lock()
 	busy := m.active != nil

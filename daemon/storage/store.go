@@ -214,9 +214,12 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the retention loop and closes the journals. Open segment
-// writers should be closed first.
+// Close stops the retention loop and closes the journals, and the attached
+// recording disk's store. Open segment writers should be closed first.
 func (s *Store) Close() error {
+	if d := s.disk.Swap(nil); d != nil {
+		d.Close()
+	}
 	s.cancel()
 	<-s.done
 	s.closeJournals()

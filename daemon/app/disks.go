@@ -1,0 +1,66 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/matthan/matthan/daemon/disks"
+	"github.com/matthan/matthan/daemon/storage"
+)
+
+// recordingDisks runs the USB recording disk watcher on the box (where
+// there is a board file: the host's own disks are not ours) and connects
+// it to the card's store. lost is what the card's store calls when the disk
+// fails (storage.Options.DiskLost).
+type recordingDisks struct {
+	mgr atomic.Pointer[disks.Manager]
+}
+
+func (r *recordingDisks) lost(reason error) {
+	if m := r.mgr.Load(); m != nil {
+		m.Lost(reason)
+	}
+}
+
+// alarm reports whether the recording disk is lost (the status LED).
+func (r *recordingDisks) alarm() bool {
+	m := r.mgr.Load()
+	return m != nil && m.Alarm()
+}
+
+// start begins watching the USB disks; store is the card's store and opts
+// the options its recording disk's store gets (its own floor and
+// retention apply on that disk).
+func (r *recordingDisks) start(ctx context.Context, store *storage.Store, opts storage.Options, log *slog.Logger) *disks.Manager {
+	m := disks.New(disks.Options{Target: diskTarget{ctx: ctx, card: store, opts: opts}, Logf: logf(log, "disks")})
+	r.mgr.Store(m)
+	go m.Run(ctx)
+	return m
+}
+
+// diskTarget opens a store on the mounted recording disk and attaches it
+// to the card's.
+type diskTarget struct {
+	ctx  context.Context
+	card *storage.Store
+	opts storage.Options
+}
+
+func (t diskTarget) AttachDisk(dir string) error {
+	if !disks.IsMountPoint(dir) {
+		return fmt.Errorf("%s is not a mount point: not recording into the card below it", dir)
+	}
+	d, err := storage.Open(t.ctx, dir, t.opts)
+	if err != nil {
+		return err
+	}
+	if err := t.card.AttachDisk(d); err != nil {
+		d.Close()
+		return err
+	}
+	return nil
+}
+
+func (t diskTarget) DetachDisk(reason error) { t.card.DetachDisk(reason) }
