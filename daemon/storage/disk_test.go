@@ -266,3 +266,20 @@ func countMP4(t *testing.T, dir string) int {
 	})
 	return n
 }
+
+// TestRecordingDiskDeadBeforeCreate: a disk that died between segments
+// (the camera's folder cannot even be made) is lost at the next Create,
+// which then goes to the card.
+func TestRecordingDiskDeadBeforeCreate(t *testing.T) {
+	cardDir := t.TempDir()
+	card := openDiskStore(t, cardDir, nil)
+	dfs := faultfs.New(nil)
+	if err := card.AttachDisk(openDiskStore(t, t.TempDir(), dfs)); err != nil {
+		t.Fatal(err)
+	}
+	dfs.SetFail(syscall.EIO)
+	s := writeSeg(t, card, "newcam", diskT0, 10)
+	if !strings.HasPrefix(s.File, cardDir) || card.Disk() != nil {
+		t.Errorf("segment at %s, disk still attached: %v", s.File, card.Disk() != nil)
+	}
+}

@@ -50,7 +50,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 	}
 	c, err := s.camera(cameraName)
 	if err != nil {
-		return nil, err
+		return nil, s.diskFailure(err)
 	}
 	st := max(unixNano(start), 0) / int64(time.Millisecond) * int64(time.Millisecond)
 	s.mu.Lock()
@@ -66,7 +66,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 
 	if needDay {
 		if err := s.mkdir(filepath.Join(c.dir, dayDir(st))); err != nil {
-			return nil, err
+			return nil, s.diskFailure(err)
 		}
 		s.mu.Lock()
 		c.lastDay = dayDir(st)
