@@ -245,7 +245,7 @@ func readMounts(path string) (map[string]string, error) {
 	}
 	m := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
+		f := strings.Split(line, " ") // the kernel separates by one space and escapes spaces in paths
 		if len(f) < 5 {
 			continue
 		}
