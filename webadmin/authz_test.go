@@ -71,6 +71,7 @@ var expectations = map[string]want{
 	"GET /api/audit/verify":               {roles: []auth.Role{tech, off}},
 	"GET /api/disks":                      {roles: []auth.Role{tech, off}},
 	"POST /api/disks/confirm":             {roles: []auth.Role{tech}},
+	"POST /api/disks/forget":              {roles: []auth.Role{tech}},
 }
 
 // requestFor builds a harmless request for a route: path values filled in,

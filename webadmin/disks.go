@@ -58,3 +58,22 @@ func (s *Server) apiDiskConfirm(w http.ResponseWriter, r *http.Request, rc *reqC
 	s.auditAppend(r, rc, audit.Change, "", "recording disk in use: "+what)
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "disk_ready")})
 }
+
+// apiDiskForget makes the box record to the card by choice after its
+// recording disk was lost (ends the alarm). Technicians only, audited.
+func (s *Server) apiDiskForget(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	if s.cfg.Disks == nil {
+		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	if err := s.cfg.Disks.Forget(); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, disks.ErrNotConfirmable) {
+			status = http.StatusConflict
+		}
+		s.jsonError(w, rc, status, "err_disk", err.Error())
+		return
+	}
+	s.auditAppend(r, rc, audit.Change, "", "recording disk forgotten: recording to the SD card")
+	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "disk_forgotten")})
+}

@@ -15,6 +15,7 @@ import (
 type fakeDisks struct {
 	mu        sync.Mutex
 	confirmed []string
+	forgotten int
 	st        disks.Status
 }
 
@@ -22,6 +23,17 @@ func (f *fakeDisks) Status() disks.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.st
+}
+
+func (f *fakeDisks) Forget() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.st.State == disks.OnDisk {
+		return fmt.Errorf("%w: recording onto it now", disks.ErrNotConfirmable)
+	}
+	f.st.State, f.st.Alarm = disks.OnCard, ""
+	f.forgotten++
+	return nil
 }
 
 func (f *fakeDisks) Confirm(_ context.Context, id string) error {
@@ -53,6 +65,9 @@ func TestRecordingDiskConfirm(t *testing.T) {
 	if code, _ := off.do("POST", "/api/disks/confirm", `{"id":"sdb:S1:1000000000000"}`, ""); code != http.StatusForbidden {
 		t.Errorf("officer confirmed: %d", code)
 	}
+	if code, _ := off.do("POST", "/api/disks/forget", "", ""); code != http.StatusForbidden || fd.forgotten != 0 {
+		t.Errorf("officer forgot the disk: %d", code)
+	}
 	noCSRF := *tech
 	noCSRF.csrf = ""
 	if code, _ := noCSRF.do("POST", "/api/disks/confirm", `{"id":"sdb:S1:1000000000000"}`, ""); code != http.StatusForbidden {
@@ -70,13 +85,22 @@ func TestRecordingDiskConfirm(t *testing.T) {
 	if len(fd.confirmed) != 1 {
 		t.Errorf("confirmed %v", fd.confirmed)
 	}
+	if code, body := tech.do("POST", "/api/disks/forget", "", ""); code != http.StatusConflict {
+		t.Errorf("forget while recording onto the disk: %d %s", code, body)
+	}
+	fd.mu.Lock()
+	fd.st.State = disks.Lost
+	fd.mu.Unlock()
+	if code, body := tech.do("POST", "/api/disks/forget", "", ""); code != 200 || fd.forgotten != 1 || !strings.Contains(body, "thẻ nhớ") {
+		t.Errorf("forget: %d %s", code, body)
+	}
 	recs, _ := env.s.audit.Read(auditFilterActor("tech", "change"), 10)
 	var details []string
 	for _, r := range recs {
 		details = append(details, r.Detail)
 	}
 	all := strings.Join(details, "\n")
-	if !strings.Contains(all, "recording disk confirmed: sdb WDC Elements, 1000 GB, serial S1") || !strings.Contains(all, "recording disk in use") || !strings.Contains(all, "not prepared") {
+	if !strings.Contains(all, "recording disk confirmed: sdb WDC Elements, 1000 GB, serial S1") || !strings.Contains(all, "recording disk in use") || !strings.Contains(all, "not prepared") || !strings.Contains(all, "recording disk forgotten") {
 		t.Errorf("audit: %s", all)
 	}
 }

@@ -57,6 +57,7 @@ var messages = map[string][2]string{
 	"err_no_video":       {"Không có đoạn ghi nào trong khoảng này.", "No recording in this range."},
 	"err_self_delete":    {"Không thể xoá chính mình.", "You cannot delete yourself."},
 	"err_disk":           {"Không dùng được ổ này: %s", "This disk cannot be used: %s"},
+	"disk_forgotten":     {"Đã bỏ ổ ghi hình. Hình ảnh được ghi vào thẻ nhớ.", "Recording disk forgotten. Video is recorded onto the SD card."},
 	"disk_ready":         {"Đã chuẩn bị ổ. Hình ảnh mới được ghi vào ổ USB.", "The disk is ready. New video is recorded onto the USB disk."},
 	"saved":              {"Đã lưu.", "Saved."},
 	"saved_restart":      {"Đã lưu. Daemon sẽ áp dụng khi khởi động lại.", "Saved. The daemon applies it at its next start."},

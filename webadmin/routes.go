@@ -108,6 +108,7 @@ func (s *Server) buildRoutes() {
 		{Method: "GET", Pattern: "/api/audit", Access: roles, Roles: staff, h: s.apiAudit},
 		{Method: "GET", Pattern: "/api/disks", Access: roles, Roles: staff, h: s.apiDisks},
 		{Method: "POST", Pattern: "/api/disks/confirm", Access: roles, Roles: technicians, Change: true, h: s.apiDiskConfirm},
+		{Method: "POST", Pattern: "/api/disks/forget", Access: roles, Roles: technicians, Change: true, h: s.apiDiskForget},
 		{Method: "GET", Pattern: "/api/audit/verify", Access: roles, Roles: staff, h: s.apiAuditVerify},
 	}
 	s.mux = http.NewServeMux()

@@ -149,6 +149,9 @@ type SystemStats struct {
 type Disks interface {
 	Status() disks.Status
 	Confirm(ctx context.Context, id string) error
+	// Forget stops expecting a lost recording disk: the box records to
+	// the card by choice and the alarm ends.
+	Forget() error
 }
 
 // StatsSource reports system stats.

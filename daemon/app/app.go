@@ -104,7 +104,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	defer store.Close()
 	var usbDisks webadmin.Disks
 	if opt.BoardFile != "" { // on the box: a USB disk records, the card keeps the rest
-		usbDisks = recDisks.start(bgCtx, store, storeOpts, log)
+		usbDisks = recDisks.start(bgCtx, store, storeOpts, filepath.Join(cfg.DataDir, "recording-disk.json"), log)
 	}
 
 	hub := live.NewHub()

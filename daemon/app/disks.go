@@ -32,9 +32,10 @@ func (r *recordingDisks) alarm() bool {
 
 // start begins watching the USB disks; store is the card's store and opts
 // the options its recording disk's store gets (its own floor and
-// retention apply on that disk).
-func (r *recordingDisks) start(ctx context.Context, store *storage.Store, opts storage.Options, log *slog.Logger) *disks.Manager {
-	m := disks.New(disks.Options{Target: diskTarget{ctx: ctx, card: store, opts: opts}, Logf: logf(log, "disks")})
+// retention apply on that disk); stateFile remembers the disk across
+// reboots (a box booting without it raises the alarm).
+func (r *recordingDisks) start(ctx context.Context, store *storage.Store, opts storage.Options, stateFile string, log *slog.Logger) *disks.Manager {
+	m := disks.New(disks.Options{Target: diskTarget{ctx: ctx, card: store, opts: opts}, StateFile: stateFile, Logf: logf(log, "disks")})
 	r.mgr.Store(m)
 	go m.Run(ctx)
 	return m

@@ -352,3 +352,59 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met in 2 s")
 }
+
+// TestManagerRemembersDisk: a box that adopted a recording disk and boots
+// without it raises the alarm after the grace time instead of quietly
+// recording to the card; Forget ends the alarm for good.
+func TestManagerRemembersDisk(t *testing.T) {
+	sys := copyTree(t)
+	state := filepath.Join(t.TempDir(), "recording-disk.json")
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	opts := Options{Sys: sys, MountDir: "/mnt/rec", Target: &fakeTarget{}, Logf: t.Logf, StateFile: state, Now: clock, Grace: 20 * time.Second,
+		Mount: func(context.Context, string, string) error { return nil }, Unmount: func(string) error { return nil }}
+	m := New(opts)
+	m.Poll(context.Background())
+	if m.Status().State != OnDisk {
+		t.Fatalf("not adopted: %+v", m.Status())
+	}
+	if b, err := os.ReadFile(state); err != nil || !strings.Contains(string(b), "DD5641988A0B") {
+		t.Fatalf("state file: %q %v", b, err)
+	}
+	// Power off, unplug, boot.
+	os.Remove(filepath.Join(sys.Block, "sda"))
+	opts.Target = &fakeTarget{}
+	m = New(opts)
+	m.Poll(context.Background())
+	if st := m.Status(); st.State != OnCard || m.Alarm() || st.Expected == nil || st.Expected.Serial != "DD5641988A0B" {
+		t.Fatalf("within the grace time: %+v", st)
+	}
+	if err := m.Forget(); err != nil { // allowed: nothing recorded to
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state file after Forget: %v", err)
+	}
+	// Again, without Forget: the alarm comes after the grace time.
+	New(Options{Sys: copyTree(t), Target: &fakeTarget{}, StateFile: state, Now: clock,
+		Mount: func(context.Context, string, string) error { return nil }, Unmount: func(string) error { return nil }}).Poll(context.Background())
+	m = New(opts)
+	m.Poll(context.Background())
+	now = now.Add(21 * time.Second)
+	m.Poll(context.Background())
+	if st := m.Status(); st.State != Lost || !m.Alarm() || !strings.Contains(st.Problem, "DD5641988A0B") {
+		t.Fatalf("after the grace time without the disk: %+v", st)
+	}
+	if err := m.Forget(); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Status(); st.State != OnCard || m.Alarm() || st.Expected != nil {
+		t.Errorf("after Forget: %+v", st)
+	}
+	m = New(opts)
+	now = now.Add(time.Minute)
+	m.Poll(context.Background())
+	if m.Alarm() {
+		t.Error("alarm after Forget and a reboot")
+	}
+}

@@ -2,9 +2,12 @@ package disks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -40,6 +43,20 @@ type Status struct {
 	Alarm string `json:"alarm,omitempty"`
 	// Problem is the last failure (a disk that would not mount…).
 	Problem string `json:"problem,omitempty"`
+	// Expected is the recording disk the box knows (kept on the card
+	// across reboots), nil when it records to the card by choice.
+	Expected *Remembered `json:"expected,omitempty"`
+}
+
+// Remembered is the recording disk as kept in Options.StateFile, so that a
+// box that boots without its disk raises the alarm instead of quietly
+// recording to the card.
+type Remembered struct {
+	Vendor    string    `json:"vendor,omitempty"`
+	Model     string    `json:"model,omitempty"`
+	Serial    string    `json:"serial,omitempty"`
+	SizeBytes int64     `json:"sizeBytes"`
+	Since     time.Time `json:"since"`
 }
 
 // Options configure a Manager.
@@ -52,6 +69,12 @@ type Options struct {
 	Logf     func(format string, args ...any)
 	Log      io.Writer // e2fsck and mke2fs output; nil discards
 	Now      func() time.Time
+	// StateFile keeps the recording disk's identity (on the card's data
+	// partition); "" keeps nothing.
+	StateFile string
+	// Grace is how long after start a remembered disk may take to appear
+	// before the alarm (USB disks spin up and enumerate); default 30 s.
+	Grace time.Duration
 
 	// For tests: nil means the real ones.
 	Format  func(ctx context.Context, d Disk) (part string, err error)
@@ -66,12 +89,14 @@ type Manager struct {
 	opts Options
 	op   sync.Mutex // one adopt, format or loss at a time
 
-	mu      sync.Mutex
-	disks   []Disk
-	state   State
-	active  *Disk
-	since   time.Time
-	problem string
+	mu       sync.Mutex
+	disks    []Disk
+	state    State
+	active   *Disk
+	since    time.Time
+	problem  string
+	started  time.Time
+	expected *Remembered
 	// failed holds disks (by ID) that failed while recording: they are not
 	// adopted again until they are unplugged and come back.
 	failed map[string]bool
@@ -100,7 +125,20 @@ func New(opts Options) *Manager {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	m := &Manager{opts: opts, state: OnCard, since: opts.Now(), failed: map[string]bool{}}
+	if opts.Grace <= 0 {
+		opts.Grace = 30 * time.Second
+	}
+	m := &Manager{opts: opts, state: OnCard, since: opts.Now(), started: opts.Now(), failed: map[string]bool{}}
+	if opts.StateFile != "" {
+		if b, err := os.ReadFile(opts.StateFile); err == nil {
+			var r Remembered
+			if err := json.Unmarshal(b, &r); err != nil {
+				opts.Logf("disks: %s unreadable (%v): no recording disk expected", opts.StateFile, err)
+			} else {
+				m.expected = &r
+			}
+		}
+	}
 	if m.opts.Format == nil {
 		m.opts.Format = func(ctx context.Context, d Disk) (string, error) {
 			return Format(ctx, m.opts.Sys, d, m.opts.Tools, m.opts.Log)
@@ -143,7 +181,7 @@ func (m *Manager) Run(ctx context.Context) error {
 func (m *Manager) Status() Status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := Status{Disks: append([]Disk{}, m.disks...), State: m.state, Since: m.since, Problem: m.problem}
+	st := Status{Disks: append([]Disk{}, m.disks...), State: m.state, Since: m.since, Problem: m.problem, Expected: m.expected}
 	if m.active != nil {
 		a := *m.active
 		st.Recording = &a
@@ -197,6 +235,7 @@ func (m *Manager) Poll(ctx context.Context) {
 		}
 		return
 	}
+	defer m.missing()
 	for _, d := range disks {
 		m.mu.Lock()
 		skip := m.failed[d.ID]
@@ -227,9 +266,91 @@ func (m *Manager) adopt(ctx context.Context, d Disk, part string) error {
 		return fmt.Errorf("disks: record onto %s: %w", part, err)
 	}
 	m.opts.Logf("disks: recording onto %s (%s %s, %d GB) mounted on %s", part, d.Vendor, d.Model, d.SizeBytes/1e9, dir)
+	r := &Remembered{Vendor: d.Vendor, Model: d.Model, Serial: d.Serial, SizeBytes: d.SizeBytes, Since: m.opts.Now()}
+	if err := m.remember(r); err != nil {
+		m.opts.Logf("disks: %v", err)
+	}
 	m.mu.Lock()
-	m.active, m.state, m.since, m.problem = &d, OnDisk, m.opts.Now(), ""
+	m.active, m.state, m.since, m.problem, m.expected = &d, OnDisk, m.opts.Now(), "", r
 	m.mu.Unlock()
+	return nil
+}
+
+// missing raises the alarm when a remembered recording disk has not come
+// within the grace time after start.
+func (m *Manager) missing() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.state == OnCard && m.active == nil && m.expected != nil && m.opts.Now().Sub(m.started) >= m.opts.Grace {
+		m.state, m.since = Lost, m.opts.Now()
+		m.problem = fmt.Sprintf("the recording disk (%s %s, serial %s) is not attached", m.expected.Vendor, m.expected.Model, m.expected.Serial)
+		m.opts.Logf("disks: %s", m.problem)
+	}
+}
+
+// remember writes r to the state file (nil removes it), durably.
+func (m *Manager) remember(r *Remembered) error {
+	p := m.opts.StateFile
+	if p == "" {
+		return nil
+	}
+	if r == nil {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("disks: forget the recording disk: %w", err)
+		}
+		return syncDir(filepath.Dir(p))
+	}
+	b, _ := json.MarshalIndent(r, "", "  ")
+	tmp := p + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("disks: remember the recording disk: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("disks: remember the recording disk: %w", err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Forget makes the box record to the card by choice: the lost or missing
+// recording disk is no longer expected and the alarm ends. Refused while a
+// disk is recorded to (unplug it first).
+func (m *Manager) Forget() error {
+	m.op.Lock()
+	defer m.op.Unlock()
+	m.mu.Lock()
+	busy := m.active != nil || m.state == Preparing
+	m.mu.Unlock()
+	if busy {
+		return fmt.Errorf("%w: recording onto it now: unplug it first", ErrNotConfirmable)
+	}
+	if err := m.remember(nil); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.expected, m.state, m.since, m.problem = nil, OnCard, m.opts.Now(), ""
+	m.mu.Unlock()
+	m.opts.Logf("disks: no recording disk expected: recording to the card")
 	return nil
 }
 

@@ -473,6 +473,12 @@ async function systemDisks(root) {
     });
     fill(card, h('h2', {}, L('Ổ ghi hình USB', 'USB recording disk')),
       st.alarm ? h('p', { class: 'error', id: 'disk-alarm', role: 'alert' }, st.alarm) : null,
+      st.alarm && st.expected ? h('p', {}, L('Ổ ghi hình: ', 'Recording disk: ') + [st.expected.vendor, st.expected.model].filter(Boolean).join(' ') + (st.expected.serial ? ' · ' + st.expected.serial : '') + ', ' + fmtBytes(st.expected.sizeBytes)) : null,
+      st.state === 'lost' && role === 'technician' ? h('button', { class: 'secondary', id: 'disk-forget', onclick: async () => {
+        if (!confirm(L('Không dùng ổ USB nữa và ghi vào thẻ nhớ?', 'Stop using the USB disk and record onto the SD card?'))) return;
+        try { msg(status, (await api('/api/disks/forget', { method: 'POST' })).message, true); } catch (e) { msg(status, e.message); }
+        await load();
+      } }, L('Bỏ ổ này, ghi vào thẻ nhớ', 'Forget this disk, record onto the card')) : null,
       h('p', { id: 'disk-state' }, where), st.problem && !st.alarm ? h('p', { class: 'error' }, st.problem) : null, status,
       rows.length ? h('table', { id: 'disk-table' }, h('tr', {}, [L('Ổ', 'Disk'), L('Kiểu', 'Model'), L('Dung lượng', 'Size'), L('Nội dung', 'Content'), L('Tình trạng', 'Health'), ''].map((x) => h('th', {}, x))), rows)
         : h('p', {}, L('Chưa thấy ổ USB nào. Cắm ổ cứng USB vào hộp.', 'No USB disk found. Plug a USB disk into the box.')));
