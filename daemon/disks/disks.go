@@ -8,7 +8,7 @@
 // Everything comes from sysfs (/sys/block), /proc/self/mountinfo and the
 // first bytes of the devices: no udev, no smartctl in the image. Health is
 // the SCSI device's state and I/O error count from sysfs, and the drive's
-// own SMART verdict where the USB bridge passes ATA commands (SAT).
+// own SMART verdict where the USB bridge passes ATA commands (SAT, smart.go).
 package disks
 
 import (

@@ -80,6 +80,7 @@ type Options struct {
 	Format  func(ctx context.Context, d Disk) (part string, err error)
 	Mount   func(ctx context.Context, part, dir string) error
 	Unmount func(dir string) error
+	SMART   func(dev string) (string, error)
 }
 
 // Manager watches the USB disks, adopts a recording disk that is plugged in
@@ -97,6 +98,9 @@ type Manager struct {
 	problem  string
 	started  time.Time
 	expected *Remembered
+	// smart caches each disk's SMART verdict (by ID), asked when the disk
+	// is first seen and every hour after.
+	smart map[string]smartAnswer
 	// failed holds disks (by ID) that failed while recording: they are not
 	// adopted again until they are unplugged and come back.
 	failed map[string]bool
@@ -152,6 +156,10 @@ func New(opts Options) *Manager {
 	if m.opts.Unmount == nil {
 		m.opts.Unmount = Unmount
 	}
+	if m.opts.SMART == nil {
+		m.opts.SMART = SMARTStatus
+	}
+	m.smart = map[string]smartAnswer{}
 	return m
 }
 
@@ -210,6 +218,7 @@ func (m *Manager) Poll(ctx context.Context) {
 		m.opts.Logf("disks: %v", err)
 		return
 	}
+	m.askSMART(disks)
 	m.mu.Lock()
 	m.disks = disks
 	present := map[string]bool{}
@@ -219,6 +228,11 @@ func (m *Manager) Poll(ctx context.Context) {
 	for id := range m.failed {
 		if !present[id] {
 			delete(m.failed, id) // unplugged: adopted again when it comes back
+		}
+	}
+	for id := range m.smart {
+		if !present[id] {
+			delete(m.smart, id)
 		}
 	}
 	active := m.active
@@ -252,6 +266,40 @@ func (m *Manager) Poll(ctx context.Context) {
 			continue
 		}
 		return
+	}
+}
+
+type smartAnswer struct {
+	verdict string
+	at      time.Time
+}
+
+// askSMART fills in the disks' SMART verdicts, asking a drive when it is
+// first seen and every hour after (m.op held).
+func (m *Manager) askSMART(disks []Disk) {
+	now := m.opts.Now()
+	for i := range disks {
+		d := &disks[i]
+		if d.Health.State != "" && d.Health.State != "running" {
+			continue
+		}
+		m.mu.Lock()
+		a, ok := m.smart[d.ID]
+		m.mu.Unlock()
+		if !ok || now.Sub(a.at) >= time.Hour {
+			v, err := m.opts.SMART(d.Dev)
+			if err != nil && !ok {
+				m.opts.Logf("disks: %s: SMART %s: %v", d.Name, v, err)
+			}
+			a = smartAnswer{v, now}
+			m.mu.Lock()
+			m.smart[d.ID] = a
+			m.mu.Unlock()
+			if v == SMARTFailing {
+				m.opts.Logf("disks: %s (%s %s): SMART says the drive is failing", d.Name, d.Vendor, d.Model)
+			}
+		}
+		d.Health.SMART = a.verdict
 	}
 }
 
