@@ -27,17 +27,17 @@ func SMARTStatus(dev string) (string, error) {
 	}
 	defer f.Close()
 	cdb := [16]byte{
-		0x85,       // ATA PASS-THROUGH(16)
-		3 << 1,     // protocol: non-data
-		0x20,       // CK_COND: return the ATA registers in the sense data
-		0, 0xDA,    // features: SMART RETURN STATUS
-		0, 0,       // count
-		0, 0,       // LBA low
-		0, 0x4F,    // LBA mid
-		0, 0xC2,    // LBA high
-		0,          // device
-		0xB0,       // command: SMART
-		0,          // control
+		0x85,    // ATA PASS-THROUGH(16)
+		3 << 1,  // protocol: non-data
+		0x20,    // CK_COND: return the ATA registers in the sense data
+		0, 0xDA, // features: SMART RETURN STATUS
+		0, 0, // count
+		0, 0, // LBA low
+		0, 0x4F, // LBA mid
+		0, 0xC2, // LBA high
+		0,    // device
+		0xB0, // command: SMART
+		0,    // control
 	}
 	var sense [64]byte
 	hdr := sgIOHdr{
