@@ -67,6 +67,15 @@ func (s *Store) loseDisk(d *Store, reason error) {
 		return // already lost
 	}
 	d.lost.Store(true)
+	// What was written onto it stays counted.
+	ds := d.ownStats()
+	s.stats.video.Add(ds.VideoBytes)
+	s.stats.index.Add(ds.IndexBytes)
+	s.stats.fsyncs.Add(ds.FileSyncs)
+	s.stats.isyncs.Add(ds.IndexSyncs)
+	s.stats.dsyncs.Add(ds.DirSyncs)
+	s.stats.deleted.Add(ds.Deleted)
+	s.stats.werr.Add(ds.WriteErrors)
 	s.opts.Logf("storage: recording disk at %s lost (%v): recording to the card", d.dir, reason)
 	s.opts.Events.Publish(events.Event{Type: events.DiskError, Start: s.opts.Now(),
 		Text: fmt.Sprintf("Mất ổ ghi hình USB, đang ghi vào thẻ nhớ / Recording disk lost, recording to the SD card: %v", reason)})

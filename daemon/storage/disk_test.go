@@ -154,6 +154,9 @@ func TestRecordingDiskSwitch(t *testing.T) {
 		t.Errorf("disk alarms %q, want one", a)
 	}
 
+	if st := card.Stats(); st.VideoBytes < 4*1000 || st.WriteErrors == 0 {
+		t.Errorf("stats after the loss %+v: what went onto the disk is not counted", st)
+	}
 	// Recording continues on the card.
 	s3 := writeSeg(t, card, "cam", diskT0.Add(3*time.Minute), 1000)
 	if !strings.HasPrefix(s3.File, cardDir) {

@@ -242,8 +242,24 @@ func (s *Store) closeJournals() {
 // Dir is DIR/recordings.
 func (s *Store) Dir() string { return s.dir }
 
-// Stats returns what the store wrote so far.
+// Stats returns what the store wrote so far, onto the card and onto the
+// recording disks it recorded to.
 func (s *Store) Stats() Stats {
+	st := s.ownStats()
+	if d := s.disk.Load(); d != nil {
+		ds := d.ownStats()
+		st.VideoBytes += ds.VideoBytes
+		st.IndexBytes += ds.IndexBytes
+		st.FileSyncs += ds.FileSyncs
+		st.IndexSyncs += ds.IndexSyncs
+		st.DirSyncs += ds.DirSyncs
+		st.Deleted += ds.Deleted
+		st.WriteErrors += ds.WriteErrors
+	}
+	return st
+}
+
+func (s *Store) ownStats() Stats {
 	return Stats{
 		VideoBytes:  s.stats.video.Load(),
 		IndexBytes:  s.stats.index.Load(),

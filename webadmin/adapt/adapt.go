@@ -173,7 +173,11 @@ func (s *Stats) SystemStats() webadmin.SystemStats {
 	var out webadmin.SystemStats
 	out.Version = s.Version
 	var fs syscall.Statfs_t
-	if err := syscall.Statfs(s.DataDir, &fs); err == nil {
+	dir := s.DataDir
+	if s.Store != nil && s.Store.Disk() != nil {
+		dir = s.Store.Disk().Dir() // the USB recording disk holds the video
+	}
+	if err := syscall.Statfs(dir, &fs); err == nil {
 		out.DiskTotal = int64(fs.Blocks) * int64(fs.Bsize)
 		out.DiskUsed = out.DiskTotal - int64(fs.Bfree)*int64(fs.Bsize)
 	}
