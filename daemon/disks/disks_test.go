@@ -331,6 +331,9 @@ func TestManager(t *testing.T) {
 	if err := m.Confirm(ctx, sdc.ID); !errors.Is(err, ErrNotConfirmable) || len(formatted) != 0 {
 		t.Errorf("a mounted disk: %v, formatted %v", err, formatted)
 	}
+	if err := m.Confirm(ctx, "sdd:BB00:65536"); !errors.Is(err, ErrNotConfirmable) {
+		t.Errorf("an offline disk: %v", err)
+	}
 	if err := m.Confirm(ctx, "sdb:0000000001:65536"); err != nil {
 		t.Fatal(err)
 	}

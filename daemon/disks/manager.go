@@ -456,6 +456,8 @@ func (m *Manager) Confirm(ctx context.Context, id string) error {
 		return fmt.Errorf("%w: %s is mounted on %s", ErrNotConfirmable, d.Dev, d.InUse)
 	case d.ReadOnly:
 		return fmt.Errorf("%w: %s is read-only", ErrNotConfirmable, d.Dev)
+	case d.Health.State != "" && d.Health.State != "running":
+		return fmt.Errorf("%w: %s is %s", ErrNotConfirmable, d.Dev, d.Health.State)
 	}
 	part := ""
 	if p := RecordingPartition(*d); p != nil {

@@ -457,7 +457,8 @@ async function systemDisks(root) {
     const rows = (st.disks || []).map((d) => {
       const isRec = st.recording && st.recording.id === d.id;
       let action = null;
-      if (role === 'technician' && !isRec && !d.inUse && !d.readOnly && st.state !== 'disk' && st.state !== 'preparing') {
+      const running = !d.health || !d.health.state || d.health.state === 'running';
+      if (role === 'technician' && !isRec && !d.inUse && !d.readOnly && running && st.state !== 'disk' && st.state !== 'preparing') {
         action = h('button', { class: d.content === 'recording' ? '' : 'danger', 'data-disk': d.id, onclick: async (ev) => {
           const warn = d.content === 'recording' ? L('Dùng ổ ' + d.name + ' làm ổ ghi hình?', 'Record onto ' + d.name + '?')
             : L('XOÁ TOÀN BỘ dữ liệu trên ổ ' + d.name + ' (' + (d.model || '') + ', ' + fmtBytes(d.sizeBytes) + ') và dùng làm ổ ghi hình?', 'ERASE EVERYTHING on ' + d.name + ' (' + (d.model || '') + ', ' + fmtBytes(d.sizeBytes) + ') and record onto it?');
