@@ -2,12 +2,12 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
 
 	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/storage"
+	"github.com/matthan/matthan/webadmin/adapt"
 )
 
 // recordingDisks runs the USB recording disk watcher on the box (where
@@ -35,33 +35,9 @@ func (r *recordingDisks) alarm() bool {
 // retention apply on that disk); stateFile remembers the disk across
 // reboots (a box booting without it raises the alarm).
 func (r *recordingDisks) start(ctx context.Context, store *storage.Store, opts storage.Options, stateFile string, log *slog.Logger) *disks.Manager {
-	m := disks.New(disks.Options{Target: diskTarget{ctx: ctx, card: store, opts: opts}, StateFile: stateFile, Logf: logf(log, "disks")})
+	m := disks.New(disks.Options{Target: adapt.RecordingDisk{Ctx: ctx, Card: store, Options: opts, MountPoint: true},
+		StateFile: stateFile, Logf: logf(log, "disks")})
 	r.mgr.Store(m)
 	go m.Run(ctx)
 	return m
 }
-
-// diskTarget opens a store on the mounted recording disk and attaches it
-// to the card's.
-type diskTarget struct {
-	ctx  context.Context
-	card *storage.Store
-	opts storage.Options
-}
-
-func (t diskTarget) AttachDisk(dir string) error {
-	if !disks.IsMountPoint(dir) {
-		return fmt.Errorf("%s is not a mount point: not recording into the card below it", dir)
-	}
-	d, err := storage.Open(t.ctx, dir, t.opts)
-	if err != nil {
-		return err
-	}
-	if err := t.card.AttachDisk(d); err != nil {
-		d.Close()
-		return err
-	}
-	return nil
-}
-
-func (t diskTarget) DetachDisk(reason error) { t.card.DetachDisk(reason) }

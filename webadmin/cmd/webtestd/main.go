@@ -214,7 +214,7 @@ func fakeDisks(ctx context.Context, tree, data string, card *storage.Store) weba
 	m := disks.New(disks.Options{
 		Sys:      disks.Sys{Block: filepath.Join(tree, "sys", "block"), Dev: filepath.Join(tree, "dev"), MountInfo: filepath.Join(tree, "mountinfo")},
 		MountDir: filepath.Join(data, "usbdisk"), Interval: time.Second, StateFile: filepath.Join(data, "recording-disk.json"),
-		Target:  diskTarget{ctx, card},
+		Target:  adapt.RecordingDisk{Ctx: ctx, Card: card},
 		Format:  func(_ context.Context, d disks.Disk) (string, error) { return d.Dev + "1", nil },
 		Mount:   func(_ context.Context, _, dir string) error { return os.MkdirAll(dir, 0o755) },
 		Unmount: func(string) error { return nil },
@@ -223,22 +223,3 @@ func fakeDisks(ctx context.Context, tree, data string, card *storage.Store) weba
 	go m.Run(ctx)
 	return m
 }
-
-type diskTarget struct {
-	ctx  context.Context
-	card *storage.Store
-}
-
-func (t diskTarget) AttachDisk(dir string) error {
-	d, err := storage.Open(t.ctx, dir, storage.Options{})
-	if err != nil {
-		return err
-	}
-	if err := t.card.AttachDisk(d); err != nil {
-		d.Close()
-		return err
-	}
-	return nil
-}
-
-func (t diskTarget) DetachDisk(reason error) { t.card.DetachDisk(reason) }
