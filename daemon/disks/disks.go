@@ -59,6 +59,8 @@ type Disk struct {
 	Health Health `json:"health"`
 	// Problem says why the disk could not be read or used.
 	Problem string `json:"problem,omitempty"`
+
+	ioErrFile string // sysfs ioerr_cnt
 }
 
 // Partition is one partition of a Disk.
@@ -145,9 +147,8 @@ func scanOne(sys Sys, root, name string, mounts map[string]string, usbOnly bool)
 	d.Vendor = readText(filepath.Join(base, "device", "vendor"))
 	d.Model = readText(filepath.Join(base, "device", "model"))
 	d.Health.State = readText(filepath.Join(base, "device", "state"))
-	if s := readText(filepath.Join(base, "device", "ioerr_cnt")); s != "" {
-		d.Health.IOErrors, _ = strconv.ParseInt(strings.TrimPrefix(s, "0x"), 16, 64)
-	}
+	d.ioErrFile = filepath.Join(base, "device", "ioerr_cnt")
+	d.Health.IOErrors = readIOErrors(d.ioErrFile)
 	d.Health.SMART = "unavailable"
 	// The USB device is the nearest folder above with an idVendor.
 	for dir := filepath.Dir(real); len(dir) > len(root) && dir != "/"; dir = filepath.Dir(dir) {
@@ -273,6 +274,12 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// readIOErrors reads a SCSI device's ioerr_cnt (hexadecimal).
+func readIOErrors(path string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimPrefix(readText(path), "0x"), 16, 64)
+	return n
 }
 
 func readText(path string) string {

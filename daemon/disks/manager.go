@@ -272,6 +272,11 @@ func (m *Manager) Poll(ctx context.Context) {
 type smartAnswer struct {
 	verdict string
 	at      time.Time
+	// ownErrors counts the errors the SMART questions added to the
+	// device's ioerr_cnt: the kernel counts any pass-through command that
+	// ends in CHECK CONDITION, which a bridge without SAT answers, and
+	// which even a successful SMART RETURN STATUS with CK_COND returns.
+	ownErrors int64
 }
 
 // askSMART fills in the disks' SMART verdicts, asking a drive when it is
@@ -280,18 +285,24 @@ func (m *Manager) askSMART(disks []Disk) {
 	now := m.opts.Now()
 	for i := range disks {
 		d := &disks[i]
-		if d.Health.State != "" && d.Health.State != "running" {
-			continue
-		}
 		m.mu.Lock()
 		a, ok := m.smart[d.ID]
 		m.mu.Unlock()
+		// The count Scan read holds the questions asked before this look.
+		d.Health.IOErrors = max(0, d.Health.IOErrors-a.ownErrors)
+		if d.Health.State != "" && d.Health.State != "running" {
+			if ok {
+				d.Health.SMART = a.verdict
+			}
+			continue
+		}
 		if !ok || now.Sub(a.at) >= time.Hour {
+			before := readIOErrors(d.ioErrFile)
 			v, err := m.opts.SMART(d.Dev)
 			if err != nil && !ok {
 				m.opts.Logf("disks: %s: SMART %s: %v", d.Name, v, err)
 			}
-			a = smartAnswer{v, now}
+			a = smartAnswer{v, now, a.ownErrors + max(0, readIOErrors(d.ioErrFile)-before)}
 			m.mu.Lock()
 			m.smart[d.ID] = a
 			m.mu.Unlock()

@@ -2,6 +2,9 @@ package disks
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -55,10 +58,14 @@ func FuzzSATSense(f *testing.F) {
 func TestManagerAsksSMART(t *testing.T) {
 	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
 	asked := map[string]int{}
-	m := New(Options{Sys: copyTree(t), Target: &fakeTarget{}, Now: func() time.Time { return now },
+	sys := copyTree(t)
+	m := New(Options{Sys: sys, Target: &fakeTarget{}, Now: func() time.Time { return now },
 		Mount: func(context.Context, string, string) error { return nil }, Unmount: func(string) error { return nil },
 		SMART: func(dev string) (string, error) {
 			asked[dev[len(dev)-3:]]++
+			// As the kernel does: the pass-through's CHECK CONDITION counts.
+			p := filepath.Join(sys.Block, dev[len(dev)-3:], "device", "ioerr_cnt")
+			os.WriteFile(p, []byte(fmt.Sprintf("0x%x\n", readIOErrors(p)+1)), 0o644)
 			if dev[len(dev)-3:] == "sdb" {
 				return SMARTFailing, nil
 			}
@@ -77,9 +84,20 @@ func TestManagerAsksSMART(t *testing.T) {
 	if asked["sda"] != 1 || asked["sdb"] != 1 || asked["sdd"] != 0 {
 		t.Errorf("asked %v, want each running disk once", asked)
 	}
+	for _, d := range st.Disks {
+		if want := map[string]int64{"sdd": 26}[d.Name]; d.Health.IOErrors != want {
+			t.Errorf("%s: %d I/O errors shown, want %d (the SMART questions' own are not the disk's)", d.Name, d.Health.IOErrors, want)
+		}
+	}
 	now = now.Add(time.Hour)
+	// A real error on sda meanwhile.
+	p := filepath.Join(sys.Block, "sda", "device", "ioerr_cnt")
+	os.WriteFile(p, []byte(fmt.Sprintf("0x%x\n", readIOErrors(p)+1)), 0o644)
 	m.Poll(context.Background())
 	if asked["sda"] != 2 {
 		t.Errorf("asked %v after an hour", asked)
+	}
+	if d := find(m.Status().Disks, "sda:DD5641988A0B:65536"); d == nil || d.Health.IOErrors != 1 {
+		t.Errorf("sda after a real I/O error: %+v", d)
 	}
 }
