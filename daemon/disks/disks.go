@@ -181,7 +181,7 @@ func scanOne(sys Sys, root, name string, mounts map[string]string, usbOnly bool)
 		if mp := mounts[part.devNum]; mp != "" && d.InUse == "" {
 			d.InUse = mp
 		}
-		if k, err := probe(part.Dev, part.SizeBytes); err == nil && k == datapart.Ext4 {
+		if isExt4(part.Dev) {
 			part.FS = "ext4"
 		}
 		d.Partitions = append(d.Partitions, part)
@@ -221,6 +221,21 @@ func RecordingPartition(d Disk) *Partition {
 		}
 	}
 	return nil
+}
+
+// isExt4 reads the superblock's magic only (Scan runs every 2 s: no more
+// than that is read of a disk being recorded to).
+func isExt4(dev string) bool {
+	f, err := os.Open(dev)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [2]byte
+	if _, err := f.ReadAt(b[:], 1024+56); err != nil {
+		return false
+	}
+	return b[0] == 0x53 && b[1] == 0xEF
 }
 
 // probe reads what a device (or partition) holds.
