@@ -78,7 +78,10 @@ type Partition struct {
 type Health struct {
 	// State is the SCSI device's state: running, offline, blocked…
 	State string `json:"state,omitempty"`
-	// IOErrors is the device's I/O error count since it was attached.
+	// IOErrors is the device's I/O error count (Scan: since the kernel
+	// attached it; Manager.Status: since the box first saw it, the
+	// errors of the kernel's own probing and of the SMART questions left
+	// out).
 	IOErrors int64 `json:"ioErrors"`
 	// SMART is "passed" or "failing" (the drive's verdict) or "unavailable"
 	// (the USB bridge does not pass ATA commands, or not asked yet).

@@ -272,6 +272,10 @@ func (m *Manager) Poll(ctx context.Context) {
 type smartAnswer struct {
 	verdict string
 	at      time.Time
+	// baseline is the device's ioerr_cnt when the box first saw it: USB
+	// bridges often fail a command or two while the kernel probes them
+	// (QEMU's usb-storage does), which says nothing of the disk's health.
+	baseline int64
 	// ownErrors counts the errors the SMART questions added to the
 	// device's ioerr_cnt: the kernel counts any pass-through command that
 	// ends in CHECK CONDITION, which a bridge without SAT answers, and
@@ -280,7 +284,9 @@ type smartAnswer struct {
 }
 
 // askSMART fills in the disks' SMART verdicts, asking a drive when it is
-// first seen and every hour after (m.op held).
+// first seen and every hour after, and turns their I/O error counts into
+// errors since the box first saw them, its own questions left out (m.op
+// held).
 func (m *Manager) askSMART(disks []Disk) {
 	now := m.opts.Now()
 	for i := range disks {
@@ -288,12 +294,20 @@ func (m *Manager) askSMART(disks []Disk) {
 		m.mu.Lock()
 		a, ok := m.smart[d.ID]
 		m.mu.Unlock()
+		running := d.Health.State == "" || d.Health.State == "running"
+		if !ok && running { // an offline disk's errors are its story: all shown
+			a.baseline = d.Health.IOErrors
+		}
 		// The count Scan read holds the questions asked before this look.
-		d.Health.IOErrors = max(0, d.Health.IOErrors-a.ownErrors)
-		if d.Health.State != "" && d.Health.State != "running" {
-			if ok {
-				d.Health.SMART = a.verdict
+		d.Health.IOErrors = max(0, d.Health.IOErrors-a.baseline-a.ownErrors)
+		if !running {
+			if !ok {
+				a.verdict, a.at = SMARTUnavailable, now.Add(-time.Hour) // asked once it runs
+				m.mu.Lock()
+				m.smart[d.ID] = a
+				m.mu.Unlock()
 			}
+			d.Health.SMART = a.verdict
 			continue
 		}
 		if !ok || now.Sub(a.at) >= time.Hour {
@@ -302,7 +316,7 @@ func (m *Manager) askSMART(disks []Disk) {
 			if err != nil && !ok {
 				m.opts.Logf("disks: %s: SMART %s: %v", d.Name, v, err)
 			}
-			a = smartAnswer{v, now, a.ownErrors + max(0, readIOErrors(d.ioErrFile)-before)}
+			a = smartAnswer{v, now, a.baseline, a.ownErrors + max(0, readIOErrors(d.ioErrFile)-before)}
 			m.mu.Lock()
 			m.smart[d.ID] = a
 			m.mu.Unlock()

@@ -54,7 +54,9 @@ func FuzzSATSense(f *testing.F) {
 }
 
 // TestManagerAsksSMART: the verdict is asked once per disk (not at every
-// look), shown, asked again after an hour, and not asked of an offline disk.
+// look), shown, asked again after an hour, and not asked of an offline disk;
+// the I/O errors shown are those since the box first saw the disk, without
+// the ones the SMART questions cause.
 func TestManagerAsksSMART(t *testing.T) {
 	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
 	asked := map[string]int{}
@@ -86,7 +88,7 @@ func TestManagerAsksSMART(t *testing.T) {
 	}
 	for _, d := range st.Disks {
 		if want := map[string]int64{"sdd": 26}[d.Name]; d.Health.IOErrors != want {
-			t.Errorf("%s: %d I/O errors shown, want %d (the SMART questions' own are not the disk's)", d.Name, d.Health.IOErrors, want)
+			t.Errorf("%s: %d I/O errors shown, want %d (a running disk's from before the box saw it and the SMART questions' own are not counted; an offline one's all are)", d.Name, d.Health.IOErrors, want)
 		}
 	}
 	now = now.Add(time.Hour)
