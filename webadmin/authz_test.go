@@ -66,10 +66,10 @@ var expectations = map[string]want{
 	"POST /api/users":                     {roles: []auth.Role{tech, off}},
 	"POST /api/users/{name}/password":     {roles: []auth.Role{tech, off}},
 	"POST /api/users/{name}/delete":       {roles: []auth.Role{tech, off}},
-	"GET /api/system":                     {roles: []auth.Role{tech, off}},
 	"GET /api/disks":                      {roles: []auth.Role{tech, off}},
 	"POST /api/disks/confirm":             {roles: []auth.Role{tech}},
 	"POST /api/disks/forget":              {roles: []auth.Role{tech}},
+	"GET /api/system":                     {roles: []auth.Role{tech, off}},
 	"GET /api/audit":                      {roles: []auth.Role{tech, off}},
 	"GET /api/audit/verify":               {roles: []auth.Role{tech, off}},
 }
