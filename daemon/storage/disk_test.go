@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,5 +285,49 @@ func TestRecordingDiskDeadBeforeCreate(t *testing.T) {
 	s := writeSeg(t, card, "newcam", diskT0, 10)
 	if !strings.HasPrefix(s.File, cardDir) || card.Disk() != nil {
 		t.Errorf("segment at %s, disk still attached: %v", s.File, card.Disk() != nil)
+	}
+}
+
+// TestRecordingDiskLostWhileWritersClose: the lost disk's store is closed
+// while its writers are being closed by their recorders: neither may wait
+// for the other (a journal lock taken in another order than the writers'
+// once hung a recorder for good in QEMU).
+func TestRecordingDiskLostWhileWritersClose(t *testing.T) {
+	for round := range 100 {
+		card := openDiskStore(t, t.TempDir(), nil)
+		dfs := faultfs.New(nil)
+		if err := card.AttachDisk(openDiskStore(t, t.TempDir(), dfs)); err != nil {
+			t.Fatal(err)
+		}
+		var ws []*storage.SegmentWriter
+		for i := range 32 {
+			w, err := card.Create(fmt.Sprintf("cam%d", i), diskT0, diskInit(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws = append(ws, w)
+		}
+		dfs.SetFail(syscall.EIO)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			var wg sync.WaitGroup
+			for _, w := range ws {
+				wg.Go(func() {
+					w.Append(diskFrag(100), w.Start().Add(time.Second)) // loses the disk (once)
+					w.Close(w.Start().Add(time.Second))
+				})
+			}
+			wg.Wait()
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: writers hung while the lost disk's store closed", round)
+		}
+		// The card takes the next segments.
+		if _, err := card.Create("cam0", diskT0.Add(time.Minute), diskInit(t)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -226,10 +226,17 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// closeJournals closes every camera's journal. Locks in the writers' order
+// (a camera's jmu before s.mu, never the other way round): a recording
+// disk's store is closed while its recorders still close their segments.
 func (s *Store) closeJournals() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	cams := make([]*camera, 0, len(s.cams))
 	for _, c := range s.cams {
+		cams = append(cams, c)
+	}
+	s.mu.RUnlock()
+	for _, c := range cams {
 		c.jmu.Lock()
 		if c.journal != nil {
 			c.journal.Close()
