@@ -26,6 +26,7 @@ import (
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/auth"
 	"github.com/matthan/matthan/daemon/camnet"
+	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/live"
@@ -147,6 +148,17 @@ type SystemStats struct {
 	Version     string   `json:"version,omitempty"`
 }
 
+// Disks is the USB recording disk watcher (daemon/disks.Manager): the
+// system page lists the disks and a technician confirms one as the
+// recording disk (the one way a disk is ever formatted).
+type Disks interface {
+	Status() disks.Status
+	Confirm(ctx context.Context, id string) error
+	// Forget stops expecting a lost recording disk: the box records to
+	// the card by choice and the alarm ends.
+	Forget() error
+}
+
 // StatsSource reports system stats.
 type StatsSource interface {
 	SystemStats() SystemStats
@@ -171,6 +183,7 @@ type Config struct {
 	Lights   Lights
 	Logs     LogSource
 	Stats    StatsSource
+	Disks    Disks
 
 	// CameraPolicy is where camera URLs may point (saving, the connection
 	// test); the zero policy allows the private ranges only.

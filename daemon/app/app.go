@@ -144,16 +144,24 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	defer stopBg()
 	pub := &publisher{idx: idx, log: evlog, ctx: bgCtx, logger: log}
 
-	store, err := storage.Open(bgCtx, cfg.DataDir, storage.Options{
+	var recDisks recordingDisks
+	storeOpts := storage.Options{
 		RetentionDays: cfg.RetentionDays,
 		MinFreeBytes:  cfg.MinFreeMB << 20,
 		Events:        pub,
 		Logf:          logf(log, "storage"),
-	})
+	}
+	cardOpts := storeOpts // the same floor and retention, applied on each disk
+	cardOpts.DiskLost = recDisks.lost
+	store, err := storage.Open(bgCtx, cfg.DataDir, cardOpts)
 	if err != nil {
 		return fmt.Errorf("open recordings in %s: %w", cfg.DataDir, err)
 	}
 	defer store.Close()
+	var usbDisks webadmin.Disks
+	if opt.BoardFile != "" { // on the box: a USB disk records, the card keeps the rest
+		usbDisks = recDisks.start(bgCtx, store, storeOpts, filepath.Join(cfg.DataDir, "recording-disk.json"), log)
+	}
 
 	hub := live.NewHub()
 	cams := newCameraSet(cfg, store, hub, pub, log)
@@ -170,7 +178,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		DataDir: webDir, Console: io.Discard, CameraPolicy: cfg.CameraPolicy(),
 		Cameras: cams, Applier: cams,
 		Segments: adapt.Segments{Store: store}, Exporter: adapt.Exporter{Store: store},
-		Search: adapt.Search{Index: idx}, Live: hub, Lights: lp.page,
+		Search: adapt.Search{Index: idx}, Live: hub, Lights: lp.page, Disks: usbDisks,
 		Logs:            initLog{socket: opt.InitSocket},
 		Stats:           &adapt.Stats{Store: store, DataDir: cfg.DataDir, Version: "matthand"},
 		CertFingerprint: fp, Logger: log.With("component", "webadmin"),
@@ -217,7 +225,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		n := store.Stats().WriteErrors
 		problem := n > lastWriteErrors
 		lastWriteErrors = n
-		return problem
+		return problem || recDisks.alarm()
 	})
 
 	daemonAPI := &api.Server{

@@ -25,3 +25,14 @@ bench-record-ext4:
 	$(GO) test -run '^$$' -bench 'BenchmarkDiskBytesExt4$$' -benchtime 1x ./daemon/record/ | awk ' \
 	  /^BenchmarkDiskBytesExt4/ { for (i = 1; i < NF; i++) if ($$(i+1) == "disk/received") print "BENCH record_core_disk_bytes_ext4", $$i, "ratio" } \
 	  /^(FAIL|panic)/ { print; bad = 1 } END { exit bad }'
+
+# Days of video a 1 TB USB recording disk holds for 18 cameras at the rates
+# the recorder measures for camsim's clips (segments + index on disk).
+BENCHES += bench-capacity
+.PHONY: bench-capacity
+bench-capacity:
+	@$(GO) test -run '^$$' -bench 'BenchmarkDaysOfVideoPerTB$$' -benchtime 1x ./daemon/record/ | awk ' \
+	  /^BenchmarkDaysOfVideoPerTB/ { for (i = 1; i < NF; i++) { \
+	    if ($$(i+1) == "days/TB") print "BENCH days_of_video_per_tb", $$i, "days"; \
+	    if ($$(i+1) == "GB/day") print "BENCH video_gb_per_day_18cam", $$i, "GB" } } \
+	  /^(FAIL|panic)/ { print; bad = 1 } END { exit bad }'

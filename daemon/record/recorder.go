@@ -7,6 +7,7 @@ package record
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -208,13 +209,18 @@ func (r *Recorder) WriteAccessUnit(au *media.AccessUnit) error {
 			pos = max(pos, r.nextTick) // the previous fragment is out with a provisional duration
 		}
 		r.nextTick = pos
-		if au.Key && tickDur(pos) >= r.opts.SegmentDuration || r.seg.Size() > storage.MaxSegmentBytes/2 {
+		if au.Key && (tickDur(pos) >= r.opts.SegmentDuration || r.seg.Elsewhere()) || r.seg.Size() > storage.MaxSegmentBytes/2 {
 			r.finishSegment()
 		} else if r.frag.Len() > 0 && tickDur(pos-r.fragBase) >= r.opts.FragmentDuration {
 			r.flushFragment()
 		}
 	}
 	if r.seg == nil {
+		if r.waitKey && !au.Key { // the segment was dropped above (its disk was lost)
+			r.stats.Dropped++
+			return nil
+		}
+		r.waitKey = false
 		if !r.startSegment(au) {
 			r.stats.Dropped++
 			return nil
@@ -301,6 +307,7 @@ func (r *Recorder) flushFragment() {
 		// The fragment is lost (the file was cut back to its last good
 		// fragment); the next one continues the segment.
 		r.storageError(err)
+		r.dropLostSegment(err)
 		return
 	}
 	r.stats.Fragments++
@@ -309,6 +316,7 @@ func (r *Recorder) flushFragment() {
 	if tickDur(r.unsynced)+2*r.opts.FragmentDuration > r.opts.MaxLoss {
 		if err := r.seg.Sync(); err != nil {
 			r.storageError(err)
+			r.dropLostSegment(err)
 			return
 		}
 		r.unsynced = 0
@@ -324,6 +332,9 @@ func (r *Recorder) finishSegment() {
 		return
 	}
 	r.flushFragment()
+	if r.seg == nil { // dropped: its disk was lost
+		return
+	}
 	end := r.segStart.Add(tickDur(r.nextTick))
 	if err := r.seg.Close(end); err != nil {
 		r.storageError(err)
@@ -332,6 +343,20 @@ func (r *Recorder) finishSegment() {
 	}
 	r.seg = nil
 	r.frag.Reset()
+}
+
+// dropLostSegment ends the segment when its recording disk was lost
+// (storage.ErrDiskLost): it is closed best-effort, and the next key frame
+// starts a new segment, which the store creates on the card.
+func (r *Recorder) dropLostSegment(err error) {
+	if r.seg == nil || !errors.Is(err, storage.ErrDiskLost) {
+		return
+	}
+	r.opts.Logf("record %s: recording disk lost, new segment at the next key frame", r.camera)
+	r.seg.Close(r.segStart.Add(tickDur(r.nextTick))) // fails fast: the disk is gone
+	r.seg = nil
+	r.frag.Reset()
+	r.waitKey = true
 }
 
 func (r *Recorder) storageError(err error) {

@@ -62,7 +62,7 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 		if err := ctx.Err(); err != nil {
 			return info, err
 		}
-		f, err := s.fs.OpenFile(s.Path(seg), os.O_RDONLY, 0)
+		f, err := s.open(seg)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // deleted by retention meanwhile

@@ -148,6 +148,7 @@ func (s *Store) deleteSegments(victims []victim) (int, error) {
 			// give back the reserve and try again.
 			err = s.appendRecords(c, true, recs...)
 		}
+		err = s.diskFailure(err)
 		if err == nil {
 			s.mu.Lock()
 			for _, v := range vs {

@@ -48,6 +48,9 @@ type Options struct {
 	FS FS
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DiskLost, if set, is called (once per loss) when the attached
+	// recording disk fails or is detached; see AttachDisk.
+	DiskLost func(reason error)
 }
 
 // Segment is one segment file of one camera.
@@ -59,6 +62,8 @@ type Segment struct {
 	File string
 	// Recording is true while a recorder is still appending to it.
 	Recording bool
+
+	dir string // DIR/recordings holding the file (the card's or a recording disk's)
 }
 
 // Stats counts what the store wrote.
@@ -124,6 +129,13 @@ type Store struct {
 	stats struct {
 		video, index, fsyncs, isyncs, dsyncs, deleted, werr atomic.Int64
 	}
+
+	// disk is the recording disk's store, where new segments go (on the
+	// card's store only); parent is the card's store (on a recording
+	// disk's); lost is set when the recording disk failed (disk.go).
+	disk   atomic.Pointer[Store]
+	parent atomic.Pointer[Store]
+	lost   atomic.Bool
 
 	kick   chan struct{}
 	cancel context.CancelFunc
@@ -202,19 +214,29 @@ func Open(ctx context.Context, dataDir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the retention loop and closes the journals. Open segment
-// writers should be closed first.
+// Close stops the retention loop and closes the journals, and the attached
+// recording disk's store. Open segment writers should be closed first.
 func (s *Store) Close() error {
+	if d := s.disk.Swap(nil); d != nil {
+		d.Close()
+	}
 	s.cancel()
 	<-s.done
 	s.closeJournals()
 	return nil
 }
 
+// closeJournals closes every camera's journal. Locks in the writers' order
+// (a camera's jmu before s.mu, never the other way round): a recording
+// disk's store is closed while its recorders still close their segments.
 func (s *Store) closeJournals() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	cams := make([]*camera, 0, len(s.cams))
 	for _, c := range s.cams {
+		cams = append(cams, c)
+	}
+	s.mu.RUnlock()
+	for _, c := range cams {
 		c.jmu.Lock()
 		if c.journal != nil {
 			c.journal.Close()
@@ -227,8 +249,24 @@ func (s *Store) closeJournals() {
 // Dir is DIR/recordings.
 func (s *Store) Dir() string { return s.dir }
 
-// Stats returns what the store wrote so far.
+// Stats returns what the store wrote so far, onto the card and onto the
+// recording disks it recorded to.
 func (s *Store) Stats() Stats {
+	st := s.ownStats()
+	if d := s.disk.Load(); d != nil {
+		ds := d.ownStats()
+		st.VideoBytes += ds.VideoBytes
+		st.IndexBytes += ds.IndexBytes
+		st.FileSyncs += ds.FileSyncs
+		st.IndexSyncs += ds.IndexSyncs
+		st.DirSyncs += ds.DirSyncs
+		st.Deleted += ds.Deleted
+		st.WriteErrors += ds.WriteErrors
+	}
+	return st
+}
+
+func (s *Store) ownStats() Stats {
 	return Stats{
 		VideoBytes:  s.stats.video.Load(),
 		IndexBytes:  s.stats.index.Load(),
@@ -240,21 +278,35 @@ func (s *Store) Stats() Stats {
 	}
 }
 
-// Cameras lists the cameras that have a recordings folder, sorted.
+// Cameras lists the cameras that have a recordings folder (on the card or
+// the recording disk), sorted.
 func (s *Store) Cameras() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	names := make([]string, 0, len(s.cams))
-	for n := range s.cams {
-		names = append(names, n)
+	var names []string
+	if d := s.disk.Load(); d != nil {
+		names = d.Cameras()
 	}
+	s.mu.RLock()
+	for n := range s.cams {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	s.mu.RUnlock()
 	sort.Strings(names)
 	return names
 }
 
-// Segments returns camera's segments that overlap [from, to), oldest first.
-// A zero to means no upper bound.
+// Segments returns camera's segments that overlap [from, to), oldest first,
+// on the card and on the recording disk. A zero to means no upper bound.
 func (s *Store) Segments(camera string, from, to time.Time) []Segment {
+	var onDisk []Segment
+	if d := s.disk.Load(); d != nil {
+		onDisk = d.Segments(camera, from, to)
+	}
+	return mergeSegments(s.localSegments(camera, from, to), onDisk)
+}
+
+func (s *Store) localSegments(camera string, from, to time.Time) []Segment {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	c := s.cams[camera]
@@ -282,15 +334,22 @@ func (s *Store) Segments(camera string, from, to time.Time) []Segment {
 	return out
 }
 
-// Oldest returns the oldest segment of any camera (ok false if none).
+// Oldest returns the oldest segment of any camera (ok false if none), on
+// the card or the recording disk.
 func (s *Store) Oldest() (Segment, bool) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	c, e, ok := s.oldestLocked()
-	if !ok {
-		return Segment{}, false
+	var seg Segment
+	if ok {
+		seg = s.segment(c, e)
 	}
-	return s.segment(c, e), true
+	s.mu.RUnlock()
+	if d := s.disk.Load(); d != nil {
+		if dseg, dok := d.Oldest(); dok && (!ok || dseg.Start.Before(seg.Start)) {
+			return dseg, true
+		}
+	}
+	return seg, ok
 }
 
 // unixNano is t in Unix nanoseconds, clamped to what an int64 holds (the
@@ -317,6 +376,7 @@ func (s *Store) segment(c *camera, e entry) Segment {
 		End:    time.Unix(0, e.end()).UTC(),
 		Bytes:  int64(e.size),
 		File:   segmentFile(c.name, e.start),
+		dir:    s.dir,
 	}
 	if c.open != nil && c.open.start == e.start {
 		seg.Recording = true
@@ -325,9 +385,23 @@ func (s *Store) segment(c *camera, e entry) Segment {
 	return seg
 }
 
-// Path is the absolute path of seg's file.
+// Path is the absolute path of seg's file (on the card or the recording
+// disk, whichever holds it).
 func (s *Store) Path(seg Segment) string {
-	return filepath.Join(s.dir, filepath.FromSlash(seg.File))
+	dir := seg.dir
+	if dir == "" {
+		dir = s.dir
+	}
+	return filepath.Join(dir, filepath.FromSlash(seg.File))
+}
+
+// open opens seg's file for reading on the file system that holds it.
+func (s *Store) open(seg Segment) (File, error) {
+	fs := s.fs
+	if d := s.disk.Load(); d != nil && seg.dir == d.dir {
+		fs = d.fs
+	}
+	return fs.OpenFile(s.Path(seg), os.O_RDONLY, 0)
 }
 
 // segmentFile names a segment by its start time (UTC):

@@ -38,10 +38,19 @@ type SegmentWriter struct {
 // the result back with Start) whose file begins with init (ftyp+moov).
 // Order: the index record naming the file is made durable first, then the
 // file is created, written, fsynced, and its directory fsynced.
+//
+// With a recording disk attached (AttachDisk), the segment is created on it;
+// if the disk fails meanwhile, on the card.
 func (s *Store) Create(cameraName string, start time.Time, init []byte) (*SegmentWriter, error) {
+	if w, ok, err := s.createOnDisk(cameraName, start, init); ok {
+		return w, err
+	}
+	if s.lost.Load() {
+		return nil, ErrDiskLost
+	}
 	c, err := s.camera(cameraName)
 	if err != nil {
-		return nil, err
+		return nil, s.diskFailure(err)
 	}
 	st := max(unixNano(start), 0) / int64(time.Millisecond) * int64(time.Millisecond)
 	s.mu.Lock()
@@ -57,7 +66,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 
 	if needDay {
 		if err := s.mkdir(filepath.Join(c.dir, dayDir(st))); err != nil {
-			return nil, err
+			return nil, s.diskFailure(err)
 		}
 		s.mu.Lock()
 		c.lastDay = dayDir(st)
@@ -80,7 +89,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storage: create segment %s: %w", w.path, err)
+		return nil, fmt.Errorf("storage: create segment %s: %w", w.path, s.diskFailure(err))
 	}
 
 	err = s.retryOnFull(int64(len(init))+1<<20, func() error {
@@ -117,7 +126,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 		c.open = nil
 		s.mu.Unlock()
 		c.jmu.Unlock()
-		return nil, fmt.Errorf("storage: create segment %s: %w", w.path, err)
+		return nil, fmt.Errorf("storage: create segment %s: %w", w.path, s.diskFailure(err))
 	}
 	w.size.Store(int64(len(init)))
 	w.synced = int64(len(init))
@@ -153,6 +162,9 @@ func (w *SegmentWriter) AppendParts(parts [][]byte, end time.Time) error {
 	if w.closed {
 		return errors.New("storage: append to closed segment")
 	}
+	if w.s.lost.Load() {
+		return fmt.Errorf("storage: write %s: %w", w.path, ErrDiskLost)
+	}
 	size := 0
 	for _, p := range parts {
 		size += len(p)
@@ -171,7 +183,7 @@ func (w *SegmentWriter) AppendParts(parts [][]byte, end time.Time) error {
 	})
 	if err != nil {
 		w.s.stats.werr.Add(1)
-		return fmt.Errorf("storage: write %s: %w", w.path, err)
+		return fmt.Errorf("storage: write %s: %w", w.path, w.s.diskFailure(err))
 	}
 	w.s.stats.video.Add(int64(size))
 	if w.s.budget.Add(-int64(size)) < 0 {
@@ -190,10 +202,13 @@ func (w *SegmentWriter) Sync() error {
 	if w.closed || w.synced == w.size.Load() {
 		return nil
 	}
+	if w.s.lost.Load() {
+		return fmt.Errorf("storage: fsync %s: %w", w.path, ErrDiskLost)
+	}
 	w.s.stats.fsyncs.Add(1)
 	if err := w.f.Sync(); err != nil {
 		w.s.stats.werr.Add(1)
-		return fmt.Errorf("storage: fsync %s: %w", w.path, err)
+		return fmt.Errorf("storage: fsync %s: %w", w.path, w.s.diskFailure(err))
 	}
 	w.synced = w.size.Load()
 	return nil
@@ -208,7 +223,7 @@ func (w *SegmentWriter) Close(end time.Time) error {
 	if w.closed {
 		return nil
 	}
-	if w.preallocated {
+	if w.preallocated && !w.s.lost.Load() {
 		// Give back reserved blocks past the end before the final fsync.
 		if terr := w.f.Truncate(w.size.Load()); terr != nil {
 			w.s.opts.Logf("storage: release preallocation of %s: %v", w.path, terr)
@@ -242,7 +257,7 @@ func (w *SegmentWriter) Close(end time.Time) error {
 	c.jmu.Unlock()
 	w.s.setEntry(c, w.start, w.end, size)
 	if err == nil && jerr != nil {
-		err = fmt.Errorf("storage: close segment %s: %w", w.path, jerr)
+		err = fmt.Errorf("storage: close segment %s: %w", w.path, w.s.diskFailure(jerr))
 	}
 	return err
 }

@@ -55,6 +55,8 @@ type Options struct {
 	// Netns is the network namespace QEMU runs in (where a tap device of
 	// Netdev is), through `ip netns exec` (default: this one).
 	Netns string
+	// Extra arguments for QEMU (devices for a test: a USB controller…).
+	Extra []string
 }
 
 // GuestTLSPort is the guest's HTTPS port: matthand's -listen-tls default
@@ -137,7 +139,7 @@ func Args(o Options, monitor string) []string {
 	if o.Disk != "" {
 		args = append(args, "-drive", "file="+o.Disk+",if=virtio,format=raw,cache=writeback")
 	}
-	return args
+	return append(args, o.Extra...)
 }
 
 // Start boots a machine. It is stopped (killed) when ctx ends.
@@ -282,6 +284,42 @@ func (m *Machine) Monitor(command string) error {
 	c.Read(buf)
 	time.Sleep(100 * time.Millisecond)
 	return nil
+}
+
+// MonitorCommand sends one command to the QEMU monitor and returns what
+// it answered (up to the next prompt): device_add and device_del hot-plug
+// devices this way.
+func (m *Machine) MonitorCommand(command string) (string, error) {
+	c, err := net.Dial("unix", m.monitor)
+	if err != nil {
+		return "", fmt.Errorf("qemu monitor: %w", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	upToPrompt := func() (string, error) {
+		var b strings.Builder
+		for !strings.HasSuffix(b.String(), "(qemu) ") {
+			ch, err := r.ReadByte()
+			if err != nil {
+				return b.String(), fmt.Errorf("qemu monitor %q: %w", command, err)
+			}
+			b.WriteByte(ch)
+		}
+		return strings.TrimSuffix(b.String(), "(qemu) "), nil
+	}
+	if _, err := upToPrompt(); err != nil { // the greeting
+		return "", err
+	}
+	if _, err := io.WriteString(c, command+"\n"); err != nil {
+		return "", fmt.Errorf("qemu monitor %q: %w", command, err)
+	}
+	out, err := upToPrompt()
+	// The monitor echoes the command (with terminal escapes): drop that line.
+	if _, rest, ok := strings.Cut(out, "\n"); ok {
+		out = rest
+	}
+	return strings.TrimSpace(out), err
 }
 
 // PowerButton presses the virtual power button (ACPI off: the device

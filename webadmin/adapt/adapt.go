@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/ingest"
@@ -177,7 +178,11 @@ func (s *Stats) SystemStats() webadmin.SystemStats {
 	var out webadmin.SystemStats
 	out.Version = s.Version
 	var fs syscall.Statfs_t
-	if err := syscall.Statfs(s.DataDir, &fs); err == nil {
+	dir := s.DataDir
+	if s.Store != nil && s.Store.Disk() != nil {
+		dir = s.Store.Disk().Dir() // the USB recording disk holds the video
+	}
+	if err := syscall.Statfs(dir, &fs); err == nil {
 		out.DiskTotal = int64(fs.Blocks) * int64(fs.Bsize)
 		out.DiskUsed = out.DiskTotal - int64(fs.Bfree)*int64(fs.Bsize)
 	}
@@ -199,3 +204,34 @@ func (s *Stats) SystemStats() webadmin.SystemStats {
 	}
 	return out
 }
+
+// RecordingDisk is the disks.Manager's target: it opens a store on the
+// mounted recording disk (with the disk's own floor and retention, Options)
+// and attaches it to the card's store, where new segments then go.
+type RecordingDisk struct {
+	Ctx     context.Context
+	Card    *storage.Store
+	Options storage.Options
+	// MountPoint refuses a folder that is not a mount point (on the box:
+	// an unmounted folder would be the card below it).
+	MountPoint bool
+}
+
+// AttachDisk implements disks.Target.
+func (r RecordingDisk) AttachDisk(dir string) error {
+	if r.MountPoint && !disks.IsMountPoint(dir) {
+		return fmt.Errorf("%s is not a mount point: not recording into the card below it", dir)
+	}
+	d, err := storage.Open(r.Ctx, dir, r.Options)
+	if err != nil {
+		return err
+	}
+	if err := r.Card.AttachDisk(d); err != nil {
+		d.Close()
+		return err
+	}
+	return nil
+}
+
+// DetachDisk implements disks.Target.
+func (r RecordingDisk) DetachDisk(reason error) { r.Card.DetachDisk(reason) }

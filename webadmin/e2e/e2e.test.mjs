@@ -1,6 +1,7 @@
 // End-to-end tests of the admin page in real headless Chromium against the
 // test server over simulated cameras: first-boot setup, login, live video
-// playing, playback seek, export whose SHA-256 matches, search, and a
+// playing, playback seek, export whose SHA-256 matches, search, the USB
+// recording disk confirmed by the technician (a fake sysfs tree), and a
 // household that cannot reach a foreign camera by URL.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -101,6 +102,32 @@ test('login, system page with certificate fingerprint, technician creates an off
   await page.click('#us-create');
   await page.waitForSelector('#us-msg.notice');
   await page.screenshot({ path: join(shots, 'users.png'), fullPage: true });
+  await logout(page);
+});
+
+test('technician: USB disks listed, the blank one confirmed as the recording disk', async () => {
+  await login(page, box.url, 'kythuat', PW);
+  await page.goto(box.url + '/system');
+  await page.waitForSelector('#disk-table');
+  const table = await page.textContent('#disk-table');
+  for (const want of ['sdb', 'Extreme SSD', 'trống', 'sdc', '/media/usb stick', 'sdd', 'offline', '26 lỗi đọc/ghi']) assert.ok(table.includes(want), `disk table lacks ${want}: ${table}`);
+  assert.match(await page.textContent('#disk-state'), /thẻ nhớ/);
+  // Only disks that may be prepared have a button: not the mounted stick.
+  assert.equal(await page.locator('button[data-disk^="sdc:"]').count(), 0);
+  assert.equal(await page.locator('button[data-disk^="sdd:"]').count(), 0, 'an offline disk offered');
+  const btn = page.locator('button[data-disk="sdb:0000000001:65536"]');
+  const box2 = await btn.boundingBox();
+  assert.ok(box2.height >= 44, `tap target ${box2.height}px high`);
+  await page.screenshot({ path: join(shots, 'system-disks.png'), fullPage: true });
+  let dialog = '';
+  page.once('dialog', (d) => { dialog = d.message(); d.accept(); });
+  await btn.click();
+  await page.waitForSelector('#disk-msg.notice >> text=Đã chuẩn bị ổ');
+  assert.match(dialog, /XOÁ TOÀN BỘ/);
+  await page.waitForFunction(() => /ổ USB sdb/.test(document.querySelector('#disk-state')?.textContent || ''));
+  await page.screenshot({ path: join(shots, 'system-disk-recording.png'), fullPage: true });
+  const audit = await page.evaluate(async () => (await (await fetch('/api/audit?action=change')).json()).records.map((r) => r.detail).join('\n'));
+  assert.match(audit, /recording disk confirmed: sdb SanDisk Extreme SSD/);
   await logout(page);
 });
 

@@ -2,7 +2,7 @@
 // ingest, recorder, live hub, event index) on free loopback ports, and
 // headless Chromium from Debian (/usr/bin/chromium) through playwright-core.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, mkdirSync, cpSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -33,14 +33,25 @@ function waitLine(proc, re, what, ms = 30000) {
   });
 }
 
-// startBox runs camsim with n cameras and webtestd over them.
+// usbDiskTree copies daemon/disks' fake sysfs tree (USB disks: sdb blank,
+// sdc a mounted stick, sdd an offline recording disk), without the
+// recording disk sda so that nothing is adopted before the test confirms.
+function usbDiskTree() {
+  const dir = mkdtempSync(join(tmpdir(), 'matthan-e2e-usb-'));
+  cpSync(join(repo, 'daemon', 'disks', 'testdata'), dir, { recursive: true, verbatimSymlinks: true });
+  rmSync(join(dir, 'sys', 'block', 'sda'));
+  return dir;
+}
+
+// startBox runs camsim with n cameras and webtestd over them (and the fake
+// USB disks of usbDiskTree).
 export async function startBox({ cameras = 2, segment = '6s', motion = true } = {}) {
   const bin = process.env.MATTHAN_BIN || join(outDir, 'bin');
   const rtsp = await freePort(), https = await freePort(), http = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'matthan-e2e-'));
   const camsim = spawn(join(bin, 'camsim'), ['-listen', `127.0.0.1:${rtsp}`, '-control', '', '-cameras', String(cameras), '-no-h265-camera', '-clips', join(outDir, 'clips')], { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitLine(camsim, /camsim: ready/, 'camsim');
-  const args = ['-data', data, '-listen', `127.0.0.1:${https}`, '-http', `127.0.0.1:${http}`, '-segment', segment, '-motion=' + motion, '-allow-loopback-cameras'];
+  const args = ['-data', data, '-listen', `127.0.0.1:${https}`, '-http', `127.0.0.1:${http}`, '-segment', segment, '-motion=' + motion, '-usb-disks', usbDiskTree(), '-allow-loopback-cameras'];
   for (let i = 1; i <= cameras; i++) args.push('-camera', `cam${i}=rtsp://127.0.0.1:${rtsp}/cam${i}`);
   const web = spawn(join(bin, 'webtestd'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let webLog = '';

@@ -462,6 +462,7 @@ pages.system = async (root) => {
     [L('Phiên bản', 'Version'), st.version || '—'],
   ];
   box.append(h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
+  await systemDisks(root);
   root.append(h('div', { class: 'card' }, h('h2', {}, L('Nhật ký khởi động (init)', 'Init log')), h('pre', { class: 'logs', id: 'sys-logs' }, (r.logs || []).join('\n') || '—')));
   if (role === 'technician') await networkCard(root);
 };
@@ -498,6 +499,54 @@ async function networkCard(root) {
     h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
     h('p', { class: 'muted' }, L('Nơi không có DHCP, đặt địa chỉ tĩnh ở đây, hoặc trước lần khởi động đầu bằng tệp matthan-network.txt trên phân vùng khởi động (xem README).', 'Where there is no DHCP, set a static address here, or before the first boot with the file matthan-network.txt on the boot partition (see the README).')),
     status, h('label', {}, L('Cách lấy địa chỉ', 'How the box gets its address'), mode), fields, save));
+}
+
+// The USB recording disk: the disks seen, where recordings go, the alarm
+// when the disk is lost, and (technicians) the confirm that makes a disk
+// the recording disk, formatting it unless it already is one.
+async function systemDisks(root) {
+  const card = h('div', { class: 'card', id: 'disks' });
+  root.append(card);
+  const contentName = (c) => ({ recording: L('ổ ghi hình Mắt Thần', 'Mắt Thần recording disk'), blank: L('trống', 'blank'), other: L('có dữ liệu khác', 'holds other data'), unknown: L('không đọc được', 'unreadable') }[c] || c);
+  const health = (x) => [x.state === 'running' || !x.state ? L('hoạt động', 'running') : x.state, x.ioErrors ? x.ioErrors + L(' lỗi đọc/ghi', ' I/O errors') : L('không lỗi', 'no errors'), 'SMART: ' + ({ passed: L('tốt', 'passed'), failing: L('SẮP HỎNG', 'FAILING'), unavailable: L('cầu nối USB không hỗ trợ', 'not passed by the USB bridge') }[x.smart] || x.smart)].join(', ');
+  const status = h('p', { id: 'disk-msg' });
+  const load = async () => {
+    let st;
+    try { st = await api('/api/disks'); } catch (e) { fill(card, h('h2', {}, L('Ổ ghi hình USB', 'USB recording disk')), h('p', {}, e.message)); return; }
+    const where = st.state === 'disk' && st.recording ? L('Đang ghi vào ổ USB ', 'Recording onto the USB disk ') + st.recording.name + ' (' + [st.recording.vendor, st.recording.model].filter(Boolean).join(' ') + ')'
+      : st.state === 'preparing' ? L('Đang chuẩn bị ổ…', 'Preparing the disk…') : L('Đang ghi vào thẻ nhớ', 'Recording onto the SD card');
+    const rows = (st.disks || []).map((d) => {
+      const isRec = st.recording && st.recording.id === d.id;
+      let action = null;
+      const running = !d.health || !d.health.state || d.health.state === 'running';
+      if (role === 'technician' && !isRec && !d.inUse && !d.readOnly && running && st.state !== 'disk' && st.state !== 'preparing') {
+        action = h('button', { class: d.content === 'recording' ? '' : 'danger', 'data-disk': d.id, onclick: async (ev) => {
+          const warn = d.content === 'recording' ? L('Dùng ổ ' + d.name + ' làm ổ ghi hình?', 'Record onto ' + d.name + '?')
+            : L('XOÁ TOÀN BỘ dữ liệu trên ổ ' + d.name + ' (' + (d.model || '') + ', ' + fmtBytes(d.sizeBytes) + ') và dùng làm ổ ghi hình?', 'ERASE EVERYTHING on ' + d.name + ' (' + (d.model || '') + ', ' + fmtBytes(d.sizeBytes) + ') and record onto it?');
+          if (!confirm(warn)) return;
+          ev.target.disabled = true;
+          msg(status, L('Đang chuẩn bị ổ…', 'Preparing the disk…'), true);
+          try { msg(status, (await api('/api/disks/confirm', { method: 'POST', json: { id: d.id } })).message, true); } catch (e) { msg(status, e.message); }
+          await load();
+        } }, d.content === 'recording' ? L('Dùng làm ổ ghi hình', 'Record onto it') : L('Xoá và dùng làm ổ ghi hình', 'Erase and record onto it'));
+      }
+      return h('tr', {}, h('td', {}, d.name + (isRec ? ' ● ' + L('đang ghi', 'recording') : '')), h('td', {}, [d.vendor, d.model].filter(Boolean).join(' ') + (d.serial ? ' · ' + d.serial : '')),
+        h('td', {}, fmtBytes(d.sizeBytes)), h('td', {}, contentName(d.content) + (d.inUse ? L(' (đang gắn ở ', ' (mounted on ') + d.inUse + ')' : '')), h('td', {}, health(d.health || {})), h('td', {}, action));
+    });
+    fill(card, h('h2', {}, L('Ổ ghi hình USB', 'USB recording disk')),
+      st.alarm ? h('p', { class: 'error', id: 'disk-alarm', role: 'alert' }, st.alarm) : null,
+      st.alarm && st.expected ? h('p', {}, L('Ổ ghi hình: ', 'Recording disk: ') + [st.expected.vendor, st.expected.model].filter(Boolean).join(' ') + (st.expected.serial ? ' · ' + st.expected.serial : '') + ', ' + fmtBytes(st.expected.sizeBytes)) : null,
+      st.state === 'lost' && role === 'technician' ? h('button', { class: 'secondary', id: 'disk-forget', onclick: async () => {
+        if (!confirm(L('Không dùng ổ USB nữa và ghi vào thẻ nhớ?', 'Stop using the USB disk and record onto the SD card?'))) return;
+        try { msg(status, (await api('/api/disks/forget', { method: 'POST' })).message, true); } catch (e) { msg(status, e.message); }
+        await load();
+      } }, L('Bỏ ổ này, ghi vào thẻ nhớ', 'Forget this disk, record onto the card')) : null,
+      h('p', { id: 'disk-state' }, where), st.problem && !st.alarm ? h('p', { class: 'error' }, st.problem) : null, status,
+      rows.length ? h('table', { id: 'disk-table' }, h('tr', {}, [L('Ổ', 'Disk'), L('Kiểu', 'Model'), L('Dung lượng', 'Size'), L('Nội dung', 'Content'), L('Tình trạng', 'Health'), ''].map((x) => h('th', {}, x))), rows)
+        : h('p', {}, L('Chưa thấy ổ USB nào. Cắm ổ cứng USB vào hộp.', 'No USB disk found. Plug a USB disk into the box.')));
+  };
+  await load();
+  const timer = setInterval(() => { if (!document.body.contains(card)) clearInterval(timer); else load(); }, 5000);
 }
 
 // ---------- audit ----------

@@ -27,6 +27,7 @@ type FS struct {
 	Report io.Writer
 
 	mu     sync.Mutex
+	fail   error // SetFail
 	used   int64
 	enospc int
 	sizes  map[string]int64
@@ -38,6 +39,23 @@ func New(base storage.FS) *FS {
 		base = storage.OS
 	}
 	return &FS{Base: base, sizes: map[string]int64{}}
+}
+
+// SetFail makes every later operation fail with err, as a disk that was
+// unplugged or died (syscall.EIO); nil heals it.
+func (f *FS) SetFail(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = err
+}
+
+func (f *FS) failed(op, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		return nil
+	}
+	return &os.PathError{Op: op, Path: name, Err: f.fail}
 }
 
 // ENOSPC is how many writes failed for want of space (the quota's or the
@@ -63,6 +81,9 @@ func (f *FS) report(format string, args ...any) {
 
 // OpenFile opens a file whose writes count against the quota.
 func (f *FS) OpenFile(name string, flag int, perm os.FileMode) (storage.File, error) {
+	if err := f.failed("open", name); err != nil {
+		return nil, err
+	}
 	created := false
 	inner, err := f.Base.OpenFile(name, flag&^(os.O_CREATE|os.O_TRUNC), perm)
 	if err == nil && flag&os.O_TRUNC != 0 {
@@ -106,6 +127,9 @@ func (w *file) Write(p []byte) (int, error) {
 // store does), cut at the quota like Write.
 func (w *file) WriteParts(parts [][]byte) (int, error) {
 	f := w.fs
+	if err := f.failed("write", w.name); err != nil {
+		return 0, err
+	}
 	total := 0
 	for _, p := range parts {
 		total += len(p)
@@ -144,6 +168,9 @@ func (w *file) WriteParts(parts [][]byte) (int, error) {
 }
 
 func (w *file) Truncate(size int64) error {
+	if err := w.fs.failed("truncate", w.name); err != nil {
+		return err
+	}
 	if err := w.File.Truncate(size); err != nil {
 		return err
 	}
@@ -156,6 +183,9 @@ func (w *file) Truncate(size int64) error {
 }
 
 func (w *file) Sync() error {
+	if err := w.fs.failed("fsync", w.name); err != nil {
+		return err
+	}
 	if err := w.File.Sync(); err != nil {
 		return err
 	}
@@ -169,6 +199,9 @@ func (w *file) Sync() error {
 
 // Remove removes a file and gives its bytes back.
 func (f *FS) Remove(name string) error {
+	if err := f.failed("remove", name); err != nil {
+		return err
+	}
 	if err := f.Base.Remove(name); err != nil {
 		return err
 	}
@@ -193,11 +226,24 @@ func (f *FS) Rename(oldname, newname string) error {
 	return nil
 }
 
-func (f *FS) Mkdir(name string, perm os.FileMode) error { return f.Base.Mkdir(name, perm) }
+func (f *FS) Mkdir(name string, perm os.FileMode) error {
+	if err := f.failed("mkdir", name); err != nil {
+		return err
+	}
+	return f.Base.Mkdir(name, perm)
+}
 
-func (f *FS) ReadDir(name string) ([]os.DirEntry, error) { return f.Base.ReadDir(name) }
+func (f *FS) ReadDir(name string) ([]os.DirEntry, error) {
+	if err := f.failed("readdir", name); err != nil {
+		return nil, err
+	}
+	return f.Base.ReadDir(name)
+}
 
 func (f *FS) SyncDir(name string) error {
+	if err := f.failed("fsync", name); err != nil {
+		return err
+	}
 	if err := f.Base.SyncDir(name); err != nil {
 		return err
 	}
@@ -207,6 +253,9 @@ func (f *FS) SyncDir(name string) error {
 
 // Statfs reports the quota as the disk's size when set.
 func (f *FS) Statfs(name string) (int64, int64, error) {
+	if err := f.failed("statfs", name); err != nil {
+		return 0, 0, err
+	}
 	if f.Quota == 0 {
 		return f.Base.Statfs(name)
 	}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/camnet"
+	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/h264/mb"
 	"github.com/matthan/matthan/daemon/ingest"
@@ -58,6 +59,7 @@ func run() error {
 	segDur := flag.Duration("segment", 10*time.Second, "segment duration")
 	withMotion := flag.Bool("motion", true, "run motion detection (events for search)")
 	subStreams := flag.Bool("sub", true, "also pull each camera's URL/sub stream for the live wall")
+	usbDisks := flag.String("usb-disks", "", "a fake sysfs tree (daemon/disks/testdata's layout: sys/block, dev, mountinfo) whose USB disks the system page shows; preparing one is simulated (no root), recording goes to DATA/usbdisk")
 	var cams cameraFlags
 	flag.Var(&cams, "camera", "NAME=RTSP_URL (repeatable)")
 	loopback := flag.Bool("allow-loopback-cameras", false, "allow camera URLs on 127.0.0.1 (camsim)")
@@ -138,6 +140,7 @@ func run() error {
 		Search: adapt.Search{Index: idx}, Live: hub, Stats: &adapt.Stats{Store: store, DataDir: *data, Version: "webtestd"},
 		CertFingerprint: fp, Logger: logger, CameraPolicy: policy,
 		Network: netconf.Store{Path: filepath.Join(*data, netconf.FileName)}, BoxName: "matthan-3456", Uplink: "lo",
+		Disks: fakeDisks(ctx, *usbDisks, *data, store),
 	})
 	if err != nil {
 		return err
@@ -209,3 +212,23 @@ func (t tee) StreamEnded(err error) {
 }
 
 var _ events.Publisher = (*search.Index)(nil)
+
+// fakeDisks watches the USB disks of a fake sysfs tree: formatting and
+// mounting are simulated, and the "disk" is a folder under data that a
+// store is opened on and attached to the card's, as on the box.
+func fakeDisks(ctx context.Context, tree, data string, card *storage.Store) webadmin.Disks {
+	if tree == "" {
+		return nil
+	}
+	m := disks.New(disks.Options{
+		Sys:      disks.Sys{Block: filepath.Join(tree, "sys", "block"), Dev: filepath.Join(tree, "dev"), MountInfo: filepath.Join(tree, "mountinfo")},
+		MountDir: filepath.Join(data, "usbdisk"), Interval: time.Second, StateFile: filepath.Join(data, "recording-disk.json"),
+		Target:  adapt.RecordingDisk{Ctx: ctx, Card: card},
+		Format:  func(_ context.Context, d disks.Disk) (string, error) { return d.Dev + "1", nil },
+		Mount:   func(_ context.Context, _, dir string) error { return os.MkdirAll(dir, 0o755) },
+		Unmount: func(string) error { return nil },
+		SMART:   func(string) (string, error) { return disks.SMARTPassed, nil },
+	})
+	go m.Run(ctx)
+	return m
+}
