@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/matthan/matthan/hwtest/camsim"
 	"github.com/matthan/matthan/hwtest/testenv"
 	"github.com/matthan/matthan/image/flash"
 	"github.com/matthan/matthan/init/datapart"
@@ -264,10 +263,10 @@ func TestTornPrimaryGPTRepaired(t *testing.T) {
 //     over an 8 GiB sparse file, seconds per GiB of image;
 //   - BENCH first_boot_grow_s: a 64 GiB sparse disk, direct boot, from the
 //     first grow phase to the data partition mounted, by the guest's
-//     console timestamps;
-//   - BENCH days_of_video_per_tb: 18 cameras at the bitrate of the camera
-//     simulator's 720p main-stream clips (bytes per second of clip; the
-//     recordings' fMP4 boxes add a little, not counted).
+//     console timestamps.
+//
+// BENCH days_of_video_per_tb is printed by make bench-capacity (what the
+// recorder really writes per second of video; daemon/record).
 func TestFieldBench(t *testing.T) {
 	if os.Getenv("MATTHAN_BENCH") == "" {
 		t.Skip("a benchmark: make bench-field")
@@ -299,26 +298,6 @@ func TestFieldBench(t *testing.T) {
 	fmt.Printf("BENCH first_boot_grow_s %.2f s (64 GiB sparse disk, TCG; GPT grow + mke2fs of %s GiB)\n", t1-t0,
 		dataOKLine.FindStringSubmatch(to.Text)[2])
 	m.Kill()
-
-	clips := filepath.Join(testenv.OutDir(), "clips")
-	var bps float64
-	names := []string{camsim.ClipMoving720, camsim.ClipStatic720}
-	for _, name := range names {
-		c, err := camsim.LoadClip(filepath.Join(clips, name), camsim.H264)
-		if err != nil {
-			testenv.Missing(t, "clip %s: %v (make clips)", name, err)
-		}
-		var n int
-		for _, f := range c.Frames {
-			for _, p := range f.InBand {
-				n += len(p)
-			}
-		}
-		bps += float64(n) / c.Duration() / float64(len(names))
-	}
-	const cameras = 18
-	days := 1e12 / (cameras * bps * 86400)
-	fmt.Printf("BENCH days_of_video_per_tb %.2f days (18 cameras at %.2f Mbit/s each, the camsim 720p clips)\n", days, bps*8/1e6)
 }
 
 func consoleSeconds(t *testing.T, line string) float64 {
