@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -584,10 +583,3 @@ func (l *Log) Verify() (Verification, error) {
 // fileMax is the size at which the current file is rotated: an eighth of
 // the budget, so that pruning deletes about an eighth at a time.
 func (l *Log) fileMax() int64 { return max(l.opt.Budget/8, 4096) }
-
-func cutString(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}
