@@ -32,9 +32,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 // Record is one line of the log.
@@ -435,7 +438,7 @@ func (l *Log) writeOne(r Record) (Record, error) {
 			return r, fmt.Errorf("audit append: %w", err)
 		}
 		l.f, l.size = f, 0
-		syncDir(l.path)
+		atomicfile.SyncDir(filepath.Dir(l.path))
 	}
 	r = cleanRecord(r)
 	r.Seq = l.seq + 1

@@ -1,6 +1,7 @@
 package atomicfile_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,5 +59,26 @@ func TestWriteFailureKeepsOld(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 2 {
 		t.Errorf("folder holds %d entries, want 2 (no temporary left)", len(ents))
+	}
+}
+
+func TestCreateNeverReplaces(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "key.pem")
+	if err := atomicfile.Create(p, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := atomicfile.Create(p, []byte("second"), 0o600)
+	if !errors.Is(err, os.ErrExist) {
+		t.Fatalf("second Create: %v, want os.ErrExist", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "first" {
+		t.Errorf("file now %q, want the first content", got)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(p))
+	if len(ents) != 1 {
+		t.Errorf("folder holds %d entries, want 1 (no temporary left)", len(ents))
+	}
+	if err := atomicfile.SyncDir(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("SyncDir of a missing folder succeeded")
 	}
 }
