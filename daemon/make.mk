@@ -45,7 +45,7 @@ bench-record: $(OUT)/clips/.done
 	  awk '/^BenchmarkIngestPath/{print "BENCH ingest_ns_per_packet", $$3, "ns"; print "BENCH ingest_allocs_per_packet", $$7, "allocs"}'
 
 # bench-abuse: the abuse mix of TestAbuse (1,000 logins/s, 3,000 idle
-# connections, 10,000 denied 64 KB requests, a data disk filling up; 4
+# connections, 10,000 denied 64 KB requests, a data partition filling up; 4
 # cameras, 60 s): the longest recording gap and the daemon's peak RSS.
 BENCHES += bench-abuse
 .PHONY: bench-abuse

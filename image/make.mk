@@ -21,7 +21,8 @@ repin:
 	$(IMAGE_TOOL) repin -out $(OUT)
 
 # run: 4 simulated cameras, the firmware under UEFI in QEMU, the admin
-# page on 127.0.0.1:8080; Ctrl-C shuts the box down cleanly.
+# page on https://127.0.0.1:8443/ (http://127.0.0.1:8080/ redirects); Ctrl-C
+# shuts the box down cleanly.
 run: deps kernel $(CLIPS)
 	$(GO) run ./hwtest/qemu/cmd/matthan-run -out $(OUT) $(if $(DEBUG),-debug) $(if $(DIRECT),-direct)
 

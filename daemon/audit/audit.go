@@ -32,10 +32,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 // Record is one line of the log.
@@ -436,7 +438,7 @@ func (l *Log) writeOne(r Record) (Record, error) {
 			return r, fmt.Errorf("audit append: %w", err)
 		}
 		l.f, l.size = f, 0
-		syncDir(l.path)
+		atomicfile.SyncDir(filepath.Dir(l.path))
 	}
 	r = cleanRecord(r)
 	r.Seq = l.seq + 1
@@ -584,10 +586,3 @@ func (l *Log) Verify() (Verification, error) {
 // fileMax is the size at which the current file is rotated: an eighth of
 // the budget, so that pruning deletes about an eighth at a time.
 func (l *Log) fileMax() int64 { return max(l.opt.Budget/8, 4096) }
-
-func cutString(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 // rotatedName is the name of a rotated file whose first record is seq.
@@ -149,7 +151,7 @@ func (l *Log) rotateLocked() error {
 	l.f.Close()
 	l.f, l.size, l.firstSeq = f, 0, l.seq+1
 	l.rotations++
-	syncDir(l.path)
+	atomicfile.SyncDir(filepath.Dir(l.path))
 	return l.pruneLocked()
 }
 
@@ -200,7 +202,7 @@ func (l *Log) pruneLocked() error {
 			errs = append(errs, fmt.Errorf("audit prune: %w", err))
 		}
 	}
-	syncDir(l.path)
+	atomicfile.SyncDir(filepath.Dir(l.path))
 	return errors.Join(errs...)
 }
 
@@ -231,29 +233,8 @@ func writeHeadFile(path string, h Head) error {
 	if err != nil {
 		return fmt.Errorf("audit head: %w", err)
 	}
-	tmp := headPath(path) + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := atomicfile.Write(headPath(path), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("audit head: %w", err)
 	}
-	_, err = f.Write(append(b, '\n'))
-	err = errors.Join(err, f.Sync(), f.Close())
-	if err == nil {
-		err = os.Rename(tmp, headPath(path))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("audit head: %w", err)
-	}
-	syncDir(path)
 	return nil
-}
-
-// syncDir fsyncs the directory holding path, so that a file made or
-// renamed there survives a power cut.
-func syncDir(path string) {
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

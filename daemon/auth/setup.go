@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 // SetupCode is the one-time code that lets the first visitor create the
@@ -43,7 +45,7 @@ func NewSetupCode(path string, needed bool, console io.Writer) (*SetupCode, erro
 		sb.WriteByte(setupAlphabet[n.Int64()])
 	}
 	c := &SetupCode{path: path, code: sb.String()}
-	if err := WriteFileAtomic(path, []byte(c.code+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(c.code+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("setup code: %w", err)
 	}
 	if console != nil {

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 // Store keeps users and households in one JSON file, replaced atomically
@@ -94,45 +95,15 @@ func (s *Store) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("save accounts: %w", err)
 	}
-	return WriteFileAtomic(s.path, b, 0o600)
+	return atomicfile.Write(s.path, b, 0o600)
 }
 
-// WriteFileAtomic replaces path with data so that a power cut leaves either
-// the old or the new content.
+// WriteFileAtomic is atomicfile.Write, kept for webadmin's callers until
+// they import firmware/atomicfile themselves.
+//
+// Deprecated: use atomicfile.Write.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, data, perm)
 }
 
 // NeedsSetup reports whether no technician exists yet (first boot).

@@ -91,9 +91,6 @@ func NewSlewer(c Config) *Slewer {
 	return s
 }
 
-// Reanchors counts how often the Slewer gave up on the camera's clock.
-func (s *Slewer) Reanchors() int { return s.reanchors }
-
 func (s *Slewer) ticksToDuration(t int64) time.Duration {
 	// Split to avoid overflow for large tick counts.
 	sec := t / s.rate

@@ -127,7 +127,7 @@ func TestSlewer(t *testing.T) {
 			if e := out[len(out)-1] - end; e > tt.maxEndErr || e < -tt.maxEndErr {
 				t.Errorf("end error %v, want within ±%v", e, tt.maxEndErr)
 			}
-			if got := s.Reanchors(); got != tt.reanchors {
+			if got := s.reanchors; got != tt.reanchors {
 				t.Errorf("reanchors = %d, want %d", got, tt.reanchors)
 			}
 		})
@@ -155,8 +155,8 @@ func TestSlewerBacklog(t *testing.T) {
 			t.Fatalf("picture %d: step %v, want %v", i, out[i]-out[i-1], frame)
 		}
 	}
-	if s.Reanchors() != 0 {
-		t.Fatalf("%d re-anchors, want 0", s.Reanchors())
+	if s.reanchors != 0 {
+		t.Fatalf("%d re-anchors, want 0", s.reanchors)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 // Target is what records onto the disk (the card's storage.Store, through
@@ -371,38 +373,13 @@ func (m *Manager) remember(r *Remembered) error {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("disks: forget the recording disk: %w", err)
 		}
-		return syncDir(filepath.Dir(p))
+		return atomicfile.SyncDir(filepath.Dir(p))
 	}
 	b, _ := json.MarshalIndent(r, "", "  ")
-	tmp := p + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	if err := atomicfile.Write(p, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("disks: remember the recording disk: %w", err)
 	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("disks: remember the recording disk: %w", err)
-	}
-	return syncDir(filepath.Dir(p))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // Forget makes the box record to the card by choice: the lost or missing

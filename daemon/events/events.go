@@ -18,10 +18,6 @@ const (
 	Motion         Type = "motion"
 	SceneChange    Type = "scene_change"
 	Tamper         Type = "tamper"
-	Login          Type = "login"
-	LoginFailed    Type = "login_failed"
-	Export         Type = "export"
-	SettingChanged Type = "setting_changed"
 )
 
 // Event is one thing that happened. Start is required; End is zero for an

@@ -25,6 +25,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 // KeyFile and PubFile are the box key's file names in the admin page's
@@ -57,7 +59,7 @@ func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
 	pub := k.Public().(ed25519.PublicKey)
 	want := PublicKeyPEM(pub)
 	if have, err := os.ReadFile(PubPath(path)); err != nil || string(have) != string(want) {
-		if err := writeNew(PubPath(path), want, 0o644, true); err != nil {
+		if err := atomicfile.Write(PubPath(path), want, 0o644); err != nil {
 			return nil, fmt.Errorf("box key: %w", err)
 		}
 	}
@@ -112,7 +114,7 @@ func createKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("box key: %w", err)
 	}
-	err = writeNew(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600, false)
+	err = atomicfile.Create(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return loadKey(path) // another process made it first: use that one
 	}
@@ -120,48 +122,6 @@ func createKey(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("box key: %w", err)
 	}
 	return k, nil
-}
-
-// writeNew writes data to a temporary file, syncs it and puts it at path:
-// replacing what is there when replace, else only if path does not exist
-// (os.ErrExist otherwise).
-func writeNew(path string, data []byte, perm os.FileMode, replace bool) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if replace {
-		err = os.Rename(tmp, path)
-	} else {
-		err = os.Link(tmp, path)
-	}
-	if err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // PublicKeyPEM is the public key as a PKIX PEM block (what the system page

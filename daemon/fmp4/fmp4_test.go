@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/matthan/matthan/daemon/fmp4"
+	"github.com/matthan/matthan/daemon/internal/recordtest"
 	"github.com/matthan/matthan/daemon/media"
-	"github.com/matthan/matthan/daemon/record/recordtest"
 )
 
 func TestInitSegment(t *testing.T) {

@@ -117,22 +117,3 @@ func OpenBoard(b BoardLines) (Pins, error) {
 	}
 	return p, nil
 }
-
-// ProbeOutput drives a line high then low and reads each level back: the
-// hardware self-test (and the QEMU test on the PL061) calls it for the LED
-// lines. It leaves the line low.
-func ProbeOutput(chip, line string) error {
-	pin, err := OpenLine(chip, line)
-	if err != nil {
-		return err
-	}
-	for _, l := range []gpio.Level{gpio.High, gpio.Low} {
-		if err := pin.Out(l); err != nil {
-			return fmt.Errorf("lights: drive %s:%s %v: %w", chip, line, l, err)
-		}
-		if got := pin.Read(); got != l {
-			return fmt.Errorf("lights: %s:%s driven %v reads back %v", chip, line, l, got)
-		}
-	}
-	return nil
-}

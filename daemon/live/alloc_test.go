@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/daemon/internal/recordtest"
 	"github.com/matthan/matthan/daemon/media"
-	"github.com/matthan/matthan/daemon/record/recordtest"
 )
 
 // loopedFeed feeds a clip to a Feed in a loop, with DTS growing across

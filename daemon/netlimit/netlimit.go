@@ -60,11 +60,6 @@ type Listener struct {
 	*Group
 }
 
-// Wrap limits inner on its own.
-func Wrap(inner net.Listener, lim Limits) *Listener {
-	return NewGroup(lim).Wrap(inner)
-}
-
 // Wrap limits inner within g.
 func (g *Group) Wrap(inner net.Listener) *Listener {
 	return &Listener{Listener: inner, Group: g}

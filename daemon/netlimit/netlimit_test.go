@@ -198,3 +198,9 @@ func TestRatePerAddr(t *testing.T) {
 		t.Fatalf("%d refused, want 1 (the 6th from 127.0.0.1 in a second)", got)
 	}
 }
+
+// Wrap limits inner on its own (tests only: the daemon shares one Group
+// between its listeners).
+func Wrap(inner net.Listener, lim Limits) *Listener {
+	return NewGroup(lim).Wrap(inner)
+}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/daemon/internal/recordtest"
 	"github.com/matthan/matthan/daemon/record"
-	"github.com/matthan/matthan/daemon/record/recordtest"
 	"github.com/matthan/matthan/daemon/storage"
 )
 

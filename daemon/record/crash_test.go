@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/fmp4"
+	"github.com/matthan/matthan/daemon/internal/faultfs"
+	"github.com/matthan/matthan/daemon/internal/recordtest"
 	"github.com/matthan/matthan/daemon/record"
-	"github.com/matthan/matthan/daemon/record/recordtest"
 	"github.com/matthan/matthan/daemon/storage"
-	"github.com/matthan/matthan/daemon/storage/faultfs"
 )
 
 const (

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/daemon/internal/recordtest"
 	"github.com/matthan/matthan/daemon/record"
-	"github.com/matthan/matthan/daemon/record/recordtest"
 	"github.com/matthan/matthan/daemon/storage"
 	"github.com/matthan/matthan/hwtest/testenv"
 )

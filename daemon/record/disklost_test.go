@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/daemon/internal/faultfs"
+	"github.com/matthan/matthan/daemon/internal/recordtest"
 	"github.com/matthan/matthan/daemon/record"
-	"github.com/matthan/matthan/daemon/record/recordtest"
 	"github.com/matthan/matthan/daemon/storage"
-	"github.com/matthan/matthan/daemon/storage/faultfs"
 )
 
 // TestRecordingDiskLost: a camera records onto a recording disk that dies

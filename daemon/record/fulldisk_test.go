@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/internal/faultfs"
+	"github.com/matthan/matthan/daemon/internal/recordtest"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/daemon/record"
-	"github.com/matthan/matthan/daemon/record/recordtest"
 	"github.com/matthan/matthan/daemon/storage"
-	"github.com/matthan/matthan/daemon/storage/faultfs"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 

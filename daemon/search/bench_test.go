@@ -21,7 +21,7 @@ const benchEvents = 1_000_000
 // mix of types like a busy commune's.
 func benchEvent(i int, rng *rand.Rand) events.Event {
 	types := []events.Type{events.Motion, events.Motion, events.Motion, events.Motion, events.Motion, events.Motion,
-		events.SceneChange, events.Tamper, events.CameraOffline, events.CameraOnline, events.Login, events.SettingChanged}
+		events.SceneChange, events.Tamper, events.CameraOffline, events.CameraOnline, events.DiskLow, events.RetentionPurge}
 	words := []string{"xe máy", "người", "chó", "cổng", "sân", "đường", "đèn", "mưa", "ô tô", "xe đạp", "ban đêm", "hồng ngoại"}
 	start := base.Add(time.Duration(i) * (30 * 24 * time.Hour / benchEvents))
 	cam := rng.IntN(64)

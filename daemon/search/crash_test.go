@@ -116,7 +116,7 @@ func TestOpenRepairsBrokenIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x.Publish(events.Event{Type: events.Login, Start: base})
+	x.Publish(events.Event{Type: events.CameraOnline, Start: base})
 	x.Close()
 	if err := os.WriteFile(filepath.Join(dir, "index_meta.json"), []byte("{garbage"), 0o644); err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestOpenRepairsBrokenIndex(t *testing.T) {
 	if _, err := os.Stat(x.Repaired); err != nil {
 		t.Errorf("broken index not kept aside: %v", err)
 	}
-	x.Publish(events.Event{Type: events.Login, Start: base})
+	x.Publish(events.Event{Type: events.CameraOnline, Start: base})
 	if err := x.Flush(); err != nil {
 		t.Fatalf("new index does not take events: %v", err)
 	}
@@ -178,7 +178,7 @@ func TestEventLogTornTail(t *testing.T) {
 			if res, err := x.Search(t.Context(), Query{Text: "lúa"}); err != nil || res.Total != 1 || res.Events[0].ID != "whole" {
 				t.Fatalf("free text for the record bleve never saw: %+v (%v)", res, err)
 			}
-			x.Publish(events.Event{ID: "after", Type: events.Login, Camera: "cam1", Start: base.Add(time.Hour)})
+			x.Publish(events.Event{ID: "after", Type: events.CameraOnline, Camera: "cam1", Start: base.Add(time.Hour)})
 			if err := x.Flush(); err != nil {
 				t.Fatal(err)
 			}
@@ -284,7 +284,7 @@ func TestDamagedBleveIsRebuiltFromLog(t *testing.T) {
 			if err != nil || res.Total < uint64(want) {
 				t.Fatalf("free text after damage: %v (%v), want at least %d", res, err, want)
 			}
-			x.Publish(events.Event{ID: "after", Type: events.Login, Start: base.Add(time.Hour), Text: "đăng nhập"})
+			x.Publish(events.Event{ID: "after", Type: events.CameraOnline, Start: base.Add(time.Hour), Text: "đăng nhập"})
 			if err := x.Flush(); err != nil {
 				t.Fatal(err)
 			}
@@ -359,7 +359,7 @@ func TestBackgroundRebuild(t *testing.T) {
 	if err != nil || res.Total != 2000 || len(res.Events) != 5 || res.Events[0].ID != "e01999" {
 		t.Fatalf("filter query during the rebuild: %+v (%v)", res, err)
 	}
-	x.Publish(events.Event{ID: "during", Type: events.Login, Camera: "cam2", Start: base.Add(time.Hour), Text: "xe máy"})
+	x.Publish(events.Event{ID: "during", Type: events.CameraOnline, Camera: "cam2", Start: base.Add(time.Hour), Text: "xe máy"})
 	if err := x.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func TestGarbledLogHeaderIsMovedAside(t *testing.T) {
 	if m, _ := filepath.Glob(dir + ".log.broken-*"); len(m) != 1 {
 		t.Fatalf("garbled log not kept aside: %v", m)
 	}
-	x.Publish(events.Event{ID: "a", Type: events.Login, Start: base})
+	x.Publish(events.Event{ID: "a", Type: events.CameraOnline, Start: base})
 	if err := x.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +409,7 @@ func TestDeleteThenReopenAndRebuild(t *testing.T) {
 	if n, err := x.DeleteBefore(t.Context(), base.Add(50*time.Minute), ""); err != nil || n != 50 {
 		t.Fatalf("DeleteBefore = %d, %v; want 50", n, err)
 	}
-	x.Publish(events.Event{ID: "after", Type: events.Login, Start: base.Add(300 * time.Minute)})
+	x.Publish(events.Event{ID: "after", Type: events.CameraOnline, Start: base.Add(300 * time.Minute)})
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func FuzzEventLog(f *testing.F) {
 				t.Fatalf("record at %d was reported but does not read back: %v", off, err)
 			}
 		}
-		e := events.Event{ID: "new", Type: events.Login, Start: time.Unix(1, 0)}
+		e := events.Event{ID: "new", Type: events.CameraOnline, Start: time.Unix(1, 0)}
 		offs, err := l.append([]events.Event{e})
 		if err != nil {
 			t.Fatal(err)

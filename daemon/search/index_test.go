@@ -19,7 +19,7 @@ var base = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 // sample makes n events: cameras cam0..cam3, one a minute, types cycling.
 func sample(n int) []events.Event {
-	types := []events.Type{events.Motion, events.Motion, events.SceneChange, events.CameraOffline, events.Login}
+	types := []events.Type{events.Motion, events.Motion, events.SceneChange, events.CameraOffline, events.CameraOnline}
 	texts := []string{"xe máy qua cổng", "người đi bộ", "đèn bật", "mất kết nối", "đăng nhập admin"}
 	out := make([]events.Event, n)
 	for i := range out {
@@ -66,7 +66,7 @@ func TestSearch(t *testing.T) {
 		{name: "time range", q: Query{From: base.Add(10 * time.Minute), To: base.Add(20 * time.Minute)}, total: 10, firstID: "e00019", pageLen: 10},
 		{name: "camera filter", q: Query{Cameras: []string{"cam2"}}, total: 50, firstID: "e00198", pageLen: 50,
 			camFacets: map[string]uint64{"cam2": 50}},
-		{name: "type filter", q: Query{Types: []events.Type{events.Login, events.CameraOffline}}, total: 80, firstID: "e00199", pageLen: 50},
+		{name: "type filter", q: Query{Types: []events.Type{events.CameraOnline, events.CameraOffline}}, total: 80, firstID: "e00199", pageLen: 50},
 		{name: "allowed restricts", q: Query{Allowed: []string{"cam0", "cam1"}}, total: 100, firstID: "e00197", pageLen: 50,
 			camFacets: map[string]uint64{"cam0": 50, "cam1": 50}},
 		{name: "allowed intersects filter", q: Query{Cameras: []string{"cam1", "cam3"}, Allowed: []string{"cam0", "cam1"}}, total: 50, firstID: "e00197", pageLen: 50},

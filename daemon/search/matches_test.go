@@ -19,7 +19,7 @@ import (
 // without a camera, and texts from a small vocabulary.
 func randomEvents(rng *rand.Rand, n int) []events.Event {
 	types := []events.Type{events.Motion, events.Motion, events.Motion, events.SceneChange, events.Tamper,
-		events.CameraOffline, events.CameraOnline, events.DiskLow, events.Login, events.Export, events.SettingChanged}
+		events.CameraOffline, events.CameraOnline, events.DiskLow, events.DiskError, events.RetentionPurge, events.CameraOnline}
 	words := []string{"xe", "máy", "người", "chó", "cổng", "sân", "đèn", "mưa", "ô tô", "đạp", "ban đêm", "hồng ngoại"}
 	out := make([]events.Event, n)
 	for i := range out {

@@ -353,7 +353,6 @@ func validName(s string) bool {
 }
 
 var knownTypes = []events.Type{events.CameraOffline, events.CameraOnline, events.DiskLow, events.DiskError,
-	events.RetentionPurge, events.Motion, events.SceneChange, events.Tamper, events.Login, events.LoginFailed,
-	events.Export, events.SettingChanged}
+	events.RetentionPurge, events.Motion, events.SceneChange, events.Tamper}
 
 func validType(s string) bool { return slices.Contains(knownTypes, events.Type(s)) }

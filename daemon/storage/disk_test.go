@@ -14,9 +14,9 @@ import (
 
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/fmp4"
+	"github.com/matthan/matthan/daemon/internal/faultfs"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/daemon/storage"
-	"github.com/matthan/matthan/daemon/storage/faultfs"
 )
 
 var diskT0 = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/fmp4"
+	"github.com/matthan/matthan/daemon/internal/faultfs"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/daemon/storage"
-	"github.com/matthan/matthan/daemon/storage/faultfs"
 )
 
 // TestDiskFullToTheLastByte: when not even a journal record fits, the

@@ -8,7 +8,7 @@ import (
 
 	"github.com/matthan/matthan/board"
 	"github.com/matthan/matthan/daemon/evidence"
-	"github.com/matthan/matthan/init/health"
+	"github.com/matthan/matthan/firmware/health"
 	"golang.org/x/sys/unix"
 	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"

@@ -60,10 +60,13 @@ type Result struct {
 var Programs = map[string]string{
 	"init":         "./init/cmd/matthaninit",
 	"bin/matthand": "./daemon/cmd/matthand",
+	// The technician's self-test: its own program, so init imports
+	// nothing from hwtest/ (init runs it on matthan.selftest=1).
+	"bin/matthan-selftest": "./hwtest/cmd/matthan-selftest",
 }
 
 // Links are the other names of /init (one multi-call binary).
-var Links = []string{"bin/matthanctl", "bin/matthan-selftest"}
+var Links = []string{"bin/matthanctl"}
 
 // Userland is image/userland.json.
 type Userland struct {

@@ -46,7 +46,7 @@ func TestInitramfsReproducibleAndSmall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cpio -t: %v", err)
 	}
-	for _, want := range []string{"init", "bin/matthand", "bin/matthanctl", "sbin/mke2fs", "sbin/e2fsck", "sbin/resize2fs",
+	for _, want := range []string{"init", "bin/matthand", "bin/matthanctl", "bin/matthan-selftest", "sbin/mke2fs", "sbin/e2fsck", "sbin/resize2fs",
 		"lib/ld-linux-aarch64.so.1", "lib/aarch64-linux-gnu/libext2fs.so.2", "etc/matthan/board.json",
 		"lib/modules/" + a.Release + "/matthan.load-order", "lib/modules/" + a.Release + "/kernel/fs/ext4/ext4.ko", "dev/console"} {
 		if !strings.Contains("\n"+string(out), "\n"+want+"\n") {

@@ -74,9 +74,6 @@ func (t *Tree) CharDev(p string, perm, major, minor uint64) {
 	t.entries[clean(p)] = entry{kind: chardev, perm: perm, major: major, minor: minor}
 }
 
-// Has reports whether p is in the tree.
-func (t *Tree) Has(p string) bool { _, ok := t.entries[clean(p)]; return ok }
-
 // Paths lists the tree's paths, sorted.
 func (t *Tree) Paths() []string {
 	t.addParents()

@@ -31,7 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 const (
@@ -253,7 +253,7 @@ func Save(path string, c Config) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	return auth.WriteFileAtomic(path, c.Format(), 0o644)
+	return atomicfile.Write(path, c.Format(), 0o644)
 }
 
 // Store is the data-partition file, as the admin page reads and writes it.

@@ -125,12 +125,3 @@ func Watch(ctx context.Context, press func(), logf func(string, ...any)) {
 		press()
 	}
 }
-
-// Event encodes one input event (for tests and fakes).
-func Event(typ, code uint16, value int32) []byte {
-	b := make([]byte, eventSize)
-	binary.LittleEndian.PutUint16(b[16:], typ)
-	binary.LittleEndian.PutUint16(b[18:], code)
-	binary.LittleEndian.PutUint32(b[20:], uint32(value))
-	return b
-}

@@ -2,6 +2,7 @@ package powerkey
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
@@ -50,4 +51,13 @@ func TestDevices(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0] != "/dev/input/event0" {
 		t.Errorf("Devices = %v, %v; want [/dev/input/event0]", got, err)
 	}
+}
+
+// Event encodes one input event (what the kernel writes).
+func Event(typ, code uint16, value int32) []byte {
+	b := make([]byte, eventSize)
+	binary.LittleEndian.PutUint16(b[16:], typ)
+	binary.LittleEndian.PutUint16(b[18:], code)
+	binary.LittleEndian.PutUint32(b[20:], uint32(value))
+	return b
 }

@@ -2,7 +2,8 @@
 // checks the GPIO lines of the board's pin map (driving the LEDs), the
 // data partition, the RTC, the watchdog and the daemon's API, printing one
 // PASS/FAIL line per check. Exit status 1 when any check fails. On the
-// box it is a link to /init (one binary, see init/cmd/matthaninit).
+// box it is /bin/matthan-selftest, a program of its own that init runs on
+// a matthan.selftest=1 boot (init imports nothing from hwtest/).
 package main
 
 import (

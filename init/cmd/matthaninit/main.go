@@ -1,6 +1,8 @@
 // Command matthaninit is the box's PID 1 (/init in the initramfs): see
-// package pid1. It is also matthanctl and matthan-selftest, linked to
-// /init under those names: one binary keeps the initramfs small.
+// package pid1. It is also matthanctl, linked to /init under that name.
+// The technician's self-test is a program of its own
+// (/bin/matthan-selftest, hwtest/cmd/matthan-selftest) that init runs on a
+// matthan.selftest=1 boot: init imports nothing from hwtest/.
 package main
 
 import (
@@ -9,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
-	"github.com/matthan/matthan/hwtest/selftest"
 	"github.com/matthan/matthan/init/control"
 	"github.com/matthan/matthan/init/pid1"
 )
@@ -18,8 +19,6 @@ func main() {
 	switch filepath.Base(os.Args[0]) {
 	case "matthanctl":
 		os.Exit(control.CtlMain(os.Args[1:], os.Stdout, os.Stderr))
-	case "matthan-selftest":
-		os.Exit(selftest.Main(os.Args[1:], os.Stdout))
 	}
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "matthaninit: must run as PID 1 (it is the box's init)")

@@ -1,6 +1,8 @@
 // Package health asks the daemon's GET /api/health over a plain TCP
-// connection. Init and the self-test use it instead of net/http, which
-// (with crypto/tls) would add about a megabyte to the initramfs.
+// connection. Init (waiting for the ready line) and the technician's
+// self-test both use it, so it lives below both, in firmware/, importing
+// only the standard library. It avoids net/http, which (with crypto/tls)
+// would add about a megabyte to each program.
 package health
 
 import (
