@@ -15,6 +15,18 @@ type Analyzer interface {
 	Analyze(au [][]byte, out *mbmap.Frame) error
 }
 
+// HeaderAnalyzer is an Analyzer that can also take a cheap look at the
+// pictures it does not analyse: parameter sets and the first slice header
+// (mb.Analyzer.SkipHeader). The Watcher passes it every such picture, so
+// that the detector sees the weights of weighted prediction of each.
+type HeaderAnalyzer interface {
+	Analyzer
+	SkipHeader(au [][]byte, out *mbmap.Frame) error
+}
+
+// headPrefix is how much of a slice NAL unit a header look needs.
+const headPrefix = 256
+
 // Watcher is a media.Sink that analyses a camera's H.264 pictures at the
 // detector's analysis rate, feeds the detector, and passes every access
 // unit on to next (a Gate in front of the recorder, or nil). Pictures it
@@ -34,6 +46,7 @@ type Watcher struct {
 	stream   media.Stream
 	due      time.Duration
 	frame    mbmap.Frame
+	head     mbmap.Frame // header fields of pictures not analysed
 	params   [][]byte
 	Analysed int // pictures analysed
 	Errors   int // pictures the analyser could not parse
@@ -61,6 +74,7 @@ const (
 	jobPicture = iota
 	jobStart
 	jobEnd
+	jobHeader // a picture not analysed: its slice headers only
 )
 
 // initQueue makes the queue's channels, once.
@@ -96,6 +110,10 @@ func (w *Watcher) Run(ctx context.Context) {
 				w.observe(&j.au)
 				j.au.NALUs = j.au.NALUs[:0]
 				w.free <- j
+			case jobHeader:
+				w.observeHeader(&j.au)
+				j.au.NALUs = j.au.NALUs[:0]
+				w.free <- j
 			}
 		}
 	}
@@ -103,7 +121,7 @@ func (w *Watcher) Run(ctx context.Context) {
 
 // enqueue copies au for the analysis goroutine, or drops it when every
 // buffer is in use.
-func (w *Watcher) enqueue(au *media.AccessUnit) {
+func (w *Watcher) enqueue(au *media.AccessUnit, kind int) {
 	var j *watchJob
 	select {
 	case j = <-w.free:
@@ -115,14 +133,20 @@ func (w *Watcher) enqueue(au *media.AccessUnit) {
 	for _, n := range au.NALUs {
 		size += len(n)
 	}
+	if kind == jobHeader {
+		size = len(au.NALUs) * headPrefix
+	}
 	if cap(j.buf) < size {
 		j.buf = make([]byte, 0, size+size/4)
 	}
 	j.buf = j.buf[:0]
-	j.kind = jobPicture
+	j.kind = kind
 	j.au.DTS, j.au.PTS, j.au.Key = au.DTS, au.PTS, au.Key
 	j.au.NALUs = j.au.NALUs[:0]
 	for _, n := range au.NALUs {
+		if kind == jobHeader && len(n) > headPrefix {
+			n = n[:headPrefix]
+		}
 		start := len(j.buf)
 		j.buf = append(j.buf, n...)
 		j.au.NALUs = append(j.au.NALUs, j.buf[start:len(j.buf):len(j.buf)])
@@ -170,14 +194,16 @@ func (w *Watcher) WriteAccessUnit(au *media.AccessUnit) error {
 			// Key frames always go (their parameter sets matter, and the
 			// detector may want one); other pictures at the analysis rate.
 			if au.Key {
-				w.enqueue(au)
+				w.enqueue(au, jobPicture)
 			} else if au.DTS >= w.qdue {
 				iv := w.Det.Interval()
 				w.qdue += iv
 				if w.qdue <= au.DTS {
 					w.qdue = au.DTS + iv
 				}
-				w.enqueue(au)
+				w.enqueue(au, jobPicture)
+			} else if _, ok := w.Analyzer.(HeaderAnalyzer); ok {
+				w.enqueue(au, jobHeader)
 			}
 		}
 	} else if w.stream.Codec == media.H264 && w.Analyzer != nil && w.Det != nil {
@@ -197,7 +223,13 @@ func (w *Watcher) observe(au *media.AccessUnit) {
 		return
 	}
 	if au.Key || au.DTS < w.due {
-		// Key frames carry no motion; only their parameter sets matter.
+		if !au.Key {
+			if _, ok := w.Analyzer.(HeaderAnalyzer); ok {
+				w.observeHeader(au)
+				return
+			}
+		}
+		// Only the parameter sets matter.
 		w.params = w.params[:0]
 		for _, n := range au.NALUs {
 			if len(n) > 0 && (n[0]&0x1f == 7 || n[0]&0x1f == 8) {
@@ -220,6 +252,14 @@ func (w *Watcher) observe(au *media.AccessUnit) {
 	}
 	w.Analysed++
 	w.Det.Observe(w.stream.Epoch.Add(au.PTS), &w.frame)
+}
+
+// observeHeader gives the detector a picture's header fields (weights).
+func (w *Watcher) observeHeader(au *media.AccessUnit) {
+	ha := w.Analyzer.(HeaderAnalyzer)
+	if err := ha.SkipHeader(au.NALUs, &w.head); err == nil {
+		w.Det.ObserveHeader(w.stream.Epoch.Add(au.PTS), &w.head)
+	}
 }
 
 // StreamEnded implements media.Sink.

@@ -66,7 +66,11 @@ func Run(ctx context.Context, o Options) error {
 		if err != nil {
 			return err
 		}
-		res, err := RunOurs(WithLeadIn(aus), LeadDuration, motion.Config{})
+		var grid [2]int
+		if c.truth.MainWidth > 0 { // a sub stream: events on its main stream's grid
+			grid = [2]int{(c.truth.MainWidth + 15) / 16, (c.truth.MainHeight + 15) / 16}
+		}
+		res, err := RunOursOnGrid(WithLeadIn(aus), LeadDuration, motion.Config{}, grid)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.truth.Name, err)
 		}
@@ -177,10 +181,18 @@ func runMotionDaemon(ctx context.Context, o Options, clips []clip) (map[string]*
 }
 
 func printScore(w io.Writer, who, fam string, s *scenes.Score) {
-	fmt.Fprintf(w, "BENCH motion_%s_%s_recall %.3f ratio\n", who, fam, s.Recall())
-	fmt.Fprintf(w, "BENCH motion_%s_%s_precision %.3f ratio\n", who, fam, s.Precision())
-	fmt.Fprintf(w, "BENCH motion_%s_%s_delay %.2f s\n", who, fam, s.MeanDelay())
+	if s.Truths > 0 {
+		fmt.Fprintf(w, "BENCH motion_%s_%s_recall %.3f ratio\n", who, fam, s.Recall())
+		fmt.Fprintf(w, "BENCH motion_%s_%s_precision %.3f ratio\n", who, fam, s.Precision())
+		fmt.Fprintf(w, "BENCH motion_%s_%s_delay %.2f s\n", who, fam, s.MeanDelay())
+	} else {
+		fmt.Fprintf(w, "BENCH motion_%s_%s_false_per_hour %.1f events/h\n", who, fam, s.FalsePerHour())
+	}
 	if s.GlobalWant > 0 || s.GlobalExtra > 0 {
 		fmt.Fprintf(w, "BENCH motion_%s_%s_global_found %d/%d events (extra %d)\n", who, fam, s.GlobalHit, s.GlobalWant, s.GlobalExtra)
+	}
+	if s.GlobalWant > 0 {
+		fmt.Fprintf(w, "BENCH motion_%s_%s_global_right_type %.3f ratio\n", who, fam, s.GlobalRight())
+		fmt.Fprintf(w, "BENCH motion_%s_%s_global_delay %.2f s\n", who, fam, s.MeanGlobalDelay())
 	}
 }

@@ -1,0 +1,308 @@
+package motion
+
+import (
+	"slices"
+	"time"
+
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/mbmap"
+)
+
+// KeyStats sums up one key frame: what the encoder had to say about the
+// whole picture, whatever moved or not. A scene that stays the same gives
+// key frames alike; a covered lens, a blurred one, a switch to infrared and
+// a camera turned away each change them their own way.
+type KeyStats struct {
+	At time.Time
+	// BitsPerMB is the mean macroblock-layer bits per macroblock.
+	BitsPerMB float64
+	// QP is the mean luma quantiser.
+	QP float64
+	// Detail is the share of macroblocks coded I4x4/I8x8 (texture, edges)
+	// rather than I16x16 (flat).
+	Detail float64
+	// Chroma is the share of macroblocks with coded chroma (cbp chroma):
+	// an infrared picture is grey and has almost none.
+	Chroma float64
+	// Coefs is the mean count of non-zero coefficients per macroblock.
+	Coefs float64
+	// layout marks the detailed macroblocks (the intra-mode layout), on a
+	// w x h grid.
+	layout []bool
+	w, h   int
+}
+
+// KeyFrameStats measures a key frame's map (SliceType 'I').
+func KeyFrameStats(t time.Time, f *mbmap.Frame) KeyStats {
+	n := len(f.MBs)
+	k := KeyStats{At: t, w: f.WidthMB, h: f.HeightMB, layout: make([]bool, n)}
+	if n == 0 {
+		return k
+	}
+	var bits, qp, detail, chroma, coefs int
+	for i := range f.MBs {
+		m := &f.MBs[i]
+		bits += int(m.Bits)
+		qp += int(m.QP)
+		coefs += int(m.Coefs)
+		if m.Type == 'i' {
+			detail++
+			k.layout[i] = true
+		}
+		if m.CBP>>4 != 0 {
+			chroma++
+		}
+	}
+	fn := float64(n)
+	k.BitsPerMB, k.QP, k.Detail = float64(bits)/fn, float64(qp)/fn, float64(detail)/fn
+	k.Chroma, k.Coefs = float64(chroma)/fn, float64(coefs)/fn
+	return k
+}
+
+// median of the recent key frames' figures, field by field.
+func medianStats(hist []KeyStats) KeyStats {
+	var m KeyStats
+	vals := make([]float64, len(hist))
+	med := func(get func(*KeyStats) float64) float64 {
+		for i := range hist {
+			vals[i] = get(&hist[i])
+		}
+		slices.Sort(vals)
+		if len(vals)%2 == 1 {
+			return vals[len(vals)/2]
+		}
+		return (vals[len(vals)/2-1] + vals[len(vals)/2]) / 2
+	}
+	m.BitsPerMB = med(func(k *KeyStats) float64 { return k.BitsPerMB })
+	m.QP = med(func(k *KeyStats) float64 { return k.QP })
+	m.Detail = med(func(k *KeyStats) float64 { return k.Detail })
+	m.Chroma = med(func(k *KeyStats) float64 { return k.Chroma })
+	m.Coefs = med(func(k *KeyStats) float64 { return k.Coefs })
+	return m
+}
+
+// layoutShift compares the intra-mode layouts of two key frames of one
+// size: the share of detailed blocks of either that agree in place
+// (same), and the best agreement with b's picture shifted by up to a
+// fifth of the picture, with that shift (dx, dy in macroblocks, the
+// largest-magnitude best when several tie). A camera turned away shows a
+// layout that matches the old one shifted far better than in place.
+func layoutShift(a, b *KeyStats) (same, best float64, dx, dy int) {
+	if a.w != b.w || a.h != b.h || a.w == 0 {
+		return 1, 1, 0, 0
+	}
+	w, h := a.w, a.h
+	score := func(sx, sy int) float64 {
+		agree, total := 0, 0
+		for y := max(0, sy); y < min(h, h+sy); y++ {
+			for x := max(0, sx); x < min(w, w+sx); x++ {
+				p, q := a.layout[y*w+x], b.layout[(y-sy)*w+(x-sx)]
+				if p || q {
+					total++
+					if p == q {
+						agree++
+					}
+				}
+			}
+		}
+		if total < 8 {
+			return 0
+		}
+		return float64(agree) / float64(total)
+	}
+	same = score(0, 0)
+	mx, my := max(1, w/5), max(1, h/5)
+	for sy := -my; sy <= my; sy++ {
+		for sx := -mx; sx <= mx; sx++ {
+			if sx == 0 && sy == 0 {
+				continue
+			}
+			if s := score(sx, sy); s > best {
+				best, dx, dy = s, sx, sy
+			}
+		}
+	}
+	return same, best, dx, dy
+}
+
+// verdict is what a key frame said about a change of the whole picture.
+type verdict struct {
+	typ    events.Type
+	reason string
+	at     time.Time
+}
+
+// brightStep is one picture's brightness change by its weights.
+type brightStep struct {
+	at    time.Time
+	shift float32
+}
+
+const (
+	keyHistory = 5 // key frames kept for the median
+	// A picture's weights that move mid-grey by this many levels (of 255)
+	// in one picture, or the sum over brightWindow, are a light switched.
+	brightJump   = 16
+	brightSum    = 24
+	brightWindow = time.Second
+	// moveGain: a turned camera's layout matches the old one shifted
+	// this much better than in place.
+	moveGain = 0.15
+)
+
+// ObserveHeader takes the picture-wide fields of a picture that is not
+// analysed (mb.Analyzer.SkipHeader): the weights of weighted prediction,
+// when the encoder uses it, say directly how much brighter or darker the
+// picture is than its reference. A jump starts a whole-picture change
+// (lights) that the next key frame confirms or re-types (covered).
+func (d *Detector) ObserveHeader(t time.Time, f *mbmap.Frame) {
+	if f.SliceType != 'P' || !f.Weights.Present {
+		return
+	}
+	w := f.Weights
+	shift := (w.LumaScale-1)*128 + float32(w.LumaOffset)
+	keep := d.bright[:0]
+	for _, b := range d.bright {
+		if t.Sub(b.at) < brightWindow {
+			keep = append(keep, b)
+		}
+	}
+	d.bright = append(keep, brightStep{at: t, shift: shift})
+	var sum float32
+	for _, b := range d.bright {
+		sum += b.shift
+	}
+	if abs32(shift) < brightJump && abs32(sum) < brightSum {
+		return
+	}
+	d.bright = d.bright[:0]
+	d.lightsAt = t
+	if d.w == 0 {
+		return
+	}
+	if !d.globalOn {
+		d.startGlobal(t)
+	}
+	d.relearnTo = t.Add(relearnTime)
+}
+
+func abs32(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// judgeKey compares key frame k with the median of the scene's recent key
+// frames. A verdict during a change in progress (a P-picture global change
+// or a brightness jump) types that change; a verdict out of the blue (the
+// change fell on the key frame, and the encoder's weighted prediction made
+// the pictures after it all-skip) is published at once. A turned camera
+// needs two key frames that agree.
+func (d *Detector) judgeKey(t time.Time, k KeyStats) {
+	reset := func() {
+		d.keyHist = append(d.keyHist[:0], k)
+		d.pendMove = nil
+	}
+	if len(d.keyHist) > 0 && (d.keyHist[0].w != k.w || d.keyHist[0].h != k.h) {
+		reset()
+		return
+	}
+	prevKey := d.lastKey
+	d.lastKey = t
+	if len(d.keyHist) < 3 {
+		d.keyHist = append(d.keyHist, k)
+		return
+	}
+	med := medianStats(d.keyHist)
+	// A change in progress: the pictures since the last key frame showed
+	// one (most of the picture active at once, or a brightness jump).
+	recent := func(at time.Time) bool { return !at.IsZero() && at.After(prevKey.Add(-time.Second)) }
+	changing := d.globalOn || recent(d.lightsAt) || recent(d.globalStart)
+	typ, reason := classify(k, med, changing)
+	if typ != "" {
+		start := t
+		switch {
+		case changing:
+			if recent(d.lightsAt) {
+				start = d.lightsAt
+			}
+		case d.pendVerdict.typ == typ && d.pendVerdict.reason == reason:
+			// Out of the blue on the key frame (the pictures after it
+			// all-skip with weighted prediction), and the next key frame
+			// agrees: the scene did change.
+			start = d.pendVerdict.at
+		default:
+			// One key frame unlike the others may be the encoder's (a
+			// rate-control swing): wait for the next.
+			d.pendVerdict = verdict{typ: typ, reason: reason, at: t}
+			return
+		}
+		d.pendVerdict = verdict{}
+		d.keyVerdict = verdict{typ: typ, reason: reason, at: t}
+		if !d.globalOn {
+			d.endEvent(t)
+			d.running = false
+			d.publishGlobal(start, t, typ, reason)
+			d.relearnTo = t.Add(relearnTime)
+		}
+		reset()
+		return
+	}
+	d.pendVerdict = verdict{}
+	last := &d.keyHist[len(d.keyHist)-1]
+	same, best, dx, dy := layoutShift(&k, last)
+	if best > same+moveGain && abs(dx)+abs(dy) >= 2 {
+		if p := d.pendMove; p != nil {
+			if s2, _, _, _ := layoutShift(&k, p); s2 > same+moveGain {
+				// Two key frames agree on the new layout: turned.
+				d.keyVerdict = verdict{typ: events.Tamper, reason: events.ReasonMoved, at: t}
+				if !d.globalOn {
+					d.endEvent(t)
+					d.running = false
+					d.publishGlobal(p.At, t, events.Tamper, events.ReasonMoved)
+				}
+				reset()
+				return
+			}
+		}
+		d.pendMove = &k
+		return // not the scene's normal look until confirmed either way
+	}
+	d.pendMove = nil
+	d.keyHist = append(d.keyHist, k)
+	if len(d.keyHist) > keyHistory {
+		d.keyHist = append(d.keyHist[:0], d.keyHist[1:]...)
+	}
+}
+
+// classify types a key frame against the median of the recent ones.
+// changing: the pictures before it showed a sudden change (a defocus
+// creeps in; a light or a hand is sudden).
+func classify(k, med KeyStats, changing bool) (events.Type, string) {
+	switch {
+	case med.Detail > 0.15 && k.Detail < 0.06 && (k.BitsPerMB < 0.6*med.BitsPerMB || k.QP < med.QP-6):
+		// Texture gone and the encoder has little to say: a hand, a
+		// cloth, paint over the lens.
+		return events.Tamper, events.ReasonCovered
+	case med.Chroma > 0.3 && k.Chroma < 0.3*med.Chroma,
+		med.Chroma < 0.1 && k.Chroma > 0.3:
+		// Colour gone (infrared on) or back (off).
+		return events.SceneChange, events.ReasonLights
+	case !changing && med.Coefs > 4 && k.Coefs < 0.55*med.Coefs && k.BitsPerMB < 0.65*med.BitsPerMB:
+		// Fewer coefficients for the same scene, crept in: out of focus.
+		return events.Tamper, events.ReasonDefocused
+	case k.QP > med.QP+4 || k.QP < med.QP-4 || k.BitsPerMB > 2*med.BitsPerMB || k.BitsPerMB < 0.5*med.BitsPerMB:
+		// The encoder sees a different picture of the same layout: the
+		// light changed.
+		return events.SceneChange, events.ReasonLights
+	}
+	return "", ""
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
