@@ -210,12 +210,12 @@ type Detector struct {
 	// (the main stream's), when the analysed stream is another (the sub
 	// stream); zero: the analysed stream's own. gridSet is the grid the
 	// zones were laid on.
-	gridMu     sync.Mutex
-	gridW      int
-	gridH      int
-	boxLights  time.Time // when the box last switched its IR LEDs
-	gridSetW   int
-	gridSetH   int
+	gridMu    sync.Mutex
+	gridW     int
+	gridH     int
+	boxLights time.Time // when the box last switched its IR LEDs
+	gridSetW  int
+	gridSetH  int
 
 	// detail of the last key frame analysed, and of the first after a
 	// global change
