@@ -568,7 +568,7 @@ func (d *Detector) publishGlobal(start, end time.Time, typ events.Type, reason s
 		if d.globalType == events.Tamper && typ != events.Tamper {
 			typ, reason = d.globalType, d.globalReason
 		}
-		if reason == "" {
+		if reason == "" || (reason == events.ReasonLights && d.globalReason == reasonDayNight) {
 			reason = d.globalReason
 		}
 	} else {
@@ -576,9 +576,13 @@ func (d *Detector) publishGlobal(start, end time.Time, typ events.Type, reason s
 		d.globalID = d.eventID(start)
 	}
 	d.globalStart, d.globalType, d.globalReason, d.globalEnd = start, typ, reason, end
+	text := globalText(typ, reason)
+	if reason == reasonDayNight {
+		reason = events.ReasonLights
+	}
 	e := events.Event{
 		ID: d.globalID, Type: typ, Reason: reason, Camera: d.camera, Household: d.household,
-		Start: start, End: end, Region: d.toGrid([4]int{0, 0, d.w, d.h}), Score: 1, Text: globalText(typ, reason),
+		Start: start, End: end, Region: d.toGrid([4]int{0, 0, d.w, d.h}), Score: 1, Text: text,
 	}
 	if _, _, box := d.grid(); typ == events.SceneChange && !box.IsZero() &&
 		!start.Before(box.Add(-2*time.Second)) && start.Before(box.Add(BoxLightsWindow)) {
@@ -596,8 +600,10 @@ func globalText(typ events.Type, reason string) string {
 		return "camera bị mờ / camera out of focus"
 	case events.ReasonMoved:
 		return "camera bị xoay / camera turned away"
+	case reasonDayNight:
+		return "chuyển ngày/đêm (hồng ngoại) / day-night switch (infrared)"
 	case events.ReasonLights:
-		return "chuyển ngày/đêm, bật/tắt đèn / day-night or lights switched"
+		return "bật/tắt đèn / lights switched"
 	}
 	if typ == events.Tamper {
 		return "camera bị che hoặc mất hình / camera covered or blinded"

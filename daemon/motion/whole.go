@@ -138,6 +138,10 @@ type brightStep struct {
 	shift float32
 }
 
+// reasonDayNight is ReasonLights found by colour coming or going: the
+// camera's infrared day/night switch (told apart in the event's text).
+const reasonDayNight = "lights/daynight"
+
 const (
 	keyHistory = 5 // key frames kept for the median
 	// A picture's weights that move mid-grey by this many levels (of 255)
@@ -288,7 +292,7 @@ func classify(k, med KeyStats, changing bool) (events.Type, string) {
 	case med.Chroma > 0.3 && k.Chroma < 0.3*med.Chroma,
 		med.Chroma < 0.1 && k.Chroma > 0.3:
 		// Colour gone (infrared on) or back (off).
-		return events.SceneChange, events.ReasonLights
+		return events.SceneChange, reasonDayNight
 	case !changing && med.Coefs > 4 && k.Coefs < 0.55*med.Coefs && k.BitsPerMB < 0.65*med.BitsPerMB:
 		// Fewer coefficients for the same scene, crept in: out of focus.
 		return events.Tamper, events.ReasonDefocused
