@@ -26,8 +26,9 @@ type KeyStats struct {
 	Chroma float64
 	// Coefs is the mean count of non-zero coefficients per macroblock.
 	Coefs float64
-	// layout marks the detailed macroblocks (the intra-mode layout), on a
-	// w x h grid.
+	// layout marks the macroblocks that cost more than the picture's
+	// median (where the edges and texture are: the layout of intra
+	// modes and residual), on a w x h grid.
 	layout []bool
 	w, h   int
 }
@@ -40,14 +41,20 @@ func KeyFrameStats(t time.Time, f *mbmap.Frame) KeyStats {
 		return k
 	}
 	var bits, qp, detail, chroma, coefs int
+	costs := make([]uint16, n)
+	for i := range f.MBs {
+		costs[i] = f.MBs[i].Bits
+	}
+	slices.Sort(costs)
+	medBits := costs[n/2]
 	for i := range f.MBs {
 		m := &f.MBs[i]
 		bits += int(m.Bits)
 		qp += int(m.QP)
 		coefs += int(m.Coefs)
+		k.layout[i] = m.Bits > medBits
 		if m.Type == 'i' {
 			detail++
-			k.layout[i] = true
 		}
 		if m.CBP>>4 != 0 {
 			chroma++
