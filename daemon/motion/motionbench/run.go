@@ -114,7 +114,18 @@ func Run(ctx context.Context, o Options) error {
 			cc = append(cc, CostClip{Label: fmt.Sprintf("%dp25", sz[1]), Path: filepath.Join(dir, s.Name+".h264"), Width: sz[0], Height: sz[1]})
 		}
 	}
-	return Cost(ctx, o.Out, cc, o.MotionDaemon)
+	if err := Cost(ctx, o.Out, cc, o.MotionDaemon); err != nil {
+		return err
+	}
+	// The whole box for one camera: 1080p main recorded, 360p sub analysed.
+	m, s := scenes.Pair()
+	dir := filepath.Join(o.ScenesDir, "cost")
+	for _, sc := range []scenes.Scene{m, s} {
+		if err := scenes.Generate(ctx, dir, sc); err != nil {
+			return err
+		}
+	}
+	return PipelineCost(ctx, o.Out, filepath.Join(dir, m.Name+".h264"), filepath.Join(dir, s.Name+".h264"))
 }
 
 // runMotionDaemon runs the Motion daemon on the clips in small batches (so
