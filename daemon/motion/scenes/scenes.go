@@ -229,7 +229,10 @@ func All(width, height int) []Scene {
 	s.CoverAt = 11
 	s.Objects = []Object{cross(medium, 4, 3)}
 	out = append(out, s)
-	return append(out, CameraMade(width, height)...)
+	if height <= 360 { // generation time: the camera-made families at 360p only
+		out = append(out, CameraMade(width, height)...)
+	}
+	return out
 }
 
 // CameraMade lists the families made the way cameras encode (issue 15):
