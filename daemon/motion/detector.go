@@ -200,6 +200,7 @@ type Detector struct {
 	// before it, waiting for the next key frame to agree.
 	pendVerdict verdict
 	lastKey     time.Time
+	skipKey     bool // the next key frame is a stream's first
 	pendMove    *KeyStats
 	// lightsAt: when the encoder's weighted prediction last said the
 	// picture's brightness jumped; bright is its running sum.

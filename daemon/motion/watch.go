@@ -173,6 +173,9 @@ func (w *Watcher) StreamStarted(s media.Stream) error {
 // analyser the SDP's parameter sets.
 func (w *Watcher) startAnalysis(s media.Stream) {
 	w.stream, w.due = s, 0
+	if w.Det != nil {
+		w.Det.StreamStarted()
+	}
 	if s.Codec == media.H264 {
 		var ps [][]byte
 		if len(s.SPS) > 0 {

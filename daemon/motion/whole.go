@@ -161,6 +161,10 @@ const (
 	moveGain = 0.15
 )
 
+// StreamStarted tells the detector a new stream begins (the camera
+// reconnected or restarted): its first key frame is not compared.
+func (d *Detector) StreamStarted() { d.skipKey = true }
+
 // ObserveHeader takes the picture-wide fields of a picture that is not
 // analysed (mb.Analyzer.SkipHeader): the weights of weighted prediction,
 // when the encoder uses it, say directly how much brighter or darker the
@@ -211,6 +215,13 @@ func abs32(v float32) float32 {
 // the pictures after it all-skip) is published at once. A turned camera
 // needs two key frames that agree.
 func (d *Detector) judgeKey(t time.Time, k KeyStats) {
+	if d.skipKey {
+		// A stream's first key frame is made while the encoder's rate
+		// control warms up (few bits, little chroma): it says nothing
+		// about the scene.
+		d.skipKey = false
+		return
+	}
 	reset := func() {
 		d.keyHist = append(d.keyHist[:0], k)
 		d.pendMove = nil
@@ -238,6 +249,8 @@ func (d *Detector) judgeKey(t time.Time, k KeyStats) {
 			if recent(d.lightsAt) {
 				start = d.lightsAt
 			}
+		case reason == events.ReasonCovered || reason == reasonDayNight:
+			// Unmistakable on one key frame: texture or colour gone.
 		case d.pendVerdict.typ == typ && d.pendVerdict.reason == reason:
 			// Out of the blue on the key frame (the pictures after it
 			// all-skip with weighted prediction), and the next key frame

@@ -149,9 +149,23 @@ func RunOursOnGrid(aus []media.AccessUnit, lead time.Duration, cfg motion.Config
 	if err := w.StreamStarted(media.Stream{Camera: "bench", Codec: media.H264, Epoch: epoch}); err != nil {
 		return res, err
 	}
+	var restart time.Duration // DTS at which the clip proper starts (after the lead-in)
 	for i := range aus {
 		now = aus[i].DTS
-		if err := w.WriteAccessUnit(&aus[i]); err != nil {
+		if lead > 0 && restart == 0 && aus[i].DTS >= lead {
+			// The clip proper is a stream of its own after the lead-in
+			// (its first key frame is the encoder's warm-up, as after a
+			// camera reconnects); times run on.
+			w.StreamEnded(nil)
+			restart = aus[i].DTS
+			if err := w.StreamStarted(media.Stream{Camera: "bench", Codec: media.H264, Epoch: epoch.Add(restart)}); err != nil {
+				return res, err
+			}
+		}
+		au := aus[i]
+		au.DTS -= restart
+		au.PTS -= restart
+		if err := w.WriteAccessUnit(&au); err != nil {
 			return res, err
 		}
 	}
