@@ -201,6 +201,7 @@ type Detector struct {
 	pendVerdict verdict
 	lastKey     time.Time
 	skipKey     bool // the next key frame is a stream's first
+	gop         time.Duration // key-frame interval seen
 	pendMove    *KeyStats
 	// lightsAt: when the encoder's weighted prediction last said the
 	// picture's brightness jumped; bright is its running sum.
@@ -472,7 +473,7 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 		// Moving blocks teach the background slowly, so a thing that stops
 		// moving (a parked motorbike) fades in; quiet blocks teach it fast.
 		al := alpha
-		if on && !relearning {
+		if on && !relearning && !d.globalOn {
 			al = alpha / 8
 		}
 		dv := a - m
@@ -492,7 +493,9 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 	if d.globalOn {
 		since := t.Sub(d.globalStart)
 		calm := float64(nActive) < settledFraction*float64(d.unmasked)
-		if relearning || (!calm && since < maxRelearn) || (!d.haveAfter && since < waitKeyFrame) {
+		// A key frame that typed the change needs no calm picture.
+		typed := d.keyVerdict.typ != "" && !d.keyVerdict.at.Before(d.globalStart.Add(-time.Second))
+		if relearning || (!calm && !typed && since < maxRelearn) || (!d.haveAfter && since < waitKeyFrame) {
 			// Wait for the picture to settle, and for a key frame to show
 			// what it became, before judging.
 			d.relearnTo = t.Add(dt / 2)
@@ -577,6 +580,11 @@ func (d *Detector) publishGlobal(start, end time.Time, typ events.Type, reason s
 		d.globalID = d.eventID(start)
 	}
 	d.globalStart, d.globalType, d.globalReason, d.globalEnd = start, typ, reason, end
+	// The encoder settles on the new picture over a GOP (its next key
+	// frame resets what the P pictures code): relearn until past it.
+	if until := d.lastKey.Add(d.gop + time.Second); d.gop > 0 && until.After(d.relearnTo) {
+		d.relearnTo = until
+	}
 	text := globalText(typ, reason)
 	if reason == reasonDayNight {
 		reason = events.ReasonLights

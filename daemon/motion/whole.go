@@ -232,6 +232,9 @@ func (d *Detector) judgeKey(t time.Time, k KeyStats) {
 	}
 	prevKey := d.lastKey
 	d.lastKey = t
+	if g := t.Sub(prevKey); !prevKey.IsZero() && g > 0 && g < time.Minute {
+		d.gop = g
+	}
 	if len(d.keyHist) < 3 {
 		d.keyHist = append(d.keyHist, k)
 		return
@@ -267,8 +270,8 @@ func (d *Detector) judgeKey(t time.Time, k KeyStats) {
 		if !d.globalOn {
 			d.endEvent(t)
 			d.running = false
-			d.publishGlobal(start, t, typ, reason)
 			d.relearnTo = t.Add(relearnTime)
+			d.publishGlobal(start, t, typ, reason)
 		}
 		reset()
 		return
@@ -305,9 +308,11 @@ func (d *Detector) judgeKey(t time.Time, k KeyStats) {
 // creeps in; a light or a hand is sudden).
 func classify(k, med KeyStats, changing bool) (events.Type, string) {
 	switch {
-	case med.Detail > 0.15 && k.Detail < 0.06 && (k.BitsPerMB < 0.6*med.BitsPerMB || k.QP < med.QP-6):
-		// Texture gone and the encoder has little to say: a hand, a
-		// cloth, paint over the lens.
+	case med.Detail > 0.15 && k.Detail < 0.06 && k.QP < med.QP+2 && (k.BitsPerMB < 0.6*med.BitsPerMB || k.QP < med.QP-6):
+		// Texture gone and the encoder has little to say, cheaply (a flat
+		// picture takes a low QP; a key frame starved by the rate control
+		// after a costly change takes a high one): a hand, a cloth, paint
+		// over the lens.
 		return events.Tamper, events.ReasonCovered
 	case med.Chroma > 0.3 && k.Chroma < 0.3*med.Chroma,
 		med.Chroma < 0.1 && k.Chroma > 0.3:
