@@ -200,7 +200,7 @@ type Detector struct {
 	// before it, waiting for the next key frame to agree.
 	pendVerdict verdict
 	lastKey     time.Time
-	skipKey     bool // the next key frame is a stream's first
+	skipKey     bool          // the next key frame is a stream's first
 	gop         time.Duration // key-frame interval seen
 	pendMove    *KeyStats
 	// lightsAt: when the encoder's weighted prediction last said the
