@@ -203,6 +203,11 @@ type Detector struct {
 	skipKey     bool          // the next key frame is a stream's first
 	gop         time.Duration // key-frame interval seen
 	pendMove    *KeyStats
+	// keyBefore: the scene's last key frame before a whole-picture change
+	// began; keyAfter: the first during it; moveCheck: a change that may
+	// be a turned camera, for the next key frame to confirm.
+	keyBefore, keyAfter *KeyStats
+	moveCheck           *moveCheck
 	// lightsAt: when the encoder's weighted prediction last said the
 	// picture's brightness jumped; bright is its running sum.
 	lightsAt time.Time
@@ -515,6 +520,12 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 			typ, reason = v.typ, v.reason
 		case dead || flat:
 			typ, reason = events.Tamper, events.ReasonCovered
+		case reason == "" && d.haveAfter && d.keyBefore != nil && d.keyAfter != nil:
+			// All of the picture changed at once, yet its key frame looks
+			// like the scene's (same light, detail, colour): the view
+			// changed. If the next key frame keeps the new layout, the
+			// camera was turned (judgeKey).
+			d.moveCheck = &moveCheck{start: d.globalStart, before: *d.keyBefore, after: *d.keyAfter}
 		}
 		d.publishGlobal(d.globalStart, t, typ, reason)
 	}

@@ -1,6 +1,7 @@
 package motion
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -26,33 +27,29 @@ type KeyStats struct {
 	Chroma float64
 	// Coefs is the mean count of non-zero coefficients per macroblock.
 	Coefs float64
-	// layout marks the macroblocks that cost more than the picture's
-	// median (where the edges and texture are: the layout of intra
-	// modes and residual), on a w x h grid.
-	layout []bool
-	w, h   int
+	// cols, rows: the bits the key frame spent per macroblock column and
+	// row (the picture's layout, averaged over the other axis so that
+	// sensor noise cancels out). A camera turned away shows profiles that
+	// match the old ones shifted.
+	cols, rows []float64
+	w, h       int
 }
 
 // KeyFrameStats measures a key frame's map (SliceType 'I').
 func KeyFrameStats(t time.Time, f *mbmap.Frame) KeyStats {
 	n := len(f.MBs)
-	k := KeyStats{At: t, w: f.WidthMB, h: f.HeightMB, layout: make([]bool, n)}
+	k := KeyStats{At: t, w: f.WidthMB, h: f.HeightMB, cols: make([]float64, f.WidthMB), rows: make([]float64, f.HeightMB)}
 	if n == 0 {
 		return k
 	}
 	var bits, qp, detail, chroma, coefs int
-	costs := make([]uint16, n)
-	for i := range f.MBs {
-		costs[i] = f.MBs[i].Bits
-	}
-	slices.Sort(costs)
-	medBits := costs[n/2]
 	for i := range f.MBs {
 		m := &f.MBs[i]
 		bits += int(m.Bits)
 		qp += int(m.QP)
 		coefs += int(m.Coefs)
-		k.layout[i] = m.Bits > medBits
+		k.cols[i%f.WidthMB] += float64(m.Bits)
+		k.rows[i/f.WidthMB] += float64(m.Bits)
 		if m.Type == 'i' {
 			detail++
 		}
@@ -88,48 +85,83 @@ func medianStats(hist []KeyStats) KeyStats {
 	return m
 }
 
-// layoutShift compares the intra-mode layouts of two key frames of one
-// size: the share of detailed blocks of either that agree in place
-// (same), and the best agreement with b's picture shifted by up to a
-// fifth of the picture, with that shift (dx, dy in macroblocks, the
-// largest-magnitude best when several tie). A camera turned away shows a
-// layout that matches the old one shifted far better than in place.
-func layoutShift(a, b *KeyStats) (same, best float64, dx, dy int) {
+// ncc is the normalised cross-correlation of a and b with b shifted by s
+// (a[i] against b[i-s]), over their overlap.
+func ncc(a, b []float64, s int) float64 {
+	var n int
+	var ma, mb float64
+	for i := range a {
+		if j := i - s; j >= 0 && j < len(b) {
+			ma += a[i]
+			mb += b[j]
+			n++
+		}
+	}
+	if n < 4 {
+		return 0
+	}
+	ma /= float64(n)
+	mb /= float64(n)
+	var sab, saa, sbb float64
+	for i := range a {
+		if j := i - s; j >= 0 && j < len(b) {
+			x, y := a[i]-ma, b[j]-mb
+			sab += x * y
+			saa += x * x
+			sbb += y * y
+		}
+	}
+	if saa == 0 || sbb == 0 {
+		return 0
+	}
+	return sab / math.Sqrt(saa*sbb)
+}
+
+// shift is how a key frame's layout lies against an earlier one's.
+type shift struct {
+	same float64 // correlation in place (the lower of columns and rows)
+	gain float64 // best correlation at a shift minus in place
+	dx   int     // the best shift, macroblocks (columns)
+	dy   int     // the best shift, macroblocks (rows)
+}
+
+// layoutShift compares the layout profiles of two key frames of one size:
+// in place, and shifted by 2 macroblocks up to a fifth of the picture
+// along each axis.
+func layoutShift(a, b *KeyStats) shift {
 	if a.w != b.w || a.h != b.h || a.w == 0 {
-		return 1, 1, 0, 0
+		return shift{same: 1}
 	}
-	w, h := a.w, a.h
-	score := func(sx, sy int) float64 {
-		agree, total := 0, 0
-		for y := max(0, sy); y < min(h, h+sy); y++ {
-			for x := max(0, sx); x < min(w, w+sx); x++ {
-				p, q := a.layout[y*w+x], b.layout[(y-sy)*w+(x-sx)]
-				if p || q {
-					total++
-					if p == q {
-						agree++
-					}
-				}
-			}
-		}
-		if total < 8 {
-			return 0
-		}
-		return float64(agree) / float64(total)
-	}
-	same = score(0, 0)
-	mx, my := max(1, w/5), max(1, h/5)
-	for sy := -my; sy <= my; sy++ {
-		for sx := -mx; sx <= mx; sx++ {
-			if sx == 0 && sy == 0 {
+	sc, sr := ncc(a.cols, b.cols, 0), ncc(a.rows, b.rows, 0)
+	r := shift{same: min(sc, sr)}
+	best := func(p, q []float64, in float64) (float64, int) {
+		g, at := 0.0, 0
+		m := max(2, len(p)/5)
+		for s := -m; s <= m; s++ {
+			if s > -2 && s < 2 {
 				continue
 			}
-			if s := score(sx, sy); s > best {
-				best, dx, dy = s, sx, sy
+			if v := ncc(p, q, s) - in; v > g {
+				g, at = v, s
 			}
 		}
+		return g, at
 	}
-	return same, best, dx, dy
+	gx, dx := best(a.cols, b.cols, sc)
+	gy, dy := best(a.rows, b.rows, sr)
+	if gx >= gy {
+		r.gain, r.dx = gx, dx
+	} else {
+		r.gain, r.dy = gy, dy
+	}
+	return r
+}
+
+// moveCheck is a whole-picture change whose key frame kept the scene's
+// character, waiting for the next key frame.
+type moveCheck struct {
+	start         time.Time
+	before, after KeyStats
 }
 
 // verdict is what a key frame said about a change of the whole picture.
@@ -156,9 +188,9 @@ const (
 	brightJump   = 16
 	brightSum    = 24
 	brightWindow = time.Second
-	// moveGain: a turned camera's layout matches the old one shifted
-	// this much better than in place.
-	moveGain = 0.15
+	// moveGain: a turned camera's layout profile correlates with the old
+	// one shifted this much better than in place.
+	moveGain = 0.35
 )
 
 // StreamStarted tells the detector a new stream begins (the camera
@@ -196,6 +228,12 @@ func (d *Detector) ObserveHeader(t time.Time, f *mbmap.Frame) {
 		return
 	}
 	if !d.globalOn {
+		if t.Sub(d.globalEnd) > 2*time.Second {
+			// A jump of brightness is a change of its own (a light
+			// switched off a few seconds after it was switched on), not
+			// the last one going on.
+			d.globalID = ""
+		}
 		d.startGlobal(t)
 	}
 	d.relearnTo = t.Add(relearnTime)
@@ -239,6 +277,23 @@ func (d *Detector) judgeKey(t time.Time, k KeyStats) {
 		d.keyHist = append(d.keyHist, k)
 		return
 	}
+	if d.globalOn && d.keyAfter == nil && !t.Before(d.globalStart) {
+		before, after := d.keyHist[len(d.keyHist)-1], k // copies: keyHist shifts
+		d.keyBefore, d.keyAfter = &before, &after
+	} else if !d.globalOn {
+		d.keyBefore, d.keyAfter = nil, nil
+	}
+	if mc := d.moveCheck; mc != nil && !d.globalOn {
+		d.moveCheck = nil
+		// The new layout stays: this key frame lies like the one during
+		// the change, unlike the one before.
+		if now, was := layoutShift(&k, &mc.after).same, layoutShift(&mc.after, &mc.before).same; now > was+0.2 {
+			d.keyVerdict = verdict{typ: events.Tamper, reason: events.ReasonMoved, at: t}
+			d.publishGlobal(mc.start, t, events.Tamper, events.ReasonMoved)
+			reset()
+			return
+		}
+	}
 	med := medianStats(d.keyHist)
 	// A change in progress: the pictures since the last key frame showed
 	// one (most of the picture active at once, or a brightness jump).
@@ -278,15 +333,17 @@ func (d *Detector) judgeKey(t time.Time, k KeyStats) {
 	}
 	d.pendVerdict = verdict{}
 	last := &d.keyHist[len(d.keyHist)-1]
-	same, best, dx, dy := layoutShift(&k, last)
-	if best > same+moveGain && abs(dx)+abs(dy) >= 2 {
+	if sh := layoutShift(&k, last); sh.gain > moveGain {
 		if p := d.pendMove; p != nil {
-			if s2, _, _, _ := layoutShift(&k, p); s2 > same+moveGain {
-				// Two key frames agree on the new layout: turned.
+			// The second key frame lies shifted the same way against the
+			// scene, and in place against the first: turned, and stays.
+			if s0 := layoutShift(p, last); abs(s0.dx-sh.dx) <= 1 && abs(s0.dy-sh.dy) <= 1 &&
+				ncc(k.cols, p.cols, 0) > 0.3 && ncc(k.rows, p.rows, 0) > 0.3 {
 				d.keyVerdict = verdict{typ: events.Tamper, reason: events.ReasonMoved, at: t}
 				if !d.globalOn {
 					d.endEvent(t)
 					d.running = false
+					d.relearnTo = t.Add(relearnTime)
 					d.publishGlobal(p.At, t, events.Tamper, events.ReasonMoved)
 				}
 				reset()
