@@ -202,6 +202,10 @@ type Detector struct {
 	lastKey     time.Time
 	skipKey     bool          // the next key frame is a stream's first
 	gop         time.Duration // key-frame interval seen
+	// sizes of the recent P pictures (pictureSize); afterKey: the next P
+	// follows a key frame.
+	sizes, sizesTmp []int
+	afterKey        bool
 	pendMove    *KeyStats
 	// keyBefore: the scene's last key frame before a whole-picture change
 	// began; keyAfter: the first during it; moveCheck: a change that may
@@ -372,6 +376,7 @@ func (d *Detector) Observe(t time.Time, f *mbmap.Frame) {
 	if f.WidthMB <= 0 || f.HeightMB <= 0 || len(f.MBs) != f.WidthMB*f.HeightMB {
 		return
 	}
+	d.pictureSize(t, f)
 	if f.SliceType == 'I' {
 		d.observeKey(t, f)
 		return

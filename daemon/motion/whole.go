@@ -188,6 +188,10 @@ const (
 	brightJump   = 16
 	brightSum    = 24
 	brightWindow = time.Second
+	// bytesJump: a P picture this many times the median size of the last
+	// 25 was coded afresh (x264 camera clips: a day/night switch 13x, a
+	// large object crossing under 2x, headlights under 4x).
+	bytesJump = 6
 	// moveGain: a turned camera's layout profile correlates with the old
 	// one shifted this much better than in place.
 	moveGain = 0.35
@@ -197,12 +201,52 @@ const (
 // reconnected or restarted): its first key frame is not compared.
 func (d *Detector) StreamStarted() { d.skipKey = true }
 
+// pictureSize notes the size of a picture (every one, analysed or not): a
+// P picture many times the size of the recent ones was coded afresh
+// (the whole picture changed in it), whatever the analysed pictures show
+// and even without weighted prediction. It starts a whole-picture change
+// for the next key frame to type.
+func (d *Detector) pictureSize(t time.Time, f *mbmap.Frame) {
+	if f.SliceType == 'I' {
+		d.afterKey = true
+		return
+	}
+	if f.SliceType != 'P' || f.Bytes <= 0 {
+		return
+	}
+	if d.afterKey { // the first P after a key frame is often larger
+		d.afterKey = false
+		return
+	}
+	if len(d.sizes) >= 10 && d.w > 0 {
+		sorted := append(d.sizesTmp[:0], d.sizes...)
+		slices.Sort(sorted)
+		d.sizesTmp = sorted
+		if med := sorted[len(sorted)/2]; f.Bytes >= bytesJump*med && f.Bytes > 64*d.w*d.h/100 {
+			d.sizes = d.sizes[:0]
+			if !d.globalOn {
+				if t.Sub(d.globalEnd) > 2*time.Second {
+					d.globalID = ""
+				}
+				d.startGlobal(t)
+			}
+			d.relearnTo = t.Add(relearnTime)
+			return
+		}
+	}
+	if len(d.sizes) >= 25 {
+		d.sizes = append(d.sizes[:0], d.sizes[1:]...)
+	}
+	d.sizes = append(d.sizes, f.Bytes)
+}
+
 // ObserveHeader takes the picture-wide fields of a picture that is not
 // analysed (mb.Analyzer.SkipHeader): the weights of weighted prediction,
 // when the encoder uses it, say directly how much brighter or darker the
 // picture is than its reference. A jump starts a whole-picture change
 // (lights) that the next key frame confirms or re-types (covered).
 func (d *Detector) ObserveHeader(t time.Time, f *mbmap.Frame) {
+	d.pictureSize(t, f)
 	if f.SliceType != 'P' || !f.Weights.Present {
 		return
 	}
