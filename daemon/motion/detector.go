@@ -206,7 +206,7 @@ type Detector struct {
 	// follows a key frame.
 	sizes, sizesTmp []int
 	afterKey        bool
-	pendMove    *KeyStats
+	pendMove        *KeyStats
 	// keyBefore: the scene's last key frame before a whole-picture change
 	// began; keyAfter: the first during it; moveCheck: a change that may
 	// be a turned camera, for the next key frame to confirm.
