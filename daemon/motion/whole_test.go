@@ -138,3 +138,27 @@ func TestWeightsBrightnessJump(t *testing.T) {
 		t.Fatal("a light switched on did not start a whole-picture change")
 	}
 }
+
+// A P picture coded afresh (many times the size of the recent ones)
+// starts a whole-picture change even without weighted prediction; a
+// picture twice the size (something large crossing) does not, nor the
+// first P picture after a key frame.
+func TestPictureSizeJump(t *testing.T) {
+	d, _ := New("cam", "", Config{}, nil)
+	t0 := time.Now()
+	d.ObserveActivity(t0, 40, 23, make([]float32, 40*23), false)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 40 * time.Millisecond) }
+	for i := 1; i < 40; i++ {
+		d.ObserveHeader(at(i), &mbmap.Frame{SliceType: 'P', Bytes: 1000 + 37*(i%5)})
+	}
+	d.ObserveHeader(at(40), &mbmap.Frame{SliceType: 'P', Bytes: 2100})
+	d.ObserveHeader(at(41), &mbmap.Frame{SliceType: 'I', Bytes: 30000})
+	d.ObserveHeader(at(42), &mbmap.Frame{SliceType: 'P', Bytes: 9000})
+	if d.globalOn {
+		t.Fatal("a picture twice the size, or the first P after a key frame, started a whole-picture change")
+	}
+	d.ObserveHeader(at(43), &mbmap.Frame{SliceType: 'P', Bytes: 13000})
+	if !d.globalOn {
+		t.Fatal("a P picture 13 times the size of the recent ones did not start a whole-picture change")
+	}
+}
