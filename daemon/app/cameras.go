@@ -349,6 +349,14 @@ func (cs *cameraSet) CameraStates() []webadmin.CameraState {
 	return out
 }
 
+// lightsSwitched tells every camera's motion detector that the box
+// switched its IR LEDs at at.
+func (cs *cameraSet) lightsSwitched(at time.Time) {
+	for _, rc := range cs.list() {
+		rc.det.LightsSwitched(at)
+	}
+}
+
 // mainGrid tells the detector of a camera analysed on its sub stream the
 // main stream's macroblock grid when the main stream starts.
 type mainGrid struct{ det *motion.Detector }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matthan/matthan/board"
@@ -28,6 +29,9 @@ type lightsParts struct {
 	api    http.Handler // nil without GPIO
 	status *lights.StatusLED
 	wg     sync.WaitGroup
+	// cams hear when the IR LEDs switch (their motion detectors put the
+	// scene change down to the box); set by watchStatus.
+	cams atomic.Pointer[cameraSet]
 }
 
 // noLights reports the IR state of a box without GPIO.
@@ -72,7 +76,11 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *light
 	if pins.IRLED == nil {
 		return none(fmt.Sprintf("board %s: IR LED line missing", b.Name))
 	}
-	ir, err := lights.NewIR(lights.IRConfig{LED: pins.IRLED, Sensor: pins.LightSensor})
+	ir, err := lights.NewIR(lights.IRConfig{LED: pins.IRLED, Sensor: pins.LightSensor, OnSwitch: func(_ bool, at time.Time) {
+		if cs := lp.cams.Load(); cs != nil {
+			cs.lightsSwitched(at)
+		}
+	}})
 	if err != nil {
 		return none(err.Error())
 	}
@@ -103,6 +111,7 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *light
 // watchStatus sets the status LED from the cameras' and the disk's state
 // every couple of seconds until ctx ends.
 func (lp *lightsParts) watchStatus(ctx context.Context, cams *cameraSet, diskProblem func() bool) {
+	lp.cams.Store(cams)
 	if lp.status == nil {
 		return
 	}
