@@ -79,3 +79,33 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// The sub stream of a 1080p camera (360p) analysed with the main stream's
+// grid: the motion is found and its region, reported on the main's grid,
+// meets the truth in the main stream's pixels.
+func TestSubStreamRegionsOnMainGrid(t *testing.T) {
+	testenv.LookTool(t, "ffmpeg", "ffmpeg")
+	dir := filepath.Join(testenv.OutDir(), "scenes")
+	_, sub := scenes.Pair()
+	if err := scenes.Generate(t.Context(), dir, sub); err != nil {
+		t.Fatal(err)
+	}
+	aus, err := AccessUnits(filepath.Join(dir, sub.Name+".h264"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunOursOnGrid(WithLeadIn(aus), LeadDuration, motion.Config{}, [2]int{120, 68})
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := sub.Truth()
+	sc := scenes.Match(truth, res.Motion, res.Globals)
+	if sc.Recall() < 1 || sc.Precision() < 1 {
+		t.Errorf("recall %.2f precision %.2f\ntruth %+v\nmotion %+v", sc.Recall(), sc.Precision(), truth.Motion, res.Motion)
+	}
+	for _, m := range res.Motion {
+		if m.Region[2] <= 640 || m.Region[3] <= 360 {
+			t.Errorf("region %v is not on the 1080p main stream's grid", m.Region)
+		}
+	}
+}
