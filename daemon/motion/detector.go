@@ -202,11 +202,16 @@ type Detector struct {
 	lastKey     time.Time
 	skipKey     bool          // the next key frame is a stream's first
 	gop         time.Duration // key-frame interval seen
+	keySeen     time.Time     // the last key frame, analysed or not
 	// sizes of the recent P pictures (pictureSize); afterKey: the next P
 	// follows a key frame.
 	sizes, sizesTmp []int
 	afterKey        bool
-	pendMove        *KeyStats
+	// keyHeads: size and slice QP of the recent key frames, analysed or
+	// not; keySkipped: key frames since the last analysed one.
+	keyHeads   []keyHead
+	keySkipped int
+	pendMove   *KeyStats
 	// keyBefore: the scene's last key frame before a whole-picture change
 	// began; keyAfter: the first during it; moveCheck: a change that may
 	// be a turned camera, for the next key frame to confirm.

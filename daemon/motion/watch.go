@@ -22,6 +22,9 @@ type Analyzer interface {
 type HeaderAnalyzer interface {
 	Analyzer
 	SkipHeader(au [][]byte, out *mbmap.Frame) error
+	// PeekHeader fills the header fields without taking note of the
+	// picture (the key frame is then analysed or skipped).
+	PeekHeader(au [][]byte, out *mbmap.Frame) error
 }
 
 // headPrefix is how much of a slice NAL unit a header look needs.
@@ -50,6 +53,8 @@ type Watcher struct {
 	params   [][]byte
 	Analysed int // pictures analysed
 	Errors   int // pictures the analyser could not parse
+	// KeysSkipped counts key frames only looked at (their header).
+	KeysSkipped int
 
 	// Queue mode: qdue is the ingest side's next analysis time; jobs carry
 	// copies of pictures (and stream starts/ends) to Run; free recycles
@@ -219,9 +224,19 @@ func (w *Watcher) WriteAccessUnit(au *media.AccessUnit) error {
 }
 
 func (w *Watcher) observe(au *media.AccessUnit) {
-	if au.Key && w.Det.NeedKeyFrame(w.stream.Epoch.Add(au.PTS)) {
+	if au.Key {
+		t := w.stream.Epoch.Add(au.PTS)
+		if ha, ok := w.Analyzer.(HeaderAnalyzer); ok {
+			// A key frame whose size and QP look like the scene's is
+			// only looked at (WantKeyFrame).
+			if err := ha.PeekHeader(au.NALUs, &w.head); err == nil && !w.Det.WantKeyFrame(t, &w.head) {
+				w.KeysSkipped++
+				w.observeHeader(au)
+				return
+			}
+		}
 		if err := w.Analyzer.Analyze(au.NALUs, &w.frame); err == nil {
-			w.Det.Observe(w.stream.Epoch.Add(au.PTS), &w.frame)
+			w.Det.Observe(t, &w.frame)
 		}
 		return
 	}

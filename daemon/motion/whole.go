@@ -188,6 +188,9 @@ const (
 	brightJump   = 16
 	brightSum    = 24
 	brightWindow = time.Second
+	// keyRefresh: at most this many key frames in a row are left
+	// unanalysed when their headers look like the scene's.
+	keyRefresh = 5
 	// bytesJump: a P picture this many times the median size of the last
 	// 25 was coded afresh (x264 camera clips: a day/night switch 13x, a
 	// large object crossing under 2x, headlights under 4x).
@@ -196,6 +199,49 @@ const (
 	// one shifted this much better than in place.
 	moveGain = 0.35
 )
+
+// keyHead is a key frame's size and slice QP, from its header alone.
+type keyHead struct {
+	bytes int
+	qp    int
+}
+
+// WantKeyFrame says whether the key frame whose header fields hdr holds
+// (mb.Analyzer.PeekHeader: Bytes, QP) is worth analysing in full: a key
+// frame costs several predicted pictures to parse. Yes while the scene's
+// history is short, during or after a change, when its size or QP differs
+// from the recent key frames' (a hand, a blur, a light, infrared all move
+// one or the other), and every keyRefresh key frames to keep the history
+// current. Key frames not analysed go to ObserveHeader.
+func (d *Detector) WantKeyFrame(t time.Time, hdr *mbmap.Frame) bool {
+	h := keyHead{bytes: hdr.Bytes, qp: hdr.QP}
+	defer func() {
+		d.keyHeads = append(d.keyHeads, h)
+		if len(d.keyHeads) > keyHistory {
+			d.keyHeads = append(d.keyHeads[:0], d.keyHeads[1:]...)
+		}
+	}()
+	d.keySkipped++
+	if d.skipKey || len(d.keyHist) < 3 || len(d.keyHeads) < 3 || d.globalOn || d.moveCheck != nil || d.pendMove != nil ||
+		d.pendVerdict.typ != "" || d.keySkipped >= keyRefresh ||
+		(!d.lightsAt.IsZero() && t.Sub(d.lightsAt) < 2*d.gop+time.Second) || t.Sub(d.globalEnd) < 2*d.gop+time.Second {
+		d.keySkipped = 0
+		return true
+	}
+	bytes := make([]int, len(d.keyHeads))
+	qps := make([]int, len(d.keyHeads))
+	for i, k := range d.keyHeads {
+		bytes[i], qps[i] = k.bytes, k.qp
+	}
+	slices.Sort(bytes)
+	slices.Sort(qps)
+	mb, mq := bytes[len(bytes)/2], qps[len(qps)/2]
+	if 10*h.bytes < 7*mb || 10*h.bytes > 14*mb || h.qp >= mq+2 || h.qp <= mq-2 {
+		d.keySkipped = 0
+		return true
+	}
+	return false
+}
 
 // StreamStarted tells the detector a new stream begins (the camera
 // reconnected or restarted): its first key frame is not compared.
@@ -209,6 +255,11 @@ func (d *Detector) StreamStarted() { d.skipKey = true }
 func (d *Detector) pictureSize(t time.Time, f *mbmap.Frame) {
 	if f.SliceType == 'I' {
 		d.afterKey = true
+		// The key-frame interval, from every key frame (analysed or not).
+		if g := t.Sub(d.keySeen); !d.keySeen.IsZero() && g > 0 && g <= 10*time.Second {
+			d.gop = g
+		}
+		d.keySeen = t
 		return
 	}
 	if f.SliceType != 'P' || f.Bytes <= 0 {
@@ -314,9 +365,6 @@ func (d *Detector) judgeKey(t time.Time, k KeyStats) {
 	}
 	prevKey := d.lastKey
 	d.lastKey = t
-	if g := t.Sub(prevKey); !prevKey.IsZero() && g > 0 && g < time.Minute {
-		d.gop = g
-	}
 	if len(d.keyHist) < 3 {
 		d.keyHist = append(d.keyHist, k)
 		return

@@ -162,3 +162,31 @@ func TestPictureSizeJump(t *testing.T) {
 		t.Fatal("a P picture 13 times the size of the recent ones did not start a whole-picture change")
 	}
 }
+
+// Key frames whose size and QP look like the scene's are analysed only
+// every keyRefresh; one of another size or QP at once.
+func TestWantKeyFrame(t *testing.T) {
+	d, _ := New("cam", "", Config{}, nil)
+	t0 := time.Now()
+	want := 0
+	for i := 0; i < 20; i++ {
+		at := t0.Add(time.Duration(i) * 2 * time.Second)
+		hdr := &mbmap.Frame{SliceType: 'I', Bytes: 30000 + 500*(i%3), QP: 26}
+		if d.WantKeyFrame(at, hdr) {
+			want++
+			d.Observe(at, keyFrame(40, 23, 280, 26, true, true, 40))
+		} else {
+			d.ObserveHeader(at, hdr)
+		}
+	}
+	if want < 3+3 || want > 3+5 {
+		t.Errorf("%d of 20 steady key frames analysed, want the first 3 and one in %d", want, keyRefresh)
+	}
+	at := t0.Add(40 * time.Second)
+	if !d.WantKeyFrame(at, &mbmap.Frame{SliceType: 'I', Bytes: 30000, QP: 33}) {
+		t.Error("a key frame with QP 33 among QP 26 ones not analysed")
+	}
+	if !d.WantKeyFrame(at.Add(2*time.Second), &mbmap.Frame{SliceType: 'I', Bytes: 1100, QP: 26}) {
+		t.Error("a key frame of 1100 bytes among 30000-byte ones not analysed")
+	}
+}

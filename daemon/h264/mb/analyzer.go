@@ -70,6 +70,8 @@ type Analyzer struct {
 
 	// hdrOut receives the picture-wide fields during SkipHeader.
 	hdrOut *mbmap.Frame
+	// peekHdr is PeekHeader's slice header.
+	peekHdr h264.SliceHeader
 }
 
 // NewAnalyzer returns an Analyzer with no parameter sets yet.
@@ -221,6 +223,50 @@ func (a *Analyzer) SkipHeader(au [][]byte, out *mbmap.Frame) error {
 	out.Bytes, out.WidthMB, out.HeightMB = 0, 0, 0
 	if err := a.Skip(au); err != nil {
 		return err
+	}
+	if out.WidthMB == 0 {
+		return ErrNoPicture
+	}
+	return nil
+}
+
+// PeekHeader reads an access unit's parameter sets and its first slice
+// header, and fills out's picture-wide fields (SliceType, size, IDR, QP,
+// Bytes, Weights; Number and POC are left alone) without taking note of
+// the picture: the caller then passes the access unit to Analyze, Skip or
+// SkipHeader as usual. It lets a caller decide from a key frame's size and
+// QP whether it is worth analysing. ErrNoPicture when there is no slice or
+// its header does not parse.
+func (a *Analyzer) PeekHeader(au [][]byte, out *mbmap.Frame) error {
+	out.MBs = out.MBs[:0]
+	out.Bytes, out.WidthMB, out.HeightMB = 0, 0, 0
+	seen := false
+	for _, nal := range au {
+		switch h264.NALType(nal) {
+		case h264.NALSPS, h264.NALPPS:
+			if err := a.takeParameterSet(nal); err != nil {
+				return err
+			}
+		case h264.NALSlice, h264.NALIDRSlice:
+			out.Bytes += len(nal)
+			if seen {
+				continue
+			}
+			seen = true
+			head := nal[1:]
+			if len(head) > 256 {
+				head = head[:256]
+			}
+			a.buf = h264.Unescape(a.buf, head)
+			a.r.Reset(a.buf)
+			h := &a.peekHdr
+			if err := h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, h); err != nil {
+				return ErrNoPicture
+			}
+			out.SliceType, out.IDR = h.TypeChar(), h.NALType == h264.NALIDRSlice
+			out.WidthMB, out.HeightMB = h.SPS.WidthMB, h.SPS.HeightMB
+			setHeader(out, h)
+		}
 	}
 	if out.WidthMB == 0 {
 		return ErrNoPicture
