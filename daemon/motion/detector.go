@@ -232,6 +232,8 @@ type Detector struct {
 	boxLights time.Time // when the box last switched its IR LEDs
 	gridSetW  int
 	gridSetH  int
+	analysedW int // d.w, d.h for other goroutines (AnalysedGrid)
+	analysedH int
 
 	// detail of the last key frame analysed, and of the first after a
 	// global change
@@ -312,9 +314,21 @@ func (d *Detector) toGrid(r [4]int) [4]int {
 	return [4]int{r[0] * gw / d.w, r[1] * gh / d.h, (r[2]*gw + d.w - 1) / d.w, (r[3]*gh + d.h - 1) / d.h}
 }
 
+// AnalysedGrid is the macroblock grid of the pictures analysed (the sub
+// stream's when the camera has one), zero before the first. Safe from any
+// goroutine.
+func (d *Detector) AnalysedGrid() (w, h int) {
+	d.gridMu.Lock()
+	defer d.gridMu.Unlock()
+	return d.analysedW, d.analysedH
+}
+
 func (d *Detector) setup(w, h int) {
 	n := w * h
 	d.w, d.h = w, h
+	d.gridMu.Lock()
+	d.analysedW, d.analysedH = w, h
+	d.gridMu.Unlock()
 	gw, gh, _ := d.grid()
 	d.gridSetW, d.gridSetH = gw, gh
 	// scale maps a zone coordinate on the grid to the analysed picture.

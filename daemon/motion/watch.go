@@ -69,10 +69,13 @@ type Watcher struct {
 
 // watchJob is one message to the analysis goroutine.
 type watchJob struct {
-	kind   int // jobPicture, jobStart, jobEnd
+	kind   int // jobPicture, jobStart, jobEnd, jobHeader
 	stream media.Stream
 	au     media.AccessUnit
 	buf    []byte
+	// bytes is the picture's slice NAL units' size (a header job carries
+	// only their first bytes).
+	bytes int
 }
 
 const (
@@ -92,6 +95,10 @@ func (w *Watcher) initQueue() {
 		}
 	})
 }
+
+// Pending is how many jobs (pictures, stream starts and ends) wait for
+// Run in queue mode.
+func (w *Watcher) Pending() int { return len(w.jobs) }
 
 // Run analyses queued pictures until ctx ends (Queue mode only; call it in
 // a goroutine of its own before the first picture, and wait for it before
@@ -116,7 +123,7 @@ func (w *Watcher) Run(ctx context.Context) {
 				j.au.NALUs = j.au.NALUs[:0]
 				w.free <- j
 			case jobHeader:
-				w.observeHeader(&j.au)
+				w.observeHeader(&j.au, j.bytes)
 				j.au.NALUs = j.au.NALUs[:0]
 				w.free <- j
 			}
@@ -138,6 +145,7 @@ func (w *Watcher) enqueue(au *media.AccessUnit, kind int) {
 	for _, n := range au.NALUs {
 		size += len(n)
 	}
+	j.bytes = sliceBytes(au.NALUs)
 	if kind == jobHeader {
 		size = len(au.NALUs) * headPrefix
 	}
@@ -231,7 +239,7 @@ func (w *Watcher) observe(au *media.AccessUnit) {
 			// only looked at (WantKeyFrame).
 			if err := ha.PeekHeader(au.NALUs, &w.head); err == nil && !w.Det.WantKeyFrame(t, &w.head) {
 				w.KeysSkipped++
-				w.observeHeader(au)
+				w.observeHeader(au, sliceBytes(au.NALUs))
 				return
 			}
 		}
@@ -243,7 +251,7 @@ func (w *Watcher) observe(au *media.AccessUnit) {
 	if au.Key || au.DTS < w.due {
 		if !au.Key {
 			if _, ok := w.Analyzer.(HeaderAnalyzer); ok {
-				w.observeHeader(au)
+				w.observeHeader(au, sliceBytes(au.NALUs))
 				return
 			}
 		}
@@ -272,12 +280,26 @@ func (w *Watcher) observe(au *media.AccessUnit) {
 	w.Det.Observe(w.stream.Epoch.Add(au.PTS), &w.frame)
 }
 
-// observeHeader gives the detector a picture's header fields (weights).
-func (w *Watcher) observeHeader(au *media.AccessUnit) {
+// observeHeader gives the detector a picture's header fields (size,
+// weights). bytes is the size of its slice NAL units, which au may carry
+// only the first bytes of.
+func (w *Watcher) observeHeader(au *media.AccessUnit, bytes int) {
 	ha := w.Analyzer.(HeaderAnalyzer)
 	if err := ha.SkipHeader(au.NALUs, &w.head); err == nil {
+		w.head.Bytes = bytes
 		w.Det.ObserveHeader(w.stream.Epoch.Add(au.PTS), &w.head)
 	}
+}
+
+// sliceBytes is the size of an access unit's slice NAL units.
+func sliceBytes(nalus [][]byte) int {
+	n := 0
+	for _, nal := range nalus {
+		if len(nal) > 0 && (nal[0]&0x1f == 1 || nal[0]&0x1f == 5) {
+			n += len(nal)
+		}
+	}
+	return n
 }
 
 // StreamEnded implements media.Sink.
