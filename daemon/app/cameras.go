@@ -167,7 +167,7 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	rc := &runningCamera{spec: spec, det: det, done: make(chan struct{})}
 	// The analysis runs beside the recording, never in its way: a box
 	// that cannot keep up analyses fewer pictures, and records them all.
-	watcher := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Queue: 4}
+	watcher := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Peek: mb.NewAnalyzer(), Queue: 4}
 	if spec.Recording != config.RecordOff {
 		rc.rec = record.New(cs.store, spec.Name, record.Options{
 			MaxLoss: cs.maxLoss,

@@ -61,11 +61,29 @@ type Watcher struct {
 	// the picture buffers. Dropped counts pictures left out of analysis.
 	qdue    time.Duration
 	qcodec  media.Codec
+	qepoch  time.Time
+	// Peek, in queue mode, reads the headers of the pictures not analysed
+	// on the ingest side (PeekHeader: parameter sets and first slice
+	// header, a few hundred bytes): their figures ride along with the next
+	// analysed picture instead of waking the analysis for each. Nil: they
+	// go through the queue as header-only jobs.
+	Peek  HeaderAnalyzer
+	peekF mbmap.Frame
+	hdrs  []headInfo // looked at since the last job
 	qonce   sync.Once
 	jobs    chan *watchJob
 	free    chan *watchJob
 	Dropped int
 }
+
+// headInfo is the header figures of a picture not analysed.
+type headInfo struct {
+	t time.Time
+	f mbmap.Frame // without MBs
+}
+
+// maxHeads bounds the header figures waiting for the next job.
+const maxHeads = 64
 
 // watchJob is one message to the analysis goroutine.
 type watchJob struct {
@@ -76,6 +94,9 @@ type watchJob struct {
 	// bytes is the picture's slice NAL units' size (a header job carries
 	// only their first bytes).
 	bytes int
+	// hdrs: the header figures of the pictures before this one that were
+	// not analysed (Peek).
+	hdrs []headInfo
 }
 
 const (
@@ -118,6 +139,9 @@ func (w *Watcher) Run(ctx context.Context) {
 					w.Det.Close(w.stream.Epoch.Add(j.au.DTS))
 				}
 			case jobPicture:
+				for i := range j.hdrs {
+					w.Det.ObserveHeader(j.hdrs[i].t, &j.hdrs[i].f)
+				}
 				w.due = 0 // the ingest side already chose this picture
 				w.observe(&j.au)
 				j.au.NALUs = j.au.NALUs[:0]
@@ -146,6 +170,7 @@ func (w *Watcher) enqueue(au *media.AccessUnit, kind int) {
 		size += len(n)
 	}
 	j.bytes = sliceBytes(au.NALUs)
+	j.hdrs, w.hdrs = w.hdrs, j.hdrs[:0]
 	if kind == jobHeader {
 		size = len(au.NALUs) * headPrefix
 	}
@@ -171,7 +196,11 @@ func (w *Watcher) enqueue(au *media.AccessUnit, kind int) {
 func (w *Watcher) StreamStarted(s media.Stream) error {
 	if w.Queue > 0 {
 		w.initQueue()
-		w.qcodec, w.qdue = s.Codec, 0
+		w.qcodec, w.qdue, w.qepoch = s.Codec, 0, s.Epoch
+		w.hdrs = w.hdrs[:0]
+		if w.Peek != nil && s.Codec == media.H264 && len(s.SPS) > 0 && len(s.PPS) > 0 {
+			_ = w.Peek.PeekHeader([][]byte{s.SPS, s.PPS}, &w.peekF)
+		}
 		w.jobs <- &watchJob{kind: jobStart, stream: s}
 	} else {
 		w.startAnalysis(s)
@@ -209,6 +238,9 @@ func (w *Watcher) WriteAccessUnit(au *media.AccessUnit) error {
 		if w.qcodec == media.H264 && w.Analyzer != nil && w.Det != nil {
 			// Key frames always go (their parameter sets matter, and the
 			// detector may want one); other pictures at the analysis rate.
+			if w.Peek != nil && hasParams(au.NALUs) {
+				_ = w.Peek.PeekHeader(au.NALUs, &w.peekF) // its parameter sets
+			}
 			if au.Key {
 				w.enqueue(au, jobPicture)
 			} else if au.DTS >= w.qdue {
@@ -218,6 +250,13 @@ func (w *Watcher) WriteAccessUnit(au *media.AccessUnit) error {
 					w.qdue = au.DTS + iv
 				}
 				w.enqueue(au, jobPicture)
+			} else if w.Peek != nil && !hasParams(au.NALUs) {
+				if w.Peek.PeekHeader(au.NALUs, &w.peekF) == nil {
+					if len(w.hdrs) >= maxHeads {
+						w.hdrs = append(w.hdrs[:0], w.hdrs[1:]...)
+					}
+					w.hdrs = append(w.hdrs, headInfo{t: w.qepoch.Add(au.PTS), f: w.peekF})
+				}
 			} else if _, ok := w.Analyzer.(HeaderAnalyzer); ok {
 				w.enqueue(au, jobHeader)
 			}
@@ -289,6 +328,16 @@ func (w *Watcher) observeHeader(au *media.AccessUnit, bytes int) {
 		w.head.Bytes = bytes
 		w.Det.ObserveHeader(w.stream.Epoch.Add(au.PTS), &w.head)
 	}
+}
+
+// hasParams reports whether an access unit carries an SPS or PPS.
+func hasParams(nalus [][]byte) bool {
+	for _, nal := range nalus {
+		if len(nal) > 0 && (nal[0]&0x1f == 7 || nal[0]&0x1f == 8) {
+			return true
+		}
+	}
+	return false
 }
 
 // sliceBytes is the size of an access unit's slice NAL units.

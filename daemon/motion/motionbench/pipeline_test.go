@@ -12,21 +12,18 @@ import (
 
 // TestPipelineCostPrints runs the pipeline benchmark on the pair's clips
 // when they are made (make motion-scenes / bench-motion makes them) and
-// checks it prints its three figures.
+// checks it prints its figures (3 s of video, once).
 func TestPipelineCostPrints(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a minute of video, three times, twice")
-	}
 	m, s := scenes.Pair()
 	dir := filepath.Join(testenv.OutDir(), "scenes")
 	mp := testenv.NeedFile(t, filepath.Join(dir, m.Name+".h264"), "scenegen -pair")
 	sp := testenv.NeedFile(t, filepath.Join(dir, s.Name+".h264"), "scenegen -pair")
 	var out bytes.Buffer
-	if err := PipelineCost(t.Context(), &out, mp, sp); err != nil {
+	if err := PipelineCost(t.Context(), &out, mp, sp, 3, 1); err != nil {
 		t.Fatal(err)
 	}
 	t.Log(out.String())
-	for _, want := range []string{"BENCH pipeline_cpu_per_camera ", "BENCH pipeline_record_only_cpu_per_camera ", "BENCH pipeline_cpu_ratio_over_record_only "} {
+	for _, want := range []string{"BENCH pipeline_wakeup_baseline ", "BENCH pipeline_cpu_per_camera ", "BENCH pipeline_record_only_cpu_per_camera ", "BENCH pipeline_cpu_ratio_over_record_only "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in\n%s", want, out.String())
 		}

@@ -16,8 +16,9 @@ import (
 )
 
 // The watcher in queue mode (as daemon/app runs it: analysis in its own
-// goroutine, header-only jobs carrying the first bytes of the pictures
-// not analysed) gives the same events as inline. Regression: header jobs
+// goroutine; the headers of the pictures not analysed read on the ingest
+// side (Peek) or sent as header-only jobs) gives the same events as
+// inline. Regression: header jobs
 // once reported their truncated size, and every analysed picture looked
 // like a picture coded afresh (an endless scene change on a moving
 // camera).
@@ -39,7 +40,7 @@ func TestQueueModeSameEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		aus = WithLeadIn(aus)
-		run := func(queue int) []string {
+		run := func(queue int, peek bool) []string {
 			var got []string
 			det, err := motion.New("bench", "", motion.Config{}, events.PublisherFunc(func(e events.Event) {
 				if !e.End.IsZero() || e.Type != events.Motion {
@@ -50,6 +51,9 @@ func TestQueueModeSameEvents(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Queue: queue}
+			if peek {
+				w.Peek = mb.NewAnalyzer()
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			if queue > 0 {
@@ -76,9 +80,12 @@ func TestQueueModeSameEvents(t *testing.T) {
 			}
 			return got
 		}
-		inline, queued := run(0), run(4)
+		inline, queued, peeked := run(0, false), run(4, false), run(4, true)
 		if fmt.Sprint(inline) != fmt.Sprint(queued) {
 			t.Errorf("%s: inline events %v, queue mode %v", name, inline, queued)
+		}
+		if fmt.Sprint(inline) != fmt.Sprint(peeked) {
+			t.Errorf("%s: inline events %v, queue mode with Peek %v", name, inline, peeked)
 		}
 		if len(inline) == 0 {
 			t.Errorf("%s: no event at all", name)

@@ -125,7 +125,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	return PipelineCost(ctx, o.Out, filepath.Join(dir, m.Name+".h264"), filepath.Join(dir, s.Name+".h264"))
+	return PipelineCost(ctx, o.Out, filepath.Join(dir, m.Name+".h264"), filepath.Join(dir, s.Name+".h264"), 20, 2)
 }
 
 // runMotionDaemon runs the Motion daemon on the clips in small batches (so
