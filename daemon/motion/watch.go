@@ -59,17 +59,17 @@ type Watcher struct {
 	// Queue mode: qdue is the ingest side's next analysis time; jobs carry
 	// copies of pictures (and stream starts/ends) to Run; free recycles
 	// the picture buffers. Dropped counts pictures left out of analysis.
-	qdue    time.Duration
-	qcodec  media.Codec
-	qepoch  time.Time
+	qdue   time.Duration
+	qcodec media.Codec
+	qepoch time.Time
 	// Peek, in queue mode, reads the headers of the pictures not analysed
 	// on the ingest side (PeekHeader: parameter sets and first slice
 	// header, a few hundred bytes): their figures ride along with the next
 	// analysed picture instead of waking the analysis for each. Nil: they
 	// go through the queue as header-only jobs.
-	Peek  HeaderAnalyzer
-	peekF mbmap.Frame
-	hdrs  []headInfo // looked at since the last job
+	Peek    HeaderAnalyzer
+	peekF   mbmap.Frame
+	hdrs    []headInfo // looked at since the last job
 	qonce   sync.Once
 	jobs    chan *watchJob
 	free    chan *watchJob
