@@ -203,6 +203,7 @@ type Detector struct {
 	skipKey     bool          // the next key frame is a stream's first
 	gop         time.Duration // key-frame interval seen
 	keySeen     time.Time     // the last key frame, analysed or not
+	keyBytes    int           // and its size
 	// sizes of the recent P pictures (pictureSize); afterKey: the next P
 	// follows a key frame.
 	sizes, sizesTmp []int
@@ -615,6 +616,7 @@ func (d *Detector) publishGlobal(start, end time.Time, typ events.Type, reason s
 		d.globalID = d.eventID(start)
 	}
 	d.globalStart, d.globalType, d.globalReason, d.globalEnd = start, typ, reason, end
+	d.sizes = d.sizes[:0] // a new scene: picture sizes start again
 	// The encoder settles on the new picture over a GOP (its next key
 	// frame resets what the P pictures code): relearn until past it.
 	if until := d.lastKey.Add(d.gop + time.Second); d.gop > 0 && until.After(d.relearnTo) {

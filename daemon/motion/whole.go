@@ -248,10 +248,11 @@ func (d *Detector) WantKeyFrame(t time.Time, hdr *mbmap.Frame) bool {
 func (d *Detector) StreamStarted() { d.skipKey = true }
 
 // pictureSize notes the size of a picture (every one, analysed or not): a
-// P picture many times the size of the recent ones was coded afresh
-// (the whole picture changed in it), whatever the analysed pictures show
-// and even without weighted prediction. It starts a whole-picture change
-// for the next key frame to type.
+// P picture many times the size of the recent ones and at least half a key
+// frame's was coded afresh (the whole picture changed in it), whatever the
+// analysed pictures show and even without weighted prediction. It starts a
+// whole-picture change for the next key frame to type (not while the
+// picture settles after one).
 func (d *Detector) pictureSize(t time.Time, f *mbmap.Frame) {
 	if f.SliceType == 'I' {
 		d.afterKey = true
@@ -259,7 +260,7 @@ func (d *Detector) pictureSize(t time.Time, f *mbmap.Frame) {
 		if g := t.Sub(d.keySeen); !d.keySeen.IsZero() && g > 0 && g <= 10*time.Second {
 			d.gop = g
 		}
-		d.keySeen = t
+		d.keySeen, d.keyBytes = t, f.Bytes
 		return
 	}
 	if f.SliceType != 'P' || f.Bytes <= 0 {
@@ -273,7 +274,7 @@ func (d *Detector) pictureSize(t time.Time, f *mbmap.Frame) {
 		sorted := append(d.sizesTmp[:0], d.sizes...)
 		slices.Sort(sorted)
 		d.sizesTmp = sorted
-		if med := sorted[len(sorted)/2]; f.Bytes >= bytesJump*med && f.Bytes > 64*d.w*d.h/100 {
+		if med := sorted[len(sorted)/2]; f.Bytes >= bytesJump*med && 2*f.Bytes >= d.keyBytes && !t.Before(d.relearnTo) {
 			d.sizes = d.sizes[:0]
 			if !d.globalOn {
 				if t.Sub(d.globalEnd) > 2*time.Second {

@@ -139,15 +139,16 @@ func TestWeightsBrightnessJump(t *testing.T) {
 	}
 }
 
-// A P picture coded afresh (many times the size of the recent ones)
-// starts a whole-picture change even without weighted prediction; a
-// picture twice the size (something large crossing) does not, nor the
-// first P picture after a key frame.
+// A P picture coded afresh (many times the size of the recent ones, and
+// half a key frame's) starts a whole-picture change even without weighted
+// prediction; a picture twice the size (something large crossing) does
+// not, nor the first P picture after a key frame, nor a noisy night's
+// swing (many times the recent ones, far from a key frame's size).
 func TestPictureSizeJump(t *testing.T) {
 	d, _ := New("cam", "", Config{}, nil)
 	t0 := time.Now()
 	d.ObserveActivity(t0, 40, 23, make([]float32, 40*23), false)
-	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 40 * time.Millisecond) }
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 80 * time.Millisecond) } // past the first relearning
 	for i := 1; i < 40; i++ {
 		d.ObserveHeader(at(i), &mbmap.Frame{SliceType: 'P', Bytes: 1000 + 37*(i%5)})
 	}
@@ -157,9 +158,13 @@ func TestPictureSizeJump(t *testing.T) {
 	if d.globalOn {
 		t.Fatal("a picture twice the size, or the first P after a key frame, started a whole-picture change")
 	}
-	d.ObserveHeader(at(43), &mbmap.Frame{SliceType: 'P', Bytes: 13000})
+	d.ObserveHeader(at(43), &mbmap.Frame{SliceType: 'P', Bytes: 12000})
+	if d.globalOn {
+		t.Fatal("a P picture 12 times the recent ones' size but not half a key frame's started a whole-picture change")
+	}
+	d.ObserveHeader(at(44), &mbmap.Frame{SliceType: 'P', Bytes: 16000})
 	if !d.globalOn {
-		t.Fatal("a P picture 13 times the size of the recent ones did not start a whole-picture change")
+		t.Fatal("a P picture 16 times the size of the recent ones, half a key frame's, did not start a whole-picture change")
 	}
 }
 
