@@ -440,17 +440,6 @@ func (d *Detector) SetDetail(t time.Time, detail float64) {
 	d.detail, d.detailAt = detail, t
 }
 
-// NeedKeyFrame tells the caller (Watcher) to analyse the next key frame,
-// which costs more than a predicted picture: once a minute to know the
-// scene's detail, and after a global change to tell tampering from a new
-// scene.
-//
-// Every key frame is analysed now (whole-picture detection compares each
-// with the last ones); this stays for callers that want to skip them.
-func (d *Detector) NeedKeyFrame(t time.Time) bool {
-	return true
-}
-
 // ObserveActivity is Observe for any source of per-block activity on a
 // w x h grid (the MJPEG detector's pixel differences): act[i] is block i's
 // activity on the scale of Activity, dead says the picture shows nothing
