@@ -25,13 +25,14 @@ const NoGPIO = "không có GPIO / no GPIO"
 // lightsParts are the running lights: the page's view, the lights API, and
 // the status LED to update.
 type lightsParts struct {
+	// cams hear when the IR LEDs switch (their motion detectors put the
+	// scene change down to the box); set by watchStatus.
+	cams atomic.Pointer[cameraSet]
+
 	page   webadmin.Lights
 	api    http.Handler // nil without GPIO
 	status *lights.StatusLED
 	wg     sync.WaitGroup
-	// cams hear when the IR LEDs switch (their motion detectors put the
-	// scene change down to the box); set by watchStatus.
-	cams atomic.Pointer[cameraSet]
 }
 
 // noLights reports the IR state of a box without GPIO.
