@@ -94,7 +94,13 @@ func readPageCameras(path string) ([]webadmin.CameraSettings, error) {
 //	ingest → fan-out ┬→ live hub
 //	                 └→ motion watcher (mb.Analyzer, detector) → gate → recorder
 //
-// and, when the camera has a sub stream, a second ingest into the live hub.
+// and, when the camera has a sub stream, the analysis moves there (a 360p
+// sub costs a fraction of a 1080p main):
+//
+//	main ingest → fan-out ┬→ live hub
+//	                      └→ gate → recorder      (the detector's grid: the main stream's)
+//	sub ingest  → fan-out ┬→ live hub (…/sub)
+//	                      └→ motion watcher (zones scaled to the sub, regions back)
 type runningCamera struct {
 	spec   cameraSpec
 	cam    *ingest.Camera
@@ -163,7 +169,7 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	rc := &runningCamera{spec: spec, det: det, done: make(chan struct{})}
 	// The analysis runs beside the recording, never in its way: a box
 	// that cannot keep up analyses fewer pictures, and records them all.
-	watcher := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Queue: 4}
+	watcher := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Peek: mb.NewAnalyzer(), Queue: 4}
 	if spec.Recording != config.RecordOff {
 		rc.rec = record.New(cs.store, spec.Name, record.Options{
 			MaxLoss: cs.maxLoss,
@@ -181,7 +187,18 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	}
 	// The live view goes first: the recorder may wait on the disk.
 	sink := fanOut{cs.hub.Feed(spec.Name), watcher}
+	subSink := media.Sink(cs.hub.Feed(spec.Name + "/sub"))
 	analyse := true
+	if spec.SubURL != "" {
+		// Analyse the sub stream; the main stream tells the detector its
+		// grid (zones are drawn on it, event regions reported on it).
+		watcher.Next = nil
+		sink = fanOut{cs.hub.Feed(spec.Name), mainGrid{det}}
+		if rc.gate != nil {
+			sink = append(sink, rc.gate)
+		}
+		subSink = fanOut{subSink, watcher}
+	}
 	if spec.NoMotion && spec.Recording != config.RecordMotion {
 		analyse = false
 		// Record only: the watcher's analysis is skipped; the gate (if
@@ -200,8 +217,12 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	rc.cam = cam
 	var sub *ingest.Camera
 	if spec.SubURL != "" {
-		// The sub stream feeds only the live wall: no events, no recording.
-		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, cs.hub.Feed(spec.Name+"/sub"), ingest.Options{Log: cs.log, Dial: cs.policy.DialWith}); err != nil {
+		// The sub stream feeds the live wall and the motion analysis: no
+		// events of its own (offline is the main stream's), no recording.
+		if !analyse {
+			subSink = cs.hub.Feed(spec.Name + "/sub")
+		}
+		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, subSink, ingest.Options{Log: cs.log, Dial: cs.policy.DialWith}); err != nil {
 			return nil, err
 		}
 	}
@@ -329,6 +350,25 @@ func (cs *cameraSet) CameraStates() []webadmin.CameraState {
 	}
 	return out
 }
+
+// lightsSwitched tells every camera's motion detector that the box
+// switched its IR LEDs at at.
+func (cs *cameraSet) lightsSwitched(at time.Time) {
+	for _, rc := range cs.list() {
+		rc.det.LightsSwitched(at)
+	}
+}
+
+// mainGrid tells the detector of a camera analysed on its sub stream the
+// main stream's macroblock grid when the main stream starts.
+type mainGrid struct{ det *motion.Detector }
+
+func (g mainGrid) StreamStarted(s media.Stream) error {
+	g.det.SetGrid((s.Width+15)/16, (s.Height+15)/16)
+	return nil
+}
+func (mainGrid) WriteAccessUnit(*media.AccessUnit) error { return nil }
+func (mainGrid) StreamEnded(error)                       {}
 
 // fanOut hands every access unit to each sink in turn; one sink's error
 // does not starve the others (the live view keeps going when the disk

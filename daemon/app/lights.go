@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matthan/matthan/board"
@@ -24,6 +25,10 @@ const NoGPIO = "không có GPIO / no GPIO"
 // lightsParts are the running lights: the page's view, the lights API, and
 // the status LED to update.
 type lightsParts struct {
+	// cams hear when the IR LEDs switch (their motion detectors put the
+	// scene change down to the box); set by watchStatus.
+	cams atomic.Pointer[cameraSet]
+
 	page   webadmin.Lights
 	api    http.Handler // nil without GPIO
 	status *lights.StatusLED
@@ -75,7 +80,11 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *light
 	if pins.IRLED == nil {
 		return none(fmt.Sprintf("board %s: IR LED line missing", b.Name))
 	}
-	ir, err := lights.NewIR(lights.IRConfig{LED: pins.IRLED, Sensor: pins.LightSensor})
+	ir, err := lights.NewIR(lights.IRConfig{LED: pins.IRLED, Sensor: pins.LightSensor, OnSwitch: func(_ bool, at time.Time) {
+		if cs := lp.cams.Load(); cs != nil {
+			cs.lightsSwitched(at)
+		}
+	}})
 	if err != nil {
 		return none(err.Error())
 	}
@@ -113,6 +122,7 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *light
 // watchStatus sets the status LED from the cameras' and the disk's state
 // every couple of seconds until ctx ends.
 func (lp *lightsParts) watchStatus(ctx context.Context, cams *cameraSet, diskProblem func() bool) {
+	lp.cams.Store(cams)
 	if lp.status == nil {
 		return
 	}

@@ -33,7 +33,24 @@ type Event struct {
 	Region [4]int  `json:"region,omitzero"`
 	Score  float64 `json:"score,omitempty"`
 	Text   string  `json:"text,omitempty"`
+	// Reason refines a type: for Tamper covered, defocused or moved; for
+	// SceneChange lights (day/night, infrared on or off, a light switched).
+	Reason string `json:"reason,omitempty"`
+	// Cause is CauseBox when the box itself caused the event (it switched
+	// its own infrared LEDs): shown, but not an alarm.
+	Cause string `json:"cause,omitempty"`
 }
+
+// Reasons of Tamper and SceneChange events.
+const (
+	ReasonCovered   = "covered"
+	ReasonDefocused = "defocused"
+	ReasonMoved     = "moved"
+	ReasonLights    = "lights"
+)
+
+// CauseBox marks an event the box caused itself.
+const CauseBox = "box"
 
 // Publisher takes events. Publish must not block for long: implementations
 // queue and batch.

@@ -44,7 +44,29 @@ type SliceHeader struct {
 	AdaptiveMarking   bool
 	NumMMCO           int
 	MMCO              [MaxMMCO]MMCO
+
+	// pred_weight_table(), when the PPS enables explicit weighted
+	// prediction for the slice's type (HasWeights): the encoder's own
+	// measure of how bright this picture is against each reference.
+	HasWeights bool
+	Weights    PredWeights
 }
+
+// PredWeights is a slice's pred_weight_table() for the first
+// MaxWeightRefs references of each list. Entries the slice does not
+// signal hold the defaults (weight 1<<denom, offset 0), as 8.4.2.3 infers.
+type PredWeights struct {
+	LumaLog2Denom, ChromaLog2Denom int
+	// Per list and reference index: luma weight and offset; Cb and Cr
+	// weight and offset.
+	Luma   [2][MaxWeightRefs][2]int16
+	Chroma [2][MaxWeightRefs][2][2]int16
+	// LumaFlag, ChromaFlag: the entry was signalled (luma_weight_l0_flag...).
+	LumaFlag, ChromaFlag [2][MaxWeightRefs]bool
+}
+
+// MaxWeightRefs is the most references per list whose weights are kept.
+const MaxWeightRefs = 4
 
 // MaxListMods is the most reference list modifications kept per list.
 const MaxListMods = 33
@@ -183,26 +205,47 @@ func ParseSliceHeader(r *bits.Reader, nalType, nalRefIdc int, ps ParamSets, h *S
 	}
 	if (pps.WeightedPred && h.Type == SliceP) || (pps.WeightedBipredIdc == 1 && h.Type == SliceB) {
 		// pred_weight_table()
-		if r.UE() > 7 {
-			return fmt.Errorf("slice header: luma_log2_weight_denom out of range")
+		h.HasWeights = true
+		wt := &h.Weights
+		ld, cd := r.UE(), r.UE() // ChromaArrayType is 1 here
+		if ld > 7 {
+			return fmt.Errorf("slice header: luma_log2_weight_denom %d out of range", ld)
 		}
-		if r.UE() > 7 { // ChromaArrayType is 1 here
-			return fmt.Errorf("slice header: chroma_log2_weight_denom out of range")
+		if cd > 7 {
+			return fmt.Errorf("slice header: chroma_log2_weight_denom %d out of range", cd)
 		}
+		wt.LumaLog2Denom, wt.ChromaLog2Denom = int(ld), int(cd)
 		for list := 0; list < 2; list++ {
 			if list == 1 && h.Type != SliceB {
 				break
 			}
 			for i := 0; i < h.NumRefIdxActive[list]; i++ {
-				if r.Flag() {
-					r.SE()
-					r.SE()
+				lw := [2]int16{int16(1 << ld), 0}
+				cw := [2][2]int16{{int16(1 << cd), 0}, {int16(1 << cd), 0}}
+				lf := r.Flag()
+				if lf {
+					w, o := r.SE(), r.SE()
+					if w < -128 || w > 127 || o < -128 || o > 127 {
+						return fmt.Errorf("slice header: luma weight %d/offset %d out of range", w, o)
+					}
+					lw = [2]int16{int16(w), int16(o)}
 				}
-				if r.Flag() {
-					r.SE()
-					r.SE()
-					r.SE()
-					r.SE()
+				cf := r.Flag()
+				if cf {
+					for c := 0; c < 2; c++ {
+						w, o := r.SE(), r.SE()
+						if w < -128 || w > 127 || o < -128 || o > 127 {
+							return fmt.Errorf("slice header: chroma weight %d/offset %d out of range", w, o)
+						}
+						cw[c] = [2]int16{int16(w), int16(o)}
+					}
+				}
+				if r.Err() != nil {
+					return fmt.Errorf("slice header: pred_weight_table: %w", r.Err())
+				}
+				if i < MaxWeightRefs {
+					wt.Luma[list][i], wt.Chroma[list][i] = lw, cw
+					wt.LumaFlag[list][i], wt.ChromaFlag[list][i] = lf, cf
 				}
 			}
 		}

@@ -47,6 +47,11 @@ type IRConfig struct {
 	Twilight time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// OnSwitch, when set, is told every time the LEDs switch after the
+	// first decision (the motion detectors put the scene change it causes
+	// down to the box). It is called with the controller locked: it must
+	// return quickly and not call the IR back.
+	OnSwitch func(on bool, at time.Time)
 }
 
 // IRStatus is what the IR controller is doing and why.
@@ -155,7 +160,11 @@ func (c *IR) Step() {
 			return
 		}
 		c.lastErr = nil
+		switched := c.decided && want != c.on
 		c.on, c.decided, c.since = want, true, now
+		if switched && c.cfg.OnSwitch != nil {
+			c.cfg.OnSwitch(want, now)
+		}
 	}
 }
 

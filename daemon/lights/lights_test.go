@@ -2,6 +2,7 @@ package lights
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -154,6 +155,31 @@ func TestIROverride(t *testing.T) {
 		if tt.code == 200 && (st.Mode != tt.mode || st.StatusLED != "booting") {
 			t.Errorf("%s %q: answer %+v", tt.method, tt.body, st)
 		}
+	}
+}
+
+// OnSwitch hears every switch of the LEDs after the first decision, with
+// its time, and nothing else.
+func TestIROnSwitch(t *testing.T) {
+	led := &gpiotest.Pin{N: "ir"}
+	c := &clock{}
+	c.set(12, 0)
+	var heard []string
+	ir, _ := NewIR(IRConfig{LED: led, Now: c.now, OnSwitch: func(on bool, at time.Time) {
+		heard = append(heard, fmt.Sprintf("%v@%s", on, at.Format("15:04")))
+	}})
+	ir.Step() // first decision (day: off): not a switch
+	ir.Step()
+	if err := ir.SetMode(On); err != nil {
+		t.Fatal(err)
+	}
+	ir.Step()
+	c.set(13, 0)
+	if err := ir.SetMode(Off); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"true@12:00", "false@13:00"}; fmt.Sprint(heard) != fmt.Sprint(want) {
+		t.Errorf("heard %v, want %v", heard, want)
 	}
 }
 

@@ -25,6 +25,36 @@ type Macroblock struct {
 	MVX, MVY int16
 	// Bits is the number of bits the macroblock layer took in the slice data.
 	Bits uint16
+	// QP is the block's luma quantiser (slice QP plus mb_qp_delta so far).
+	QP uint8
+	// CBP is coded_block_pattern: bits 0-3 the luma 8x8 blocks with
+	// coefficients, bits 4-5 the chroma pattern (0 none, 1 DC, 2 DC and AC).
+	// A camera in infrared mode sends grey pictures: chroma vanishes.
+	CBP uint8
+	// Coefs counts the block's non-zero transform coefficients (luma and
+	// chroma, as total_coeff / coded_block_flag count them; 384 for I_PCM).
+	Coefs uint16
+}
+
+// Weights is the explicit weighted prediction of a P picture's first slice
+// for list 0 reference 0 (pred_weight_table): how much brighter or darker
+// the encoder found this picture than its reference. Predicted sample =
+// Scale * reference + Offset.
+type Weights struct {
+	// Present: the picture parameter set enables weighted prediction.
+	Present bool
+	// Luma, Chroma: the entry is signalled (else the scale is 1, offset 0).
+	Luma, Chroma bool
+	LumaScale    float32
+	LumaOffset   int16
+	ChromaScale  [2]float32 // Cb, Cr
+	ChromaOffset [2]int16
+}
+
+// Unity reports whether the weights leave the picture's brightness and
+// colour as the reference's (or there are none).
+func (w Weights) Unity() bool {
+	return w.LumaScale == 1 && w.LumaOffset == 0 && w.ChromaScale == [2]float32{1, 1} && w.ChromaOffset == [2]int16{}
 }
 
 // Frame is the macroblock map of one picture.
@@ -44,4 +74,11 @@ type Frame struct {
 	// POC is the picture order count: pictures are displayed in increasing
 	// POC order between two IDR pictures (decode order differs with B-frames).
 	POC int
+	// QP is the first slice's slice QP.
+	QP int
+	// Bytes is the size of the picture's slice NAL units.
+	Bytes int
+	// Weights of the first slice (P pictures of streams with weighted
+	// prediction; Present false otherwise).
+	Weights Weights
 }

@@ -184,11 +184,57 @@ type Detector struct {
 	seq       int
 
 	// global change
-	globalOn    bool
-	globalStart time.Time
-	globalEnd   time.Time // when the last global change was judged
-	globalID    string
-	globalType  events.Type
+	globalOn     bool
+	globalStart  time.Time
+	globalEnd    time.Time // when the last global change was judged
+	globalID     string
+	globalType   events.Type
+	globalReason string
+
+	// key-frame statistics (whole.go): the recent key frames of the
+	// current scene, the verdict of a key frame on a change, a turn of the
+	// camera waiting for its second key frame.
+	keyHist    []KeyStats
+	keyVerdict verdict
+	// pendVerdict: a key frame's verdict without a change in the pictures
+	// before it, waiting for the next key frame to agree.
+	pendVerdict verdict
+	lastKey     time.Time
+	skipKey     bool          // the next key frame is a stream's first
+	gop         time.Duration // key-frame interval seen
+	keySeen     time.Time     // the last key frame, analysed or not
+	keyBytes    int           // and its size
+	// sizes of the recent P pictures (pictureSize); afterKey: the next P
+	// follows a key frame.
+	sizes, sizesTmp []int
+	afterKey        bool
+	// keyHeads: size and slice QP of the recent key frames, analysed or
+	// not; keySkipped: key frames since the last analysed one.
+	keyHeads   []keyHead
+	keySkipped int
+	pendMove   *KeyStats
+	// keyBefore: the scene's last key frame before a whole-picture change
+	// began; keyAfter: the first during it; moveCheck: a change that may
+	// be a turned camera, for the next key frame to confirm.
+	keyBefore, keyAfter *KeyStats
+	moveCheck           *moveCheck
+	// lightsAt: when the encoder's weighted prediction last said the
+	// picture's brightness jumped; bright is its running sum.
+	lightsAt time.Time
+	bright   []brightStep
+
+	// grid is the macroblock grid zones and event regions are given on
+	// (the main stream's), when the analysed stream is another (the sub
+	// stream); zero: the analysed stream's own. gridSet is the grid the
+	// zones were laid on.
+	gridMu    sync.Mutex
+	gridW     int
+	gridH     int
+	boxLights time.Time // when the box last switched its IR LEDs
+	gridSetW  int
+	gridSetH  int
+	analysedW int // d.w, d.h for other goroutines (AnalysedGrid)
+	analysedH int
 
 	// detail of the last key frame analysed, and of the first after a
 	// global change
@@ -229,9 +275,73 @@ func (d *Detector) setMoving(v bool) {
 	d.mu.Unlock()
 }
 
+// SetGrid says on which macroblock grid (w x h) zones are drawn and event
+// regions are wanted: the main stream's, when the detector analyses the
+// sub stream. Zones are scaled to the analysed picture and regions back.
+// Zero w or h: the analysed picture's own grid. Safe from any goroutine.
+func (d *Detector) SetGrid(w, h int) {
+	d.gridMu.Lock()
+	d.gridW, d.gridH = w, h
+	d.gridMu.Unlock()
+}
+
+// LightsSwitched tells the detector that the box switched its own
+// infrared LEDs at t: a whole-picture change starting from 2 s before t
+// to BoxLightsWindow after is the box's doing, published with Cause
+// events.CauseBox (not an alarm). Safe from any goroutine.
+func (d *Detector) LightsSwitched(t time.Time) {
+	d.gridMu.Lock()
+	d.boxLights = t
+	d.gridMu.Unlock()
+}
+
+// BoxLightsWindow is how long after the box switches its IR LEDs a scene
+// change is put down to it (a key-frame interval or two, and settling).
+const BoxLightsWindow = 12 * time.Second
+
+func (d *Detector) grid() (w, h int, box time.Time) {
+	d.gridMu.Lock()
+	defer d.gridMu.Unlock()
+	return d.gridW, d.gridH, d.boxLights
+}
+
+// toGrid scales a region on the analysed picture's grid to the zones'
+// grid (rounding outwards).
+func (d *Detector) toGrid(r [4]int) [4]int {
+	gw, gh := d.gridSetW, d.gridSetH
+	if gw <= 0 || gh <= 0 || (gw == d.w && gh == d.h) {
+		return r
+	}
+	return [4]int{r[0] * gw / d.w, r[1] * gh / d.h, (r[2]*gw + d.w - 1) / d.w, (r[3]*gh + d.h - 1) / d.h}
+}
+
+// AnalysedGrid is the macroblock grid of the pictures analysed (the sub
+// stream's when the camera has one), zero before the first. Safe from any
+// goroutine.
+func (d *Detector) AnalysedGrid() (w, h int) {
+	d.gridMu.Lock()
+	defer d.gridMu.Unlock()
+	return d.analysedW, d.analysedH
+}
+
 func (d *Detector) setup(w, h int) {
 	n := w * h
 	d.w, d.h = w, h
+	d.gridMu.Lock()
+	d.analysedW, d.analysedH = w, h
+	d.gridMu.Unlock()
+	gw, gh, _ := d.grid()
+	d.gridSetW, d.gridSetH = gw, gh
+	// scale maps a zone coordinate on the grid to the analysed picture.
+	scale := func(v, g, own int, up bool) int {
+		if gw <= 0 || gh <= 0 {
+			return v
+		}
+		if up {
+			return (v*own + g - 1) / g
+		}
+		return v * own / g
+	}
 	d.mean = make([]float32, n)
 	d.vr = make([]float32, n)
 	d.thresh = make([]float32, n)
@@ -250,8 +360,10 @@ func (d *Detector) setup(w, h int) {
 		if s == 0 {
 			s = 1
 		}
-		for y := max(z.Y0, 0); y < min(z.Y1, h); y++ {
-			for x := max(z.X0, 0); x < min(z.X1, w); x++ {
+		x0, x1 := scale(z.X0, gw, w, false), scale(z.X1, gw, w, true)
+		y0, y1 := scale(z.Y0, gh, h, false), scale(z.Y1, gh, h, true)
+		for y := max(y0, 0); y < min(y1, h); y++ {
+			for x := max(x0, 0); x < min(x1, w); x++ {
 				i := y*w + x
 				if z.Mask {
 					d.thresh[i] = 0
@@ -284,6 +396,7 @@ func (d *Detector) Observe(t time.Time, f *mbmap.Frame) {
 	if f.WidthMB <= 0 || f.HeightMB <= 0 || len(f.MBs) != f.WidthMB*f.HeightMB {
 		return
 	}
+	d.pictureSize(t, f)
 	if f.SliceType == 'I' {
 		d.observeKey(t, f)
 		return
@@ -306,17 +419,15 @@ func (d *Detector) Observe(t time.Time, f *mbmap.Frame) {
 	d.ObserveActivity(t, f.WidthMB, f.HeightMB, d.act, dead)
 }
 
-// observeKey measures a key frame's detail: the share of its blocks coded
-// as 4x4 or 8x8 intra (texture, edges) rather than 16x16 (flat). A covered
-// or blinded lens leaves almost none, whatever the bitrate.
+// observeKey measures a key frame (KeyFrameStats) and compares it with
+// the recent key frames of the scene (whole.go): a covered, blurred or
+// turned camera, or a light or infrared switch, shows there wherever the
+// change fell against the key frames and whatever the encoder made of the
+// pictures between.
 func (d *Detector) observeKey(t time.Time, f *mbmap.Frame) {
-	n := 0
-	for i := range f.MBs {
-		if f.MBs[i].Type == 'i' {
-			n++
-		}
-	}
-	d.SetDetail(t, float64(n)/float64(len(f.MBs)))
+	k := KeyFrameStats(t, f)
+	d.SetDetail(t, k.Detail)
+	d.judgeKey(t, k)
 }
 
 // SetDetail records how much detail the picture at t shows, 0 (flat) to 1.
@@ -329,14 +440,6 @@ func (d *Detector) SetDetail(t time.Time, detail float64) {
 	d.detail, d.detailAt = detail, t
 }
 
-// NeedKeyFrame tells the caller (Watcher) to analyse the next key frame,
-// which costs more than a predicted picture: once a minute to know the
-// scene's detail, and after a global change to tell tampering from a new
-// scene.
-func (d *Detector) NeedKeyFrame(t time.Time) bool {
-	return d.globalOn || d.detailAt.IsZero() || t.Sub(d.detailAt) > time.Minute
-}
-
 // ObserveActivity is Observe for any source of per-block activity on a
 // w x h grid (the MJPEG detector's pixel differences): act[i] is block i's
 // activity on the scale of Activity, dead says the picture shows nothing
@@ -345,7 +448,7 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 	if w <= 0 || h <= 0 || len(act) != w*h {
 		return
 	}
-	if w != d.w || h != d.h {
+	if gw, gh, _ := d.grid(); w != d.w || h != d.h || gw != d.gridSetW || gh != d.gridSetH {
 		d.endEvent(t)
 		d.setup(w, h)
 	}
@@ -389,7 +492,7 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 		// Moving blocks teach the background slowly, so a thing that stops
 		// moving (a parked motorbike) fades in; quiet blocks teach it fast.
 		al := alpha
-		if on && !relearning {
+		if on && !relearning && !d.globalOn {
 			al = alpha / 8
 		}
 		dv := a - m
@@ -401,16 +504,7 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 	global := d.unmasked > 0 && float64(nActive) >= d.cfg.GlobalFraction*float64(d.unmasked)
 	if global && !relearning {
 		if !d.globalOn {
-			d.globalOn, d.haveAfter = true, false
-			if d.globalID != "" && t.Sub(d.globalEnd) < sameChange {
-				// The picture has not settled for long: the same change
-				// goes on (the encoder's rate control swinging on new
-				// noise), and its event is extended, not repeated.
-			} else {
-				d.globalStart, d.globalID, d.globalType = t, "", ""
-			}
-			d.endEvent(t)
-			d.running = false
+			d.startGlobal(t)
 		}
 		d.relearnTo = t.Add(relearnTime)
 		return
@@ -418,30 +512,36 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 	if d.globalOn {
 		since := t.Sub(d.globalStart)
 		calm := float64(nActive) < settledFraction*float64(d.unmasked)
-		if relearning || (!calm && since < maxRelearn) || (!d.haveAfter && since < waitKeyFrame) {
+		// A key frame that typed the change needs no calm picture.
+		typed := d.keyVerdict.typ != "" && !d.keyVerdict.at.Before(d.globalStart.Add(-time.Second))
+		if relearning || (!calm && !typed && since < maxRelearn) || (!d.haveAfter && since < waitKeyFrame) {
 			// Wait for the picture to settle, and for a key frame to show
 			// what it became, before judging.
 			d.relearnTo = t.Add(dt / 2)
 			return
 		}
 		d.globalOn = false
-		typ, text := events.SceneChange, "đổi cảnh toàn khung hình / whole picture changed"
+		typ, reason := events.SceneChange, ""
+		if !d.lightsAt.IsZero() && !d.lightsAt.Before(d.globalStart.Add(-2*time.Second)) {
+			reason = events.ReasonLights
+		}
 		flat := d.haveAfter && d.detailAfter < flatDetail && (d.detailAt.IsZero() || d.detail > 2*d.detailAfter+flatDetail)
 		if d.haveAfter {
 			d.detail, d.detailAt = d.detailAfter, t
 		}
-		if dead || flat || d.globalType == events.Tamper {
-			typ, text = events.Tamper, "camera bị che hoặc mất hình / camera covered or blinded"
+		switch v := d.keyVerdict; {
+		case v.typ != "" && !v.at.Before(d.globalStart.Add(-time.Second)):
+			typ, reason = v.typ, v.reason
+		case dead || flat:
+			typ, reason = events.Tamper, events.ReasonCovered
+		case reason == "" && d.haveAfter && d.keyBefore != nil && d.keyAfter != nil:
+			// All of the picture changed at once, yet its key frame looks
+			// like the scene's (same light, detail, colour): the view
+			// changed. If the next key frame keeps the new layout, the
+			// camera was turned (judgeKey).
+			d.moveCheck = &moveCheck{start: d.globalStart, before: *d.keyBefore, after: *d.keyAfter}
 		}
-		if d.globalID == "" {
-			d.seq++
-			d.globalID = d.eventID(d.globalStart)
-		}
-		d.globalType, d.globalEnd = typ, t
-		d.pub.Publish(events.Event{
-			ID: d.globalID, Type: typ, Camera: d.camera, Household: d.household,
-			Start: d.globalStart, End: t, Region: [4]int{0, 0, d.w, d.h}, Score: 1, Text: text,
-		})
+		d.publishGlobal(d.globalStart, t, typ, reason)
 	}
 	if relearning {
 		return
@@ -468,6 +568,84 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 	}
 }
 
+// startGlobal begins a whole-picture change at t: motion stops, and the
+// change is judged once the picture settles and a key frame shows it.
+func (d *Detector) startGlobal(t time.Time) {
+	d.globalOn, d.haveAfter = true, false
+	if d.globalID != "" && t.Sub(d.globalEnd) < sameChange {
+		// The picture has not settled for long: the same change goes on
+		// (the encoder's rate control swinging on new noise), and its
+		// event is extended, not repeated.
+	} else {
+		d.globalStart, d.globalID, d.globalType, d.globalReason = t, "", "", ""
+		d.keyVerdict = verdict{}
+	}
+	d.endEvent(t)
+	d.running = false
+}
+
+// publishGlobal publishes (or extends: same ID within sameChange of the
+// last) a whole-picture event. Tampering is not downgraded by a later
+// scene change of the same event. A change the box made by switching its
+// IR LEDs is marked as such.
+func (d *Detector) publishGlobal(start, end time.Time, typ events.Type, reason string) {
+	// The same change goes on when startGlobal extended it (same start),
+	// or when a key frame re-types it (a turned camera confirmed) just
+	// after it was judged.
+	if d.globalID != "" && !d.globalEnd.IsZero() && (start.Equal(d.globalStart) || (start.Sub(d.globalEnd) < 3*time.Second && start.After(d.globalStart.Add(-time.Second)))) {
+		start = d.globalStart
+		if d.globalType == events.Tamper && typ != events.Tamper {
+			typ, reason = d.globalType, d.globalReason
+		}
+		if reason == "" || (reason == events.ReasonLights && d.globalReason == reasonDayNight) {
+			reason = d.globalReason
+		}
+	} else {
+		d.seq++
+		d.globalID = d.eventID(start)
+	}
+	d.globalStart, d.globalType, d.globalReason, d.globalEnd = start, typ, reason, end
+	d.sizes = d.sizes[:0] // a new scene: picture sizes start again
+	// The encoder settles on the new picture over a GOP (its next key
+	// frame resets what the P pictures code): relearn until past it.
+	if until := d.lastKey.Add(d.gop + time.Second); d.gop > 0 && until.After(d.relearnTo) {
+		d.relearnTo = until
+	}
+	text := globalText(typ, reason)
+	if reason == reasonDayNight {
+		reason = events.ReasonLights
+	}
+	e := events.Event{
+		ID: d.globalID, Type: typ, Reason: reason, Camera: d.camera, Household: d.household,
+		Start: start, End: end, Region: d.toGrid([4]int{0, 0, d.w, d.h}), Score: 1, Text: text,
+	}
+	if _, _, box := d.grid(); typ == events.SceneChange && !box.IsZero() &&
+		!start.Before(box.Add(-2*time.Second)) && start.Before(box.Add(BoxLightsWindow)) {
+		e.Cause = events.CauseBox
+		e.Text += " (hộp tự bật/tắt đèn hồng ngoại / the box switched its IR LEDs)"
+	}
+	d.pub.Publish(e)
+}
+
+func globalText(typ events.Type, reason string) string {
+	switch reason {
+	case events.ReasonCovered:
+		return "camera bị che / camera covered"
+	case events.ReasonDefocused:
+		return "camera bị mờ / camera out of focus"
+	case events.ReasonMoved:
+		return "camera bị xoay / camera turned away"
+	case reasonDayNight:
+		return "chuyển ngày/đêm (hồng ngoại) / day-night switch (infrared)"
+	case events.ReasonLights:
+		return "bật/tắt đèn / lights switched"
+	}
+	if typ == events.Tamper {
+		return "camera bị che hoặc mất hình / camera covered or blinded"
+	}
+	return "đổi cảnh toàn khung hình / whole picture changed"
+}
+
 func (d *Detector) eventID(t time.Time) string {
 	return fmt.Sprintf("%s-%d-%d", d.camera, t.UnixMilli(), d.seq)
 }
@@ -476,7 +654,7 @@ func (d *Detector) startEvent(t time.Time, area int, region [4]int, zone string)
 	d.seq++
 	d.ev = &events.Event{
 		ID: d.eventID(d.runStart), Type: events.Motion, Camera: d.camera, Household: d.household,
-		Start: d.runStart, Region: region,
+		Start: d.runStart, Region: d.toGrid(region),
 	}
 	d.peakArea = 0
 	d.zonesSeen = map[string]bool{}
@@ -493,6 +671,7 @@ func (d *Detector) grow(area int, r [4]int, zone string) {
 		d.ev.Score = float64(area) / float64(max(d.unmasked, 1))
 	}
 	g := &d.ev.Region
+	r = d.toGrid(r)
 	g[0], g[1], g[2], g[3] = min(g[0], r[0]), min(g[1], r[1]), max(g[2], r[2]), max(g[3], r[3])
 	if zone != "" {
 		d.zonesSeen[zone] = true

@@ -3,13 +3,14 @@
 #   make bench-motion    accuracy per scene family, ours and the Motion daemon
 #                        (apt motion) side by side; CPU per camera at 360p25 and
 #                        1080p25, ours and Motion's, in the same run
+#                        and pipeline_cpu_per_camera (1080p main + 360p sub)
 #   make bench-search    1 M event bleve index (built once into out/search-bench):
 #                        p95 query latency, index bytes per event
 SCENES := $(OUT)/scenes/.done
 .PHONY: motion-scenes bench-motion bench-search
 motion-scenes: $(SCENES)
 $(SCENES): $(wildcard daemon/motion/scenes/*.go daemon/motion/cmd/scenegen/*.go)
-	$(GO) run ./daemon/motion/cmd/scenegen -out $(OUT)/scenes -sizes 640x360,1280x720
+	$(GO) run ./daemon/motion/cmd/scenegen -out $(OUT)/scenes -sizes 640x360,1280x720 -pair
 	@touch $@
 
 bench-motion: $(SCENES)

@@ -15,6 +15,21 @@ type Analyzer interface {
 	Analyze(au [][]byte, out *mbmap.Frame) error
 }
 
+// HeaderAnalyzer is an Analyzer that can also take a cheap look at the
+// pictures it does not analyse: parameter sets and the first slice header
+// (mb.Analyzer.SkipHeader). The Watcher passes it every such picture, so
+// that the detector sees the weights of weighted prediction of each.
+type HeaderAnalyzer interface {
+	Analyzer
+	SkipHeader(au [][]byte, out *mbmap.Frame) error
+	// PeekHeader fills the header fields without taking note of the
+	// picture (the key frame is then analysed or skipped).
+	PeekHeader(au [][]byte, out *mbmap.Frame) error
+}
+
+// headPrefix is how much of a slice NAL unit a header look needs.
+const headPrefix = 256
+
 // Watcher is a media.Sink that analyses a camera's H.264 pictures at the
 // detector's analysis rate, feeds the detector, and passes every access
 // unit on to next (a Gate in front of the recorder, or nil). Pictures it
@@ -34,33 +49,61 @@ type Watcher struct {
 	stream   media.Stream
 	due      time.Duration
 	frame    mbmap.Frame
+	head     mbmap.Frame // header fields of pictures not analysed
 	params   [][]byte
 	Analysed int // pictures analysed
 	Errors   int // pictures the analyser could not parse
+	// KeysSkipped counts key frames only looked at (their header).
+	KeysSkipped int
 
 	// Queue mode: qdue is the ingest side's next analysis time; jobs carry
 	// copies of pictures (and stream starts/ends) to Run; free recycles
 	// the picture buffers. Dropped counts pictures left out of analysis.
-	qdue    time.Duration
-	qcodec  media.Codec
+	qdue   time.Duration
+	qcodec media.Codec
+	qepoch time.Time
+	// Peek, in queue mode, reads the headers of the pictures not analysed
+	// on the ingest side (PeekHeader: parameter sets and first slice
+	// header, a few hundred bytes): their figures ride along with the next
+	// analysed picture instead of waking the analysis for each. Nil: they
+	// go through the queue as header-only jobs.
+	Peek    HeaderAnalyzer
+	peekF   mbmap.Frame
+	hdrs    []headInfo // looked at since the last job
 	qonce   sync.Once
 	jobs    chan *watchJob
 	free    chan *watchJob
 	Dropped int
 }
 
+// headInfo is the header figures of a picture not analysed.
+type headInfo struct {
+	t time.Time
+	f mbmap.Frame // without MBs
+}
+
+// maxHeads bounds the header figures waiting for the next job.
+const maxHeads = 64
+
 // watchJob is one message to the analysis goroutine.
 type watchJob struct {
-	kind   int // jobPicture, jobStart, jobEnd
+	kind   int // jobPicture, jobStart, jobEnd, jobHeader
 	stream media.Stream
 	au     media.AccessUnit
 	buf    []byte
+	// bytes is the picture's slice NAL units' size (a header job carries
+	// only their first bytes).
+	bytes int
+	// hdrs: the header figures of the pictures before this one that were
+	// not analysed (Peek).
+	hdrs []headInfo
 }
 
 const (
 	jobPicture = iota
 	jobStart
 	jobEnd
+	jobHeader // a picture not analysed: its slice headers only
 )
 
 // initQueue makes the queue's channels, once.
@@ -73,6 +116,10 @@ func (w *Watcher) initQueue() {
 		}
 	})
 }
+
+// Pending is how many jobs (pictures, stream starts and ends) wait for
+// Run in queue mode.
+func (w *Watcher) Pending() int { return len(w.jobs) }
 
 // Run analyses queued pictures until ctx ends (Queue mode only; call it in
 // a goroutine of its own before the first picture, and wait for it before
@@ -92,8 +139,15 @@ func (w *Watcher) Run(ctx context.Context) {
 					w.Det.Close(w.stream.Epoch.Add(j.au.DTS))
 				}
 			case jobPicture:
+				for i := range j.hdrs {
+					w.Det.ObserveHeader(j.hdrs[i].t, &j.hdrs[i].f)
+				}
 				w.due = 0 // the ingest side already chose this picture
 				w.observe(&j.au)
+				j.au.NALUs = j.au.NALUs[:0]
+				w.free <- j
+			case jobHeader:
+				w.observeHeader(&j.au, j.bytes)
 				j.au.NALUs = j.au.NALUs[:0]
 				w.free <- j
 			}
@@ -103,7 +157,7 @@ func (w *Watcher) Run(ctx context.Context) {
 
 // enqueue copies au for the analysis goroutine, or drops it when every
 // buffer is in use.
-func (w *Watcher) enqueue(au *media.AccessUnit) {
+func (w *Watcher) enqueue(au *media.AccessUnit, kind int) {
 	var j *watchJob
 	select {
 	case j = <-w.free:
@@ -115,14 +169,22 @@ func (w *Watcher) enqueue(au *media.AccessUnit) {
 	for _, n := range au.NALUs {
 		size += len(n)
 	}
+	j.bytes = sliceBytes(au.NALUs)
+	j.hdrs, w.hdrs = w.hdrs, j.hdrs[:0]
+	if kind == jobHeader {
+		size = len(au.NALUs) * headPrefix
+	}
 	if cap(j.buf) < size {
 		j.buf = make([]byte, 0, size+size/4)
 	}
 	j.buf = j.buf[:0]
-	j.kind = jobPicture
+	j.kind = kind
 	j.au.DTS, j.au.PTS, j.au.Key = au.DTS, au.PTS, au.Key
 	j.au.NALUs = j.au.NALUs[:0]
 	for _, n := range au.NALUs {
+		if kind == jobHeader && len(n) > headPrefix {
+			n = n[:headPrefix]
+		}
 		start := len(j.buf)
 		j.buf = append(j.buf, n...)
 		j.au.NALUs = append(j.au.NALUs, j.buf[start:len(j.buf):len(j.buf)])
@@ -134,7 +196,11 @@ func (w *Watcher) enqueue(au *media.AccessUnit) {
 func (w *Watcher) StreamStarted(s media.Stream) error {
 	if w.Queue > 0 {
 		w.initQueue()
-		w.qcodec, w.qdue = s.Codec, 0
+		w.qcodec, w.qdue, w.qepoch = s.Codec, 0, s.Epoch
+		w.hdrs = w.hdrs[:0]
+		if w.Peek != nil && s.Codec == media.H264 && len(s.SPS) > 0 && len(s.PPS) > 0 {
+			_ = w.Peek.PeekHeader([][]byte{s.SPS, s.PPS}, &w.peekF)
+		}
 		w.jobs <- &watchJob{kind: jobStart, stream: s}
 	} else {
 		w.startAnalysis(s)
@@ -149,6 +215,9 @@ func (w *Watcher) StreamStarted(s media.Stream) error {
 // analyser the SDP's parameter sets.
 func (w *Watcher) startAnalysis(s media.Stream) {
 	w.stream, w.due = s, 0
+	if w.Det != nil {
+		w.Det.StreamStarted()
+	}
 	if s.Codec == media.H264 {
 		var ps [][]byte
 		if len(s.SPS) > 0 {
@@ -169,15 +238,27 @@ func (w *Watcher) WriteAccessUnit(au *media.AccessUnit) error {
 		if w.qcodec == media.H264 && w.Analyzer != nil && w.Det != nil {
 			// Key frames always go (their parameter sets matter, and the
 			// detector may want one); other pictures at the analysis rate.
+			if w.Peek != nil && hasParams(au.NALUs) {
+				_ = w.Peek.PeekHeader(au.NALUs, &w.peekF) // its parameter sets
+			}
 			if au.Key {
-				w.enqueue(au)
+				w.enqueue(au, jobPicture)
 			} else if au.DTS >= w.qdue {
 				iv := w.Det.Interval()
 				w.qdue += iv
 				if w.qdue <= au.DTS {
 					w.qdue = au.DTS + iv
 				}
-				w.enqueue(au)
+				w.enqueue(au, jobPicture)
+			} else if w.Peek != nil && !hasParams(au.NALUs) {
+				if w.Peek.PeekHeader(au.NALUs, &w.peekF) == nil {
+					if len(w.hdrs) >= maxHeads {
+						w.hdrs = append(w.hdrs[:0], w.hdrs[1:]...)
+					}
+					w.hdrs = append(w.hdrs, headInfo{t: w.qepoch.Add(au.PTS), f: w.peekF})
+				}
+			} else if _, ok := w.Analyzer.(HeaderAnalyzer); ok {
+				w.enqueue(au, jobHeader)
 			}
 		}
 	} else if w.stream.Codec == media.H264 && w.Analyzer != nil && w.Det != nil {
@@ -190,14 +271,30 @@ func (w *Watcher) WriteAccessUnit(au *media.AccessUnit) error {
 }
 
 func (w *Watcher) observe(au *media.AccessUnit) {
-	if au.Key && w.Det.NeedKeyFrame(w.stream.Epoch.Add(au.PTS)) {
+	if au.Key {
+		t := w.stream.Epoch.Add(au.PTS)
+		if ha, ok := w.Analyzer.(HeaderAnalyzer); ok {
+			// A key frame whose size and QP look like the scene's is
+			// only looked at (WantKeyFrame).
+			if err := ha.PeekHeader(au.NALUs, &w.head); err == nil && !w.Det.WantKeyFrame(t, &w.head) {
+				w.KeysSkipped++
+				w.observeHeader(au, sliceBytes(au.NALUs))
+				return
+			}
+		}
 		if err := w.Analyzer.Analyze(au.NALUs, &w.frame); err == nil {
-			w.Det.Observe(w.stream.Epoch.Add(au.PTS), &w.frame)
+			w.Det.Observe(t, &w.frame)
 		}
 		return
 	}
 	if au.Key || au.DTS < w.due {
-		// Key frames carry no motion; only their parameter sets matter.
+		if !au.Key {
+			if _, ok := w.Analyzer.(HeaderAnalyzer); ok {
+				w.observeHeader(au, sliceBytes(au.NALUs))
+				return
+			}
+		}
+		// Only the parameter sets matter.
 		w.params = w.params[:0]
 		for _, n := range au.NALUs {
 			if len(n) > 0 && (n[0]&0x1f == 7 || n[0]&0x1f == 8) {
@@ -220,6 +317,38 @@ func (w *Watcher) observe(au *media.AccessUnit) {
 	}
 	w.Analysed++
 	w.Det.Observe(w.stream.Epoch.Add(au.PTS), &w.frame)
+}
+
+// observeHeader gives the detector a picture's header fields (size,
+// weights). bytes is the size of its slice NAL units, which au may carry
+// only the first bytes of.
+func (w *Watcher) observeHeader(au *media.AccessUnit, bytes int) {
+	ha := w.Analyzer.(HeaderAnalyzer)
+	if err := ha.SkipHeader(au.NALUs, &w.head); err == nil {
+		w.head.Bytes = bytes
+		w.Det.ObserveHeader(w.stream.Epoch.Add(au.PTS), &w.head)
+	}
+}
+
+// hasParams reports whether an access unit carries an SPS or PPS.
+func hasParams(nalus [][]byte) bool {
+	for _, nal := range nalus {
+		if len(nal) > 0 && (nal[0]&0x1f == 7 || nal[0]&0x1f == 8) {
+			return true
+		}
+	}
+	return false
+}
+
+// sliceBytes is the size of an access unit's slice NAL units.
+func sliceBytes(nalus [][]byte) int {
+	n := 0
+	for _, nal := range nalus {
+		if len(nal) > 0 && (nal[0]&0x1f == 1 || nal[0]&0x1f == 5) {
+			n += len(nal)
+		}
+	}
+	return n
 }
 
 // StreamEnded implements media.Sink.

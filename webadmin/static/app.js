@@ -305,6 +305,11 @@ pages.export = async (root) => {
 // ---------- event search ----------
 const eventTypes = ['motion', 'camera_offline', 'camera_online', 'scene_change', 'tamper', 'disk_low'];
 const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low') }[t] || t);
+// eventName names an event by its type and reason (daemon/events reasons),
+// and says when the box itself caused it (its own IR LEDs).
+const eventName = (e) => ({ covered: L('Camera bị che', 'Camera covered'), moved: L('Camera bị xoay', 'Camera turned away'), defocused: L('Camera bị mờ', 'Camera out of focus'),
+  lights: (e.text || '').startsWith('chuyển ngày/đêm') ? L('Chuyển ngày/đêm', 'Day/night switch') : L('Bật/tắt đèn', 'Lights switched') }[e.reason] || typeName(e.type))
+  + (e.cause === 'box' ? ' ' + L('(do hộp bật/tắt đèn hồng ngoại)', '(the box switched its IR LEDs)') : '');
 pages.search = async (root) => {
   const cams = (await cameras()).filter((c) => c.video);
   const q = h('input', { id: 'se-q', placeholder: L('Từ khoá (cú pháp bleve, ví dụ: type:motion)', 'Query (bleve syntax, e.g. type:motion)'), size: 40 });
@@ -327,7 +332,7 @@ pages.search = async (root) => {
       const facets = h('div', { class: 'facets' }, Object.entries(r.facets || {}).map(([name, m]) => h('div', {}, h('b', {}, name), h('ul', {}, Object.entries(m).map(([k, n]) => h('li', {}, (name === 'type' ? typeName(k) : k) + ': ' + n))))));
       fill(out, h('div', { class: 'card' }, h('p', { id: 'se-total' }, r.total + L(' kết quả', ' results')), facets,
         h('table', { id: 'se-table' }, h('tr', {}, h('th', {}, L('Thời gian', 'Time')), h('th', {}, 'Camera'), h('th', {}, L('Loại', 'Type')), h('th', {}, L('Chi tiết', 'Detail'))),
-          r.hits.map((e) => h('tr', { class: 'se-hit' }, h('td', {}, h('a', { href: '/playback?camera=' + encodeURIComponent(e.camera) + '&t=' + (Date.parse(e.start) - 2000) }, fmtTime(e.start))), h('td', {}, e.camera), h('td', {}, typeName(e.type)), h('td', {}, (e.text || '') + (e.score ? ' (' + e.score.toFixed(2) + ')' : '')))))));
+          r.hits.map((e) => h('tr', { class: 'se-hit' }, h('td', {}, h('a', { href: '/playback?camera=' + encodeURIComponent(e.camera) + '&t=' + (Date.parse(e.start) - 2000) }, fmtTime(e.start))), h('td', {}, e.camera), h('td', {}, eventName(e)), h('td', {}, (e.text || '') + (e.score ? ' (' + e.score.toFixed(2) + ')' : '')))))));
     } catch (e) { fill(out, h('p', { class: 'error' }, e.message)); }
   };
   btn.onclick = run; q.addEventListener('keydown', (e) => { if (e.key === 'Enter') run(); });

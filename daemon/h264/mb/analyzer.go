@@ -67,6 +67,11 @@ type Analyzer struct {
 	// picture order count state (8.2.1), for Frame.POC only
 	prevPOCMsb, prevPOCLsb           int
 	prevFrameNumOffset, prevFrameNum int
+
+	// hdrOut receives the picture-wide fields during SkipHeader.
+	hdrOut *mbmap.Frame
+	// peekHdr is PeekHeader's slice header.
+	peekHdr h264.SliceHeader
 }
 
 // NewAnalyzer returns an Analyzer with no parameter sets yet.
@@ -183,6 +188,92 @@ func (a *Analyzer) finishPicture(ok bool) {
 	}
 }
 
+// setHeader fills a map's picture-wide fields from its first slice header:
+// slice QP and weighted prediction of list 0 reference 0.
+func setHeader(out *mbmap.Frame, h *h264.SliceHeader) {
+	out.QP = h.QP
+	out.Weights = mbmap.Weights{}
+	if !h.HasWeights {
+		return
+	}
+	wt := &h.Weights
+	ld, cd := float32(int(1)<<wt.LumaLog2Denom), float32(int(1)<<wt.ChromaLog2Denom)
+	out.Weights = mbmap.Weights{Present: true, Luma: wt.LumaFlag[0][0], Chroma: wt.ChromaFlag[0][0],
+		LumaScale: float32(wt.Luma[0][0][0]) / ld, LumaOffset: wt.Luma[0][0][1]}
+	for c := 0; c < 2; c++ {
+		out.Weights.ChromaScale[c] = float32(wt.Chroma[0][0][c][0]) / cd
+		out.Weights.ChromaOffset[c] = wt.Chroma[0][0][c][1]
+	}
+	if h.NumRefIdxActive[0] == 0 { // I slice: nothing to weigh
+		out.Weights = mbmap.Weights{}
+	}
+}
+
+// SkipHeader is Skip that also fills out's picture-wide fields (Number,
+// SliceType, size, IDR, POC, QP, Bytes, Weights) from the first slice
+// header, and empties out.MBs: the cheap look at every picture the motion
+// detector takes between analysed ones (a brightness change the encoder
+// put in a picture's weights shows there only). It returns ErrNoPicture
+// when the access unit holds no slice or its first slice header does not
+// parse.
+func (a *Analyzer) SkipHeader(au [][]byte, out *mbmap.Frame) error {
+	a.hdrOut = out
+	defer func() { a.hdrOut = nil }()
+	out.MBs = out.MBs[:0]
+	out.Bytes, out.WidthMB, out.HeightMB = 0, 0, 0
+	if err := a.Skip(au); err != nil {
+		return err
+	}
+	if out.WidthMB == 0 {
+		return ErrNoPicture
+	}
+	return nil
+}
+
+// PeekHeader reads an access unit's parameter sets and its first slice
+// header, and fills out's picture-wide fields (SliceType, size, IDR, QP,
+// Bytes, Weights; Number and POC are left alone) without taking note of
+// the picture: the caller then passes the access unit to Analyze, Skip or
+// SkipHeader as usual. It lets a caller decide from a key frame's size and
+// QP whether it is worth analysing. ErrNoPicture when there is no slice or
+// its header does not parse.
+func (a *Analyzer) PeekHeader(au [][]byte, out *mbmap.Frame) error {
+	out.MBs = out.MBs[:0]
+	out.Bytes, out.WidthMB, out.HeightMB = 0, 0, 0
+	seen := false
+	for _, nal := range au {
+		switch h264.NALType(nal) {
+		case h264.NALSPS, h264.NALPPS:
+			if err := a.takeParameterSet(nal); err != nil {
+				return err
+			}
+		case h264.NALSlice, h264.NALIDRSlice:
+			out.Bytes += len(nal)
+			if seen {
+				continue
+			}
+			seen = true
+			head := nal[1:]
+			if len(head) > 256 {
+				head = head[:256]
+			}
+			a.buf = h264.Unescape(a.buf, head)
+			a.r.Reset(a.buf)
+			h := &a.peekHdr
+			if err := h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, h); err != nil {
+				return ErrNoPicture
+			}
+			out.SliceType, out.IDR = h.TypeChar(), h.NALType == h264.NALIDRSlice
+			out.WidthMB, out.HeightMB = h.SPS.WidthMB, h.SPS.HeightMB
+			setHeader(out, h)
+		}
+	}
+	if out.WidthMB == 0 {
+		return ErrNoPicture
+	}
+	return nil
+}
+
 // Skip takes note of an access unit the caller does not analyse: only its
 // parameter sets are read (a few bytes per NAL unit), so that later
 // pictures find them. Use it for the pictures between analysed ones.
@@ -195,6 +286,9 @@ func (a *Analyzer) Skip(au [][]byte) error {
 				return err
 			}
 		case h264.NALSlice, h264.NALIDRSlice:
+			if a.hdrOut != nil {
+				a.hdrOut.Bytes += len(nal)
+			}
 			if counted {
 				continue
 			}
@@ -211,6 +305,11 @@ func (a *Analyzer) Skip(au [][]byte) error {
 			if h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, &a.hdr) == nil {
 				a.checkFrameNum(&a.hdr)
 				poc := a.poc(&a.hdr)
+				if o := a.hdrOut; o != nil {
+					o.Number, o.SliceType, o.IDR, o.POC = a.frames-1, a.hdr.TypeChar(), a.hdr.NALType == h264.NALIDRSlice, poc
+					o.WidthMB, o.HeightMB = a.hdr.SPS.WidthMB, a.hdr.SPS.HeightMB
+					setHeader(o, &a.hdr)
+				}
 				if a.hdr.NALRefIdc != 0 {
 					p := a.dpb.getMeta()
 					p.poc, p.frameNum = poc, a.hdr.FrameNum
@@ -250,6 +349,8 @@ func (a *Analyzer) slice(nal []byte, out *mbmap.Frame, started *bool) (int, erro
 		out.POC = a.poc(h)
 		a.work0POC = out.POC
 		a.first = *h
+		setHeader(out, h)
+		out.Bytes = 0
 		if cap(out.MBs) < w*ht {
 			out.MBs = make([]mbmap.Macroblock, w*ht)
 		}
@@ -260,6 +361,7 @@ func (a *Analyzer) slice(nal []byte, out *mbmap.Frame, started *bool) (int, erro
 	} else if out.WidthMB != w || out.HeightMB != ht {
 		return 0, fmt.Errorf("h264/mb: slices of one access unit disagree on the picture size")
 	}
+	out.Bytes += len(nal)
 	a.tag++
 	var col *picture
 	var refs *sliceRefs

@@ -28,8 +28,10 @@ func FuzzAnalyze(f *testing.F) {
 		var fr mbmap.Frame
 		n := 0
 		h264.AccessUnits(data, func(au [][]byte) bool {
+			_ = a.PeekHeader(au, &fr)
 			_ = a.Analyze(au, &fr)
 			_ = a.Skip(au)
+			_ = a.SkipHeader(au, &fr)
 			n++
 			return n < 16
 		})

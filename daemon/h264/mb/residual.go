@@ -100,6 +100,7 @@ func (d *sliceDecoder) residualBlockCAVLC(nC, maxCoeff int) (int, error) {
 	if r.Err() != nil {
 		return 0, d.fail("%v", r.Err())
 	}
+	d.coefs += tc
 	return tc, nil
 }
 
@@ -199,6 +200,7 @@ func (d *sliceDecoder) residualCABAC(cat, maxCoeff int) error {
 	if !ended {
 		count++
 	}
+	d.coefs += count
 	gt1, eq1 := 0, 0
 	gtMax := 4
 	if cat == 3 {

@@ -54,6 +54,8 @@ type sliceDecoder struct {
 	decoded                      int // macroblocks decoded in this slice
 	tmpMVD                       [2][16][2]int32
 	subType                      [4]int
+	qp                           int // QP_Y of the current macroblock
+	coefs                        int // non-zero coefficients of the current macroblock so far
 }
 
 var errDesync = errors.New("slice data does not parse (desync or corrupt)")
@@ -116,6 +118,7 @@ func (d *sliceDecoder) startMB(addr int) error {
 	*m = mbState{tag: d.tag, pic: d.pic}
 	m.ref = [2][4]int8{{-1, -1, -1, -1}, {-1, -1, -1, -1}}
 	d.cur = m
+	d.coefs = 0
 	d.left = d.mbAt(d.mbX-1, d.mbY)
 	d.top = d.mbAt(d.mbX, d.mbY-1)
 	d.topLeft = d.mbAt(d.mbX-1, d.mbY-1)
@@ -132,6 +135,7 @@ func (d *sliceDecoder) decode() error {
 	d.isI = d.hdr.Type == h264.SliceI
 	d.useCABAC = d.hdr.PPS.CABAC
 	d.prevQPDeltaNZ = false
+	d.qp = d.hdr.QP
 	if d.useCABAC {
 		for !d.r.ByteAligned() {
 			if d.r.U1() != 1 {
@@ -262,7 +266,8 @@ func (d *sliceDecoder) skipMB(bitsUsed int) {
 func (d *sliceDecoder) emit(bitsUsed int, part byte) {
 	m := d.cur
 	o := &d.out[d.mbY*d.w+d.mbX]
-	*o = mbmap.Macroblock{Partition: part}
+	*o = mbmap.Macroblock{Partition: part, QP: uint8(d.qp), CBP: m.cbp, Coefs: uint16(min(d.coefs, 0xffff))}
+	d.coefs = 0
 	if bitsUsed > 0xffff {
 		bitsUsed = 0xffff
 	}
@@ -447,6 +452,7 @@ func (d *sliceDecoder) pcm(start int) error {
 	for i := range m.nnz {
 		m.nnz[i] = 16
 	}
+	d.coefs = 384
 	d.prevQPDeltaNZ = false
 	if d.useCABAC {
 		if err := d.cabac.initEngine(d.r); err != nil {

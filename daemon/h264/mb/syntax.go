@@ -276,6 +276,7 @@ func (d *sliceDecoder) qpDelta() error {
 			return d.fail("mb_qp_delta %d out of range", v)
 		}
 		d.prevQPDeltaNZ = v != 0
+		d.qp = (d.qp + int(v) + 52) % 52
 		return nil
 	}
 	c := &d.cabac
@@ -293,6 +294,14 @@ func (d *sliceDecoder) qpDelta() error {
 		}
 	}
 	d.prevQPDeltaNZ = true
+	v := (k + 1) / 2 // mb_qp_delta from its unary code k (9.3.2.7)
+	if k%2 == 0 {
+		v = -k / 2
+	}
+	if v < -26 || v > 25 {
+		return d.fail("mb_qp_delta %d out of range", v)
+	}
+	d.qp = (d.qp + v + 52) % 52
 	return nil
 }
 

@@ -61,14 +61,16 @@ func AccessUnits(path string) ([]media.AccessUnit, error) {
 	return aus, nil
 }
 
-// Lead-in before each clip, for both detectors: its first LeadFrames
-// (a static street in every scene; they start on a key frame) played
-// LeadLoops times. Detectors learn the scene and the Motion daemon gets past
-// its stream probing (which otherwise delays it by ~3 s) before the clip
-// proper starts.
+// Lead-in before each clip, for both detectors: its second GOP (LeadFrames
+// from LeadFrom, a static street in every scene; the encoder's very first
+// key frame, made while its rate control warms up, is left out) played
+// LeadLoops times. Detectors learn the scene and the Motion daemon gets
+// past its stream probing (which otherwise delays it by ~3 s) before the
+// clip proper starts.
 const (
-	LeadFrames = 75
-	LeadLoops  = 3
+	LeadFrom   = 50
+	LeadFrames = 50
+	LeadLoops  = 5
 )
 
 // LeadDuration is how long the lead-in lasts.
@@ -76,10 +78,14 @@ const LeadDuration = LeadFrames * LeadLoops * time.Second / scenes.FPS
 
 // WithLeadIn returns the lead-in followed by the clip, timestamps running on.
 func WithLeadIn(aus []media.AccessUnit) []media.AccessUnit {
-	n := min(LeadFrames, len(aus))
+	from := LeadFrom
+	if len(aus) < from+LeadFrames {
+		from = 0
+	}
+	n := min(LeadFrames, len(aus)-from)
 	out := make([]media.AccessUnit, 0, n*LeadLoops+len(aus))
 	for range LeadLoops {
-		out = append(out, aus[:n]...)
+		out = append(out, aus[from:from+n]...)
 	}
 	out = append(out, aus...)
 	for i := range out {
@@ -96,6 +102,12 @@ func WithLeadIn(aus []media.AccessUnit) []media.AccessUnit {
 // aus is a clip with its lead-in (WithLeadIn) when lead is LeadDuration;
 // clip times are stream times minus lead.
 func RunOurs(aus []media.AccessUnit, lead time.Duration, cfg motion.Config) (Result, error) {
+	return RunOursOnGrid(aus, lead, cfg, [2]int{})
+}
+
+// RunOursOnGrid is RunOurs for a sub stream whose events are wanted on
+// the main stream's macroblock grid (grid: width, height in macroblocks).
+func RunOursOnGrid(aus []media.AccessUnit, lead time.Duration, cfg motion.Config, grid [2]int) (Result, error) {
 	var res Result
 	var now time.Duration
 	open := map[string]int{}
@@ -116,18 +128,20 @@ func RunOurs(aus []media.AccessUnit, lead time.Duration, cfg motion.Config) (Res
 			}
 			res.Motion = append(res.Motion, scenes.Detection{Start: sec(e.Start), End: end, Reported: (now - lead).Seconds(), Region: r})
 		case events.SceneChange, events.Tamper:
+			g := scenes.GlobalDetection{Type: string(e.Type), Reason: e.Reason, At: sec(e.Start), Reported: (now - lead).Seconds()}
 			if i, ok := open[e.ID]; ok { // an extended change: same event
-				res.Globals[i] = scenes.GlobalDetection{Type: string(e.Type), At: sec(e.Start)}
+				res.Globals[i] = g
 				return
 			}
 			open[e.ID] = len(res.Globals)
-			res.Globals = append(res.Globals, scenes.GlobalDetection{Type: string(e.Type), At: sec(e.Start)})
+			res.Globals = append(res.Globals, g)
 		}
 	})
 	det, err := motion.New("bench", "", cfg, pub)
 	if err != nil {
 		return res, err
 	}
+	det.SetGrid(grid[0], grid[1])
 	w := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer()}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -135,9 +149,23 @@ func RunOurs(aus []media.AccessUnit, lead time.Duration, cfg motion.Config) (Res
 	if err := w.StreamStarted(media.Stream{Camera: "bench", Codec: media.H264, Epoch: epoch}); err != nil {
 		return res, err
 	}
+	var restart time.Duration // DTS at which the clip proper starts (after the lead-in)
 	for i := range aus {
 		now = aus[i].DTS
-		if err := w.WriteAccessUnit(&aus[i]); err != nil {
+		if lead > 0 && restart == 0 && aus[i].DTS >= lead {
+			// The clip proper is a stream of its own after the lead-in
+			// (its first key frame is the encoder's warm-up, as after a
+			// camera reconnects); times run on.
+			w.StreamEnded(nil)
+			restart = aus[i].DTS
+			if err := w.StreamStarted(media.Stream{Camera: "bench", Codec: media.H264, Epoch: epoch.Add(restart)}); err != nil {
+				return res, err
+			}
+		}
+		au := aus[i]
+		au.DTS -= restart
+		au.PTS -= restart
+		if err := w.WriteAccessUnit(&au); err != nil {
 			return res, err
 		}
 	}

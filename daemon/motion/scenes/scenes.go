@@ -52,6 +52,20 @@ type Scene struct {
 	Rain     bool    // rain streaks over the whole clip
 	Foliage  bool    // a bush sways in the top-left corner
 	CoverAt  float64 // the lens is covered at this second (0: never)
+
+	// Camera-made families (issue 15).
+	KeyInt    int     // pictures per GOP (default 50)
+	NoWeightP bool    // encode without weighted prediction (x264 weightp=0)
+	Night     bool    // the whole clip is an infrared night picture (grey, dark, grainy)
+	Insects   bool    // small bright specks flit close to the lens (IR LEDs light them)
+	Headlight bool    // a car's headlights sweep the scene (Night)
+	LightsOn  float64 // a room's light is switched on at this second (0: never); the clip starts dark
+	LightsOff float64 // and off again at this second (0: never)
+	DefocusAt float64 // the picture blurs over 2 s from this second, and stays blurred
+	MovedAt   float64 // the camera turns: the picture shifts by 10 % at this second and stays
+	// Grid is the picture size whose truth regions the scene reports when
+	// it is the sub stream of a pair (0: its own size).
+	MainWidth, MainHeight int
 }
 
 // Interval is a span of motion with the box it covered, in pixels.
@@ -63,8 +77,9 @@ type Interval struct {
 
 // Global is a change of the whole picture.
 type Global struct {
-	Type string  `json:"type"` // "scene_change" or "tamper"
-	At   float64 `json:"at"`
+	Type   string  `json:"type"`             // "scene_change" or "tamper"
+	Reason string  `json:"reason,omitempty"` // covered, defocused, moved; lights
+	At     float64 `json:"at"`
 }
 
 // Truth is what a scene shows, written beside its clip as NAME.json.
@@ -78,19 +93,37 @@ type Truth struct {
 	Duration float64    `json:"duration"`
 	Motion   []Interval `json:"motion"`
 	Global   []Global   `json:"global"`
+	// KeyInt is the clip's GOP in pictures.
+	KeyInt int `json:"keyint,omitempty"`
+	// MainWidth, MainHeight: the clip is the sub stream of a pair and its
+	// truth regions are in this main stream's pixels.
+	MainWidth  int `json:"main_width,omitempty"`
+	MainHeight int `json:"main_height,omitempty"`
+}
+
+// GOP is the scene's key-frame interval in pictures.
+func (s Scene) GOP() int {
+	if s.KeyInt > 0 {
+		return s.KeyInt
+	}
+	return 50
 }
 
 // Truth computes the scene's truth: an object moves while on a leg and at
 // least partly inside the picture.
 func (s Scene) Truth() Truth {
 	t := Truth{Name: s.Name, Family: s.Family, Clip: s.Name + ".h264", Width: s.Width, Height: s.Height, FPS: FPS, Duration: s.Duration,
-		Motion: []Interval{}, Global: []Global{}}
+		Motion: []Interval{}, Global: []Global{}, KeyInt: s.GOP(), MainWidth: s.MainWidth, MainHeight: s.MainHeight}
+	W, H := s.Width, s.Height
+	if s.MainWidth > 0 {
+		W, H = s.MainWidth, s.MainHeight
+	}
 	for _, o := range s.Objects {
-		w := o.W * float64(s.Width)
+		w := o.W * float64(W)
 		for _, m := range o.Moves {
 			// Clip the leg to where the box overlaps the picture.
-			x := func(tt float64) float64 { return (m.X0 + (m.X1-m.X0)*(tt-m.T0)/(m.T1-m.T0)) * float64(s.Width) }
-			in := func(tt float64) bool { xx := x(tt); return xx+w > 0 && xx < float64(s.Width) }
+			x := func(tt float64) float64 { return (m.X0 + (m.X1-m.X0)*(tt-m.T0)/(m.T1-m.T0)) * float64(W) }
+			in := func(tt float64) bool { xx := x(tt); return xx+w > 0 && xx < float64(W) }
 			start, end := -1.0, -1.0
 			for tt := m.T0; tt <= m.T1+1e-9; tt += 1.0 / FPS {
 				if in(tt) {
@@ -105,14 +138,26 @@ func (s Scene) Truth() Truth {
 			}
 			x0, x1 := math.Min(x(start), x(end)), math.Max(x(start), x(end))+w
 			t.Motion = append(t.Motion, Interval{Start: round3(start), End: round3(end),
-				Region: [4]int{max(0, int(x0)), int(o.Y * float64(s.Height)), min(s.Width, int(x1)), int((o.Y + o.H) * float64(s.Height))}})
+				Region: [4]int{max(0, int(x0)), int(o.Y * float64(H)), min(W, int(x1)), int((o.Y + o.H) * float64(H))}})
 		}
 	}
 	if s.IRAt > 0 {
-		t.Global = append(t.Global, Global{Type: "scene_change", At: s.IRAt})
+		t.Global = append(t.Global, Global{Type: "scene_change", Reason: "lights", At: s.IRAt})
+	}
+	if s.LightsOn > 0 {
+		t.Global = append(t.Global, Global{Type: "scene_change", Reason: "lights", At: s.LightsOn})
+	}
+	if s.LightsOff > 0 {
+		t.Global = append(t.Global, Global{Type: "scene_change", Reason: "lights", At: s.LightsOff})
 	}
 	if s.CoverAt > 0 {
-		t.Global = append(t.Global, Global{Type: "tamper", At: s.CoverAt})
+		t.Global = append(t.Global, Global{Type: "tamper", Reason: "covered", At: s.CoverAt})
+	}
+	if s.DefocusAt > 0 {
+		t.Global = append(t.Global, Global{Type: "tamper", Reason: "defocused", At: s.DefocusAt})
+	}
+	if s.MovedAt > 0 {
+		t.Global = append(t.Global, Global{Type: "tamper", Reason: "moved", At: s.MovedAt})
 	}
 	return t
 }
@@ -184,7 +229,74 @@ func All(width, height int) []Scene {
 	s.CoverAt = 11
 	s.Objects = []Object{cross(medium, 4, 3)}
 	out = append(out, s)
+	if height <= 360 { // generation time: the camera-made families at 360p only
+		out = append(out, CameraMade(width, height)...)
+	}
 	return out
+}
+
+// CameraMade lists the families made the way cameras encode (issue 15):
+// whole-picture changes exactly on a key frame, one picture before one and
+// one after, with weighted prediction on (x264's default for main
+// profile) and off; infrared night with insects by the lens; headlights
+// sweeping at night; a room's light switched on and off; defocus; the
+// camera turned. A key frame falls every 2 s (GOP 50).
+func CameraMade(width, height int) []Scene {
+	res := fmt.Sprintf("%dp", height)
+	var out []Scene
+	sc := func(name, fam string, dur float64) Scene {
+		return Scene{Name: fam + "-" + name + "-" + res, Family: fam, Width: width, Height: height, Duration: dur}
+	}
+	// Key frames at 8 s and 10 s; the change at 10 s - 1 picture, 10 s,
+	// 10 s + 1 picture.
+	for _, when := range []struct {
+		name string
+		at   float64
+	}{{"before", 10 - 1.0/FPS}, {"on", 10}, {"after", 10 + 1.0/FPS}} {
+		for _, wp := range []struct {
+			name string
+			off  bool
+		}{{"wp", false}, {"nowp", true}} {
+			s := sc("cover-"+when.name+"-"+wp.name, "keyframe", 16)
+			s.CoverAt, s.NoWeightP = when.at, wp.off
+			out = append(out, s)
+			s = sc("ir-"+when.name+"-"+wp.name, "keyframe", 16)
+			s.IRAt, s.NoWeightP = when.at, wp.off
+			out = append(out, s)
+		}
+	}
+	s := sc("moths", "insects", 20)
+	s.Night, s.Insects = true, true
+	out = append(out, s)
+	s = sc("car", "headlights", 16)
+	s.Night, s.Headlight = true, true
+	out = append(out, s)
+	for _, wp := range []struct {
+		name string
+		off  bool
+	}{{"wp", false}, {"nowp", true}} {
+		s = sc("room-"+wp.name, "lights", 20)
+		s.LightsOn, s.LightsOff, s.NoWeightP = 6.5, 13.3, wp.off
+		out = append(out, s)
+	}
+	s = sc("blur", "defocus", 16)
+	s.DefocusAt = 7
+	out = append(out, s)
+	s = sc("turn", "moved", 16)
+	s.MovedAt = 7
+	out = append(out, s)
+	return out
+}
+
+// Pair is a 1080p main stream and its 360p sub stream showing the same
+// crossing; the sub's truth regions are in the main stream's pixels.
+func Pair() (main, sub Scene) {
+	main = Scene{Name: "pair-crossing-1080p", Family: "pairmain", Width: 1920, Height: 1080, Duration: 12}
+	main.Objects = []Object{cross(medium, 5, 3)}
+	sub = main
+	sub.Name, sub.Family, sub.Width, sub.Height = "pair-crossing-360p", "pair", 640, 360
+	sub.MainWidth, sub.MainHeight = 1920, 1080
+	return main, sub
 }
 
 // Bitrate is the camera-like rate for a picture height.
@@ -238,12 +350,50 @@ func (s Scene) filterGraph() string {
 		g = append(g, fmt.Sprintf("[%s][rainA]overlay=format=auto,format=yuv420p[rained]", cur))
 		cur = "rained"
 	}
+	if s.Insects {
+		// Moths by the IR LEDs: a few blurred bright specks darting about
+		// close to the lens, each a little way then gone.
+		for i := 0; i < 5; i++ {
+			sz := even(float64(H) / 30)
+			ph := float64(i) * 1.37
+			g = append(g, fmt.Sprintf("color=c=white:s=%dx%d:r=%d,format=yuva420p,geq=lum=255:a='255*exp(-((X-W/2)*(X-W/2)+(Y-H/2)*(Y-H/2))/(W*W/8))'[m%d]", sz, sz, FPS, i))
+			g = append(g, fmt.Sprintf("[%s][m%d]overlay=x='%d*(0.5+0.4*sin(%g*t+%g)+0.08*sin(23*t+%g))':y='%d*(0.5+0.4*cos(%g*t+%g)+0.08*sin(19*t+%g))':enable='lt(mod(t+%g,4),0.6)':eval=frame[mo%d]",
+				cur, i, W, 1.3+0.4*float64(i), ph, ph, H, 1.1+0.3*float64(i), ph*2, ph, ph, i))
+			cur = fmt.Sprintf("mo%d", i)
+		}
+	}
+	if s.Headlight {
+		// A car's beams sweep the scene from left to right twice.
+		g = append(g, fmt.Sprintf("color=c=white:s=%dx%d:r=%d,format=yuva420p,geq=lum=235:a='200*exp(-((X-W/2)*(X-W/2)/(W*W/16)+(Y-H/2)*(Y-H/2)/(H*H/10)))'[beam]", even(float64(W)/2), even(float64(H)*0.7), FPS))
+		g = append(g, fmt.Sprintf("[%s][beam]overlay=x='-%d+%d*mod(t-4,6)/2.5':y=%d:enable='between(mod(t-4,6),0,2.6)*gte(t,4)':eval=frame[hl]", cur, W/2, W+W/2, H/5))
+		cur = "hl"
+	}
+	if s.LightsOn > 0 {
+		off := s.LightsOff
+		if off == 0 {
+			off = 1e9
+		}
+		g = append(g, fmt.Sprintf("[%s]eq=brightness='-0.33*(lt(t,%g)+gte(t,%g))':contrast='1-0.55*(lt(t,%g)+gte(t,%g))':saturation='1-0.6*(lt(t,%g)+gte(t,%g))':eval=frame[room]", cur, s.LightsOn, off, s.LightsOn, off, s.LightsOn, off))
+		cur = "room"
+	}
+	if s.DefocusAt > 0 {
+		g = append(g, fmt.Sprintf("[%s]split[sharp][tob];[tob]gblur=sigma=%g[blurred];[sharp][blurred]blend=all_expr='A+(B-A)*min(1,max(0,(T-%g)/2))'[defocus]", cur, float64(H)/90, s.DefocusAt))
+		cur = "defocus"
+	}
+	if s.MovedAt > 0 {
+		g = append(g, fmt.Sprintf("[%s]scale=%d:%d,crop=%d:%d:x='if(gte(t,%g),%d,%d)':y=%d[moved]", cur, W*12/10, H*12/10, W, H, s.MovedAt, W/10+W/20, W/20, H/10))
+		cur = "moved"
+	}
 	if s.Dusk {
 		g = append(g, fmt.Sprintf("[%s]eq=brightness='-0.3*t/%g':contrast='1-0.3*t/%g':eval=frame[dusk]", cur, s.Duration, s.Duration))
 		cur = "dusk"
 	}
+	if s.Night {
+		g = append(g, fmt.Sprintf("[%s]hue=s=0,eq=contrast=0.6:brightness=-0.12,noise=c0s=20:c0f=t[night]", cur))
+		cur = "night"
+	}
 	if s.IRAt > 0 {
-		g = append(g, fmt.Sprintf("[%s]hue=s=0:enable='gte(t,%g)',eq=contrast=0.8:brightness=0.08:enable='gte(t,%g)',noise=alls=22:allf=t:enable='gte(t,%g)'[ir]", cur, s.IRAt, s.IRAt, s.IRAt))
+		g = append(g, fmt.Sprintf("[%s]hue=s=0:enable='gte(t,%g)',eq=contrast=0.8:brightness=0.08:enable='gte(t,%g)',noise=c0s=22:c0f=t:enable='gte(t,%g)'[ir]", cur, s.IRAt, s.IRAt, s.IRAt))
 		cur = "ir"
 	}
 	if s.CoverAt > 0 {
@@ -278,6 +428,10 @@ func Generate(ctx context.Context, dir string, s Scene) error {
 	tmp := fmt.Sprintf("%s.%d.tmp", clip, os.Getpid()) // two generators may race on one folder
 	defer os.Remove(tmp)
 	rate := Bitrate(s.Height)
+	x264 := fmt.Sprintf("scenecut=0:keyint=%d:min-keyint=%d:repeat-headers=1", s.GOP(), s.GOP())
+	if s.NoWeightP {
+		x264 += ":weightp=0"
+	}
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y",
 		"-f", "lavfi", "-i", fmt.Sprintf("color=c=gray:s=%s:r=%d", size, FPS),
 		"-f", "lavfi", "-i", fmt.Sprintf("smptebars=s=320x240:r=%d", FPS),
@@ -285,7 +439,7 @@ func Generate(ctx context.Context, dir string, s Scene) error {
 		"-f", "lavfi", "-i", fmt.Sprintf("color=c=0x2f6a2a:s=320x240:r=%d", FPS),
 		"-filter_complex", s.filterGraph(), "-map", "[out]", "-t", fmt.Sprint(s.Duration),
 		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p", "-bf", "0",
-		"-x264-params", "scenecut=0:keyint=50:min-keyint=50:repeat-headers=1",
+		"-x264-params", x264,
 		"-b:v", rate, "-maxrate", rate, "-bufsize", rate, "-threads", "1",
 		"-f", "h264", tmp}
 	cmd := exec.CommandContext(ctx, "ffmpeg", args...)

@@ -14,8 +14,12 @@ type Detection struct {
 
 // GlobalDetection is a scene change or tamper event, in clip seconds.
 type GlobalDetection struct {
-	Type string
-	At   float64
+	Type   string
+	Reason string
+	At     float64
+	// Reported is when the detector said so (its last word on the
+	// event: type and reason may be refined after the first).
+	Reported float64
 }
 
 // Score counts how a detector's events match a scene's truth.
@@ -25,6 +29,9 @@ type Score struct {
 	Delays                       []float64
 	GlobalWant, GlobalHit        int // whole-picture changes expected; found with the right type
 	GlobalExtra                  int // whole-picture events where there was none
+	GlobalDelays                 []float64
+	// Seconds of video scored (for false events per hour).
+	Seconds float64
 }
 
 // Add sums two scores (for a family).
@@ -37,6 +44,38 @@ func (s *Score) Add(o Score) {
 	s.GlobalWant += o.GlobalWant
 	s.GlobalHit += o.GlobalHit
 	s.GlobalExtra += o.GlobalExtra
+	s.GlobalDelays = append(s.GlobalDelays, o.GlobalDelays...)
+	s.Seconds += o.Seconds
+}
+
+// FalsePerHour is the rate of motion events matching no truth and
+// whole-picture events where there was none.
+func (s Score) FalsePerHour() float64 {
+	if s.Seconds <= 0 {
+		return 0
+	}
+	return float64(s.FalsePositive+s.GlobalExtra) * 3600 / s.Seconds
+}
+
+// GlobalRight is the share of whole-picture changes found with the right
+// type and reason (1 when there were none).
+func (s Score) GlobalRight() float64 {
+	if s.GlobalWant == 0 {
+		return 1
+	}
+	return float64(s.GlobalHit) / float64(s.GlobalWant)
+}
+
+// MeanGlobalDelay is the mean delay of the whole-picture events found.
+func (s Score) MeanGlobalDelay() float64 {
+	if len(s.GlobalDelays) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, d := range s.GlobalDelays {
+		sum += d
+	}
+	return sum / float64(len(s.GlobalDelays))
 }
 
 // Recall is the share of truths found (1 when there were none).
@@ -82,7 +121,7 @@ const (
 // detection matches at most one truth; a detection that spans two truths
 // (an object that stopped, reported as one event) finds only one.
 func Match(t Truth, dets []Detection, globals []GlobalDetection) Score {
-	s := Score{Truths: len(t.Motion), Detections: len(dets), GlobalWant: len(t.Global)}
+	s := Score{Truths: len(t.Motion), Detections: len(dets), GlobalWant: len(t.Global), Seconds: t.Duration}
 	ds := append([]Detection(nil), dets...)
 	sort.Slice(ds, func(i, j int) bool { return ds[i].Start < ds[j].Start })
 	used := make([]bool, len(ds))
@@ -108,9 +147,10 @@ func Match(t Truth, dets []Detection, globals []GlobalDetection) Score {
 	gused := make([]bool, len(globals))
 	for _, g := range t.Global {
 		for i, d := range globals {
-			if !gused[i] && d.Type == g.Type && d.At >= g.At-1 && d.At <= g.At+6 {
+			if !gused[i] && d.Type == g.Type && (g.Reason == "" || d.Reason == g.Reason) && d.At >= g.At-1 && d.At <= g.At+6 {
 				gused[i] = true
 				s.GlobalHit++
+				s.GlobalDelays = append(s.GlobalDelays, max(0, d.Reported-g.At))
 				break
 			}
 		}

@@ -1,0 +1,31 @@
+package motionbench
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/hwtest/testenv"
+)
+
+// TestPipelineCostPrints runs the pipeline benchmark on the pair's clips
+// when they are made (make motion-scenes / bench-motion makes them) and
+// checks it prints its figures (3 s of video, once).
+func TestPipelineCostPrints(t *testing.T) {
+	m, s := scenes.Pair()
+	dir := filepath.Join(testenv.OutDir(), "scenes")
+	mp := testenv.NeedFile(t, filepath.Join(dir, m.Name+".h264"), "scenegen -pair")
+	sp := testenv.NeedFile(t, filepath.Join(dir, s.Name+".h264"), "scenegen -pair")
+	var out bytes.Buffer
+	if err := PipelineCost(t.Context(), &out, mp, sp, 3, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out.String())
+	for _, want := range []string{"BENCH pipeline_wakeup_baseline ", "BENCH pipeline_cpu_per_camera ", "BENCH pipeline_record_only_cpu_per_camera ", "BENCH pipeline_cpu_ratio_over_record_only "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
+}
