@@ -59,6 +59,7 @@ var messages = map[string][2]string{
 	"probe_not_rtsp":     {"thiết bị không trả lời như một camera RTSP", "the device does not answer as an RTSP camera"},
 	"probe_auth":         {"sai tên đăng nhập hoặc mật khẩu camera", "wrong camera user name or password"},
 	"probe_no_video":     {"camera không có luồng video", "the camera has no video stream"},
+	"probe_mjpeg":        {"camera chỉ gửi MJPEG, hộp không ghi được: chọn H.264 hoặc H.265 trong cài đặt của camera", "the camera sends MJPEG only, which the box does not record: choose H.264 or H.265 in the camera's settings"},
 	"err_probe":          {"Không kết nối được camera: %s", "Could not connect to the camera: %s"},
 	"err_no_video":       {"Không có đoạn ghi nào trong khoảng này.", "No recording in this range."},
 	"err_self_delete":    {"Không thể xoá chính mình.", "You cannot delete yourself."},

@@ -22,6 +22,9 @@ type rtspProber struct{ policy camnet.Policy }
 // errNoVideo: the camera answered without a video track.
 var errNoVideo = errors.New("no video track")
 
+// errMJPEG: the camera sends MJPEG only, which the box does not record.
+var errMJPEG = errors.New("MJPEG video is not supported")
+
 // errNoAnswer: nothing answered at the address.
 var errNoAnswer = errors.New("no connection")
 
@@ -65,7 +68,10 @@ func (p rtspProber) Probe(ctx context.Context, rawURL string) (ProbeResult, erro
 			case *format.H265:
 				return ProbeResult{Codec: "H265"}, nil
 			case *format.MJPEG:
-				return ProbeResult{Codec: "MJPEG"}, nil
+				// Old cameras that only send MJPEG: the box records and
+				// analyses H.264/H.265 without transcoding (a transcode
+				// costs ~18 % of a core per 720p camera), so it says so.
+				return ProbeResult{}, errMJPEG
 			}
 		}
 	}
@@ -86,6 +92,8 @@ func probeErrorKey(err error) string {
 		return "probe_auth"
 	case errors.Is(err, errNoVideo):
 		return "probe_no_video"
+	case errors.Is(err, errMJPEG):
+		return "probe_mjpeg"
 	default:
 		return "probe_not_rtsp"
 	}

@@ -48,7 +48,7 @@ func TestInitSegment(t *testing.T) {
 	for _, bad := range []media.Stream{
 		{Codec: media.H264},
 		{Codec: media.H265, SPS: []byte{0x42, 0x01, 0x01}, PPS: []byte{0x44}},
-		{Codec: media.MJPEG},
+		{Codec: media.Codec(99)}, // no such codec
 		{Codec: media.H264, SPS: []byte{0x67, 0, 0, 0}, PPS: []byte{0x68}}, // unparsable SPS, no size
 	} {
 		if _, err := fmp4.InitSegment(bad); err == nil {

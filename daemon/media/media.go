@@ -11,7 +11,6 @@ type Codec int
 const (
 	H264 Codec = iota + 1
 	H265
-	MJPEG
 )
 
 func (c Codec) String() string {
@@ -20,8 +19,6 @@ func (c Codec) String() string {
 		return "H264"
 	case H265:
 		return "H265"
-	case MJPEG:
-		return "MJPEG"
 	}
 	return "unknown"
 }

@@ -8,8 +8,7 @@
 // change or as tampering, never as motion.
 //
 // The package also holds the recording gate (continuous or motion recording
-// with pre- and post-event buffers, cut on key frames) and a pixel-difference
-// detector for cameras that only send MJPEG, which gives the same events.
+// with pre- and post-event buffers, cut on key frames).
 package motion
 
 import (
@@ -431,7 +430,7 @@ func (d *Detector) observeKey(t time.Time, f *mbmap.Frame) {
 }
 
 // SetDetail records how much detail the picture at t shows, 0 (flat) to 1.
-// Observe does it for H.264 key frames; the MJPEG detector from pixels.
+// Observe does it for H.264 key frames.
 func (d *Detector) SetDetail(t time.Time, detail float64) {
 	if d.globalOn && t.After(d.globalStart) {
 		d.detailAfter, d.haveAfter = detail, true
@@ -441,7 +440,7 @@ func (d *Detector) SetDetail(t time.Time, detail float64) {
 }
 
 // ObserveActivity is Observe for any source of per-block activity on a
-// w x h grid (the MJPEG detector's pixel differences): act[i] is block i's
+// w x h grid: act[i] is block i's
 // activity on the scale of Activity, dead says the picture shows nothing
 // (lens covered).
 func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bool) {
