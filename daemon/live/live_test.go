@@ -199,10 +199,10 @@ func TestStreamRestartSendsNewInit(t *testing.T) {
 	}
 }
 
-func TestRefusesMJPEG(t *testing.T) {
+func TestRefusesUnknownCodec(t *testing.T) {
 	f := NewHub().Feed("c")
-	if err := f.StreamStarted(media.Stream{Codec: media.MJPEG}); err == nil {
-		t.Error("MJPEG accepted")
+	if err := f.StreamStarted(media.Stream{Codec: media.Codec(99)}); err == nil {
+		t.Error("a stream of no known codec accepted")
 	}
 }
 
