@@ -9,7 +9,7 @@
 SCENES := $(OUT)/scenes/.done
 .PHONY: motion-scenes bench-motion bench-search
 motion-scenes: $(SCENES)
-$(SCENES): $(wildcard daemon/motion/scenes/*.go daemon/motion/cmd/scenegen/*.go)
+$(SCENES): $(wildcard daemon/motion/internal/scenes/*.go daemon/motion/cmd/scenegen/*.go)
 	$(GO) run ./daemon/motion/cmd/scenegen -out $(OUT)/scenes -sizes 640x360,1280x720 -pair
 	@touch $@
 

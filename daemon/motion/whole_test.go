@@ -8,7 +8,7 @@ import (
 	"github.com/matthan/matthan/daemon/mbmap"
 )
 
-// A street by day as the key frames of daemon/motion/scenes measure it
+// A street by day as the key frames of daemon/motion/internal/scenes measure it
 // (360p, libx264 main, 512 kb/s).
 var dayStreet = KeyStats{BitsPerMB: 280, QP: 26, Detail: 0.9, Chroma: 0.99, Coefs: 42}
 

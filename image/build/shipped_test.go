@@ -92,7 +92,7 @@ func TestShippedProblems(t *testing.T) {
 		{"bin/matthand", dep{module + "hwtest/camsim/camsimtest", false}, true},
 		{"bin/matthand", dep{module + "hwtest/adminclient", false}, true},
 		{"bin/matthand", dep{module + "hwtest/qemu", false}, true},
-		{"bin/matthand", dep{module + "daemon/motion/motionbench", false}, true},
+		{"bin/matthand", dep{module + "daemon/motion/internal/motionbench", false}, true},
 		{"bin/matthand", dep{"periph.io/x/conn/v3/gpio/gpiotest", false}, true},
 		{"bin/matthand", dep{module + "daemon/record", false}, false},
 		{"bin/matthand", dep{module + "daemon/storage", false}, false},

@@ -11,7 +11,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/matthan/matthan/daemon/motion/motionbench"
+	"github.com/matthan/matthan/daemon/motion/internal/motionbench"
 )
 
 func main() {

@@ -13,7 +13,7 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 )
 
 func main() {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/media"
-	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 )
 
 // MotionCamera is one clip for the Motion daemon.

@@ -10,7 +10,7 @@ import (
 	"github.com/matthan/matthan/daemon/h264/mb"
 	"github.com/matthan/matthan/daemon/mbmap"
 	"github.com/matthan/matthan/daemon/motion"
-	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 

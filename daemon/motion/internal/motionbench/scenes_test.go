@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/matthan/matthan/daemon/motion"
-	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 

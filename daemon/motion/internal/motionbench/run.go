@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/matthan/matthan/daemon/motion"
-	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 )
 
 // Options of a benchmark run.

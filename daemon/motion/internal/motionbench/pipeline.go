@@ -13,7 +13,7 @@ import (
 	"github.com/matthan/matthan/daemon/live"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/daemon/motion"
-	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 	"github.com/matthan/matthan/daemon/record"
 	"github.com/matthan/matthan/daemon/storage"
 )

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 

@@ -1,5 +1,5 @@
 // Package motionbench measures motion detectors on the labelled scenes of
-// daemon/motion/scenes: ours (macroblock analysis, no decoding) and the
+// daemon/motion/internal/scenes: ours (macroblock analysis, no decoding) and the
 // Motion daemon (Debian package motion, which decodes every picture), run
 // on the same clips — Motion reads them over RTSP from a small server of
 // this package. It reports precision, recall and delay per scene family,
@@ -19,7 +19,7 @@ import (
 	"github.com/matthan/matthan/daemon/h264/mb"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/daemon/motion"
-	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/h264"
 	"github.com/matthan/matthan/daemon/media"
-	"github.com/matthan/matthan/daemon/motion/scenes"
+	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 )
 
 // server serves clips over RTSP on 127.0.0.1, one path per clip. A clip
