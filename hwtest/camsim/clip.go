@@ -8,6 +8,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
+
+	"github.com/matthan/matthan/daemon/h264"
 )
 
 // Codec is the video codec of a clip.
@@ -87,7 +89,7 @@ func LoadClip(path string, codec Codec) (*Clip, error) {
 // packetizes each into RTP payloads. The stream must start with a key frame
 // and carry its parameter sets in band.
 func ParseClip(annexB []byte, codec Codec) (*Clip, error) {
-	nalus := splitAnnexB(annexB)
+	nalus := h264.NALUnits(annexB)
 	if len(nalus) == 0 {
 		return nil, errors.New("no NAL units (not an Annex-B stream?)")
 	}
@@ -318,38 +320,4 @@ func startsAU(codec Codec, n []byte) bool {
 	}
 	t := n[0] & 0x1f
 	return (t >= 6 && t <= 9) || (t >= 14 && t <= 18)
-}
-
-// splitAnnexB returns the NAL units of an Annex-B byte stream (views into b).
-func splitAnnexB(b []byte) [][]byte {
-	var out [][]byte
-	start := -1
-	i := 0
-	for i+2 < len(b) {
-		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
-			if start >= 0 {
-				end := i
-				for end > start && b[end-1] == 0 {
-					end--
-				}
-				if end > start {
-					out = append(out, b[start:end])
-				}
-			}
-			i += 3
-			start = i
-			continue
-		}
-		i++
-	}
-	if start >= 0 && start < len(b) {
-		end := len(b)
-		for end > start && b[end-1] == 0 {
-			end--
-		}
-		if end > start {
-			out = append(out, b[start:end])
-		}
-	}
-	return out
 }

@@ -4,7 +4,6 @@
 package recordtest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,32 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/daemon/h264"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
-
-// SplitAnnexB returns the NAL units of an Annex-B byte stream (start codes
-// removed, trailing zero bytes of a unit kept off).
-func SplitAnnexB(b []byte) [][]byte {
-	var out [][]byte
-	start := -1
-	i := 0
-	for i+2 < len(b) {
-		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
-			if start >= 0 {
-				out = append(out, bytes.TrimRight(b[start:i], "\x00"))
-			}
-			i += 3
-			start = i
-			continue
-		}
-		i++
-	}
-	if start >= 0 && start < len(b) {
-		out = append(out, b[start:])
-	}
-	return out
-}
 
 // Clip is an elementary stream cut into access units.
 type Clip struct {
@@ -67,7 +44,7 @@ func ParseClip(codec media.Codec, data []byte, fps int) (*Clip, error) {
 		c.AUs = append(c.AUs, media.AccessUnit{DTS: n * time.Second / time.Duration(fps), PTS: n * time.Second / time.Duration(fps), Key: key, NALUs: cur})
 		cur, key, vcl = nil, false, false
 	}
-	for _, n := range SplitAnnexB(data) {
+	for _, n := range h264.NALUnits(data) {
 		if len(n) < 2 {
 			continue
 		}
