@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/image/debs"
 	"github.com/matthan/matthan/image/disk"
 	"github.com/matthan/matthan/image/initramfs"
@@ -54,6 +55,11 @@ type Result struct {
 	ImageSHA256              string
 	InitramfsSHA256          string
 	Release                  string // kernel release (uname -r)
+	// Firmware is the release, with the hashes of the files above; it is
+	// written to ReleaseFile (OUT/release.json). The initramfs carries the
+	// same release without hashes at firmware.PathOnBox.
+	Firmware    firmware.Release
+	ReleaseFile string
 }
 
 // Programs cross-built into the initramfs: path in the initramfs -> package.
@@ -139,11 +145,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	tree.Bytes(board.PathOnBox, 0o644, raw)
-	relJSON, _ := json.MarshalIndent(map[string]any{
-		"board": b.Name, "version": version(ctx, o.Repo, o.SourceDate), "built": o.SourceDate.UTC(), "debug": o.Debug,
-		"kernel": b.Kernel.Package + " " + b.Kernel.Version,
-	}, "", "  ")
-	tree.Bytes("etc/matthan/release.json", 0o644, append(relJSON, '\n'))
+	release := firmware.Release{Board: b.Name, Version: version(ctx, o.Repo, o.SourceDate), Built: o.SourceDate.UTC(),
+		Debug: o.Debug, Kernel: b.Kernel.Package + " " + b.Kernel.Version}
+	relJSON, err := release.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	tree.Bytes(strings.TrimPrefix(firmware.PathOnBox, "/"), 0o644, relJSON)
 
 	res := &Result{Release: rel}
 	res.Initramfs = filepath.Join(o.Out, "initrd.cpio")
@@ -157,7 +165,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	o.logf("build: initramfs %s: %d bytes, sha256 %s", res.Initramfs, res.InitramfsBytes, res.InitramfsSHA256)
 	if o.NoDisk {
-		return res, nil
+		return res, writeRelease(res, release, o.Out)
 	}
 
 	bootFiles, slotA, err := bootFiles(ctx, b, f, o, res, kernelTree)
@@ -173,7 +181,23 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	return res, writeRelease(res, release, o.Out)
+}
+
+// writeRelease fills in the hashes of the built files and writes the
+// release next to them.
+func writeRelease(res *Result, r firmware.Release, out string) error {
+	kernel, _, err := disk.SHA256(res.Kernel)
+	if err != nil {
+		return fmt.Errorf("build: kernel hash: %w", err)
+	}
+	r.Hashes = &firmware.Hashes{Kernel: kernel, Initramfs: res.InitramfsSHA256, Image: res.ImageSHA256}
+	res.Firmware = r
+	res.ReleaseFile = filepath.Join(out, firmware.FileName)
+	if err := r.WriteFile(res.ReleaseFile); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	return nil
 }
 
 // unpack fetches a pinned package and unpacks it once into the cache.
