@@ -44,7 +44,10 @@ func skipScalingList(r *bits.Reader, size int) {
 
 // ParseSPS parses a sequence parameter set RBSP (without the NAL header
 // byte). Features the macroblock parser cannot handle give an error
-// wrapping ErrUnsupported.
+// wrapping ErrUnsupported. It serves the macroblock parser (mb) alone,
+// which reads SPS and PPS together (mediacommon has no H.264 PPS parser)
+// and must name what it cannot handle; everything else reads an SPS with
+// fmp4.ParseSPS (mediacommon's parsers).
 func ParseSPS(rbsp []byte) (*SPS, error) {
 	var r bits.Reader
 	r.Reset(rbsp)
