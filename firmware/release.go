@@ -18,23 +18,23 @@ const PathOnBox = "/etc/matthan/release.json"
 // (OUT/BOARD/release.json), where it also carries their hashes.
 const FileName = "release.json"
 
-// Release is one build of the firmware. The JSON names are those images
-// have carried since the first build; new fields are optional, so that an
-// older image's release still reads.
+// Release is one build of the firmware: its board; its version (the git
+// commit of the source, or "unknown"); Built, the source date (git commit
+// time: the box's clock never starts earlier); whether it is a debug image;
+// the pinned kernel package and its version; and the SHA-256 of the built
+// files. The hashes are known only after the initramfs is packed, so the
+// copy inside the initramfs has none; the copy next to the build's files
+// has them. The JSON names are those images have carried since the first
+// build, and new fields are optional, so that an older image's release
+// still reads.
 type Release struct {
-	Board   string `json:"board"`
-	Version string `json:"version"` // git commit of the source, or "unknown"
-	// Built is the source date of the image (git commit time): the box's
-	// clock never starts earlier than this.
-	Built time.Time `json:"built"`
-	Debug bool      `json:"debug"`
-	// Kernel is the pinned kernel package and its version,
-	// "linux-image-6.1.0-… 6.1.…".
-	Kernel string `json:"kernel,omitempty"`
-	// Hashes are the SHA-256 of the built files. They are known only
-	// after the initramfs is packed, so the copy inside the initramfs has
-	// none; the copy next to the build's files has them.
-	Hashes *Hashes `json:"hashes,omitempty"`
+	Board   string    `json:"board"`
+	Version string    `json:"version"`
+	Built   time.Time `json:"built"`
+	Debug   bool      `json:"debug"`
+	Kernel  string    `json:"kernel,omitempty"`
+	// Embedded, but named by its tag: JSON "hashes", an object.
+	*Hashes `json:"hashes,omitempty"`
 }
 
 // Hashes are the hex SHA-256 digests of a build's files.

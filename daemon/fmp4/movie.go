@@ -133,26 +133,26 @@ func tableSamples(data, stbl []byte) ([][]byte, error) {
 		}
 		return int64(binary.BigEndian.Uint32(stsz[12+4*i:]))
 	}
-	var chunks []int64
-	switch {
-	case len(stco) >= 8:
-		n := uint64(binary.BigEndian.Uint32(stco[4:]))
-		if n*4 > uint64(len(stco)-8) {
-			return nil, malformed("stco: %d chunks", n)
-		}
-		for i := range int(n) {
-			chunks = append(chunks, int64(binary.BigEndian.Uint32(stco[8+4*i:])))
-		}
-	case len(co64) >= 8:
-		n := uint64(binary.BigEndian.Uint32(co64[4:]))
-		if n*8 > uint64(len(co64)-8) {
-			return nil, malformed("co64: %d chunks", n)
-		}
-		for i := range int(n) {
-			chunks = append(chunks, int64(binary.BigEndian.Uint64(co64[8+8*i:])))
-		}
-	default:
+	// Chunk offsets: 32-bit (stco) or 64-bit (co64).
+	co, width := stco, 4
+	if len(co) < 8 {
+		co, width = co64, 8
+	}
+	if len(co) < 8 {
 		return nil, malformed("sample table without chunk offsets")
+	}
+	nc := uint64(binary.BigEndian.Uint32(co[4:]))
+	if nc*uint64(width) > uint64(len(co)-8) {
+		return nil, malformed("chunk offsets: %d chunks", nc)
+	}
+	chunks := make([]int64, nc)
+	for i := range chunks {
+		p := co[8+width*i:]
+		if width == 4 {
+			chunks[i] = int64(binary.BigEndian.Uint32(p))
+		} else {
+			chunks[i] = int64(binary.BigEndian.Uint64(p))
+		}
 	}
 	type run struct{ first, per uint32 }
 	var runs []run

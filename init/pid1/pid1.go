@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -233,7 +232,7 @@ func (in *Init) loadConfig() {
 	}
 	if rel, err := firmware.Load(ReleasePath); err == nil {
 		in.release = rel
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	} else if !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	line, _ := os.ReadFile("/proc/cmdline")
