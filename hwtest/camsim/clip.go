@@ -8,6 +8,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
+	"github.com/pion/rtp"
 
 	"github.com/matthan/matthan/daemon/h264"
 )
@@ -225,29 +226,25 @@ func (c *Clip) params() [][]byte {
 func packetize(codec Codec, au [][]byte) ([][]byte, error) {
 	var ssrc uint32
 	var seq uint16
-	var pkts [][]byte
+	var encode func([][]byte) ([]*rtp.Packet, error)
 	if codec == H265 {
 		e := &rtph265.Encoder{PayloadType: rtpPayloadType, SSRC: &ssrc, InitialSequenceNumber: &seq, PayloadMaxSize: rtpPayloadMaxSize}
 		if err := e.Init(); err != nil {
 			return nil, err
 		}
-		ps, err := e.Encode(au)
-		if err != nil {
+		encode = e.Encode
+	} else {
+		e := &rtph264.Encoder{PayloadType: rtpPayloadType, SSRC: &ssrc, InitialSequenceNumber: &seq, PayloadMaxSize: rtpPayloadMaxSize, PacketizationMode: 1}
+		if err := e.Init(); err != nil {
 			return nil, err
 		}
-		for _, p := range ps {
-			pkts = append(pkts, p.Payload)
-		}
-		return pkts, nil
+		encode = e.Encode
 	}
-	e := &rtph264.Encoder{PayloadType: rtpPayloadType, SSRC: &ssrc, InitialSequenceNumber: &seq, PayloadMaxSize: rtpPayloadMaxSize, PacketizationMode: 1}
-	if err := e.Init(); err != nil {
-		return nil, err
-	}
-	ps, err := e.Encode(au)
+	ps, err := encode(au)
 	if err != nil {
 		return nil, err
 	}
+	pkts := make([][]byte, 0, len(ps))
 	for _, p := range ps {
 		pkts = append(pkts, p.Payload)
 	}
