@@ -160,7 +160,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.InitramfsSHA256, res.InitramfsBytes, _ = disk.SHA256(res.Initramfs)
 	res.Kernel = filepath.Join(o.Out, "vmlinuz")
-	if err := copyFile(filepath.Join(kernelTree, "boot", "vmlinuz-"+rel), res.Kernel); err != nil {
+	if err := disk.CopyFile(filepath.Join(kernelTree, "boot", "vmlinuz-"+rel), res.Kernel); err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
 	o.logf("build: initramfs %s: %d bytes, sha256 %s", res.Initramfs, res.InitramfsBytes, res.InitramfsSHA256)
@@ -363,26 +363,6 @@ func version(ctx context.Context, repo string, date time.Time) string {
 		return "unknown"
 	}
 	return hash
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst + ".tmp")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(dst+".tmp", dst)
 }
 
 func hasGoFiles(dir string) bool {
