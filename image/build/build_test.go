@@ -58,13 +58,13 @@ func TestInitramfsReproducibleAndSmall(t *testing.T) {
 	if strings.Contains(string(out), "bin/sh") {
 		t.Error("production initramfs has a shell")
 	}
-	checkRelease(t, a)
+	checkRelease(t, a, "qemu-virt")
 	t.Logf("initramfs %d bytes", a.InitramfsBytes)
 }
 
 // checkRelease: the initramfs carries the release init reads (no hashes),
 // and the one next to the files has their hashes.
-func checkRelease(t *testing.T, res *Result) {
+func checkRelease(t *testing.T, res *Result, board string) {
 	t.Helper()
 	raw, err := exec.Command("sh", "-c", "cpio -i --quiet --to-stdout "+strings.TrimPrefix(firmware.PathOnBox, "/")+" < "+res.Initramfs).Output()
 	if err != nil {
@@ -74,7 +74,7 @@ func checkRelease(t *testing.T, res *Result) {
 	if err != nil {
 		t.Fatalf("release in the initramfs: %v\n%s", err, raw)
 	}
-	if inside.Board != "qemu-virt" || !inside.Built.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) || inside.Hashes != nil || inside.Kernel == "" {
+	if inside.Board != board || !inside.Built.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) || inside.Hashes != nil || inside.Kernel == "" {
 		t.Errorf("release in the initramfs: %+v", inside)
 	}
 	beside, err := firmware.Load(res.ReleaseFile)
@@ -136,4 +136,8 @@ func TestRPi4Image(t *testing.T) {
 	if !strings.Contains(string(cfg), "initramfs initrd.cpio followkernel") || !strings.Contains(string(cfg), "arm_64bit=1") {
 		t.Errorf("config.txt = %q", cfg)
 	}
+	if res.ImageSHA256 == "" {
+		t.Error("no image hash")
+	}
+	checkRelease(t, res, "rpi4")
 }
