@@ -14,9 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-
 	"github.com/matthan/matthan/daemon/fmp4"
 	"github.com/matthan/matthan/daemon/media"
 )
@@ -373,29 +370,7 @@ func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 func durTicks(d time.Duration) int64 { return int64(d) * Timescale / int64(time.Second) }
 
 func (f *Feed) paramsInBand(nalus [][]byte) (vps, sps, pps []byte) {
-	for _, n := range nalus {
-		if len(n) == 0 {
-			continue
-		}
-		if f.stream.Codec == media.H264 {
-			switch h264.NALUType(n[0] & 0x1f) {
-			case h264.NALUTypeSPS:
-				sps = n
-			case h264.NALUTypePPS:
-				pps = n
-			}
-			continue
-		}
-		switch h265.NALUType((n[0] >> 1) & 0x3f) {
-		case h265.NALUType_VPS_NUT:
-			vps = n
-		case h265.NALUType_SPS_NUT:
-			sps = n
-		case h265.NALUType_PPS_NUT:
-			pps = n
-		}
-	}
-	return
+	return media.ParamSets(f.stream.Codec, nalus)
 }
 
 // equalParams reports whether the init segment already carries sps and pps.

@@ -3,7 +3,12 @@
 // access units, timed on the box's clock.
 package media
 
-import "time"
+import (
+	"time"
+
+	"github.com/matthan/matthan/daemon/h264"
+	"github.com/matthan/matthan/daemon/h265"
+)
 
 // Codec is the video codec of a stream.
 type Codec int
@@ -58,4 +63,30 @@ type Sink interface {
 	// reused by the caller afterwards.
 	WriteAccessUnit(au *AccessUnit) error
 	StreamEnded(err error)
+}
+
+// ParamSets returns the last VPS, SPS and PPS among an access unit's NAL
+// units (nil where it carries none; VPS: H.265 only).
+func ParamSets(codec Codec, nalus [][]byte) (vps, sps, pps []byte) {
+	for _, n := range nalus {
+		switch codec {
+		case H264:
+			switch h264.NALType(n) {
+			case h264.NALSPS:
+				sps = n
+			case h264.NALPPS:
+				pps = n
+			}
+		case H265:
+			switch h265.NALType(n) {
+			case h265.NALVPS:
+				vps = n
+			case h265.NALSPS:
+				sps = n
+			case h265.NALPPS:
+				pps = n
+			}
+		}
+	}
+	return vps, sps, pps
 }
