@@ -68,24 +68,23 @@ type Sink interface {
 // ParamSets returns the last VPS, SPS and PPS among an access unit's NAL
 // units (nil where it carries none; VPS: H.265 only).
 func ParamSets(codec Codec, nalus [][]byte) (vps, sps, pps []byte) {
+	typ := h264.NALType
+	tVPS, tSPS, tPPS := -2, h264.NALSPS, h264.NALPPS // no NAL type is -2
+	switch codec {
+	case H264:
+	case H265:
+		typ, tVPS, tSPS, tPPS = h265.NALType, h265.NALVPS, h265.NALSPS, h265.NALPPS
+	default:
+		return nil, nil, nil
+	}
 	for _, n := range nalus {
-		switch codec {
-		case H264:
-			switch h264.NALType(n) {
-			case h264.NALSPS:
-				sps = n
-			case h264.NALPPS:
-				pps = n
-			}
-		case H265:
-			switch h265.NALType(n) {
-			case h265.NALVPS:
-				vps = n
-			case h265.NALSPS:
-				sps = n
-			case h265.NALPPS:
-				pps = n
-			}
+		switch typ(n) {
+		case tVPS:
+			vps = n
+		case tSPS:
+			sps = n
+		case tPPS:
+			pps = n
 		}
 	}
 	return vps, sps, pps
