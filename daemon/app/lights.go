@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,9 +70,7 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *light
 	if b.GPIO.Chip == "" {
 		return none(fmt.Sprintf("board %s has no GPIO pins", b.Name))
 	}
-	ref := func(n int) string { return b.GPIO.Chip + ":" + strconv.Itoa(n) }
-	pins, err := lights.OpenBoard(lights.BoardLines{IRLED: ref(b.GPIO.IRLED), StatusLED: ref(b.GPIO.StatusLED),
-		LightSensor: ref(b.GPIO.LightSensor), Button: ref(b.GPIO.PairingButton)})
+	pins, err := lights.OpenBoard(b.GPIO.Pins())
 	if err != nil {
 		return none(err.Error())
 	}

@@ -3,6 +3,7 @@ package fmp4_test
 import (
 	"bytes"
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"github.com/matthan/matthan/daemon/fmp4"
@@ -14,14 +15,19 @@ func TestInitSegment(t *testing.T) {
 	for _, tt := range []struct {
 		clip, entry string
 		w, h        int
+		codec       string // RFC 6381, its start
 	}{
-		{"moving-720p.h264", "avc1", 1280, 720},
-		{"moving-360p.h264", "avc1", 640, 360},
-		{"moving-720p.hevc", "hvc1", 1280, 720},
+		{"moving-720p.h264", "avc1", 1280, 720, "avc1.4d401f"},
+		{"moving-360p.h264", "avc1", 640, 360, "avc1."},
+		{"moving-720p.hevc", "hvc1", 1280, 720, "hvc1.1.6.L"},
 	} {
 		t.Run(tt.clip, func(t *testing.T) {
 			c := recordtest.LoadClip(t, tt.clip)
 			s := c.Stream
+			// The one SPS path reads the size and the browser's codec string.
+			if sps, err := fmp4.ParseSPS(s.Codec, s.SPS); err != nil || sps.Width != tt.w || sps.Height != tt.h || !strings.HasPrefix(sps.Codec, tt.codec) {
+				t.Errorf("ParseSPS: %+v, %v; want %dx%d %s...", sps, err, tt.w, tt.h, tt.codec)
+			}
 			s.Width, s.Height = 1, 1 // the SPS wins
 			b, err := fmp4.InitSegment(s)
 			if err != nil {
@@ -53,6 +59,9 @@ func TestInitSegment(t *testing.T) {
 	} {
 		if _, err := fmp4.InitSegment(bad); err == nil {
 			t.Errorf("InitSegment(%v) did not fail", bad)
+		}
+		if sps, err := fmp4.ParseSPS(bad.Codec, bad.SPS); err == nil {
+			t.Errorf("ParseSPS(%v) = %+v", bad, sps)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package fmp4
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/matthan/matthan/daemon/media"
@@ -66,5 +67,25 @@ func FuzzParseMoof(f *testing.F) {
 	f.Add(append([]byte(nil), frag[:moofSize]...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ParseMoof(data, 0)
+	})
+}
+
+// FuzzParseSPS: camera bytes never take the caller down (mediacommon's
+// parsers run behind a recover), and a size read is not negative.
+func FuzzParseSPS(f *testing.F) {
+	if _, err := ParseSPS(media.MJPEG, nil); !errors.Is(err, ErrUnsupported) {
+		f.Errorf("MJPEG: %v, want ErrUnsupported", err)
+	}
+	f.Add(fuzzStream.SPS, false)
+	f.Add([]byte{0x42, 0x01, 0x01, 0x01, 0x60, 0, 0, 3, 0, 0x90, 0, 0, 3, 0, 0, 3, 0, 0x5d, 0xa0, 2, 0x80, 0x80, 0x2d, 0x16}, true)
+	f.Fuzz(func(t *testing.T, sps []byte, hevc bool) {
+		codec := media.H264
+		if hevc {
+			codec = media.H265
+		}
+		info, err := ParseSPS(codec, sps)
+		if err == nil && (info.Width < 0 || info.Height < 0 || info.Codec == "") {
+			t.Fatalf("parsed %+v", info)
+		}
 	})
 }

@@ -421,26 +421,66 @@ func parseMoov(b []byte) (InitInfo, error) {
 		if tracks > 1 {
 			return malformed("more than one track")
 		}
-		return walk(p, []string{"mdia"}, func(mdia []byte) error {
-			return eachBox(mdia, func(typ string, p []byte) error {
-				switch typ {
-				case "mdhd":
-					if len(p) < 4 {
+		tr, err := parseTrak(p)
+		info = tr.info
+		return err
+	})
+	if err != nil {
+		return info, err
+	}
+	if info.Timescale == 0 || info.SampleEntry == "" {
+		return info, malformed("moov without a video track")
+	}
+	return info, nil
+}
+
+// track is what parseTrak reads of a trak box.
+type track struct {
+	info InitInfo
+	id   uint32 // from tkhd; 0 when it has none
+	stbl []byte // the sample table box's body
+}
+
+// parseTrak reads a track's id, timescale, first sample entry and sample
+// table.
+func parseTrak(b []byte) (track, error) {
+	var tr track
+	info := &tr.info
+	err := eachBox(b, func(typ string, p []byte) error {
+		if typ == "tkhd" {
+			switch {
+			case len(p) >= 24 && p[0] == 1:
+				tr.id = binary.BigEndian.Uint32(p[20:])
+			case len(p) >= 16 && p[0] == 0:
+				tr.id = binary.BigEndian.Uint32(p[12:])
+			default:
+				return malformed("short tkhd")
+			}
+		}
+		if typ != "mdia" {
+			return nil
+		}
+		return eachBox(p, func(typ string, p []byte) error {
+			switch typ {
+			case "mdhd":
+				if len(p) < 4 {
+					return malformed("short mdhd")
+				}
+				if p[0] == 1 {
+					if len(p) < 24 {
 						return malformed("short mdhd")
 					}
-					if p[0] == 1 {
-						if len(p) < 24 {
-							return malformed("short mdhd")
-						}
-						info.Timescale = binary.BigEndian.Uint32(p[20:])
-					} else {
-						if len(p) < 16 {
-							return malformed("short mdhd")
-						}
-						info.Timescale = binary.BigEndian.Uint32(p[12:])
+					info.Timescale = binary.BigEndian.Uint32(p[20:])
+				} else {
+					if len(p) < 16 {
+						return malformed("short mdhd")
 					}
-				case "minf":
-					return walk(p, []string{"stbl", "stsd"}, func(stsd []byte) error {
+					info.Timescale = binary.BigEndian.Uint32(p[12:])
+				}
+			case "minf":
+				return walk(p, []string{"stbl"}, func(stbl []byte) error {
+					tr.stbl = stbl
+					return walk(stbl, []string{"stsd"}, func(stsd []byte) error {
 						if len(stsd) < 8 {
 							return malformed("short stsd")
 						}
@@ -462,18 +502,12 @@ func parseMoov(b []byte) (InitInfo, error) {
 							})
 						})
 					})
-				}
-				return nil
-			})
+				})
+			}
+			return nil
 		})
 	})
-	if err != nil {
-		return info, err
-	}
-	if info.Timescale == 0 || info.SampleEntry == "" {
-		return info, malformed("moov without a video track")
-	}
-	return info, nil
+	return tr, err
 }
 
 // walk descends through the named child boxes (first of each) and calls fn
@@ -510,6 +544,13 @@ func boxBody(b []byte, typ string) ([]byte, error) {
 
 // eachBox calls fn for every box in b with its type and body.
 func eachBox(b []byte, fn func(typ string, body []byte) error) error {
+	return eachBoxAt(b, func(typ string, _ int, box, body []byte) error { return fn(typ, body) })
+}
+
+// eachBoxAt calls fn for every box in b with its type, its offset in b, the
+// whole box (header included) and its body.
+func eachBoxAt(b []byte, fn func(typ string, off int, box, body []byte) error) error {
+	off := 0
 	for len(b) > 0 {
 		if len(b) < 8 {
 			return malformed("truncated box header")
@@ -529,10 +570,11 @@ func eachBox(b []byte, fn func(typ string, body []byte) error) error {
 		if size < hdr || size > uint64(len(b)) {
 			return malformed("box %q: size %d of %d", typ, size, len(b))
 		}
-		if err := fn(typ, b[hdr:size]); err != nil {
+		if err := fn(typ, off, b[:size], b[hdr:size]); err != nil {
 			return err
 		}
 		b = b[size:]
+		off += int(size)
 	}
 	return nil
 }

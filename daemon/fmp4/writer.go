@@ -7,6 +7,10 @@
 // writer reuses its buffers, so a fragment costs no allocation once warm; it
 // is handed out as a header and the sample bytes, for one vectored write
 // (writev) without a second copy of the fragment.
+//
+// It is also the tree's one MP4 box reader: ScanSegment and ParseMoof for
+// the daemon's segments, ReadMovie (with ParseAVCConfig and SplitSample)
+// for whole MP4 files, progressive or fragmented, such as mbdump reads.
 package fmp4
 
 import (

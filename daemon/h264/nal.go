@@ -72,7 +72,9 @@ func Unescape(dst, payload []byte) []byte {
 
 // SplitAnnexB calls fn for each NAL unit of an Annex-B byte stream (start
 // codes 00 00 01 or 00 00 00 01), without the start code and without
-// trailing zero bytes. It stops early when fn returns false.
+// trailing zero bytes. It stops early when fn returns false. It is the one
+// Annex-B splitter of the tree (H.264 and H.265 streams alike: the start
+// codes are the same); the units are views into data.
 func SplitAnnexB(data []byte, fn func(nal []byte) bool) {
 	i := 0
 	start := -1
@@ -102,4 +104,15 @@ func SplitAnnexB(data []byte, fn func(nal []byte) bool) {
 			fn(data[start:end])
 		}
 	}
+}
+
+// NALUnits returns the NAL units of an Annex-B byte stream as SplitAnnexB
+// finds them (views into data).
+func NALUnits(data []byte) [][]byte {
+	var out [][]byte
+	SplitAnnexB(data, func(nal []byte) bool {
+		out = append(out, nal)
+		return true
+	})
+	return out
 }

@@ -61,15 +61,7 @@ func ParsePPS(rbsp []byte) (*PPS, error) {
 			if p.Transform8x8Mode {
 				n += 2 // 4:2:0 only
 			}
-			for i := 0; i < n; i++ {
-				if r.Flag() {
-					if i < 6 {
-						skipScalingList(&r, 16)
-					} else {
-						skipScalingList(&r, 64)
-					}
-				}
-			}
+			skipScalingLists(&r, n)
 		}
 		r.SE() // second_chroma_qp_index_offset
 	}

@@ -42,9 +42,27 @@ func skipScalingList(r *bits.Reader, size int) {
 	}
 }
 
+// skipScalingLists skips n scaling lists, each behind its present flag:
+// six 4x4 lists, then 8x8 ones (SPS seq_scaling_list_present_flag, PPS
+// pic_scaling_list_present_flag).
+func skipScalingLists(r *bits.Reader, n int) {
+	for i := 0; i < n; i++ {
+		if r.Flag() {
+			if i < 6 {
+				skipScalingList(r, 16)
+			} else {
+				skipScalingList(r, 64)
+			}
+		}
+	}
+}
+
 // ParseSPS parses a sequence parameter set RBSP (without the NAL header
 // byte). Features the macroblock parser cannot handle give an error
-// wrapping ErrUnsupported.
+// wrapping ErrUnsupported. It serves the macroblock parser (mb) alone,
+// which reads SPS and PPS together (mediacommon has no H.264 PPS parser)
+// and must name what it cannot handle; everything else reads an SPS with
+// fmp4.ParseSPS (mediacommon's parsers).
 func ParseSPS(rbsp []byte) (*SPS, error) {
 	var r bits.Reader
 	r.Reset(rbsp)
@@ -70,15 +88,7 @@ func ParseSPS(rbsp []byte) (*SPS, error) {
 			if s.ChromaFormatIdc == 3 {
 				n = 12
 			}
-			for i := 0; i < n; i++ {
-				if r.Flag() {
-					if i < 6 {
-						skipScalingList(&r, 16)
-					} else {
-						skipScalingList(&r, 64)
-					}
-				}
-			}
+			skipScalingLists(&r, n)
 		}
 	}
 	s.Log2MaxFrameNum = int(r.UE()) + 4

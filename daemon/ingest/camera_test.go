@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/h264"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/hwtest/camsim"
 	"github.com/matthan/matthan/hwtest/testenv"
@@ -143,7 +144,7 @@ func clipNALUs(t *testing.T, dir string) map[string]int {
 			t.Fatal(err)
 		}
 		pic := 0
-		for _, n := range splitAnnexB(b) {
+		for _, n := range h264.NALUnits(b) {
 			vcl := n[0]&0x1f == 1 || n[0]&0x1f == 5
 			if name == camsim.ClipMovingHEVC {
 				vcl = (n[0]>>1)&0x3f <= 21
@@ -159,28 +160,6 @@ func clipNALUs(t *testing.T, dir string) map[string]int {
 		}
 	}
 	return valid
-}
-
-func splitAnnexB(b []byte) [][]byte {
-	var out [][]byte
-	start := -1
-	for i := 0; i+3 <= len(b); i++ {
-		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
-			if start >= 0 {
-				end := i
-				for end > start && b[end-1] == 0 {
-					end--
-				}
-				out = append(out, b[start:end])
-			}
-			start = i + 3
-			i += 2
-		}
-	}
-	if start >= 0 && start < len(b) {
-		out = append(out, b[start:])
-	}
-	return out
 }
 
 type eventLog struct {

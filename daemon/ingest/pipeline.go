@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-
 	"github.com/matthan/matthan/daemon/clock"
+	"github.com/matthan/matthan/daemon/fmp4"
 	"github.com/matthan/matthan/daemon/media"
 )
 
@@ -287,25 +285,11 @@ func (p *pipeline) keyFrame() error {
 }
 
 func (p *pipeline) dimensions() (w, h int, err error) {
-	defer func() {
-		// The SPS parsers come from outside; a camera's bytes must never
-		// take the daemon down.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: parser panic: %v", errBadParams, r)
-		}
-	}()
-	if p.codec == media.H265 {
-		var s h265.SPS
-		if err := s.Unmarshal(p.sps); err != nil {
-			return 0, 0, fmt.Errorf("%w: %w", errBadParams, err)
-		}
-		return s.Width(), s.Height(), nil
-	}
-	var s h264.SPS
-	if err := s.Unmarshal(p.sps); err != nil {
+	info, err := fmp4.ParseSPS(p.codec, p.sps)
+	if err != nil {
 		return 0, 0, fmt.Errorf("%w: %w", errBadParams, err)
 	}
-	return s.Width(), s.Height(), nil
+	return info.Width, info.Height, nil
 }
 
 // end finishes the stream when the connection ends.

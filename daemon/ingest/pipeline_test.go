@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/matthan/matthan/daemon/clock"
+	"github.com/matthan/matthan/daemon/h264"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/hwtest/camsim"
 	"github.com/matthan/matthan/hwtest/testenv"
@@ -35,7 +36,7 @@ func TestPipelineParameterSets(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sps, pps []byte
-	for _, n := range splitAnnexB(b) {
+	for _, n := range h264.NALUnits(b) {
 		switch n[0] & 0x1f {
 		case 7:
 			sps = n

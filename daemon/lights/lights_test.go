@@ -309,30 +309,6 @@ func TestButtonHeldAtStartIsNoPress(t *testing.T) {
 	}
 }
 
-func TestParseLineRef(t *testing.T) {
-	for _, tt := range []struct {
-		ref, chip, line string
-		ok              bool
-	}{
-		{"9030000.pl061:3", "9030000.pl061", "3", true},
-		{"gpiochip0:GPIO17", "gpiochip0", "GPIO17", true},
-		{"gpiochip0", "", "", false},
-		{":3", "", "", false},
-		{"chip:", "", "", false},
-	} {
-		c, l, err := ParseLineRef(tt.ref)
-		if (err == nil) != tt.ok || c != tt.chip || l != tt.line {
-			t.Errorf("ParseLineRef(%q) = %q, %q, %v", tt.ref, c, l, err)
-		}
-	}
-}
-
-func TestOpenLineWithoutChip(t *testing.T) {
-	if _, err := OpenLine("no-such-chip", "0"); err == nil {
-		t.Fatal("OpenLine on a missing chip succeeded")
-	}
-}
-
 // seqPin is the GPIO fake whose reads follow a script (gpiotest.Pin's In
 // sets the level from the pull, as a real pulled line would read idle).
 type seqPin struct {

@@ -6,7 +6,7 @@
 // pairing button, debounced.
 //
 // Pins are periph gpio.PinIn / gpio.PinOut interfaces: the real board opens
-// them by chip and line name (OpenLine), the tests use periph's gpiotest.
+// them with board.OpenPin (OpenBoard), the tests use periph's gpiotest.
 package lights
 
 import (

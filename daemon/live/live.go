@@ -14,9 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-
 	"github.com/matthan/matthan/daemon/fmp4"
 	"github.com/matthan/matthan/daemon/media"
 )
@@ -293,27 +290,11 @@ func (f *Feed) StreamStarted(st media.Stream) error {
 }
 
 func (f *Feed) makeInitLocked(vps, sps, pps []byte) error {
-	var codecStr string
-	var w, h int
-	switch f.stream.Codec {
-	case media.H264:
-		var s h264.SPS
-		if err := s.Unmarshal(sps); err != nil {
-			return fmt.Errorf("live %s: SPS: %w", f.camera, err)
-		}
-		if len(sps) < 4 {
-			return fmt.Errorf("live %s: SPS too short", f.camera)
-		}
-		codecStr = fmt.Sprintf("avc1.%02x%02x%02x", sps[1], sps[2], sps[3])
-		w, h = s.Width(), s.Height()
-	case media.H265:
-		var s h265.SPS
-		if err := s.Unmarshal(sps); err != nil {
-			return fmt.Errorf("live %s: SPS: %w", f.camera, err)
-		}
-		codecStr = hevcCodecString(s.ProfileTierLevel)
-		w, h = s.Width(), s.Height()
+	info, err := fmp4.ParseSPS(f.stream.Codec, sps)
+	if err != nil {
+		return fmt.Errorf("live %s: %w", f.camera, err)
 	}
+	codecStr, w, h := info.Codec, info.Width, info.Height
 	init, err := fmp4.InitSegment(media.Stream{Codec: f.stream.Codec, VPS: vps, SPS: sps, PPS: pps})
 	if err != nil {
 		return fmt.Errorf("live %s: init segment: %w", f.camera, err)
@@ -322,34 +303,6 @@ func (f *Feed) makeInitLocked(vps, sps, pps []byte) error {
 	f.start = &Start{Camera: f.camera, Codec: codecStr, MIME: `video/mp4; codecs="` + codecStr + `"`,
 		EpochMs: f.stream.Epoch.UnixMilli(), Width: w, Height: h}
 	return nil
-}
-
-// hevcCodecString builds the ISO/IEC 14496-15 codec string, e.g. hvc1.1.6.L93.B0.
-func hevcCodecString(p h265.SPS_ProfileTierLevel) string {
-	var compat uint32
-	for i := 0; i < 32; i++ {
-		if p.GeneralProfileCompatibilityFlag[i] {
-			compat |= 1 << i // reversed bit order, as the spec writes it
-		}
-	}
-	tier := 'L'
-	if p.GeneralTierFlag != 0 {
-		tier = 'H'
-	}
-	var cons byte
-	if p.GeneralProgressiveSourceFlag {
-		cons |= 0x80
-	}
-	if p.GeneralInterlacedSourceFlag {
-		cons |= 0x40
-	}
-	if p.GeneralNonPackedConstraintFlag {
-		cons |= 0x20
-	}
-	if p.GeneralFrameOnlyConstraintFlag {
-		cons |= 0x10
-	}
-	return fmt.Sprintf("hvc1.%d.%X.%c%d.%X", p.GeneralProfileIdc, compat, tier, p.GeneralLevelIdc, cons)
 }
 
 // WriteAccessUnit implements media.Sink.
@@ -417,29 +370,7 @@ func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 func durTicks(d time.Duration) int64 { return int64(d) * Timescale / int64(time.Second) }
 
 func (f *Feed) paramsInBand(nalus [][]byte) (vps, sps, pps []byte) {
-	for _, n := range nalus {
-		if len(n) == 0 {
-			continue
-		}
-		if f.stream.Codec == media.H264 {
-			switch h264.NALUType(n[0] & 0x1f) {
-			case h264.NALUTypeSPS:
-				sps = n
-			case h264.NALUTypePPS:
-				pps = n
-			}
-			continue
-		}
-		switch h265.NALUType((n[0] >> 1) & 0x3f) {
-		case h265.NALUType_VPS_NUT:
-			vps = n
-		case h265.NALUType_SPS_NUT:
-			sps = n
-		case h265.NALUType_PPS_NUT:
-			pps = n
-		}
-	}
-	return
+	return media.ParamSets(f.stream.Codec, nalus)
 }
 
 // equalParams reports whether the init segment already carries sps and pps.

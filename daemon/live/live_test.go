@@ -11,69 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-
 	"github.com/matthan/matthan/daemon/media"
+	"github.com/matthan/matthan/daemon/record/recordtest"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 
-// clipAUs splits a camera clip (Annex B) into access units.
+// clipAUs is the first n access units of a camera clip, 40 ms apart
+// (recordtest cuts it as the ingest would deliver it).
 func clipAUs(t testing.TB, n int) []media.AccessUnit {
-	path := testenv.NeedFile(t, filepath.Join(testenv.OutDir(), "clips", "moving-720p.h264"), "make clips")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var nalus h264.AnnexB
-	if err := nalus.Unmarshal(b); err != nil {
-		t.Fatal(err)
-	}
-	var aus []media.AccessUnit
-	var cur [][]byte
-	key := false
-	flush := func() {
-		if len(cur) > 0 {
-			d := time.Duration(len(aus)) * 40 * time.Millisecond
-			aus = append(aus, media.AccessUnit{DTS: d, PTS: d, Key: key, NALUs: cur})
-		}
-		cur, key = nil, false
-	}
-	for _, nal := range nalus {
-		typ := h264.NALUType(nal[0] & 0x1f)
-		switch typ {
-		case h264.NALUTypeAccessUnitDelimiter:
-			continue
-		case h264.NALUTypeSPS:
-			flush()
-		case h264.NALUTypeIDR, h264.NALUTypeNonIDR:
-			// A new picture starts unless parameter sets just opened this AU.
-			if len(cur) > 0 && !startsWithParams(cur) {
-				flush()
-			}
-			if typ == h264.NALUTypeIDR {
-				key = true
-			}
-		}
-		cur = append(cur, nal)
-		if typ == h264.NALUTypeIDR || typ == h264.NALUTypeNonIDR {
-			flush()
-		}
-		if len(aus) >= n {
-			break
-		}
-	}
-	flush()
-	return aus
-}
-
-func startsWithParams(nalus [][]byte) bool {
-	for _, n := range nalus {
-		t := h264.NALUType(n[0] & 0x1f)
-		if t != h264.NALUTypeSPS && t != h264.NALUTypePPS && t != h264.NALUTypeSEI {
-			return false
-		}
-	}
-	return true
+	aus := recordtest.LoadClip(t, "moving-720p.h264").AUs
+	return aus[:min(n, len(aus))]
 }
 
 func TestViewerStartsAtLastKeyFrameAndFfprobeReadsIt(t *testing.T) {

@@ -3,7 +3,12 @@
 // access units, timed on the box's clock.
 package media
 
-import "time"
+import (
+	"time"
+
+	"github.com/matthan/matthan/daemon/h264"
+	"github.com/matthan/matthan/daemon/h265"
+)
 
 // Codec is the video codec of a stream.
 type Codec int
@@ -55,4 +60,29 @@ type Sink interface {
 	// reused by the caller afterwards.
 	WriteAccessUnit(au *AccessUnit) error
 	StreamEnded(err error)
+}
+
+// ParamSets returns the last VPS, SPS and PPS among an access unit's NAL
+// units (nil where it carries none; VPS: H.265 only).
+func ParamSets(codec Codec, nalus [][]byte) (vps, sps, pps []byte) {
+	typ := h264.NALType
+	tVPS, tSPS, tPPS := -2, h264.NALSPS, h264.NALPPS // no NAL type is -2
+	switch codec {
+	case H264:
+	case H265:
+		typ, tVPS, tSPS, tPPS = h265.NALType, h265.NALVPS, h265.NALSPS, h265.NALPPS
+	default:
+		return nil, nil, nil
+	}
+	for _, n := range nalus {
+		switch typ(n) {
+		case tVPS:
+			vps = n
+		case tSPS:
+			sps = n
+		case tPPS:
+			pps = n
+		}
+	}
+	return vps, sps, pps
 }

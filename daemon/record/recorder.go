@@ -401,31 +401,19 @@ func (r *Recorder) timerFired() {
 	}
 }
 
-func naluType(codec media.Codec, n []byte) byte {
-	if codec == media.H264 {
-		return n[0] & 0x1f
+func orParam(inBand, known []byte) []byte {
+	if inBand != nil {
+		return inBand
 	}
-	return (n[0] >> 1) & 0x3f
+	return known
 }
 
 // learnParams picks up parameter sets carried in band by a key frame. New
 // ones (a camera changed its resolution or bitrate settings) end the
 // segment, whose init segment described the old ones.
 func (r *Recorder) learnParams(au *media.AccessUnit) {
-	vps, sps, pps := r.stream.VPS, r.stream.SPS, r.stream.PPS
-	for _, n := range au.NALUs {
-		if len(n) == 0 {
-			continue
-		}
-		switch t := naluType(r.stream.Codec, n); {
-		case r.stream.Codec == media.H264 && t == 7, r.stream.Codec == media.H265 && t == 33:
-			sps = n
-		case r.stream.Codec == media.H264 && t == 8, r.stream.Codec == media.H265 && t == 34:
-			pps = n
-		case r.stream.Codec == media.H265 && t == 32:
-			vps = n
-		}
-	}
+	vps, sps, pps := media.ParamSets(r.stream.Codec, au.NALUs)
+	vps, sps, pps = orParam(vps, r.stream.VPS), orParam(sps, r.stream.SPS), orParam(pps, r.stream.PPS)
 	if bytes.Equal(vps, r.stream.VPS) && bytes.Equal(sps, r.stream.SPS) && bytes.Equal(pps, r.stream.PPS) {
 		return
 	}
@@ -444,13 +432,8 @@ func (r *Recorder) withParams(au *media.AccessUnit) [][]byte {
 	if !au.Key {
 		return au.NALUs
 	}
-	for _, n := range au.NALUs {
-		if len(n) > 0 {
-			t := naluType(r.stream.Codec, n)
-			if r.stream.Codec == media.H264 && t == 7 || r.stream.Codec == media.H265 && t == 33 {
-				return au.NALUs
-			}
-		}
+	if _, sps, _ := media.ParamSets(r.stream.Codec, au.NALUs); sps != nil {
+		return au.NALUs
 	}
 	r.nalus = r.nalus[:0]
 	if r.stream.Codec == media.H265 {

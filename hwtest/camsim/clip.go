@@ -8,6 +8,10 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
+	"github.com/pion/rtp"
+
+	"github.com/matthan/matthan/daemon/h264"
+	"github.com/matthan/matthan/daemon/h265"
 )
 
 // Codec is the video codec of a clip.
@@ -87,30 +91,32 @@ func LoadClip(path string, codec Codec) (*Clip, error) {
 // packetizes each into RTP payloads. The stream must start with a key frame
 // and carry its parameter sets in band.
 func ParseClip(annexB []byte, codec Codec) (*Clip, error) {
-	nalus := splitAnnexB(annexB)
-	if len(nalus) == 0 {
-		return nil, errors.New("no NAL units (not an Annex-B stream?)")
+	var aus [][][]byte
+	each := func(au [][]byte) bool {
+		var kept [][]byte
+		for _, n := range au {
+			if len(n) >= 3 {
+				kept = append(kept, n)
+			}
+		}
+		if len(kept) > 0 {
+			aus = append(aus, kept)
+		}
+		return true
+	}
+	if codec == H265 {
+		h265.AccessUnits(annexB, each)
+	} else {
+		h264.AccessUnits(annexB, each)
+	}
+	// What follows the last picture (an SEI, parameter sets) is no frame.
+	if n := len(aus); n > 0 && !hasPicture(codec, aus[n-1]) {
+		aus = aus[:n-1]
+	}
+	if len(aus) == 0 {
+		return nil, errors.New("no pictures (not an Annex-B stream?)")
 	}
 	c := &Clip{Codec: codec}
-	var aus [][][]byte
-	var cur [][]byte
-	curHasVCL := false
-	for _, n := range nalus {
-		if len(n) < 3 {
-			continue
-		}
-		vcl, firstInPic := classify(codec, n)
-		if (vcl && firstInPic && curHasVCL) || (!vcl && curHasVCL && startsAU(codec, n)) {
-			aus = append(aus, cur)
-			cur, curHasVCL = nil, false
-		}
-		cur = append(cur, n)
-		curHasVCL = curHasVCL || vcl
-	}
-	if curHasVCL {
-		aus = append(aus, cur)
-	}
-
 	for i, au := range aus {
 		var params, rest [][]byte
 		key := false
@@ -223,29 +229,25 @@ func (c *Clip) params() [][]byte {
 func packetize(codec Codec, au [][]byte) ([][]byte, error) {
 	var ssrc uint32
 	var seq uint16
-	var pkts [][]byte
+	var encode func([][]byte) ([]*rtp.Packet, error)
 	if codec == H265 {
 		e := &rtph265.Encoder{PayloadType: rtpPayloadType, SSRC: &ssrc, InitialSequenceNumber: &seq, PayloadMaxSize: rtpPayloadMaxSize}
 		if err := e.Init(); err != nil {
 			return nil, err
 		}
-		ps, err := e.Encode(au)
-		if err != nil {
+		encode = e.Encode
+	} else {
+		e := &rtph264.Encoder{PayloadType: rtpPayloadType, SSRC: &ssrc, InitialSequenceNumber: &seq, PayloadMaxSize: rtpPayloadMaxSize, PacketizationMode: 1}
+		if err := e.Init(); err != nil {
 			return nil, err
 		}
-		for _, p := range ps {
-			pkts = append(pkts, p.Payload)
-		}
-		return pkts, nil
+		encode = e.Encode
 	}
-	e := &rtph264.Encoder{PayloadType: rtpPayloadType, SSRC: &ssrc, InitialSequenceNumber: &seq, PayloadMaxSize: rtpPayloadMaxSize, PacketizationMode: 1}
-	if err := e.Init(); err != nil {
-		return nil, err
-	}
-	ps, err := e.Encode(au)
+	ps, err := encode(au)
 	if err != nil {
 		return nil, err
 	}
+	pkts := make([][]byte, 0, len(ps))
 	for _, p := range ps {
 		pkts = append(pkts, p.Payload)
 	}
@@ -265,91 +267,38 @@ const (
 
 func naluKind(codec Codec, n []byte) naluKindT {
 	if codec == H265 {
-		switch t := (n[0] >> 1) & 0x3f; {
-		case t == 32:
+		switch t := h265.NALType(n); {
+		case t == h265.NALVPS:
 			return kindVPS
-		case t == 33:
+		case t == h265.NALSPS:
 			return kindSPS
-		case t == 34:
+		case t == h265.NALPPS:
 			return kindPPS
-		case t == 35:
+		case t == h265.NALAUD:
 			return kindAUD
-		case t >= 16 && t <= 21:
+		case h265.IsKey(t):
 			return kindKey
 		}
 		return kindOther
 	}
-	switch n[0] & 0x1f {
-	case 7:
+	switch h264.NALType(n) {
+	case h264.NALSPS:
 		return kindSPS
-	case 8:
+	case h264.NALPPS:
 		return kindPPS
-	case 9:
+	case h264.NALAUD:
 		return kindAUD
-	case 5:
+	case h264.NALIDRSlice:
 		return kindKey
 	}
 	return kindOther
 }
 
-// classify says whether n is a slice of a picture and whether it is the
-// first slice of its picture.
-func classify(codec Codec, n []byte) (vcl, firstInPic bool) {
-	if codec == H265 {
-		t := (n[0] >> 1) & 0x3f
-		if t < 32 {
-			return true, n[2]&0x80 != 0 // first_slice_segment_in_pic_flag
-		}
-		return false, false
-	}
-	t := n[0] & 0x1f
-	if t >= 1 && t <= 5 {
-		return true, n[1]&0x80 != 0 // first_mb_in_slice == 0 (ue(v) "1")
-	}
-	return false, false
-}
-
-// startsAU says whether a non-picture NAL unit after a picture opens the next
-// access unit (H.264 7.4.1.2.3, H.265 7.4.2.4.4).
-func startsAU(codec Codec, n []byte) bool {
-	if codec == H265 {
-		t := (n[0] >> 1) & 0x3f
-		return (t >= 32 && t <= 35) || t == 39 || (t >= 41 && t <= 44) || (t >= 48 && t <= 55)
-	}
-	t := n[0] & 0x1f
-	return (t >= 6 && t <= 9) || (t >= 14 && t <= 18)
-}
-
-// splitAnnexB returns the NAL units of an Annex-B byte stream (views into b).
-func splitAnnexB(b []byte) [][]byte {
-	var out [][]byte
-	start := -1
-	i := 0
-	for i+2 < len(b) {
-		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
-			if start >= 0 {
-				end := i
-				for end > start && b[end-1] == 0 {
-					end--
-				}
-				if end > start {
-					out = append(out, b[start:end])
-				}
-			}
-			i += 3
-			start = i
-			continue
-		}
-		i++
-	}
-	if start >= 0 && start < len(b) {
-		end := len(b)
-		for end > start && b[end-1] == 0 {
-			end--
-		}
-		if end > start {
-			out = append(out, b[start:end])
+func hasPicture(codec Codec, au [][]byte) bool {
+	for _, n := range au {
+		if codec == H265 && h265.IsVCL(h265.NALType(n)) || codec == H264 && h264.NALType(n) >= h264.NALSlice && h264.NALType(n) <= h264.NALIDRSlice {
+			return true
 		}
 	}
-	return out
+	return false
 }

@@ -138,20 +138,6 @@ func TestParseClipRejects(t *testing.T) {
 	}
 }
 
-func TestSplitAnnexB(t *testing.T) {
-	in := []byte{0, 0, 0, 1, 0xa, 0xb, 0, 0, 1, 0xc, 0, 0, 0, 0, 1, 0xd, 0xe}
-	got := splitAnnexB(in)
-	want := [][]byte{{0xa, 0xb}, {0xc}, {0xd, 0xe}}
-	if len(got) != len(want) {
-		t.Fatalf("got %d NAL units %x, want %d", len(got), got, len(want))
-	}
-	for i := range want {
-		if string(got[i]) != string(want[i]) {
-			t.Errorf("NAL %d: got %x, want %x", i, got[i], want[i])
-		}
-	}
-}
-
 func FuzzParseClip(f *testing.F) {
 	sps := []byte{0, 0, 0, 1, 0x67, 0x4d, 0x40, 0x1f}
 	pps := []byte{0, 0, 0, 1, 0x68, 0xee, 0x3c, 0x80}

@@ -10,30 +10,8 @@ import (
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/firmware/health"
 	"golang.org/x/sys/unix"
-	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"
-	"periph.io/x/host/v3/gpioioctl"
 )
-
-// openLine finds line offset n of the chip with the given label (or
-// name) through periph.io's Linux GPIO character device driver.
-func openLine(chip string, n int) (gpio.PinIO, error) {
-	if _, err := driverreg.Init(); err != nil {
-		return nil, fmt.Errorf("periph init: %w", err)
-	}
-	var seen []string
-	for _, c := range gpioioctl.Chips {
-		seen = append(seen, c.Name()+"="+c.Label())
-		if c.Label() != chip && c.Name() != chip {
-			continue
-		}
-		if n < 0 || n >= c.LineCount() {
-			return nil, fmt.Errorf("chip %s has %d lines, no line %d", chip, c.LineCount(), n)
-		}
-		return c.ByNumber(n), nil
-	}
-	return nil, fmt.Errorf("no GPIO chip %q (chips: %v)", chip, seen)
-}
 
 // DebugGPIO is the kernel's GPIO listing (debugfs, mounted by init).
 const DebugGPIO = "/sys/kernel/debug/gpio"
@@ -55,7 +33,7 @@ func GPIO(b *board.Board) []Result {
 		line int
 	}{{"ir_led", b.GPIO.IRLED}, {"status_led", b.GPIO.StatusLED}} {
 		name := fmt.Sprintf("gpio %s (line %d)", o.name, o.line)
-		pin, err := openLine(b.GPIO.Chip, o.line)
+		pin, err := board.OpenPin(b.GPIO.Pin(o.line))
 		if err != nil {
 			out = append(out, Result{name, false, err.Error()})
 			continue
@@ -93,7 +71,7 @@ func GPIO(b *board.Board) []Result {
 		line int
 	}{{"light_sensor", b.GPIO.LightSensor}, {"pairing_button", b.GPIO.PairingButton}} {
 		name := fmt.Sprintf("gpio %s (line %d)", in.name, in.line)
-		pin, err := openLine(b.GPIO.Chip, in.line)
+		pin, err := board.OpenPin(b.GPIO.Pin(in.line))
 		if err != nil {
 			out = append(out, Result{name, false, err.Error()})
 			continue

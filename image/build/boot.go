@@ -48,20 +48,20 @@ func payloadFiles(ctx context.Context, b *board.Board, f *debs.Fetcher, o Option
 		p := filepath.Join(gen, strings.ReplaceAll(name, "/", "_"))
 		return p, os.WriteFile(p, []byte(content), 0o644)
 	}
+	// unpackBoot unpacks the boot package the board pins under that name.
+	unpackBoot := func(pkg, loader string) (string, error) {
+		for _, p := range b.BootPackages {
+			if p.Package == pkg {
+				return unpack(ctx, f, p, o.Cache)
+			}
+		}
+		return "", fmt.Errorf("board %s boots with %s but does not pin %s", b.Name, loader, pkg)
+	}
 	cmdline := strings.TrimSpace(b.Cmdline + " " + o.Cmdline)
 	files := map[string]string{}
 	switch b.Boot.Method {
 	case board.BootUEFI:
-		var sdboot board.DebPin
-		for _, p := range b.BootPackages {
-			if p.Package == "systemd-boot-efi" {
-				sdboot = p
-			}
-		}
-		if sdboot.Package == "" {
-			return nil, fmt.Errorf("board %s boots with systemd-boot but does not pin systemd-boot-efi", b.Name)
-		}
-		tree, err := unpack(ctx, f, sdboot, o.Cache)
+		tree, err := unpackBoot("systemd-boot-efi", "systemd-boot")
 		if err != nil {
 			return nil, err
 		}
@@ -80,16 +80,7 @@ func payloadFiles(ctx context.Context, b *board.Board, f *debs.Fetcher, o Option
 		}
 		files["loader/entries/matthan-a.conf"] = entry
 	case board.BootRPi:
-		var fw board.DebPin
-		for _, p := range b.BootPackages {
-			if p.Package == "raspi-firmware" {
-				fw = p
-			}
-		}
-		if fw.Package == "" {
-			return nil, fmt.Errorf("board %s boots with the Pi firmware but does not pin raspi-firmware", b.Name)
-		}
-		tree, err := unpack(ctx, f, fw, o.Cache)
+		tree, err := unpackBoot("raspi-firmware", "the Pi firmware")
 		if err != nil {
 			return nil, err
 		}

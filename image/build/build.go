@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/image/debs"
 	"github.com/matthan/matthan/image/disk"
 	"github.com/matthan/matthan/image/initramfs"
@@ -54,6 +55,11 @@ type Result struct {
 	ImageSHA256              string
 	InitramfsSHA256          string
 	Release                  string // kernel release (uname -r)
+	// Firmware is the release, with the hashes of the files above; it is
+	// written to ReleaseFile (OUT/release.json). The initramfs carries the
+	// same release without hashes at firmware.PathOnBox.
+	Firmware    firmware.Release
+	ReleaseFile string
 }
 
 // Programs cross-built into the initramfs: path in the initramfs -> package.
@@ -142,11 +148,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	tree.Bytes(board.PathOnBox, 0o644, raw)
-	relJSON, _ := json.MarshalIndent(map[string]any{
-		"board": b.Name, "version": version(ctx, o.Repo, o.SourceDate), "built": o.SourceDate.UTC(), "debug": o.Debug,
-		"kernel": b.Kernel.Package + " " + b.Kernel.Version,
-	}, "", "  ")
-	tree.Bytes("etc/matthan/release.json", 0o644, append(relJSON, '\n'))
+	release := firmware.Release{Board: b.Name, Version: version(ctx, o.Repo, o.SourceDate), Built: o.SourceDate.UTC(),
+		Debug: o.Debug, Kernel: b.Kernel.Package + " " + b.Kernel.Version}
+	relJSON, err := release.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	tree.Bytes(strings.TrimPrefix(firmware.PathOnBox, "/"), 0o644, relJSON)
 
 	res := &Result{Release: rel}
 	res.Initramfs = filepath.Join(o.Out, "initrd.cpio")
@@ -155,12 +163,12 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.InitramfsSHA256, res.InitramfsBytes, _ = disk.SHA256(res.Initramfs)
 	res.Kernel = filepath.Join(o.Out, "vmlinuz")
-	if err := copyFile(filepath.Join(kernelTree, "boot", "vmlinuz-"+rel), res.Kernel); err != nil {
+	if err := disk.CopyFile(filepath.Join(kernelTree, "boot", "vmlinuz-"+rel), res.Kernel); err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
 	o.logf("build: initramfs %s: %d bytes, sha256 %s", res.Initramfs, res.InitramfsBytes, res.InitramfsSHA256)
 	if o.NoDisk {
-		return res, nil
+		return res, writeRelease(res, release, o.Out)
 	}
 
 	bootFiles, slotA, err := bootFiles(ctx, b, f, o, res, kernelTree)
@@ -176,7 +184,23 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	return res, writeRelease(res, release, o.Out)
+}
+
+// writeRelease fills in the hashes of the built files and writes the
+// release next to them.
+func writeRelease(res *Result, r firmware.Release, out string) error {
+	kernel, _, err := disk.SHA256(res.Kernel)
+	if err != nil {
+		return fmt.Errorf("build: kernel hash: %w", err)
+	}
+	r.Hashes = &firmware.Hashes{Kernel: kernel, Initramfs: res.InitramfsSHA256, Image: res.ImageSHA256}
+	res.Firmware = r
+	res.ReleaseFile = filepath.Join(out, firmware.FileName)
+	if err := r.WriteFile(res.ReleaseFile); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	return nil
 }
 
 // unpack fetches a pinned package and unpacks it once into the cache.
@@ -342,26 +366,6 @@ func version(ctx context.Context, repo string, date time.Time) string {
 		return "unknown"
 	}
 	return hash
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst + ".tmp")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(dst+".tmp", dst)
 }
 
 func hasGoFiles(dir string) bool {

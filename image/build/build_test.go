@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/hwtest/testenv"
+	"github.com/matthan/matthan/image/disk"
 )
 
 func needTools(t *testing.T) {
@@ -56,7 +58,33 @@ func TestInitramfsReproducibleAndSmall(t *testing.T) {
 	if strings.Contains(string(out), "bin/sh") {
 		t.Error("production initramfs has a shell")
 	}
+	checkRelease(t, a, "qemu-virt")
 	t.Logf("initramfs %d bytes", a.InitramfsBytes)
+}
+
+// checkRelease: the initramfs carries the release init reads (no hashes),
+// and the one next to the files has their hashes.
+func checkRelease(t *testing.T, res *Result, board string) {
+	t.Helper()
+	raw, err := exec.Command("sh", "-c", "cpio -i --quiet --to-stdout "+strings.TrimPrefix(firmware.PathOnBox, "/")+" < "+res.Initramfs).Output()
+	if err != nil {
+		t.Fatalf("cpio: %v", err)
+	}
+	inside, err := firmware.Parse(raw)
+	if err != nil {
+		t.Fatalf("release in the initramfs: %v\n%s", err, raw)
+	}
+	if inside.Board != board || !inside.Built.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) || inside.Hashes != nil || inside.Kernel == "" {
+		t.Errorf("release in the initramfs: %+v", inside)
+	}
+	beside, err := firmware.Load(res.ReleaseFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel, _, _ := disk.SHA256(res.Kernel)
+	if h := beside.Hashes; h == nil || h.Initramfs != res.InitramfsSHA256 || h.Kernel != kernel || h.Image != res.ImageSHA256 {
+		t.Errorf("release beside the files: hashes %+v, want initramfs %s kernel %s image %q", h, res.InitramfsSHA256, kernel, res.ImageSHA256)
+	}
 }
 
 func TestRPi4Image(t *testing.T) {
@@ -108,4 +136,8 @@ func TestRPi4Image(t *testing.T) {
 	if !strings.Contains(string(cfg), "initramfs initrd.cpio followkernel") || !strings.Contains(string(cfg), "arm_64bit=1") {
 		t.Errorf("config.txt = %q", cfg)
 	}
+	if res.ImageSHA256 == "" {
+		t.Error("no image hash")
+	}
+	checkRelease(t, res, "rpi4")
 }

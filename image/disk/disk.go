@@ -214,7 +214,7 @@ func makeFAT(ctx context.Context, fat, id, label string, sizeMiB int, files map[
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := copyFile(files[dst], p); err != nil {
+		if err := CopyFile(files[dst], p); err != nil {
 			return fmt.Errorf("boot file %s: %w", dst, err)
 		}
 	}
@@ -244,13 +244,15 @@ func makeFAT(ctx context.Context, fat, id, label string, sizeMiB int, files map[
 	return nil
 }
 
-func copyFile(src, dst string) error {
+// CopyFile copies src to dst, through dst.tmp renamed into place, so that
+// dst is never a partial copy.
+func CopyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.Create(dst)
+	out, err := os.Create(dst + ".tmp")
 	if err != nil {
 		return err
 	}
@@ -258,7 +260,10 @@ func copyFile(src, dst string) error {
 		out.Close()
 		return err
 	}
-	return out.Close()
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(dst+".tmp", dst)
 }
 
 // copyInto writes src into dst at offset, leaving zero blocks as holes

@@ -7,7 +7,6 @@ package pid1
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/init/cmdline"
 	"github.com/matthan/matthan/init/control"
 	"github.com/matthan/matthan/init/logring"
@@ -30,7 +30,7 @@ const (
 	DaemonPath  = "/bin/matthand"
 	ShellPath   = "/bin/sh"
 	SelfTest    = "/bin/matthan-selftest"
-	ReleasePath = "/etc/matthan/release.json"
+	ReleasePath = firmware.PathOnBox
 	DataDir     = "/data"
 	// AdminPort is the daemon's plain-HTTP port (health; redirects to
 	// HTTPS); AdminTLSPort is the admin page itself (matthand's rule: 8443
@@ -45,16 +45,6 @@ const (
 	DaemonFileLimit = 65536
 )
 
-// Release describes the image (written by image build).
-type Release struct {
-	Board   string `json:"board"`
-	Version string `json:"version"`
-	// Built is the source date of the image (git commit time): the
-	// clock never starts earlier than this.
-	Built time.Time `json:"built"`
-	Debug bool      `json:"debug"`
-}
-
 // Init is the running init.
 type Init struct {
 	Console io.Writer
@@ -68,7 +58,7 @@ type Init struct {
 	shutdown chan shutdownRequest
 
 	board    *board.Board
-	release  Release
+	release  firmware.Release
 	settings cmdline.Settings
 	addr     netip.Prefix
 	uplink   string
@@ -240,10 +230,10 @@ func (in *Init) loadConfig() {
 	} else {
 		in.board = b
 	}
-	if raw, err := os.ReadFile(ReleasePath); err == nil {
-		if err := json.Unmarshal(raw, &in.release); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", ReleasePath, err))
-		}
+	if rel, err := firmware.Load(ReleasePath); err == nil {
+		in.release = rel
+	} else if !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
 	}
 	line, _ := os.ReadFile("/proc/cmdline")
 	s, cerrs := cmdline.Parse(string(line))

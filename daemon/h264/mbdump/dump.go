@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/matthan/matthan/daemon/fmp4"
 	"github.com/matthan/matthan/daemon/h264"
 	"github.com/matthan/matthan/daemon/h264/mb"
 	"github.com/matthan/matthan/daemon/mbmap"
@@ -137,4 +138,33 @@ func DumpFile(path string, w, errw io.Writer, mv bool) (int, error) {
 
 func isMP4(data []byte) bool {
 	return len(data) >= 8 && (string(data[4:8]) == "ftyp" || string(data[4:8]) == "moov")
+}
+
+// mp4AccessUnits reads the access units of an MP4 file's H.264 track
+// (daemon/fmp4 reads the file), the parameter sets of its avcC in front of
+// the first.
+func mp4AccessUnits(data []byte) ([][][]byte, error) {
+	m, err := fmp4.ReadMovie(data)
+	if err != nil {
+		return nil, err
+	}
+	if m.Init.SampleEntry != "avc1" && m.Init.SampleEntry != "avc3" {
+		return nil, fmt.Errorf("track %d is %s, not H.264", m.TrackID, m.Init.SampleEntry)
+	}
+	cfg, err := fmp4.ParseAVCConfig(m.Init.Config)
+	if err != nil {
+		return nil, err
+	}
+	aus := make([][][]byte, 0, len(m.Samples))
+	for i, s := range m.Samples {
+		au, err := fmp4.SplitSample(s, cfg.LengthSize)
+		if err != nil {
+			return nil, fmt.Errorf("sample %d: %w", i, err)
+		}
+		if i == 0 {
+			au = append(append(append([][]byte(nil), cfg.SPS...), cfg.PPS...), au...)
+		}
+		aus = append(aus, au)
+	}
+	return aus, nil
 }

@@ -4,7 +4,6 @@
 package recordtest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,32 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/daemon/h264"
+	"github.com/matthan/matthan/daemon/h265"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
-
-// SplitAnnexB returns the NAL units of an Annex-B byte stream (start codes
-// removed, trailing zero bytes of a unit kept off).
-func SplitAnnexB(b []byte) [][]byte {
-	var out [][]byte
-	start := -1
-	i := 0
-	for i+2 < len(b) {
-		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
-			if start >= 0 {
-				out = append(out, bytes.TrimRight(b[start:i], "\x00"))
-			}
-			i += 3
-			start = i
-			continue
-		}
-		i++
-	}
-	if start >= 0 && start < len(b) {
-		out = append(out, b[start:])
-	}
-	return out
-}
 
 // Clip is an elementary stream cut into access units.
 type Clip struct {
@@ -54,77 +32,59 @@ func (c *Clip) Duration() time.Duration {
 }
 
 // ParseClip cuts an Annex-B H.264 or H.265 stream without B-frames into
-// access units at fps, DTS = PTS = n/fps.
+// access units (h264.AccessUnits, h265.AccessUnits) at fps,
+// DTS = PTS = n/fps.
 func ParseClip(codec media.Codec, data []byte, fps int) (*Clip, error) {
 	c := &Clip{Stream: media.Stream{Codec: codec}, FPS: fps}
-	var cur [][]byte
-	var key, vcl bool
-	flush := func() {
-		if len(cur) == 0 {
-			return
+	first := func(dst *[]byte, n []byte) {
+		if *dst == nil {
+			*dst = n
 		}
-		n := time.Duration(len(c.AUs))
-		c.AUs = append(c.AUs, media.AccessUnit{DTS: n * time.Second / time.Duration(fps), PTS: n * time.Second / time.Duration(fps), Key: key, NALUs: cur})
-		cur, key, vcl = nil, false, false
 	}
-	for _, n := range SplitAnnexB(data) {
-		if len(n) < 2 {
-			continue
-		}
-		var isVCL, firstSlice, isKey, isParamOrPrefix bool
-		switch codec {
-		case media.H264:
-			t := n[0] & 0x1f
-			isVCL = t >= 1 && t <= 5
-			isKey = t == 5
-			firstSlice = isVCL && n[1]&0x80 != 0
-			isParamOrPrefix = t == 6 || t == 7 || t == 8 || t == 9
-			switch t {
-			case 7:
-				if c.Stream.SPS == nil {
-					c.Stream.SPS = n
-				}
-			case 8:
-				if c.Stream.PPS == nil {
-					c.Stream.PPS = n
-				}
-			}
-		case media.H265:
-			if len(n) < 3 {
+	each := func(au [][]byte) bool {
+		var nalus [][]byte
+		key := false
+		for _, n := range au {
+			if len(n) < 2 {
 				continue
 			}
-			t := (n[0] >> 1) & 0x3f
-			isVCL = t <= 31
-			isKey = t >= 16 && t <= 23
-			firstSlice = isVCL && n[2]&0x80 != 0
-			isParamOrPrefix = t >= 32 && t <= 35 || t == 39
-			switch t {
-			case 32:
-				if c.Stream.VPS == nil {
-					c.Stream.VPS = n
+			nalus = append(nalus, n)
+			if codec == media.H265 {
+				switch t := h265.NALType(n); {
+				case h265.IsKey(t):
+					key = true
+				case t == h265.NALVPS:
+					first(&c.Stream.VPS, n)
+				case t == h265.NALSPS:
+					first(&c.Stream.SPS, n)
+				case t == h265.NALPPS:
+					first(&c.Stream.PPS, n)
 				}
-			case 33:
-				if c.Stream.SPS == nil {
-					c.Stream.SPS = n
-				}
-			case 34:
-				if c.Stream.PPS == nil {
-					c.Stream.PPS = n
-				}
+				continue
 			}
-		default:
-			return nil, fmt.Errorf("codec %v", codec)
+			switch h264.NALType(n) {
+			case h264.NALIDRSlice:
+				key = true
+			case h264.NALSPS:
+				first(&c.Stream.SPS, n)
+			case h264.NALPPS:
+				first(&c.Stream.PPS, n)
+			}
 		}
-		if vcl && (isParamOrPrefix || firstSlice) {
-			flush()
+		if len(nalus) > 0 {
+			d := time.Duration(len(c.AUs)) * time.Second / time.Duration(fps)
+			c.AUs = append(c.AUs, media.AccessUnit{DTS: d, PTS: d, Key: key, NALUs: nalus})
 		}
-		cur = append(cur, n)
-		if isVCL {
-			vcl = true
-			key = key || isKey
-		}
+		return true
 	}
-	flush()
+	switch codec {
+	case media.H264:
+		h264.AccessUnits(data, each)
+	case media.H265:
+		h265.AccessUnits(data, each)
+	default:
+		return nil, fmt.Errorf("codec %v", codec)
+	}
 	if len(c.AUs) == 0 || !c.AUs[0].Key {
 		return nil, fmt.Errorf("clip does not start with a key frame")
 	}

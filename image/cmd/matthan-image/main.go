@@ -100,6 +100,7 @@ func run() error {
 		if res.Image != "" {
 			fmt.Printf("image      %s  %d bytes  sha256 %s\n", res.Image, res.ImageBytes, res.ImageSHA256)
 		}
+		fmt.Printf("release    %s  %s %s\n", res.ReleaseFile, res.Firmware.Board, res.Firmware.Version)
 		return nil
 	default:
 		return fmt.Errorf("unknown command %q: build, fetch or repin", sub)
