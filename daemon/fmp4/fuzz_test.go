@@ -73,8 +73,8 @@ func FuzzParseMoof(f *testing.F) {
 // FuzzParseSPS: camera bytes never take the caller down (mediacommon's
 // parsers run behind a recover), and a size read is not negative.
 func FuzzParseSPS(f *testing.F) {
-	if _, err := ParseSPS(media.MJPEG, nil); !errors.Is(err, ErrUnsupported) {
-		f.Errorf("MJPEG: %v, want ErrUnsupported", err)
+	if _, err := ParseSPS(media.Codec(99), nil); !errors.Is(err, ErrUnsupported) {
+		f.Errorf("unknown codec: %v, want ErrUnsupported", err)
 	}
 	f.Add(fuzzStream.SPS, false)
 	f.Add([]byte{0x42, 0x01, 0x01, 0x01, 0x60, 0, 0, 3, 0, 0x90, 0, 0, 3, 0, 0, 3, 0, 0x5d, 0xa0, 2, 0x80, 0x80, 0x2d, 0x16}, true)

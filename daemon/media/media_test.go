@@ -19,7 +19,7 @@ func TestParamSets(t *testing.T) {
 		{"H.264 ignores H.265 types", H264, [][]byte{hsps}, nil, nil, nil},
 		{"H.265", H265, [][]byte{hvps, hsps, hpps, hidr}, hvps, hsps, hpps},
 		{"H.265 short units", H265, [][]byte{{0x42}, {}}, nil, nil, nil},
-		{"MJPEG", MJPEG, [][]byte{sps1}, nil, nil, nil},
+		{"unknown codec", Codec(99), [][]byte{sps1}, nil, nil, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			vps, sps, pps := ParamSets(tt.codec, tt.nalus)
