@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/media"
-	"github.com/matthan/matthan/daemon/record/recordtest"
+	"github.com/matthan/matthan/daemon/internal/recordtest"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 
