@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/daemon/internal/recordtest"
+	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 
