@@ -2,16 +2,15 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"reflect"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/daemon/events"
@@ -22,7 +21,6 @@ import (
 	"github.com/matthan/matthan/daemon/motion"
 	"github.com/matthan/matthan/daemon/record"
 	"github.com/matthan/matthan/daemon/storage"
-	"github.com/matthan/matthan/webadmin"
 )
 
 // cameraSpec is everything that decides how one camera runs; two equal
@@ -43,9 +41,9 @@ func specFromConfig(c config.Camera) cameraSpec {
 		Pre: time.Duration(c.PreSeconds) * time.Second, Post: time.Duration(c.PostSeconds) * time.Second}
 }
 
-// withSettings lays the admin page's settings over s (the page's edits win;
-// a camera the configuration turns off stays off).
-func (s cameraSpec) withSettings(w webadmin.CameraSettings) cameraSpec {
+// withRecord lays the camera record (as edited on the admin page) over s
+// (the page's edits win; a camera the configuration turns off stays off).
+func (s cameraSpec) withRecord(w cameras.Record) cameraSpec {
 	s.Name, s.URL, s.Household = w.ID, w.URL, w.Household
 	if s.Recording != config.RecordOff {
 		s.Recording = w.Mode
@@ -62,31 +60,14 @@ func (s cameraSpec) withSettings(w webadmin.CameraSettings) cameraSpec {
 	return s
 }
 
-// settingsOf is how the admin page first shows a configured camera.
-func settingsOf(s cameraSpec) webadmin.CameraSettings {
+// recordOf is a configured camera's first record (as the page shows it).
+func recordOf(s cameraSpec) cameras.Record {
 	mode := s.Recording
 	if mode == config.RecordOff {
 		mode = config.RecordContinuous // the page knows no "off"; the config keeps it off
 	}
-	return webadmin.CameraSettings{ID: s.Name, Name: s.Name, URL: s.URL, Household: s.Household, Mode: mode,
+	return cameras.Record{ID: s.Name, Name: s.Name, URL: s.URL, Household: s.Household, Mode: mode,
 		PreSec: int(s.Pre / time.Second), PostSec: int(s.Post / time.Second)}
-}
-
-// readPageCameras reads the admin page's camera settings file (what the
-// technician added there), so those cameras run from the start.
-func readPageCameras(path string) ([]webadmin.CameraSettings, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var list []webadmin.CameraSettings
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return list, nil
 }
 
 // runningCamera is one camera's pipeline:
@@ -105,8 +86,7 @@ type runningCamera struct {
 	done   chan struct{}
 }
 
-// cameraSet starts and stops cameras; it is webadmin's CameraApplier and
-// CameraLister.
+// cameraSet starts and stops cameras.
 type cameraSet struct {
 	store   *storage.Store
 	hub     *live.Hub
@@ -115,6 +95,9 @@ type cameraSet struct {
 	maxLoss time.Duration
 	offline time.Duration
 	policy  camnet.Policy // where cameras may be: every dial goes through it
+	// segmentDuration overrides the recorder's; noSub skips sub streams.
+	segmentDuration time.Duration
+	noSub           bool
 	// configured are the cameras of the config file / command line.
 	configured map[string]cameraSpec
 
@@ -166,9 +149,10 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	watcher := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Queue: 4}
 	if spec.Recording != config.RecordOff {
 		rc.rec = record.New(cs.store, spec.Name, record.Options{
-			MaxLoss: cs.maxLoss,
-			Events:  cs.pub,
-			Logf:    logf(cs.log.With("camera", spec.Name), "record"),
+			MaxLoss:         cs.maxLoss,
+			SegmentDuration: cs.segmentDuration,
+			Events:          cs.pub,
+			Logf:            logf(cs.log.With("camera", spec.Name), "record"),
 		})
 		mode := motion.Continuous
 		if spec.Recording == config.RecordMotion {
@@ -199,7 +183,7 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	}
 	rc.cam = cam
 	var sub *ingest.Camera
-	if spec.SubURL != "" {
+	if spec.SubURL != "" && !cs.noSub {
 		// The sub stream feeds only the live wall: no events, no recording.
 		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, cs.hub.Feed(spec.Name+"/sub"), ingest.Options{Log: cs.log, Dial: cs.policy.DialWith}); err != nil {
 			return nil, err
@@ -247,17 +231,16 @@ func (cs *cameraSet) stopLocked(rc *runningCamera) error {
 	return nil
 }
 
-// ApplyCamera implements webadmin.CameraApplier: the page's settings take
-// effect now.
-func (cs *cameraSet) ApplyCamera(_ context.Context, w webadmin.CameraSettings) error {
+// ApplyCamera makes a camera record (saved on the page) take effect now.
+func (cs *cameraSet) ApplyCamera(_ context.Context, w cameras.Record) error {
 	base, ok := cs.configured[w.ID]
 	if !ok {
 		base = cameraSpec{Recording: config.RecordContinuous}
 	}
-	return cs.start(base.withSettings(w))
+	return cs.start(base.withRecord(w))
 }
 
-// RemoveCamera implements webadmin.CameraApplier.
+// RemoveCamera stops a camera removed on the page.
 func (cs *cameraSet) RemoveCamera(_ context.Context, id string) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -313,13 +296,13 @@ func (cs *cameraSet) list() []*runningCamera {
 	return out
 }
 
-// CameraStates implements webadmin.CameraLister.
-func (cs *cameraSet) CameraStates() []webadmin.CameraState {
+// CameraStates reports the running cameras.
+func (cs *cameraSet) CameraStates() []cameras.State {
 	list := cs.list()
-	out := make([]webadmin.CameraState, 0, len(list))
+	out := make([]cameras.State, 0, len(list))
 	for _, rc := range list {
 		st := rc.cam.Status()
-		s := webadmin.CameraState{ID: rc.spec.Name, Online: st.State == ingest.Recording, Codec: st.Codec,
+		s := cameras.State{ID: rc.spec.Name, Online: st.State == ingest.Recording, Codec: st.Codec,
 			Width: st.Width, Height: st.Height, MotionNow: rc.det.Active()}
 		if st.State == ingest.Offline {
 			s.OfflineSince = st.Since

@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/ingest"
@@ -153,8 +152,18 @@ func (c *Cameras) CameraStates() []webadmin.CameraState {
 	return out
 }
 
-// Lights reports the IR controller's state.
-type Lights struct{ IR *lights.IR }
+// Lights is the IR controller and the status LED (which may be nil) as
+// the page sees them: webadmin.Lights and webadmin.LightsControl.
+type Lights struct {
+	IR     *lights.IR
+	Status *lights.StatusLED
+}
+
+// LightsPanel implements webadmin.LightsControl.
+func (l Lights) LightsPanel() lights.State { return lights.StateOf(l.IR, l.Status) }
+
+// SetIRMode implements webadmin.LightsControl.
+func (l Lights) SetIRMode(m lights.Mode) error { return l.IR.SetMode(m) }
 
 // LightsState implements webadmin.Lights.
 func (l Lights) LightsState() webadmin.LightsState {
@@ -204,34 +213,3 @@ func (s *Stats) SystemStats() webadmin.SystemStats {
 	}
 	return out
 }
-
-// RecordingDisk is the disks.Manager's target: it opens a store on the
-// mounted recording disk (with the disk's own floor and retention, Options)
-// and attaches it to the card's store, where new segments then go.
-type RecordingDisk struct {
-	Ctx     context.Context
-	Card    *storage.Store
-	Options storage.Options
-	// MountPoint refuses a folder that is not a mount point (on the box:
-	// an unmounted folder would be the card below it).
-	MountPoint bool
-}
-
-// AttachDisk implements disks.Target.
-func (r RecordingDisk) AttachDisk(dir string) error {
-	if r.MountPoint && !disks.IsMountPoint(dir) {
-		return fmt.Errorf("%s is not a mount point: not recording into the card below it", dir)
-	}
-	d, err := storage.Open(r.Ctx, dir, r.Options)
-	if err != nil {
-		return err
-	}
-	if err := r.Card.AttachDisk(d); err != nil {
-		d.Close()
-		return err
-	}
-	return nil
-}
-
-// DetachDisk implements disks.Target.
-func (r RecordingDisk) DetachDisk(reason error) { r.Card.DetachDisk(reason) }
