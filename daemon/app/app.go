@@ -288,6 +288,7 @@ func (d coreDiag) Cameras() []diag.Camera {
 			Stats: diag.CameraStats{
 				Packets: st.Packets, Pictures: st.AccessUnits, KeyFrames: st.KeyFrames, VideoBytes: st.VideoBytes,
 				Dropped: st.Dropped, SinkErrors: st.SinkErrors, Reconnects: st.Reconnects, LastPicture: st.LastPictures.UTC(),
+				Readers: rc.readerStats(),
 			},
 		})
 	}

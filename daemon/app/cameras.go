@@ -17,10 +17,18 @@ import (
 	"github.com/matthan/matthan/daemon/h264/mb"
 	"github.com/matthan/matthan/daemon/ingest"
 	"github.com/matthan/matthan/daemon/live"
-	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/daemon/motion"
 	"github.com/matthan/matthan/daemon/record"
 	"github.com/matthan/matthan/daemon/storage"
+	"github.com/matthan/matthan/daemon/stream"
+)
+
+// The readers' queues: the recording path holds seconds of video (a disk
+// that pauses does not cut the recording), the live hub (which never
+// waits: its viewers have their own queues) little.
+var (
+	recordQueue = stream.ReaderOptions{Queue: 256, Bytes: 8 << 20}
+	liveQueue   = stream.ReaderOptions{Queue: 32, Bytes: 2 << 20}
 )
 
 // cameraSpec is everything that decides how one camera runs; two equal
@@ -72,8 +80,8 @@ func recordOf(s cameraSpec) cameras.Record {
 
 // runningCamera is one camera's pipeline:
 //
-//	ingest → fan-out ┬→ live hub
-//	                 └→ motion watcher (mb.Analyzer, detector) → gate → recorder
+//	ingest → stream.Publisher ┬→ queue → live hub
+//	                          └→ queue → motion watcher (mb.Analyzer, detector) → gate → recorder
 //
 // and, when the camera has a sub stream, a second ingest into the live hub.
 type runningCamera struct {
@@ -82,8 +90,19 @@ type runningCamera struct {
 	rec    *record.Recorder // nil when recording is off
 	det    *motion.Detector
 	gate   *motion.Gate // nil when recording is off
+	pub    *stream.Publisher
+	subPub *stream.Publisher // nil without a sub stream
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// readerStats are the camera's fan-out readers' counters.
+func (rc *runningCamera) readerStats() map[string]stream.ReaderStats {
+	out := map[string]stream.ReaderStats{}
+	for _, r := range rc.pub.Readers() {
+		out[r.Name()] = r.Stats()
+	}
+	return out
 }
 
 // cameraSet starts and stops cameras.
@@ -163,29 +182,37 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 		rc.gate = motion.NewGate(rc.rec, det, motion.GateConfig{Mode: mode, Pre: spec.Pre, Post: spec.Post})
 		watcher.Next = rc.gate
 	}
-	// The live view goes first: the recorder may wait on the disk.
-	sink := fanOut{cs.hub.Feed(spec.Name), watcher}
-	analyse := true
-	if spec.NoMotion && spec.Recording != config.RecordMotion {
-		analyse = false
-		// Record only: the watcher's analysis is skipped; the gate (if
-		// any) runs continuous and never asks the detector.
-		sink = fanOut{cs.hub.Feed(spec.Name)}
-		if rc.gate != nil {
-			sink = append(sink, rc.gate)
-		}
+	// The camera publishes into its fan-out; the live view and the
+	// recording path each read it through a queue of their own, so
+	// neither waits for the other (the recorder may wait on the disk).
+	pub := stream.New()
+	rc.pub = pub
+	pub.Add("live", cs.hub.Feed(spec.Name), liveQueue)
+	analyse := !(spec.NoMotion && spec.Recording != config.RecordMotion)
+	switch {
+	case analyse:
+		pub.Add("record", watcher, recordQueue)
+	case rc.gate != nil:
+		// Record only: the watcher's analysis is skipped; the gate runs
+		// continuous and never asks the detector.
+		pub.Add("record", rc.gate, recordQueue)
 	}
-	cam, err := ingest.New(spec.Name, spec.URL, sink, ingest.Options{
+	cam, err := ingest.New(spec.Name, spec.URL, pub, ingest.Options{
 		OfflineAfter: cs.offline, Household: spec.Household, Events: cs.pub, Log: cs.log, Dial: cs.policy.DialWith,
 	})
 	if err != nil {
+		pub.Close()
 		return nil, err
 	}
 	rc.cam = cam
 	var sub *ingest.Camera
 	if spec.SubURL != "" && !cs.noSub {
 		// The sub stream feeds only the live wall: no events, no recording.
-		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, cs.hub.Feed(spec.Name+"/sub"), ingest.Options{Log: cs.log, Dial: cs.policy.DialWith}); err != nil {
+		rc.subPub = stream.New()
+		rc.subPub.Add("live", cs.hub.Feed(spec.Name+"/sub"), liveQueue)
+		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, rc.subPub, ingest.Options{Log: cs.log, Dial: cs.policy.DialWith}); err != nil {
+			pub.Close()
+			rc.subPub.Close()
 			return nil, err
 		}
 	}
@@ -221,6 +248,11 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 func (cs *cameraSet) stopLocked(rc *runningCamera) error {
 	rc.cancel()
 	<-rc.done
+	// Ingest has stopped: what the readers still have queued is written.
+	rc.pub.Close()
+	if rc.subPub != nil {
+		rc.subPub.Close()
+	}
 	rc.det.Close(time.Now())
 	if rc.rec == nil {
 		return nil
@@ -311,31 +343,4 @@ func (cs *cameraSet) CameraStates() []cameras.State {
 		out = append(out, s)
 	}
 	return out
-}
-
-// fanOut hands every access unit to each sink in turn; one sink's error
-// does not starve the others (the live view keeps going when the disk
-// fails). The error of the last sink (the recorder's path) is returned.
-type fanOut []media.Sink
-
-func (f fanOut) StreamStarted(s media.Stream) error {
-	var err error
-	for _, k := range f {
-		err = k.StreamStarted(s)
-	}
-	return err
-}
-
-func (f fanOut) WriteAccessUnit(au *media.AccessUnit) error {
-	var err error
-	for _, k := range f {
-		err = k.WriteAccessUnit(au)
-	}
-	return err
-}
-
-func (f fanOut) StreamEnded(err error) {
-	for _, k := range f {
-		k.StreamEnded(err)
-	}
 }

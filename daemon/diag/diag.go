@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/stream"
 )
 
 // Camera is one camera as the API shows it.
@@ -39,6 +40,9 @@ type CameraStats struct {
 	SinkErrors  uint64    `json:"sinkErrors"`
 	Reconnects  uint64    `json:"reconnects"`
 	LastPicture time.Time `json:"lastPicture,omitzero"`
+	// Readers are the camera's fan-out readers ("live", "record") and
+	// what each got and missed (daemon/stream).
+	Readers map[string]stream.ReaderStats `json:"readers,omitempty"`
 }
 
 // Segment is one recorded file.

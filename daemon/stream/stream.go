@@ -36,10 +36,10 @@ type ReaderOptions struct {
 
 // ReaderStats count what a reader got and missed.
 type ReaderStats struct {
-	Delivered uint64 // access units handed to the sink
-	Dropped   uint64 // access units not queued for it (cut, or waiting for a key frame)
-	Cuts      uint64 // times its queue was full
-	Errors    uint64 // errors its sink returned
+	Delivered uint64 `json:"delivered"` // access units handed to the sink
+	Dropped   uint64 `json:"dropped"`   // access units not queued for it (cut, or waiting for a key frame)
+	Cuts      uint64 `json:"cuts"`      // times its queue was full
+	Errors    uint64 `json:"errors"`    // errors its sink returned
 }
 
 type kind int
