@@ -233,3 +233,12 @@ func newFuzzWorld(f *testing.F) *fuzzWorld {
 	env := newTestEnv(f)
 	return &fuzzWorld{testEnv: env, clients: map[string]*client{"officer": env.login("officer"), "tech": env.login("tech")}}
 }
+
+// PutCamera stores a camera record as the daemon's core would (validated
+// for the page's camera policy).
+func (s *Server) PutCamera(c CameraSettings) error {
+	if key, ok := c.ValidateFor(s.cfg.CameraPolicy); !ok {
+		return fmt.Errorf("camera %s: %s", c.ID, tr(langEN, key))
+	}
+	return s.cams.Put(c)
+}

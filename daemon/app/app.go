@@ -147,7 +147,7 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 		if c.Records != nil {
 			if w, ok := c.Records.Get(cc.Name); ok {
 				spec = spec.withRecord(w)
-			} else if err := c.ensure(recordOf(spec)); err != nil {
+			} else if err := c.ensure(cc.Record()); err != nil {
 				log.Error("camera not shown on the admin page", "camera", cc.Name, "err", err)
 			}
 		}

@@ -68,16 +68,6 @@ func (s cameraSpec) withRecord(w cameras.Record) cameraSpec {
 	return s
 }
 
-// recordOf is a configured camera's first record (as the page shows it).
-func recordOf(s cameraSpec) cameras.Record {
-	mode := s.Recording
-	if mode == config.RecordOff {
-		mode = config.RecordContinuous // the page knows no "off"; the config keeps it off
-	}
-	return cameras.Record{ID: s.Name, Name: s.Name, URL: s.URL, Household: s.Household, Mode: mode,
-		PreSec: int(s.Pre / time.Second), PostSec: int(s.Post / time.Second)}
-}
-
 // runningCamera is one camera's pipeline:
 //
 //	ingest → stream.Publisher ┬→ queue → live hub

@@ -1,6 +1,6 @@
-// Package adapt connects the daemon's parts (storage, search index, ingest
-// cameras, IR lights) to the small interfaces webadmin is built from, so
-// daemon/app and webadmin's own test server wire the page the same way.
+// Package adapt connects the daemon's parts (storage, search index, IR
+// lights and status LED, system stats) to the small interfaces webadmin is
+// built from; webadmin/box mounts the page on the core with them.
 package adapt
 
 import (
@@ -18,7 +18,6 @@ import (
 
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
-	"github.com/matthan/matthan/daemon/ingest"
 	"github.com/matthan/matthan/daemon/lights"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
@@ -110,46 +109,6 @@ func (s Search) Search(ctx context.Context, q webadmin.SearchQuery) (webadmin.Se
 		out.Facets["type"][k] = int(v)
 	}
 	return out, nil
-}
-
-// Cameras reports ingest cameras' states. Recording tells, per camera,
-// whether the recorder is writing now (nil: whenever the camera streams).
-type Cameras struct {
-	mu        sync.Mutex
-	list      []*ingest.Camera
-	Recording func(camera string) bool
-	Motion    func(camera string) bool
-}
-
-// Add registers a running camera.
-func (c *Cameras) Add(cam *ingest.Camera) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.list = append(c.list, cam)
-}
-
-// CameraStates implements webadmin.CameraLister.
-func (c *Cameras) CameraStates() []webadmin.CameraState {
-	c.mu.Lock()
-	list := append([]*ingest.Camera(nil), c.list...)
-	c.mu.Unlock()
-	out := make([]webadmin.CameraState, 0, len(list))
-	for _, cam := range list {
-		st := cam.Status()
-		cs := webadmin.CameraState{ID: st.Name, Online: st.State == ingest.Recording, Codec: st.Codec, Width: st.Width, Height: st.Height}
-		if st.State == ingest.Offline {
-			cs.OfflineSince = st.Since
-		}
-		cs.Recording = cs.Online
-		if c.Recording != nil {
-			cs.Recording = cs.Online && c.Recording(st.Name)
-		}
-		if c.Motion != nil {
-			cs.MotionNow = c.Motion(st.Name)
-		}
-		out = append(out, cs)
-	}
-	return out
 }
 
 // Lights is the IR controller and the status LED (which may be nil) as
