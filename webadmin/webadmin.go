@@ -325,9 +325,9 @@ func (s *Server) Close() error {
 	return s.audit.Close()
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. The security headers are Harden's
+// (NewHTTPServer), which every response of the box's listeners passes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(w.Header())
 	defer func() {
 		if v := recover(); v != nil {
 			id := errorID()
