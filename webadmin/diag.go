@@ -12,7 +12,6 @@ import (
 
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/diag"
-	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/lights"
 )
 
@@ -45,84 +44,64 @@ func diagError(w http.ResponseWriter, status int, err error) {
 	diagJSON(w, status, map[string]string{"error": err.Error()})
 }
 
-// diagSource answers 503 when the daemon gave no diagnostics (tests).
-func (s *Server) diagSource(w http.ResponseWriter) (diag.Source, bool) {
+// diagAnswer answers a diagnostics route: 400 for a malformed query
+// (bad), 503 when the daemon gave no diagnostics (tests), 404 when answer
+// finds nothing, else answer's value.
+func (s *Server) diagAnswer(w http.ResponseWriter, bad error, answer func(diag.Source) (any, error)) {
+	if bad != nil {
+		diagError(w, http.StatusBadRequest, bad)
+		return
+	}
 	if s.cfg.Diag == nil {
 		diagError(w, http.StatusServiceUnavailable, errors.New("no daemon diagnostics here"))
-		return nil, false
+		return
 	}
-	return s.cfg.Diag, true
+	v, err := answer(s.cfg.Diag)
+	if err != nil {
+		diagError(w, http.StatusNotFound, err)
+		return
+	}
+	diagJSON(w, http.StatusOK, v)
+}
+
+// orEmpty makes a nil list an empty one (JSON [] rather than null).
+func orEmpty[T any](l []T) []T {
+	if l == nil {
+		return []T{}
+	}
+	return l
 }
 
 func (s *Server) apiDaemonHealth(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	if err := noParams(r); err != nil {
-		diagError(w, http.StatusBadRequest, err)
-		return
-	}
-	now := s.now()
-	out := map[string]any{"status": "ok", "time": now.UTC()}
-	if d := s.cfg.Diag; d != nil && !d.Started().IsZero() {
-		out["uptimeSeconds"] = int64(now.Sub(d.Started()).Seconds())
-	}
-	diagJSON(w, http.StatusOK, out)
+	s.diagAnswer(w, noParams(r), func(d diag.Source) (any, error) {
+		now := s.now()
+		out := map[string]any{"status": "ok", "time": now.UTC()}
+		if !d.Started().IsZero() {
+			out["uptimeSeconds"] = int64(now.Sub(d.Started()).Seconds())
+		}
+		return out, nil
+	})
 }
 
 func (s *Server) apiDaemonCameras(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	if err := noParams(r); err != nil {
-		diagError(w, http.StatusBadRequest, err)
-		return
-	}
-	d, ok := s.diagSource(w)
-	if !ok {
-		return
-	}
-	cams := d.Cameras()
-	if cams == nil {
-		cams = []diag.Camera{}
-	}
-	diagJSON(w, http.StatusOK, cams)
+	s.diagAnswer(w, noParams(r), func(d diag.Source) (any, error) { return orEmpty(d.Cameras()), nil })
 }
 
 func (s *Server) apiDaemonSegments(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	q, err := ParseRangeQuery(r.URL.RawQuery, s.now(), diag.MaxSegmentRange)
-	if err != nil {
-		diagError(w, http.StatusBadRequest, err)
-		return
-	}
-	d, ok := s.diagSource(w)
-	if !ok {
-		return
-	}
-	known := false
-	for _, c := range d.Cameras() {
-		known = known || c.Name == q.Camera
-	}
-	if !known {
-		diagError(w, http.StatusNotFound, fmt.Errorf("no camera %q", q.Camera))
-		return
-	}
-	segs := d.Segments(q.Camera, q.From, q.To)
-	if segs == nil {
-		segs = []diag.Segment{}
-	}
-	diagJSON(w, http.StatusOK, segs)
+	s.diagAnswer(w, err, func(d diag.Source) (any, error) {
+		for _, c := range d.Cameras() {
+			if c.Name == q.Camera {
+				return orEmpty(d.Segments(q.Camera, q.From, q.To)), nil
+			}
+		}
+		return nil, fmt.Errorf("no camera %q", q.Camera)
+	})
 }
 
 func (s *Server) apiDaemonEvents(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	limit, err := ParseLimit(r.URL.RawQuery)
-	if err != nil {
-		diagError(w, http.StatusBadRequest, err)
-		return
-	}
-	d, ok := s.diagSource(w)
-	if !ok {
-		return
-	}
-	evs := d.Recent(limit)
-	if evs == nil {
-		evs = []events.Event{}
-	}
-	diagJSON(w, http.StatusOK, evs)
+	s.diagAnswer(w, err, func(d diag.Source) (any, error) { return orEmpty(d.Recent(limit)), nil })
 }
 
 // apiLights answers GET /api/lights with the lights' state.
