@@ -8,8 +8,9 @@
 // full (slow, or stuck) is cut — the access unit is not queued for it —
 // and it resumes at the next key frame once its queue has room, with the
 // stream started again for it if it changed meanwhile. The other readers
-// see nothing of it. Each access unit is copied once and shared by every
-// reader (readers must not modify it).
+// see nothing of it. Each access unit is copied once (into a pooled
+// buffer) and shared by every reader: readers must not modify it, and may
+// keep it only until WriteAccessUnit returns, as media.Sink says.
 package stream
 
 import (
@@ -53,9 +54,44 @@ const (
 type item struct {
 	kind   kind
 	stream media.Stream
-	au     *media.AccessUnit
+	au     *shared
 	err    error
 	size   int
+}
+
+// shared is one access unit's copy, handed to every reader that queued
+// it; the last one done with it gives it back to the pool.
+type shared struct {
+	au   media.AccessUnit
+	buf  []byte
+	refs atomic.Int32
+}
+
+var pool = sync.Pool{New: func() any { return new(shared) }}
+
+func (s *shared) release() {
+	if s.refs.Add(-1) == 0 {
+		pool.Put(s)
+	}
+}
+
+// copyAU copies au's NAL units into one buffer (a pooled one, reused once
+// every reader is done with it); the publisher holds one reference.
+func copyAU(au *media.AccessUnit, size int) *shared {
+	s := pool.Get().(*shared)
+	if cap(s.buf) < size {
+		s.buf = make([]byte, 0, size+size/4)
+	}
+	s.buf = s.buf[:0]
+	s.au.DTS, s.au.PTS, s.au.Key = au.DTS, au.PTS, au.Key
+	s.au.NALUs = s.au.NALUs[:0]
+	for _, n := range au.NALUs {
+		start := len(s.buf)
+		s.buf = append(s.buf, n...)
+		s.au.NALUs = append(s.au.NALUs, s.buf[start:len(s.buf):len(s.buf)])
+	}
+	s.refs.Store(1)
+	return s
 }
 
 // Reader is one reader's queue and goroutine.
@@ -92,9 +128,10 @@ func (r *Reader) run() {
 				r.errors.Add(1)
 			}
 		case kAU:
-			if r.sink.WriteAccessUnit(it.au) != nil {
+			if r.sink.WriteAccessUnit(&it.au.au) != nil {
 				r.errors.Add(1)
 			}
+			it.au.release()
 			r.delivered.Add(1)
 			r.bytes.Add(-int64(it.size))
 		case kEnd:
@@ -221,7 +258,7 @@ func (p *Publisher) WriteAccessUnit(au *media.AccessUnit) error {
 	if !p.live {
 		return nil
 	}
-	var shared *media.AccessUnit
+	var sh *shared
 	size := 0
 	for _, n := range au.NALUs {
 		size += len(n)
@@ -247,8 +284,8 @@ func (p *Publisher) WriteAccessUnit(au *media.AccessUnit) error {
 			r.dropped.Add(1)
 			continue
 		}
-		if shared == nil {
-			shared = copyAU(au, size)
+		if sh == nil {
+			sh = copyAU(au, size)
 		}
 		if fresh {
 			if r.open {
@@ -259,7 +296,11 @@ func (p *Publisher) WriteAccessUnit(au *media.AccessUnit) error {
 		}
 		r.waitKey = false
 		r.bytes.Add(int64(size))
-		r.q <- item{kind: kAU, au: shared, size: size}
+		sh.refs.Add(1)
+		r.q <- item{kind: kAU, au: sh, size: size}
+	}
+	if sh != nil {
+		sh.release() // the publisher's reference
 	}
 	return nil
 }
@@ -276,16 +317,4 @@ func (p *Publisher) StreamEnded(err error) {
 			r.open = false
 		}
 	}
-}
-
-// copyAU copies au's NAL units into one buffer.
-func copyAU(au *media.AccessUnit, size int) *media.AccessUnit {
-	buf := make([]byte, 0, size)
-	out := &media.AccessUnit{DTS: au.DTS, PTS: au.PTS, Key: au.Key, NALUs: make([][]byte, 0, len(au.NALUs))}
-	for _, n := range au.NALUs {
-		start := len(buf)
-		buf = append(buf, n...)
-		out.NALUs = append(out.NALUs, buf[start:len(buf):len(buf)])
-	}
-	return out
 }
