@@ -216,18 +216,26 @@ func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx
 			return
 		}
 	}
-	if err := s.cams.Put(c); err != nil {
+	// The daemon's core saves the record and runs the camera; without
+	// one (tests) the page saves it, for the next start.
+	var err error
+	if s.cfg.Applier != nil {
+		err = s.cfg.Applier.ApplyCamera(r.Context(), c)
+	} else {
+		err = s.cams.Put(c)
+	}
+	if err != nil && !errors.Is(err, cameras.ErrNotApplied) {
 		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
 		return
 	}
 	s.auditAppend(r, rc, audit.Change, c.ID, "camera settings saved")
 	s.dropGrantsOf(r, rc, c)
+	if err != nil {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
 	msg := tr(rc.lang, "saved_restart")
 	if s.cfg.Applier != nil {
-		if err := s.cfg.Applier.ApplyCamera(r.Context(), c); err != nil {
-			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
-			return
-		}
 		msg = tr(rc.lang, "saved")
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"message": msg, "applied": s.cfg.Applier != nil})
@@ -235,18 +243,22 @@ func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx
 
 func (s *Server) apiCameraDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	id := r.PathValue("camera")
-	if err := s.cams.Remove(id); err != nil {
+	var err error
+	if s.cfg.Applier != nil {
+		err = s.cfg.Applier.RemoveCamera(r.Context(), id)
+	} else {
+		err = s.cams.Remove(id)
+	}
+	if err != nil && !errors.Is(err, cameras.ErrNotApplied) {
 		s.storeError(w, rc, err)
 		return
 	}
-	if s.cfg.Applier != nil {
-		if err := s.cfg.Applier.RemoveCamera(r.Context(), id); err != nil {
-			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
-			return
-		}
-	}
 	s.auditAppend(r, rc, audit.Change, id, "camera removed")
 	s.dropGrantsOf(r, rc, CameraSettings{ID: id, Household: "(removed)"})
+	if err != nil {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
 }
 

@@ -42,9 +42,12 @@ type CameraLister interface {
 	CameraStates() []CameraState
 }
 
-// CameraApplier applies changed camera settings to the running daemon.
-// When Config.Applier is nil, settings are saved and the page says they take
-// effect at the next start.
+// CameraApplier is the daemon's core as the cameras page edits it: it
+// saves a camera record in its store and makes it take effect now, or
+// removes it (auth.ErrNotFound if there is none) and stops the camera; an
+// error after the save or removal wraps cameras.ErrNotApplied. When
+// Config.Applier is nil (tests), the page saves the record itself and
+// says it takes effect at the next start.
 type CameraApplier interface {
 	ApplyCamera(ctx context.Context, c CameraSettings) error
 	RemoveCamera(ctx context.Context, id string) error

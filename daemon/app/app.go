@@ -192,14 +192,36 @@ func (c *Core) ensure(r cameras.Record) error {
 // CameraCount is how many cameras run now.
 func (c *Core) CameraCount() int { return len(c.cams.list()) }
 
-// ApplyCamera makes a changed camera record take effect now.
+// ApplyCamera saves a camera record (as edited on the admin page) in the
+// core's store and makes it take effect now; an error after the save
+// wraps cameras.ErrNotApplied.
 func (c *Core) ApplyCamera(ctx context.Context, r cameras.Record) error {
-	return c.cams.ApplyCamera(ctx, r)
+	if c.Records == nil {
+		return errors.New("camera records unreadable at start: not saved")
+	}
+	if err := c.Records.Put(r); err != nil {
+		return err
+	}
+	if err := c.cams.ApplyCamera(ctx, r); err != nil {
+		return fmt.Errorf("camera %s: %w: %w", r.ID, cameras.ErrNotApplied, err)
+	}
+	return nil
 }
 
-// RemoveCamera stops a removed camera (its recordings stay).
+// RemoveCamera deletes a camera's record (auth.ErrNotFound if there is
+// none) and stops the camera; its recordings stay. An error after the
+// deletion wraps cameras.ErrNotApplied.
 func (c *Core) RemoveCamera(ctx context.Context, id string) error {
-	return c.cams.RemoveCamera(ctx, id)
+	if c.Records == nil {
+		return errors.New("camera records unreadable at start: not removed")
+	}
+	if err := c.Records.Remove(id); err != nil {
+		return err
+	}
+	if err := c.cams.RemoveCamera(ctx, id); err != nil {
+		return fmt.Errorf("camera %s: %w: %w", id, cameras.ErrNotApplied, err)
+	}
+	return nil
 }
 
 // CameraStates reports the running cameras.

@@ -23,6 +23,10 @@ import (
 // FileName is the store's file in the admin page's data folder (DATA/web).
 const FileName = "cameras.json"
 
+// ErrNotApplied wraps the error of a change that was saved but could not
+// be made to take effect (the camera did not start or stop).
+var ErrNotApplied = errors.New("saved, not applied")
+
 // Recording modes.
 const (
 	Continuous = "continuous"

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/hwtest/adminclient"
 	"github.com/matthan/matthan/hwtest/camsim"
@@ -255,11 +256,29 @@ func TestWiredDaemon(t *testing.T) {
 		t.Fatalf("add cam2: %s %s", resp.Status, b)
 	}
 	waitSegments(t, officer, "cam2", 30*time.Second)
+	// The core keeps the record: the configured camera's, and the page's.
+	records := func() []string {
+		st, err := cameras.Open(filepath.Join(cfg.DataDir, "web", cameras.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range st.List() {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	if ids := records(); strings.Join(ids, ",") != "cam1,cam2" {
+		t.Errorf("camera records %v, want cam1, cam2", ids)
+	}
 	resp, err = officer.Do(ctx, "POST", "/api/cameras/cam2/delete", nil)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("delete cam2: %v %v", err, resp)
 	}
 	resp.Body.Close()
+	if ids := records(); strings.Join(ids, ",") != "cam1" {
+		t.Errorf("camera records after the delete %v, want cam1", ids)
+	}
 	var cams struct{ Cameras []webadmin.CameraState }
 	if err := officer.GetJSON(ctx, "/api/cameras", &cams); err != nil {
 		t.Fatal(err)
