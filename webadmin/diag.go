@@ -28,9 +28,6 @@ type LightsControl interface {
 	SetIRMode(lights.Mode) error
 }
 
-// NoGPIO is the lights' answer on a box without GPIO lines.
-const NoGPIO = "không có GPIO / no GPIO"
-
 func diagJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -107,7 +104,7 @@ func (s *Server) apiDaemonEvents(w http.ResponseWriter, r *http.Request, rc *req
 // apiLights answers GET /api/lights with the lights' state.
 func (s *Server) apiLights(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	if s.cfg.LightsControl == nil {
-		diagJSON(w, http.StatusServiceUnavailable, map[string]string{"error": NoGPIO, "mode": "none"})
+		diagJSON(w, http.StatusServiceUnavailable, map[string]string{"error": lights.NoGPIO, "mode": "none"})
 		return
 	}
 	diagJSON(w, http.StatusOK, s.cfg.LightsControl.LightsPanel())
@@ -117,7 +114,7 @@ func (s *Server) apiLights(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 // mode=... (form) and answers the new state.
 func (s *Server) apiLightsPut(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	if s.cfg.LightsControl == nil {
-		diagJSON(w, http.StatusServiceUnavailable, map[string]string{"error": NoGPIO, "mode": "none"})
+		diagJSON(w, http.StatusServiceUnavailable, map[string]string{"error": lights.NoGPIO, "mode": "none"})
 		return
 	}
 	m, err := readLightsMode(r)

@@ -163,7 +163,7 @@ func TestLightsWithoutGPIO(t *testing.T) {
 	env := newTestEnv(t)
 	env.s.cfg.LightsControl = nil
 	code, body := env.login("officer").do("GET", "/api/lights", "", "")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, NoGPIO) {
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, lights.NoGPIO) {
 		t.Fatalf("%d %s", code, body)
 	}
 }

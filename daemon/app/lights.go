@@ -14,10 +14,6 @@ import (
 	"github.com/matthan/matthan/daemon/lights"
 )
 
-// NoGPIO is the lights state of a machine without the board's GPIO lines
-// (the host, or a board file without pins).
-const NoGPIO = "không có GPIO / no GPIO"
-
 // LightsParts are the running lights: the IR controller (nil without
 // GPIO, NoGPIOReason then says why) and the status LED (nil without one).
 type LightsParts struct {
@@ -37,8 +33,8 @@ type LightsParts struct {
 func startLights(ctx context.Context, boardFile string, log *slog.Logger) *LightsParts {
 	lp := &LightsParts{}
 	none := func(why string) *LightsParts {
-		log.Info("lights: "+NoGPIO+": IR LEDs and status LED not driven", "why", why)
-		lp.NoGPIOReason = NoGPIO + ": " + why
+		log.Info("lights: "+lights.NoGPIO+": IR LEDs and status LED not driven", "why", why)
+		lp.NoGPIOReason = lights.NoGPIO + ": " + why
 		return lp
 	}
 	if boardFile == "" {

@@ -153,6 +153,10 @@ func (l *StatusLED) Run(ctx context.Context) error {
 	}
 }
 
+// NoGPIO is the lights' state on a machine without the board's GPIO lines
+// (the host, or a board file without pins).
+const NoGPIO = "không có GPIO / no GPIO"
+
 // State is the lights as the admin page shows them (GET /api/lights): the
 // IR controller and the status LED's pattern.
 type State struct {
