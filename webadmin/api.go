@@ -14,6 +14,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/daemon/cameras"
 )
 
 // decodeJSON reads a JSON body into v, refusing unknown fields and trailing data.
@@ -166,13 +167,13 @@ func (s *Server) visibleCameras(rc *reqCtx) []cameraView {
 		if rc.user.Role != auth.Household {
 			v.Household = set.Household
 			if has {
-				cp := set.withoutPassword()
+				cp := set.WithoutPassword()
 				v.Settings = &cp
 			}
 		}
 		out = append(out, v)
 	}
-	for _, set := range s.cams.list() {
+	for _, set := range s.cams.List() {
 		add(set.ID, set, true)
 	}
 	ids := make([]string, 0, len(states))
@@ -197,8 +198,8 @@ func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
 		return
 	}
-	if old, ok := s.cams.get(c.ID); ok {
-		c.URL = keepPassword(c.URL, old.URL)
+	if old, ok := s.cams.Get(c.ID); ok {
+		c.URL = cameras.KeepPassword(c.URL, old.URL)
 	}
 	c.PasswordSet = false
 	if key, ok := c.ValidateFor(s.cfg.CameraPolicy); !ok {
@@ -215,18 +216,26 @@ func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx
 			return
 		}
 	}
-	if err := s.cams.put(c); err != nil {
+	// The daemon's core saves the record and runs the camera; without
+	// one (tests) the page saves it, for the next start.
+	var err error
+	if s.cfg.Applier != nil {
+		err = s.cfg.Applier.ApplyCamera(r.Context(), c)
+	} else {
+		err = s.cams.Put(c)
+	}
+	if err != nil && !errors.Is(err, cameras.ErrNotApplied) {
 		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
 		return
 	}
 	s.auditAppend(r, rc, audit.Change, c.ID, "camera settings saved")
 	s.dropGrantsOf(r, rc, c)
+	if err != nil {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
 	msg := tr(rc.lang, "saved_restart")
 	if s.cfg.Applier != nil {
-		if err := s.cfg.Applier.ApplyCamera(r.Context(), c); err != nil {
-			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
-			return
-		}
 		msg = tr(rc.lang, "saved")
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"message": msg, "applied": s.cfg.Applier != nil})
@@ -234,18 +243,22 @@ func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx
 
 func (s *Server) apiCameraDelete(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	id := r.PathValue("camera")
-	if err := s.cams.remove(id); err != nil {
+	var err error
+	if s.cfg.Applier != nil {
+		err = s.cfg.Applier.RemoveCamera(r.Context(), id)
+	} else {
+		err = s.cams.Remove(id)
+	}
+	if err != nil && !errors.Is(err, cameras.ErrNotApplied) {
 		s.storeError(w, rc, err)
 		return
 	}
-	if s.cfg.Applier != nil {
-		if err := s.cfg.Applier.RemoveCamera(r.Context(), id); err != nil {
-			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
-			return
-		}
-	}
 	s.auditAppend(r, rc, audit.Change, id, "camera removed")
 	s.dropGrantsOf(r, rc, CameraSettings{ID: id, Household: "(removed)"})
+	if err != nil {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
 }
 
@@ -258,8 +271,8 @@ func (s *Server) apiCameraProbe(w http.ResponseWriter, r *http.Request, rc *reqC
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
 		return
 	}
-	if old, ok := s.cams.get(req.ID); ok && req.ID != "" {
-		req.URL = keepPassword(req.URL, old.URL)
+	if old, ok := s.cams.Get(req.ID); ok && req.ID != "" {
+		req.URL = cameras.KeepPassword(req.URL, old.URL)
 	}
 	probe := CameraSettings{ID: "probe", Name: "probe", URL: req.URL}
 	if key, ok := probe.ValidateFor(s.cfg.CameraPolicy); !ok {
@@ -418,7 +431,7 @@ func (s *Server) apiHouseholds(w http.ResponseWriter, r *http.Request, rc *reqCt
 		Users   []string `json:"users"`
 	}
 	var out []hh
-	cams := s.cams.list()
+	cams := s.cams.List()
 	users := s.store.Users()
 	for _, h := range s.store.Households() {
 		x := hh{HouseholdInfo: h, Cameras: []string{}, Users: []string{}}
@@ -477,7 +490,7 @@ func (s *Server) apiGrants(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 			s.jsonError(w, rc, http.StatusBadRequest, "err_bad_name")
 			return
 		}
-		set, ok := s.cams.get(c)
+		set, ok := s.cams.Get(c)
 		if (!ok && !s.cameraRunning(c)) || set.Household != "" {
 			s.jsonError(w, rc, http.StatusBadRequest, "err_not_road", c)
 			return

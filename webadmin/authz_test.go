@@ -77,6 +77,12 @@ var expectations = map[string]want{
 	"GET /api/audit/verify":               {roles: []auth.Role{tech, off}},
 	"GET /api/notices":                    {roles: []auth.Role{off}},
 	"POST /notices/{id}/ack":              {roles: []auth.Role{off}},
+	"GET /api/lights":                     {roles: []auth.Role{tech, off}},
+	"POST /api/lights":                    {roles: []auth.Role{tech, off}},
+	"GET /api/daemon/health":              {roles: []auth.Role{off}},
+	"GET /api/daemon/cameras":             {roles: []auth.Role{off}},
+	"GET /api/daemon/segments":            {roles: []auth.Role{off}},
+	"GET /api/daemon/events":              {roles: []auth.Role{off}},
 }
 
 // requestFor builds a harmless request for a route: path values filled in,

@@ -76,7 +76,7 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	}
 	requested := evidence.Interval{From: from, To: to}
 	gaps := evidence.Gaps(requested, covered, evidence.GapThreshold)
-	set, _ := s.cams.get(rc.camera)
+	set, _ := s.cams.Get(rc.camera)
 	sum := hex.EncodeToString(h.Sum(nil))
 	// The audit line comes first: an export the log does not hold is
 	// never handed out.

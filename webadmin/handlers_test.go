@@ -126,7 +126,7 @@ func TestCookiesAndSecurityHeaders(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"username": {"tech"}, "password": {testPassword}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	s.ServeHTTP(rec, req)
+	Harden(s, 0).ServeHTTP(rec, req) // the headers are the listener's middleware's
 	ck := rec.Result().Cookies()
 	if len(ck) != 1 || !ck[0].HttpOnly || !ck[0].Secure || ck[0].SameSite != http.SameSiteStrictMode {
 		t.Errorf("session cookie %+v: want HttpOnly, Secure, SameSite=Strict", ck)

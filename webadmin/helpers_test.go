@@ -18,8 +18,10 @@ import (
 
 	"github.com/matthan/matthan/daemon/auth"
 	"github.com/matthan/matthan/daemon/camnet"
+	"github.com/matthan/matthan/daemon/diag"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
+	"github.com/matthan/matthan/daemon/lights"
 	"github.com/matthan/matthan/daemon/live"
 )
 
@@ -102,11 +104,12 @@ func (fakeSearch) Search(_ context.Context, q SearchQuery) (SearchResult, error)
 }
 
 type testEnv struct {
-	t   testing.TB
-	s   *Server
-	srv *httptest.Server
-	hub *live.Hub
-	dir string
+	t      testing.TB
+	s      *Server
+	srv    *httptest.Server
+	hub    *live.Hub
+	dir    string
+	lights *fakeLights
 }
 
 const testPassword = "mật-khẩu-dài-1"
@@ -118,7 +121,10 @@ func newTestEnv(t testing.TB) *testEnv {
 	for _, c := range []string{"cam1", "cam2", "cam3", "cam4"} {
 		hub.Feed(c)
 	}
-	s, err := New(Config{DataDir: dir, Console: io.Discard, Cameras: fakeCams{}, Segments: fakeSegments{}, Exporter: fakeExporter{},
+	lp := &fakeLights{mode: lights.Auto}
+	dg := fakeDiag{segs: []diag.Segment{{Camera: "cam1", Start: t0.Add(-10 * time.Minute), End: t0.Add(-9 * time.Minute), Bytes: 13,
+		File: "cam1/2026-11-26/20261126T095000.000Z.mp4"}}}
+	s, err := New(Config{DataDir: dir, Console: io.Discard, Cameras: fakeCams{}, LightsControl: lp, Diag: dg, Segments: fakeSegments{}, Exporter: fakeExporter{},
 		Search: fakeSearch{}, Live: hub, CameraPolicy: camnet.Policy{AllowLoopback: true}, HashParams: auth.HashParams{Time: 1, Memory: 64, Threads: 1}, InsecureCookies: true})
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +151,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	must(st.CreateUser("house2", testPassword, auth.Household, "h2"))
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, s: s, srv: srv, hub: hub, dir: dir}
+	return &testEnv{t: t, s: s, srv: srv, hub: hub, dir: dir, lights: lp}
 }
 
 // client is a logged-in browser.
@@ -226,4 +232,13 @@ type fuzzWorld struct {
 func newFuzzWorld(f *testing.F) *fuzzWorld {
 	env := newTestEnv(f)
 	return &fuzzWorld{testEnv: env, clients: map[string]*client{"officer": env.login("officer"), "tech": env.login("tech")}}
+}
+
+// PutCamera stores a camera record as the daemon's core would (validated
+// for the page's camera policy).
+func (s *Server) PutCamera(c CameraSettings) error {
+	if key, ok := c.ValidateFor(s.cfg.CameraPolicy); !ok {
+		return fmt.Errorf("camera %s: %s", c.ID, tr(langEN, key))
+	}
+	return s.cams.Put(c)
 }

@@ -101,7 +101,6 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request, lang string) {
-	securityHeaders(w.Header())
 	rc := &reqCtx{lang: lang}
 	if isAPI(r) {
 		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")

@@ -114,6 +114,14 @@ func (s *Server) buildRoutes() {
 		{Method: "POST", Pattern: "/api/disks/forget", Access: roles, Roles: technicians, Change: true, h: s.apiDiskForget},
 		{Method: "GET", Pattern: "/api/audit/verify", Access: roles, Roles: staff, h: s.apiAuditVerify},
 		{Method: "GET", Pattern: "/api/notices", Access: roles, Roles: officers, h: s.apiNotices},
+		{Method: "GET", Pattern: "/api/lights", Access: roles, Roles: staff, h: s.apiLights},
+		{Method: "POST", Pattern: "/api/lights", Access: roles, Roles: staff, Change: true, h: s.apiLightsPut},
+
+		// The daemon's diagnostics (no video).
+		{Method: "GET", Pattern: "/api/daemon/health", Access: roles, Roles: officers, h: s.apiDaemonHealth},
+		{Method: "GET", Pattern: "/api/daemon/cameras", Access: roles, Roles: officers, h: s.apiDaemonCameras},
+		{Method: "GET", Pattern: "/api/daemon/segments", Access: roles, Roles: officers, h: s.apiDaemonSegments},
+		{Method: "GET", Pattern: "/api/daemon/events", Access: roles, Roles: officers, h: s.apiDaemonEvents},
 		{Method: "POST", Pattern: "/notices/{id}/ack", Access: roles, Roles: officers, Change: true, h: s.noticeAck},
 	}
 	s.mux = http.NewServeMux()
@@ -215,7 +223,7 @@ func (s *Server) canView(rc *reqCtx, cam string) bool {
 	if !auth.ValidName(cam) {
 		return false
 	}
-	set, ok := s.cams.get(cam)
+	set, ok := s.cams.Get(cam)
 	if !ok && !s.cameraRunning(cam) {
 		return false
 	}
@@ -284,7 +292,7 @@ func (s *Server) auditCamera(cam string) string {
 		return ""
 	}
 	if auth.ValidName(cam) {
-		if _, ok := s.cams.get(cam); ok || s.cameraRunning(cam) {
+		if _, ok := s.cams.Get(cam); ok || s.cameraRunning(cam) {
 			return cam
 		}
 	}

@@ -304,7 +304,7 @@ func TestCameraPasswordWriteOnly(t *testing.T) {
 	}
 	stored := func() string {
 		t.Helper()
-		c, _ := env.s.cams.get("cam5")
+		c, _ := env.s.cams.Get("cam5")
 		return c.URL
 	}
 	put("rtsp://admin:s3cret-pw@192.168.1.20:554/ch1")

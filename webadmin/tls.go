@@ -93,7 +93,6 @@ func Fingerprint(der []byte) string {
 // request's Host header (which the client writes).
 func RedirectToHTTPS(httpsPort string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		securityHeaders(w.Header())
 		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 		ap, err := netip.ParseAddrPort(fmt.Sprint(local))
 		if local == nil || err != nil || ap.Addr().IsUnspecified() {

@@ -25,7 +25,9 @@ import (
 
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/auth"
+	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/camnet"
+	"github.com/matthan/matthan/daemon/diag"
 	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
@@ -33,25 +35,19 @@ import (
 )
 
 // CameraState is what the daemon knows about a camera right now.
-type CameraState struct {
-	ID           string    `json:"id"`
-	Online       bool      `json:"online"`
-	Recording    bool      `json:"recording"`
-	OfflineSince time.Time `json:"offlineSince,omitzero"`
-	MotionNow    bool      `json:"motionNow"`
-	Codec        string    `json:"codec,omitempty"`
-	Width        int       `json:"width,omitempty"`
-	Height       int       `json:"height,omitempty"`
-}
+type CameraState = cameras.State
 
 // CameraLister reports the cameras the daemon runs and their state.
 type CameraLister interface {
 	CameraStates() []CameraState
 }
 
-// CameraApplier applies changed camera settings to the running daemon.
-// When Config.Applier is nil, settings are saved and the page says they take
-// effect at the next start.
+// CameraApplier is the daemon's core as the cameras page edits it: it
+// saves a camera record in its store and makes it take effect now, or
+// removes it (auth.ErrNotFound if there is none) and stops the camera; an
+// error after the save or removal wraps cameras.ErrNotApplied. When
+// Config.Applier is nil (tests), the page saves the record itself and
+// says it takes effect at the next start.
 type CameraApplier interface {
 	ApplyCamera(ctx context.Context, c CameraSettings) error
 	RemoveCamera(ctx context.Context, id string) error
@@ -173,17 +169,25 @@ type Config struct {
 	// Console receives the first-boot setup code (the serial console).
 	Console io.Writer
 
-	Cameras  CameraLister
-	Applier  CameraApplier
-	Prober   Prober
-	Segments SegmentStore
-	Exporter Exporter
-	Search   EventSearch
-	Live     LiveSource
-	Lights   Lights
-	Logs     LogSource
-	Stats    StatsSource
-	Disks    Disks
+	// CameraStore is the core's camera store (daemon/cameras); nil opens
+	// DataDir/cameras.json (tests).
+	CameraStore *cameras.Store
+	Cameras     CameraLister
+	Applier     CameraApplier
+	Prober      Prober
+	Segments    SegmentStore
+	Exporter    Exporter
+	Search      EventSearch
+	Live        LiveSource
+	Lights      Lights
+	// LightsControl shows and sets the lights (/api/lights); nil: the box
+	// has no GPIO (503).
+	LightsControl LightsControl
+	// Diag is the daemon's diagnostics (/api/daemon/*, officers).
+	Diag  diag.Source
+	Logs  LogSource
+	Stats StatsSource
+	Disks Disks
 
 	// CameraPolicy is where camera URLs may point (saving, the connection
 	// test); the zero policy allows the private ranges only.
@@ -226,7 +230,7 @@ type Server struct {
 	setup     *auth.SetupCode
 	setupMu   sync.Mutex
 	audit     *audit.Log
-	cams      *cameraStore
+	cams      *cameras.Store
 	signKey   ed25519.PrivateKey
 	views     viewLog
 	loc       *time.Location
@@ -287,8 +291,10 @@ func New(cfg Config) (*Server, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
-	if s.cams, err = openCameraStore(filepath.Join(cfg.DataDir, "cameras.json")); err != nil {
-		return nil, fmt.Errorf("webadmin: %w", err)
+	if s.cams = cfg.CameraStore; s.cams == nil {
+		if s.cams, err = cameras.Open(filepath.Join(cfg.DataDir, cameras.FileName)); err != nil {
+			return nil, fmt.Errorf("webadmin: %w", err)
+		}
 	}
 	if s.loc = cfg.Location; s.loc == nil {
 		s.loc, _ = evidence.Zone("") // the default zone always loads
@@ -322,9 +328,9 @@ func (s *Server) Close() error {
 	return s.audit.Close()
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. The security headers are Harden's
+// (NewHTTPServer), which every response of the box's listeners passes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(w.Header())
 	defer func() {
 		if v := recover(); v != nil {
 			id := errorID()

@@ -2,16 +2,15 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"reflect"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/daemon/events"
@@ -22,7 +21,15 @@ import (
 	"github.com/matthan/matthan/daemon/motion"
 	"github.com/matthan/matthan/daemon/record"
 	"github.com/matthan/matthan/daemon/storage"
-	"github.com/matthan/matthan/webadmin"
+	"github.com/matthan/matthan/daemon/stream"
+)
+
+// The readers' queues: the recording path holds seconds of video (a disk
+// that pauses does not cut the recording), the live hub (which never
+// waits: its viewers have their own queues) little.
+var (
+	recordQueue = stream.ReaderOptions{Queue: 256, Bytes: 8 << 20}
+	liveQueue   = stream.ReaderOptions{Queue: 32, Bytes: 2 << 20}
 )
 
 // cameraSpec is everything that decides how one camera runs; two equal
@@ -43,9 +50,9 @@ func specFromConfig(c config.Camera) cameraSpec {
 		Pre: time.Duration(c.PreSeconds) * time.Second, Post: time.Duration(c.PostSeconds) * time.Second}
 }
 
-// withSettings lays the admin page's settings over s (the page's edits win;
-// a camera the configuration turns off stays off).
-func (s cameraSpec) withSettings(w webadmin.CameraSettings) cameraSpec {
+// withRecord lays the camera record (as edited on the admin page) over s
+// (the page's edits win; a camera the configuration turns off stays off).
+func (s cameraSpec) withRecord(w cameras.Record) cameraSpec {
 	s.Name, s.URL, s.Household = w.ID, w.URL, w.Household
 	if s.Recording != config.RecordOff {
 		s.Recording = w.Mode
@@ -62,37 +69,10 @@ func (s cameraSpec) withSettings(w webadmin.CameraSettings) cameraSpec {
 	return s
 }
 
-// settingsOf is how the admin page first shows a configured camera.
-func settingsOf(s cameraSpec) webadmin.CameraSettings {
-	mode := s.Recording
-	if mode == config.RecordOff {
-		mode = config.RecordContinuous // the page knows no "off"; the config keeps it off
-	}
-	return webadmin.CameraSettings{ID: s.Name, Name: s.Name, URL: s.URL, Household: s.Household, Mode: mode,
-		PreSec: int(s.Pre / time.Second), PostSec: int(s.Post / time.Second)}
-}
-
-// readPageCameras reads the admin page's camera settings file (what the
-// technician added there), so those cameras run from the start.
-func readPageCameras(path string) ([]webadmin.CameraSettings, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var list []webadmin.CameraSettings
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return list, nil
-}
-
 // runningCamera is one camera's pipeline:
 //
-//	ingest → fan-out ┬→ live hub
-//	                 └→ motion watcher (mb.Analyzer, detector) → gate → recorder
+//	ingest → stream.Publisher ┬→ queue → live hub
+//	                          └→ queue → motion watcher (mb.Analyzer, detector) → gate → recorder
 //
 // and, when the camera has a sub stream, the analysis moves there (a 360p
 // sub costs a fraction of a 1080p main):
@@ -107,12 +87,22 @@ type runningCamera struct {
 	rec    *record.Recorder // nil when recording is off
 	det    *motion.Detector
 	gate   *motion.Gate // nil when recording is off
+	pub    *stream.Publisher
+	subPub *stream.Publisher // nil without a sub stream
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// cameraSet starts and stops cameras; it is webadmin's CameraApplier and
-// CameraLister.
+// readerStats are the camera's fan-out readers' counters.
+func (rc *runningCamera) readerStats() map[string]stream.ReaderStats {
+	out := map[string]stream.ReaderStats{}
+	for _, r := range rc.pub.Readers() {
+		out[r.Name()] = r.Stats()
+	}
+	return out
+}
+
+// cameraSet starts and stops cameras.
 type cameraSet struct {
 	store   *storage.Store
 	hub     *live.Hub
@@ -121,6 +111,9 @@ type cameraSet struct {
 	maxLoss time.Duration
 	offline time.Duration
 	policy  camnet.Policy // where cameras may be: every dial goes through it
+	// segmentDuration overrides the recorder's; noSub skips sub streams.
+	segmentDuration time.Duration
+	noSub           bool
 	// configured are the cameras of the config file / command line.
 	configured map[string]cameraSpec
 
@@ -172,9 +165,10 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	watcher := &motion.Watcher{Det: det, Analyzer: mb.NewAnalyzer(), Peek: mb.NewAnalyzer(), Queue: 4}
 	if spec.Recording != config.RecordOff {
 		rc.rec = record.New(cs.store, spec.Name, record.Options{
-			MaxLoss: cs.maxLoss,
-			Events:  cs.pub,
-			Logf:    logf(cs.log.With("camera", spec.Name), "record"),
+			MaxLoss:         cs.maxLoss,
+			SegmentDuration: cs.segmentDuration,
+			Events:          cs.pub,
+			Logf:            logf(cs.log.With("camera", spec.Name), "record"),
 		})
 		mode := motion.Continuous
 		if spec.Recording == config.RecordMotion {
@@ -185,44 +179,52 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 		rc.gate = motion.NewGate(rc.rec, det, motion.GateConfig{Mode: mode, Pre: spec.Pre, Post: spec.Post})
 		watcher.Next = rc.gate
 	}
-	// The live view goes first: the recorder may wait on the disk.
-	sink := fanOut{cs.hub.Feed(spec.Name), watcher}
-	subSink := media.Sink(cs.hub.Feed(spec.Name + "/sub"))
-	analyse := true
-	if spec.SubURL != "" {
-		// Analyse the sub stream; the main stream tells the detector its
-		// grid (zones are drawn on it, event regions reported on it).
+	// The camera publishes into its fan-out; the live view and the
+	// recording path each read it through a queue of their own, so
+	// neither waits for the other (the recorder may wait on the disk).
+	pub := stream.New()
+	rc.pub = pub
+	pub.Add("live", cs.hub.Feed(spec.Name), liveQueue)
+	analyse := !(spec.NoMotion && spec.Recording != config.RecordMotion)
+	onSub := analyse && spec.SubURL != "" && !cs.noSub
+	switch {
+	case onSub:
+		// Analyse the sub stream (a 360p sub costs a fraction of a 1080p
+		// main); the main stream tells the detector its grid (zones are
+		// drawn on it, event regions reported on it) and goes to the gate.
 		watcher.Next = nil
-		sink = fanOut{cs.hub.Feed(spec.Name), mainGrid{det}}
+		pub.Add("grid", mainGrid{det}, liveQueue)
 		if rc.gate != nil {
-			sink = append(sink, rc.gate)
+			pub.Add("record", rc.gate, recordQueue)
 		}
-		subSink = fanOut{subSink, watcher}
+	case analyse:
+		pub.Add("record", watcher, recordQueue)
+	case rc.gate != nil:
+		// Record only: the watcher's analysis is skipped; the gate runs
+		// continuous and never asks the detector.
+		pub.Add("record", rc.gate, recordQueue)
 	}
-	if spec.NoMotion && spec.Recording != config.RecordMotion {
-		analyse = false
-		// Record only: the watcher's analysis is skipped; the gate (if
-		// any) runs continuous and never asks the detector.
-		sink = fanOut{cs.hub.Feed(spec.Name)}
-		if rc.gate != nil {
-			sink = append(sink, rc.gate)
-		}
-	}
-	cam, err := ingest.New(spec.Name, spec.URL, sink, ingest.Options{
+	cam, err := ingest.New(spec.Name, spec.URL, pub, ingest.Options{
 		OfflineAfter: cs.offline, Household: spec.Household, Events: cs.pub, Log: cs.log, Dial: cs.policy.DialWith,
 	})
 	if err != nil {
+		pub.Close()
 		return nil, err
 	}
 	rc.cam = cam
 	var sub *ingest.Camera
-	if spec.SubURL != "" {
-		// The sub stream feeds the live wall and the motion analysis: no
-		// events of its own (offline is the main stream's), no recording.
-		if !analyse {
-			subSink = cs.hub.Feed(spec.Name + "/sub")
+	if spec.SubURL != "" && !cs.noSub {
+		// The sub stream feeds the live wall and, when the camera is
+		// analysed, the motion analysis: no events of its own (offline is
+		// the main stream's), no recording.
+		rc.subPub = stream.New()
+		rc.subPub.Add("live", cs.hub.Feed(spec.Name+"/sub"), liveQueue)
+		if onSub {
+			rc.subPub.Add("motion", watcher, recordQueue)
 		}
-		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, subSink, ingest.Options{Log: cs.log, Dial: cs.policy.DialWith}); err != nil {
+		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, rc.subPub, ingest.Options{Log: cs.log, Dial: cs.policy.DialWith}); err != nil {
+			pub.Close()
+			rc.subPub.Close()
 			return nil, err
 		}
 	}
@@ -258,6 +260,11 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 func (cs *cameraSet) stopLocked(rc *runningCamera) error {
 	rc.cancel()
 	<-rc.done
+	// Ingest has stopped: what the readers still have queued is written.
+	rc.pub.Close()
+	if rc.subPub != nil {
+		rc.subPub.Close()
+	}
 	rc.det.Close(time.Now())
 	if rc.rec == nil {
 		return nil
@@ -268,17 +275,16 @@ func (cs *cameraSet) stopLocked(rc *runningCamera) error {
 	return nil
 }
 
-// ApplyCamera implements webadmin.CameraApplier: the page's settings take
-// effect now.
-func (cs *cameraSet) ApplyCamera(_ context.Context, w webadmin.CameraSettings) error {
+// ApplyCamera makes a camera record (saved on the page) take effect now.
+func (cs *cameraSet) ApplyCamera(_ context.Context, w cameras.Record) error {
 	base, ok := cs.configured[w.ID]
 	if !ok {
 		base = cameraSpec{Recording: config.RecordContinuous}
 	}
-	return cs.start(base.withSettings(w))
+	return cs.start(base.withRecord(w))
 }
 
-// RemoveCamera implements webadmin.CameraApplier.
+// RemoveCamera stops a camera removed on the page.
 func (cs *cameraSet) RemoveCamera(_ context.Context, id string) error {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -334,13 +340,13 @@ func (cs *cameraSet) list() []*runningCamera {
 	return out
 }
 
-// CameraStates implements webadmin.CameraLister.
-func (cs *cameraSet) CameraStates() []webadmin.CameraState {
+// CameraStates reports the running cameras.
+func (cs *cameraSet) CameraStates() []cameras.State {
 	list := cs.list()
-	out := make([]webadmin.CameraState, 0, len(list))
+	out := make([]cameras.State, 0, len(list))
 	for _, rc := range list {
 		st := rc.cam.Status()
-		s := webadmin.CameraState{ID: rc.spec.Name, Online: st.State == ingest.Recording, Codec: st.Codec,
+		s := cameras.State{ID: rc.spec.Name, Online: st.State == ingest.Recording, Codec: st.Codec,
 			Width: st.Width, Height: st.Height, MotionNow: rc.det.Active()}
 		if st.State == ingest.Offline {
 			s.OfflineSince = st.Since
@@ -369,30 +375,3 @@ func (g mainGrid) StreamStarted(s media.Stream) error {
 }
 func (mainGrid) WriteAccessUnit(*media.AccessUnit) error { return nil }
 func (mainGrid) StreamEnded(error)                       {}
-
-// fanOut hands every access unit to each sink in turn; one sink's error
-// does not starve the others (the live view keeps going when the disk
-// fails). The error of the last sink (the recorder's path) is returned.
-type fanOut []media.Sink
-
-func (f fanOut) StreamStarted(s media.Stream) error {
-	var err error
-	for _, k := range f {
-		err = k.StreamStarted(s)
-	}
-	return err
-}
-
-func (f fanOut) WriteAccessUnit(au *media.AccessUnit) error {
-	var err error
-	for _, k := range f {
-		err = k.WriteAccessUnit(au)
-	}
-	return err
-}
-
-func (f fanOut) StreamEnded(err error) {
-	for _, k := range f {
-		k.StreamEnded(err)
-	}
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -13,46 +12,32 @@ import (
 
 	"github.com/matthan/matthan/board"
 	"github.com/matthan/matthan/daemon/lights"
-	"github.com/matthan/matthan/webadmin"
-	"github.com/matthan/matthan/webadmin/adapt"
 )
 
-// NoGPIO is the lights state of a machine without the board's GPIO lines
-// (the host, or a board file without pins).
-const NoGPIO = "không có GPIO / no GPIO"
-
-// lightsParts are the running lights: the page's view, the lights API, and
-// the status LED to update.
-type lightsParts struct {
+// LightsParts are the running lights: the IR controller (nil without
+// GPIO, NoGPIOReason then says why) and the status LED (nil without one).
+type LightsParts struct {
+	IR           *lights.IR
+	Status       *lights.StatusLED
+	NoGPIOReason string
+	// OfficerReset: the pairing button was held at power-on (the
+	// physical officer reset; webadmin.Config.OfficerReset).
+	OfficerReset bool
+	wg           sync.WaitGroup
 	// cams hear when the IR LEDs switch (their motion detectors put the
 	// scene change down to the box); set by watchStatus.
 	cams atomic.Pointer[cameraSet]
-
-	page   webadmin.Lights
-	api    http.Handler // nil without GPIO
-	status *lights.StatusLED
-	wg     sync.WaitGroup
-	// officerReset: the pairing button was held at power-on (the physical
-	// officer reset; webadmin.Config.OfficerReset).
-	officerReset bool
-}
-
-// noLights reports the IR state of a box without GPIO.
-type noLights struct{ reason string }
-
-func (n noLights) LightsState() webadmin.LightsState {
-	return webadmin.LightsState{Mode: "none", Reason: n.reason}
 }
 
 // startLights opens the GPIO lines the board file (MATTHAN_BOARD) names and
 // runs the IR controller, the status LED and the pairing button until ctx
 // ends. Without a board file or pins it says so in one log line and the
 // page reports "no GPIO".
-func startLights(ctx context.Context, boardFile string, log *slog.Logger) *lightsParts {
-	lp := &lightsParts{}
-	none := func(why string) *lightsParts {
-		log.Info("lights: "+NoGPIO+": IR LEDs and status LED not driven", "why", why)
-		lp.page = noLights{reason: NoGPIO + ": " + why}
+func startLights(ctx context.Context, boardFile string, log *slog.Logger) *LightsParts {
+	lp := &LightsParts{}
+	none := func(why string) *LightsParts {
+		log.Info("lights: "+lights.NoGPIO+": IR LEDs and status LED not driven", "why", why)
+		lp.NoGPIOReason = lights.NoGPIO + ": " + why
 		return lp
 	}
 	if boardFile == "" {
@@ -96,8 +81,8 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *light
 	}
 	run("IR", ir.Run)
 	if pins.StatusLED != nil {
-		lp.status = lights.NewStatusLED(pins.StatusLED, nil)
-		run("status LED", lp.status.Run)
+		lp.Status = lights.NewStatusLED(pins.StatusLED, nil)
+		run("status LED", lp.Status.Run)
 	}
 	if pins.PairButton != nil {
 		btn := &lights.Button{Pin: pins.PairButton, OnPress: func() { log.Info("lights: pairing button pressed") }}
@@ -105,22 +90,21 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *light
 		if err != nil {
 			log.Error("lights: pairing button unreadable at start", "err", err)
 		} else if held {
-			lp.officerReset = true
+			lp.OfficerReset = true
 			log.Warn("lights: pairing button held at power-on: a technician may create one new officer (physical officer reset)")
 		}
 		run("pairing button", btn.Run)
 	}
-	lp.page = adapt.Lights{IR: ir}
-	lp.api = lights.Handler(ir, lp.status)
+	lp.IR = ir
 	log.Info("lights: GPIO lines open", "board", b.Name, "chip", b.GPIO.Chip, "sensor", pins.LightSensor != nil)
 	return lp
 }
 
 // watchStatus sets the status LED from the cameras' and the disk's state
 // every couple of seconds until ctx ends.
-func (lp *lightsParts) watchStatus(ctx context.Context, cams *cameraSet, diskProblem func() bool) {
+func (lp *LightsParts) watchStatus(ctx context.Context, cams *cameraSet, diskProblem func() bool) {
 	lp.cams.Store(cams)
-	if lp.status == nil {
+	if lp.Status == nil {
 		return
 	}
 	lp.wg.Add(1)
@@ -135,7 +119,7 @@ func (lp *lightsParts) watchStatus(ctx context.Context, cams *cameraSet, diskPro
 					offline++
 				}
 			}
-			lp.status.Set(lights.Choose(false, false, diskProblem(), offline))
+			lp.Status.Set(lights.Choose(false, false, diskProblem(), offline))
 			select {
 			case <-ctx.Done():
 				return

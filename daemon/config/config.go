@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/camnet"
 )
 
@@ -61,6 +62,19 @@ type Camera struct {
 	// so a small box with many cameras may need this. Not allowed with
 	// recording "motion".
 	NoMotion bool `json:"no_motion,omitempty"`
+}
+
+// Record is the camera's first record in the camera store (daemon/cameras):
+// its Name is its ID, the one identity every part uses. The page knows no
+// recording "off": such a camera shows as continuous, and the
+// configuration keeps it off.
+func (c Camera) Record() cameras.Record {
+	mode := c.Recording
+	if mode == RecordOff || mode == "" {
+		mode = RecordContinuous
+	}
+	return cameras.Record{ID: c.Name, Name: c.Name, URL: c.URL, Household: c.Household, Mode: mode,
+		PreSec: c.PreSeconds, PostSec: c.PostSeconds}
 }
 
 // Config is everything matthand needs to run.

@@ -181,3 +181,24 @@ func FuzzCameraFlag(f *testing.F) {
 		}
 	})
 }
+
+// A configured camera's record carries its name as the ID and a mode the
+// page knows; it validates as the page's records do.
+func TestCameraRecord(t *testing.T) {
+	for _, tt := range []struct {
+		recording, mode string
+	}{
+		{RecordContinuous, "continuous"},
+		{RecordMotion, "motion"},
+		{RecordOff, "continuous"},
+	} {
+		c := Camera{Name: "cong-truoc", URL: "rtsp://192.168.50.11/s", Household: "nha-5", Recording: tt.recording, PreSeconds: 3, PostSeconds: 8}
+		r := c.Record()
+		if r.ID != c.Name || r.Mode != tt.mode || r.PreSec != 3 || r.PostSec != 8 || r.Household != "nha-5" {
+			t.Errorf("%s: %+v", tt.recording, r)
+		}
+		if key, ok := r.Validate(); !ok {
+			t.Errorf("%s: record invalid: %s", tt.recording, key)
+		}
+	}
+}

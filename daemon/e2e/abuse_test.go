@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/matthan/matthan/daemon/api"
+	"github.com/matthan/matthan/daemon/diag"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/hwtest/adminclient"
 	"github.com/matthan/matthan/hwtest/testenv"
@@ -532,7 +532,7 @@ func fillDisk(ctx context.Context, t *testing.T, data string, seedBytes int64, t
 // largest gap and where it was.
 func recordingGaps(t *testing.T, dm *daemon, names []string, t0, tEnd time.Time) (time.Duration, string) {
 	type probed struct {
-		api.Segment
+		diag.Segment
 		dur     time.Duration
 		packets int
 	}

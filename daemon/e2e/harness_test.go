@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/matthan/matthan/daemon/api"
+	"github.com/matthan/matthan/daemon/diag"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/hwtest/adminclient"
 	"github.com/matthan/matthan/hwtest/testenv"
@@ -252,18 +252,18 @@ func (d *daemon) get(t *testing.T, path string, v any) {
 	}
 }
 
-func (d *daemon) cameras(t *testing.T) map[string]api.Camera {
-	var cams []api.Camera
+func (d *daemon) cameras(t *testing.T) map[string]diag.Camera {
+	var cams []diag.Camera
 	d.get(t, "/api/cameras", &cams)
-	out := map[string]api.Camera{}
+	out := map[string]diag.Camera{}
 	for _, c := range cams {
 		out[c.Name] = c
 	}
 	return out
 }
 
-func (d *daemon) segments(t *testing.T, camera string) []api.Segment {
-	var segs []api.Segment
+func (d *daemon) segments(t *testing.T, camera string) []diag.Segment {
+	var segs []diag.Segment
 	now := time.Now().UTC()
 	d.get(t, fmt.Sprintf("/api/segments?camera=%s&from=%s&to=%s", camera,
 		now.Add(-24*time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339)), &segs)
@@ -408,7 +408,7 @@ func judgeAll(t *testing.T, files []string) []probe {
 }
 
 // checkIndexMatchesDisk compares the API's listing with the files.
-func checkIndexMatchesDisk(t *testing.T, d *daemon, camera string) []api.Segment {
+func checkIndexMatchesDisk(t *testing.T, d *daemon, camera string) []diag.Segment {
 	t.Helper()
 	segs := d.segments(t, camera)
 	var listed []string

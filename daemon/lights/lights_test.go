@@ -1,10 +1,7 @@
 package lights
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -118,42 +115,31 @@ func TestIROverride(t *testing.T) {
 	c.set(12, 0)
 	ir, _ := NewIR(IRConfig{LED: led, Now: c.now})
 	ir.Step()
-	srv := httptest.NewServer(Handler(ir, NewStatusLED(&gpiotest.Pin{}, c.now)))
-	defer srv.Close()
+	status := NewStatusLED(&gpiotest.Pin{}, c.now)
 	for _, tt := range []struct {
-		method, ctype, body string
-		code                int
-		on                  bool
-		mode                Mode
+		mode string
+		ok   bool
+		on   bool
+		want Mode
 	}{
-		{"GET", "", "", 200, false, Auto},
-		{"POST", "application/json", `{"mode":"on"}`, 200, true, On},
-		{"POST", "application/x-www-form-urlencoded", "mode=off", 200, false, Off},
-		{"POST", "application/json", `{"mode":"blink"}`, 400, false, Off},
-		{"POST", "application/json", `{"mode":`, 400, false, Off},
-		{"POST", "text/plain", strings.Repeat("x", 5000), 400, false, Off},
-		{"DELETE", "", "", 405, false, Off},
-		{"POST", "", `{"mode":"auto"}`, 200, false, Auto},
+		{"on", true, true, On},
+		{"off", true, false, Off},
+		{"blink", false, false, Off},
+		{"", false, false, Off},
+		{"auto", true, false, Auto},
 	} {
-		req, _ := http.NewRequest(tt.method, srv.URL+"/api/lights", strings.NewReader(tt.body))
-		if tt.ctype != "" {
-			req.Header.Set("Content-Type", tt.ctype)
+		m, err := ParseMode(tt.mode)
+		if err == nil {
+			err = ir.SetMode(m)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		if (err == nil) != tt.ok {
+			t.Fatalf("mode %q: err %v", tt.mode, err)
 		}
-		var st State
-		json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if resp.StatusCode != tt.code {
-			t.Fatalf("%s %q: status %d, want %d", tt.method, tt.body, resp.StatusCode, tt.code)
+		if ir.Status().Mode != tt.want || (led.Read() == gpio.High) != tt.on {
+			t.Fatalf("%q: mode %s on=%v, want %s on=%v", tt.mode, ir.Status().Mode, led.Read(), tt.want, tt.on)
 		}
-		if ir.Status().Mode != tt.mode || (led.Read() == gpio.High) != tt.on {
-			t.Fatalf("%s %q: mode %s on=%v, want %s on=%v", tt.method, tt.body, ir.Status().Mode, led.Read(), tt.mode, tt.on)
-		}
-		if tt.code == 200 && (st.Mode != tt.mode || st.StatusLED != "booting") {
-			t.Errorf("%s %q: answer %+v", tt.method, tt.body, st)
+		if st := StateOf(ir, status); st.Mode != tt.want || st.StatusLED != "booting" {
+			t.Errorf("%q: state %+v", tt.mode, st)
 		}
 	}
 }

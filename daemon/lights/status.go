@@ -152,3 +152,23 @@ func (l *StatusLED) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// NoGPIO is the lights' state on a machine without the board's GPIO lines
+// (the host, or a board file without pins).
+const NoGPIO = "không có GPIO / no GPIO"
+
+// State is the lights as the admin page shows them (GET /api/lights): the
+// IR controller and the status LED's pattern.
+type State struct {
+	IRStatus
+	StatusLED string `json:"status_led,omitempty"`
+}
+
+// StateOf reads ir and status (which may be nil).
+func StateOf(ir *IR, status *StatusLED) State {
+	s := State{IRStatus: ir.Status()}
+	if status != nil {
+		s.StatusLED = status.Get().String()
+	}
+	return s
+}

@@ -2,10 +2,7 @@ package search
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -196,22 +193,15 @@ func TestReopenKeepsEvents(t *testing.T) {
 	}
 }
 
-func TestHandler(t *testing.T) {
+// TestQueryAndSearch: the page's search parameters (ParseQuery), then the
+// search limited to the cameras the user may see (Allowed).
+func TestQueryAndSearch(t *testing.T) {
 	x := openFilled(t, 100)
-	allowed := func(r *http.Request) []string {
-		if r.Header.Get("X-User") == "household" {
-			return []string{"cam1"}
-		}
-		return nil
-	}
-	srv := httptest.NewServer(Handler(x, allowed))
-	defer srv.Close()
 	for _, tt := range []struct {
-		query  string
-		user   string
-		method string
-		code   int
-		total  uint64
+		query string
+		user  string
+		code  int
+		total uint64
 	}{
 		{query: "", code: 200, total: 100},
 		{query: "q=c%E1%BB%95ng&size=5", code: 200, total: 20},
@@ -232,32 +222,27 @@ func TestHandler(t *testing.T) {
 		{query: "q=%22abc", code: 400},
 		{query: "q=score:>abc", code: 400},
 		{query: "sort=start", code: 400},
-		{query: "", method: "POST", code: 405},
 	} {
-		t.Run(tt.query+tt.user+tt.method, func(t *testing.T) {
-			method := tt.method
-			if method == "" {
-				method = "GET"
-			}
-			req, _ := http.NewRequest(method, srv.URL+"/api/events/search?"+tt.query, nil)
-			req.Header.Set("X-User", tt.user)
-			resp, err := http.DefaultClient.Do(req)
+		t.Run(tt.query+tt.user, func(t *testing.T) {
+			v, err := url.ParseQuery(tt.query)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			if resp.StatusCode != tt.code {
-				t.Fatalf("status %d, want %d", resp.StatusCode, tt.code)
-			}
+			q, err := ParseQuery(v)
 			if tt.code != 200 {
-				var e map[string]string
-				if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || e["error"] == "" {
-					t.Errorf("error body %v, %v: want {\"error\": ...}", e, err)
+				if err == nil {
+					t.Fatalf("accepted: %+v", q)
 				}
 				return
 			}
-			var res Result
-			if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.user == "household" {
+				q.Allowed = []string{"cam1"}
+			}
+			res, err := x.Search(context.Background(), q)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if res.Total != tt.total {

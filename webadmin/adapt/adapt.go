@@ -1,6 +1,6 @@
-// Package adapt connects the daemon's parts (storage, search index, ingest
-// cameras, IR lights) to the small interfaces webadmin is built from, so
-// daemon/app and webadmin's own test server wire the page the same way.
+// Package adapt connects the daemon's parts (storage, search index, IR
+// lights and status LED, system stats) to the small interfaces webadmin is
+// built from; webadmin/box mounts the page on the core with them.
 package adapt
 
 import (
@@ -16,10 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
-	"github.com/matthan/matthan/daemon/ingest"
 	"github.com/matthan/matthan/daemon/lights"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
@@ -113,48 +111,18 @@ func (s Search) Search(ctx context.Context, q webadmin.SearchQuery) (webadmin.Se
 	return out, nil
 }
 
-// Cameras reports ingest cameras' states. Recording tells, per camera,
-// whether the recorder is writing now (nil: whenever the camera streams).
-type Cameras struct {
-	mu        sync.Mutex
-	list      []*ingest.Camera
-	Recording func(camera string) bool
-	Motion    func(camera string) bool
+// Lights is the IR controller and the status LED (which may be nil) as
+// the page sees them: webadmin.Lights and webadmin.LightsControl.
+type Lights struct {
+	IR     *lights.IR
+	Status *lights.StatusLED
 }
 
-// Add registers a running camera.
-func (c *Cameras) Add(cam *ingest.Camera) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.list = append(c.list, cam)
-}
+// LightsPanel implements webadmin.LightsControl.
+func (l Lights) LightsPanel() lights.State { return lights.StateOf(l.IR, l.Status) }
 
-// CameraStates implements webadmin.CameraLister.
-func (c *Cameras) CameraStates() []webadmin.CameraState {
-	c.mu.Lock()
-	list := append([]*ingest.Camera(nil), c.list...)
-	c.mu.Unlock()
-	out := make([]webadmin.CameraState, 0, len(list))
-	for _, cam := range list {
-		st := cam.Status()
-		cs := webadmin.CameraState{ID: st.Name, Online: st.State == ingest.Recording, Codec: st.Codec, Width: st.Width, Height: st.Height}
-		if st.State == ingest.Offline {
-			cs.OfflineSince = st.Since
-		}
-		cs.Recording = cs.Online
-		if c.Recording != nil {
-			cs.Recording = cs.Online && c.Recording(st.Name)
-		}
-		if c.Motion != nil {
-			cs.MotionNow = c.Motion(st.Name)
-		}
-		out = append(out, cs)
-	}
-	return out
-}
-
-// Lights reports the IR controller's state.
-type Lights struct{ IR *lights.IR }
+// SetIRMode implements webadmin.LightsControl.
+func (l Lights) SetIRMode(m lights.Mode) error { return l.IR.SetMode(m) }
 
 // LightsState implements webadmin.Lights.
 func (l Lights) LightsState() webadmin.LightsState {
@@ -204,34 +172,3 @@ func (s *Stats) SystemStats() webadmin.SystemStats {
 	}
 	return out
 }
-
-// RecordingDisk is the disks.Manager's target: it opens a store on the
-// mounted recording disk (with the disk's own floor and retention, Options)
-// and attaches it to the card's store, where new segments then go.
-type RecordingDisk struct {
-	Ctx     context.Context
-	Card    *storage.Store
-	Options storage.Options
-	// MountPoint refuses a folder that is not a mount point (on the box:
-	// an unmounted folder would be the card below it).
-	MountPoint bool
-}
-
-// AttachDisk implements disks.Target.
-func (r RecordingDisk) AttachDisk(dir string) error {
-	if r.MountPoint && !disks.IsMountPoint(dir) {
-		return fmt.Errorf("%s is not a mount point: not recording into the card below it", dir)
-	}
-	d, err := storage.Open(r.Ctx, dir, r.Options)
-	if err != nil {
-		return err
-	}
-	if err := r.Card.AttachDisk(d); err != nil {
-		d.Close()
-		return err
-	}
-	return nil
-}
-
-// DetachDisk implements disks.Target.
-func (r RecordingDisk) DetachDisk(reason error) { r.Card.DetachDisk(reason) }

@@ -277,13 +277,13 @@ test('household sees its own camera and cannot reach a foreign one by URL', asyn
   await login(page, box.url, 'nha-an', PW);
   await page.waitForSelector('video[data-camera=cam1]');
   assert.equal(await page.$('video[data-camera=cam2]'), null, 'foreign camera on the wall');
-  await page.waitForFunction(() => document.querySelector('video[data-camera=cam1]').currentTime > 0.5, null, { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector('video[data-camera=cam1]')?.currentTime > 0.5, null, { timeout: 20000 });
   await page.screenshot({ path: join(shots, 'household-live.png') });
   // The same wall on a phone.
   const phone = await ctx.newPage();
   await phone.setViewportSize({ width: 390, height: 844 });
   await phone.goto(box.url + '/live');
-  await phone.waitForFunction(() => document.querySelector('video[data-camera=cam1]').currentTime > 0.3, null, { timeout: 20000 });
+  await phone.waitForFunction(() => document.querySelector('video[data-camera=cam1]')?.currentTime > 0.3, null, { timeout: 20000 });
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   assert.equal(overflow, false, 'page wider than the phone screen');
   await phone.screenshot({ path: join(shots, 'household-phone.png') });
@@ -312,7 +312,7 @@ test('logout in another tab stops the live video and sends the page to the login
   const onErr = (e) => errors.push(e.message);
   page.on('pageerror', onErr);
   await page.goto(box.url + '/live');
-  await page.waitForFunction(() => document.querySelector('video[data-camera=cam1]').currentTime > 0.3, null, { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector('video[data-camera=cam1]')?.currentTime > 0.3, null, { timeout: 20000 });
   const other = await ctx.newPage();
   await other.goto(box.url + '/account');
   const t0 = Date.now();

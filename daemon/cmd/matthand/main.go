@@ -26,8 +26,8 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/matthan/matthan/daemon/app"
 	"github.com/matthan/matthan/daemon/config"
+	"github.com/matthan/matthan/webadmin/box"
 )
 
 func main() {
@@ -49,7 +49,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	stopProfiles := startProfiles(log)
-	err = app.Run(ctx, cfg, log)
+	err = box.Run(ctx, cfg, log)
 	stopProfiles()
 	if err != nil {
 		log.Error("matthand failed", "err", err)

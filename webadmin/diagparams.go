@@ -1,4 +1,4 @@
-package api
+package webadmin
 
 import (
 	"errors"
@@ -8,9 +8,11 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/matthan/matthan/daemon/diag"
 )
 
-// RangeQuery is camera=&from=&to= of /api/segments.
+// RangeQuery is camera=&from=&to= of /api/daemon/segments.
 type RangeQuery struct {
 	Camera   string
 	From, To time.Time
@@ -37,19 +39,19 @@ func ParseRangeQuery(rawQuery string, now time.Time, maxRange time.Duration) (Ra
 	}
 	q.To = now
 	if s, ok := v["to"]; ok {
-		if q.To, err = parseTime("to", s); err != nil {
+		if q.To, err = parseRFC3339("to", s); err != nil {
 			return q, err
 		}
 	}
-	q.From = q.To.Add(-DefaultRange)
+	q.From = q.To.Add(-diag.DefaultRange)
 	if s, ok := v["from"]; ok {
-		if q.From, err = parseTime("from", s); err != nil {
+		if q.From, err = parseRFC3339("from", s); err != nil {
 			return q, err
 		}
 		if _, ok := v["to"]; !ok && q.From.Before(now) {
 			q.To = now
 		} else if !ok {
-			q.To = q.From.Add(DefaultRange)
+			q.To = q.From.Add(diag.DefaultRange)
 		}
 	}
 	if !q.To.After(q.From) {
@@ -61,7 +63,7 @@ func ParseRangeQuery(rawQuery string, now time.Time, maxRange time.Duration) (Ra
 	return q, nil
 }
 
-func parseTime(name, s string) (time.Time, error) {
+func parseRFC3339(name, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s=%q: want an RFC 3339 time such as 2026-11-26T08:00:00+07:00", name, s)
@@ -72,7 +74,7 @@ func parseTime(name, s string) (time.Time, error) {
 	return t, nil
 }
 
-// ParseLimit parses limit= of /api/events (default 100, 1 to 5000).
+// ParseLimit parses limit= of /api/daemon/events (default 100, 1 to 5000).
 func ParseLimit(rawQuery string) (int, error) {
 	v, err := parseQuery(rawQuery, "limit")
 	if err != nil {
@@ -80,11 +82,11 @@ func ParseLimit(rawQuery string) (int, error) {
 	}
 	s, ok := v["limit"]
 	if !ok {
-		return DefaultEvents, nil
+		return diag.DefaultEvents, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxEvents {
-		return 0, fmt.Errorf("limit=%q: want a whole number from 1 to %d", s, MaxEvents)
+	if err != nil || n < 1 || n > diag.MaxEvents {
+		return 0, fmt.Errorf("limit=%q: want a whole number from 1 to %d", s, diag.MaxEvents)
 	}
 	return n, nil
 }
@@ -115,7 +117,7 @@ func parseQuery(rawQuery string, allowed ...string) (map[string]string, error) {
 	return out, nil
 }
 
-func noParams(r *http.Request, _ []string) error {
+func noParams(r *http.Request) error {
 	_, err := parseQuery(r.URL.RawQuery)
 	return err
 }
