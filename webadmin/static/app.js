@@ -307,7 +307,7 @@ const eventTypes = ['motion', 'camera_offline', 'camera_online', 'scene_change',
 const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low') }[t] || t);
 pages.search = async (root) => {
   const cams = (await cameras()).filter((c) => c.video);
-  const q = h('input', { id: 'se-q', placeholder: L('Từ khoá (cú pháp bleve, ví dụ: type:motion)', 'Query (bleve syntax, e.g. type:motion)'), size: 40 });
+  const q = h('input', { id: 'se-q', type: 'search', placeholder: L('Nhập từ cần tìm, ví dụ: chuyển động', 'Words to find, e.g. motion'), size: 40 });
   const now = new Date();
   const from = h('input', { type: 'datetime-local', id: 'se-from', value: localInput(new Date(now - 86400000)) });
   const to = h('input', { type: 'datetime-local', id: 'se-to', value: localInput(new Date(now.getTime() + 60000)) });
@@ -317,6 +317,7 @@ pages.search = async (root) => {
   const out = h('div', { id: 'se-result' });
   root.append(h('h1', {}, L('Tìm sự kiện', 'Event search')),
     h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, L('Tìm', 'Query'), q), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn),
+      h('p', { class: 'hint', id: 'se-help' }, L('Gõ có dấu hay không dấu đều được: "chuyen dong" tìm ra cả "chuyển động". Kết quả có đủ mọi từ đã nhập.', 'With or without Vietnamese accents: "chuyen dong" also finds "chuyển động". Results hold every word typed.')),
       h('div', { class: 'row' }, 'Camera: ', camBoxes), h('div', { class: 'row' }, L('Loại: ', 'Type: '), typeBoxes)), out);
   const run = async () => {
     const p = new URLSearchParams({ q: q.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()), size: '100' });
