@@ -317,7 +317,7 @@ pages.search = async (root) => {
   const out = h('div', { id: 'se-result' });
   root.append(h('h1', {}, L('Tìm sự kiện', 'Event search')),
     h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, L('Tìm', 'Query'), q), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn),
-      h('p', { class: 'hint', id: 'se-help' }, L('Gõ có dấu hay không dấu đều được: "chuyen dong" tìm ra cả "chuyển động". Kết quả có đủ mọi từ đã nhập.', 'With or without Vietnamese accents: "chuyen dong" also finds "chuyển động". Results hold every word typed.')),
+      h('p', { class: 'muted', id: 'se-help' }, L('Gõ có dấu hay không dấu đều được: "chuyen dong" tìm ra cả "chuyển động". Kết quả có đủ mọi từ đã nhập.', 'With or without Vietnamese accents: "chuyen dong" also finds "chuyển động". Results hold every word typed.')),
       h('div', { class: 'row' }, 'Camera: ', camBoxes), h('div', { class: 'row' }, L('Loại: ', 'Type: '), typeBoxes)), out);
   const run = async () => {
     const p = new URLSearchParams({ q: q.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()), size: '100' });
