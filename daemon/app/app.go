@@ -182,6 +182,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		Logs:            initLog{socket: opt.InitSocket},
 		Stats:           &adapt.Stats{Store: store, DataDir: cfg.DataDir, Version: "matthand"},
 		CertFingerprint: fp, Logger: log.With("component", "webadmin"),
+		Location:     cfg.Location(),
 		OfficerReset: lp.officerReset,
 		Network:      netconf.Store{Path: filepath.Join(cfg.DataDir, netconf.FileName)}, BoxName: id.name, Uplink: id.uplink,
 	})

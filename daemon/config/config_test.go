@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFromArgs(t *testing.T) {
@@ -180,4 +181,17 @@ func FuzzCameraFlag(f *testing.F) {
 			t.Fatalf("round trip: %q -> %+v", v, cam)
 		}
 	})
+}
+
+func TestTimeZone(t *testing.T) {
+	c, err := FromArgs([]string{"-data", t.TempDir()}, io.Discard)
+	if err != nil || c.TimeZone != "Asia/Ho_Chi_Minh" {
+		t.Fatalf("default zone %q: %v", c.TimeZone, err)
+	}
+	if _, off := time.Date(2026, 12, 7, 3, 23, 0, 0, c.Location()).Zone(); off != 7*3600 {
+		t.Errorf("default zone offset %d", off)
+	}
+	if _, err := FromArgs([]string{"-data", t.TempDir(), "-tz", "Mars/Olympus"}, io.Discard); err == nil || !strings.Contains(err.Error(), "time_zone") {
+		t.Errorf("unknown zone: %v", err)
+	}
 }
