@@ -1,7 +1,11 @@
 // Package search keeps every event of the box (motion, scene change, tamper,
 // camera offline/online, disk, login, export, setting changed) and answers
 // queries on them: free text, time range, camera and type filters, facets
-// by camera and type, newest first, paged.
+// by camera and type, newest first, paged. Free text is folded (fold.go):
+// words with or without Vietnamese diacritics, in any case, find the same
+// events, and each event's type names are indexed with its text, so that
+// a motion event is found while it is still going on. The index records the
+// mapping it was made with; an older one is rebuilt from the event log.
 //
 // Index implements events.Publisher. Publish only queues; a background
 // writer applies the queue in batches (when it reaches BatchSize or every
