@@ -55,6 +55,7 @@ func run() error {
 	defer cancel()
 	// From here a Ctrl-C waits for the box (QEMU and the cameras have
 	// their own process groups: the terminal's Ctrl-C reaches only us).
+	defer takeTerminal()()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 
@@ -109,6 +110,11 @@ func run() error {
 	}
 	go func() {
 		if _, err := m.WaitLine(ctx, regexp.MustCompile(`ready: admin`)); err == nil {
+			// init says ready before the daemon's own lines (the setup
+			// code among them) have reached the console: wait for them.
+			wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+			m.WaitLine(wctx, regexp.MustCompile(`msg="matthand ready"`))
+			wcancel()
 			console := m.Console()
 			fmt.Printf("\n%s %s (HTTP %s redirects there)\n", readyLine, m.AdminURL("/"), m.URL("/"))
 			if fp := adminclient.Fingerprint(console); fp != "" {
