@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/hwtest/adminclient"
 	"github.com/matthan/matthan/hwtest/qemu"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
@@ -23,19 +25,33 @@ var (
 	fpLine    = regexp.MustCompile(`certificate SHA-256: (\S+)`)
 	setupLine = regexp.MustCompile(`enter the setup code (\S+)`)
 	faultLine = regexp.MustCompile(`unplug a camera .*curl -X POST 'http://([^/]+)/cameras/cam1/offline`)
+	adminLine = regexp.MustCompile(`==> Trang quản trị / admin page: (https://\S+)`)
 )
 
 // boot is what one `make run` printed.
 type boot struct {
-	fingerprint, setupCode, faultAPI string
-	out                              string
+	admin, fingerprint, setupCode, faultAPI string
+	out                                     string
+}
+
+func parseBoot(text string) boot {
+	b := boot{out: text}
+	for _, f := range []struct {
+		re *regexp.Regexp
+		to *string
+	}{{adminLine, &b.admin}, {fpLine, &b.fingerprint}, {setupLine, &b.setupCode}, {faultLine, &b.faultAPI}} {
+		if m := f.re.FindStringSubmatch(text); m != nil {
+			*f.to = m[1]
+		}
+	}
+	return b
 }
 
 // runOnce starts matthan-run as a terminal runs make: in its own process
 // group, which gets the Ctrl-C. It waits for the admin page line, sends
 // SIGINT to the group and returns what was printed once matthan-run has
-// exited with status 0.
-func runOnce(t *testing.T, bin, out string) boot {
+// exited with status 0. up is called while the box is up.
+func runOnce(t *testing.T, bin, out string, up func(boot)) boot {
 	t.Helper()
 	port := func() string {
 		p, err := qemu.FreePort()
@@ -55,6 +71,7 @@ func runOnce(t *testing.T, bin, out string) boot {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
 	var all strings.Builder
 	ready := make(chan struct{})
 	scanned := make(chan struct{})
@@ -64,7 +81,9 @@ func runOnce(t *testing.T, bin, out string) boot {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		seen := false
 		for sc.Scan() {
+			mu.Lock()
 			all.WriteString(sc.Text() + "\n")
+			mu.Unlock()
 			if !seen && strings.Contains(sc.Text(), "==> Ctrl-C") {
 				seen = true
 				close(ready)
@@ -77,6 +96,10 @@ func runOnce(t *testing.T, bin, out string) boot {
 	select {
 	case <-ready:
 		t.Logf("admin page ready after %v", time.Since(t0).Round(time.Second))
+		mu.Lock()
+		b := parseBoot(all.String())
+		mu.Unlock()
+		up(b)
 	case err := <-waited:
 		<-scanned
 		t.Fatalf("matthan-run exited before the box was ready: %v\n%s", err, all.String())
@@ -105,24 +128,15 @@ func runOnce(t *testing.T, bin, out string) boot {
 		t.Fatalf("no clean power-off\n%s", text)
 	}
 	t.Logf("powered off %v after Ctrl-C", time.Since(t1).Round(time.Second))
-	b := boot{out: text}
-	if m := fpLine.FindStringSubmatch(text); m != nil {
-		b.fingerprint = m[1]
-	}
-	if m := setupLine.FindStringSubmatch(text); m != nil {
-		b.setupCode = m[1]
-	}
-	if m := faultLine.FindStringSubmatch(text); m != nil {
-		b.faultAPI = m[1]
-	}
-	return b
+	return parseBoot(text)
 }
 
 // TestRunKeepsDiskAndExitsZero: `make run` boots, a Ctrl-C powers the box
 // off and exits 0, the fault API address is printed, and the disk is a
-// sparse 16 GiB file under out/. With MATTHAN_BENCH=1 (a second boot: slow
-// under TCG) a second run keeps the disk: same certificate, same setup
-// code, and -fresh starts over is left to the flag's unit test.
+// sparse 16 GiB file under out/ grown into by the box. The first run sets
+// the box up (technician, officer). With MATTHAN_BENCH=1 (a second boot) a
+// second run keeps the disk: same certificate, no setup code, the officer
+// logs in. -fresh is covered by TestPrepareDisk.
 func TestRunKeepsDiskAndExitsZero(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots QEMU")
@@ -140,7 +154,14 @@ func TestRunKeepsDiskAndExitsZero(t *testing.T) {
 		}
 	}
 	bin := testenv.BuildCommand(t, "./hwtest/qemu/cmd/matthan-run")
-	first := runOnce(t, bin, out)
+	officer := adminclient.Officer
+	first := runOnce(t, bin, out, func(b boot) {
+		// A newcomer's first steps: the setup code makes the technician,
+		// who makes the officer.
+		if _, err := adminclient.FirstBoot(t.Context(), b.admin, b.setupCode, b.fingerprint); err != nil {
+			t.Errorf("first boot setup on %s with %q: %v", b.admin, b.setupCode, err)
+		}
+	})
 	if first.fingerprint == "" || first.setupCode == "" {
 		t.Fatalf("first run printed no fingerprint or setup code\n%s", first.out)
 	}
@@ -163,12 +184,16 @@ func TestRunKeepsDiskAndExitsZero(t *testing.T) {
 		t.Log("second run (disk kept) skipped: set MATTHAN_BENCH=1")
 		return
 	}
-	second := runOnce(t, bin, out)
+	second := runOnce(t, bin, out, func(b boot) {
+		if _, err := adminclient.Login(t.Context(), b.admin, b.fingerprint, officer); err != nil {
+			t.Errorf("second run: the officer made in the first cannot log in: %v", err)
+		}
+	})
 	if second.fingerprint != first.fingerprint {
 		t.Errorf("second run: certificate %s, first %s: the disk was not kept", second.fingerprint, first.fingerprint)
 	}
-	if second.setupCode != first.setupCode {
-		t.Errorf("second run: setup code %q, first %q: the disk was not kept", second.setupCode, first.setupCode)
+	if second.setupCode != "" {
+		t.Errorf("second run printed a setup code (%s): the disk was not kept", second.setupCode)
 	}
 	if !strings.Contains(second.out, "kept disk:") {
 		t.Errorf("second run does not say the disk was kept\n%s", second.out)
