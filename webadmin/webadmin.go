@@ -146,6 +146,11 @@ type SystemStats struct {
 	Uptime      float64  `json:"uptimeSec"`
 	TempC       *float64 `json:"tempC,omitempty"`
 	Version     string   `json:"version,omitempty"`
+
+	// DiskFloor is what retention keeps free on the disk: video never
+	// takes it. Oldest is the start of the oldest recording held.
+	DiskFloor int64     `json:"diskFloor"`
+	Oldest    time.Time `json:"oldest,omitzero"`
 }
 
 // Disks is the USB recording disk watcher (daemon/disks.Manager): the
