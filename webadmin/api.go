@@ -718,7 +718,7 @@ func (s *Server) noticeAck(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 
 func (s *Server) apiSystem(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	out := map[string]any{"certFingerprint": s.cfg.CertFingerprint, "webUptimeSec": s.now().Sub(s.started).Seconds(),
-		"boxKeyFingerprint": s.BoxKeyFingerprint(), "boxKeyURL": boxKeyPath}
+		"boxKeyFingerprint": s.BoxKeyFingerprint(), "boxKeyURL": boxKeyPath, "timeZone": s.loc.String()}
 	online, total := 0, 0
 	for _, c := range s.visibleCameras(rc) {
 		total++

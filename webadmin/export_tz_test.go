@@ -67,6 +67,10 @@ func TestExportTimesAreLocal(t *testing.T) {
 	if code, _ := c.do("GET", res.Video, "", ""); code != 200 {
 		t.Errorf("download by the local name: %d", code)
 	}
+	// The system page names the zone these times are in.
+	if _, sys := c.do("GET", "/api/system", "", ""); !strings.Contains(sys, `"timeZone":"Asia/Ho_Chi_Minh"`) {
+		t.Errorf("/api/system does not name the zone: %s", sys)
+	}
 	recs, _ := env.s.audit.Read(auditFilterActor("officer", "export"), 10)
 	if len(recs) != 1 || !strings.HasPrefix(recs[0].Detail, "2026-11-26T17:03:00+07:00..2026-11-26T17:07:07+07:00 ") {
 		t.Fatalf("export audit detail: %+v", recs)

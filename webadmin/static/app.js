@@ -454,6 +454,7 @@ pages.system = async (root) => {
     [L('Ổ đĩa', 'Disk'), st.diskTotal ? fmtBytes(st.diskUsed) + ' / ' + fmtBytes(st.diskTotal) + ' (' + Math.round(100 * st.diskUsed / st.diskTotal) + '%)' : L('không rõ', 'unknown')],
     [L('Số ngày ghi được ở tốc độ hiện tại', 'Days of recording at the current rate'), r.daysCapacity ? r.daysCapacity.toFixed(1) + L(' ngày (đang lưu ', ' days (holding ') + r.daysRecorded.toFixed(1) + L(' ngày)', ' days)') : L('chưa đo được', 'not measured yet')],
     [L('Thời gian chạy', 'Uptime'), fmtDur(st.uptimeSec || r.webUptimeSec)],
+    [L('Múi giờ của đầu ghi', 'Time zone of the recorder'), h('span', { id: 'sys-tz' }, r.timeZone || '—')],
     [L('Nhiệt độ', 'Temperature'), st.tempC !== undefined && st.tempC !== null ? st.tempC.toFixed(1) + ' °C' : L('không có cảm biến', 'no sensor')],
     [L('Đèn hồng ngoại', 'IR light'), r.lights ? (r.lights.irOn ? L('BẬT', 'ON') : L('TẮT', 'OFF')) + ' (' + r.lights.mode + ')' : L('không rõ', 'unknown')],
     [L('Vân tay chứng chỉ HTTPS (SHA-256)', 'HTTPS certificate fingerprint (SHA-256)'), h('span', { class: 'mono', id: 'sys-fp' }, r.certFingerprint || '—')],
