@@ -20,11 +20,13 @@ image:
 repin:
 	$(IMAGE_TOOL) repin -out $(OUT)
 
-# run: 4 simulated cameras, the firmware under UEFI in QEMU, the admin
-# page on https://127.0.0.1:8443/ (http://127.0.0.1:8080/ redirects); Ctrl-C
-# shuts the box down cleanly.
+# run: 4 simulated cameras (fault API on 127.0.0.1:8555), the firmware
+# under UEFI in QEMU, the admin page on https://127.0.0.1:8443/
+# (http://127.0.0.1:8080/ redirects); Ctrl-C shuts the box down cleanly and
+# exits 0. The box's disk, $(OUT)/run/disk.img (16 GiB sparse), is kept
+# across runs; FRESH=1 starts over.
 run: deps kernel $(CLIPS)
-	$(GO) run ./hwtest/qemu/cmd/matthan-run -out $(OUT) $(if $(DEBUG),-debug) $(if $(DIRECT),-direct)
+	$(GO) run ./hwtest/qemu/cmd/matthan-run -out $(OUT) $(if $(DEBUG),-debug) $(if $(DIRECT),-direct) $(if $(FRESH),-fresh)
 
 bench-boot: kernel $(CLIPS)
 	@$(GO) run ./hwtest/qemu/cmd/matthan-bootbench -out $(OUT)

@@ -731,7 +731,7 @@ func (s *Server) noticeAck(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 
 func (s *Server) apiSystem(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	out := map[string]any{"certFingerprint": s.cfg.CertFingerprint, "webUptimeSec": s.now().Sub(s.started).Seconds(),
-		"boxKeyFingerprint": s.BoxKeyFingerprint(), "boxKeyURL": boxKeyPath}
+		"boxKeyFingerprint": s.BoxKeyFingerprint(), "boxKeyURL": boxKeyPath, "timeZone": s.loc.String()}
 	online, total := 0, 0
 	for _, c := range s.visibleCameras(rc) {
 		total++
@@ -743,9 +743,8 @@ func (s *Server) apiSystem(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	if s.cfg.Stats != nil {
 		st := s.cfg.Stats.SystemStats()
 		out["stats"] = st
-		if st.BytesPerDay > 0 {
-			out["daysCapacity"] = float64(st.DiskTotal) / st.BytesPerDay
-			out["daysRecorded"] = float64(st.DiskUsed) / st.BytesPerDay
+		if d, ok := storageDays(st, s.now()); ok {
+			out["daysCapacity"], out["daysRecorded"] = d.capacity, d.held
 		}
 	}
 	if s.cfg.Lights != nil {
@@ -797,3 +796,22 @@ func (s *Server) apiAuditVerify(w http.ResponseWriter, r *http.Request, rc *reqC
 }
 
 var _ = io.EOF
+
+type days struct{ capacity, held float64 }
+
+// storageDays is what the system page says of the disk: the days of video
+// it holds at the current rate once full (the disk less what retention
+// keeps free), and the days it holds now (since the oldest recording
+// kept), not the disk's use divided by the rate. ok is false until the rate is measured.
+func storageDays(st SystemStats, now time.Time) (days, bool) {
+	if st.BytesPerDay <= 0 {
+		return days{}, false
+	}
+	room := max(st.DiskTotal-st.DiskFloor, 0)
+	var d days
+	if !st.Oldest.IsZero() && now.After(st.Oldest) {
+		d.held = now.Sub(st.Oldest).Hours() / 24
+	}
+	d.capacity = float64(room) / st.BytesPerDay
+	return d, true
+}

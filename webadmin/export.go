@@ -50,7 +50,7 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		os.RemoveAll(dir)
 		s.jsonError(w, rc, status, key, args...)
 	}
-	file := fmt.Sprintf("%s_%s_%s.mp4", rc.camera, from.UTC().Format("20060102T150405Z"), to.UTC().Format("20060102T150405Z"))
+	file := exportFileName(rc.camera, from, to, s.loc)
 	f, err := os.Create(filepath.Join(dir, "clip.mp4"))
 	if err != nil {
 		fail(http.StatusInternalServerError, "err_internal", err.Error())
@@ -81,7 +81,7 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	// The audit line comes first: an export the log does not hold is
 	// never handed out.
 	rec, err := s.audit.Append(audit.Record{Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Action: audit.Export, Camera: rc.camera,
-		Detail: fmt.Sprintf("%s..%s sha256=%s gaps=%d", from.Format(time.RFC3339), to.Format(time.RFC3339), sum, len(gaps))})
+		Detail: fmt.Sprintf("%s..%s sha256=%s gaps=%d", from.In(s.loc).Format(time.RFC3339), to.In(s.loc).Format(time.RFC3339), sum, len(gaps))})
 	if err != nil {
 		s.log.Error("export refused: audit append failed", "err", err)
 		fail(http.StatusInternalServerError, "err_internal", "audit")
@@ -106,6 +106,14 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "manifest": m, "signature": sig,
 		"video": "/api/exports/" + id + "/" + file, "manifestURL": "/api/exports/" + id + "/manifest.json", "signatureURL": "/api/exports/" + id + "/manifest.sig"})
+}
+
+// exportFileName names an export by its camera and its range in the box's
+// zone, as people read them: cam1_2026-12-07_03-23-00_2026-12-07_03-33-00.mp4
+// (the manifest beside it states the zone's offset).
+func exportFileName(camera string, from, to time.Time, loc *time.Location) string {
+	const layout = "2006-01-02_15-04-05"
+	return fmt.Sprintf("%s_%s_%s.mp4", camera, from.In(loc).Format(layout), to.In(loc).Format(layout))
 }
 
 // BoxKeyFingerprint is the published fingerprint of the box key that signs

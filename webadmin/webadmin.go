@@ -142,6 +142,11 @@ type SystemStats struct {
 	Uptime      float64  `json:"uptimeSec"`
 	TempC       *float64 `json:"tempC,omitempty"`
 	Version     string   `json:"version,omitempty"`
+
+	// DiskFloor is what retention keeps free on the disk: video never
+	// takes it. Oldest is the start of the oldest recording held.
+	DiskFloor int64     `json:"diskFloor"`
+	Oldest    time.Time `json:"oldest,omitzero"`
 }
 
 // Disks is the USB recording disk watcher (daemon/disks.Manager): the
@@ -284,10 +289,13 @@ func New(cfg Config) (*Server, error) {
 	if s.signKey, err = evidence.LoadOrCreateKey(filepath.Join(cfg.DataDir, evidence.KeyFile)); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
+	if s.loc = cfg.Location; s.loc == nil {
+		s.loc, _ = evidence.Zone("") // the default zone always loads
+	}
 	// The audit log's head is signed with the box key (see daemon/audit).
 	if s.audit, err = audit.Open(filepath.Join(cfg.DataDir, "audit.log"), audit.Options{
 		Sign:      func(m []byte) []byte { return ed25519.Sign(s.signKey, m) },
-		PublicKey: s.signKey.Public().(ed25519.PublicKey), Budget: cfg.AuditBudget, Now: cfg.Now,
+		PublicKey: s.signKey.Public().(ed25519.PublicKey), Budget: cfg.AuditBudget, Now: cfg.Now, Location: s.loc,
 	}); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
@@ -295,9 +303,6 @@ func New(cfg Config) (*Server, error) {
 		if s.cams, err = cameras.Open(filepath.Join(cfg.DataDir, cameras.FileName)); err != nil {
 			return nil, fmt.Errorf("webadmin: %w", err)
 		}
-	}
-	if s.loc = cfg.Location; s.loc == nil {
-		s.loc, _ = evidence.Zone("") // the default zone always loads
 	}
 	s.exportDir = filepath.Join(cfg.DataDir, "exports")
 	if err := os.MkdirAll(s.exportDir, 0o700); err != nil {

@@ -129,6 +129,9 @@ type Options struct {
 	// records are written (default 1 h).
 	CheckpointEvery time.Duration
 	Now             func() time.Time
+	// Location is the zone of the times written into details people read
+	// (default UTC); records themselves keep UTC.
+	Location *time.Location
 }
 
 // DefaultBudget is the audit log's disk budget when Options.Budget is 0.
@@ -177,6 +180,9 @@ func Open(path string, opts ...Options) (*Log, error) {
 	}
 	if opt.CheckpointEvery <= 0 {
 		opt.CheckpointEvery = time.Hour
+	}
+	if opt.Location == nil {
+		opt.Location = time.UTC
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -410,7 +416,7 @@ func (l *Log) writeLocked(r Record) (Record, error) {
 		n, first, cause := l.lost, l.lostAt, l.lostErr
 		l.lost = 0
 		_, err := l.writeOne(Record{Actor: "system", Action: Gap, Count: n,
-			Detail: fmt.Sprintf("%d audit records could not be written from %s: %v", n, first.UTC().Format(time.RFC3339), cause)})
+			Detail: fmt.Sprintf("%d audit records could not be written from %s: %v", n, first.In(l.opt.Location).Format(time.RFC3339), cause)})
 		if err != nil {
 			l.lost = n
 			l.noteLost(r, err)

@@ -94,7 +94,7 @@ func (l *Log) flushDeniedLocked(now time.Time) {
 		r.Count = a.count
 		if a.count > 1 {
 			r.Detail = fmt.Sprintf("%d times %s to %s; the first: %s", a.count,
-				a.first.UTC().Format("15:04:05"), a.last.UTC().Format("15:04:05"), r.Detail)
+				a.first.In(l.opt.Location).Format("15:04:05"), a.last.In(l.opt.Location).Format("15:04:05"), r.Detail)
 		}
 		l.writeLocked(r) // a failure is counted in the next Gap record
 	}

@@ -483,3 +483,27 @@ func TestVerifyWhileRotating(t *testing.T) {
 		}
 	}
 }
+
+// TestDenialTimesAreLocal: the times an aggregated line's detail names are
+// in Options.Location (people read them), the record's time stays UTC.
+func TestDenialTimesAreLocal(t *testing.T) {
+	c := newClock()
+	l, err := Open(filepath.Join(t.TempDir(), "audit.log"), Options{Now: c.Now, Location: time.FixedZone("ICT", 7*3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	first := c.Now()
+	l.Deny(Record{Actor: "house1", IP: "10.0.0.5", Detail: "GET /live/cam2"})
+	c.Add(2 * time.Second)
+	l.Deny(Record{Actor: "house1", IP: "10.0.0.5", Detail: "GET /live/cam2"})
+	recs, _ := l.Read(Filter{Action: Denied}, 10)
+	if len(recs) != 1 {
+		t.Fatalf("%d records: %+v", len(recs), recs)
+	}
+	loc := first.In(time.FixedZone("", 7*3600))
+	want := "2 times " + loc.Format("15:04:05") + " to " + loc.Add(2*time.Second).Format("15:04:05")
+	if !strings.HasPrefix(recs[0].Detail, want) || recs[0].Time.Location() != time.UTC {
+		t.Errorf("detail %q (time %v), want it to start with %q", recs[0].Detail, recs[0].Time, want)
+	}
+}

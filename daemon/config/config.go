@@ -20,6 +20,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/camnet"
+	"github.com/matthan/matthan/daemon/evidence"
 )
 
 // Recording modes of a camera.
@@ -96,6 +97,10 @@ type Config struct {
 	// OfflineAfterSeconds: a camera gone this long raises an offline event.
 	OfflineAfterSeconds float64  `json:"offline_after_seconds"`
 	Cameras             []Camera `json:"cameras"`
+	// TimeZone is the box's time zone (an IANA name, default
+	// Asia/Ho_Chi_Minh): storage keeps UTC, but what people see, print or
+	// save (export file names, manifests, audit details) is in this zone.
+	TimeZone string `json:"time_zone,omitempty"`
 	// AllowLoopbackCameras lets camera URLs point at the box itself
 	// (127.0.0.0/8, ::1): the host-mode development daemon and tests over
 	// simulated cameras only, so a flag and never a setting of the box's
@@ -106,6 +111,16 @@ type Config struct {
 // CameraPolicy is the addresses cameras may have.
 func (c *Config) CameraPolicy() camnet.Policy {
 	return camnet.Policy{AllowLoopback: c.AllowLoopbackCameras}
+}
+
+// Location is TimeZone loaded (see evidence.Zone, which owns the zone's
+// default and its fallback); Validate has checked that it loads.
+func (c *Config) Location() *time.Location {
+	loc, err := evidence.Zone(c.TimeZone)
+	if err != nil {
+		loc, _ = evidence.Zone("")
+	}
+	return loc
 }
 
 // MaxLoss is MaxLossSeconds as a duration.
@@ -156,6 +171,9 @@ func (c *Config) applyDefaults() {
 	if c.OfflineAfterSeconds == 0 {
 		c.OfflineAfterSeconds = DefaultOfflineAfter
 	}
+	if c.TimeZone == "" {
+		c.TimeZone = evidence.DefaultZoneName
+	}
 	for i := range c.Cameras {
 		if c.Cameras[i].Recording == "" {
 			c.Cameras[i].Recording = RecordContinuous
@@ -193,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.OfflineAfterSeconds >= 0.1 && c.OfflineAfterSeconds <= 3600) {
 		bad("offline_after_seconds %v: want 0.1 to 3600", c.OfflineAfterSeconds)
+	}
+	if _, err := evidence.Zone(c.TimeZone); err != nil {
+		bad("time_zone: %w (an IANA name such as %s)", err, evidence.DefaultZoneName)
 	}
 	// No cameras is fine: a fresh box starts with none and the technician
 	// adds them on the admin page.
@@ -356,6 +377,7 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		maxLoss = fs.Float64("max-loss", DefaultMaxLoss, "seconds of video a power cut may lose per camera")
 		offline = fs.Float64("offline-after", DefaultOfflineAfter, "seconds a camera must be gone before the offline event")
 		noMo    = fs.Bool("no-motion", false, "turn motion analysis off on every camera (record only; see no_motion)")
+		tz      = fs.String("tz", evidence.DefaultZoneName, "time zone of what people see, print or save (IANA name)")
 		loop    = fs.Bool("allow-loopback-cameras", false, "allow camera URLs on this host (127.0.0.1, ::1): development and tests with simulated cameras only")
 	)
 	fs.Var(&cams, "camera", "camera NAME=rtsp://user:pass@host/path (repeatable)")
@@ -397,6 +419,9 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 	}
 	if set["offline-after"] || *file == "" {
 		c.OfflineAfterSeconds = *offline
+	}
+	if set["tz"] || *file == "" {
+		c.TimeZone = *tz
 	}
 	c.Cameras = append(c.Cameras, cams...)
 	c.AllowLoopbackCameras = *loop

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFromArgs(t *testing.T) {
@@ -200,5 +201,18 @@ func TestCameraRecord(t *testing.T) {
 		if key, ok := r.Validate(); !ok {
 			t.Errorf("%s: record invalid: %s", tt.recording, key)
 		}
+	}
+}
+
+func TestTimeZone(t *testing.T) {
+	c, err := FromArgs([]string{"-data", t.TempDir()}, io.Discard)
+	if err != nil || c.TimeZone != "Asia/Ho_Chi_Minh" {
+		t.Fatalf("default zone %q: %v", c.TimeZone, err)
+	}
+	if _, off := time.Date(2026, 12, 7, 3, 23, 0, 0, c.Location()).Zone(); off != 7*3600 {
+		t.Errorf("default zone offset %d", off)
+	}
+	if _, err := FromArgs([]string{"-data", t.TempDir(), "-tz", "Mars/Olympus"}, io.Discard); err == nil || !strings.Contains(err.Error(), "time_zone") {
+		t.Errorf("unknown zone: %v", err)
 	}
 }

@@ -1,7 +1,11 @@
 // Package search keeps every event of the box (motion, scene change, tamper,
 // camera offline/online, disk, login, export, setting changed) and answers
 // queries on them: free text, time range, camera and type filters, facets
-// by camera and type, newest first, paged.
+// by camera and type, newest first, paged. Free text is folded (fold.go):
+// words with or without Vietnamese diacritics, in any case, find the same
+// events, and each event's type names are indexed with its text, so that
+// a motion event is found while it is still going on. The index records the
+// mapping it was made with; an older one is rebuilt from the event log.
 //
 // Index implements events.Publisher. Publish only queues; a background
 // writer applies the queue in batches (when it reaches BatchSize or every
@@ -35,7 +39,6 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	"github.com/blevesearch/bleve/v2/mapping"
 
 	"github.com/matthan/matthan/daemon/events"
@@ -99,6 +102,20 @@ type Index struct {
 	// Repaired is set when Open found an index it could not open and moved
 	// it aside to path+".broken-<unix time>" (it is rebuilt from the log).
 	Repaired string
+	// Rebuilt is set when Open found an index made with another mapping
+	// (mappingVersion) and rebuilt it from the log.
+	Rebuilt bool
+}
+
+// currentMapping reports whether idx was made with this version's mapping.
+func currentMapping(idx bleve.Index) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	v, err := idx.GetInternal(mappingMark)
+	return err == nil && string(v) == mappingVersion
 }
 
 // logMark is bleve's internal key holding the log generation and the
@@ -167,7 +184,7 @@ func newMapping() mapping.IndexMapping {
 	score.DocValues = false
 	dm.AddFieldMappingsAt(fScore, score)
 	text := bleve.NewTextFieldMapping()
-	text.Analyzer = standard.Name
+	text.Analyzer = foldAnalyzer
 	text.Store = false
 	text.IncludeTermVectors = false
 	text.IncludeInAll = false
@@ -181,6 +198,9 @@ func newMapping() mapping.IndexMapping {
 	dm.AddFieldMappingsAt(fStored, stored)
 
 	im := bleve.NewIndexMapping()
+	if err := addFoldAnalyzer(im); err != nil {
+		panic(fmt.Sprintf("search: the folding analyzer: %v", err)) // a programming error, caught by every test
+	}
 	im.DefaultMapping = dm
 	im.DefaultField = fText
 	im.StoreDynamic = false
@@ -254,6 +274,20 @@ func Open(path string, opt Options) (*Index, error) {
 	x.tl.add(batch, offs)
 	x.log = l
 	idx, err := openBleve(path)
+	if err == nil && !currentMapping(idx) {
+		// Made by an older version (before Vietnamese folding): the
+		// log is the truth, rebuild the index from it.
+		opt.Logf("search: index %s was made with another analysis (want %s); rebuilding it from the event log (%d events, %d bytes)", path, mappingVersion, len(x.tl.ids), l.end)
+		func() {
+			defer func() { recover() }()
+			idx.Close()
+		}()
+		if rerr := os.RemoveAll(path); rerr != nil {
+			opt.Logf("search: deleting %s: %v", path, rerr)
+		}
+		x.Rebuilt = true
+		idx, err = newBleve(path)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
@@ -315,6 +349,10 @@ func newBleve(path string) (idx bleve.Index, err error) {
 	idx, err = bleve.New(path, newMapping())
 	if err != nil {
 		return nil, fmt.Errorf("search: create index %s: %w", path, err)
+	}
+	if err := idx.SetInternal(mappingMark, []byte(mappingVersion)); err != nil {
+		idx.Close()
+		return nil, fmt.Errorf("search: create index %s: mark its mapping: %w", path, err)
 	}
 	syncNewIndex(path)
 	return idx, nil
@@ -610,7 +648,7 @@ func (x *Index) index(evs []events.Event, mark int64) (err error) {
 			return fmt.Errorf("encode event %s: %w", e.ID, err)
 		}
 		d := doc{Type: string(e.Type), Camera: e.Camera, Household: e.Household, Start: e.Start.UTC(),
-			Score: e.Score, Text: e.Text, J: string(j)}
+			Score: e.Score, Text: indexedText(e), J: string(j)}
 		if err := b.Index(e.ID, d); err != nil {
 			return fmt.Errorf("index event %s: %w", e.ID, err)
 		}

@@ -28,8 +28,10 @@ const (
 
 // Query selects events. Zero fields do not filter.
 type Query struct {
-	// Text is a bleve query string over the event text ("xe máy", "cổng"),
-	// which may also name fields: "camera:cam3 +type:motion score:>0.2".
+	// Text is the words to find ("xe máy", "chuyen dong"): events holding
+	// all of them, in any case, with or without diacritics. Text with query
+	// syntax in it is a bleve query string, which may also name fields:
+	// "camera:cam3 +type:motion score:>0.2".
 	Text     string
 	From, To time.Time // Start in [From, To)
 	Cameras  []string
@@ -79,7 +81,12 @@ func (q Query) request() (*bleve.SearchRequest, error) {
 		return nil, fmt.Errorf("page %d of size %d is past the first %d results", q.Page, q.Size, MaxResultWindow)
 	}
 	var must []query.Query
-	if s := strings.TrimSpace(q.Text); s != "" {
+	if s := strings.TrimSpace(q.Text); s != "" && plainWords(s) {
+		m := bleve.NewMatchQuery(s)
+		m.SetField(fText)
+		m.SetOperator(query.MatchQueryOperatorAnd)
+		must = append(must, m)
+	} else if s != "" {
 		qs := bleve.NewQueryStringQuery(s)
 		if _, err := qs.Parse(); err != nil {
 			return nil, fmt.Errorf("query %q: %w", s, err)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"time"
 )
 
@@ -15,45 +16,60 @@ import (
 // run` and the boot benchmark.
 type Cameras struct {
 	RTSP string // host:port
-	cmd  *exec.Cmd
+	// Control is the fault API's host:port (hwtest/README.md), "" when
+	// it is off.
+	Control string
+	cmd     *exec.Cmd
 }
 
-var camsimReady = regexp.MustCompile(`camsim: ready rtsp=(\S+)`)
+var camsimReady = regexp.MustCompile(`camsim: ready rtsp=(\S+) control=(\S+)`)
 
 // StartCameras builds camsim into dir and starts it with n cameras on
-// 127.0.0.1:port, reading clips from clipsDir.
+// 127.0.0.1:port, reading clips from clipsDir, without its fault API.
 func StartCameras(ctx context.Context, repo, dir, clipsDir string, n, port int) (*Cameras, error) {
+	return StartCamerasControl(ctx, repo, dir, clipsDir, n, port, "")
+}
+
+// StartCamerasControl is StartCameras with the fault API on control
+// (host:port; "" for none). The simulator has its own process group: a
+// Ctrl-C in the terminal reaches the caller, which stops it after the box.
+func StartCamerasControl(ctx context.Context, repo, dir, clipsDir string, n, port int, control string) (*Cameras, error) {
 	bin := filepath.Join(dir, "camsim")
 	b := exec.CommandContext(ctx, "go", "build", "-o", bin, "./hwtest/cmd/camsim")
 	b.Dir = repo
 	if out, err := b.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build camsim: %w\n%s", err, out)
 	}
-	cmd := exec.CommandContext(ctx, bin, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-control", "",
+	cmd := exec.CommandContext(ctx, bin, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-control", control,
 		"-cameras", fmt.Sprint(n), "-no-h265-camera", "-quiet", "-clips", clipsDir)
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stdout = os.Stdout
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start camsim: %w", err)
 	}
-	ready := make(chan string, 1)
+	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if m := camsimReady.FindStringSubmatch(sc.Text()); m != nil {
 				select {
-				case ready <- m[1]:
+				case ready <- m:
 				default:
 				}
 			}
 		}
 	}()
 	select {
-	case addr := <-ready:
-		return &Cameras{RTSP: addr, cmd: cmd}, nil
+	case m := <-ready:
+		c := &Cameras{RTSP: m[1], cmd: cmd}
+		if m[2] != "none" {
+			c.Control = m[2]
+		}
+		return c, nil
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()

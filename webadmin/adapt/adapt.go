@@ -155,6 +155,14 @@ func (s *Stats) SystemStats() webadmin.SystemStats {
 		out.DiskUsed = out.DiskTotal - int64(fs.Bfree)*int64(fs.Bsize)
 	}
 	if s.Store != nil {
+		st := s.Store
+		if d := st.Disk(); d != nil {
+			st = d
+		}
+		out.DiskFloor = st.Floor(out.DiskTotal)
+		if seg, ok := s.Store.Oldest(); ok {
+			out.Oldest = seg.Start
+		}
 		if el := time.Since(s.started); el > 10*time.Second {
 			out.BytesPerDay = float64(s.Store.Stats().VideoBytes) / el.Seconds() * 86400
 		}

@@ -312,7 +312,7 @@ const eventName = (e) => ({ covered: L('Camera bị che', 'Camera covered'), mov
   + (e.cause === 'box' ? ' ' + L('(do hộp bật/tắt đèn hồng ngoại)', '(the box switched its IR LEDs)') : '');
 pages.search = async (root) => {
   const cams = (await cameras()).filter((c) => c.video);
-  const q = h('input', { id: 'se-q', placeholder: L('Từ khoá (cú pháp bleve, ví dụ: type:motion)', 'Query (bleve syntax, e.g. type:motion)'), size: 40 });
+  const q = h('input', { id: 'se-q', type: 'search', placeholder: L('Nhập từ cần tìm, ví dụ: chuyển động', 'Words to find, e.g. motion'), size: 40 });
   const now = new Date();
   const from = h('input', { type: 'datetime-local', id: 'se-from', value: localInput(new Date(now - 86400000)) });
   const to = h('input', { type: 'datetime-local', id: 'se-to', value: localInput(new Date(now.getTime() + 60000)) });
@@ -322,6 +322,7 @@ pages.search = async (root) => {
   const out = h('div', { id: 'se-result' });
   root.append(h('h1', {}, L('Tìm sự kiện', 'Event search')),
     h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, L('Tìm', 'Query'), q), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn),
+      h('p', { class: 'muted', id: 'se-help' }, L('Gõ có dấu hay không dấu đều được: "chuyen dong" tìm ra cả "chuyển động". Kết quả có đủ mọi từ đã nhập.', 'With or without Vietnamese accents: "chuyen dong" also finds "chuyển động". Results hold every word typed.')),
       h('div', { class: 'row' }, 'Camera: ', camBoxes), h('div', { class: 'row' }, L('Loại: ', 'Type: '), typeBoxes)), out);
   const run = async () => {
     const p = new URLSearchParams({ q: q.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()), size: '100' });
@@ -458,6 +459,7 @@ pages.system = async (root) => {
     [L('Ổ đĩa', 'Disk'), st.diskTotal ? fmtBytes(st.diskUsed) + ' / ' + fmtBytes(st.diskTotal) + ' (' + Math.round(100 * st.diskUsed / st.diskTotal) + '%)' : L('không rõ', 'unknown')],
     [L('Số ngày ghi được ở tốc độ hiện tại', 'Days of recording at the current rate'), r.daysCapacity ? r.daysCapacity.toFixed(1) + L(' ngày (đang lưu ', ' days (holding ') + r.daysRecorded.toFixed(1) + L(' ngày)', ' days)') : L('chưa đo được', 'not measured yet')],
     [L('Thời gian chạy', 'Uptime'), fmtDur(st.uptimeSec || r.webUptimeSec)],
+    [L('Múi giờ của đầu ghi', 'Time zone of the recorder'), h('span', { id: 'sys-tz' }, r.timeZone || '—')],
     [L('Nhiệt độ', 'Temperature'), st.tempC !== undefined && st.tempC !== null ? st.tempC.toFixed(1) + ' °C' : L('không có cảm biến', 'no sensor')],
     [L('Đèn hồng ngoại', 'IR light'), r.lights ? (r.lights.irOn ? L('BẬT', 'ON') : L('TẮT', 'OFF')) + ' (' + r.lights.mode + ')' : L('không rõ', 'unknown')],
     [L('Vân tay chứng chỉ HTTPS (SHA-256)', 'HTTPS certificate fingerprint (SHA-256)'), h('span', { class: 'mono', id: 'sys-fp' }, r.certFingerprint || '—')],

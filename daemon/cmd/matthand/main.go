@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	_ "time/tzdata" // the box has no zone database: any time_zone loads
 
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/webadmin/box"

@@ -1,8 +1,15 @@
 // Command matthan-run is `make run`: it builds the qemu-virt firmware,
-// starts 4 simulated cameras, boots the disk image under UEFI in QEMU and
-// prints the admin address on 127.0.0.1. Ctrl-C presses the virtual
-// power button: the box shuts down cleanly (daemon flushes, data
-// partition unmounted) and QEMU exits.
+// starts 4 simulated cameras (with their fault API, so that a camera can be
+// unplugged), boots the firmware under UEFI in QEMU and prints the admin
+// address on 127.0.0.1. Ctrl-C presses the virtual power button: the box
+// shuts down cleanly (daemon flushes, data partition unmounted), QEMU exits
+// and so does matthan-run, with status 0.
+//
+// The box's disk is kept in OUT/run/disk.img across runs (a sparse 16 GiB
+// file; the box grows its data partition to fill it at the first boot):
+// the setup, the certificate, the accounts and the recordings stay. Each
+// run writes the new firmware over the disk's boot partition only. -fresh
+// (make run FRESH=1) starts over with a blank disk.
 package main
 
 import (
@@ -28,64 +35,112 @@ func main() {
 	}
 }
 
+// readyLine is printed once the admin page answers (tests wait for it).
+const readyLine = "==> Trang quản trị / admin page:"
+
 func run() error {
 	out := flag.String("out", "out", "output folder")
 	port := flag.Int("port", 8080, "plain-HTTP port on 127.0.0.1 (health; redirects to HTTPS)")
 	tlsPort := flag.Int("tls-port", 8443, "HTTPS admin page port on 127.0.0.1")
 	camPort := flag.Int("camera-port", 8554, "camera simulator RTSP port on 127.0.0.1")
+	control := flag.String("camera-control", "127.0.0.1:8555", "camera simulator fault API address (empty: off)")
 	direct := flag.Bool("direct", false, "direct kernel boot (faster) instead of UEFI from the disk image")
 	debug := flag.Bool("debug", false, "debug image (shell on the console)")
+	fresh := flag.Bool("fresh", false, "start over with a blank disk (new setup code, certificate, accounts, no recordings)")
+	diskGiB := flag.Int64("disk-gib", 16, "size of the box's disk file (sparse) when it is made")
 	flag.Parse()
 	repo, _ := os.Getwd()
 	absOut, _ := filepath.Abs(*out)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// From here a Ctrl-C waits for the box (QEMU and the cameras have
+	// their own process groups: the terminal's Ctrl-C reaches only us).
+	defer takeTerminal()()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 
 	cmdline := qemu.GuestCmdlineWithSub(4, *camPort)
 	fmt.Println("Đang dựng firmware / building the qemu-virt firmware ...")
-	res, err := build.Build(ctx, build.Options{Board: "qemu-virt", Repo: repo, Out: filepath.Join(absOut, "qemu-virt-run"),
+	// A Ctrl-C while building stops the build (nothing runs yet).
+	buildCtx, stopBuild := context.WithCancel(ctx)
+	built := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			stopBuild()
+		case <-built:
+		}
+	}()
+	res, err := build.Build(buildCtx, build.Options{Board: "qemu-virt", Repo: repo, Out: filepath.Join(absOut, "qemu-virt-run"),
 		Cache: filepath.Join(absOut, "cache"), Cmdline: cmdline, Debug: *debug, Log: os.Stderr})
+	close(built)
+	if buildCtx.Err() != nil {
+		fmt.Println("\nmatthan-run: stopped while building")
+		return nil
+	}
+	stopBuild()
 	if err != nil {
 		return err
 	}
-	cams, err := qemu.StartCameras(ctx, repo, filepath.Join(absOut, "qemu-virt-run"), filepath.Join(absOut, "clips"), 4, *camPort)
+	disk := filepath.Join(absOut, "run", "disk.img")
+	kept, err := prepareDisk(res.Image, disk, *diskGiB<<30, *fresh)
+	if err != nil {
+		return err
+	}
+	if kept {
+		fmt.Printf("Ổ đĩa giữ lại / kept disk: %s (new firmware, same data; make run FRESH=1 starts over)\n", disk)
+	} else {
+		fmt.Printf("Ổ đĩa mới / new disk: %s (%d GiB sparse; kept across runs, make run FRESH=1 starts over)\n", disk, *diskGiB)
+	}
+	cams, err := qemu.StartCamerasControl(ctx, repo, filepath.Join(absOut, "qemu-virt-run"), filepath.Join(absOut, "clips"), 4, *camPort, *control)
 	if err != nil {
 		return err
 	}
 	defer cams.Stop()
 	fmt.Printf("4 camera giả lập / simulated cameras: rtsp://%s/cam1..cam4\n", cams.RTSP)
 
-	o := qemu.Options{Disk: res.Image, HostPort: *port, TLSHostPort: *tlsPort, Console: os.Stdout}
+	o := qemu.Options{Disk: disk, HostPort: *port, TLSHostPort: *tlsPort, Console: os.Stdout}
 	if *direct {
-		o = qemu.Options{Kernel: res.Kernel, Initrd: res.Initramfs, Disk: res.Image, HostPort: *port, TLSHostPort: *tlsPort, Console: os.Stdout,
+		o = qemu.Options{Kernel: res.Kernel, Initrd: res.Initramfs, Disk: disk, HostPort: *port, TLSHostPort: *tlsPort, Console: os.Stdout,
 			Cmdline: "console=ttyAMA0 quiet " + cmdline}
 	}
 	m, err := qemu.Start(ctx, o)
 	if err != nil {
 		return err
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		if _, err := m.WaitLine(ctx, regexp.MustCompile(`ready: admin`)); err == nil {
+			// init says ready before the daemon's own lines (the setup
+			// code among them) have reached the console: wait for them.
+			wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+			m.WaitLine(wctx, regexp.MustCompile(`msg="matthand ready"`))
+			wcancel()
 			console := m.Console()
-			fmt.Printf("\n==> Trang quản trị / admin page: %s (HTTP %s redirects there)\n", m.AdminURL("/"), m.URL("/"))
+			fmt.Printf("\n%s %s (HTTP %s redirects there)\n", readyLine, m.AdminURL("/"), m.URL("/"))
 			if fp := adminclient.Fingerprint(console); fp != "" {
 				fmt.Printf("==> Chứng chỉ / certificate SHA-256: %s (self-signed: the browser warns once)\n", fp)
 			}
 			if code := adminclient.SetupCode(console); code != "" {
 				fmt.Printf("==> Đăng nhập lần đầu / first login: open the page, enter the setup code %s and create the technician account\n", code)
 			} else {
-				fmt.Println("==> Đăng nhập / log in: with the accounts made at the first boot (this disk was set up before)")
+				fmt.Println("==> Đăng nhập / log in: with the accounts made before (this disk was set up before; make run FRESH=1 starts over)")
 			}
 			fmt.Printf("==> Health: curl %s\n", m.URL("/api/health"))
-			fmt.Println("==> Ctrl-C: tắt máy sạch / clean shutdown (power button)")
+			if cams.Control != "" {
+				fmt.Printf("==> Rút dây camera / unplug a camera for 30 s: curl -X POST 'http://%s/cameras/cam1/offline?for=30s' (fault API: hwtest/README.md)\n", cams.Control)
+			}
+			fmt.Println("==> Ctrl-C: tắt máy sạch / clean shutdown (power button); the disk is kept")
 		}
 	}()
 	select {
 	case <-sigs:
 		fmt.Println("\nmatthan-run: pressing the power button (system_powerdown) ...")
 		if err := m.PowerButton(); err != nil {
+			select {
+			case <-m.Exited(): // it was already going
+				return nil
+			default:
+			}
 			return err
 		}
 		first := time.Now()
@@ -97,7 +152,7 @@ func run() error {
 				return nil
 			case <-sigs:
 				if time.Since(first) < 2*time.Second {
-					continue // the same Ctrl-C, relayed by make or go run
+					continue // the same Ctrl-C, sent again
 				}
 				fmt.Println("matthan-run: second Ctrl-C: cutting the power")
 				m.Kill()

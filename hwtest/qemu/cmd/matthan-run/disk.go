@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// prepareDisk makes disk the box's disk for this run: a sparse copy of
+// image grown to size when it does not exist (or fresh), else the kept disk
+// with image's firmware (everything before the data partition) written
+// over its own. It reports whether the disk was kept.
+func prepareDisk(image, disk string, size int64, fresh bool) (kept bool, err error) {
+	if fresh {
+		if err := os.Remove(disk); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, fmt.Errorf("start over: %w", err)
+		}
+	}
+	if _, err := os.Stat(disk); err == nil {
+		return true, updateFirmware(image, disk)
+	}
+	if err := os.MkdirAll(filepath.Dir(disk), 0o755); err != nil {
+		return false, err
+	}
+	tmp := disk + ".new"
+	if err := sparseCopy(image, tmp, size); err != nil {
+		os.Remove(tmp)
+		return false, err
+	}
+	return false, os.Rename(tmp, disk)
+}
+
+// sparseCopy copies src to dst leaving its zero blocks as holes, and
+// makes dst size bytes long (at least src's size).
+func sparseCopy(src, dst string, size int64) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	buf := make([]byte, 1<<20)
+	var off int64
+	for {
+		n, rerr := io.ReadFull(in, buf)
+		if n > 0 {
+			if !allZero(buf[:n]) {
+				if _, err := out.WriteAt(buf[:n], off); err != nil {
+					return fmt.Errorf("write %s: %w", dst, err)
+				}
+			}
+			off += int64(n)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("read %s: %w", src, rerr)
+		}
+	}
+	if err := out.Truncate(max(off, size)); err != nil {
+		return err
+	}
+	return out.Close()
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// part is a GPT partition's first and last sector (512-byte sectors).
+type part struct{ first, last uint64 }
+
+// partitions reads the primary GPT of a disk file.
+func partitions(path string) ([]part, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := make([]byte, 92)
+	if _, err := f.ReadAt(h, 512); err != nil || !bytes.Equal(h[:8], []byte("EFI PART")) {
+		return nil, fmt.Errorf("%s: no GPT (%v)", path, err)
+	}
+	lba := binary.LittleEndian.Uint64(h[72:])
+	n := binary.LittleEndian.Uint32(h[80:])
+	size := binary.LittleEndian.Uint32(h[84:])
+	if n > 128 || size < 128 || size > 1024 {
+		return nil, fmt.Errorf("%s: odd GPT (%d entries of %d bytes)", path, n, size)
+	}
+	ents := make([]byte, int(n)*int(size))
+	if _, err := f.ReadAt(ents, int64(lba)*512); err != nil {
+		return nil, fmt.Errorf("%s: GPT entries: %w", path, err)
+	}
+	var ps []part
+	for i := 0; i < int(n); i++ {
+		e := ents[i*int(size):]
+		if allZero(e[:16]) { // unused entry
+			continue
+		}
+		ps = append(ps, part{binary.LittleEndian.Uint64(e[32:]), binary.LittleEndian.Uint64(e[40:])})
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("%s: no partitions", path)
+	}
+	return ps, nil
+}
+
+// updateFirmware writes image's partitions before its data partition (the
+// last one: boot, firmware slots) over disk's, keeping disk's data
+// partition and partition table. The layouts must agree.
+func updateFirmware(image, disk string) error {
+	ip, err := partitions(image)
+	if err != nil {
+		return err
+	}
+	dp, err := partitions(disk)
+	if err != nil {
+		return fmt.Errorf("kept disk: %w; make run FRESH=1 starts over", err)
+	}
+	same := len(ip) == len(dp)
+	for i := 0; same && i < len(ip); i++ {
+		same = ip[i].first == dp[i].first && (i == len(ip)-1 || ip[i].last == dp[i].last)
+	}
+	if !same {
+		return fmt.Errorf("the firmware's partition layout changed since %s was made: make run FRESH=1 starts over (its setup, accounts and recordings are lost)", disk)
+	}
+	from, to := int64(ip[0].first)*512, int64(ip[len(ip)-1].first)*512
+	in, err := os.Open(image)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(disk, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if _, err := io.Copy(io.NewOffsetWriter(out, from), io.NewSectionReader(in, from, to-from)); err != nil {
+		return fmt.Errorf("write the firmware onto %s: %w", disk, err)
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	return out.Close()
+}
