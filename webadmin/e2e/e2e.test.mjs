@@ -256,7 +256,7 @@ test('export: the downloaded MP4 matches the SHA-256 shown and the signed manife
   await page.goto(box.url + '/audit');
   await page.waitForSelector('#au-verify.notice');
   const rows = await page.textContent('#au-table');
-  assert.match(rows, /export/);
+  assert.match(rows, /Trích xuất/);
   await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });
 });
 

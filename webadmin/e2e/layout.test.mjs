@@ -125,3 +125,46 @@ test('desktop 1366×768: the header is one line and the live wall fits the scree
     assert.ok(h < 60, `technician's header ${h} px high`);
   } finally { await ctx.close(); }
 });
+
+test('small things: busy button, favicon and logo, Vietnamese numbers and audit words, app.js revalidated', async () => {
+  const ctx = await launchBrowser(phones[0].opts);
+  const page = await ctx.newPage();
+  try {
+    await login(page, box.url, users.officer, PW);
+    // The logo is an image that loaded (not a missing-glyph box) and /favicon.ico exists.
+    assert.ok(await page.$eval('.brand img', (i) => i.complete && i.naturalWidth > 0), 'logo not loaded');
+    assert.equal(await page.evaluate(async () => (await fetch('/favicon.ico')).status), 200);
+    // A change in flight shows on its button: busy and not pressable twice.
+    await page.goto(box.url + '/users');
+    await page.waitForSelector('#us-create');
+    await page.route('**/api/users', async (route) => { if (route.request().method() === 'POST') await new Promise((r) => setTimeout(r, 1500)); await route.continue(); });
+    await page.fill('#us-name', 'nha-an-2');
+    await page.fill('#us-password', PW);
+    await page.click('#us-create');
+    assert.deepEqual(await page.$eval('#us-create', (b) => [b.getAttribute('aria-busy'), b.disabled]), ['true', true]);
+    await page.waitForSelector('#us-msg.notice');
+    assert.deepEqual(await page.$eval('#us-create', (b) => [b.getAttribute('aria-busy'), b.disabled]), [null, false]);
+    await page.unroute('**/api/users');
+    // Numbers in Vietnamese use a decimal comma; durations read as words.
+    assert.deepEqual(await page.evaluate(() => [fmtNum(0, 1), fmtNum(1234.5, 1), fmtDur(120), fmtDur(90061)]), ['0,0', '1.234,5', '2 phút', '1 ngày 1 giờ']);
+    // The audit page in words: intact log with its count, actions and roles in Vietnamese, the hash behind "Chi tiết".
+    await page.goto(box.url + '/audit');
+    await page.waitForSelector('#au-verify.notice');
+    await page.waitForSelector('#au-table td');
+    assert.match(await page.$eval('#au-verify', (e) => e.firstChild.textContent), /^Nhật ký nguyên vẹn, chưa bị sửa \(\d+ bản ghi\)$/);
+    assert.equal(await page.$eval('#au-verify details', (d) => d.open), false);
+    const actions = await page.$$eval('#au-table tr:not(.head) td:nth-child(4)', (tds) => tds.map((t) => t.textContent));
+    assert.ok(actions.includes('Đăng nhập') && !actions.some((a) => /^[a-z_]+( ×\d+)?$/.test(a)), actions.join(', '));
+    assert.match(await page.textContent('#au-table'), /canbo \(cán bộ\)/);
+    // The camera picker names a camera once ("Camera 1 (cam1)", never "cam1 (cam1)").
+    await page.goto(box.url + '/playback');
+    const opts = await page.$$eval('#pb-camera option', (os) => os.map((o) => o.textContent));
+    assert.ok(opts.length && opts.every((o) => !/^(\S+) \(\1\)$/.test(o)), opts.join(', '));
+    // app.js comes again as a 304 (ETag), not 40 KB on every page.
+    const codes = [];
+    page.on('response', (r) => { if (r.url().endsWith('/static/app.js')) codes.push(r.status()); });
+    await page.goto(box.url + '/account');
+    await page.goto(box.url + '/live');
+    assert.ok(codes.length && codes.every((c) => c === 304), 'app.js statuses: ' + codes.join(','));
+  } finally { await ctx.close(); }
+});
