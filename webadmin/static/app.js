@@ -552,7 +552,7 @@ async function systemDisks(root) {
   const card = h('div', { class: 'card', id: 'disks' });
   root.append(card);
   const contentName = (c) => ({ recording: L('ổ ghi hình Mắt Thần', 'Mắt Thần recording disk'), blank: L('trống', 'blank'), other: L('có dữ liệu khác', 'holds other data'), unknown: L('không đọc được', 'unreadable') }[c] || c);
-  const health = (x) => [x.state === 'running' || !x.state ? L('hoạt động', 'running') : x.state, x.ioErrors ? x.ioErrors + L(' lỗi đọc/ghi', ' I/O errors') : L('không lỗi', 'no errors'), 'SMART: ' + ({ passed: L('tốt', 'passed'), failing: L('SẮP HỎNG', 'FAILING'), unavailable: L('cầu nối USB không hỗ trợ', 'not passed by the USB bridge') }[x.smart] || x.smart)].join(', ');
+  const health = (x) => [x.state === 'running' || !x.state ? L('hoạt động', 'running') : x.state === 'offline' ? L('ngừng hoạt động', 'offline') : L('trạng thái lạ', 'state') + ' (' + x.state + ')', x.ioErrors ? x.ioErrors + L(' lỗi đọc/ghi', ' I/O errors') : L('không lỗi', 'no errors'), 'SMART: ' + ({ passed: L('tốt', 'passed'), failing: L('SẮP HỎNG', 'FAILING'), unavailable: L('cầu nối USB không hỗ trợ', 'not passed by the USB bridge') }[x.smart] || x.smart)].join(', ');
   const status = h('p', { id: 'disk-msg' });
   const load = async () => {
     let st;
