@@ -147,6 +147,19 @@ test('small things: busy button, favicon and logo, Vietnamese numbers and audit 
     await page.unroute('**/api/users');
     // Numbers in Vietnamese use a decimal comma; durations read as words.
     assert.deepEqual(await page.evaluate(() => [fmtNum(0, 1), fmtNum(1234.5, 1), fmtDur(120), fmtDur(90061)]), ['0,0', '1.234,5', '2 phút', '1 ngày 1 giờ']);
+    // Event texts in plain words, the technical detail behind "Chi tiết".
+    const ev = await page.evaluate(() => {
+      const txt = (x) => [x].flat().map((p) => (typeof p === 'string' ? p : p.tagName + ':' + p.textContent)).join('|');
+      return [
+        txt(eventText({ type: 'motion', text: 'chuyển động 16 khối / motion 16 macroblocks', score: 0.5 })),
+        txt(eventText({ type: 'retention_delete', text: 'Đã xoá 1 đoạn ghi cũ (space) / deleted 1 old segments (space)' })),
+        txt(eventText({ type: 'camera_offline', text: 'Mất kết nối camera / camera offline: describe: bad status code: 503 (Service Unavailable)' })),
+        typeName('retention_delete'), txt(auditDetail('recording disk confirmed: sdb SanDisk')), actionName('change'),
+      ];
+    });
+    assert.deepEqual(ev, ['Chuyển động (16 ô)', 'Đã xoá 1 đoạn ghi cũ do ổ đĩa đầy',
+      'Camera mất kết nối (không phản hồi)|DETAILS:Chi tiếtMất kết nối camera / camera offline: describe: bad status code: 503 (Service Unavailable)',
+      'Xoá bản ghi cũ', 'Xác nhận ổ ghi hình: sdb SanDisk| |DETAILS:Chi tiếtrecording disk confirmed: sdb SanDisk', 'Thay đổi cài đặt']);
     // The audit page in words: intact log with its count, actions and roles in Vietnamese, the hash behind "Chi tiết".
     await page.goto(box.url + '/audit');
     await page.waitForSelector('#au-verify.notice');

@@ -623,6 +623,9 @@ const auditDetails = [
   [/^(\S+)\.\.(\S+) sha256=\w+ gaps=(\d+)/, (m) => fmtTime(m[1]) + ' – ' + fmtTime(m[2]) + (+m[3] ? L(', ' + m[3] + ' khoảng trống', ', ' + m[3] + ' gaps') : '')],
   [/^records (\d+) to (\d+) deleted/, (m) => L('Bản ghi #' + m[1] + '–#' + m[2] + ' đã xoá để giữ dung lượng nhật ký', 'Records #' + m[1] + '–#' + m[2] + ' deleted to keep the log within its budget')],
   [/^(\d+) audit records could not be written/, (m) => L(m[1] + ' bản ghi nhật ký không ghi được', m[1] + ' audit records could not be written')],
+  [/^other devices logged out/, () => L('Đăng xuất các thiết bị khác', 'Other devices logged out')],
+  [/^device (\S+) logged out/, (m) => L('Đăng xuất thiết bị ', 'Device logged out: ') + m[1]],
+  [/^IR lights mode (\w+)/, (m) => L('Chế độ đèn hồng ngoại: ', 'IR light mode: ') + irModeName(m[1])],
   [/^(GET|POST|HEAD|PUT|DELETE) /, () => L('Truy cập không được phép', 'Access not allowed')],
 ];
 function auditDetail(d) {
