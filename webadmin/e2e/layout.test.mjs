@@ -130,7 +130,16 @@ test('small things: busy button, favicon and logo, Vietnamese numbers and audit 
   const ctx = await launchBrowser(phones[0].opts);
   const page = await ctx.newPage();
   try {
-    await login(page, box.url, users.officer, PW);
+    // The login button shows busy while the box checks the password.
+    await page.goto(box.url + '/login');
+    await page.route('**/login', async (route) => { if (route.request().method() === 'POST') await new Promise((r) => setTimeout(r, 1500)); await route.continue(); });
+    await page.fill('#username', users.officer);
+    await page.fill('#password', PW);
+    const nav = page.waitForNavigation();
+    // (Clicked from inside the page: Playwright's click would wait for the next page.)
+    assert.equal(await page.evaluate(() => new Promise((res) => { document.querySelector('#login-btn').click(); setTimeout(() => res(document.querySelector('#login-btn').getAttribute('aria-busy')), 200); })), 'true');
+    await nav;
+    await page.unroute('**/login');
     // The logo is an image that loaded (not a missing-glyph box) and /favicon.ico exists.
     assert.ok(await page.$eval('.brand img', (i) => i.complete && i.naturalWidth > 0), 'logo not loaded');
     assert.equal(await page.evaluate(async () => (await fetch('/favicon.ico')).status), 200);

@@ -27,6 +27,11 @@ let pressed = null;
 document.addEventListener('click', (ev) => { const b = ev.target.closest && ev.target.closest('button'); if (b) { pressed = b; setTimeout(() => { if (pressed === b) pressed = null; }, 0); } }, true);
 function busy(b, on) { if (!b) return; b.disabled = on; if (on) b.setAttribute('aria-busy', 'true'); else b.removeAttribute('aria-busy'); }
 
+// A form sent the classic way (login, setup, logout) shows its button busy
+// until the next page comes; a page shown again from the back button is not.
+document.addEventListener('submit', (ev) => { const b = ev.target.querySelector('button'); if (b) setTimeout(() => busy(b, true), 0); });
+window.addEventListener('pageshow', () => document.querySelectorAll('button[aria-busy]').forEach((b) => busy(b, false)));
+
 async function api(path, opts = {}) {
   const b = opts.method && opts.method !== 'GET' && pressed && !pressed.disabled ? pressed : null;
   busy(b, true);
