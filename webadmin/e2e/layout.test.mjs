@@ -99,6 +99,25 @@ for (const ph of phones) {
   });
 }
 
+test('narrow360 in English: the officer pages hold too', async () => {
+  const ctx = await launchBrowser(phones[1].opts);
+  const page = await ctx.newPage();
+  const problems = [];
+  try {
+    await page.goto(box.url + '/lang/en?back=/login');
+    await login(page, box.url, users.officer, PW);
+    assert.match(await page.textContent('nav'), /Live/);
+    for (const path of await page.$$eval('#nav a', (as) => as.map((a) => a.getAttribute('href')))) {
+      await page.goto(box.url + path);
+      await settle(page, path);
+      const m = await page.evaluate(measure);
+      if (m.small.length) problems.push(`${path}: under 44 px: ${m.small.join('; ')}`);
+      if (m.scrollWidth > m.innerWidth) problems.push(`${path}: ${m.scrollWidth} px wide on ${m.innerWidth} (${m.wide.join(', ')})`);
+    }
+  } finally { await ctx.close(); }
+  assert.deepEqual(problems, []);
+});
+
 test('desktop 1366×768: the header is one line and the live wall fits the screen', async () => {
   const ctx = await launchBrowser({ viewport: { width: 1366, height: 768 } });
   const page = await ctx.newPage();
