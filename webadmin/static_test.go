@@ -102,3 +102,18 @@ func TestAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStaticHeaders: the request headers the static files read never
+// panic, and a header naming the ETag always matches.
+func FuzzStaticHeaders(f *testing.F) {
+	for _, s := range []string{"", "gzip", "gzip;q=0", "br, gzip;q=0.5", `"abc"`, `W/"abc", "def"`, "*", ";;,,q="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		acceptsGzip(h)
+		etagMatch(h, `"x"`)
+		if !etagMatch(h+`, "x"`, `"x"`) {
+			t.Fatalf("%q plus the ETag does not match", h)
+		}
+	})
+}
