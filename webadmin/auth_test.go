@@ -141,7 +141,7 @@ func TestLoginBusyAnswers503(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), "Hộp đang bận") {
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), "Đầu ghi đang bận") {
 		t.Errorf("login with the hasher full: %d Retry-After=%q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	// Busy is no failure: the user is not nearer a lockout.

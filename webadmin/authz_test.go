@@ -32,6 +32,7 @@ var expectations = map[string]want{
 	"POST /setup":                         {},
 	"GET /lang/{lang}":                    {},
 	"GET /static/":                        {},
+	"GET /favicon.ico":                    {},
 	"GET /api/health":                     {},
 	"GET /{$}":                            {roles: anyone},
 	"GET /live":                           {roles: []auth.Role{off, hh}, video: true},

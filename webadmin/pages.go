@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"slices"
 	"strconv"
@@ -108,12 +107,6 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, lang string) {
 	}
 	w.WriteHeader(http.StatusNotFound)
 	s.render(w, r, rc, "error", map[string]any{"Message": tr(lang, "err_not_found")})
-}
-
-func (s *Server) static(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	sub, _ := fs.Sub(staticFS, "static")
-	w.Header().Set("Cache-Control", "no-cache")
-	http.StripPrefix("/static/", http.FileServerFS(sub)).ServeHTTP(w, r)
 }
 
 // --- login, logout, setup ---

@@ -66,6 +66,7 @@ func (s *Server) buildRoutes() {
 		{Method: "POST", Pattern: "/setup", Access: public, h: s.setupPost},
 		{Method: "GET", Pattern: "/lang/{lang}", Access: public, h: s.setLang},
 		{Method: "GET", Pattern: "/static/", Access: public, h: s.static},
+		{Method: "GET", Pattern: "/favicon.ico", Access: public, h: s.favicon},
 		{Method: "GET", Pattern: "/api/health", Access: public, h: s.apiHealth},
 
 		// Pages.

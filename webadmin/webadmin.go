@@ -243,6 +243,7 @@ type Server struct {
 	mux       *http.ServeMux
 	routes    []route
 	started   time.Time
+	assets    assets // static files, hashed and gzipped at start
 
 	gate    *auth.Gate
 	usersMu sync.Mutex // one account creation at a time (mayCreate)
@@ -312,6 +313,9 @@ func New(cfg Config) (*Server, error) {
 		s.cfg.Prober = rtspProber{policy: cfg.CameraPolicy}
 	}
 	s.started = s.now()
+	if s.assets, err = loadAssets(); err != nil {
+		return nil, fmt.Errorf("webadmin: %w", err)
+	}
 	s.buildRoutes()
 	bg, stop := context.WithCancel(context.Background())
 	s.stopBg = stop

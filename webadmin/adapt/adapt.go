@@ -135,16 +135,23 @@ func (l Lights) LightsState() webadmin.LightsState {
 type Stats struct {
 	Store   *storage.Store
 	DataDir string
-	Version string
-	started time.Time
-	once    sync.Once
+	Version string // shown when there is no ReleaseFile (a development build)
+	// ReleaseFile is the image's release.json (default ReleaseFile): its
+	// version and build date are what the system page shows.
+	ReleaseFile string
+	started     time.Time
+	once        sync.Once
 }
 
 // SystemStats implements webadmin.StatsSource.
 func (s *Stats) SystemStats() webadmin.SystemStats {
 	s.once.Do(func() { s.started = time.Now() })
 	var out webadmin.SystemStats
-	out.Version = s.Version
+	rf := s.ReleaseFile
+	if rf == "" {
+		rf = ReleaseFile
+	}
+	out.Version = releaseVersion(rf, s.Version)
 	var fs syscall.Statfs_t
 	dir := s.DataDir
 	if s.Store != nil && s.Store.Disk() != nil {

@@ -110,7 +110,7 @@ test('technician: USB disks listed, the blank one confirmed as the recording dis
   await page.goto(box.url + '/system');
   await page.waitForSelector('#disk-table');
   const table = await page.textContent('#disk-table');
-  for (const want of ['sdb', 'Extreme SSD', 'trống', 'sdc', '/media/usb stick', 'sdd', 'offline', '26 lỗi đọc/ghi']) assert.ok(table.includes(want), `disk table lacks ${want}: ${table}`);
+  for (const want of ['sdb', 'Extreme SSD', 'trống', 'sdc', '/media/usb stick', 'sdd', 'ngừng hoạt động', '26 lỗi đọc/ghi']) assert.ok(table.includes(want), `disk table lacks ${want}: ${table}`);
   assert.match(await page.textContent('#disk-state'), /thẻ nhớ/);
   // Only disks that may be prepared have a button: not the mounted stick.
   assert.equal(await page.locator('button[data-disk^="sdc:"]').count(), 0);
@@ -256,7 +256,7 @@ test('export: the downloaded MP4 matches the SHA-256 shown and the signed manife
   await page.goto(box.url + '/audit');
   await page.waitForSelector('#au-verify.notice');
   const rows = await page.textContent('#au-table');
-  assert.match(rows, /export/);
+  assert.match(rows, /Trích xuất/);
   await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });
 });
 

@@ -73,7 +73,8 @@ export async function startBox({ cameras = 2, segment = '6s', motion = true } = 
   };
 }
 
-export async function launchBrowser() {
+// opts are extra context options (a phone: viewport, isMobile, hasTouch, locale).
+export async function launchBrowser(opts = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), 'matthan-chromium-'));
   const ctx = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -83,6 +84,7 @@ export async function launchBrowser() {
     ignoreHTTPSErrors: true,
     acceptDownloads: true,
     viewport: { width: 1280, height: 900 },
+    ...opts,
   });
   return ctx;
 }

@@ -21,7 +21,24 @@ function h(tag, attrs = {}, ...kids) {
   return el;
 }
 
+// pressed is the button clicked in the current event turn: a change that
+// handler starts shows it busy (and not pressable again) until it ends.
+let pressed = null;
+document.addEventListener('click', (ev) => { const b = ev.target.closest && ev.target.closest('button'); if (b) { pressed = b; setTimeout(() => { if (pressed === b) pressed = null; }, 0); } }, true);
+function busy(b, on) { if (!b) return; b.disabled = on; if (on) b.setAttribute('aria-busy', 'true'); else b.removeAttribute('aria-busy'); }
+
+// A form sent the classic way (login, setup, logout) shows its button busy
+// until the next page comes; a page shown again from the back button is not.
+document.addEventListener('submit', (ev) => { const b = ev.target.querySelector('button'); if (b) setTimeout(() => busy(b, true), 0); });
+window.addEventListener('pageshow', () => document.querySelectorAll('button[aria-busy]').forEach((b) => busy(b, false)));
+
 async function api(path, opts = {}) {
+  const b = opts.method && opts.method !== 'GET' && pressed && !pressed.disabled ? pressed : null;
+  busy(b, true);
+  try { return await apiCall(path, opts); } finally { busy(b, false); }
+}
+
+async function apiCall(path, opts) {
   const o = { credentials: 'same-origin', headers: {}, ...opts };
   if (o.json !== undefined) { o.body = JSON.stringify(o.json); o.headers['Content-Type'] = 'application/json'; delete o.json; }
   if (o.method && o.method !== 'GET') o.headers['X-CSRF-Token'] = csrf;
@@ -39,9 +56,20 @@ async function api(path, opts = {}) {
 }
 
 const fmtTime = (t) => new Date(t).toLocaleString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour12: false });
-const fmtBytes = (n) => { const u = ['B', 'KB', 'MB', 'GB', 'TB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return n.toFixed(i ? 1 : 0) + ' ' + u[i]; };
-const fmtSecs = (s) => { s = Math.round(s); const m = Math.floor(s / 60); return (m ? m + L(' phút ', ' min ') : '') + (s % 60) + ' s'; };
-const fmtDur = (s) => { s = Math.floor(s); const d = Math.floor(s / 86400), hh = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60); return (d ? d + L(' ngày ', 'd ') : '') + hh + 'h' + String(m).padStart(2, '0'); };
+// fmtNum writes x with d decimals in the page's language (Vietnamese: 0,5).
+const fmtNum = (x, d = 0) => new Intl.NumberFormat(lang === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: d, maximumFractionDigits: d }).format(x);
+const fmtBytes = (n) => { const u = ['B', 'KB', 'MB', 'GB', 'TB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return fmtNum(n, i ? 1 : 0) + ' ' + u[i]; };
+const fmtSecs = (s) => { s = Math.round(s); const m = Math.floor(s / 60); return (m ? m + L(' phút ', ' min ') : '') + (s % 60) + L(' giây', ' s'); };
+// fmtDur: "3 ngày 4 giờ 2 phút", "2 phút" (no "0h02").
+const fmtDur = (s) => {
+  s = Math.floor(s || 0); const d = Math.floor(s / 86400), hh = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+  const part = (n, vi, en) => (n ? n + ' ' + L(vi, en + (n > 1 ? 's' : '')) : null);
+  return [part(d, 'ngày', 'day'), part(hh, 'giờ', 'hour'), d ? null : part(m, 'phút', 'minute')].filter((x) => x).join(' ') || L('dưới 1 phút', 'under a minute');
+};
+// camLabel names a camera once: "Cổng (cam1)", but "cam1" when it has no other name.
+const camLabel = (c) => (c.name && c.name !== c.id ? c.name + ' (' + c.id + ')' : c.id);
+// more is a "Chi tiết" toggle holding technical detail.
+const more = (...kids) => h('details', { class: 'more' }, h('summary', {}, L('Chi tiết', 'Details')), h('div', { class: 'mono muted' }, ...kids));
 const localInput = (d) => { const z = new Date(d.getTime() - d.getTimezoneOffset() * 60000); return z.toISOString().slice(0, 16); };
 function msg(el, text, ok) { el.textContent = text; el.className = ok ? 'notice' : 'error'; }
 
@@ -197,7 +225,7 @@ pages.live = async (root) => {
 pages.playback = async (root) => {
   const cams = (await cameras()).filter((c) => c.video);
   const qs = new URLSearchParams(location.search);
-  const sel = h('select', { id: 'pb-camera' }, cams.map((c) => h('option', { value: c.id }, c.name + ' (' + c.id + ')')));
+  const sel = h('select', { id: 'pb-camera' }, cams.map((c) => h('option', { value: c.id }, camLabel(c))));
   if (qs.get('camera')) sel.value = qs.get('camera');
   const t0 = qs.get('t') ? new Date(+qs.get('t')) : new Date();
   const day = h('input', { type: 'date', id: 'pb-day', value: localInput(t0).slice(0, 10) });
@@ -263,14 +291,14 @@ pages.playback = async (root) => {
 // ---------- export ----------
 pages.export = async (root) => {
   const cams = (await cameras()).filter((c) => c.video);
-  const sel = h('select', { id: 'ex-camera' }, cams.map((c) => h('option', { value: c.id }, c.name + ' (' + c.id + ')')));
+  const sel = h('select', { id: 'ex-camera' }, cams.map((c) => h('option', { value: c.id }, camLabel(c))));
   const now = new Date();
   const from = h('input', { type: 'datetime-local', id: 'ex-from', value: localInput(new Date(now - 600000)), step: 1 });
   const to = h('input', { type: 'datetime-local', id: 'ex-to', value: localInput(now), step: 1 });
-  const btn = h('button', { id: 'ex-go' }, L('Trích xuất MP4', 'Export MP4'));
+  const btn = h('button', { id: 'ex-go' }, L('Trích xuất video', 'Export video'));
   const out = h('div', { id: 'ex-result' });
   root.append(h('h1', {}, L('Trích xuất bằng chứng', 'Export evidence')),
-    h('div', { class: 'card' }, h('p', { class: 'muted' }, L('Một tệp MP4 (ghép không chuyển mã), mã SHA-256 và bản kê có chữ ký của hộp. Mỗi lần trích xuất được ghi vào nhật ký kiểm tra.', 'One MP4 (stitched, not transcoded), its SHA-256 and a manifest signed by the box. Every export goes in the audit log.')),
+    h('div', { class: 'card' }, h('p', { class: 'muted' }, L('Một tệp video MP4 (ghép nguyên bản, không nén lại), mã kiểm tra SHA-256 và bản kê có chữ ký của đầu ghi. Mỗi lần trích xuất được ghi vào nhật ký hoạt động.', 'One MP4 (stitched, not transcoded), its SHA-256 and a manifest signed by the box. Every export goes in the audit log.')),
       h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn)), out);
   btn.onclick = async () => {
     btn.disabled = true; fill(out, h('p', {}, L('Đang trích xuất…', 'Exporting…')));
@@ -289,12 +317,12 @@ pages.export = async (root) => {
               L('tệp chỉ chứa ', 'the file holds only ') + fmtSecs(held) + L(' video.', ' of video.')),
             h('ul', {}, gaps.map((g) => h('li', {}, span(g)))))
           : h('p', { class: 'notice', id: 'ex-ok' }, L('Đã trích xuất, không có khoảng trống: ', 'Exported, no gaps: ') + fmtSecs(held) + L(' video.', ' of video.')),
-        h('table', {}, h('tr', {}, h('th', {}, 'SHA-256'), h('td', { class: 'mono', id: 'ex-sha' }, j.manifest.sha256)),
+        h('table', {}, h('tr', {}, h('th', {}, L('Mã kiểm tra SHA-256', 'SHA-256')), h('td', { class: 'mono', id: 'ex-sha' }, j.manifest.sha256)),
           h('tr', {}, h('th', {}, L('Kích thước', 'Size')), h('td', {}, fmtBytes(j.manifest.bytes))),
           h('tr', {}, h('th', {}, L('Người trích xuất', 'Exported by')), h('td', {}, j.manifest.exportedBy + ' · ' + fmtTime(j.manifest.created))),
           h('tr', {}, h('th', {}, L('Đoạn có hình', 'Intervals held')), h('td', { id: 'ex-intervals' }, (m.intervals || []).map((g) => h('div', {}, span(g))))),
           h('tr', {}, h('th', {}, L('Chữ ký', 'Signature')), h('td', { class: 'mono' }, j.signature)),
-          h('tr', {}, h('th', {}, L('Khoá của hộp (vân tay)', 'Box key (fingerprint)')), h('td', { class: 'mono' }, m.keyFingerprint))),
+          h('tr', {}, h('th', {}, L('Khoá của đầu ghi (vân tay)', 'Box key (fingerprint)')), h('td', { class: 'mono' }, m.keyFingerprint))),
         h('p', {}, h('a', { href: j.video, id: 'ex-video', download: j.manifest.file }, '⬇ ' + j.manifest.file), ' · ',
           h('a', { href: j.manifestURL, download: 'manifest.json' }, '⬇ manifest.json'), ' · ', h('a', { href: j.signatureURL, download: 'manifest.sig' }, '⬇ manifest.sig'))));
     } catch (e) { fill(out, h('p', { class: 'error', id: 'ex-error' }, e.message)); }
@@ -303,13 +331,34 @@ pages.export = async (root) => {
 };
 
 // ---------- event search ----------
-const eventTypes = ['motion', 'camera_offline', 'camera_online', 'scene_change', 'tamper', 'disk_low'];
-const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low') }[t] || t);
+const eventTypes = ['motion', 'camera_offline', 'camera_online', 'scene_change', 'tamper', 'disk_low', 'disk_error', 'retention_delete'];
+const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low'), disk_error: L('Lỗi ổ đĩa', 'Disk error'), retention_delete: L('Xoá bản ghi cũ', 'Old recordings deleted') }[t] || L('Sự kiện khác', 'Other event'));
 // eventName names an event by its type and reason (daemon/events reasons),
 // and says when the box itself caused it (its own IR LEDs).
 const eventName = (e) => ({ covered: L('Camera bị che', 'Camera covered'), moved: L('Camera bị xoay', 'Camera turned away'), defocused: L('Camera bị mờ', 'Camera out of focus'),
   lights: (e.text || '').startsWith('chuyển ngày/đêm') ? L('Chuyển ngày/đêm', 'Day/night switch') : L('Bật/tắt đèn', 'Lights switched') }[e.reason] || typeName(e.type))
   + (e.cause === 'box' ? ' ' + L('(do hộp bật/tắt đèn hồng ngoại)', '(the box switched its IR LEDs)') : '');
+// half picks the page language's half of a daemon text "tiếng Việt / English".
+const half = (t) => { const i = (t || '').indexOf(' / '); return i < 0 ? (t || '') : lang === 'en' ? t.slice(i + 3) : t.slice(0, i); };
+// eventText says what happened in plain words; the daemon's technical
+// detail (an RTSP error, a reason code) goes behind "Chi tiết".
+function eventText(e) {
+  const t = e.text || '', n = (t.match(/\d+/) || [])[0];
+  switch (e.type) {
+    case 'motion': return n ? L('Chuyển động (' + n + ' ô)', 'Motion (' + n + ' blocks)') : typeName(e.type);
+    case 'retention_delete': {
+      const why = /\(space\)/.test(t) ? L(' do ổ đĩa đầy', ' because the disk was full') : /\(age\)/.test(t) ? L(' do quá số ngày lưu', ' past the days kept') : '';
+      return n ? L('Đã xoá ' + n + ' đoạn ghi cũ', 'Deleted ' + n + ' old recording' + (n > 1 ? 's' : '')) + why : typeName(e.type);
+    }
+    case 'camera_offline': {
+      const why = /\b40[13]\b|unauthori[sz]ed|auth/i.test(t) ? L(' (sai mật khẩu camera)', ' (wrong camera password)')
+        : /refused|no route|unreachable/i.test(t) ? L(' (không tới được camera)', ' (camera unreachable)') : L(' (không phản hồi)', ' (not answering)');
+      return [L('Camera mất kết nối', 'Camera offline') + why, t ? more(t) : null];
+    }
+    case 'scene_change': case 'tamper': return [eventName(e), half(t) ? more(half(t)) : null];
+    default: return half(t) || typeName(e.type);
+  }
+}
 pages.search = async (root) => {
   const cams = (await cameras()).filter((c) => c.video);
   const q = h('input', { id: 'se-q', type: 'search', placeholder: L('Nhập từ cần tìm, ví dụ: chuyển động', 'Words to find, e.g. motion'), size: 40 });
@@ -323,17 +372,17 @@ pages.search = async (root) => {
   root.append(h('h1', {}, L('Tìm sự kiện', 'Event search')),
     h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, L('Tìm', 'Query'), q), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn),
       h('p', { class: 'muted', id: 'se-help' }, L('Gõ có dấu hay không dấu đều được: "chuyen dong" tìm ra cả "chuyển động". Kết quả có đủ mọi từ đã nhập.', 'With or without Vietnamese accents: "chuyen dong" also finds "chuyển động". Results hold every word typed.')),
-      h('div', { class: 'row' }, 'Camera: ', camBoxes), h('div', { class: 'row' }, L('Loại: ', 'Type: '), typeBoxes)), out);
+      h('div', { class: 'row' }, L('Camera: ', 'Cameras: '), camBoxes), h('div', { class: 'row' }, L('Loại: ', 'Type: '), typeBoxes)), out);
   const run = async () => {
     const p = new URLSearchParams({ q: q.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()), size: '100' });
     document.querySelectorAll('.se-cam:checked').forEach((b) => p.append('camera', b.value));
     document.querySelectorAll('.se-type:checked').forEach((b) => p.append('type', b.value));
     try {
       const r = await api('/api/events/search?' + p);
-      const facets = h('div', { class: 'facets' }, Object.entries(r.facets || {}).map(([name, m]) => h('div', {}, h('b', {}, name), h('ul', {}, Object.entries(m).map(([k, n]) => h('li', {}, (name === 'type' ? typeName(k) : k) + ': ' + n))))));
+      const facets = h('div', { class: 'facets' }, Object.entries(r.facets || {}).map(([name, m]) => h('div', {}, h('b', {}, { camera: L('Theo camera', 'By camera'), type: L('Theo loại', 'By type') }[name] || name), h('ul', {}, Object.entries(m).map(([k, n]) => h('li', {}, (name === 'type' ? typeName(k) : (cams.find((c) => c.id === k) || { name: k }).name) + ': ' + n))))));
       fill(out, h('div', { class: 'card' }, h('p', { id: 'se-total' }, r.total + L(' kết quả', ' results')), facets,
         h('table', { id: 'se-table' }, h('tr', {}, h('th', {}, L('Thời gian', 'Time')), h('th', {}, 'Camera'), h('th', {}, L('Loại', 'Type')), h('th', {}, L('Chi tiết', 'Detail'))),
-          r.hits.map((e) => h('tr', { class: 'se-hit' }, h('td', {}, h('a', { href: '/playback?camera=' + encodeURIComponent(e.camera) + '&t=' + (Date.parse(e.start) - 2000) }, fmtTime(e.start))), h('td', {}, e.camera), h('td', {}, eventName(e)), h('td', {}, (e.text || '') + (e.score ? ' (' + e.score.toFixed(2) + ')' : '')))))));
+          r.hits.map((e) => h('tr', { class: 'se-hit' }, h('td', {}, h('a', { href: '/playback?camera=' + encodeURIComponent(e.camera) + '&t=' + (Date.parse(e.start) - 2000) }, fmtTime(e.start))), h('td', {}, e.camera), h('td', {}, eventName(e)), h('td', {}, eventText(e)))))));
     } catch (e) { fill(out, h('p', { class: 'error' }, e.message)); }
   };
   btn.onclick = run; q.addEventListener('keydown', (e) => { if (e.key === 'Enter') run(); });
@@ -349,19 +398,19 @@ pages.cameras = async (root) => {
   if (role === 'officer') { try { households = (await api('/api/households')).households || []; } catch (e) { } }
   const refresh = async () => {
     const r = await api('/api/cameras');
-    fill(table, h('tr', {}, h('th', {}, 'ID'), h('th', {}, L('Tên', 'Name')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Trạng thái', 'State')), h('th', {}, '')),
+    fill(table, h('tr', {}, h('th', {}, L('Mã', 'ID')), h('th', {}, L('Tên', 'Name')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Trạng thái', 'State')), h('th', {}, '')),
       r.cameras.map((c) => h('tr', {}, h('td', {}, c.id), h('td', {}, c.name), h('td', {}, c.household || L('Đường (chung)', 'Road (shared)')), h('td', {}, stateBadges(c), c.codec ? ' ' + c.codec + ' ' + (c.width || '') + 'x' + (c.height || '') : ''),
         h('td', {}, h('button', { class: 'secondary', onclick: () => edit(c) }, L('Sửa', 'Edit')), ' ',
           h('button', { class: 'danger', onclick: async () => { if (!confirm(L('Xoá camera ', 'Remove camera ') + c.id + '?')) return; try { msg(status, (await api('/api/cameras/' + encodeURIComponent(c.id) + '/delete', { method: 'POST' })).message, true); refresh(); } catch (e) { msg(status, e.message); } } }, L('Xoá', 'Remove'))))));
-    if (!r.canApply) status.textContent = L('Lưu ý: daemon chưa áp dụng thay đổi ngay; thiết lập được lưu và có hiệu lực khi khởi động lại.', 'Note: the daemon cannot apply changes live yet; settings are saved and take effect at its next start.');
+    if (!r.canApply) status.textContent = L('Lưu ý: thay đổi được lưu và có hiệu lực sau khi khởi động lại thiết bị.', 'Note: changes are saved and take effect after the box restarts.');
   };
   const edit = (c) => {
     const s = (c && c.settings) || { id: c ? c.id : '', name: c ? c.name : '', url: 'rtsp://', household: c ? c.household || '' : '', mode: 'motion', preSec: 5, postSec: 10, retentionDays: 14, zones: [] };
     const f = {};
     const inp = (k, attrs) => (f[k] = h('input', { value: s[k] ?? '', id: 'cam-' + k, ...attrs }));
-    const hh = role === 'officer' ? h('select', { id: 'cam-household' }, h('option', { value: '' }, L('Camera đường (chung)', 'Road camera (shared)')), households.map((x) => h('option', { value: x.id }, x.name + ' (' + x.id + ')'))) : inp('household', {});
+    const hh = role === 'officer' ? h('select', { id: 'cam-household' }, h('option', { value: '' }, L('Camera đường (chung)', 'Road camera (shared)')), households.map((x) => h('option', { value: x.id }, camLabel(x)))) : inp('household', {});
     hh.value = s.household || ''; f.household = hh;
-    const mode = h('select', { id: 'cam-mode' }, h('option', { value: 'motion' }, L('Khi có chuyển động (đệm trước/sau)', 'On motion (pre/post buffer)')), h('option', { value: 'continuous' }, L('Liên tục', 'Continuous')));
+    const mode = h('select', { id: 'cam-mode' }, h('option', { value: 'motion' }, L('Khi có chuyển động (ghi trước/sau sự kiện)', 'On motion (with time before/after)')), h('option', { value: 'continuous' }, L('Liên tục', 'Continuous')));
     mode.value = s.mode || 'motion'; f.mode = mode;
     const probeOut = h('span', { id: 'cam-probe-result' });
     const zones = (s.zones || []).map((z) => ({ ...z }));
@@ -383,13 +432,13 @@ pages.cameras = async (root) => {
     if (c && c.video) { const p = new LivePlayer(video, c.id, null); p.start(); form.player = p; }
     drawZones();
     fill(form, h('h2', {}, c ? L('Sửa camera ', 'Edit camera ') + s.id : L('Thêm camera', 'Add camera')),
-      h('label', {}, 'ID', inp('id', { readonly: c ? true : null, maxlength: 32 })), h('label', {}, L('Tên', 'Name'), inp('name', { maxlength: 100 })),
+      h('label', {}, L('Mã camera', 'Camera ID'), inp('id', { readonly: c ? true : null, maxlength: 32 })), h('label', {}, L('Tên', 'Name'), inp('name', { maxlength: 100 })),
       h('label', {}, L('Địa chỉ RTSP', 'RTSP URL'), inp('url', { maxlength: 500 })),
       s.password_set ? h('p', { class: 'muted', id: 'cam-password-kept' }, L('Mật khẩu camera đã lưu và không hiển thị; để trống để giữ, hoặc nhập rtsp://tên:mật-khẩu-mới@… để đổi.', 'The camera password is saved and never shown; leave it out to keep it, or enter rtsp://user:new-password@… to change it.')) : null,
-      h('div', { class: 'row' }, h('button', { class: 'secondary', id: 'cam-probe', onclick: async () => { probeOut.textContent = '…'; try { const r = await api('/api/cameras/probe', { method: 'POST', json: { url: f.url.value, id: s.id || '' } }); msg(probeOut, L('Kết nối được: ', 'Connected: ') + r.codec, true); } catch (e) { msg(probeOut, e.message); } } }, L('Thử kết nối', 'Test connection')), probeOut),
+      h('div', { class: 'row' }, h('button', { class: 'secondary', id: 'cam-probe', onclick: async () => { probeOut.textContent = '…'; try { const r = await api('/api/cameras/probe', { method: 'POST', json: { url: f.url.value, id: s.id || '' } }); msg(probeOut, L('Kết nối được, chuẩn nén ', 'Connected: ') + r.codec, true); } catch (e) { msg(probeOut, e.message); } } }, L('Thử kết nối', 'Test connection')), probeOut),
       h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode),
-      h('div', { class: 'row' }, h('label', {}, L('Đệm trước (giây)', 'Pre-buffer (s)'), inp('preSec', { type: 'number', min: 0, max: 60 })), h('label', {}, L('Đệm sau (giây)', 'Post-buffer (s)'), inp('postSec', { type: 'number', min: 0, max: 300 })), h('label', {}, L('Lưu giữ (ngày)', 'Retention (days)'), inp('retentionDays', { type: 'number', min: 0, max: 365 }))),
-      h('h3', {}, L('Vùng phát hiện / vùng che (lưới macroblock 16×16)', 'Motion zones / masks (16×16 macroblock grid)')),
+      h('div', { class: 'row' }, h('label', {}, L('Ghi trước sự kiện (giây)', 'Record before the event (s)'), inp('preSec', { type: 'number', min: 0, max: 60 })), h('label', {}, L('Ghi sau sự kiện (giây)', 'Record after the event (s)'), inp('postSec', { type: 'number', min: 0, max: 300 })), h('label', {}, L('Số ngày lưu (0 = đến khi đầy ổ)', 'Days kept (0 = until the disk is full)'), inp('retentionDays', { type: 'number', min: 0, max: 365 }))),
+      h('h3', {}, L('Vùng phát hiện / vùng che: kéo trên hình để vẽ vùng', 'Motion zones / masks: drag on the picture to draw one')),
       c && c.video ? null : h('p', { class: 'muted' }, L('Hình trực tiếp chỉ hiện cho cán bộ.', 'The live picture shows for officers only.')),
       h('div', { class: 'row' }, kind, h('button', { class: 'secondary', onclick: () => { zones.length = 0; drawZones(); } }, L('Xoá hết vùng', 'Clear zones'))), zoneBox,
       h('div', { class: 'row' }, h('button', { id: 'cam-save', onclick: async () => {
@@ -407,7 +456,7 @@ pages.households = async (root) => {
   const list = h('div', { id: 'hh-list' });
   const id = h('input', { id: 'hh-id', placeholder: 'ho-nguyen-van-a', maxlength: 32 }), name = h('input', { id: 'hh-name', maxlength: 100 }), addr = h('input', { id: 'hh-addr', maxlength: 200 });
   root.append(h('h1', {}, L('Hộ gia đình', 'Households')), status,
-    h('div', { class: 'card' }, h('h2', {}, L('Thêm / sửa hộ', 'Add / edit household')), h('div', { class: 'row' }, h('label', {}, 'ID', id), h('label', {}, L('Tên chủ hộ', 'Name'), name), h('label', {}, L('Địa chỉ', 'Address'), addr),
+    h('div', { class: 'card' }, h('h2', {}, L('Thêm / sửa hộ', 'Add / edit household')), h('div', { class: 'row' }, h('label', {}, L('Mã hộ', 'Household ID'), id), h('label', {}, L('Tên chủ hộ', 'Name'), name), h('label', {}, L('Địa chỉ', 'Address'), addr),
       h('button', { id: 'hh-save', onclick: async () => { try { msg(status, (await api('/api/households', { method: 'POST', json: { id: id.value.trim(), name: name.value, address: addr.value } })).message, true); refresh(); } catch (e) { msg(status, e.message); } } }, L('Lưu', 'Save')))), list);
   const refresh = async () => {
     const hs = (await api('/api/households')).households || [];
@@ -415,7 +464,7 @@ pages.households = async (root) => {
     fill(list, ...hs.map((x) => {
       const boxes = road.map((c) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: c.id, checked: (x.grants || []).includes(c.id) }), ' ' + c.name + ' '));
       const box = h('div', { class: 'row' }, boxes);
-      return h('div', { class: 'card' }, h('h3', {}, x.name + ' (' + x.id + ')'), h('p', { class: 'muted' }, x.address || ''),
+      return h('div', { class: 'card' }, h('h3', {}, camLabel(x)), h('p', { class: 'muted' }, x.address || ''),
         h('p', {}, L('Camera của hộ: ', 'Own cameras: ') + (x.cameras.join(', ') || '—') + ' · ' + L('Tài khoản: ', 'Accounts: ') + (x.users.join(', ') || '—')),
         h('p', {}, L('Camera đường được xem:', 'Road cameras granted:')), box,
         h('button', { class: 'secondary', onclick: async () => { const g = [...box.querySelectorAll('input:checked')].map((b) => b.value); try { msg(status, (await api('/api/households/' + encodeURIComponent(x.id) + '/grants', { method: 'POST', json: { cameras: g } })).message, true); } catch (e) { msg(status, e.message); } } }, L('Lưu quyền xem', 'Save grants')));
@@ -425,16 +474,16 @@ pages.households = async (root) => {
 };
 
 // ---------- users ----------
+const roleName = (r) => ({ technician: L('Kỹ thuật viên', 'Technician'), officer: L('Cán bộ công an', 'Officer'), household: L('Hộ gia đình', 'Household') }[r] || r);
 pages.users = async (root) => {
   const status = h('p', { id: 'us-msg' });
   const table = h('table', { id: 'us-table' });
   const first = await api('/api/users');
   const roles = (role === 'technician' ? ['officer', 'technician'] : ['household', 'officer']).filter((r) => (first.canCreate || []).includes(r));
-  const roleName = (r) => ({ technician: L('Kỹ thuật viên', 'Technician'), officer: L('Cán bộ công an', 'Officer'), household: L('Hộ gia đình', 'Household') }[r] || r);
   const name = h('input', { id: 'us-name', maxlength: 32 }), pw = h('input', { id: 'us-password', type: 'password', minlength: 10, autocomplete: 'new-password' });
   const rsel = h('select', { id: 'us-role' }, roles.map((r) => h('option', { value: r }, roleName(r))));
   let hsel = null;
-  if (role === 'officer') { const hs = (await api('/api/households')).households || []; hsel = h('select', { id: 'us-household' }, hs.map((x) => h('option', { value: x.id }, x.name + ' (' + x.id + ')'))); }
+  if (role === 'officer') { const hs = (await api('/api/households')).households || []; hsel = h('select', { id: 'us-household' }, hs.map((x) => h('option', { value: x.id }, camLabel(x)))); }
   root.append(h('h1', {}, L('Người dùng', 'Users')), first.officerReset ? h('p', { class: 'error', id: 'us-reset' }, first.officerReset) : null, status, h('div', { class: 'card' }, table),
     h('div', { class: 'card' }, h('h2', {}, L('Tạo tài khoản', 'Create account')), h('div', { class: 'row' }, h('label', {}, L('Tên đăng nhập', 'User name'), name), h('label', {}, L('Mật khẩu', 'Password'), pw), h('label', {}, L('Vai trò', 'Role'), rsel), hsel ? h('label', {}, L('Hộ', 'Household'), hsel) : null,
       h('button', { id: 'us-create', onclick: async () => { try { msg(status, (await api('/api/users', { method: 'POST', json: { name: name.value.trim(), password: pw.value, role: rsel.value, household: hsel ? hsel.value : '' } })).message, true); pw.value = ''; refresh(); } catch (e) { msg(status, e.message); } } }, L('Tạo', 'Create')))));
@@ -449,6 +498,7 @@ pages.users = async (root) => {
 };
 
 // ---------- system ----------
+const irModeName = (m) => ({ auto: L('tự động', 'automatic'), on: L('luôn bật', 'always on'), off: L('luôn tắt', 'always off') }[m] || m);
 pages.system = async (root) => {
   const box = h('div', { class: 'card', id: 'sys' });
   root.append(h('h1', {}, L('Hệ thống', 'System')), box);
@@ -457,20 +507,20 @@ pages.system = async (root) => {
   const rows = [
     [L('Camera trực tuyến', 'Cameras online'), r.camerasOnline + ' / ' + r.camerasTotal],
     [L('Ổ đĩa', 'Disk'), st.diskTotal ? fmtBytes(st.diskUsed) + ' / ' + fmtBytes(st.diskTotal) + ' (' + Math.round(100 * st.diskUsed / st.diskTotal) + '%)' : L('không rõ', 'unknown')],
-    [L('Số ngày ghi được ở tốc độ hiện tại', 'Days of recording at the current rate'), r.daysCapacity ? r.daysCapacity.toFixed(1) + L(' ngày (đang lưu ', ' days (holding ') + r.daysRecorded.toFixed(1) + L(' ngày)', ' days)') : L('chưa đo được', 'not measured yet')],
+    [L('Số ngày ghi được ở tốc độ hiện tại', 'Days of recording at the current rate'), r.daysCapacity ? fmtNum(r.daysCapacity, 1) + L(' ngày (đang lưu ', ' days (holding ') + fmtNum(r.daysRecorded, 1) + L(' ngày)', ' days)') : L('chưa đo được', 'not measured yet')],
     [L('Thời gian chạy', 'Uptime'), fmtDur(st.uptimeSec || r.webUptimeSec)],
     [L('Múi giờ của đầu ghi', 'Time zone of the recorder'), h('span', { id: 'sys-tz' }, r.timeZone || '—')],
-    [L('Nhiệt độ', 'Temperature'), st.tempC !== undefined && st.tempC !== null ? st.tempC.toFixed(1) + ' °C' : L('không có cảm biến', 'no sensor')],
-    [L('Đèn hồng ngoại', 'IR light'), r.lights ? (r.lights.irOn ? L('BẬT', 'ON') : L('TẮT', 'OFF')) + ' (' + r.lights.mode + ')' : L('không rõ', 'unknown')],
+    [L('Nhiệt độ', 'Temperature'), st.tempC !== undefined && st.tempC !== null ? fmtNum(st.tempC, 1) + ' °C' : L('không có cảm biến', 'no sensor')],
+    [L('Đèn hồng ngoại', 'IR light'), r.lights ? (r.lights.irOn ? L('Bật', 'On') : L('Tắt', 'Off')) + ' (' + irModeName(r.lights.mode) + ')' : L('không rõ', 'unknown')],
     [L('Vân tay chứng chỉ HTTPS (SHA-256)', 'HTTPS certificate fingerprint (SHA-256)'), h('span', { class: 'mono', id: 'sys-fp' }, r.certFingerprint || '—')],
-    [L('Vân tay khoá ký bằng chứng của hộp', 'Fingerprint of the box\'s evidence key'), h('div', {}, h('span', { class: 'mono', id: 'sys-boxkey' }, r.boxKeyFingerprint || '—'),
-      h('p', { class: 'muted' }, L('Ghi lại mã này khi bàn giao hộp; dùng để kiểm tra bằng chứng trích xuất (matthan-verify). ', 'Record it when the box is handed over; it checks exported evidence (matthan-verify). '),
+    [L('Vân tay khoá ký bằng chứng của đầu ghi', 'Fingerprint of the box\'s evidence key'), h('div', {}, h('span', { class: 'mono', id: 'sys-boxkey' }, r.boxKeyFingerprint || '—'),
+      h('p', { class: 'muted' }, L('Ghi lại mã này khi bàn giao đầu ghi; dùng để kiểm tra bằng chứng trích xuất (chương trình matthan-verify). ', 'Record it when the box is handed over; it checks exported evidence (matthan-verify). '),
         r.boxKeyURL ? h('a', { href: r.boxKeyURL, download: 'matthan-box-key.pem', id: 'sys-boxkey-dl' }, '⬇ ' + L('Tải khoá công khai', 'Download the public key')) : null))],
     [L('Phiên bản', 'Version'), st.version || '—'],
   ];
   box.append(h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
   await systemDisks(root);
-  root.append(h('div', { class: 'card' }, h('h2', {}, L('Nhật ký khởi động (init)', 'Init log')), h('pre', { class: 'logs', id: 'sys-logs' }, (r.logs || []).join('\n') || '—')));
+  root.append(h('div', { class: 'card' }, h('h2', {}, L('Nhật ký khởi động', 'Start-up log')), h('pre', { class: 'logs', id: 'sys-logs' }, (r.logs || []).join('\n') || '—')));
   if (role === 'technician') await networkCard(root);
 };
 
@@ -499,7 +549,7 @@ async function networkCard(root) {
   const save = h('button', { id: 'net-save', onclick: async () => {
     const body = { mode: mode.value };
     if (mode.value === 'static') { body.address = addr.value.trim(); body.gateway = gw.value.trim(); body.dns = dns.value.split(/[,\s]+/).filter((x) => x); }
-    if (!confirm(L('Hộp sẽ dùng cấu hình mạng này từ lần khởi động lại tiếp theo. Tiếp tục?', 'The box uses this network setting from its next restart. Go on?'))) return;
+    if (!confirm(L('Đầu ghi sẽ dùng cấu hình mạng này từ lần khởi động lại tiếp theo. Tiếp tục?', 'The box uses this network setting from its next restart. Go on?'))) return;
     try { const a = await api('/api/system/network', { method: 'POST', json: body }); msg(status, a.message, true); show(a.saved); } catch (e) { msg(status, e.message); }
   } }, L('Lưu cho lần khởi động sau', 'Save for the next restart'));
   root.append(h('div', { class: 'card', id: 'sys-network' }, h('h2', {}, L('Mạng', 'Network')),
@@ -515,7 +565,7 @@ async function systemDisks(root) {
   const card = h('div', { class: 'card', id: 'disks' });
   root.append(card);
   const contentName = (c) => ({ recording: L('ổ ghi hình Mắt Thần', 'Mắt Thần recording disk'), blank: L('trống', 'blank'), other: L('có dữ liệu khác', 'holds other data'), unknown: L('không đọc được', 'unreadable') }[c] || c);
-  const health = (x) => [x.state === 'running' || !x.state ? L('hoạt động', 'running') : x.state, x.ioErrors ? x.ioErrors + L(' lỗi đọc/ghi', ' I/O errors') : L('không lỗi', 'no errors'), 'SMART: ' + ({ passed: L('tốt', 'passed'), failing: L('SẮP HỎNG', 'FAILING'), unavailable: L('cầu nối USB không hỗ trợ', 'not passed by the USB bridge') }[x.smart] || x.smart)].join(', ');
+  const health = (x) => [x.state === 'running' || !x.state ? L('hoạt động', 'running') : x.state === 'offline' ? L('ngừng hoạt động', 'offline') : L('trạng thái lạ', 'state') + ' (' + x.state + ')', x.ioErrors ? x.ioErrors + L(' lỗi đọc/ghi', ' I/O errors') : L('không lỗi', 'no errors'), 'SMART: ' + ({ passed: L('tốt', 'passed'), failing: L('SẮP HỎNG', 'FAILING'), unavailable: L('cầu nối USB không hỗ trợ', 'not passed by the USB bridge') }[x.smart] || x.smart)].join(', ');
   const status = h('p', { id: 'disk-msg' });
   const load = async () => {
     let st;
@@ -550,32 +600,75 @@ async function systemDisks(root) {
       } }, L('Bỏ ổ này, ghi vào thẻ nhớ', 'Forget this disk, record onto the card')) : null,
       h('p', { id: 'disk-state' }, where), st.problem && !st.alarm ? h('p', { class: 'error' }, st.problem) : null, status,
       rows.length ? h('table', { id: 'disk-table' }, h('tr', {}, [L('Ổ', 'Disk'), L('Kiểu', 'Model'), L('Dung lượng', 'Size'), L('Nội dung', 'Content'), L('Tình trạng', 'Health'), ''].map((x) => h('th', {}, x))), rows)
-        : h('p', {}, L('Chưa thấy ổ USB nào. Cắm ổ cứng USB vào hộp.', 'No USB disk found. Plug a USB disk into the box.')));
+        : h('p', {}, L('Chưa thấy ổ USB nào. Cắm ổ cứng USB vào đầu ghi.', 'No USB disk found. Plug a USB disk into the box.')));
   };
   await load();
   const timer = setInterval(() => { if (!document.body.contains(card)) clearInterval(timer); else load(); }, 5000);
 }
 
 // ---------- audit ----------
+const actionName = (a) => ({ login: L('Đăng nhập', 'Log in'), login_failed: L('Đăng nhập sai', 'Failed login'), logout: L('Đăng xuất', 'Log out'), setup: L('Cài đặt lần đầu', 'First-time setup'),
+  live_view: L('Xem trực tiếp', 'Live view'), playback: L('Xem lại', 'Playback'), export: L('Trích xuất', 'Export'), download: L('Tải đoạn ghi', 'Clip download'), change: L('Thay đổi cài đặt', 'Settings changed'),
+  denied: L('Bị từ chối', 'Denied'), checkpoint: L('Điểm ký nhật ký', 'Log checkpoint'), pruned: L('Xoá bản ghi nhật ký cũ', 'Old log records deleted'), gap: L('Nhật ký bị gián đoạn', 'Gap in the log'),
+  unreadable: L('Bản ghi không đọc được', 'Unreadable record') }[a] || a);
+const roleShort = (r) => ({ technician: L('kỹ thuật viên', 'technician'), officer: L('cán bộ', 'officer'), household: L('hộ gia đình', 'household') }[r] || r);
+// auditDetails turns the log's detail (stable English, part of the hash
+// chain) into words; the raw text stays behind "Chi tiết".
+const auditDetails = [
+  [/^uplink network for the next boot: (.*)/, (m) => L('Mạng cho lần khởi động sau: ', 'Network for the next boot: ') + m[1]],
+  [/^own password changed/, () => L('Đổi mật khẩu của mình, các phiên khác đã kết thúc', 'Own password changed, other sessions ended')],
+  [/^camera settings saved/, () => L('Lưu cài đặt camera', 'Camera settings saved')],
+  [/^camera removed/, () => L('Xoá camera', 'Camera removed')],
+  [/^household (\S+) saved/, (m) => L('Lưu hộ ', 'Household saved: ') + m[1]],
+  [/^household (\S+) grants: (.*)/, (m) => L('Quyền xem camera đường của hộ ', 'Road cameras granted to ') + m[1] + ': ' + (m[2] || '—')],
+  [/^grants of camera (\S+) dropped from (\d+) households/, (m) => L('Bỏ quyền xem camera ' + m[1] + ' của ' + m[2] + ' hộ (không còn là camera đường)', 'Grants of camera ' + m[1] + ' dropped from ' + m[2] + ' households')],
+  [/^user (\S+) created \((\w+)/, (m) => L('Tạo tài khoản ', 'Account created: ') + m[1] + ' (' + roleShort(m[2]) + ')'],
+  [/^physical officer reset used: technician (\S+) created officer (\S+)/, (m) => L('Kỹ thuật viên ' + m[1] + ' tạo cán bộ ' + m[2] + ' nhờ nút đặt lại trên đầu ghi', 'Technician ' + m[1] + ' created officer ' + m[2] + ' after the physical reset')],
+  [/^physical officer reset: pairing button/, () => L('Nút ghép nối được giữ khi bật nguồn: cho phép tạo một cán bộ mới', 'Pairing button held at power-on: one new officer may be created')],
+  [/^password reset for (\S+)/, (m) => L('Đặt lại mật khẩu cho ', 'Password reset for ') + m[1]],
+  [/^user deleted: (\S+)/, (m) => L('Xoá tài khoản ', 'Account deleted: ') + m[1]],
+  [/^notice acknowledged/, () => L('Đã xem thông báo', 'Notice acknowledged')],
+  [/^recording disk confirmed: (.*)/, (m) => L('Xác nhận ổ ghi hình: ', 'Recording disk confirmed: ') + m[1]],
+  [/^recording disk not prepared/, () => L('Không chuẩn bị được ổ ghi hình', 'Recording disk not prepared')],
+  [/^recording disk in use: (.*)/, (m) => L('Đang ghi vào ổ: ', 'Recording disk in use: ') + m[1]],
+  [/^recording disk forgotten/, () => L('Bỏ ổ ghi hình USB, ghi vào thẻ nhớ', 'USB recording disk forgotten, recording to the SD card')],
+  [/^create officer: an officer exists/, () => L('Tạo cán bộ khi đã có cán bộ', 'Create an officer while one exists')],
+  [/^(\S+)\.\.(\S+) sha256=\w+ gaps=(\d+)/, (m) => fmtTime(m[1]) + ' – ' + fmtTime(m[2]) + (+m[3] ? L(', ' + m[3] + ' khoảng trống', ', ' + m[3] + ' gaps') : '')],
+  [/^records (\d+) to (\d+) deleted/, (m) => L('Bản ghi #' + m[1] + '–#' + m[2] + ' đã xoá để giữ dung lượng nhật ký', 'Records #' + m[1] + '–#' + m[2] + ' deleted to keep the log within its budget')],
+  [/^(\d+) audit records could not be written/, (m) => L(m[1] + ' bản ghi nhật ký không ghi được', m[1] + ' audit records could not be written')],
+  [/^other devices logged out/, () => L('Đăng xuất các thiết bị khác', 'Other devices logged out')],
+  [/^device (\S+) logged out/, (m) => L('Đăng xuất thiết bị ', 'Device logged out: ') + m[1]],
+  [/^IR lights mode (\w+)/, (m) => L('Chế độ đèn hồng ngoại: ', 'IR light mode: ') + irModeName(m[1])],
+  [/^(GET|POST|HEAD|PUT|DELETE) /, () => L('Truy cập không được phép', 'Access not allowed')],
+];
+function auditDetail(d) {
+  if (!d) return '';
+  for (const [re, f] of auditDetails) { const m = d.match(re); if (m) return [f(m), ' ', more(d)]; }
+  return d;
+}
 pages.audit = async (root) => {
   const v = h('p', { id: 'au-verify' });
   const table = h('table', { id: 'au-table' });
-  const actor = h('input', { id: 'au-actor', placeholder: L('người dùng', 'user') });
-  const action = h('select', { id: 'au-action' }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'change', 'denied', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a || L('(tất cả)', '(all)'))));
+  const actor = h('input', { id: 'au-actor', placeholder: L('tên người dùng', 'user name'), 'aria-label': L('Người dùng', 'User') });
+  const action = h('select', { id: 'au-action', 'aria-label': L('Hành động', 'Action') }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'change', 'denied', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a ? actionName(a) : L('Mọi hành động', 'Every action'))));
   const load = async () => {
     const p = new URLSearchParams(); if (actor.value) p.set('actor', actor.value); if (action.value) p.set('action', action.value);
     const r = await api('/api/audit?' + p);
-    fill(table, h('tr', {}, ['#', L('Thời gian', 'Time'), L('Người', 'Actor'), L('Hành động', 'Action'), 'Camera', L('Chi tiết', 'Detail'), 'IP'].map((x) => h('th', {}, x))),
-      r.records.map((x) => h('tr', {}, h('td', {}, x.seq), h('td', {}, fmtTime(x.time)), h('td', {}, x.actor + (x.role ? ' (' + x.role + ')' : '')), h('td', {}, x.action + (x.count > 1 ? ' ×' + x.count : '')), h('td', {}, x.camera || ''), h('td', {}, x.detail || ''), h('td', {}, x.ip || ''))));
+    fill(table, h('tr', {}, ['#', L('Thời gian', 'Time'), L('Người', 'Actor'), L('Hành động', 'Action'), 'Camera', L('Chi tiết', 'Detail'), L('Địa chỉ IP', 'IP address')].map((x) => h('th', {}, x))),
+      r.records.map((x) => h('tr', {}, h('td', {}, x.seq), h('td', {}, fmtTime(x.time)), h('td', {}, x.actor + (x.role ? ' (' + roleShort(x.role) + ')' : '')), h('td', {}, actionName(x.action) + (x.count > 1 ? ' ×' + x.count : '')), h('td', {}, x.camera || ''), h('td', {}, auditDetail(x.detail)), h('td', {}, x.ip || ''))));
   };
   const verify = async () => {
     const r = await api('/api/audit/verify');
-    if (r.ok) msg(v, L('Chuỗi băm nguyên vẹn: ', 'Hash chain intact: ') + r.records + L(' bản ghi. Đầu chuỗi: ', ' records. Head: ') + (r.head || '').slice(0, 16) + '…' +
-      (r.first_seq > 1 ? L(' · Bản ghi trước #', ' · Records before #') + r.first_seq + L(' đã xoá theo hạn mức dung lượng.', ' were deleted to keep the disk budget.') : '') +
-      (r.signed_head ? L(' · Đầu chuỗi đã ký: #', ' · Signed head: #') + r.signed_head : ''), true);
-    else msg(v, L('CHUỖI BỊ PHÁ tại bản ghi ', 'CHAIN BROKEN at record ') + r.bad_seq + ': ' + r.problem);
+    if (r.ok) {
+      msg(v, L('Nhật ký nguyên vẹn, chưa bị sửa (' + r.records + ' bản ghi)', 'The log is intact, unaltered (' + r.records + ' records)') +
+        (r.first_seq > 1 ? L('. Bản ghi trước #', '. Records before #') + r.first_seq + L(' đã xoá để giữ dung lượng.', ' were deleted to keep the disk budget.') : ''), true);
+      v.append(' ', more(L('Mã băm đầu chuỗi: ', 'Chain head hash: ') + (r.head || '—'), r.signed_head ? h('br') : null, r.signed_head ? L('Bản ghi cuối đã ký: #', 'Last signed record: #') + r.signed_head : null));
+    } else {
+      msg(v, L('Nhật ký đã bị sửa hoặc hỏng tại bản ghi #', 'The log was altered or damaged at record #') + r.bad_seq);
+      v.append(' ', more(r.problem || ''));
+    }
   };
-  root.append(h('h1', {}, L('Nhật ký kiểm tra', 'Audit log')), v, h('div', { class: 'row' }, actor, action, h('button', { onclick: load }, L('Lọc', 'Filter')), h('button', { class: 'secondary', onclick: verify }, L('Kiểm tra chuỗi', 'Verify chain'))), h('div', { class: 'card' }, table));
+  root.append(h('h1', {}, L('Nhật ký hoạt động', 'Activity log')), v, h('div', { class: 'row' }, actor, action, h('button', { onclick: load }, L('Lọc', 'Filter')), h('button', { class: 'secondary', onclick: verify }, L('Kiểm tra nhật ký', 'Check the log'))), h('div', { class: 'card' }, table));
   await verify(); await load();
 };
 
@@ -588,8 +681,21 @@ pages.account = async (root) => {
     h('button', { id: 'ac-save', onclick: async () => { if (pw.value !== pw2.value) { msg(status, L('Hai mật khẩu không khớp.', 'The two passwords differ.')); return; } try { msg(status, (await api('/api/me/password', { method: 'POST', json: { old: old.value, password: pw.value } })).message, true); } catch (e) { msg(status, e.message); } } }, L('Lưu', 'Save'))));
 };
 
+// labelTables names each cell after its column (data-label), so that on a
+// phone a wide table shows as one card per row (app.css).
+function labelTables(el) {
+  for (const t of el.querySelectorAll('table')) {
+    const head = t.querySelector('tr');
+    if (!head || head.children.length < 2 || [...head.children].some((c) => c.tagName !== 'TH')) continue;
+    head.classList.add('head');
+    const names = [...head.children].map((c) => c.textContent);
+    for (const tr of t.querySelectorAll('tr')) if (tr !== head) [...tr.children].forEach((td, i) => { if (names[i] && !td.dataset.label) td.dataset.label = names[i]; });
+  }
+}
+
 document.addEventListener('DOMContentLoaded', () => {
-  const mb = $('#menu-btn'); if (mb) mb.onclick = () => $('#nav').classList.toggle('open');
+  const mb = $('#menu-btn'); if (mb) mb.onclick = () => mb.setAttribute('aria-expanded', String($('#nav').classList.toggle('open')));
+  const main = $('main'); if (main) new MutationObserver(() => labelTables(main)).observe(main, { childList: true, subtree: true });
   const page = document.body.dataset.page; const root = document.getElementById('page-' + page);
   if (root && pages[page]) pages[page](root).catch((e) => root.append(h('p', { class: 'error' }, e.message)));
 });
