@@ -59,19 +59,45 @@ function stateBadges(c) {
 // ---------- live player: fMP4 over WebSocket into Media Source Extensions ----------
 window.mtLive = {};
 class LivePlayer {
-  constructor(video, camera, msgEl) {
-    this.video = video; this.camera = camera; this.msgEl = msgEl;
+  // signalEl (optional) is the tile's "no signal" overlay: shown over the
+  // greyed last picture, with its time, when the stream ended or the
+  // picture has not moved for 3 s, whatever the camera's state says.
+  constructor(video, camera, msgEl, signalEl) {
+    this.video = video; this.camera = camera; this.msgEl = msgEl; this.signalEl = signalEl;
     this.queue = []; this.sb = null; this.ms = null; this.unsupported = false;
-    this.stats = { camera, openedAt: 0, firstFrameMs: null, epochMs: 0 };
+    this.stats = { camera, openedAt: 0, firstFrameMs: null, epochMs: 0, noSignal: false, stalls: 0, resumedAt: null, lastPictureMs: null };
     window.mtLive[camera] = this.stats;
     this.stats.latencyMs = () => this.stats.epochMs ? Date.now() - (this.stats.epochMs + this.video.currentTime * 1000) : null;
+    this.idle = true; this.lastT = -1; this.movedAt = performance.now(); this.endedNow = false;
+    if (signalEl) this.watch = setInterval(() => this.check(), 500);
   }
+  // check runs twice a second: has the picture moved since the last look?
+  check() {
+    const v = this.video, now = performance.now();
+    if (this.idle || !document.body.contains(v)) { this.movedAt = now; return; }
+    if (v.currentTime !== this.lastT && v.readyState >= 2 && !this.endedNow) {
+      this.lastT = v.currentTime; this.movedAt = now;
+      if (this.stats.epochMs) this.stats.lastPictureMs = this.stats.epochMs + v.currentTime * 1000;
+      if (this.stats.noSignal) { this.stats.noSignal = false; this.stats.resumedAt = Date.now(); this.showSignal(false); }
+      return;
+    }
+    if (!this.stats.noSignal && (this.endedNow || now - this.movedAt > 3000)) { this.stats.noSignal = true; this.stats.stalls++; this.stats.lostAt = Date.now(); this.showSignal(true); }
+  }
+  showSignal(lost) {
+    const el = this.signalEl; if (!el) return;
+    const tile = el.parentElement; if (tile) tile.classList.toggle('nosignal', lost);
+    const t = this.stats.lastPictureMs;
+    fill(el, h('b', {}, L('Mất tín hiệu', 'No signal')), t ? h('span', {}, L('Hình cuối lúc ', 'Last picture at ') + new Date(t).toLocaleTimeString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour12: false })) : null);
+    el.hidden = !lost;
+    if (lost) this.say('');
+  }
+  ended() { this.endedNow = true; this.check(); }
   // start opens a connection for this player alone.
   start() { this.conn = new LiveConn([this], this.sub); this.conn.start(); }
   feed(u8) { if (this.unsupported || (!this.sb && !this.ms)) return; this.queue.push(u8); this.pump(); }
   say(t) { if (this.msgEl) { this.msgEl.textContent = t; this.msgEl.hidden = !t; } }
   setup(st) {
-    this.stats.epochMs = st.epochMs; this.stats.codec = st.codec;
+    this.stats.epochMs = st.epochMs; this.stats.codec = st.codec; this.endedNow = false; this.lastT = -1;
     if (!window.MediaSource || !MediaSource.isTypeSupported(st.mime)) {
       const hevc = st.codec.startsWith('hvc1') || st.codec.startsWith('hev1');
       this.say(hevc ? L('Trình duyệt này không phát được H.265 (' + st.codec + '). Hãy dùng Chrome/Edge/Safari mới, hoặc đặt camera sang H.264.', 'This browser cannot play H.265 (' + st.codec + '). Use a recent Chrome/Edge/Safari, or set the camera to H.264.')
@@ -116,7 +142,7 @@ class LivePlayer {
     if (v.paused) v.play().catch(() => {});
     if (!this.sb.updating && v.currentTime - b.start(0) > 20) { try { this.sb.remove(0, v.currentTime - 10); } catch (e) { } }
   }
-  close() { if (this.conn) this.conn.close(); }
+  close() { if (this.conn) this.conn.close(); if (this.watch) clearInterval(this.watch); }
 }
 
 // LiveConn carries one or more cameras over one WebSocket (the wall opens
@@ -127,7 +153,7 @@ class LiveConn {
   start() {
     if (this.closed) return;
     const t0 = performance.now();
-    for (const p of this.players) { p.stats.openedAt = t0; p.sb = null; p.ms = null; p.queue = []; }
+    for (const p of this.players) { p.stats.openedAt = t0; p.sb = null; p.ms = null; p.queue = []; p.idle = false; p.stats.stream = this.sub ? 'sub' : 'main'; }
     const ids = this.players.map((p) => p.camera);
     const q = (ids.length === 1 ? '/api/live/' + encodeURIComponent(ids[0]) + '?' : '/api/live?' + ids.map((c) => 'camera=' + encodeURIComponent(c)).join('&') + '&') + (this.sub ? 'stream=sub' : '');
     const ws = new WebSocket((location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + q);
@@ -138,6 +164,7 @@ class LiveConn {
       if (typeof ev.data === 'string') {
         const m = JSON.parse(ev.data); const p = this.players[m.index];
         if (m.type === 'start' && p) { p.stats.startAt = performance.now(); p.setup(m); }
+        if (m.type === 'ended' && p) p.ended();
         return;
       }
       const u8 = new Uint8Array(ev.data); const p = this.players[u8[0]];
@@ -152,15 +179,56 @@ class LiveConn {
       api('/api/me').then(retry, retry);
     };
   }
-  close() { this.closed = true; if (this.ws) this.ws.close(); }
+  close() { this.closed = true; for (const p of this.players) p.idle = true; if (this.ws) this.ws.close(); }
+}
+
+// snapshot saves the frame the browser shows as a PNG named after the camera
+// and the local time of the picture. Not audited on its own: it is a save
+// of a picture the viewer already receives (the live view is audited), and
+// the browser could keep it anyway.
+function snapshot(video, name, pictureMs) {
+  if (!video.videoWidth) return false;
+  const cv = document.createElement('canvas'); cv.width = video.videoWidth; cv.height = video.videoHeight;
+  cv.getContext('2d').drawImage(video, 0, 0);
+  const d = new Date(pictureMs || Date.now()), p2 = (n) => String(n).padStart(2, '0');
+  const file = (name.replace(/[^\p{L}\p{N}_-]+/gu, '-') || 'camera') + '_' + d.getFullYear() + '-' + p2(d.getMonth() + 1) + '-' + p2(d.getDate()) + '_' + p2(d.getHours()) + '-' + p2(d.getMinutes()) + '-' + p2(d.getSeconds()) + '.png';
+  cv.toBlob((b) => { const a = h('a', { href: URL.createObjectURL(b), download: file }); document.body.append(a); a.click(); a.remove(); setTimeout(() => URL.revokeObjectURL(a.href), 10000); }, 'image/png');
+  return file;
+}
+
+// pinchZoom lets two fingers zoom the live picture (up to 4x, a CSS
+// transform) and one finger move it while zoomed; a double tap resets.
+function pinchZoom(video) {
+  let z = { s: 1, x: 0, y: 0 }, g = null, lastTap = 0;
+  const apply = () => { video.style.transform = z.s > 1 ? `translate(${z.x}px,${z.y}px) scale(${z.s})` : ''; video.style.touchAction = z.s > 1 ? 'none' : 'pan-x pan-y'; video.dataset.zoom = z.s.toFixed(2); };
+  const dist = (t) => Math.hypot(t[0].clientX - t[1].clientX, t[0].clientY - t[1].clientY);
+  video.addEventListener('touchstart', (e) => {
+    if (e.touches.length === 2) g = { d: dist(e.touches), s: z.s };
+    else if (e.touches.length === 1) {
+      if (performance.now() - lastTap < 300) { z = { s: 1, x: 0, y: 0 }; apply(); }
+      lastTap = performance.now(); g = { px: e.touches[0].clientX - z.x, py: e.touches[0].clientY - z.y };
+    }
+  }, { passive: true });
+  video.addEventListener('touchmove', (e) => {
+    if (!g) return;
+    if (e.touches.length === 2 && g.d) { z.s = Math.min(4, Math.max(1, g.s * dist(e.touches) / g.d)); if (z.s === 1) z.x = z.y = 0; apply(); e.preventDefault(); }
+    else if (e.touches.length === 1 && z.s > 1 && g.px !== undefined) { z.x = e.touches[0].clientX - g.px; z.y = e.touches[0].clientY - g.py; apply(); e.preventDefault(); }
+  }, { passive: false });
+  video.addEventListener('touchend', () => { g = null; });
+  apply();
 }
 
 function liveTile(c) {
   const video = h('video', { muted: true, autoplay: true, playsinline: true, 'data-camera': c.id });
   video.muted = true;
   const m = h('div', { class: 'msg' }, L('Đang kết nối…', 'Connecting…'));
-  const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), m);
-  tile.player = new LivePlayer(video, c.id, m);
+  const sig = h('div', { class: 'signal', hidden: true });
+  const tools = h('div', { class: 'tools' },
+    h('button', { type: 'button', class: 'snap', title: L('Chụp ảnh', 'Snapshot'), 'aria-label': L('Chụp ảnh', 'Snapshot'), onclick: () => { tile.lastSnapshot = snapshot(video, c.name, tile.player.stats.lastPictureMs); } }, '📷'),
+    h('button', { type: 'button', class: 'full', title: L('Toàn màn hình', 'Full screen'), 'aria-label': L('Toàn màn hình', 'Full screen'), onclick: () => (document.fullscreenElement ? document.exitFullscreen() : tile.requestFullscreen()).catch(() => {}) }, '⛶'));
+  const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), m, sig, tools);
+  tile.player = new LivePlayer(video, c.id, m, sig);
+  pinchZoom(video);
   return tile;
 }
 
@@ -181,10 +249,18 @@ pages.live = async (root) => {
     wall.style.maxWidth = `calc((100vh - 7rem) * ${(16 / 9) * cols / rows})`;
   };
   layout(); window.addEventListener('resize', layout);
-  // More than four tiles: each plays its camera's sub stream (as NVR walls do).
+  // More than four tiles, or a phone: each plays its camera's sub stream (as
+  // NVR walls do); a tile in full screen plays its main stream alone.
   const tiles = list.map((c) => liveTile(c));
   wall.append(...tiles);
-  if (tiles.length) new LiveConn(tiles.map((t) => t.player), list.length > 4).start();
+  let conn = null;
+  const connect = () => {
+    if (conn) conn.close();
+    const fs = tiles.find((t) => t === document.fullscreenElement);
+    conn = fs ? new LiveConn([fs.player], false) : new LiveConn(tiles.map((t) => t.player), list.length > 4 || window.innerWidth <= 700);
+    conn.start();
+  };
+  if (tiles.length) { connect(); document.addEventListener('fullscreenchange', connect); }
   setInterval(async () => {
     for (const c of await cameras()) {
       const t = document.getElementById('tile-' + c.id); if (!t) continue;
