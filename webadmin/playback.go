@@ -17,16 +17,19 @@ import (
 // 60), instead of the whole segment from its start (a one-minute main
 // stream segment is tens of MB; a phone or the box under load took longer
 // than retention left it). The page appends the answer to Media Source
-// Extensions and asks for the next piece at X-Media-End as it plays.
+// Extensions and asks for the next piece at X-Media-End with &next=1 (the
+// fragments from that time on, no key frame needed: they follow what it
+// has) as it plays.
 const (
 	fragDefaultFor = 8.0
 	fragMaxFor     = 60.0
 )
 
 // fragRange picks fragments [start, end) of l covering [from, from+dur)
-// seconds, start at a fragment holding a key frame no later than from.
+// seconds, start at a fragment holding a key frame no later than from (or,
+// with next, the first fragment starting at from or later: a continuation).
 // ok is false when from lies past the recording's end.
-func fragRange(l fmp4.Layout, from, dur float64) (start, end int, ok bool) {
+func fragRange(l fmp4.Layout, from, dur float64, next bool) (start, end int, ok bool) {
 	ts := float64(l.Init.Timescale)
 	if ts == 0 || len(l.Fragments) == 0 {
 		return 0, 0, false
@@ -36,7 +39,17 @@ func fragRange(l fmp4.Layout, from, dur float64) (start, end int, ok bool) {
 		return 0, 0, false
 	}
 	fromT := uint64(math.Max(0, from*ts))
+	if next {
+		start = len(l.Fragments) - 1
+	}
 	for i, f := range l.Fragments {
+		if next {
+			if f.BaseTime+f.Duration/2 >= fromT { // rounding of the page's seconds
+				start = i
+				break
+			}
+			continue
+		}
 		t := f.BaseTime
 		if t > fromT {
 			break
@@ -96,7 +109,7 @@ func (s *Server) serveFragments(w http.ResponseWriter, r *http.Request, rc *reqC
 		segEnd = float64(l.Fragments[n-1].BaseTime+l.Fragments[n-1].Duration) / ts
 	}
 	w.Header().Set("X-Segment-End", strconv.FormatFloat(segEnd, 'f', 3, 64))
-	start, end, ok := fragRange(l, from, dur)
+	start, end, ok := fragRange(l, from, dur, q.Get("next") == "1")
 	if !ok {
 		s.jsonError(w, rc, http.StatusRequestedRangeNotSatisfiable, "err_not_found")
 		return

@@ -43,18 +43,22 @@ func TestFragRangeStartsAtKeyFrame(t *testing.T) {
 	}
 	for _, c := range []struct {
 		from, dur  float64
+		next       bool
 		start, end int
 		ok         bool
 	}{
-		{0, 8, 0, 8, true},
-		{0.5, 1, 0, 2, true},
-		{3.2, 2, 2, 6, true}, // key frame at 2 s; fragments up to 5.2 s
-		{4, 1, 4, 5, true},
-		{9.9, 8, 8, 10, true},
-		{10, 1, 0, 0, false}, // past the end
-		{42, 1, 0, 0, false},
+		{0, 8, false, 0, 8, true},
+		{0.5, 1, false, 0, 2, true},
+		{3.2, 2, false, 2, 6, true}, // key frame at 2 s; fragments up to 5.2 s
+		{4, 1, false, 4, 5, true},
+		{9.9, 8, false, 8, 10, true},
+		{10, 1, false, 0, 0, false}, // past the end
+		{42, 1, false, 0, 0, false},
+		{3, 2, true, 3, 5, true}, // a continuation: no key frame needed
+		{2.999, 1, true, 3, 4, true},
+		{9.8, 1, true, 9, 10, true},
 	} {
-		start, end, ok := fragRange(l, c.from, c.dur)
+		start, end, ok := fragRange(l, c.from, c.dur, c.next)
 		if start != c.start || end != c.end || ok != c.ok {
 			t.Errorf("fragRange(from %v, for %v) = %d, %d, %v; want %d, %d, %v", c.from, c.dur, start, end, ok, c.start, c.end, c.ok)
 		}

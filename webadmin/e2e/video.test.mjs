@@ -99,3 +99,58 @@ test('phone: full screen plays the main stream; pinch zooms the picture; snapsho
   await page.waitForFunction(() => window.mtLive.cam1.stream === 'sub', null, { timeout: 5000 });
   await advancing(page, 'cam1', 20000);
 });
+
+test('phone: playback by tap on a zoomed timeline and by the time field starts quickly; gone video says so', async () => {
+  // Wait for a few segments (6 s each) to be recorded.
+  for (let i = 0; i < 12; i++) {
+    await page.goto(box.url + '/playback?camera=cam1');
+    await page.waitForFunction(() => window.mtPlayback && document.querySelector('#pb-info').textContent, null, { timeout: 10000 });
+    if (await page.evaluate(() => window.mtPlayback.segments().length >= 3)) break;
+    await page.waitForTimeout(4000);
+  }
+  const segs = await (await page.waitForFunction(() => window.mtPlayback && window.mtPlayback.segments().length >= 3 && window.mtPlayback.segments(), null, { timeout: 20000 })).jsonValue();
+  // The time field: type a time, jump there; the view follows.
+  const target = segs[1].s + 2000;
+  const hms = new Date(target).toTimeString().slice(0, 8);
+  await page.fill('#pb-time', hms);
+  await page.tap('#pb-go');
+  await page.waitForFunction((t) => window.mtPlayback.firstFrameMs() !== null && Math.abs(window.mtPlayback.now() - t) < 1500, target, { timeout: 15000 });
+  // Zoom 24 h -> 1 h -> 5 min with the buttons.
+  assert.equal((await page.evaluate(() => window.mtPlayback.view())).span, 86400000);
+  await page.tap('#pb-zoom-in');
+  assert.equal((await page.evaluate(() => window.mtPlayback.view())).span, 3600000);
+  await page.tap('#pb-zoom-in');
+  const view = await page.evaluate(() => window.mtPlayback.view());
+  assert.equal(view.span, 300000);
+  assert.match(await page.textContent('#pb-span'), /5 phút/);
+  // A tap on the 5-minute timeline (one pixel is under a second here).
+  const tgt2 = segs[2].s + 3000;
+  assert.ok(tgt2 > view.start && tgt2 < view.start + view.span, 'target outside the zoomed view');
+  const tl = await page.locator('#pb-timeline').boundingBox();
+  await page.touchscreen.tap(tl.x + (tgt2 - view.start) / view.span * tl.width, tl.y + tl.height / 2);
+  await page.waitForFunction((t) => window.mtPlayback.firstFrameMs() !== null && Math.abs(window.mtPlayback.now() - t) < 1500, tgt2, { timeout: 15000 });
+  const firstFrame = await page.evaluate(() => window.mtPlayback.firstFrameMs());
+  const t1 = await page.evaluate(() => window.mtPlayback.now());
+  await page.waitForTimeout(1500);
+  assert.ok(await page.evaluate(() => window.mtPlayback.now()) - t1 > 500, 'playback does not advance');
+  console.log(`BENCH playback_tap_first_frame_ms ${Math.round(firstFrame)} ms (target 1000)`);
+  // Only pieces were fetched, never the whole segment.
+  const whole = await page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/recordings/') && !e.name.includes('from=')).length);
+  assert.equal(whole, 0, 'a whole segment was fetched');
+  await page.screenshot({ path: join(shots, 'phone-playback-zoomed.png') });
+  // Pinch out on the timeline: the span grows.
+  const cdp = await ctx.newCDPSession(page);
+  const cx = tl.x + tl.width / 2, cy = tl.y + tl.height / 2;
+  const touch = (type, d) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: type === 'touchEnd' ? [] : [{ x: cx - d, y: cy, id: 1 }, { x: cx + d, y: cy, id: 2 }] });
+  await touch('touchStart', 100);
+  for (const d of [80, 60, 40, 25]) await touch('touchMove', d);
+  await touch('touchEnd', 0);
+  const span2 = (await page.evaluate(() => window.mtPlayback.view())).span;
+  assert.ok(span2 > 300000 * 2, `pinch did not zoom out: span ${span2}`);
+  // A recording deleted by retention: a clear message.
+  await page.evaluate((s) => { window.mtPlayback.segments().unshift({ file: '20200101T000000.000Z.mp4', s: s - 60000, e: s - 30000 }); window.mtPlayback.seek(s - 45000); }, segs[0].s);
+  await page.waitForFunction(() => /không còn nữa/.test(document.querySelector('#pb-msg').textContent), null, { timeout: 10000 });
+  // Nothing recorded after a time.
+  await page.evaluate(() => window.mtPlayback.seek(Date.now() + 3600000));
+  await page.waitForFunction(() => /Không có bản ghi từ/.test(document.querySelector('#pb-msg').textContent), null, { timeout: 5000 });
+});

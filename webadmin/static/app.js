@@ -270,6 +270,17 @@ pages.live = async (root) => {
 };
 
 // ---------- playback ----------
+// codecOf reads the MSE type from an init segment (the avcC/hvcC box).
+function codecOf(u8) {
+  const find = (tag) => { for (let i = 4; i + 8 < u8.length; i++) if (u8[i] === tag.charCodeAt(0) && u8[i + 1] === tag.charCodeAt(1) && u8[i + 2] === tag.charCodeAt(2) && u8[i + 3] === tag.charCodeAt(3)) return i + 4; return -1; };
+  const hx = (b) => b.toString(16).padStart(2, '0');
+  let i = find('avcC');
+  if (i > 0) return 'video/mp4; codecs="avc1.' + hx(u8[i + 1]) + hx(u8[i + 2]) + hx(u8[i + 3]) + '"';
+  i = find('hvcC');
+  if (i > 0) return 'video/mp4; codecs="hvc1.' + (u8[i + 1] & 0x1f) + '.6.L' + u8[i + 12] + '.B0"';
+  return 'video/mp4; codecs="avc1.640028"';
+}
+
 pages.playback = async (root) => {
   const cams = (await cameras()).filter((c) => c.video);
   const qs = new URLSearchParams(location.search);
@@ -280,16 +291,37 @@ pages.playback = async (root) => {
   const speed = h('select', { id: 'pb-speed' }, [1, 2, 4, 8, 16].map((s) => h('option', { value: s }, s + 'x')));
   const prevB = h('button', { id: 'pb-prev', class: 'secondary' }, '⏮ ' + L('Sự kiện trước', 'Previous event'));
   const nextB = h('button', { id: 'pb-next', class: 'secondary' }, L('Sự kiện sau', 'Next event') + ' ⏭');
+  const timeIn = h('input', { type: 'time', id: 'pb-time', step: 1 });
+  const goB = h('button', { id: 'pb-go', class: 'secondary' }, L('Đến', 'Go'));
+  const zoomOut = h('button', { id: 'pb-zoom-out', class: 'secondary', 'aria-label': L('Thu nhỏ', 'Zoom out') }, '−');
+  const zoomIn = h('button', { id: 'pb-zoom-in', class: 'secondary', 'aria-label': L('Phóng to', 'Zoom in') }, '+');
+  const spanLabel = h('span', { id: 'pb-span', class: 'muted' });
   const canvas = h('canvas', { class: 'timeline', id: 'pb-timeline', height: 56, width: 1200 });
   const video = h('video', { id: 'pb-video', controls: true, muted: true, playsinline: true });
   const clock = h('div', { id: 'pb-clock', class: 'mono' }, '');
   const info = h('p', { id: 'pb-info', class: 'muted' });
+  const note = h('p', { id: 'pb-msg', hidden: true });
+  const fromL = h('span', { id: 'pb-from' }, '00:00'), toL = h('span', { class: 'push', id: 'pb-to' }, '24:00');
   root.append(h('h1', {}, L('Xem lại', 'Playback')),
-    h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Ngày', 'Day'), day), h('label', {}, L('Tốc độ', 'Speed'), speed), prevB, nextB),
-      canvas, h('div', { class: 'row muted' }, h('span', {}, '00:00'), h('span', { class: 'push' }, '24:00')), info),
-    h('div', { class: 'card player' }, video, clock));
+    h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Ngày', 'Day'), day), h('label', {}, L('Giờ', 'Time'), timeIn), goB, h('label', {}, L('Tốc độ', 'Speed'), speed), prevB, nextB),
+      h('div', { class: 'row' }, zoomOut, zoomIn, spanLabel), canvas, h('div', { class: 'row muted' }, fromL, toL), info),
+    h('div', { class: 'card player' }, note, video, clock));
   let segs = [], evs = [], cur = null, dayStart = 0;
   const DAY = 86400000;
+  // The timeline shows span ms from viewStart: 24 h, 1 h or 5 min (buttons),
+  // anything between with two fingers.
+  const SPANS = [DAY, 3600000, 300000];
+  let span = DAY, viewStart = 0;
+  const say = (t) => { note.textContent = t || ''; note.hidden = !t; note.className = t ? 'error' : ''; };
+  const hm = (t, sec) => new Date(t).toLocaleTimeString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour: '2-digit', minute: '2-digit', second: sec ? '2-digit' : undefined, hour12: false });
+  const setView = (center, sp) => {
+    span = Math.min(DAY, Math.max(SPANS[2], sp));
+    viewStart = Math.min(dayStart + DAY - span, Math.max(dayStart, center - span / 2));
+    spanLabel.textContent = span >= DAY ? '24 ' + L('giờ', 'h') : span >= 3600000 ? Math.round(span / 360000) / 10 + ' ' + L('giờ', 'h') : Math.round(span / 60000) + ' ' + L('phút', 'min');
+    fromL.textContent = span >= DAY ? '00:00' : hm(viewStart, span < 3600000);
+    toL.textContent = span >= DAY ? '24:00' : hm(viewStart + span, span < 3600000);
+    draw();
+  };
   const load = async () => {
     const d = new Date(day.value + 'T00:00:00'); dayStart = d.getTime();
     const q = 'camera=' + encodeURIComponent(sel.value) + '&from=' + dayStart + '&to=' + (dayStart + DAY);
@@ -298,40 +330,131 @@ pages.playback = async (root) => {
       evs = ((await api('/api/events?' + q)).events || []).map((e) => ({ ...e, s: Date.parse(e.start) })).sort((a, b) => a.s - b.s);
       info.textContent = segs.length + L(' đoạn ghi, ', ' segments, ') + evs.length + L(' sự kiện', ' events');
     } catch (e) { msg(info, e.message); segs = []; evs = []; }
-    draw();
+    setView(viewStart + span / 2, span);
   };
+  const X = (t, w) => (t - viewStart) / span * w;
   const draw = () => {
     const w = canvas.width = canvas.clientWidth || 1200, hh = canvas.height; const g = canvas.getContext('2d');
     g.fillStyle = '#e8eaf2'; g.fillRect(0, 0, w, hh);
-    g.fillStyle = '#4a7bd0'; for (const s of segs) g.fillRect((s.s - dayStart) / DAY * w, 10, Math.max(1, (s.e - s.s) / DAY * w), hh - 20);
-    g.fillStyle = '#e08a00'; for (const e of evs) g.fillRect((e.s - dayStart) / DAY * w - 1, 0, 3, 12);
-    g.fillStyle = '#999'; for (let i = 0; i <= 24; i += 3) g.fillRect(i / 24 * w, hh - 6, 1, 6);
-    const t = nowT(); if (t) { g.fillStyle = '#b3261e'; g.fillRect((t - dayStart) / DAY * w - 1, 0, 2, hh); }
+    g.fillStyle = '#4a7bd0'; for (const s of segs) if (s.e > viewStart && s.s < viewStart + span) g.fillRect(X(s.s, w), 10, Math.max(1, (s.e - s.s) / span * w), hh - 20);
+    g.fillStyle = '#e08a00'; for (const e of evs) g.fillRect(X(e.s, w) - 1, 0, 3, 12);
+    const tick = span >= DAY ? 3 * 3600000 : span >= 3600000 ? 600000 : 60000;
+    g.fillStyle = '#999'; for (let t = Math.ceil(viewStart / tick) * tick; t <= viewStart + span; t += tick) g.fillRect(X(t, w), hh - 6, 1, 6);
+    const t = nowT(); if (t) { g.fillStyle = '#b3261e'; g.fillRect(X(t, w) - 1, 0, 2, hh); }
   };
   const nowT = () => (cur ? cur.s + video.currentTime * 1000 : null);
-  const seek = (t) => {
-    let s = segs.find((x) => t >= x.s && t < x.e) || segs.find((x) => x.s >= t);
-    if (!s) { msg(info, L('Không có đoạn ghi sau thời điểm này.', 'No recording after this time.')); return; }
-    const off = Math.max(0, (t - s.s) / 1000);
-    if (cur === s) { video.currentTime = off; return; }
-    cur = s;
-    video.src = '/api/recordings/' + encodeURIComponent(sel.value) + '/' + encodeURIComponent(s.file);
-    video.addEventListener('loadedmetadata', () => { video.currentTime = off; video.playbackRate = +speed.value; video.play().catch(() => {}); }, { once: true });
+  // The player: Media Source Extensions fed with the fragments from the
+  // tapped time on (/api/recordings/...?from=), a few seconds at a time.
+  const P = { gen: 0, ms: null, sb: null, seg: null, fetched: 0, segEnd: 0, busy: false, tapAt: 0, firstFrameMs: null };
+  const url = (s) => '/api/recordings/' + encodeURIComponent(sel.value) + '/' + encodeURIComponent(s.file);
+  const append = (sb, buf) => new Promise((res, rej) => { sb.addEventListener('updateend', res, { once: true }); sb.addEventListener('error', rej, { once: true }); sb.appendBuffer(buf); });
+  const getPiece = async (s, from, dur, next) => {
+    const r = await fetch(url(s) + '?from=' + from.toFixed(3) + '&for=' + dur + (next ? '&next=1' : ''), { credentials: 'same-origin' });
+    if (r.status === 401) { location.assign('/login?ended=1'); return null; }
+    if (r.status === 404) throw Object.assign(new Error('gone'), { gone: true });
+    if (r.status === 416) return { past: true };
+    if (!r.ok) throw new Error(r.status + ' ' + r.statusText);
+    return { buf: new Uint8Array(await r.arrayBuffer()), start: +r.headers.get('X-Media-Start'), end: +r.headers.get('X-Media-End'), segEnd: +r.headers.get('X-Segment-End') };
   };
-  video.addEventListener('ended', () => { const i = segs.indexOf(cur); if (i >= 0 && i + 1 < segs.length) seek(segs[i + 1].s); });
-  video.addEventListener('timeupdate', () => { const t = nowT(); if (t) clock.textContent = fmtTime(t); draw(); });
-  video.addEventListener('ratechange', () => {});
+  const gone = () => say(L('Đoạn video này không còn nữa (đã bị xoá vì hết thời hạn lưu hoặc ổ đầy).', 'This video is gone (deleted at the end of its retention or when the disk filled).'));
+  const play = async (s, off) => {
+    const my = ++P.gen; P.tapAt = performance.now(); P.firstFrameMs = null;
+    cur = s; P.seg = s; P.busy = true; say('');
+    try {
+      const piece = await getPiece(s, off, 3, false);
+      if (my !== P.gen || !piece) return;
+      if (piece.past) { const i = segs.indexOf(s); if (i >= 0 && i + 1 < segs.length) play(segs[i + 1], 0); else say(L('Không có bản ghi từ thời điểm này.', 'Nothing recorded from this time on.')); return; }
+      const ms = new MediaSource(); P.ms = ms;
+      video.src = URL.createObjectURL(ms);
+      await new Promise((res) => ms.addEventListener('sourceopen', res, { once: true }));
+      if (my !== P.gen) return;
+      const sb = ms.addSourceBuffer(codecOf(piece.buf)); P.sb = sb;
+      await append(sb, piece.buf);
+      P.fetched = piece.end; P.segEnd = piece.segEnd;
+      video.currentTime = Math.max(off, piece.start);
+      video.playbackRate = +speed.value;
+      const onFrame = () => { if (my === P.gen && P.firstFrameMs === null) P.firstFrameMs = performance.now() - P.tapAt; };
+      if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onFrame); else video.addEventListener('playing', onFrame, { once: true });
+      video.play().catch(() => {});
+    } catch (e) {
+      if (my === P.gen) { if (e.gone) gone(); else say(L('Không phát được: ', 'Cannot play: ') + e.message); }
+    } finally { if (my === P.gen) P.busy = false; }
+    more();
+  };
+  // more fetches the next piece while less than 6 s (times the speed) is buffered ahead.
+  const more = async () => {
+    const my = P.gen;
+    if (P.busy || !P.sb || !P.ms || P.ms.readyState !== 'open') return;
+    if (P.fetched >= P.segEnd - 0.001) { if (!P.sb.updating) try { P.ms.endOfStream(); } catch (e) { } return; }
+    if (P.fetched - video.currentTime > 6 * video.playbackRate) return;
+    P.busy = true;
+    try {
+      const piece = await getPiece(P.seg, P.fetched, 10, true);
+      if (my !== P.gen || !piece) return;
+      if (piece.past) { P.fetched = P.segEnd; return; }
+      if (video.currentTime > 30 && !P.sb.updating) { await new Promise((res) => { P.sb.addEventListener('updateend', res, { once: true }); P.sb.remove(0, video.currentTime - 20); }); }
+      if (my !== P.gen) return;
+      await append(P.sb, piece.buf);
+      P.fetched = piece.end;
+    } catch (e) { if (my === P.gen) { if (e.gone) gone(); else say(L('Không phát được: ', 'Cannot play: ') + e.message); } } finally { if (my === P.gen) { P.busy = false; setTimeout(more, 0); } }
+  };
+  const seek = (t) => {
+    let s = segs.find((x) => t >= x.s && t < x.e);
+    if (!s) {
+      s = segs.find((x) => x.s >= t);
+      if (!s) { say(L('Không có bản ghi từ ', 'Nothing recorded from ') + hm(t, true) + L(' trở đi.', ' on.')); return; }
+      say(L('Không có bản ghi lúc ', 'Nothing recorded at ') + hm(t, true) + L('; phát từ ', '; playing from ') + hm(s.s, true) + '.');
+      if (span < DAY && (s.s < viewStart || s.s > viewStart + span)) setView(s.s, span);
+      play(s, 0); return;
+    }
+    const off = Math.max(0, (t - s.s) / 1000);
+    const b = video.buffered;
+    if (cur === s && P.sb && b.length && off >= b.start(0) && off < b.end(b.length - 1) - 0.2) { video.currentTime = off; say(''); return; }
+    play(s, off);
+  };
+  video.addEventListener('ended', () => { const i = segs.indexOf(cur); if (i >= 0 && i + 1 < segs.length) play(segs[i + 1], 0); });
+  video.addEventListener('timeupdate', () => { const t = nowT(); if (t) clock.textContent = fmtTime(t); draw(); more(); });
   speed.onchange = () => { video.playbackRate = +speed.value; };
-  let dragging = false;
-  const xToT = (ev) => { const r = canvas.getBoundingClientRect(); return dayStart + (ev.clientX - r.left) / r.width * DAY; };
-  canvas.addEventListener('pointerdown', (ev) => { dragging = true; canvas.setPointerCapture(ev.pointerId); });
-  canvas.addEventListener('pointermove', (ev) => { if (dragging) { clock.textContent = fmtTime(xToT(ev)); } });
-  canvas.addEventListener('pointerup', (ev) => { dragging = false; seek(xToT(ev)); });
+  // Tap or drag-and-release seeks; two fingers zoom around their middle.
+  const ptrs = new Map(); let pinch = null, dragging = false;
+  const xToT = (x) => { const r = canvas.getBoundingClientRect(); return viewStart + (x - r.left) / r.width * span; };
+  canvas.style.touchAction = 'none';
+  canvas.addEventListener('pointerdown', (ev) => {
+    ptrs.set(ev.pointerId, ev.clientX); canvas.setPointerCapture(ev.pointerId);
+    if (ptrs.size === 2) { const [a, b] = [...ptrs.values()]; pinch = { d: Math.abs(a - b) || 1, span, mid: xToT((a + b) / 2) }; dragging = false; } else dragging = true;
+  });
+  canvas.addEventListener('pointermove', (ev) => {
+    if (!ptrs.has(ev.pointerId)) return;
+    ptrs.set(ev.pointerId, ev.clientX);
+    if (pinch && ptrs.size === 2) { const [a, b] = [...ptrs.values()]; setView(pinch.mid, pinch.span * pinch.d / (Math.abs(a - b) || 1)); }
+    else if (dragging) clock.textContent = fmtTime(xToT(ev.clientX));
+  });
+  const up = (ev) => {
+    ptrs.delete(ev.pointerId);
+    if (pinch) { if (!ptrs.size) pinch = null; return; }
+    if (dragging && ev.type === 'pointerup') seek(xToT(ev.clientX));
+    dragging = false;
+  };
+  canvas.addEventListener('pointerup', up); canvas.addEventListener('pointercancel', up);
+  const zoom = (dir) => {
+    const n = dir > 0 ? (SPANS.find((x) => x < span - 1) || SPANS[2]) : ([...SPANS].reverse().find((x) => x > span + 1) || DAY);
+    setView(nowT() || (viewStart + span / 2), n);
+  };
+  zoomIn.onclick = () => zoom(1); zoomOut.onclick = () => zoom(-1);
+  goB.onclick = () => {
+    const m = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(timeIn.value);
+    if (!m) { say(L('Nhập giờ, ví dụ 14:05:30.', 'Type a time, e.g. 14:05:30.')); return; }
+    const t = dayStart + ((+m[1] * 60 + +m[2]) * 60 + +(m[3] || 0)) * 1000;
+    if (span < DAY) setView(t, span);
+    seek(t);
+  };
+  timeIn.addEventListener('keydown', (e) => { if (e.key === 'Enter') goB.onclick(); });
   prevB.onclick = () => { const t = nowT() || Date.now(); const e = [...evs].reverse().find((x) => x.s < t - 1500); if (e) seek(e.s - 2000); };
   nextB.onclick = () => { const t = nowT() || dayStart; const e = evs.find((x) => x.s > t + 2500); if (e) seek(e.s - 2000); };
-  sel.onchange = async () => { cur = null; await load(); };
+  sel.onchange = async () => { cur = null; P.gen++; await load(); };
   day.onchange = load;
-  window.mtPlayback = { seek, segments: () => segs, events: () => evs, now: nowT };
+  window.mtPlayback = { seek, segments: () => segs, events: () => evs, now: nowT, view: () => ({ start: viewStart, span }), firstFrameMs: () => P.firstFrameMs };
+  dayStart = new Date(day.value + 'T00:00:00').getTime(); viewStart = dayStart;
   await load();
   if (qs.get('t')) seek(+qs.get('t'));
 };
