@@ -47,6 +47,8 @@ var expectations = map[string]want{
 	"POST /logout":                        {roles: anyone},
 	"GET /api/me":                         {roles: anyone},
 	"POST /api/me/password":               {roles: anyone},
+	"GET /api/me/sessions":                {roles: anyone},
+	"POST /api/me/sessions/end":           {roles: anyone},
 	"GET /api/cameras":                    {roles: anyone},
 	"POST /api/cameras":                   {roles: []auth.Role{tech, off}},
 	"POST /api/cameras/probe":             {roles: []auth.Role{tech, off}},

@@ -25,6 +25,7 @@ var messages = map[string][2]string{
 	"nav_account":        {"Tài khoản", "Account"},
 	"logout":             {"Đăng xuất", "Log out"},
 	"login":              {"Đăng nhập", "Log in"},
+	"remember":           {"Ghi nhớ đăng nhập 30 ngày (chỉ trên máy riêng)", "Remember me for 30 days (own device only)"},
 	"username":           {"Tên đăng nhập", "User name"},
 	"password":           {"Mật khẩu", "Password"},
 	"password_again":     {"Nhập lại mật khẩu", "Password again"},

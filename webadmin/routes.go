@@ -85,6 +85,8 @@ func (s *Server) buildRoutes() {
 		// JSON API.
 		{Method: "GET", Pattern: "/api/me", Access: roles, Roles: everyone, h: s.apiMe},
 		{Method: "POST", Pattern: "/api/me/password", Access: roles, Roles: everyone, Change: true, h: s.apiOwnPassword},
+		{Method: "GET", Pattern: "/api/me/sessions", Access: roles, Roles: everyone, h: s.apiOwnSessions},
+		{Method: "POST", Pattern: "/api/me/sessions/end", Access: roles, Roles: everyone, Change: true, h: s.apiEndOwnSession},
 		{Method: "GET", Pattern: "/api/cameras", Access: roles, Roles: everyone, h: s.apiCameras},
 		{Method: "POST", Pattern: "/api/cameras", Access: roles, Roles: staff, Change: true, h: s.apiCameraPut},
 		{Method: "POST", Pattern: "/api/cameras/probe", Access: roles, Roles: staff, Change: true, h: s.apiCameraProbe},

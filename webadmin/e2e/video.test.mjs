@@ -154,3 +154,22 @@ test('phone: playback by tap on a zoomed timeline and by the time field starts q
   await page.evaluate(() => window.mtPlayback.seek(Date.now() + 3600000));
   await page.waitForFunction(() => /Không có bản ghi từ/.test(document.querySelector('#pb-msg').textContent), null, { timeout: 5000 });
 });
+
+test('phone: "Ghi nhớ đăng nhập" keeps a 30-day cookie; the account page lists the device and logs it out', async () => {
+  await page.goto(box.url + '/account');
+  await Promise.all([page.waitForNavigation(), page.click('#logout')]);
+  await page.fill('#username', 'canbo');
+  await page.fill('#password', PW);
+  await page.check('#remember');
+  await Promise.all([page.waitForNavigation(), page.click('#login-btn')]);
+  const c = (await ctx.cookies()).find((x) => x.name === 'mt_session');
+  const days = (c.expires * 1000 - Date.now()) / 86400000;
+  assert.ok(days > 29 && days <= 30, `cookie lives ${days} days`);
+  await page.goto(box.url + '/account');
+  await page.waitForSelector('#ac-sessions .session');
+  assert.match(await page.textContent('#ac-sessions'), /Thiết bị này.*ghi nhớ 30 ngày/s);
+  await page.screenshot({ path: join(shots, 'phone-account-devices.png') });
+  await Promise.all([page.waitForURL(/\/login/), page.click('#ac-sessions button:has-text("Đăng xuất thiết bị này")')]);
+  await page.goto(box.url + '/account');
+  assert.match(page.url(), /\/login/, 'still logged in after logging this device out');
+});

@@ -778,6 +778,20 @@ pages.account = async (root) => {
   root.append(h('h1', {}, L('Tài khoản', 'Account')), h('div', { class: 'card narrow' }, h('h2', {}, L('Đổi mật khẩu', 'Change password')), status,
     h('label', {}, L('Mật khẩu hiện tại', 'Current password'), old), h('label', {}, L('Mật khẩu mới', 'New password'), pw), h('label', {}, L('Nhập lại', 'Again'), pw2),
     h('button', { id: 'ac-save', onclick: async () => { if (pw.value !== pw2.value) { msg(status, L('Hai mật khẩu không khớp.', 'The two passwords differ.')); return; } try { msg(status, (await api('/api/me/password', { method: 'POST', json: { old: old.value, password: pw.value } })).message, true); } catch (e) { msg(status, e.message); } } }, L('Lưu', 'Save'))));
+  // The devices logged in to this account: end one, or all the others.
+  const devs = h('div', { class: 'card narrow', id: 'ac-sessions' });
+  root.append(devs);
+  const end = async (body) => { const r = await api('/api/me/sessions/end', { method: 'POST', json: body }); if (r.current) location.assign('/login'); else showDevs(); };
+  const showDevs = async () => {
+    const r = await api('/api/me/sessions');
+    fill(devs, h('h2', {}, L('Thiết bị đang đăng nhập', 'Logged-in devices')),
+      r.sessions.map((x) => h('div', { class: 'row session', 'data-id': x.id },
+        h('span', {}, (x.id === r.current ? L('Thiết bị này', 'This device') + ' · ' : '') + (x.agent || L('Trình duyệt', 'Browser')).replace(/^Mozilla\/5\.0 /, '').slice(0, 48)),
+        h('span', { class: 'muted' }, (x.remember ? L('ghi nhớ 30 ngày', 'remembered 30 days') + ' · ' : '') + L('dùng lần cuối ', 'last used ') + fmtTime(x.lastSeen)),
+        h('button', { class: 'secondary', onclick: () => end({ id: x.id }) }, x.id === r.current ? L('Đăng xuất thiết bị này', 'Log out this device') : L('Đăng xuất', 'Log out')))),
+      r.sessions.length > 1 ? h('button', { id: 'ac-end-others', onclick: () => end({ others: true }) }, L('Đăng xuất các thiết bị khác', 'Log out the other devices')) : null);
+  };
+  await showDevs();
 };
 
 document.addEventListener('DOMContentLoaded', () => {
