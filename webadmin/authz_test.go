@@ -57,6 +57,7 @@ var expectations = map[string]want{
 	"GET /api/live":                       {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/segments":                   {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/recordings/{camera}/{file}": {roles: []auth.Role{off, hh}, video: true},
+	"GET /api/clips/{camera}":             {roles: []auth.Role{off, hh}, video: true},
 	"POST /api/exports":                   {roles: []auth.Role{off}, video: true},
 	"GET /api/exports/{id}/{file}":        {roles: []auth.Role{off}},
 	"GET /api/system/network":             {roles: []auth.Role{tech}},

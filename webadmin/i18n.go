@@ -62,6 +62,8 @@ var messages = map[string][2]string{
 	"probe_no_video":     {"camera không có luồng video", "the camera has no video stream"},
 	"err_probe":          {"Không kết nối được camera: %s", "Could not connect to the camera: %s"},
 	"err_no_video":       {"Không có đoạn ghi nào trong khoảng này.", "No recording in this range."},
+	"err_bad_clip":       {"Khoảng thời gian không hợp lệ (bắt đầu phải trước kết thúc, tối đa %d phút).", "Invalid range (start before end, at most %d minutes)."},
+	"err_clip_busy":      {"Đầu ghi đang cắt đoạn video khác. Vui lòng thử lại sau vài giây.", "The recorder is cutting other clips. Try again in a few seconds."},
 	"err_self_delete":    {"Không thể xoá chính mình.", "You cannot delete yourself."},
 	"err_disk":           {"Không dùng được ổ này: %s", "This disk cannot be used: %s"},
 	"disk_forgotten":     {"Đã bỏ ổ ghi hình. Hình ảnh được ghi vào thẻ nhớ.", "Recording disk forgotten. Video is recorded onto the SD card."},

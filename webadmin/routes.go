@@ -95,6 +95,7 @@ func (s *Server) buildRoutes() {
 		{Method: "GET", Pattern: "/api/live", Access: cameraVideoList, Roles: videoViewers, h: s.apiLive},
 		{Method: "GET", Pattern: "/api/segments", Access: cameraVideo, Roles: videoViewers, h: s.apiSegments},
 		{Method: "GET", Pattern: "/api/recordings/{camera}/{file}", Access: cameraVideo, Roles: videoViewers, h: s.apiRecording},
+		{Method: "GET", Pattern: "/api/clips/{camera}", Access: cameraVideo, Roles: videoViewers, h: s.apiClip},
 		{Method: "POST", Pattern: "/api/exports", Access: cameraVideo, Roles: officers, Change: true, h: s.apiExport},
 		{Method: "GET", Pattern: "/api/exports/{id}/{file}", Access: roles, Roles: officers, h: s.apiExportFile},
 		{Method: "GET", Pattern: "/api/events", Access: cameraVideo, Roles: videoViewers, h: s.apiCameraEvents},

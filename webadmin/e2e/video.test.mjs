@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBox, launchBrowser, firstBoot, shots } from './harness.mjs';
+import { startBox, launchBrowser, firstBoot, login, logout, apiCall, shots } from './harness.mjs';
 
 const PW = 'mat-khau-rat-dai-2';
 const phone = { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, locale: 'vi-VN' };
@@ -153,6 +153,42 @@ test('phone: playback by tap on a zoomed timeline and by the time field starts q
   // Nothing recorded after a time.
   await page.evaluate(() => window.mtPlayback.seek(Date.now() + 3600000));
   await page.waitForFunction(() => /Không có bản ghi từ/.test(document.querySelector('#pb-msg').textContent), null, { timeout: 5000 });
+});
+
+test('phone: a household sees its own camera\'s events and downloads a clip of it; a foreign camera\'s clip is refused', async () => {
+  let r = await apiCall(page, '/api/households', { id: 'ho-an', name: 'Nhà ông An', address: '' });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const cams = await page.evaluate(async () => (await (await fetch('/api/cameras')).json()).cameras);
+  r = await apiCall(page, '/api/cameras', { ...cams.find((c) => c.id === 'cam1').settings, household: 'ho-an' });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  r = await apiCall(page, '/api/users', { name: 'nha-an', password: PW, role: 'household', household: 'ho-an' });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await page.goto(box.url + '/account');
+  await logout(page);
+  await login(page, box.url, 'nha-an', PW);
+  await page.goto(box.url + '/playback?camera=cam1');
+  const segs = await (await page.waitForFunction(() => window.mtPlayback && window.mtPlayback.segments().length > 0 && window.mtPlayback.segments(), null, { timeout: 20000 })).jsonValue();
+  await page.waitForSelector('#pb-events > *');
+  const nEv = await page.locator('#pb-events button.event').count();
+  console.log(`household: ${nEv} events of cam1 listed`);
+  if (nEv) {
+    await page.tap('#pb-events button.event');
+    await page.waitForFunction(() => window.mtPlayback.now() !== null, null, { timeout: 15000 });
+  }
+  await page.evaluate((t) => window.mtPlayback.seek(t), segs[0].s + 1000);
+  await page.waitForFunction(() => window.mtPlayback.firstFrameMs() !== null, null, { timeout: 15000 });
+  await page.selectOption('#pb-clip-len', '1');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.tap('#pb-clip')]);
+  assert.match(dl.suggestedFilename(), /^cam1_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\.mp4$/);
+  const mp4 = readFileSync(await dl.path());
+  assert.equal(mp4.subarray(4, 8).toString(), 'ftyp', 'the clip is not an MP4');
+  const codes = await page.evaluate(async (t) => {
+    const q = `?from=${t}&to=${t + 60000}`;
+    return [(await fetch('/api/clips/cam2' + q)).status, (await fetch('/api/clips/cam1' + q)).status];
+  }, segs[0].s);
+  assert.ok(codes[0] === 403 || codes[0] === 404, `foreign clip answered ${codes[0]}`);
+  assert.equal(codes[1], 200);
+  await page.screenshot({ path: join(shots, 'phone-household-playback.png'), fullPage: true });
 });
 
 test('phone: "Ghi nhớ đăng nhập" keeps a 30-day cookie; the account page lists the device and logs it out', async () => {

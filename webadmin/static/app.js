@@ -302,10 +302,17 @@ pages.playback = async (root) => {
   const info = h('p', { id: 'pb-info', class: 'muted' });
   const note = h('p', { id: 'pb-msg', hidden: true });
   const fromL = h('span', { id: 'pb-from' }, '00:00'), toL = h('span', { class: 'push', id: 'pb-to' }, '24:00');
+  // A plain clip of up to 10 minutes from the time shown (audited as a
+  // download; the signed evidence export is the officers' export page).
+  const clipLen = h('select', { id: 'pb-clip-len' }, [1, 2, 5, 10].map((m) => h('option', { value: m }, m + ' ' + L('phút', 'min'))));
+  const clipB = h('button', { id: 'pb-clip', class: 'secondary' }, '⬇ ' + L('Tải đoạn video', 'Download clip'));
+  const clipMsg = h('span', { id: 'pb-clip-msg', class: 'muted' });
+  const evList = h('div', { id: 'pb-events', class: 'events' });
   root.append(h('h1', {}, L('Xem lại', 'Playback')),
     h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Ngày', 'Day'), day), h('label', {}, L('Giờ', 'Time'), timeIn), goB, h('label', {}, L('Tốc độ', 'Speed'), speed), prevB, nextB),
       h('div', { class: 'row' }, zoomOut, zoomIn, spanLabel), canvas, h('div', { class: 'row muted' }, fromL, toL), info),
-    h('div', { class: 'card player' }, note, video, clock));
+    h('div', { class: 'card player' }, note, video, clock, h('div', { class: 'row' }, h('label', {}, L('Độ dài', 'Length'), clipLen), clipB, clipMsg)),
+    h('div', { class: 'card' }, h('h2', {}, L('Sự kiện trong ngày', 'Events of the day')), evList));
   let segs = [], evs = [], cur = null, dayStart = 0;
   const DAY = 86400000;
   // The timeline shows span ms from viewStart: 24 h, 1 h or 5 min (buttons),
@@ -331,6 +338,7 @@ pages.playback = async (root) => {
       info.textContent = segs.length + L(' đoạn ghi, ', ' segments, ') + evs.length + L(' sự kiện', ' events');
     } catch (e) { msg(info, e.message); segs = []; evs = []; }
     setView(viewStart + span / 2, span);
+    fill(evList, evs.length ? [...evs].reverse().slice(0, 200).map((e) => h('button', { type: 'button', class: 'secondary event', 'data-t': e.s, onclick: () => seek(e.s - 2000) }, hm(e.s, true) + ' · ' + typeName(e.type))) : h('p', { class: 'muted' }, L('Không có sự kiện.', 'No events.')));
   };
   const X = (t, w) => (t - viewStart) / span * w;
   const draw = () => {
@@ -447,6 +455,15 @@ pages.playback = async (root) => {
     const t = dayStart + ((+m[1] * 60 + +m[2]) * 60 + +(m[3] || 0)) * 1000;
     if (span < DAY) setView(t, span);
     seek(t);
+  };
+  clipB.onclick = () => {
+    const t = Math.round(nowT() || 0);
+    if (!t) { clipMsg.textContent = L('Chọn thời điểm trên thanh thời gian trước.', 'Pick a time on the timeline first.'); return; }
+    const to = t + +clipLen.value * 60000;
+    if (!segs.some((x) => x.e > t && x.s < to)) { clipMsg.textContent = L('Không có bản ghi trong khoảng này.', 'Nothing recorded in this range.'); return; }
+    const a = h('a', { href: '/api/clips/' + encodeURIComponent(sel.value) + '?from=' + t + '&to=' + to, download: '' });
+    document.body.append(a); a.click(); a.remove();
+    clipMsg.textContent = L('Đang tải ', 'Downloading ') + hm(t, true) + '–' + hm(to, true) + '…';
   };
   timeIn.addEventListener('keydown', (e) => { if (e.key === 'Enter') goB.onclick(); });
   prevB.onclick = () => { const t = nowT() || Date.now(); const e = [...evs].reverse().find((x) => x.s < t - 1500); if (e) seek(e.s - 2000); };
