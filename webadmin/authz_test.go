@@ -60,6 +60,7 @@ var expectations = map[string]want{
 	"GET /api/clips/{camera}":             {roles: []auth.Role{off, hh}, video: true},
 	"POST /api/exports":                   {roles: []auth.Role{off}, video: true},
 	"GET /api/exports/{id}/{file}":        {roles: []auth.Role{off}},
+	"GET /api/exports/progress":           {roles: []auth.Role{off}},
 	"GET /api/system/network":             {roles: []auth.Role{tech}},
 	"POST /api/system/network":            {roles: []auth.Role{tech}},
 	"GET /api/events":                     {roles: []auth.Role{off, hh}, video: true},

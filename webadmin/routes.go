@@ -98,6 +98,7 @@ func (s *Server) buildRoutes() {
 		{Method: "GET", Pattern: "/api/clips/{camera}", Access: cameraVideo, Roles: videoViewers, h: s.apiClip},
 		{Method: "POST", Pattern: "/api/exports", Access: cameraVideo, Roles: officers, Change: true, h: s.apiExport},
 		{Method: "GET", Pattern: "/api/exports/{id}/{file}", Access: roles, Roles: officers, h: s.apiExportFile},
+		{Method: "GET", Pattern: "/api/exports/progress", Access: roles, Roles: officers, h: s.apiExportProgress},
 		{Method: "GET", Pattern: "/api/events", Access: cameraVideo, Roles: videoViewers, h: s.apiCameraEvents},
 		{Method: "GET", Pattern: "/api/events/search", Access: roles, Roles: officers, h: s.apiSearch},
 		{Method: "GET", Pattern: "/api/households", Access: roles, Roles: officers, h: s.apiHouseholds},

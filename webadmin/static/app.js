@@ -86,7 +86,8 @@ class LivePlayer {
   showSignal(lost) {
     const el = this.signalEl; if (!el) return;
     const tile = el.parentElement; if (tile) tile.classList.toggle('nosignal', lost);
-    const t = this.stats.lastPictureMs;
+    const v = this.video;
+    const t = this.stats.lastPictureMs || (this.stats.epochMs && v.currentTime > 0 ? this.stats.epochMs + v.currentTime * 1000 : this.stats.lastDataAt);
     fill(el, h('b', {}, L('Mất tín hiệu', 'No signal')), t ? h('span', {}, L('Hình cuối lúc ', 'Last picture at ') + new Date(t).toLocaleTimeString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour12: false })) : null);
     el.hidden = !lost;
     if (lost) this.say('');
@@ -94,7 +95,7 @@ class LivePlayer {
   ended() { this.endedNow = true; this.check(); }
   // start opens a connection for this player alone.
   start() { this.conn = new LiveConn([this], this.sub); this.conn.start(); }
-  feed(u8) { if (this.unsupported || (!this.sb && !this.ms)) return; this.queue.push(u8); this.pump(); }
+  feed(u8) { if (this.unsupported || (!this.sb && !this.ms)) return; this.stats.lastDataAt = Date.now(); this.queue.push(u8); this.pump(); }
   say(t) { if (this.msgEl) { this.msgEl.textContent = t; this.msgEl.hidden = !t; } }
   setup(st) {
     this.stats.epochMs = st.epochMs; this.stats.codec = st.codec; this.endedNow = false; this.lastT = -1;
@@ -489,10 +490,28 @@ pages.export = async (root) => {
     h('div', { class: 'card' }, h('p', { class: 'muted' }, L('Một tệp MP4 (ghép không chuyển mã), mã SHA-256 và bản kê có chữ ký của hộp. Mỗi lần trích xuất được ghi vào nhật ký kiểm tra.', 'One MP4 (stitched, not transcoded), its SHA-256 and a manifest signed by the box. Every export goes in the audit log.')),
       h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn)), out);
   btn.onclick = async () => {
-    btn.disabled = true; fill(out, h('p', {}, L('Đang trích xuất…', 'Exporting…')));
+    btn.disabled = true;
+    // Progress: the server counts the bytes written of about how many the
+    // recordings in the range hold; the steps after (hash, signature) are quick.
+    const bar = h('progress', { id: 'ex-progress', max: 100 }), step = h('span', { id: 'ex-step' }, L('Đang chuẩn bị…', 'Preparing…'));
+    fill(out, h('div', { class: 'card' }, h('p', {}, step), bar));
+    const token = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const t0 = performance.now();
+    const poll = setInterval(async () => {
+      try {
+        const p = await api('/api/exports/progress?id=' + token);
+        const secs = Math.round((performance.now() - t0) / 1000);
+        if (!p.running) return;
+        const pct = p.total ? Math.min(99, Math.round(100 * p.written / p.total)) : null;
+        if (pct !== null) bar.value = pct; else bar.removeAttribute('value');
+        step.textContent = L('Đang ghép video: ', 'Stitching the video: ') + (pct !== null ? pct + ' % · ' : '') + fmtBytes(p.written) + (p.total ? ' / ~' + fmtBytes(p.total) : '') + ' · ' + secs + ' s';
+        window.mtExportProgress = (window.mtExportProgress || []).concat([pct]);
+      } catch (e) { }
+    }, 500);
     try {
-      const body = new URLSearchParams({ camera: sel.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()) });
+      const body = new URLSearchParams({ camera: sel.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()), progress: token });
       const r = await fetch('/api/exports', { method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' }, body });
+      clearInterval(poll);
       const j = await r.json();
       if (!r.ok) throw new Error(j.error);
       const m = j.manifest, gaps = m.gaps || [];
@@ -514,6 +533,7 @@ pages.export = async (root) => {
         h('p', {}, h('a', { href: j.video, id: 'ex-video', download: j.manifest.file }, '⬇ ' + j.manifest.file), ' · ',
           h('a', { href: j.manifestURL, download: 'manifest.json' }, '⬇ manifest.json'), ' · ', h('a', { href: j.signatureURL, download: 'manifest.sig' }, '⬇ manifest.sig'))));
     } catch (e) { fill(out, h('p', { class: 'error', id: 'ex-error' }, e.message)); }
+    clearInterval(poll);
     btn.disabled = false;
   };
 };
