@@ -315,7 +315,7 @@ test('logout in another tab stops the live video and sends the page to the login
   const onErr = (e) => errors.push(e.message);
   page.on('pageerror', onErr);
   await page.goto(box.url + '/live');
-  await page.waitForFunction(() => document.querySelector('video[data-camera=cam1]').currentTime > 0.3, null, { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelector('video[data-camera=cam1]')?.currentTime > 0.3, null, { timeout: 20000 });
   const other = await ctx.newPage();
   await other.goto(box.url + '/account');
   const t0 = Date.now();

@@ -214,6 +214,13 @@ test('phone: an export shows its progress, then the gaps inside the range (the o
   await login(page, box.url, 'canbo', PW);
   await page.goto(box.url + '/export');
   await page.selectOption('#ex-camera', 'cam1');
+  // The range: everything cam1 recorded in this test (with the outage of the first test).
+  await page.evaluate(async () => {
+    const now = Date.now();
+    const segs = (await (await fetch(`/api/segments?camera=cam1&from=${now - 3600000}&to=${now}`)).json()).segments;
+    document.querySelector('#ex-from').value = localInput(new Date(Date.parse(segs[0].start)));
+    document.querySelector('#ex-to').value = localInput(new Date(Date.parse(segs[segs.length - 1].end) + 60000));
+  });
   await page.click('#ex-go');
   await page.waitForSelector('#ex-progress');
   await page.waitForSelector('#ex-ok, #ex-gaps, #ex-error', { timeout: 60000 });

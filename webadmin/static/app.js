@@ -297,6 +297,7 @@ pages.playback = async (root) => {
   const zoomOut = h('button', { id: 'pb-zoom-out', class: 'secondary', 'aria-label': L('Thu nhỏ', 'Zoom out') }, '−');
   const zoomIn = h('button', { id: 'pb-zoom-in', class: 'secondary', 'aria-label': L('Phóng to', 'Zoom in') }, '+');
   const spanLabel = h('span', { id: 'pb-span', class: 'muted' });
+  const panL = h('button', { id: 'pb-pan-left', class: 'secondary', 'aria-label': L('Lùi', 'Earlier') }, '◀'), panR = h('button', { id: 'pb-pan-right', class: 'secondary', 'aria-label': L('Tới', 'Later') }, '▶');
   const canvas = h('canvas', { class: 'timeline', id: 'pb-timeline', height: 56, width: 1200 });
   const video = h('video', { id: 'pb-video', controls: true, muted: true, playsinline: true });
   const clock = h('div', { id: 'pb-clock', class: 'mono' }, '');
@@ -311,7 +312,7 @@ pages.playback = async (root) => {
   const evList = h('div', { id: 'pb-events', class: 'events' });
   root.append(h('h1', {}, L('Xem lại', 'Playback')),
     h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Ngày', 'Day'), day), h('label', {}, L('Giờ', 'Time'), timeIn), goB, h('label', {}, L('Tốc độ', 'Speed'), speed), prevB, nextB),
-      h('div', { class: 'row' }, zoomOut, zoomIn, spanLabel), canvas, h('div', { class: 'row muted' }, fromL, toL), info),
+      h('div', { class: 'row' }, zoomOut, zoomIn, panL, panR, spanLabel), canvas, h('div', { class: 'row muted' }, fromL, toL), info),
     h('div', { class: 'card player' }, note, video, clock, h('div', { class: 'row' }, h('label', {}, L('Độ dài', 'Length'), clipLen), clipB, clipMsg)),
     h('div', { class: 'card' }, h('h2', {}, L('Sự kiện trong ngày', 'Events of the day')), evList));
   let segs = [], evs = [], cur = null, dayStart = 0;
@@ -450,6 +451,7 @@ pages.playback = async (root) => {
     setView(nowT() || (viewStart + span / 2), n);
   };
   zoomIn.onclick = () => zoom(1); zoomOut.onclick = () => zoom(-1);
+  panL.onclick = () => setView(viewStart, span); panR.onclick = () => setView(viewStart + span, span); // half a view each way
   goB.onclick = () => {
     const m = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(timeIn.value);
     if (!m) { say(L('Nhập giờ, ví dụ 14:05:30.', 'Type a time, e.g. 14:05:30.')); return; }
@@ -790,7 +792,7 @@ pages.audit = async (root) => {
   const v = h('p', { id: 'au-verify' });
   const table = h('table', { id: 'au-table' });
   const actor = h('input', { id: 'au-actor', placeholder: L('người dùng', 'user') });
-  const action = h('select', { id: 'au-action' }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'change', 'denied', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a || L('(tất cả)', '(all)'))));
+  const action = h('select', { id: 'au-action' }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'download', 'change', 'denied', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a || L('(tất cả)', '(all)'))));
   const load = async () => {
     const p = new URLSearchParams(); if (actor.value) p.set('actor', actor.value); if (action.value) p.set('action', action.value);
     const r = await api('/api/audit?' + p);
