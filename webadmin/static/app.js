@@ -370,6 +370,12 @@ pages.playback = async (root) => {
   const play = async (s, off) => {
     const my = ++P.gen; P.tapAt = performance.now(); P.firstFrameMs = null;
     cur = s; P.seg = s; P.busy = true; say('');
+    if (!window.MediaSource) { // no MSE (older iPhones): the whole file, by range requests
+      P.sb = null; P.busy = false; video.src = url(s);
+      video.addEventListener('loadedmetadata', () => { video.currentTime = off; video.playbackRate = +speed.value; video.play().catch(() => {}); }, { once: true });
+      video.addEventListener('error', () => { if (my === P.gen) gone(); }, { once: true });
+      return;
+    }
     try {
       const piece = await getPiece(s, off, 3, false);
       if (my !== P.gen || !piece) return;
