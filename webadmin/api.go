@@ -329,6 +329,10 @@ func (s *Server) apiRecording(w http.ResponseWriter, r *http.Request, rc *reqCtx
 	if s.views.first(rc.session.Token, rc.camera, file, s.now()) {
 		s.auditAppend(r, rc, audit.Playback, rc.camera, file)
 	}
+	if r.URL.Query().Has("from") { // the fragments from a time on (playback.go)
+		s.serveFragments(w, r, rc, f, file)
+		return
+	}
 	w.Header().Set("Content-Type", "video/mp4")
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	http.ServeContent(w, r, file, mod, f)

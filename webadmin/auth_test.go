@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"sync"
@@ -437,5 +438,84 @@ func TestLoginPageSaysSessionEnded(t *testing.T) {
 	_, body := env.login("").do("GET", "/login?ended=1", "", "")
 	if !strings.Contains(body, "Phiên đăng nhập đã hết, vui lòng đăng nhập lại.") {
 		t.Errorf("login page after a 401: %s", body)
+	}
+}
+
+// TestRememberMeLoginAndDeviceList: "Ghi nhớ đăng nhập" gives a 30-day
+// cookie; the account page lists the devices and ends another one (its
+// requests are refused at once) or all the others.
+func TestRememberMeLoginAndDeviceList(t *testing.T) {
+	env := newTestEnv(t)
+	jar, _ := cookiejar.New(nil)
+	phone := &client{env: env, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	resp, err := phone.http.PostForm(env.srv.URL+"/login", url.Values{"username": {"officer"}, "password": {testPassword}, "remember": {"1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var maxAge int
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie {
+			maxAge = c.MaxAge
+		}
+	}
+	if maxAge != 30*24*3600 {
+		t.Errorf("remembered cookie Max-Age %d, want 30 days", maxAge)
+	}
+	getJSON := func(c *client, path string, v any) int {
+		code, body := c.do("GET", path, "", "")
+		if v != nil {
+			json.Unmarshal([]byte(body), v)
+		}
+		return code
+	}
+	postJSON := func(c *client, path string, v any) (int, string) {
+		b, _ := json.Marshal(v)
+		return c.do("POST", path, string(b), "")
+	}
+	desk := env.login("officer")
+	other := env.login("officer")
+	var list struct {
+		Sessions []auth.Info `json:"sessions"`
+		Current  string      `json:"current"`
+	}
+	if code := getJSON(desk, "/api/me/sessions", &list); code != http.StatusOK || len(list.Sessions) != 3 || list.Current == "" {
+		t.Fatalf("list: %d %+v", code, list)
+	}
+	remembered := ""
+	for _, s := range list.Sessions {
+		if s.Remember {
+			remembered = s.ID
+		}
+	}
+	if remembered == "" {
+		t.Fatalf("no remembered session listed: %+v", list.Sessions)
+	}
+	if code, body := postJSON(desk, "/api/me/sessions/end", map[string]any{"id": remembered}); code != http.StatusOK {
+		t.Fatalf("end the phone's session: %d %s", code, body)
+	}
+	if code := getJSON(phone, "/api/me", nil); code != http.StatusUnauthorized {
+		t.Errorf("ended phone session answered %d", code)
+	}
+	if code, _ := postJSON(desk, "/api/me/sessions/end", map[string]any{"others": true}); code != http.StatusOK {
+		t.Fatal("end the others")
+	}
+	if code := getJSON(other, "/api/me", nil); code != http.StatusUnauthorized {
+		t.Errorf("other session answered %d after 'log out the others'", code)
+	}
+	if code := getJSON(desk, "/api/me", nil); code != http.StatusOK {
+		t.Errorf("own session ended with the others: %d", code)
+	}
+	// Another user's session cannot be ended by its ID.
+	hh := env.login("house1")
+	var hl struct {
+		Current string `json:"current"`
+	}
+	getJSON(hh, "/api/me/sessions", &hl)
+	if code, _ := postJSON(desk, "/api/me/sessions/end", map[string]any{"id": hl.Current}); code != http.StatusNotFound {
+		t.Errorf("ending another user's session: %d, want 404", code)
+	}
+	if code := getJSON(hh, "/api/me", nil); code != http.StatusOK {
+		t.Errorf("household's session ended by an officer's request: %d", code)
 	}
 }

@@ -57,7 +57,9 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		return
 	}
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	job, done := s.trackExport(r, rc, from, to) // progress for the page (exportprogress.go)
+	defer done()
+	cw := &countWriter{w: io.MultiWriter(f, h, job)}
 	covered, err := s.cfg.Exporter.Export(r.Context(), rc.camera, from, to, cw)
 	if err == nil {
 		err = f.Sync()

@@ -46,6 +46,9 @@ type nopCloser struct{ io.ReadSeeker }
 func (nopCloser) Close() error { return nil }
 
 func (fakeSegments) OpenSegment(camera, file string) (io.ReadSeekCloser, time.Time, error) {
+	if file == "frag-"+camera+".mp4" { // a real fragmented MP4 (playback_test.go)
+		return nopCloser{bytes.NewReader(testFragSegment)}, testT0, nil
+	}
 	if file != "seg-"+camera+".mp4" {
 		return nil, time.Time{}, os.ErrNotExist
 	}

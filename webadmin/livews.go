@@ -19,7 +19,9 @@ import (
 // (/api/live?camera=a&camera=b, the wall: one WebSocket instead of one per
 // tile) as fMP4. Messages: text {"type":"start","index":i,...} with the MSE
 // type of camera i, then binary messages whose first byte is i and the rest
-// the init segment or fragments, starting at the camera's last key frame.
+// the init segment or fragments, starting at the camera's last key frame;
+// {"type":"ended","index":i} when camera i's stream stops (a new start
+// follows when it comes back).
 // stream=sub asks for the cameras' sub streams (a camera without one gives
 // its main stream).
 func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
@@ -138,6 +140,16 @@ func forward(ctx context.Context, index byte, sub *live.Subscription, send func(
 		} else if m, err = sub.Next(ctx); err != nil {
 			return err
 		}
+		if m.Ended {
+			b, _ := json.Marshal(struct {
+				Type  string `json:"type"`
+				Index int    `json:"index"`
+			}{"ended", int(index)})
+			if err := send(string(b)); err != nil {
+				return err
+			}
+			continue
+		}
 		if m.Start != nil {
 			b, _ := json.Marshal(struct {
 				Type  string `json:"type"`
@@ -160,7 +172,7 @@ func forward(ctx context.Context, index byte, sub *live.Subscription, send func(
 				if !ok {
 					return errors.New("live: subscription closed")
 				}
-				if n.Start != nil {
+				if n.Start != nil || n.Ended {
 					pending = &n
 					break drain
 				}

@@ -158,9 +158,14 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		fail(http.StatusUnauthorized, tr(rc.lang, "err_login"))
 		return
 	}
-	se := s.sessions.Create(u.Name)
+	remember := r.PostFormValue("remember") == "1"
+	se := s.sessions.CreateWith(u.Name, remember, r.UserAgent())
+	life := s.sessions.Max
+	if remember {
+		life = auth.RememberFor
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: se.Token, Path: "/", HttpOnly: true,
-		Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: int(s.sessions.Max / time.Second)})
+		Secure: !s.cfg.InsecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: int(life / time.Second)})
 	rc.user = u
 	s.auditAppend(r, rc, audit.Login, "", "")
 	http.Redirect(w, r, "/", http.StatusSeeOther)

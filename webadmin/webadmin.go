@@ -278,6 +278,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
 	s.sessions = auth.NewSessions()
+	// Remembered sessions ("Ghi nhớ đăng nhập") survive a restart: kept by
+	// their token's hash in DATA/web/sessions.json.
+	s.sessions.Path = filepath.Join(cfg.DataDir, "sessions.json")
+	s.sessions.OnSaveError = func(err error) { s.log.Error("webadmin: remembered sessions not saved", "err", err) }
+	if err := s.sessions.Load(); err != nil {
+		s.log.Warn("webadmin: remembered sessions not loaded; their users log in again", "err", err)
+	}
 	s.throttle = auth.NewThrottle()
 	s.gate = &auth.Gate{Store: s.store, Throttle: s.throttle}
 	console := cfg.Console

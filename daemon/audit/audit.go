@@ -98,6 +98,7 @@ const (
 	LiveView    = "live_view"
 	Playback    = "playback"
 	Export      = "export"
+	Download    = "download" // a plain clip (not the signed export) downloaded
 	Change      = "change"
 	Denied      = "denied"
 )

@@ -402,3 +402,68 @@ func TestSessionsPerUserBounded(t *testing.T) {
 		t.Error("another user's session ended")
 	}
 }
+
+// TestRememberedSessions: "Ghi nhớ đăng nhập" lives 30 days past the 12 h
+// limit, survives a restart through Path without the token in the file,
+// is listed and ended by its ID by its own user only.
+func TestRememberedSessions(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	path := filepath.Join(t.TempDir(), "sessions.json")
+	s := NewSessions()
+	s.Now, s.Path = clock, path
+	kept := s.CreateWith("an", true, "Mozilla/5.0 (Linux; Android 14)")
+	plain := s.Create("an")
+	other := s.CreateWith("binh", true, "")
+	if b, _ := os.ReadFile(path); len(b) == 0 || strings.Contains(string(b), kept.Token) || !strings.Contains(string(b), tokenHash(kept.Token)) {
+		t.Fatalf("sessions file holds the token or not its hash: %s", b)
+	}
+	now = now.Add(13 * time.Hour)
+	if _, ok := s.Get(plain.Token); ok {
+		t.Error("a plain session outlived 12 h")
+	}
+	if _, ok := s.Get(kept.Token); !ok {
+		t.Fatal("a remembered session ended after 13 h")
+	}
+	// A restart: a new table loads the file; the cookie's token still works.
+	s2 := NewSessions()
+	s2.Now, s2.Path = clock, path
+	if err := s2.Load(); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := s2.Get(kept.Token)
+	if !ok || got.User != "an" || got.CSRF != kept.CSRF || got.Token != kept.Token || !got.Remember {
+		t.Fatalf("after restart: %+v %v", got, ok)
+	}
+	if l := s2.List("an"); len(l) != 1 || l[0].ID != kept.ID() || l[0].Agent != "Mozilla/5.0 (Linux; Android 14)" {
+		t.Errorf("list: %+v", l)
+	}
+	if s2.EndID("binh", kept.ID()) {
+		t.Error("binh ended an's session")
+	}
+	done := got.Done()
+	if !s2.EndID("an", kept.ID()) {
+		t.Fatal("EndID of own session failed")
+	}
+	select {
+	case <-done:
+	default:
+		t.Error("ending by ID did not close the session's Done")
+	}
+	if _, ok := s2.Get(kept.Token); ok {
+		t.Error("ended session still works")
+	}
+	s3 := NewSessions()
+	s3.Now, s3.Path = clock, path
+	s3.Load()
+	if _, ok := s3.Get(kept.Token); ok {
+		t.Error("ended session came back after a restart")
+	}
+	if _, ok := s3.Get(other.Token); !ok {
+		t.Error("binh's remembered session lost")
+	}
+	now = now.Add(RememberFor)
+	if _, ok := s3.Get(other.Token); ok {
+		t.Error("a remembered session outlived 30 days")
+	}
+}

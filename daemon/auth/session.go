@@ -3,10 +3,19 @@ package auth
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
+
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 // Session is one logged-in browser. CSRF is the token every change request
@@ -17,8 +26,37 @@ type Session struct {
 	User     string
 	Created  time.Time
 	LastSeen time.Time
+	// Remember: "Ghi nhớ đăng nhập", a session of RememberFor on a
+	// personal phone, kept across restarts (Sessions.Path).
+	Remember bool
+	// Agent names the browser (from its User-Agent, cut short) for the
+	// account page's list of devices.
+	Agent string
 
 	done chan struct{} // closed when the session ends
+}
+
+// RememberFor is a remembered session's life, idle or not.
+const RememberFor = 30 * 24 * time.Hour
+
+// ID is the session's public name (the account page lists and ends
+// sessions by it): a hash of its token, which it does not reveal.
+func (se Session) ID() string { return tokenID(se.Token) }
+
+func tokenHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func tokenID(token string) string { return tokenHash(token)[:16] }
+
+// Info is a session as the account page lists it.
+type Info struct {
+	ID       string    `json:"id"`
+	Created  time.Time `json:"created"`
+	LastSeen time.Time `json:"lastSeen"`
+	Remember bool      `json:"remember"`
+	Agent    string    `json:"agent"`
 }
 
 // Done is closed when the session ends (logout, expiry, password change or
@@ -26,14 +64,22 @@ type Session struct {
 // with it.
 func (se Session) Done() <-chan struct{} { return se.done }
 
-// Sessions keeps logged-in browsers in memory; a restart logs everyone out.
+// Sessions keeps logged-in browsers in memory; a restart logs everyone out
+// but the remembered sessions, which are kept in the file Path (if set),
+// by the SHA-256 of their token, never the token itself.
 type Sessions struct {
-	// Idle and Max bound a session's life since its last use and its start.
+	// Idle and Max bound a session's life since its last use and its start
+	// (RememberFor for a remembered one).
 	Idle, Max time.Duration
 	Now       func() time.Time
+	// Path keeps the remembered sessions ("" keeps nothing); Load reads it.
+	Path string
+	// OnSaveError reports a failed write of Path (the session still works
+	// until a restart).
+	OnSaveError func(error)
 
 	mu sync.Mutex
-	m  map[string]*Session
+	m  map[string]*Session // by tokenHash
 }
 
 // MaxSessionsPerUser bounds one user's sessions (browsers, phones, tabs
@@ -55,11 +101,21 @@ func RandomToken(n int) string {
 }
 
 // Create starts a session for user.
-func (s *Sessions) Create(user string) Session {
+func (s *Sessions) Create(user string) Session { return s.CreateWith(user, false, "") }
+
+// CreateWith starts a session for user, remembered (RememberFor, kept
+// across restarts) or not, naming its browser agent (cut at 80 bytes).
+func (s *Sessions) CreateWith(user string, remember bool, agent string) Session {
 	now := s.Now()
-	se := &Session{Token: RandomToken(32), CSRF: RandomToken(24), User: user, Created: now, LastSeen: now, done: make(chan struct{})}
+	if len(agent) > 80 {
+		agent = agent[:80]
+	}
+	se := &Session{Token: RandomToken(32), CSRF: RandomToken(24), User: user, Created: now, LastSeen: now, Remember: remember, Agent: agent, done: make(chan struct{})}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if remember {
+		defer s.saveLocked()
+	}
 	s.expireLocked(now)
 	// At most MaxPerUser sessions a user: a login loop with a right
 	// password cannot fill memory; the least recently used one ends.
@@ -74,23 +130,127 @@ func (s *Sessions) Create(user string) Session {
 		}
 	}
 	if n >= MaxSessionsPerUser && oldest != nil {
-		s.endLocked(oldest.Token, oldest)
+		s.endLocked(tokenHash(oldest.Token), oldest)
 	}
-	s.m[se.Token] = se
+	s.m[tokenHash(se.Token)] = se
 	return *se
+}
+
+func (s *Sessions) expiredLocked(se *Session, now time.Time) bool {
+	idle, max := s.Idle, s.Max
+	if se.Remember {
+		idle, max = RememberFor, RememberFor
+	}
+	return now.Sub(se.LastSeen) > idle || now.Sub(se.Created) > max
 }
 
 func (s *Sessions) expireLocked(now time.Time) {
 	for k, se := range s.m {
-		if now.Sub(se.LastSeen) > s.Idle || now.Sub(se.Created) > s.Max {
+		if s.expiredLocked(se, now) {
 			s.endLocked(k, se)
 		}
 	}
 }
 
-func (s *Sessions) endLocked(token string, se *Session) {
-	delete(s.m, token)
+// endLocked ends the session stored under key (its token's hash).
+func (s *Sessions) endLocked(key string, se *Session) {
+	delete(s.m, key)
 	close(se.done)
+	if se.Remember {
+		s.saveLocked()
+	}
+}
+
+// savedSession is a remembered session in Path: the token's hash only.
+type savedSession struct {
+	Hash     string    `json:"hash"`
+	CSRF     string    `json:"csrf"`
+	User     string    `json:"user"`
+	Created  time.Time `json:"created"`
+	LastSeen time.Time `json:"lastSeen"`
+	Agent    string    `json:"agent"`
+}
+
+func (s *Sessions) saveLocked() {
+	if s.Path == "" {
+		return
+	}
+	out := []savedSession{}
+	for k, se := range s.m {
+		if se.Remember {
+			out = append(out, savedSession{Hash: k, CSRF: se.CSRF, User: se.User, Created: se.Created, LastSeen: se.LastSeen, Agent: se.Agent})
+		}
+	}
+	b, _ := json.Marshal(out)
+	if err := atomicfile.Write(s.Path, b, 0o600); err != nil && s.OnSaveError != nil {
+		s.OnSaveError(fmt.Errorf("sessions: %w", err))
+	}
+}
+
+// Load reads the remembered sessions from Path (a missing file is none);
+// expired ones are dropped.
+func (s *Sessions) Load() error {
+	if s.Path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sessions: %w", err)
+	}
+	var in []savedSession
+	if err := json.Unmarshal(b, &in); err != nil {
+		return fmt.Errorf("sessions %s: %w", s.Path, err)
+	}
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range in {
+		se := &Session{CSRF: v.CSRF, User: v.User, Created: v.Created, LastSeen: v.LastSeen, Remember: true, Agent: v.Agent, done: make(chan struct{})}
+		if len(v.Hash) == 64 && v.User != "" && !s.expiredLocked(se, now) {
+			s.m[v.Hash] = se
+		}
+	}
+	return nil
+}
+
+// List returns user's live sessions, the most recently used first.
+func (s *Sessions) List(user string) []Info {
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked(now)
+	var out []Info
+	for k, se := range s.m {
+		if se.User == user {
+			out = append(out, Info{ID: k[:16], Created: se.Created, LastSeen: se.LastSeen, Remember: se.Remember, Agent: se.Agent})
+		}
+	}
+	for i := 1; i < len(out); i++ { // a few entries: insertion sort
+		for j := i; j > 0 && out[j].LastSeen.After(out[j-1].LastSeen); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// EndID ends user's session named id (Session.ID); it reports whether
+// there was one. Another user's session is never ended.
+func (s *Sessions) EndID(user, id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, se := range s.m {
+		if se.User == user && k[:16] == id {
+			s.endLocked(k, se)
+			return true
+		}
+	}
+	return false
 }
 
 // Expire ends the sessions past their idle or absolute limit. The web page
@@ -123,26 +283,30 @@ func (s *Sessions) Get(token string) (Session, bool) {
 		return Session{}, false
 	}
 	now := s.Now()
+	key := tokenHash(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	se, ok := s.m[token]
+	se, ok := s.m[key]
 	if !ok {
 		return Session{}, false
 	}
-	if now.Sub(se.LastSeen) > s.Idle || now.Sub(se.Created) > s.Max {
-		s.endLocked(token, se)
+	if s.expiredLocked(se, now) {
+		s.endLocked(key, se)
 		return Session{}, false
 	}
 	se.LastSeen = now
-	return *se, true
+	c := *se
+	c.Token = token // a session loaded from Path knows only the hash
+	return c, true
 }
 
 // Delete ends one session.
 func (s *Sessions) Delete(token string) {
+	key := tokenHash(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if se, ok := s.m[token]; ok {
-		s.endLocked(token, se)
+	if se, ok := s.m[key]; ok {
+		s.endLocked(key, se)
 	}
 }
 
@@ -152,10 +316,11 @@ func (s *Sessions) DeleteUser(user string) { s.DeleteUserExcept(user, "") }
 // DeleteUserExcept ends every session of user but the one with token keep
 // (after the user changed their own password in that session).
 func (s *Sessions) DeleteUserExcept(user, keep string) {
+	keepKey := tokenHash(keep)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, se := range s.m {
-		if se.User == user && k != keep {
+		if se.User == user && (keep == "" || k != keepKey) {
 			s.endLocked(k, se)
 		}
 	}

@@ -40,12 +40,15 @@ type Start struct {
 }
 
 // Message is what a viewer receives: a Start with its init segment when a
-// stream begins, or one media fragment (moof+mdat).
+// stream begins (also each time the camera comes back: the page then opens a
+// new media timeline), one media fragment (moof+mdat), or Ended when the
+// camera's stream stopped (the page shows "no signal" at once).
 type Message struct {
 	Start *Start
 	Init  []byte
 	Frag  []byte
 	Key   bool
+	Ended bool
 	// DTS is the fragment's decode time since the stream epoch.
 	DTS time.Duration
 }
@@ -152,7 +155,12 @@ type Feed struct {
 	lastD  time.Duration // last frame duration, used for the newest frame
 	lastDT time.Duration
 	hasDT  bool
-	subs   map[*Subscription]struct{}
+	// announced: this stream's Start went to the viewers already. A
+	// stream that restarts with the same parameter sets (a camera back
+	// from an outage, its SDP unchanged) must announce itself again: its
+	// times start over, so the viewers need a new init and timeline.
+	announced bool
+	subs      map[*Subscription]struct{}
 }
 
 // gopCache keeps the fragments since the last key frame back to back in one
@@ -255,7 +263,7 @@ func (f *Feed) subscribe() *Subscription {
 func (f *Feed) broadcastLocked(m Message) (sent bool) {
 	for s := range f.subs {
 		if s.skipping {
-			if !m.Key && m.Start == nil {
+			if !m.Key && m.Start == nil && !m.Ended {
 				continue
 			}
 			s.skipping = false
@@ -275,7 +283,7 @@ func (f *Feed) StreamStarted(st media.Stream) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stream = st
-	f.start, f.init, f.hasDT = nil, nil, false
+	f.start, f.init, f.hasDT, f.announced = nil, nil, false, false
 	f.gop.free()
 	f.lastD = 40 * time.Millisecond
 	if st.Codec != media.H264 && st.Codec != media.H265 {
@@ -317,10 +325,14 @@ func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 				if err := f.makeInitLocked(vps, sps, pps); err != nil {
 					return err
 				}
-				f.gop.restart()
-				st := *f.start
-				f.broadcastLocked(Message{Start: &st, Init: f.init})
+				f.announced = false
 			}
+		}
+		if f.start != nil && !f.announced {
+			f.gop.restart()
+			st := *f.start
+			f.broadcastLocked(Message{Start: &st, Init: f.init})
+			f.announced = true
 		}
 	}
 	if f.start == nil {
@@ -382,7 +394,8 @@ func equalParams(init, sps, pps []byte) bool {
 func (f *Feed) StreamEnded(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.start, f.init = nil, nil
+	f.start, f.init, f.announced = nil, nil, false
 	f.gop.free()
 	f.fb = fmp4.FragmentBuilder{}
+	f.broadcastLocked(Message{Ended: true})
 }

@@ -146,6 +146,51 @@ func TestStreamRestartSendsNewInit(t *testing.T) {
 	}
 }
 
+// A camera back from an outage with the same parameter sets in its SDP (the
+// usual case) must announce itself again to the viewers already watching
+// (the picture froze until reload before), and a viewer that joined during
+// the outage must get its Start too; the outage itself is announced.
+func TestStreamRestartWithSDPParamsAnnouncesAgain(t *testing.T) {
+	aus := clipAUs(t, 60)
+	_, sps, pps := media.ParamSets(media.H264, aus[0].NALUs)
+	if sps == nil || pps == nil {
+		t.Fatal("clip's first access unit has no SPS/PPS")
+	}
+	st := media.Stream{Camera: "cam1", Codec: media.H264, SPS: sps, PPS: pps, Epoch: time.Now()}
+	hub := NewHub()
+	f := hub.Feed("cam1")
+	f.StreamStarted(st)
+	f.WriteAccessUnit(&aus[0])
+	watching, _ := hub.Subscribe("cam1")
+	defer watching.Close()
+	f.StreamEnded(nil)
+	joined, _ := hub.Subscribe("cam1") // the wall opened during the outage
+	defer joined.Close()
+	f.StreamStarted(st)
+	f.WriteAccessUnit(&aus[0])
+	f.WriteAccessUnit(&aus[1])
+	count := func(sub *Subscription) (starts, ended, frags int) {
+		for len(sub.C) > 0 {
+			m := <-sub.C
+			switch {
+			case m.Start != nil:
+				starts++
+			case m.Ended:
+				ended++
+			default:
+				frags++
+			}
+		}
+		return
+	}
+	if s, e, n := count(watching); s != 2 || e != 1 || n != 3 {
+		t.Errorf("viewer watching through the outage: %d starts, %d ended, %d fragments; want 2, 1, 3", s, e, n)
+	}
+	if s, e, n := count(joined); s != 1 || e != 0 || n != 2 {
+		t.Errorf("viewer joined during the outage: %d starts, %d ended, %d fragments; want 1, 0, 2", s, e, n)
+	}
+}
+
 func TestRefusesUnknownCodec(t *testing.T) {
 	f := NewHub().Feed("c")
 	if err := f.StreamStarted(media.Stream{Codec: media.Codec(99)}); err == nil {

@@ -3,6 +3,7 @@
 //   live_latency_ms      camera frame time (box clock) to the frame on screen, steady state (median)
 //   page_load_ms         live wall with 16 cameras: navigation until all 16 show video (median of 3)
 //   api_p95_ms           p95 of API requests from 50 concurrent logged-in users on loopback
+//   playback_tap_first_frame_ms  a tap on the timeline (a seek to another segment) to its first frame shown (median of 5)
 import https from 'node:https';
 import { startBox, launchBrowser, firstBoot, shots } from './harness.mjs';
 
@@ -48,17 +49,32 @@ try {
     loads.push(await h.jsonValue());
   }
 
+  // Playback: a seek into a segment not loaded yet, to its first frame.
+  await page.goto(box.url + '/playback?camera=cam1');
+  const segs = await (await page.waitForFunction(() => window.mtPlayback && window.mtPlayback.segments().length >= 2 && window.mtPlayback.segments(), null, { timeout: 20000 })).jsonValue();
+  const taps = [];
+  for (let i = 0; i < 5; i++) {
+    const s = segs[i % 2];
+    await page.evaluate((t) => window.mtPlayback.seek(t), s.s + 2000 + i * 500);
+    const h = await page.waitForFunction(() => window.mtPlayback.firstFrameMs(), null, { timeout: 20000 });
+    taps.push(await h.jsonValue());
+  }
+  console.log(`BENCH playback_tap_first_frame_ms ${Math.round(median(taps))} ms`);
+
   // 50 concurrent API users (the browser stops playing first: it shares the CPU).
   await page.goto('about:blank');
   const cookies = (await ctx.cookies()).filter((c) => c.name === 'mt_session');
   const agent = new https.Agent({ keepAlive: true, maxSockets: 64, rejectUnauthorized: false });
   const sessions = [];
-  for (let i = 0; i < 50; i++) sessions.push(await loginSession(box.url, agent));
+  // 50 concurrent users over 15 sessions: one user holds at most 16
+  // (auth.MaxSessionsPerUser), the browser's among them.
+  for (let i = 0; i < 15; i++) sessions.push(await loginSession(box.url, agent));
   const now = Date.now();
   const paths = ['/api/cameras', `/api/segments?camera=cam1&from=${now - 3600000}&to=${now}`, `/api/events?camera=cam2&from=${now - 3600000}&to=${now}`, '/api/me', '/api/system'];
   const times = [];
   const until = Date.now() + 10000;
-  await Promise.all(sessions.map(async (cookie, u) => {
+  await Promise.all(Array.from({ length: 50 }, async (_, u) => {
+    const cookie = sessions[u % sessions.length];
     let k = u;
     while (Date.now() < until) {
       const t0 = performance.now();
@@ -73,7 +89,7 @@ try {
   console.log(`BENCH live_latency_ms ${Math.round(median(lats))} ms`);
   console.log(`BENCH page_load_ms ${Math.round(median(loads))} ms`);
   console.log(`BENCH api_p95_ms ${pct(times, 0.95).toFixed(1)} ms`);
-  console.error(`(api: ${times.length} requests in 10 s from 50 users; first frames ${firsts.map(Math.round)}; wall loads ${loads.map(Math.round)})`);
+  console.error(`(api: ${times.length} requests in 10 s from 50 users over ${sessions.length} sessions; first frames ${firsts.map(Math.round)}; wall loads ${loads.map(Math.round)})`);
 } finally {
   await ctx.close();
   await box.stop();

@@ -209,7 +209,10 @@ test('playback: timeline shows recordings, seek lands where asked', async () => 
     await page.evaluate((x) => window.mtPlayback.seek(x), ev.s + 5000);
     await page.waitForFunction((x) => Math.abs(window.mtPlayback.now() - x) < 800, ev.s + 5000, { timeout: 10000 });
     await page.click('#pb-prev');
-    await page.waitForFunction((x) => Math.abs(window.mtPlayback.now() - x) < 1000, land, { timeout: 10000 });
+    await page.waitForFunction((x) => Math.abs(window.mtPlayback.now() - x) < 1000, land, { timeout: 10000 }).catch(async (e) => {
+      console.error('playback: previous event did not land:', JSON.stringify({ land, ev: ev.s, segs2, now: await page.evaluate(() => window.mtPlayback.now()), msg: await page.textContent('#pb-msg'), ct: await page.evaluate(() => document.querySelector('#pb-video').currentTime) }));
+      throw e;
+    });
   } else {
     console.log(`playback: no motion event inside the recording (${evs.length} events)`);
   }

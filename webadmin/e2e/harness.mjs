@@ -44,12 +44,14 @@ function usbDiskTree() {
 }
 
 // startBox runs camsim with n cameras and webtestd over them (and the fake
-// USB disks of usbDiskTree).
-export async function startBox({ cameras = 2, segment = '6s', motion = true } = {}) {
+// USB disks of usbDiskTree). control: camsim's fault endpoint on (box.control
+// is its URL).
+export async function startBox({ cameras = 2, segment = '6s', motion = true, control = false } = {}) {
   const bin = process.env.MATTHAN_BIN || join(outDir, 'bin');
   const rtsp = await freePort(), https = await freePort(), http = await freePort();
+  const ctl = control ? `127.0.0.1:${await freePort()}` : '';
   const data = mkdtempSync(join(tmpdir(), 'matthan-e2e-'));
-  const camsim = spawn(join(bin, 'camsim'), ['-listen', `127.0.0.1:${rtsp}`, '-control', '', '-cameras', String(cameras), '-no-h265-camera', '-clips', join(outDir, 'clips')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const camsim = spawn(join(bin, 'camsim'), ['-listen', `127.0.0.1:${rtsp}`, '-control', ctl, '-cameras', String(cameras), '-no-h265-camera', '-clips', join(outDir, 'clips')], { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitLine(camsim, /camsim: ready/, 'camsim');
   const args = ['-data', data, '-listen', `127.0.0.1:${https}`, '-http', `127.0.0.1:${http}`, '-segment', segment, '-motion=' + motion, '-usb-disks', usbDiskTree(), '-allow-loopback-cameras'];
   for (let i = 1; i <= cameras; i++) args.push('-camera', `cam${i}=rtsp://127.0.0.1:${rtsp}/cam${i}`);
@@ -67,13 +69,14 @@ export async function startBox({ cameras = 2, segment = '6s', motion = true } = 
   };
   process.on('exit', () => { for (const p of [web, camsim]) if (alive(p)) p.kill('SIGKILL'); });
   return {
-    url: `https://127.0.0.1:${https}`, httpURL: `http://127.0.0.1:${http}`, data, stop,
+    url: `https://127.0.0.1:${https}`, control: ctl && `http://${ctl}`, httpURL: `http://127.0.0.1:${http}`, data, stop,
     setupCode: () => readFileSync(join(data, 'web', 'setup-code.txt'), 'utf8').trim(),
     log: () => webLog,
   };
 }
 
-// opts are extra context options (a phone: viewport, isMobile, hasTouch, locale).
+// launchBrowser starts Chromium; opts are Playwright context options (a
+// phone: { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, locale: 'vi-VN' }).
 export async function launchBrowser(opts = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), 'matthan-chromium-'));
   const ctx = await chromium.launchPersistentContext(userDataDir, {

@@ -87,19 +87,46 @@ function stateBadges(c) {
 // ---------- live player: fMP4 over WebSocket into Media Source Extensions ----------
 window.mtLive = {};
 class LivePlayer {
-  constructor(video, camera, msgEl) {
-    this.video = video; this.camera = camera; this.msgEl = msgEl;
+  // signalEl (optional) is the tile's "no signal" overlay: shown over the
+  // greyed last picture, with its time, when the stream ended or the
+  // picture has not moved for 3 s, whatever the camera's state says.
+  constructor(video, camera, msgEl, signalEl) {
+    this.video = video; this.camera = camera; this.msgEl = msgEl; this.signalEl = signalEl;
     this.queue = []; this.sb = null; this.ms = null; this.unsupported = false;
-    this.stats = { camera, openedAt: 0, firstFrameMs: null, epochMs: 0 };
+    this.stats = { camera, openedAt: 0, firstFrameMs: null, epochMs: 0, noSignal: false, stalls: 0, resumedAt: null, lastPictureMs: null };
     window.mtLive[camera] = this.stats;
     this.stats.latencyMs = () => this.stats.epochMs ? Date.now() - (this.stats.epochMs + this.video.currentTime * 1000) : null;
+    this.idle = true; this.lastT = -1; this.movedAt = performance.now(); this.endedNow = false;
+    if (signalEl) this.watch = setInterval(() => this.check(), 500);
   }
+  // check runs twice a second: has the picture moved since the last look?
+  check() {
+    const v = this.video, now = performance.now();
+    if (this.idle || !document.body.contains(v)) { this.movedAt = now; return; }
+    if (v.currentTime !== this.lastT && v.readyState >= 2 && !this.endedNow) {
+      this.lastT = v.currentTime; this.movedAt = now;
+      if (this.stats.epochMs) this.stats.lastPictureMs = this.stats.epochMs + v.currentTime * 1000;
+      if (this.stats.noSignal) { this.stats.noSignal = false; this.stats.resumedAt = Date.now(); this.showSignal(false); }
+      return;
+    }
+    if (!this.stats.noSignal && (this.endedNow || now - this.movedAt > 3000)) { this.stats.noSignal = true; this.stats.stalls++; this.stats.lostAt = Date.now(); this.showSignal(true); }
+  }
+  showSignal(lost) {
+    const el = this.signalEl; if (!el) return;
+    const tile = el.parentElement; if (tile) tile.classList.toggle('nosignal', lost);
+    const v = this.video;
+    const t = this.stats.lastPictureMs || (this.stats.epochMs && v.currentTime > 0 ? this.stats.epochMs + v.currentTime * 1000 : this.stats.lastDataAt);
+    fill(el, h('b', {}, L('Mất tín hiệu', 'No signal')), t ? h('span', {}, L('Hình cuối lúc ', 'Last picture at ') + new Date(t).toLocaleTimeString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour12: false })) : null);
+    el.hidden = !lost;
+    if (lost) this.say('');
+  }
+  ended() { this.endedNow = true; this.check(); }
   // start opens a connection for this player alone.
   start() { this.conn = new LiveConn([this], this.sub); this.conn.start(); }
-  feed(u8) { if (this.unsupported || (!this.sb && !this.ms)) return; this.queue.push(u8); this.pump(); }
+  feed(u8) { if (this.unsupported || (!this.sb && !this.ms)) return; this.stats.lastDataAt = Date.now(); this.queue.push(u8); this.pump(); }
   say(t) { if (this.msgEl) { this.msgEl.textContent = t; this.msgEl.hidden = !t; } }
   setup(st) {
-    this.stats.epochMs = st.epochMs; this.stats.codec = st.codec;
+    this.stats.epochMs = st.epochMs; this.stats.codec = st.codec; this.endedNow = false; this.lastT = -1;
     if (!window.MediaSource || !MediaSource.isTypeSupported(st.mime)) {
       const hevc = st.codec.startsWith('hvc1') || st.codec.startsWith('hev1');
       this.say(hevc ? L('Trình duyệt này không phát được H.265 (' + st.codec + '). Hãy dùng Chrome/Edge/Safari mới, hoặc đặt camera sang H.264.', 'This browser cannot play H.265 (' + st.codec + '). Use a recent Chrome/Edge/Safari, or set the camera to H.264.')
@@ -144,7 +171,7 @@ class LivePlayer {
     if (v.paused) v.play().catch(() => {});
     if (!this.sb.updating && v.currentTime - b.start(0) > 20) { try { this.sb.remove(0, v.currentTime - 10); } catch (e) { } }
   }
-  close() { if (this.conn) this.conn.close(); }
+  close() { if (this.conn) this.conn.close(); if (this.watch) clearInterval(this.watch); }
 }
 
 // LiveConn carries one or more cameras over one WebSocket (the wall opens
@@ -155,7 +182,7 @@ class LiveConn {
   start() {
     if (this.closed) return;
     const t0 = performance.now();
-    for (const p of this.players) { p.stats.openedAt = t0; p.sb = null; p.ms = null; p.queue = []; }
+    for (const p of this.players) { p.stats.openedAt = t0; p.sb = null; p.ms = null; p.queue = []; p.idle = false; p.stats.stream = this.sub ? 'sub' : 'main'; }
     const ids = this.players.map((p) => p.camera);
     const q = (ids.length === 1 ? '/api/live/' + encodeURIComponent(ids[0]) + '?' : '/api/live?' + ids.map((c) => 'camera=' + encodeURIComponent(c)).join('&') + '&') + (this.sub ? 'stream=sub' : '');
     const ws = new WebSocket((location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + q);
@@ -166,6 +193,7 @@ class LiveConn {
       if (typeof ev.data === 'string') {
         const m = JSON.parse(ev.data); const p = this.players[m.index];
         if (m.type === 'start' && p) { p.stats.startAt = performance.now(); p.setup(m); }
+        if (m.type === 'ended' && p) p.ended();
         return;
       }
       const u8 = new Uint8Array(ev.data); const p = this.players[u8[0]];
@@ -180,15 +208,56 @@ class LiveConn {
       api('/api/me').then(retry, retry);
     };
   }
-  close() { this.closed = true; if (this.ws) this.ws.close(); }
+  close() { this.closed = true; for (const p of this.players) p.idle = true; if (this.ws) this.ws.close(); }
+}
+
+// snapshot saves the frame the browser shows as a PNG named after the camera
+// and the local time of the picture. Not audited on its own: it is a save
+// of a picture the viewer already receives (the live view is audited), and
+// the browser could keep it anyway.
+function snapshot(video, name, pictureMs) {
+  if (!video.videoWidth) return false;
+  const cv = document.createElement('canvas'); cv.width = video.videoWidth; cv.height = video.videoHeight;
+  cv.getContext('2d').drawImage(video, 0, 0);
+  const d = new Date(pictureMs || Date.now()), p2 = (n) => String(n).padStart(2, '0');
+  const file = (name.replace(/[^\p{L}\p{N}_-]+/gu, '-') || 'camera') + '_' + d.getFullYear() + '-' + p2(d.getMonth() + 1) + '-' + p2(d.getDate()) + '_' + p2(d.getHours()) + '-' + p2(d.getMinutes()) + '-' + p2(d.getSeconds()) + '.png';
+  cv.toBlob((b) => { const a = h('a', { href: URL.createObjectURL(b), download: file }); document.body.append(a); a.click(); a.remove(); setTimeout(() => URL.revokeObjectURL(a.href), 10000); }, 'image/png');
+  return file;
+}
+
+// pinchZoom lets two fingers zoom the live picture (up to 4x, a CSS
+// transform) and one finger move it while zoomed; a double tap resets.
+function pinchZoom(video) {
+  let z = { s: 1, x: 0, y: 0 }, g = null, lastTap = 0;
+  const apply = () => { video.style.transform = z.s > 1 ? `translate(${z.x}px,${z.y}px) scale(${z.s})` : ''; video.style.touchAction = z.s > 1 ? 'none' : 'pan-x pan-y'; video.dataset.zoom = z.s.toFixed(2); };
+  const dist = (t) => Math.hypot(t[0].clientX - t[1].clientX, t[0].clientY - t[1].clientY);
+  video.addEventListener('touchstart', (e) => {
+    if (e.touches.length === 2) g = { d: dist(e.touches), s: z.s };
+    else if (e.touches.length === 1) {
+      if (performance.now() - lastTap < 300) { z = { s: 1, x: 0, y: 0 }; apply(); }
+      lastTap = performance.now(); g = { px: e.touches[0].clientX - z.x, py: e.touches[0].clientY - z.y };
+    }
+  }, { passive: true });
+  video.addEventListener('touchmove', (e) => {
+    if (!g) return;
+    if (e.touches.length === 2 && g.d) { z.s = Math.min(4, Math.max(1, g.s * dist(e.touches) / g.d)); if (z.s === 1) z.x = z.y = 0; apply(); e.preventDefault(); }
+    else if (e.touches.length === 1 && z.s > 1 && g.px !== undefined) { z.x = e.touches[0].clientX - g.px; z.y = e.touches[0].clientY - g.py; apply(); e.preventDefault(); }
+  }, { passive: false });
+  video.addEventListener('touchend', () => { g = null; });
+  apply();
 }
 
 function liveTile(c) {
   const video = h('video', { muted: true, autoplay: true, playsinline: true, 'data-camera': c.id });
   video.muted = true;
   const m = h('div', { class: 'msg' }, L('Đang kết nối…', 'Connecting…'));
-  const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), m);
-  tile.player = new LivePlayer(video, c.id, m);
+  const sig = h('div', { class: 'signal', hidden: true });
+  const tools = h('div', { class: 'tools' },
+    h('button', { type: 'button', class: 'snap', title: L('Chụp ảnh', 'Snapshot'), 'aria-label': L('Chụp ảnh', 'Snapshot'), onclick: () => { tile.lastSnapshot = snapshot(video, c.name, tile.player.stats.lastPictureMs); } }, '📷'),
+    h('button', { type: 'button', class: 'full', title: L('Toàn màn hình', 'Full screen'), 'aria-label': L('Toàn màn hình', 'Full screen'), onclick: () => (document.fullscreenElement ? document.exitFullscreen() : tile.requestFullscreen()).catch(() => {}) }, '⛶'));
+  const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), m, sig, tools);
+  tile.player = new LivePlayer(video, c.id, m, sig);
+  pinchZoom(video);
   return tile;
 }
 
@@ -209,10 +278,18 @@ pages.live = async (root) => {
     wall.style.maxWidth = `calc((100vh - 7rem) * ${(16 / 9) * cols / rows})`;
   };
   layout(); window.addEventListener('resize', layout);
-  // More than four tiles: each plays its camera's sub stream (as NVR walls do).
+  // More than four tiles, or a phone: each plays its camera's sub stream (as
+  // NVR walls do); a tile in full screen plays its main stream alone.
   const tiles = list.map((c) => liveTile(c));
   wall.append(...tiles);
-  if (tiles.length) new LiveConn(tiles.map((t) => t.player), list.length > 4).start();
+  let conn = null;
+  const connect = () => {
+    if (conn) conn.close();
+    const fs = tiles.find((t) => t === document.fullscreenElement);
+    conn = fs ? new LiveConn([fs.player], false) : new LiveConn(tiles.map((t) => t.player), list.length > 4 || window.innerWidth <= 700);
+    conn.start();
+  };
+  if (tiles.length) { connect(); document.addEventListener('fullscreenchange', connect); }
   setInterval(async () => {
     for (const c of await cameras()) {
       const t = document.getElementById('tile-' + c.id); if (!t) continue;
@@ -222,6 +299,17 @@ pages.live = async (root) => {
 };
 
 // ---------- playback ----------
+// codecOf reads the MSE type from an init segment (the avcC/hvcC box).
+function codecOf(u8) {
+  const find = (tag) => { for (let i = 4; i + 8 < u8.length; i++) if (u8[i] === tag.charCodeAt(0) && u8[i + 1] === tag.charCodeAt(1) && u8[i + 2] === tag.charCodeAt(2) && u8[i + 3] === tag.charCodeAt(3)) return i + 4; return -1; };
+  const hx = (b) => b.toString(16).padStart(2, '0');
+  let i = find('avcC');
+  if (i > 0) return 'video/mp4; codecs="avc1.' + hx(u8[i + 1]) + hx(u8[i + 2]) + hx(u8[i + 3]) + '"';
+  i = find('hvcC');
+  if (i > 0) return 'video/mp4; codecs="hvc1.' + (u8[i + 1] & 0x1f) + '.6.L' + u8[i + 12] + '.B0"';
+  return 'video/mp4; codecs="avc1.640028"';
+}
+
 pages.playback = async (root) => {
   const cams = (await cameras()).filter((c) => c.video);
   const qs = new URLSearchParams(location.search);
@@ -232,16 +320,45 @@ pages.playback = async (root) => {
   const speed = h('select', { id: 'pb-speed' }, [1, 2, 4, 8, 16].map((s) => h('option', { value: s }, s + 'x')));
   const prevB = h('button', { id: 'pb-prev', class: 'secondary' }, '⏮ ' + L('Sự kiện trước', 'Previous event'));
   const nextB = h('button', { id: 'pb-next', class: 'secondary' }, L('Sự kiện sau', 'Next event') + ' ⏭');
+  const timeIn = h('input', { type: 'time', id: 'pb-time', step: 1 });
+  const goB = h('button', { id: 'pb-go', class: 'secondary' }, L('Đến', 'Go'));
+  const zoomOut = h('button', { id: 'pb-zoom-out', class: 'secondary', 'aria-label': L('Thu nhỏ', 'Zoom out') }, '−');
+  const zoomIn = h('button', { id: 'pb-zoom-in', class: 'secondary', 'aria-label': L('Phóng to', 'Zoom in') }, '+');
+  const spanLabel = h('span', { id: 'pb-span', class: 'muted' });
+  const panL = h('button', { id: 'pb-pan-left', class: 'secondary', 'aria-label': L('Lùi', 'Earlier') }, '◀'), panR = h('button', { id: 'pb-pan-right', class: 'secondary', 'aria-label': L('Tới', 'Later') }, '▶');
   const canvas = h('canvas', { class: 'timeline', id: 'pb-timeline', height: 56, width: 1200 });
   const video = h('video', { id: 'pb-video', controls: true, muted: true, playsinline: true });
   const clock = h('div', { id: 'pb-clock', class: 'mono' }, '');
   const info = h('p', { id: 'pb-info', class: 'muted' });
+  const note = h('p', { id: 'pb-msg', hidden: true });
+  const fromL = h('span', { id: 'pb-from' }, '00:00'), toL = h('span', { class: 'push', id: 'pb-to' }, '24:00');
+  // A plain clip of up to 10 minutes from the time shown (audited as a
+  // download; the signed evidence export is the officers' export page).
+  const clipLen = h('select', { id: 'pb-clip-len' }, [1, 2, 5, 10].map((m) => h('option', { value: m }, m + ' ' + L('phút', 'min'))));
+  const clipB = h('button', { id: 'pb-clip', class: 'secondary' }, '⬇ ' + L('Tải đoạn video', 'Download clip'));
+  const clipMsg = h('span', { id: 'pb-clip-msg', class: 'muted' });
+  const evList = h('div', { id: 'pb-events', class: 'events' });
   root.append(h('h1', {}, L('Xem lại', 'Playback')),
-    h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Ngày', 'Day'), day), h('label', {}, L('Tốc độ', 'Speed'), speed), prevB, nextB),
-      canvas, h('div', { class: 'row muted' }, h('span', {}, '00:00'), h('span', { class: 'push' }, '24:00')), info),
-    h('div', { class: 'card player' }, video, clock));
+    h('div', { class: 'card' }, h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Ngày', 'Day'), day), h('label', {}, L('Giờ', 'Time'), timeIn), goB, h('label', {}, L('Tốc độ', 'Speed'), speed), prevB, nextB),
+      h('div', { class: 'row' }, zoomOut, zoomIn, panL, panR, spanLabel), canvas, h('div', { class: 'row muted' }, fromL, toL), info),
+    h('div', { class: 'card player' }, note, video, clock, h('div', { class: 'row' }, h('label', {}, L('Độ dài', 'Length'), clipLen), clipB, clipMsg)),
+    h('div', { class: 'card' }, h('h2', {}, L('Sự kiện trong ngày', 'Events of the day')), evList));
   let segs = [], evs = [], cur = null, dayStart = 0;
   const DAY = 86400000;
+  // The timeline shows span ms from viewStart: 24 h, 1 h or 5 min (buttons),
+  // anything between with two fingers.
+  const SPANS = [DAY, 3600000, 300000];
+  let span = DAY, viewStart = 0;
+  const say = (t) => { note.textContent = t || ''; note.hidden = !t; note.className = t ? 'error' : ''; };
+  const hm = (t, sec) => new Date(t).toLocaleTimeString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour: '2-digit', minute: '2-digit', second: sec ? '2-digit' : undefined, hour12: false });
+  const setView = (center, sp) => {
+    span = Math.min(DAY, Math.max(SPANS[2], sp));
+    viewStart = Math.min(dayStart + DAY - span, Math.max(dayStart, center - span / 2));
+    spanLabel.textContent = span >= DAY ? '24 ' + L('giờ', 'h') : span >= 3600000 ? Math.round(span / 360000) / 10 + ' ' + L('giờ', 'h') : Math.round(span / 60000) + ' ' + L('phút', 'min');
+    fromL.textContent = span >= DAY ? '00:00' : hm(viewStart, span < 3600000);
+    toL.textContent = span >= DAY ? '24:00' : hm(viewStart + span, span < 3600000);
+    draw();
+  };
   const load = async () => {
     const d = new Date(day.value + 'T00:00:00'); dayStart = d.getTime();
     const q = 'camera=' + encodeURIComponent(sel.value) + '&from=' + dayStart + '&to=' + (dayStart + DAY);
@@ -250,40 +367,148 @@ pages.playback = async (root) => {
       evs = ((await api('/api/events?' + q)).events || []).map((e) => ({ ...e, s: Date.parse(e.start) })).sort((a, b) => a.s - b.s);
       info.textContent = segs.length + L(' đoạn ghi, ', ' segments, ') + evs.length + L(' sự kiện', ' events');
     } catch (e) { msg(info, e.message); segs = []; evs = []; }
-    draw();
+    setView(viewStart + span / 2, span);
+    fill(evList, evs.length ? [...evs].reverse().slice(0, 200).map((e) => h('button', { type: 'button', class: 'secondary event', 'data-t': e.s, onclick: () => seek(e.s - 2000) }, hm(e.s, true) + ' · ' + typeName(e.type))) : h('p', { class: 'muted' }, L('Không có sự kiện.', 'No events.')));
   };
+  const X = (t, w) => (t - viewStart) / span * w;
   const draw = () => {
     const w = canvas.width = canvas.clientWidth || 1200, hh = canvas.height; const g = canvas.getContext('2d');
     g.fillStyle = '#e8eaf2'; g.fillRect(0, 0, w, hh);
-    g.fillStyle = '#4a7bd0'; for (const s of segs) g.fillRect((s.s - dayStart) / DAY * w, 10, Math.max(1, (s.e - s.s) / DAY * w), hh - 20);
-    g.fillStyle = '#e08a00'; for (const e of evs) g.fillRect((e.s - dayStart) / DAY * w - 1, 0, 3, 12);
-    g.fillStyle = '#999'; for (let i = 0; i <= 24; i += 3) g.fillRect(i / 24 * w, hh - 6, 1, 6);
-    const t = nowT(); if (t) { g.fillStyle = '#b3261e'; g.fillRect((t - dayStart) / DAY * w - 1, 0, 2, hh); }
+    g.fillStyle = '#4a7bd0'; for (const s of segs) if (s.e > viewStart && s.s < viewStart + span) g.fillRect(X(s.s, w), 10, Math.max(1, (s.e - s.s) / span * w), hh - 20);
+    g.fillStyle = '#e08a00'; for (const e of evs) g.fillRect(X(e.s, w) - 1, 0, 3, 12);
+    const tick = span >= DAY ? 3 * 3600000 : span >= 3600000 ? 600000 : 60000;
+    g.fillStyle = '#999'; for (let t = Math.ceil(viewStart / tick) * tick; t <= viewStart + span; t += tick) g.fillRect(X(t, w), hh - 6, 1, 6);
+    const t = nowT(); if (t) { g.fillStyle = '#b3261e'; g.fillRect(X(t, w) - 1, 0, 2, hh); }
   };
   const nowT = () => (cur ? cur.s + video.currentTime * 1000 : null);
-  const seek = (t) => {
-    let s = segs.find((x) => t >= x.s && t < x.e) || segs.find((x) => x.s >= t);
-    if (!s) { msg(info, L('Không có đoạn ghi sau thời điểm này.', 'No recording after this time.')); return; }
-    const off = Math.max(0, (t - s.s) / 1000);
-    if (cur === s) { video.currentTime = off; return; }
-    cur = s;
-    video.src = '/api/recordings/' + encodeURIComponent(sel.value) + '/' + encodeURIComponent(s.file);
-    video.addEventListener('loadedmetadata', () => { video.currentTime = off; video.playbackRate = +speed.value; video.play().catch(() => {}); }, { once: true });
+  // The player: Media Source Extensions fed with the fragments from the
+  // tapped time on (/api/recordings/...?from=), a few seconds at a time.
+  const P = { gen: 0, ms: null, sb: null, seg: null, fetched: 0, segEnd: 0, busy: false, tapAt: 0, firstFrameMs: null };
+  const url = (s) => '/api/recordings/' + encodeURIComponent(sel.value) + '/' + encodeURIComponent(s.file);
+  const append = (sb, buf) => new Promise((res, rej) => { sb.addEventListener('updateend', res, { once: true }); sb.addEventListener('error', rej, { once: true }); sb.appendBuffer(buf); });
+  const getPiece = async (s, from, dur, next) => {
+    const r = await fetch(url(s) + '?from=' + from.toFixed(3) + '&for=' + dur + (next ? '&next=1' : ''), { credentials: 'same-origin' });
+    if (r.status === 401) { location.assign('/login?ended=1'); return null; }
+    if (r.status === 404) throw Object.assign(new Error('gone'), { gone: true });
+    if (r.status === 416) return { past: true };
+    if (!r.ok) throw new Error(r.status + ' ' + r.statusText);
+    return { buf: new Uint8Array(await r.arrayBuffer()), start: +r.headers.get('X-Media-Start'), end: +r.headers.get('X-Media-End'), segEnd: +r.headers.get('X-Segment-End') };
   };
-  video.addEventListener('ended', () => { const i = segs.indexOf(cur); if (i >= 0 && i + 1 < segs.length) seek(segs[i + 1].s); });
-  video.addEventListener('timeupdate', () => { const t = nowT(); if (t) clock.textContent = fmtTime(t); draw(); });
-  video.addEventListener('ratechange', () => {});
+  const gone = () => say(L('Đoạn video này không còn nữa (đã bị xoá vì hết thời hạn lưu hoặc ổ đầy).', 'This video is gone (deleted at the end of its retention or when the disk filled).'));
+  const play = async (s, off) => {
+    const my = ++P.gen; P.tapAt = performance.now(); P.firstFrameMs = null;
+    cur = s; P.seg = s; P.busy = true; say('');
+    if (!window.MediaSource) { // no MSE (older iPhones): the whole file, by range requests
+      P.sb = null; P.busy = false; video.src = url(s);
+      video.addEventListener('loadedmetadata', () => { video.currentTime = off; video.playbackRate = +speed.value; video.play().catch(() => {}); }, { once: true });
+      video.addEventListener('error', () => { if (my === P.gen) gone(); }, { once: true });
+      return;
+    }
+    try {
+      const piece = await getPiece(s, off, 3, false);
+      if (my !== P.gen || !piece) return;
+      if (piece.past) { const i = segs.indexOf(s); if (i >= 0 && i + 1 < segs.length) play(segs[i + 1], 0); else say(L('Không có bản ghi từ thời điểm này.', 'Nothing recorded from this time on.')); return; }
+      const ms = new MediaSource(); P.ms = ms;
+      video.src = URL.createObjectURL(ms);
+      await new Promise((res) => ms.addEventListener('sourceopen', res, { once: true }));
+      if (my !== P.gen) return;
+      const sb = ms.addSourceBuffer(codecOf(piece.buf)); P.sb = sb;
+      await append(sb, piece.buf);
+      P.fetched = piece.end; P.segEnd = piece.segEnd;
+      video.currentTime = Math.max(off, piece.start);
+      video.playbackRate = +speed.value;
+      const onFrame = () => { if (my === P.gen && P.firstFrameMs === null) P.firstFrameMs = performance.now() - P.tapAt; };
+      if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onFrame); else video.addEventListener('playing', onFrame, { once: true });
+      video.play().catch(() => {});
+    } catch (e) {
+      if (my === P.gen) { if (e.gone) gone(); else say(L('Không phát được: ', 'Cannot play: ') + e.message); }
+    } finally { if (my === P.gen) P.busy = false; }
+    more();
+  };
+  // more fetches the next piece while less than 6 s (times the speed) is buffered ahead.
+  const more = async () => {
+    const my = P.gen;
+    if (P.busy || !P.sb || !P.ms || P.ms.readyState !== 'open') return;
+    if (P.fetched >= P.segEnd - 0.001) { if (!P.sb.updating) try { P.ms.endOfStream(); } catch (e) { } return; }
+    if (P.fetched - video.currentTime > 6 * video.playbackRate) return;
+    P.busy = true;
+    try {
+      const piece = await getPiece(P.seg, P.fetched, 10, true);
+      if (my !== P.gen || !piece) return;
+      if (piece.past) { P.fetched = P.segEnd; return; }
+      if (video.currentTime > 30 && !P.sb.updating) { await new Promise((res) => { P.sb.addEventListener('updateend', res, { once: true }); P.sb.remove(0, video.currentTime - 20); }); }
+      if (my !== P.gen) return;
+      await append(P.sb, piece.buf);
+      P.fetched = piece.end;
+    } catch (e) { if (my === P.gen) { if (e.gone) gone(); else say(L('Không phát được: ', 'Cannot play: ') + e.message); } } finally { if (my === P.gen) { P.busy = false; setTimeout(more, 0); } }
+  };
+  const seek = (t) => {
+    let s = segs.find((x) => t >= x.s && t < x.e);
+    if (!s) {
+      s = segs.find((x) => x.s >= t);
+      if (!s) { say(L('Không có bản ghi từ ', 'Nothing recorded from ') + hm(t, true) + L(' trở đi.', ' on.')); return; }
+      say(L('Không có bản ghi lúc ', 'Nothing recorded at ') + hm(t, true) + L('; phát từ ', '; playing from ') + hm(s.s, true) + '.');
+      if (span < DAY && (s.s < viewStart || s.s > viewStart + span)) setView(s.s, span);
+      play(s, 0); return;
+    }
+    const off = Math.max(0, (t - s.s) / 1000);
+    const b = video.buffered;
+    if (cur === s && P.sb && b.length && off >= b.start(0) && off < b.end(b.length - 1) - 0.2) { video.currentTime = off; say(''); return; }
+    play(s, off);
+  };
+  video.addEventListener('ended', () => { const i = segs.indexOf(cur); if (i >= 0 && i + 1 < segs.length) play(segs[i + 1], 0); });
+  video.addEventListener('timeupdate', () => { const t = nowT(); if (t) clock.textContent = fmtTime(t); draw(); more(); });
   speed.onchange = () => { video.playbackRate = +speed.value; };
-  let dragging = false;
-  const xToT = (ev) => { const r = canvas.getBoundingClientRect(); return dayStart + (ev.clientX - r.left) / r.width * DAY; };
-  canvas.addEventListener('pointerdown', (ev) => { dragging = true; canvas.setPointerCapture(ev.pointerId); });
-  canvas.addEventListener('pointermove', (ev) => { if (dragging) { clock.textContent = fmtTime(xToT(ev)); } });
-  canvas.addEventListener('pointerup', (ev) => { dragging = false; seek(xToT(ev)); });
+  // Tap or drag-and-release seeks; two fingers zoom around their middle.
+  const ptrs = new Map(); let pinch = null, dragging = false;
+  const xToT = (x) => { const r = canvas.getBoundingClientRect(); return viewStart + (x - r.left) / r.width * span; };
+  canvas.style.touchAction = 'none';
+  canvas.addEventListener('pointerdown', (ev) => {
+    ptrs.set(ev.pointerId, ev.clientX); canvas.setPointerCapture(ev.pointerId);
+    if (ptrs.size === 2) { const [a, b] = [...ptrs.values()]; pinch = { d: Math.abs(a - b) || 1, span, mid: xToT((a + b) / 2) }; dragging = false; } else dragging = true;
+  });
+  canvas.addEventListener('pointermove', (ev) => {
+    if (!ptrs.has(ev.pointerId)) return;
+    ptrs.set(ev.pointerId, ev.clientX);
+    if (pinch && ptrs.size === 2) { const [a, b] = [...ptrs.values()]; setView(pinch.mid, pinch.span * pinch.d / (Math.abs(a - b) || 1)); }
+    else if (dragging) clock.textContent = fmtTime(xToT(ev.clientX));
+  });
+  const up = (ev) => {
+    ptrs.delete(ev.pointerId);
+    if (pinch) { if (!ptrs.size) pinch = null; return; }
+    if (dragging && ev.type === 'pointerup') seek(xToT(ev.clientX));
+    dragging = false;
+  };
+  canvas.addEventListener('pointerup', up); canvas.addEventListener('pointercancel', up);
+  const zoom = (dir) => {
+    const n = dir > 0 ? (SPANS.find((x) => x < span - 1) || SPANS[2]) : ([...SPANS].reverse().find((x) => x > span + 1) || DAY);
+    setView(nowT() || (viewStart + span / 2), n);
+  };
+  zoomIn.onclick = () => zoom(1); zoomOut.onclick = () => zoom(-1);
+  panL.onclick = () => setView(viewStart, span); panR.onclick = () => setView(viewStart + span, span); // half a view each way
+  goB.onclick = () => {
+    const m = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(timeIn.value);
+    if (!m) { say(L('Nhập giờ, ví dụ 14:05:30.', 'Type a time, e.g. 14:05:30.')); return; }
+    const t = dayStart + ((+m[1] * 60 + +m[2]) * 60 + +(m[3] || 0)) * 1000;
+    if (span < DAY) setView(t, span);
+    seek(t);
+  };
+  clipB.onclick = () => {
+    const t = Math.round(nowT() || 0);
+    if (!t) { clipMsg.textContent = L('Chọn thời điểm trên thanh thời gian trước.', 'Pick a time on the timeline first.'); return; }
+    const to = t + +clipLen.value * 60000;
+    if (!segs.some((x) => x.e > t && x.s < to)) { clipMsg.textContent = L('Không có bản ghi trong khoảng này.', 'Nothing recorded in this range.'); return; }
+    const a = h('a', { href: '/api/clips/' + encodeURIComponent(sel.value) + '?from=' + t + '&to=' + to, download: '' });
+    document.body.append(a); a.click(); a.remove();
+    clipMsg.textContent = L('Đang tải ', 'Downloading ') + hm(t, true) + '–' + hm(to, true) + '…';
+  };
+  timeIn.addEventListener('keydown', (e) => { if (e.key === 'Enter') goB.onclick(); });
   prevB.onclick = () => { const t = nowT() || Date.now(); const e = [...evs].reverse().find((x) => x.s < t - 1500); if (e) seek(e.s - 2000); };
   nextB.onclick = () => { const t = nowT() || dayStart; const e = evs.find((x) => x.s > t + 2500); if (e) seek(e.s - 2000); };
-  sel.onchange = async () => { cur = null; await load(); };
+  sel.onchange = async () => { cur = null; P.gen++; await load(); };
   day.onchange = load;
-  window.mtPlayback = { seek, segments: () => segs, events: () => evs, now: nowT };
+  window.mtPlayback = { seek, segments: () => segs, events: () => evs, now: nowT, view: () => ({ start: viewStart, span }), firstFrameMs: () => P.firstFrameMs };
+  dayStart = new Date(day.value + 'T00:00:00').getTime(); viewStart = dayStart;
   await load();
   if (qs.get('t')) seek(+qs.get('t'));
 };
@@ -301,10 +526,28 @@ pages.export = async (root) => {
     h('div', { class: 'card' }, h('p', { class: 'muted' }, L('Một tệp video MP4 (ghép nguyên bản, không nén lại), mã kiểm tra SHA-256 và bản kê có chữ ký của đầu ghi. Mỗi lần trích xuất được ghi vào nhật ký hoạt động.', 'One MP4 (stitched, not transcoded), its SHA-256 and a manifest signed by the box. Every export goes in the audit log.')),
       h('div', { class: 'row' }, h('label', {}, 'Camera', sel), h('label', {}, L('Từ', 'From'), from), h('label', {}, L('Đến', 'To'), to), btn)), out);
   btn.onclick = async () => {
-    btn.disabled = true; fill(out, h('p', {}, L('Đang trích xuất…', 'Exporting…')));
+    btn.disabled = true;
+    // Progress: the server counts the bytes written of about how many the
+    // recordings in the range hold; the steps after (hash, signature) are quick.
+    const bar = h('progress', { id: 'ex-progress', max: 100 }), step = h('span', { id: 'ex-step' }, L('Đang chuẩn bị…', 'Preparing…'));
+    fill(out, h('div', { class: 'card' }, h('p', {}, step), bar));
+    const token = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const t0 = performance.now();
+    const poll = setInterval(async () => {
+      try {
+        const p = await api('/api/exports/progress?id=' + token);
+        const secs = Math.round((performance.now() - t0) / 1000);
+        if (!p.running) return;
+        const pct = p.total ? Math.min(99, Math.round(100 * p.written / p.total)) : null;
+        if (pct !== null) bar.value = pct; else bar.removeAttribute('value');
+        step.textContent = L('Đang ghép video: ', 'Stitching the video: ') + (pct !== null ? pct + ' % · ' : '') + fmtBytes(p.written) + (p.total ? ' / ~' + fmtBytes(p.total) : '') + ' · ' + secs + ' s';
+        window.mtExportProgress = (window.mtExportProgress || []).concat([pct]);
+      } catch (e) { }
+    }, 500);
     try {
-      const body = new URLSearchParams({ camera: sel.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()) });
+      const body = new URLSearchParams({ camera: sel.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()), progress: token });
       const r = await fetch('/api/exports', { method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' }, body });
+      clearInterval(poll);
       const j = await r.json();
       if (!r.ok) throw new Error(j.error);
       const m = j.manifest, gaps = m.gaps || [];
@@ -326,6 +569,7 @@ pages.export = async (root) => {
         h('p', {}, h('a', { href: j.video, id: 'ex-video', download: j.manifest.file }, '⬇ ' + j.manifest.file), ' · ',
           h('a', { href: j.manifestURL, download: 'manifest.json' }, '⬇ manifest.json'), ' · ', h('a', { href: j.signatureURL, download: 'manifest.sig' }, '⬇ manifest.sig'))));
     } catch (e) { fill(out, h('p', { class: 'error', id: 'ex-error' }, e.message)); }
+    clearInterval(poll);
     btn.disabled = false;
   };
 };
@@ -650,7 +894,7 @@ pages.audit = async (root) => {
   const v = h('p', { id: 'au-verify' });
   const table = h('table', { id: 'au-table' });
   const actor = h('input', { id: 'au-actor', placeholder: L('tên người dùng', 'user name'), 'aria-label': L('Người dùng', 'User') });
-  const action = h('select', { id: 'au-action', 'aria-label': L('Hành động', 'Action') }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'change', 'denied', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a ? actionName(a) : L('Mọi hành động', 'Every action'))));
+  const action = h('select', { id: 'au-action', 'aria-label': L('Hành động', 'Action') }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'download', 'change', 'denied', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a ? actionName(a) : L('Mọi hành động', 'Every action'))));
   const load = async () => {
     const p = new URLSearchParams(); if (actor.value) p.set('actor', actor.value); if (action.value) p.set('action', action.value);
     const r = await api('/api/audit?' + p);
@@ -679,6 +923,20 @@ pages.account = async (root) => {
   root.append(h('h1', {}, L('Tài khoản', 'Account')), h('div', { class: 'card narrow' }, h('h2', {}, L('Đổi mật khẩu', 'Change password')), status,
     h('label', {}, L('Mật khẩu hiện tại', 'Current password'), old), h('label', {}, L('Mật khẩu mới', 'New password'), pw), h('label', {}, L('Nhập lại', 'Again'), pw2),
     h('button', { id: 'ac-save', onclick: async () => { if (pw.value !== pw2.value) { msg(status, L('Hai mật khẩu không khớp.', 'The two passwords differ.')); return; } try { msg(status, (await api('/api/me/password', { method: 'POST', json: { old: old.value, password: pw.value } })).message, true); } catch (e) { msg(status, e.message); } } }, L('Lưu', 'Save'))));
+  // The devices logged in to this account: end one, or all the others.
+  const devs = h('div', { class: 'card narrow', id: 'ac-sessions' });
+  root.append(devs);
+  const end = async (body) => { const r = await api('/api/me/sessions/end', { method: 'POST', json: body }); if (r.current) location.assign('/login'); else showDevs(); };
+  const showDevs = async () => {
+    const r = await api('/api/me/sessions');
+    fill(devs, h('h2', {}, L('Thiết bị đang đăng nhập', 'Logged-in devices')),
+      r.sessions.map((x) => h('div', { class: 'row session', 'data-id': x.id },
+        h('span', {}, (x.id === r.current ? L('Thiết bị này', 'This device') + ' · ' : '') + (x.agent || L('Trình duyệt', 'Browser')).replace(/^Mozilla\/5\.0 /, '').slice(0, 48)),
+        h('span', { class: 'muted' }, (x.remember ? L('ghi nhớ 30 ngày', 'remembered 30 days') + ' · ' : '') + L('dùng lần cuối ', 'last used ') + fmtTime(x.lastSeen)),
+        h('button', { class: 'secondary', onclick: () => end({ id: x.id }) }, x.id === r.current ? L('Đăng xuất thiết bị này', 'Log out this device') : L('Đăng xuất', 'Log out')))),
+      r.sessions.length > 1 ? h('button', { id: 'ac-end-others', onclick: () => end({ others: true }) }, L('Đăng xuất các thiết bị khác', 'Log out the other devices')) : null);
+  };
+  await showDevs();
 };
 
 // labelTables names each cell after its column (data-label), so that on a
