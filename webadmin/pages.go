@@ -46,7 +46,10 @@ var nav = []navItem{
 
 type pageData struct {
 	Lang, Page, Path string
-	User             *auth.User
+	// TZ is the box's time zone (IANA name): the page shows and reads
+	// every time in it, whatever zone the phone or PC is set to.
+	TZ   string
+	User *auth.User
 	CSRF             string
 	Nav              []navItem
 	I18N             template.JS
@@ -56,7 +59,7 @@ type pageData struct {
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, rc *reqCtx, page string, data map[string]any) {
-	pd := pageData{Lang: rc.lang, Page: page, Path: r.URL.Path, Data: data}
+	pd := pageData{Lang: rc.lang, Page: page, Path: r.URL.Path, Data: data, TZ: s.loc.String()}
 	if rc.user.Name != "" {
 		u := rc.user
 		u.Hash = ""

@@ -229,3 +229,24 @@ test('phone: an export shows its progress, then the gaps inside the range (the o
   console.log(`export: ${gaps} gaps listed; progress seen ${JSON.stringify(await page.evaluate(() => window.mtExportProgress || []))}`);
   await page.screenshot({ path: join(shots, 'phone-export.png'), fullPage: true });
 });
+
+test('a browser set to another time zone shows and reads times in the box\'s zone (Asia/Ho_Chi_Minh), seconds kept in "Đến"', async () => {
+  const far = await launchBrowser({ ...phone, timezoneId: 'America/New_York' });
+  try {
+    const p = await far.newPage();
+    await login(p, box.url, 'canbo', PW);
+    await p.goto(box.url + '/export');
+    const boxNow = (ms) => new Date(ms + 7 * 3600000).toISOString().slice(0, 19); // UTC+7, no daylight saving
+    const before = Date.now();
+    const to = await p.locator('#ex-to').inputValue();
+    assert.match(to, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/, `"Đến" should keep seconds: ${to}`);
+    const shown = Date.parse(to + 'Z') - 7 * 3600000; // read back as box-local time
+    assert.ok(Math.abs(shown - before) < 90000, `"Đến" ${to} is not the box's local now (${boxNow(before)}); the browser is in New York`);
+    // The page reads a typed time in the box's zone too, and prints in it.
+    const [read, printed] = await p.evaluate((v) => [parseLocal(v), fmtTime(Date.parse('2026-12-06T20:23:00Z'))], '2026-12-07T03:23:00');
+    assert.equal(read, Date.parse('2026-12-06T20:23:00Z'), 'a typed 03:23 on 7/12 is 20:23 UTC on 6/12 in Asia/Ho_Chi_Minh');
+    assert.match(printed, /03:23:00/, `fmtTime in the box's zone: ${printed}`);
+  } finally {
+    await far.close();
+  }
+});

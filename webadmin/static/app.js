@@ -55,7 +55,27 @@ async function apiCall(path, opts) {
   return body;
 }
 
-const fmtTime = (t) => new Date(t).toLocaleString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour12: false });
+// Times are shown and read in the box's time zone (data-tz, default
+// Asia/Ho_Chi_Minh), whatever zone the phone or PC is set to: what the page
+// says agrees with file names, manifests and the audit log.
+const boxTZ = (() => { const z = document.body.dataset.tz; try { if (z && z !== 'Local' && z !== 'UTC+7') { Intl.DateTimeFormat('en', { timeZone: z }); return z; } } catch (e) { /* unknown to this browser */ } return undefined; })();
+const locale = () => (lang === 'en' ? 'en-GB' : 'vi-VN');
+const fmtTime = (t) => new Date(t).toLocaleString(locale(), { hour12: false, timeZone: boxTZ });
+// zoneOffset is the box zone's offset from UTC at the instant ms, in ms.
+const zoneFmt = boxTZ ? new Intl.DateTimeFormat('en-US', { timeZone: boxTZ, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }) : null;
+function zoneOffset(ms) {
+  if (!zoneFmt) return -new Date(ms).getTimezoneOffset() * 60000;
+  const p = Object.fromEntries(zoneFmt.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - Math.floor(ms / 1000) * 1000;
+}
+// parseLocal reads a date ("2026-12-07") or datetime-local value as a time
+// in the box's zone; NaN if empty or malformed.
+function parseLocal(v) {
+  const naive = Date.parse(v.length <= 10 ? v + 'T00:00:00Z' : v + 'Z');
+  if (Number.isNaN(naive)) return NaN;
+  const guess = naive - zoneOffset(naive);
+  return naive - zoneOffset(guess); // right across a change of offset too
+}
 // fmtNum writes x with d decimals in the page's language (Vietnamese: 0,5).
 const fmtNum = (x, d = 0) => new Intl.NumberFormat(lang === 'en' ? 'en-GB' : 'vi-VN', { minimumFractionDigits: d, maximumFractionDigits: d }).format(x);
 const fmtBytes = (n) => { const u = ['B', 'KB', 'MB', 'GB', 'TB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return fmtNum(n, i ? 1 : 0) + ' ' + u[i]; };
@@ -70,7 +90,9 @@ const fmtDur = (s) => {
 const camLabel = (c) => (c.name && c.name !== c.id ? c.name + ' (' + c.id + ')' : c.id);
 // more is a "Chi tiết" toggle holding technical detail.
 const more = (...kids) => h('details', { class: 'more' }, h('summary', {}, L('Chi tiết', 'Details')), h('div', { class: 'mono muted' }, ...kids));
-const localInput = (d) => { const z = new Date(d.getTime() - d.getTimezoneOffset() * 60000); return z.toISOString().slice(0, 16); };
+// localInput is d as a datetime-local value in the box's zone (with seconds
+// when sec, for fields that keep them).
+const localInput = (d, sec) => new Date(d.getTime() + zoneOffset(d.getTime())).toISOString().slice(0, sec ? 19 : 16);
 function msg(el, text, ok) { el.textContent = text; el.className = ok ? 'notice' : 'error'; }
 
 async function cameras() { return (await api('/api/cameras')).cameras || []; }
@@ -116,7 +138,7 @@ class LivePlayer {
     const tile = el.parentElement; if (tile) tile.classList.toggle('nosignal', lost);
     const v = this.video;
     const t = this.stats.lastPictureMs || (this.stats.epochMs && v.currentTime > 0 ? this.stats.epochMs + v.currentTime * 1000 : this.stats.lastDataAt);
-    fill(el, h('b', {}, L('Mất tín hiệu', 'No signal')), t ? h('span', {}, L('Hình cuối lúc ', 'Last picture at ') + new Date(t).toLocaleTimeString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour12: false })) : null);
+    fill(el, h('b', {}, L('Mất tín hiệu', 'No signal')), t ? h('span', {}, L('Hình cuối lúc ', 'Last picture at ') + new Date(t).toLocaleTimeString(locale(), { hour12: false, timeZone: boxTZ })) : null);
     el.hidden = !lost;
     if (lost) this.say('');
   }
@@ -219,8 +241,8 @@ function snapshot(video, name, pictureMs) {
   if (!video.videoWidth) return false;
   const cv = document.createElement('canvas'); cv.width = video.videoWidth; cv.height = video.videoHeight;
   cv.getContext('2d').drawImage(video, 0, 0);
-  const d = new Date(pictureMs || Date.now()), p2 = (n) => String(n).padStart(2, '0');
-  const file = (name.replace(/[^\p{L}\p{N}_-]+/gu, '-') || 'camera') + '_' + d.getFullYear() + '-' + p2(d.getMonth() + 1) + '-' + p2(d.getDate()) + '_' + p2(d.getHours()) + '-' + p2(d.getMinutes()) + '-' + p2(d.getSeconds()) + '.png';
+  const at = localInput(new Date(pictureMs || Date.now()), true); // the box's local time
+  const file = (name.replace(/[^\p{L}\p{N}_-]+/gu, '-') || 'camera') + '_' + at.slice(0, 10) + '_' + at.slice(11).replace(/:/g, '-') + '.png';
   cv.toBlob((b) => { const a = h('a', { href: URL.createObjectURL(b), download: file }); document.body.append(a); a.click(); a.remove(); setTimeout(() => URL.revokeObjectURL(a.href), 10000); }, 'image/png');
   return file;
 }
@@ -350,7 +372,7 @@ pages.playback = async (root) => {
   const SPANS = [DAY, 3600000, 300000];
   let span = DAY, viewStart = 0;
   const say = (t) => { note.textContent = t || ''; note.hidden = !t; note.className = t ? 'error' : ''; };
-  const hm = (t, sec) => new Date(t).toLocaleTimeString(lang === 'en' ? 'en-GB' : 'vi-VN', { hour: '2-digit', minute: '2-digit', second: sec ? '2-digit' : undefined, hour12: false });
+  const hm = (t, sec) => new Date(t).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', second: sec ? '2-digit' : undefined, hour12: false, timeZone: boxTZ });
   const setView = (center, sp) => {
     span = Math.min(DAY, Math.max(SPANS[2], sp));
     viewStart = Math.min(dayStart + DAY - span, Math.max(dayStart, center - span / 2));
@@ -360,7 +382,7 @@ pages.playback = async (root) => {
     draw();
   };
   const load = async () => {
-    const d = new Date(day.value + 'T00:00:00'); dayStart = d.getTime();
+    dayStart = parseLocal(day.value);
     const q = 'camera=' + encodeURIComponent(sel.value) + '&from=' + dayStart + '&to=' + (dayStart + DAY);
     try {
       segs = (await api('/api/segments?' + q)).segments.map((s) => ({ ...s, s: Date.parse(s.start), e: Date.parse(s.end) }));
@@ -508,7 +530,7 @@ pages.playback = async (root) => {
   sel.onchange = async () => { cur = null; P.gen++; await load(); };
   day.onchange = load;
   window.mtPlayback = { seek, segments: () => segs, events: () => evs, now: nowT, view: () => ({ start: viewStart, span }), firstFrameMs: () => P.firstFrameMs };
-  dayStart = new Date(day.value + 'T00:00:00').getTime(); viewStart = dayStart;
+  dayStart = parseLocal(day.value); viewStart = dayStart;
   await load();
   if (qs.get('t')) seek(+qs.get('t'));
 };
@@ -518,8 +540,8 @@ pages.export = async (root) => {
   const cams = (await cameras()).filter((c) => c.video);
   const sel = h('select', { id: 'ex-camera' }, cams.map((c) => h('option', { value: c.id }, camLabel(c))));
   const now = new Date();
-  const from = h('input', { type: 'datetime-local', id: 'ex-from', value: localInput(new Date(now - 600000)), step: 1 });
-  const to = h('input', { type: 'datetime-local', id: 'ex-to', value: localInput(now), step: 1 });
+  const from = h('input', { type: 'datetime-local', id: 'ex-from', value: localInput(new Date(now - 600000), true), step: 1 });
+  const to = h('input', { type: 'datetime-local', id: 'ex-to', value: localInput(now, true), step: 1 });
   const btn = h('button', { id: 'ex-go' }, L('Trích xuất video', 'Export video'));
   const out = h('div', { id: 'ex-result' });
   root.append(h('h1', {}, L('Trích xuất bằng chứng', 'Export evidence')),
@@ -545,7 +567,7 @@ pages.export = async (root) => {
       } catch (e) { }
     }, 500);
     try {
-      const body = new URLSearchParams({ camera: sel.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()), progress: token });
+      const body = new URLSearchParams({ camera: sel.value, from: String(parseLocal(from.value)), to: String(parseLocal(to.value)), progress: token });
       const r = await fetch('/api/exports', { method: 'POST', headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' }, body });
       clearInterval(poll);
       const j = await r.json();
@@ -618,7 +640,7 @@ pages.search = async (root) => {
       h('p', { class: 'muted', id: 'se-help' }, L('Gõ có dấu hay không dấu đều được: "chuyen dong" tìm ra cả "chuyển động". Kết quả có đủ mọi từ đã nhập.', 'With or without Vietnamese accents: "chuyen dong" also finds "chuyển động". Results hold every word typed.')),
       h('div', { class: 'row' }, L('Camera: ', 'Cameras: '), camBoxes), h('div', { class: 'row' }, L('Loại: ', 'Type: '), typeBoxes)), out);
   const run = async () => {
-    const p = new URLSearchParams({ q: q.value, from: String(new Date(from.value).getTime()), to: String(new Date(to.value).getTime()), size: '100' });
+    const p = new URLSearchParams({ q: q.value, from: String(parseLocal(from.value)), to: String(parseLocal(to.value)), size: '100' });
     document.querySelectorAll('.se-cam:checked').forEach((b) => p.append('camera', b.value));
     document.querySelectorAll('.se-type:checked').forEach((b) => p.append('type', b.value));
     try {
