@@ -50,10 +50,10 @@ type pageData struct {
 	// every time in it, whatever zone the phone or PC is set to.
 	TZ   string
 	User *auth.User
-	CSRF             string
-	Nav              []navItem
-	I18N             template.JS
-	Data             map[string]any
+	CSRF string
+	Nav  []navItem
+	I18N template.JS
+	Data map[string]any
 	// Notices are shown on every page until the officer acknowledges them.
 	Notices []noticeView
 }
