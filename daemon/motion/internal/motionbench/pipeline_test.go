@@ -11,13 +11,18 @@ import (
 )
 
 // TestPipelineCostPrints runs the pipeline benchmark on the pair's clips
-// when they are made (make motion-scenes / bench-motion makes them) and
-// checks it prints its figures (3 s of video, once).
+// (made once into out/scenes, as make motion-scenes does) and checks it
+// prints its figures (3 s of video, once).
 func TestPipelineCostPrints(t *testing.T) {
+	testenv.LookTool(t, "ffmpeg", "ffmpeg")
 	m, s := scenes.Pair()
 	dir := filepath.Join(testenv.OutDir(), "scenes")
-	mp := testenv.NeedFile(t, filepath.Join(dir, m.Name+".h264"), "scenegen -pair")
-	sp := testenv.NeedFile(t, filepath.Join(dir, s.Name+".h264"), "scenegen -pair")
+	for _, sc := range []scenes.Scene{m, s} {
+		if err := scenes.Generate(t.Context(), dir, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mp, sp := filepath.Join(dir, m.Name+".h264"), filepath.Join(dir, s.Name+".h264")
 	var out bytes.Buffer
 	if err := PipelineCost(t.Context(), &out, mp, sp, 3, 1); err != nil {
 		t.Fatal(err)
