@@ -108,6 +108,12 @@ type PinMap struct {
 	StatusLED     int    `json:"status_led"`
 	LightSensor   int    `json:"light_sensor"`
 	PairingButton int    `json:"pairing_button"`
+	// ButtonActiveHigh: the pairing button reads high when pressed. The
+	// default is a button to ground with the line pulled up; QEMU's PL061
+	// has no pull-ups (its inputs read low), so qemu-virt says high, or
+	// every boot would look like the button held at power-on (the
+	// physical officer reset).
+	ButtonActiveHigh bool `json:"pairing_button_active_high,omitempty"`
 	// Reserved lines must not be driven (QEMU virt's power button is line 3).
 	Reserved []int `json:"reserved,omitempty"`
 }

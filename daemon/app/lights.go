@@ -85,7 +85,7 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *Light
 		run("status LED", lp.Status.Run)
 	}
 	if pins.PairButton != nil {
-		btn := &lights.Button{Pin: pins.PairButton, OnPress: func() { log.Info("lights: pairing button pressed") }}
+		btn := &lights.Button{Pin: pins.PairButton, ActiveHigh: b.GPIO.ButtonActiveHigh, OnPress: func() { log.Info("lights: pairing button pressed") }}
 		held, err := btn.HeldAtStart(3*time.Second, 50*time.Millisecond, nil)
 		if err != nil {
 			log.Error("lights: pairing button unreadable at start", "err", err)

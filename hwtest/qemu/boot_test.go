@@ -22,6 +22,7 @@ import (
 	"github.com/matthan/matthan/hwtest/qemu"
 	"github.com/matthan/matthan/hwtest/testenv"
 	"github.com/matthan/matthan/image/build"
+	"github.com/matthan/matthan/webadmin/box"
 )
 
 // One firmware build shared by every test of this package.
@@ -124,6 +125,7 @@ func boot(t *testing.T, o qemu.Options) *qemu.Machine {
 }
 
 var (
+	daemonReady  = regexp.MustCompile(`msg="` + box.ReadyMessage + `"`)
 	readyLine    = regexp.MustCompile(`^matthan: \[ *[0-9.]+\] ready: admin https://(\S+)/`)
 	poweredOff   = regexp.MustCompile(`shutdown: done, power-off now`)
 	daemonStops  = regexp.MustCompile(`shutdown: daemon stopped`)
@@ -182,9 +184,19 @@ func admin(m *qemu.Machine) (*adminclient.Client, error) {
 	if c, ok := admins.Load(m); ok {
 		return c.(*adminclient.Client), nil
 	}
-	console := m.Console()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// The setup code is printed just before the daemon's ready line, after
+	// init's (the listeners and mDNS start in between): wait for it.
+	if _, err := m.WaitLine(ctx, daemonReady); err != nil {
+		return nil, fmt.Errorf("log in to the guest's admin page: %w", err)
+	}
+	console := m.Console()
+	if strings.Contains(console, "pairing button held at power-on") {
+		// Nobody pressed it: a misread line would arm the physical
+		// officer reset on every boot.
+		return nil, fmt.Errorf("the boot armed the physical officer reset, but no test holds the pairing button")
+	}
 	c, err := adminclient.FirstBoot(ctx, m.AdminURL(""), adminclient.SetupCode(console), adminclient.Fingerprint(console))
 	if err != nil {
 		return nil, fmt.Errorf("log in to the guest's admin page: %w", err)
