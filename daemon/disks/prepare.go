@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/matthan/matthan/firmware/gpt"
 	"github.com/matthan/matthan/init/datapart"
 )
 
@@ -60,7 +61,7 @@ func PartitionDisk(d Disk) (int64, error) {
 	}
 	var off int64
 	if err == nil {
-		off, _, err = WriteGPT(f, size, d.SectorSize, PartName)
+		off, _, err = gpt.Write(f, size, d.SectorSize, PartName)
 	}
 	if err == nil {
 		// No old file system signature at the partition's start survives

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/matthan/matthan/firmware/gpt"
 )
 
 // prepareDisk makes disk the box's disk for this run: a sparse copy of
@@ -91,27 +91,13 @@ func partitions(path string) ([]part, error) {
 		return nil, err
 	}
 	defer f.Close()
-	h := make([]byte, 92)
-	if _, err := f.ReadAt(h, 512); err != nil || !bytes.Equal(h[:8], []byte("EFI PART")) {
-		return nil, fmt.Errorf("%s: no GPT (%v)", path, err)
-	}
-	lba := binary.LittleEndian.Uint64(h[72:])
-	n := binary.LittleEndian.Uint32(h[80:])
-	size := binary.LittleEndian.Uint32(h[84:])
-	if n > 128 || size < 128 || size > 1024 {
-		return nil, fmt.Errorf("%s: odd GPT (%d entries of %d bytes)", path, n, size)
-	}
-	ents := make([]byte, int(n)*int(size))
-	if _, err := f.ReadAt(ents, int64(lba)*512); err != nil {
-		return nil, fmt.Errorf("%s: GPT entries: %w", path, err)
+	h, ents, err := gpt.Read(f, 1, 512)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var ps []part
-	for i := 0; i < int(n); i++ {
-		e := ents[i*int(size):]
-		if allZero(e[:16]) { // unused entry
-			continue
-		}
-		ps = append(ps, part{binary.LittleEndian.Uint64(e[32:]), binary.LittleEndian.Uint64(e[40:])})
+	for _, e := range gpt.Entries(h, ents) {
+		ps = append(ps, part{e.First, e.Last})
 	}
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("%s: no partitions", path)
