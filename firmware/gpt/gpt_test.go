@@ -79,4 +79,3 @@ func TestWrite(t *testing.T) {
 		t.Error("a 1 MiB disk was partitioned")
 	}
 }
-
