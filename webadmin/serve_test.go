@@ -110,16 +110,7 @@ func TestTLSOnlyAEAD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { c.(*tls.Conn).Handshake(); c.Close() }()
-		}
-	}()
+	acceptAll(t, ln, func(c net.Conn) { c.(*tls.Conn).Handshake(); c.Close() })
 	try := func(cfg *tls.Config) error {
 		cfg.InsecureSkipVerify = true
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", ln.Addr().String(), cfg)
@@ -195,6 +186,21 @@ func TestWriteDeadlineMovesOn(t *testing.T) {
 	if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Frame-Options") != "DENY" {
 		t.Errorf("no security headers: %v", resp.Header)
 	}
+}
+
+// acceptAll hands every connection ln accepts to handle, on its own
+// goroutine, until t ends and closes ln.
+func acceptAll(t *testing.T, ln net.Listener, handle func(net.Conn)) {
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
 }
 
 // startHTTPServer serves h with NewHTTPServer's timeouts until t ends.
@@ -369,18 +375,11 @@ func TestCameraURLPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(c, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
-			time.Sleep(200 * time.Millisecond)
-			c.Close()
-		}
-	}()
+	acceptAll(t, ln, func(c net.Conn) {
+		io.WriteString(c, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+		time.Sleep(200 * time.Millisecond)
+		c.Close()
+	})
 	env.s.cfg.CameraPolicy = camnet.Policy{AllowLoopback: true}
 	env.s.cfg.Prober = rtspProber{policy: env.s.cfg.CameraPolicy}
 	body, _ := json.Marshal(map[string]any{"url": "rtsp://" + ln.Addr().String() + "/x"})
