@@ -110,16 +110,7 @@ func TestTLSOnlyAEAD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { c.(*tls.Conn).Handshake(); c.Close() }()
-		}
-	}()
+	acceptAll(t, ln, func(c net.Conn) { c.(*tls.Conn).Handshake(); c.Close() })
 	try := func(cfg *tls.Config) error {
 		cfg.InsecureSkipVerify = true
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", ln.Addr().String(), cfg)
@@ -167,18 +158,10 @@ func TestWriteDeadlineMovesOn(t *testing.T) {
 		}
 		done <- err
 	})
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = NewHTTPServer(h, Timeouts{Write: 700 * time.Millisecond}, nil)
-	srv.Start()
-	defer srv.Close()
+	srv := startHTTPServer(t, h, Timeouts{Write: 700 * time.Millisecond})
 
 	// Stops reading: cut.
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	rawGet(t, srv, "/big") // and never read
 	select {
 	case err := <-done:
 		if err == nil {
@@ -205,6 +188,42 @@ func TestWriteDeadlineMovesOn(t *testing.T) {
 	}
 }
 
+// acceptAll hands every connection ln accepts to handle, on its own
+// goroutine, until t ends and closes ln.
+func acceptAll(t *testing.T, ln net.Listener, handle func(net.Conn)) {
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
+}
+
+// startHTTPServer serves h with NewHTTPServer's timeouts until t ends.
+func startHTTPServer(t *testing.T, h http.Handler, to Timeouts) *httptest.Server {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = NewHTTPServer(h, to, nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// rawGet sends a GET of path on a plain connection to srv, closed when t
+// ends, and leaves the reading (or not) to the caller.
+func rawGet(t *testing.T, srv *httptest.Server, path string) net.Conn {
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	return c
+}
+
 // TestHijackedConnOwnsDeadlines: a hijacked connection (the live
 // WebSocket) starts with no deadline left from the request's timeouts.
 func TestHijackedConnOwnsDeadlines(t *testing.T) {
@@ -223,16 +242,8 @@ func TestHijackedConnOwnsDeadlines(t *testing.T) {
 		brw.WriteString("echo " + line)
 		brw.Flush()
 	})
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = NewHTTPServer(h, Timeouts{Read: 500 * time.Millisecond, Write: 500 * time.Millisecond, Handshake: 500 * time.Millisecond}, nil)
-	srv.Start()
-	defer srv.Close()
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	srv := startHTTPServer(t, h, Timeouts{Read: 500 * time.Millisecond, Write: 500 * time.Millisecond, Handshake: 500 * time.Millisecond})
+	c := rawGet(t, srv, "/")
 	time.Sleep(1200 * time.Millisecond)
 	io.WriteString(c, "hello\n")
 	c.SetReadDeadline(time.Now().Add(3 * time.Second))
@@ -364,18 +375,11 @@ func TestCameraURLPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(c, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
-			time.Sleep(200 * time.Millisecond)
-			c.Close()
-		}
-	}()
+	acceptAll(t, ln, func(c net.Conn) {
+		io.WriteString(c, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+		time.Sleep(200 * time.Millisecond)
+		c.Close()
+	})
 	env.s.cfg.CameraPolicy = camnet.Policy{AllowLoopback: true}
 	env.s.cfg.Prober = rtspProber{policy: env.s.cfg.CameraPolicy}
 	body, _ := json.Marshal(map[string]any{"url": "rtsp://" + ln.Addr().String() + "/x"})

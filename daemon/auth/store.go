@@ -80,8 +80,11 @@ func OpenStore(path string, params HashParams) (*Store, error) {
 // Pool is the bound on password hashing every check and change goes through.
 func (s *Store) Pool() *HashPool { return s.pool }
 
-// hash hashes a new password on the pool.
+// hash checks a new password against the policy and hashes it on the pool.
 func (s *Store) hash(pw string) (string, error) {
+	if err := CheckPasswordPolicy(pw); err != nil {
+		return "", err
+	}
 	var hash string
 	var err error
 	if perr := s.pool.Do(context.Background(), 0, func() { hash, err = HashPassword(pw, s.params) }); perr != nil {
@@ -129,9 +132,6 @@ func (s *Store) CreateUser(name, password string, role Role, household string) e
 	if !role.Valid() {
 		return fmt.Errorf("create user %s: unknown role %q", name, role)
 	}
-	if err := CheckPasswordPolicy(password); err != nil {
-		return err
-	}
 	hash, err := s.hash(password)
 	if err != nil {
 		return err
@@ -158,9 +158,6 @@ func (s *Store) CreateUser(name, password string, role Role, household string) e
 
 // SetPassword replaces a user's password.
 func (s *Store) SetPassword(name, password string) error {
-	if err := CheckPasswordPolicy(password); err != nil {
-		return err
-	}
 	hash, err := s.hash(password)
 	if err != nil {
 		return err

@@ -79,64 +79,6 @@ func TestOnUSB(t *testing.T) {
 	}
 }
 
-// TestWriteGPT: sfdisk, the judge, reads back the table WriteGPT made on a
-// sparse 3 GiB file: one Linux partition named matthan-rec from 1 MiB to
-// the last whole MiB, primary and backup headers valid.
-func TestWriteGPT(t *testing.T) {
-	sfdisk, err := exec.LookPath("sfdisk")
-	if err != nil {
-		t.Skip("no sfdisk")
-	}
-	for _, size := range []int64{3 << 30, 100<<20 + 12345*512} {
-		p := filepath.Join(t.TempDir(), "disk.img")
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Truncate(size)
-		off, length, err := WriteGPT(f, size, 512, PartName)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(sfdisk, "--json", p).CombinedOutput()
-		if err != nil {
-			t.Fatalf("sfdisk: %v\n%s", err, out)
-		}
-		var pt struct {
-			PartitionTable struct {
-				Label      string `json:"label"`
-				LastLBA    int64  `json:"lastlba"`
-				Partitions []struct {
-					Start, Size int64
-					Type, Name  string
-				} `json:"partitions"`
-			} `json:"partitiontable"`
-		}
-		if err := json.Unmarshal(out, &pt); err != nil {
-			t.Fatal(err)
-		}
-		tb := pt.PartitionTable
-		if tb.Label != "gpt" || len(tb.Partitions) != 1 {
-			t.Fatalf("sfdisk: %s", out)
-		}
-		pp := tb.Partitions[0]
-		if pp.Name != PartName || pp.Type != "0FC63DAF-8483-4772-8E79-3D69D8477DE4" || pp.Start*512 != off || pp.Size*512 != length {
-			t.Errorf("partition %+v, want %s at %d, %d bytes", pp, PartName, off, length)
-		}
-		if off != 1<<20 || (off+length)%(1<<20) != 0 || off+length > size-33*512 || off+length <= size-(1<<20)-33*512 {
-			t.Errorf("partition %d+%d on a disk of %d: not MiB-aligned to the end", off, length, size)
-		}
-		// sfdisk --verify checks both headers and their CRCs.
-		if out, err := exec.Command(sfdisk, "--verify", p).CombinedOutput(); err != nil || bytes.Contains(out, []byte("not")) && !bytes.Contains(out, []byte("No errors")) {
-			t.Errorf("sfdisk --verify: %v\n%s", err, out)
-		}
-	}
-	if _, _, err := WriteGPT(nil, 1<<20, 512, PartName); err == nil {
-		t.Error("a 1 MiB disk was partitioned")
-	}
-}
-
 // TestFormatLoopDevice formats a loop device the way Confirm formats a USB
 // disk, mounts it, writes and checks what the kernel sees: the partition's
 // GPT name and the file system label. Root only.

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/matthan/matthan/firmware/gpt"
 	"github.com/matthan/matthan/init/datapart"
 )
 
@@ -60,7 +61,7 @@ func PartitionDisk(d Disk) (int64, error) {
 	}
 	var off int64
 	if err == nil {
-		off, _, err = WriteGPT(f, size, d.SectorSize, PartName)
+		off, _, err = gpt.Write(f, size, d.SectorSize, PartName)
 	}
 	if err == nil {
 		// No old file system signature at the partition's start survives
@@ -134,18 +135,8 @@ func Mount(ctx context.Context, part, dir string, tools Tools, log io.Writer) er
 	if kind != datapart.Ext4 {
 		return fmt.Errorf("disks: %s holds %s, not ext4: not mounting it", part, kind)
 	}
-	cmd := exec.CommandContext(ctx, tools.Fsck, "-p", part)
-	cmd.Stdout, cmd.Stderr = log, log
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		return fmt.Errorf("disks: e2fsck %s: %w", part, err)
-	}
-	if _, err := datapart.FsckSummary(code); err != nil {
-		return fmt.Errorf("disks: %s: %w", part, err)
+	if _, err := datapart.Fsck(ctx, tools.Fsck, part, log); err != nil {
+		return fmt.Errorf("disks: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("disks: %w", err)

@@ -115,18 +115,6 @@ func benchRecord(t *testing.T, n int, d time.Duration, daemonArgs ...string) (cp
 	return cpuPct, rssMB, overhead
 }
 
-func startCamsimArgs(t *testing.T, args ...string) *camsimProc {
-	t.Helper()
-	clips := filepath.Join(testenv.OutDir(), "clips")
-	testenv.NeedFile(t, filepath.Join(clips, "moving-720p.h264"), "make clips")
-	bin := testenv.BuildCommand(t, "./hwtest/cmd/camsim")
-	rtsp := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	control := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	p := startProc(t, "camsim", bin, append([]string{"-listen", rtsp, "-control", control, "-clips", clips}, args...)...)
-	p.waitLine(t, "camsim: ready", 30*time.Second)
-	return &camsimProc{proc: p, rtsp: rtsp, control: control}
-}
-
 func videoBytes(t *testing.T, d *daemon) uint64 {
 	var sum uint64
 	for _, c := range d.cameras(t) {

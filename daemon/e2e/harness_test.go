@@ -137,13 +137,21 @@ type camsimProc struct {
 
 func startCamsim(t *testing.T, cameras int) *camsimProc {
 	t.Helper()
+	testenv.NeedFile(t, filepath.Join(testenv.OutDir(), "clips", "moving-720p.hevc"), "make clips")
+	return startCamsimArgs(t, "-cameras", strconv.Itoa(cameras))
+}
+
+// startCamsimArgs starts camsim on free ports with the clips of out/clips
+// and the extra flags args.
+func startCamsimArgs(t *testing.T, args ...string) *camsimProc {
+	t.Helper()
 	clips := filepath.Join(testenv.OutDir(), "clips")
-	testenv.NeedFile(t, filepath.Join(clips, "moving-720p.hevc"), "make clips")
+	testenv.NeedFile(t, filepath.Join(clips, "moving-720p.h264"), "make clips")
 	bin := testenv.BuildCommand(t, "./hwtest/cmd/camsim")
 	rtsp := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	control := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	p := startProc(t, "camsim", bin, "-listen", rtsp, "-control", control, "-cameras", strconv.Itoa(cameras), "-clips", clips)
-	p.waitLine(t, "camsim: ready", 20*time.Second)
+	p := startProc(t, "camsim", bin, append([]string{"-listen", rtsp, "-control", control, "-clips", clips}, args...)...)
+	p.waitLine(t, "camsim: ready", 30*time.Second)
 	return &camsimProc{proc: p, rtsp: rtsp, control: control}
 }
 

@@ -23,6 +23,21 @@ func clipAUs(t testing.TB, n int) []media.AccessUnit {
 	return aus[:min(n, len(aus))]
 }
 
+// watching starts camera cam1's feed with st and first, and subscribes a
+// viewer to it.
+func watching(t *testing.T, st media.Stream, first *media.AccessUnit) (*Hub, *Feed, *Subscription) {
+	t.Helper()
+	hub := NewHub()
+	f := hub.Feed("cam1")
+	f.StreamStarted(st)
+	f.WriteAccessUnit(first)
+	sub, err := hub.Subscribe("cam1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hub, f, sub
+}
+
 func TestViewerStartsAtLastKeyFrameAndFfprobeReadsIt(t *testing.T) {
 	ffprobe := testenv.LookTool(t, "ffprobe", "ffmpeg")
 	aus := clipAUs(t, 150)
@@ -94,11 +109,7 @@ func TestViewerStartsAtLastKeyFrameAndFfprobeReadsIt(t *testing.T) {
 
 func TestSlowViewerSkipsToNextKeyFrame(t *testing.T) {
 	aus := clipAUs(t, 150)
-	hub := NewHub()
-	f := hub.Feed("cam1")
-	f.StreamStarted(media.Stream{Camera: "cam1", Codec: media.H264, Epoch: time.Now()})
-	f.WriteAccessUnit(&aus[0])
-	sub, _ := hub.Subscribe("cam1")
+	_, f, sub := watching(t, media.Stream{Camera: "cam1", Codec: media.H264, Epoch: time.Now()}, &aus[0])
 	sub.C = make(chan Message, 8) // a tiny queue that overflows at once
 	f.mu.Lock()
 	f.subs = map[*Subscription]struct{}{sub: {}}
@@ -122,11 +133,7 @@ func TestSlowViewerSkipsToNextKeyFrame(t *testing.T) {
 
 func TestStreamRestartSendsNewInit(t *testing.T) {
 	aus := clipAUs(t, 60)
-	hub := NewHub()
-	f := hub.Feed("cam1")
-	f.StreamStarted(media.Stream{Camera: "cam1", Codec: media.H264, Epoch: time.Now()})
-	f.WriteAccessUnit(&aus[0])
-	sub, _ := hub.Subscribe("cam1")
+	hub, f, sub := watching(t, media.Stream{Camera: "cam1", Codec: media.H264, Epoch: time.Now()}, &aus[0])
 	defer sub.Close()
 	f.StreamEnded(nil)
 	if hub.Streaming("cam1") {
@@ -157,12 +164,8 @@ func TestStreamRestartWithSDPParamsAnnouncesAgain(t *testing.T) {
 		t.Fatal("clip's first access unit has no SPS/PPS")
 	}
 	st := media.Stream{Camera: "cam1", Codec: media.H264, SPS: sps, PPS: pps, Epoch: time.Now()}
-	hub := NewHub()
-	f := hub.Feed("cam1")
-	f.StreamStarted(st)
-	f.WriteAccessUnit(&aus[0])
-	watching, _ := hub.Subscribe("cam1")
-	defer watching.Close()
+	hub, f, viewer := watching(t, st, &aus[0])
+	defer viewer.Close()
 	f.StreamEnded(nil)
 	joined, _ := hub.Subscribe("cam1") // the wall opened during the outage
 	defer joined.Close()
@@ -183,7 +186,7 @@ func TestStreamRestartWithSDPParamsAnnouncesAgain(t *testing.T) {
 		}
 		return
 	}
-	if s, e, n := count(watching); s != 2 || e != 1 || n != 3 {
+	if s, e, n := count(viewer); s != 2 || e != 1 || n != 3 {
 		t.Errorf("viewer watching through the outage: %d starts, %d ended, %d fragments; want 2, 1, 3", s, e, n)
 	}
 	if s, e, n := count(joined); s != 1 || e != 0 || n != 2 {

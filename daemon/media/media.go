@@ -52,6 +52,36 @@ type AccessUnit struct {
 	NALUs [][]byte
 }
 
+// CopyTo makes dst a copy of au that owns its bytes: au's NAL units, each
+// cut to its first limit bytes when limit > 0, go one after the other into
+// buf (reused when it is large enough), and dst's NAL units point into it.
+// It returns the buffer, to hand back on the next call.
+func (au *AccessUnit) CopyTo(dst *AccessUnit, buf []byte, limit int) []byte {
+	size := 0
+	for _, n := range au.NALUs {
+		if limit > 0 {
+			size += min(len(n), limit)
+		} else {
+			size += len(n)
+		}
+	}
+	if cap(buf) < size {
+		buf = make([]byte, 0, size+size/4)
+	}
+	buf = buf[:0]
+	dst.DTS, dst.PTS, dst.Key = au.DTS, au.PTS, au.Key
+	dst.NALUs = dst.NALUs[:0]
+	for _, n := range au.NALUs {
+		if limit > 0 && len(n) > limit {
+			n = n[:limit]
+		}
+		start := len(buf)
+		buf = append(buf, n...)
+		dst.NALUs = append(dst.NALUs, buf[start:len(buf):len(buf)])
+	}
+	return buf
+}
+
 // Sink receives a camera's video. Calls for one camera come from one
 // goroutine, in order: StreamStarted, WriteAccessUnit..., StreamEnded.
 type Sink interface {

@@ -165,30 +165,14 @@ func (w *Watcher) enqueue(au *media.AccessUnit, kind int) {
 		w.Dropped++
 		return
 	}
-	size := 0
-	for _, n := range au.NALUs {
-		size += len(n)
-	}
 	j.bytes = sliceBytes(au.NALUs)
 	j.hdrs, w.hdrs = w.hdrs, j.hdrs[:0]
-	if kind == jobHeader {
-		size = len(au.NALUs) * headPrefix
-	}
-	if cap(j.buf) < size {
-		j.buf = make([]byte, 0, size+size/4)
-	}
-	j.buf = j.buf[:0]
 	j.kind = kind
-	j.au.DTS, j.au.PTS, j.au.Key = au.DTS, au.PTS, au.Key
-	j.au.NALUs = j.au.NALUs[:0]
-	for _, n := range au.NALUs {
-		if kind == jobHeader && len(n) > headPrefix {
-			n = n[:headPrefix]
-		}
-		start := len(j.buf)
-		j.buf = append(j.buf, n...)
-		j.au.NALUs = append(j.au.NALUs, j.buf[start:len(j.buf):len(j.buf)])
+	limit := 0
+	if kind == jobHeader {
+		limit = headPrefix
 	}
+	j.buf = au.CopyTo(&j.au, j.buf, limit)
 	w.jobs <- j // never blocks: at most Queue pictures are out
 }
 

@@ -21,19 +21,7 @@ import (
 // bytes written to disk (segments + index) per byte of video received.
 func BenchmarkRecorder(b *testing.B) {
 	clip := recordtest.LoadClip(b, "moving-720p.h264")
-	dir := b.TempDir()
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		// tmpfs: measure our CPU, not the disk's latency
-		if d, err := os.MkdirTemp("/dev/shm", "matthan-bench-record-"); err == nil {
-			dir = d
-			defer os.RemoveAll(d)
-		}
-	}
-	st, err := storage.Open(context.Background(), dir, storage.Options{MinFreeBytes: 1, RetentionInterval: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := benchStore(b, "matthan-bench-record-")
 	rec := record.New(st, "cam", record.Options{})
 	s := clip.Stream
 	s.Camera, s.Epoch = "cam", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
@@ -67,6 +55,24 @@ func BenchmarkRecorder(b *testing.B) {
 	b.ReportMetric(float64(stats.IndexBytes), "index-bytes")
 }
 
+// benchStore opens a store in a fresh folder on tmpfs when there is one
+// (to measure our CPU, not the disk's latency), closed and removed after b.
+func benchStore(b *testing.B, prefix string) *storage.Store {
+	dir := b.TempDir()
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", prefix); err == nil {
+			dir = d
+			b.Cleanup(func() { os.RemoveAll(d) })
+		}
+	}
+	st, err := storage.Open(context.Background(), dir, storage.Options{MinFreeBytes: 1, RetentionInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -80,18 +86,7 @@ func cpuTime() time.Duration {
 func BenchmarkRecorderMemory(b *testing.B) {
 	const cameras, frames = 16, 100
 	clip := recordtest.LoadClip(b, "moving-720p.h264")
-	dir := b.TempDir()
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if d, err := os.MkdirTemp("/dev/shm", "matthan-bench-recmem-"); err == nil {
-			dir = d
-			defer os.RemoveAll(d)
-		}
-	}
-	st, err := storage.Open(context.Background(), dir, storage.Options{MinFreeBytes: 1, RetentionInterval: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := benchStore(b, "matthan-bench-recmem-")
 	var perCamera float64
 	for b.Loop() {
 		var before, after runtime.MemStats

@@ -52,36 +52,8 @@ func TestSIGKILLLosesNoCommittedEvent(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "events.bleve")
 	want := map[string]int{}
 	for round, killAfter := range []int{1, 7, 3, 12} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
-		cmd.Env = append(os.Environ(), "SEARCH_CRASH_DIR="+dir, fmt.Sprintf("SEARCH_CRASH_ROUND=%d", round))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(out)
-		commits, committed := 0, 0
-		for sc.Scan() {
-			line := sc.Text()
-			if n, ok := strings.CutPrefix(line, "committed "); ok {
-				committed, _ = strconv.Atoi(n)
-				if commits++; commits == killAfter {
-					// Kill mid-stream: the writer is already publishing the next batch.
-					time.Sleep(time.Duration(round*3) * time.Millisecond)
-					cmd.Process.Signal(syscall.SIGKILL)
-					break
-				}
-				continue
-			}
-			t.Fatalf("writer round %d: %s", round, line)
-		}
-		cmd.Wait()
-		if committed == 0 {
-			t.Fatalf("round %d: writer committed nothing", round)
-		}
+		// Kill mid-stream: the writer is already publishing the next batch.
+		committed := killedWriter(t, dir, round, killAfter, time.Duration(round*3)*time.Millisecond)
 		want[fmt.Sprintf("r%d", round)] = committed
 
 		x, err := Open(dir, Options{Logf: t.Logf})
@@ -246,7 +218,7 @@ func TestDamagedBleveIsRebuiltFromLog(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "events.bleve")
 			want := 0
 			if seed%2 == 1 && !testing.Short() {
-				want = killedWriter(t, dir, int(seed))
+				want = killedWriter(t, dir, int(seed), 4, 0)
 			} else {
 				x, err := Open(dir, Options{BatchSize: 50})
 				if err != nil {
@@ -295,9 +267,10 @@ func TestDamagedBleveIsRebuiltFromLog(t *testing.T) {
 	}
 }
 
-// killedWriter runs TestCrashChild on dir, kills it after a few commits and
-// returns how many events it reported committed.
-func killedWriter(t *testing.T, dir string, round int) int {
+// killedWriter runs TestCrashChild on dir as round, kills it wait after
+// its killAfter-th reported commit and returns how many events it reported
+// committed.
+func killedWriter(t *testing.T, dir string, round, killAfter int, wait time.Duration) int {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
 	cmd.Env = append(os.Environ(), "SEARCH_CRASH_DIR="+dir, fmt.Sprintf("SEARCH_CRASH_ROUND=%d", round))
@@ -314,17 +287,18 @@ func killedWriter(t *testing.T, dir string, round int) int {
 	for sc.Scan() {
 		n, ok := strings.CutPrefix(sc.Text(), "committed ")
 		if !ok {
-			t.Fatalf("writer: %s", sc.Text())
+			t.Fatalf("writer round %d: %s", round, sc.Text())
 		}
 		committed, _ = strconv.Atoi(n)
-		if commits++; commits == 4 {
+		if commits++; commits == killAfter {
+			time.Sleep(wait)
 			cmd.Process.Signal(syscall.SIGKILL)
 			break
 		}
 	}
 	cmd.Wait()
 	if committed == 0 {
-		t.Fatal("writer committed nothing")
+		t.Fatalf("round %d: writer committed nothing", round)
 	}
 	return committed
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func TestSearchFoldsVietnamese(t *testing.T) {
 			for _, e := range res.Events {
 				got = append(got, e.ID)
 			}
-			if !equalIDs(got, tt.want) || res.Total != uint64(len(tt.want)) {
+			if !slices.Equal(got, tt.want) || res.Total != uint64(len(tt.want)) {
 				t.Errorf("%q found %v (total %d), want %v", tt.q, got, res.Total, tt.want)
 			}
 		})
@@ -85,18 +86,6 @@ func TestSearchFoldsVietnamese(t *testing.T) {
 	if err != nil || res.Total != 2 || res.Events[0].ID != "m-open" || res.Events[0].End.IsZero() {
 		t.Fatalf("after the end: %v %+v", err, res)
 	}
-}
-
-func equalIDs(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // oldMapping is the mapping before Vietnamese folding (standard analyzer,

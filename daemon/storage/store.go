@@ -490,15 +490,7 @@ func (s *Store) camera(name string) (*camera, error) {
 }
 
 func insertSorted(segs []entry, e entry) []entry {
-	i, _ := slices.BinarySearchFunc(segs, e.start, func(a entry, t int64) int {
-		switch {
-		case a.start < t:
-			return -1
-		case a.start > t:
-			return 1
-		}
-		return 0
-	})
+	i, _ := slices.BinarySearchFunc(segs, e.start, cmpStart)
 	return slices.Insert(segs, i, e)
 }
 

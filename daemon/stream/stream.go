@@ -77,19 +77,9 @@ func (s *shared) release() {
 
 // copyAU copies au's NAL units into one buffer (a pooled one, reused once
 // every reader is done with it); the publisher holds one reference.
-func copyAU(au *media.AccessUnit, size int) *shared {
+func copyAU(au *media.AccessUnit) *shared {
 	s := pool.Get().(*shared)
-	if cap(s.buf) < size {
-		s.buf = make([]byte, 0, size+size/4)
-	}
-	s.buf = s.buf[:0]
-	s.au.DTS, s.au.PTS, s.au.Key = au.DTS, au.PTS, au.Key
-	s.au.NALUs = s.au.NALUs[:0]
-	for _, n := range au.NALUs {
-		start := len(s.buf)
-		s.buf = append(s.buf, n...)
-		s.au.NALUs = append(s.au.NALUs, s.buf[start:len(s.buf):len(s.buf)])
-	}
+	s.buf = au.CopyTo(&s.au, s.buf, 0)
 	s.refs.Store(1)
 	return s
 }
@@ -285,7 +275,7 @@ func (p *Publisher) WriteAccessUnit(au *media.AccessUnit) error {
 			continue
 		}
 		if sh == nil {
-			sh = copyAU(au, size)
+			sh = copyAU(au)
 		}
 		if fresh {
 			if r.open {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -64,18 +65,6 @@ func write(p *Publisher, name string, key bool) {
 	copy(buf, "!!!!!!") // the caller reuses its bytes: readers must have a copy
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // One reader that stops reading is cut, resumes at a key frame (with the
 // stream started again when it changed), and the other reader gets every
 // access unit in order; the camera never waits.
@@ -112,12 +101,12 @@ func TestFrozenReaderIsCutAndResumesAtKeyFrame(t *testing.T) {
 	write(p, "z", false)
 	p.Close()
 	// (a new stream starts for its readers at its first key frame)
-	if want := []string{"start:a", "K2", "3", "4", "5", "6", "7", "8", "9", "end", "start:b", "Ky", "z", "end"}; !equal(good.log(), want) {
+	if want := []string{"start:a", "K2", "3", "4", "5", "6", "7", "8", "9", "end", "start:b", "Ky", "z", "end"}; !slices.Equal(good.log(), want) {
 		t.Errorf("good reader got %v, want %v", good.log(), want)
 	}
 	// The slow one: "2", what fit in its queue (4 items), the end it was
 	// owed, then the new stream from its key frame.
-	if want := []string{"start:a", "K2", "3", "4", "5", "6", "end", "start:b", "Ky", "z", "end"}; !equal(slow.log(), want) {
+	if want := []string{"start:a", "K2", "3", "4", "5", "6", "end", "start:b", "Ky", "z", "end"}; !slices.Equal(slow.log(), want) {
 		t.Errorf("slow reader got %v, want %v", slow.log(), want)
 	}
 	if st := rs.Stats(); st.Cuts != 1 || st.Delivered != 7 {
@@ -138,10 +127,10 @@ func TestAddRemove(t *testing.T) {
 	p.Remove(ra)
 	write(p, "3", true)
 	p.Close()
-	if want := []string{"start:c", "K1", "2", "end"}; !equal(a.log(), want) {
+	if want := []string{"start:c", "K1", "2", "end"}; !slices.Equal(a.log(), want) {
 		t.Errorf("a got %v, want %v", a.log(), want)
 	}
-	if want := []string{"start:c", "K3", "end"}; !equal(b.log(), want) {
+	if want := []string{"start:c", "K3", "end"}; !slices.Equal(b.log(), want) {
 		t.Errorf("b got %v, want %v", b.log(), want)
 	}
 }
@@ -160,7 +149,7 @@ func TestByteBound(t *testing.T) {
 	close(s.block)
 	p.Close()
 	// "1" (being written) counts until written: 1+2+3 fill the 3 bytes.
-	if want := []string{"start:c", "K1", "2", "3", "end"}; !equal(s.log(), want) {
+	if want := []string{"start:c", "K1", "2", "3", "end"}; !slices.Equal(s.log(), want) {
 		t.Errorf("got %v, want %v", s.log(), want)
 	}
 	if st := r.Stats(); st.Cuts != 1 || st.Dropped != 2 {

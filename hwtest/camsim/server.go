@@ -38,17 +38,28 @@ func (h *rtspHandler) authorized(conn *gortsplib.ServerConn, req *base.Request) 
 	return cfg.User == "" || conn.VerifyCredentials(req, cfg.User, cfg.Password)
 }
 
-// OnDescribe implements gortsplib.ServerHandlerOnDescribe.
-func (h *rtspHandler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	if !h.authorized(ctx.Conn, ctx.Request) {
-		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
+// open is what DESCRIBE and SETUP both check: the credentials, that the
+// path names a stream, and that its camera is online. A nil stream comes
+// with the response (and error) to answer.
+func (h *rtspHandler) open(conn *gortsplib.ServerConn, req *base.Request, path string) (*stream, *base.Response, error) {
+	if !h.authorized(conn, req) {
+		return nil, &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 	}
-	st := h.lookup(ctx.Path)
+	st := h.lookup(path)
 	if st == nil {
-		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
+		return nil, &base.Response{StatusCode: base.StatusNotFound}, nil
 	}
 	if st.cam.offline() {
-		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
+		return nil, &base.Response{StatusCode: base.StatusServiceUnavailable}, nil
+	}
+	return st, nil, nil
+}
+
+// OnDescribe implements gortsplib.ServerHandlerOnDescribe.
+func (h *rtspHandler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	st, res, err := h.open(ctx.Conn, ctx.Request, ctx.Path)
+	if st == nil {
+		return res, nil, err
 	}
 	return &base.Response{StatusCode: base.StatusOK}, st.st, nil
 }
@@ -58,15 +69,9 @@ func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Res
 	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
 		return &base.Response{StatusCode: base.StatusBadRequest}, nil, nil
 	}
-	if !h.authorized(ctx.Conn, ctx.Request) {
-		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
-	}
-	st := h.lookup(ctx.Path)
+	st, res, err := h.open(ctx.Conn, ctx.Request, ctx.Path)
 	if st == nil {
-		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
-	}
-	if st.cam.offline() {
-		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
+		return res, nil, err
 	}
 	h.mu.Lock()
 	if _, ok := h.sessions[ctx.Session]; !ok {

@@ -149,7 +149,7 @@ func Write(ctx context.Context, s Spec) (Layout, error) {
 		if err := makeFAT(ctx, fat, p.id, p.label, p.mib, p.files, filepath.Join(work, p.name)); err != nil {
 			return l, err
 		}
-		if err := copyInto(tmp, fat, p.offset); err != nil {
+		if err := CopySparse(tmp, fat, p.offset); err != nil {
 			return l, err
 		}
 	}
@@ -266,9 +266,11 @@ func CopyFile(src, dst string) error {
 	return os.Rename(dst+".tmp", dst)
 }
 
-// copyInto writes src into dst at offset, leaving zero blocks as holes
-// (dst is freshly truncated, so they read as zeros).
-func copyInto(dst, src string, offset int64) error {
+// CopySparse writes src into the existing file dst at offset, leaving
+// src's zero blocks unwritten: holes, where dst was freshly truncated
+// (they read as zeros). The image's boot partition; matthan-run's copy
+// of the image as the box's disk.
+func CopySparse(dst, src string, offset int64) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -286,7 +288,7 @@ func copyInto(dst, src string, offset int64) error {
 		if n > 0 && !bytes.Equal(buf[:n], zero[:n]) {
 			if _, werr := out.WriteAt(buf[:n], at); werr != nil {
 				out.Close()
-				return fmt.Errorf("write boot partition: %w", werr)
+				return fmt.Errorf("write %s: %w", dst, werr)
 			}
 		}
 		at += int64(n)
@@ -295,7 +297,7 @@ func copyInto(dst, src string, offset int64) error {
 		}
 		if err != nil {
 			out.Close()
-			return fmt.Errorf("read boot partition: %w", err)
+			return fmt.Errorf("read %s: %w", src, err)
 		}
 	}
 	return out.Close()

@@ -223,7 +223,7 @@ func Prepare(ctx context.Context, dev, dir string, tools Tools, log io.Writer) (
 		}
 		res.Formatted = true
 	case Ext4:
-		res.Fsck, err = fsck(ctx, tools.Fsck, dev, log)
+		res.Fsck, err = Fsck(ctx, tools.Fsck, dev, log)
 		if err != nil {
 			return res, err
 		}
@@ -376,8 +376,10 @@ func growExt4(dev, dir string, size int64, pause func(string)) (bool, error) {
 	return true, nil
 }
 
-// fsck runs e2fsck -p and interprets its exit code (see e2fsck(8)).
-func fsck(ctx context.Context, tool, dev string, log io.Writer) (string, error) {
+// Fsck runs e2fsck -p on dev, its output to log, and interprets its exit
+// code (see e2fsck(8)) with FsckSummary: the data partition at boot, a
+// recording disk (daemon/disks) when it is plugged in.
+func Fsck(ctx context.Context, tool, dev string, log io.Writer) (string, error) {
 	cmd := exec.CommandContext(ctx, tool, "-p", dev)
 	cmd.Stdout, cmd.Stderr = log, log
 	err := cmd.Run()
@@ -388,7 +390,11 @@ func fsck(ctx context.Context, tool, dev string, log io.Writer) (string, error) 
 	} else if err != nil {
 		return "", fmt.Errorf("e2fsck %s: %w", dev, err)
 	}
-	return FsckSummary(code)
+	sum, err := FsckSummary(code)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", dev, err)
+	}
+	return sum, nil
 }
 
 // FsckSummary turns e2fsck's exit code into a word, or an error when the

@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/matthan/matthan/firmware/gpt"
 )
 
 // Growing the data partition to the end of the disk on first boot (and
@@ -40,9 +42,6 @@ const (
 	PhaseResize  = "resize"  // grow an existing ext4 (Prepare)
 )
 
-// align is the partition end alignment (1 MiB).
-const align = 1 << 20
-
 // Growth says what growing did.
 type Growth struct {
 	Disk      string
@@ -65,12 +64,12 @@ func GrowGPT(f *os.File, size, sector int64, index int, pause func(phase string)
 	if pause == nil {
 		pause = func(string) {}
 	}
-	h, ents, err := readGPT(f, 1, sector)
+	h, ents, err := gpt.Read(f, 1, sector)
 	if err != nil {
 		return g, fmt.Errorf("%s: primary GPT: %w", f.Name(), err)
 	}
-	var part *gptEntry
-	all := entries(h, ents)
+	var part *gpt.Entry
+	all := gpt.Entries(h, ents)
 	for i := range all {
 		if all[i].Index == index {
 			part = &all[i]
@@ -89,15 +88,15 @@ func GrowGPT(f *os.File, size, sector int64, index int, pause func(phase string)
 	g.NewSize = g.OldSize
 
 	lastLBA := size/sector - 1
-	entSectors := sectorsFor(h.entriesBytes(), sector)
+	entSectors := gpt.SectorsFor(h.EntriesBytes(), sector)
 	lastUsable := lastLBA - entSectors - 1
-	perAlign := int64(align) / sector
+	perAlign := int64(gpt.Align) / sector
 	newLast := (lastUsable+1)/perAlign*perAlign - 1
 	if newLast <= int64(part.Last) {
 		return g, nil // nothing to gain (or the disk is the image's size)
 	}
 
-	setLast(h, ents, index, uint64(newLast))
+	gpt.SetLast(h, ents, index, uint64(newLast))
 	h.EntriesCRC = crc32.ChecksumIEEE(ents)
 	h.LastUsable = uint64(lastUsable)
 	backup := h
@@ -108,7 +107,7 @@ func GrowGPT(f *os.File, size, sector int64, index int, pause func(phase string)
 	if _, err := f.WriteAt(ents, int64(backup.EntriesLBA)*sector); err != nil {
 		return g, fmt.Errorf("%s: write backup GPT entries: %w", f.Name(), err)
 	}
-	if _, err := f.WriteAt(backup.marshal(sector), lastLBA*sector); err != nil {
+	if _, err := f.WriteAt(backup.Marshal(sector), lastLBA*sector); err != nil {
 		return g, fmt.Errorf("%s: write backup GPT header: %w", f.Name(), err)
 	}
 	if err := f.Sync(); err != nil {
@@ -139,12 +138,8 @@ func fixPMBR(f *os.File, lastLBA int64) error {
 	if mbr[510] != 0x55 || mbr[511] != 0xAA || mbr[446+4] != 0xEE {
 		return nil
 	}
-	n := uint32(0xFFFFFFFF)
-	if lastLBA < int64(n) {
-		n = uint32(lastLBA)
-	}
 	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], n)
+	binary.LittleEndian.PutUint32(b[:], gpt.PMBRSize(lastLBA))
 	if _, err := f.WriteAt(b[:], 446+12); err != nil {
 		return fmt.Errorf("%s: write protective MBR: %w", f.Name(), err)
 	}
@@ -154,8 +149,8 @@ func fixPMBR(f *os.File, lastLBA int64) error {
 // writePrimary writes the primary header and the entry array; when the
 // array follows the header (the usual LBA 2), the header and the sector
 // holding the changed entry go in one write.
-func writePrimary(f *os.File, h gptHeader, ents []byte, sector int64, index int) error {
-	hdr := h.marshal(sector)
+func writePrimary(f *os.File, h gpt.Header, ents []byte, sector int64, index int) error {
+	hdr := h.Marshal(sector)
 	entOff := int64(index) * int64(h.EntrySize)
 	entSector := entOff / sector
 	if h.EntriesLBA == 2 {
@@ -203,28 +198,28 @@ func writePrimary(f *os.File, h gptHeader, ents []byte, sector int64, index int)
 // step leaves), when that backup holds a partition named label. It
 // reports whether it wrote anything; a valid primary is left alone.
 func RepairGPT(f *os.File, size, sector int64, label string) (bool, error) {
-	if _, _, err := readGPT(f, 1, sector); err == nil {
+	if _, _, err := gpt.Read(f, 1, sector); err == nil {
 		return false, nil
-	} else if !errors.Is(err, errNoGPT) {
+	} else if !errors.Is(err, gpt.ErrNoGPT) {
 		return false, err
 	}
 	lastLBA := size/sector - 1
-	h, ents, err := readGPT(f, lastLBA, sector)
+	h, ents, err := gpt.Read(f, lastLBA, sector)
 	if err != nil {
 		return false, fmt.Errorf("%s: primary GPT damaged and no backup at the end: %w", f.Name(), err)
 	}
 	ours := false
-	for _, e := range entries(h, ents) {
+	for _, e := range gpt.Entries(h, ents) {
 		ours = ours || e.Name == label
 	}
 	if !ours {
-		return false, fmt.Errorf("%s: the backup GPT has no partition named %s: not ours to repair: %w", f.Name(), label, errNoGPT)
+		return false, fmt.Errorf("%s: the backup GPT has no partition named %s: not ours to repair: %w", f.Name(), label, gpt.ErrNoGPT)
 	}
 	h.Current, h.Backup, h.EntriesLBA = 1, uint64(lastLBA), 2
 	if _, err := f.WriteAt(ents, 2*sector); err != nil {
 		return false, fmt.Errorf("%s: write primary GPT entries: %w", f.Name(), err)
 	}
-	if _, err := f.WriteAt(h.marshal(sector), sector); err != nil {
+	if _, err := f.WriteAt(h.Marshal(sector), sector); err != nil {
 		return false, fmt.Errorf("%s: write primary GPT header: %w", f.Name(), err)
 	}
 	if err := f.Sync(); err != nil {
@@ -332,7 +327,7 @@ func RepairDisks(sysBlock, label string) ([]string, error) {
 			sector = int64(s)
 		}
 		ok, err := RepairGPT(f, size, sector, label)
-		if err != nil && !errors.Is(err, errNoGPT) {
+		if err != nil && !errors.Is(err, gpt.ErrNoGPT) {
 			errs = append(errs, err)
 		}
 		if ok {

@@ -16,7 +16,7 @@ type Ring struct {
 	size    int
 	lines   [][]byte
 	used    int
-	partial []byte
+	split   Lines
 	dropped int64 // lines pushed out by newer ones
 	notify  chan struct{}
 }
@@ -29,30 +29,46 @@ func New(size int) *Ring {
 	if size < MaxLine {
 		size = MaxLine
 	}
-	return &Ring{size: size, notify: make(chan struct{})}
+	r := &Ring{size: size, notify: make(chan struct{})}
+	r.split.Line = r.push
+	return r
 }
 
 // Write appends p, split into lines.
 func (r *Ring) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.split.Write(p)
+}
+
+// Lines splits a byte stream into lines and hands each to Line, without
+// its newline; Line must not keep the slice. A line is cut to MaxLine-1
+// bytes, so a writer that never ends its line holds at most about MaxLine
+// bytes (plus one Write). Not safe for concurrent use: the caller locks.
+type Lines struct {
+	Line    func(line []byte)
+	partial []byte
+}
+
+// Write implements io.Writer.
+func (l *Lines) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			r.partial = append(r.partial, p...)
-			if len(r.partial) >= MaxLine {
-				r.push(r.partial[:MaxLine-1])
-				r.partial = r.partial[:0]
+			l.partial = append(l.partial, p...)
+			if len(l.partial) >= MaxLine {
+				l.Line(l.partial[:MaxLine-1])
+				l.partial = nil
 			}
 			break
 		}
-		line := append(r.partial, p[:i]...)
-		r.partial = nil
+		line := append(l.partial, p[:i]...)
 		if len(line) >= MaxLine {
 			line = line[:MaxLine-1]
 		}
-		r.push(line)
+		l.Line(line)
+		l.partial = nil
 		p = p[i+1:]
 	}
 	return n, nil

@@ -1,7 +1,6 @@
 package pid1
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,35 +15,32 @@ import (
 	"github.com/matthan/matthan/board"
 	"github.com/matthan/matthan/firmware/health"
 	"github.com/matthan/matthan/init/control"
+	"github.com/matthan/matthan/init/logring"
 	"github.com/matthan/matthan/init/powerkey"
 	"github.com/matthan/matthan/init/supervise"
 )
 
-// prefixWriter writes each line to out with a prefix; safe for
-// concurrent use (stdout and stderr of one program share it).
+// prefixWriter writes each line to out with a prefix (a line cut at
+// logring.MaxLine); safe for concurrent use (stdout and stderr of one
+// program share it).
 type prefixWriter struct {
-	mu      sync.Mutex
-	prefix  []byte
-	out     io.Writer
-	partial []byte
+	mu     sync.Mutex
+	prefix []byte
+	out    io.Writer
+	lines  logring.Lines
+	buf    []byte
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := len(b)
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			p.partial = append(p.partial, b...)
-			break
+	if p.lines.Line == nil {
+		p.lines.Line = func(line []byte) {
+			p.buf = append(append(append(p.buf[:0], p.prefix...), line...), '\n')
+			p.out.Write(p.buf)
 		}
-		line := append(append(append([]byte{}, p.prefix...), p.partial...), b[:i+1]...)
-		p.partial = p.partial[:0]
-		p.out.Write(line)
-		b = b[i+1:]
 	}
-	return n, nil
+	return p.lines.Write(b)
 }
 
 // daemonArgs are matthand's flags: cameras from the kernel command line,

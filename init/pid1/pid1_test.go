@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/matthan/matthan/init/cmdline"
+	"github.com/matthan/matthan/init/logring"
 )
 
 func TestDaemonArgs(t *testing.T) {
@@ -27,6 +28,27 @@ func TestDaemonArgs(t *testing.T) {
 		in := &Init{settings: s}
 		if got := strings.Join(in.daemonArgs(), " "); got != tt.want {
 			t.Errorf("daemonArgs(%q) = %q, want %q", tt.line, got, tt.want)
+		}
+	}
+}
+
+// TestPrefixWriterBoundsALine: a program that writes without ever ending
+// its line does not grow PID 1's memory: the line is cut at
+// logring.MaxLine and goes out prefixed.
+func TestPrefixWriterBoundsALine(t *testing.T) {
+	var out bytes.Buffer
+	w := &prefixWriter{prefix: []byte("matthand| "), out: &out}
+	chunk := bytes.Repeat([]byte("z"), 1000)
+	for range 100 {
+		w.Write(chunk)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) < 10 {
+		t.Fatalf("%d lines out of 100 kB without a newline, want the cut lines", len(lines))
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "matthand| z") || len(l) > len("matthand| ")+logring.MaxLine {
+			t.Fatalf("line %.40q... of %d bytes", l, len(l))
 		}
 	}
 }

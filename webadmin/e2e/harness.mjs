@@ -112,6 +112,18 @@ export function apiCall(page, path, body) {
   }, [path, body]);
 }
 
+// addHousehold makes, through the API as the officer logged in on page,
+// household id, gives it camera, and creates its account user.
+export async function addHousehold(page, { id, name, address = '', camera, user, password }) {
+  let r = await apiCall(page, '/api/households', { id, name, address });
+  if (r.status !== 200) throw new Error('create household: ' + JSON.stringify(r.body));
+  const cams = await page.evaluate(async () => (await (await fetch('/api/cameras')).json()).cameras);
+  r = await apiCall(page, '/api/cameras', { ...cams.find((c) => c.id === camera).settings, household: id });
+  if (r.status !== 200) throw new Error('give camera: ' + JSON.stringify(r.body));
+  r = await apiCall(page, '/api/users', { name: user, password, role: 'household', household: id });
+  if (r.status !== 200) throw new Error('create household account: ' + JSON.stringify(r.body));
+}
+
 // firstBoot creates the technician with the setup code and an officer, and
 // leaves page logged in as the officer.
 export async function firstBoot(page, box, password) {

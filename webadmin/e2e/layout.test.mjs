@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startBox, launchBrowser, login, logout, apiCall, firstBoot, shots } from './harness.mjs';
+import { startBox, launchBrowser, login, logout, addHousehold, firstBoot, shots } from './harness.mjs';
 
 const PW = 'mat-khau-rat-dai-1';
 const users = { technician: 'kythuat', officer: 'canbo', household: 'nha-an' };
@@ -16,13 +16,7 @@ before(async () => {
   const ctx = await launchBrowser();
   const page = await ctx.newPage();
   await firstBoot(page, box, PW);
-  let r = await apiCall(page, '/api/households', { id: 'ho-an', name: 'Nhà ông An', address: 'Xóm 1' });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  const cams = await page.evaluate(async () => (await (await fetch('/api/cameras')).json()).cameras);
-  r = await apiCall(page, '/api/cameras', { ...cams.find((c) => c.id === 'cam1').settings, household: 'ho-an' });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  r = await apiCall(page, '/api/users', { name: 'nha-an', password: PW, role: 'household', household: 'ho-an' });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await addHousehold(page, { id: 'ho-an', name: 'Nhà ông An', address: 'Xóm 1', camera: 'cam1', user: 'nha-an', password: PW });
   await ctx.close();
 });
 after(async () => { await box?.stop(); });

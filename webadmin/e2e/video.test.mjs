@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBox, launchBrowser, firstBoot, login, logout, apiCall, shots } from './harness.mjs';
+import { startBox, launchBrowser, firstBoot, login, logout, addHousehold, shots } from './harness.mjs';
 
 const PW = 'mat-khau-rat-dai-2';
 const phone = { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, locale: 'vi-VN' };
@@ -156,13 +156,7 @@ test('phone: playback by tap on a zoomed timeline and by the time field starts q
 });
 
 test('phone: a household sees its own camera\'s events and downloads a clip of it; a foreign camera\'s clip is refused', async () => {
-  let r = await apiCall(page, '/api/households', { id: 'ho-an', name: 'Nhà ông An', address: '' });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  const cams = await page.evaluate(async () => (await (await fetch('/api/cameras')).json()).cameras);
-  r = await apiCall(page, '/api/cameras', { ...cams.find((c) => c.id === 'cam1').settings, household: 'ho-an' });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  r = await apiCall(page, '/api/users', { name: 'nha-an', password: PW, role: 'household', household: 'ho-an' });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await addHousehold(page, { id: 'ho-an', name: 'Nhà ông An', camera: 'cam1', user: 'nha-an', password: PW });
   await page.goto(box.url + '/account');
   await logout(page);
   await login(page, box.url, 'nha-an', PW);

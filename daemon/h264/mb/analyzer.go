@@ -253,14 +253,8 @@ func (a *Analyzer) PeekHeader(au [][]byte, out *mbmap.Frame) error {
 				continue
 			}
 			seen = true
-			head := nal[1:]
-			if len(head) > 256 {
-				head = head[:256]
-			}
-			a.buf = h264.Unescape(a.buf, head)
-			a.r.Reset(a.buf)
 			h := &a.peekHdr
-			if err := h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, h); err != nil {
+			if err := a.sliceHeader(nal, h); err != nil {
 				return ErrNoPicture
 			}
 			out.SliceType, out.IDR = h.TypeChar(), h.NALType == h264.NALIDRSlice
@@ -294,15 +288,8 @@ func (a *Analyzer) Skip(au [][]byte) error {
 			}
 			counted = true
 			a.frames++
-			// Keep the picture order count state: parse the slice header
-			// from the NAL unit's first bytes only.
-			head := nal[1:]
-			if len(head) > 256 {
-				head = head[:256]
-			}
-			a.buf = h264.Unescape(a.buf, head)
-			a.r.Reset(a.buf)
-			if h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, &a.hdr) == nil {
+			// Keep the picture order count state.
+			if a.sliceHeader(nal, &a.hdr) == nil {
 				a.checkFrameNum(&a.hdr)
 				poc := a.poc(&a.hdr)
 				if o := a.hdrOut; o != nil {
@@ -319,6 +306,18 @@ func (a *Analyzer) Skip(au [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// sliceHeader parses the header of slice NAL unit nal into h from the
+// unit's first bytes only (a header is far shorter than 256 bytes).
+func (a *Analyzer) sliceHeader(nal []byte, h *h264.SliceHeader) error {
+	head := nal[1:]
+	if len(head) > 256 {
+		head = head[:256]
+	}
+	a.buf = h264.Unescape(a.buf, head)
+	a.r.Reset(a.buf)
+	return h264.ParseSliceHeader(&a.r, h264.NALType(nal), h264.NALRefIdc(nal), a, h)
 }
 
 func (a *Analyzer) slice(nal []byte, out *mbmap.Frame, started *bool) (int, error) {

@@ -141,23 +141,18 @@ func (s Scene) Truth() Truth {
 				Region: [4]int{max(0, int(x0)), int(o.Y * float64(H)), min(W, int(x1)), int((o.Y + o.H) * float64(H))}})
 		}
 	}
-	if s.IRAt > 0 {
-		t.Global = append(t.Global, Global{Type: "scene_change", Reason: "lights", At: s.IRAt})
-	}
-	if s.LightsOn > 0 {
-		t.Global = append(t.Global, Global{Type: "scene_change", Reason: "lights", At: s.LightsOn})
-	}
-	if s.LightsOff > 0 {
-		t.Global = append(t.Global, Global{Type: "scene_change", Reason: "lights", At: s.LightsOff})
-	}
-	if s.CoverAt > 0 {
-		t.Global = append(t.Global, Global{Type: "tamper", Reason: "covered", At: s.CoverAt})
-	}
-	if s.DefocusAt > 0 {
-		t.Global = append(t.Global, Global{Type: "tamper", Reason: "defocused", At: s.DefocusAt})
-	}
-	if s.MovedAt > 0 {
-		t.Global = append(t.Global, Global{Type: "tamper", Reason: "moved", At: s.MovedAt})
+	// The whole-picture changes the scene stages, in this order.
+	for _, g := range []Global{
+		{"scene_change", "lights", s.IRAt},
+		{"scene_change", "lights", s.LightsOn},
+		{"scene_change", "lights", s.LightsOff},
+		{"tamper", "covered", s.CoverAt},
+		{"tamper", "defocused", s.DefocusAt},
+		{"tamper", "moved", s.MovedAt},
+	} {
+		if g.At > 0 {
+			t.Global = append(t.Global, g)
+		}
 	}
 	return t
 }

@@ -67,16 +67,7 @@ func (s Score) GlobalRight() float64 {
 }
 
 // MeanGlobalDelay is the mean delay of the whole-picture events found.
-func (s Score) MeanGlobalDelay() float64 {
-	if len(s.GlobalDelays) == 0 {
-		return 0
-	}
-	var sum float64
-	for _, d := range s.GlobalDelays {
-		sum += d
-	}
-	return sum / float64(len(s.GlobalDelays))
-}
+func (s Score) MeanGlobalDelay() float64 { return mean(s.GlobalDelays) }
 
 // Recall is the share of truths found (1 when there were none).
 func (s Score) Recall() float64 {
@@ -96,15 +87,18 @@ func (s Score) Precision() float64 {
 }
 
 // MeanDelay is the mean of Delays in seconds (0 when none).
-func (s Score) MeanDelay() float64 {
-	if len(s.Delays) == 0 {
+func (s Score) MeanDelay() float64 { return mean(s.Delays) }
+
+// mean is the mean of xs (0 when empty).
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
 		return 0
 	}
 	var sum float64
-	for _, d := range s.Delays {
-		sum += d
+	for _, x := range xs {
+		sum += x
 	}
-	return sum / float64(len(s.Delays))
+	return sum / float64(len(xs))
 }
 
 // Slack allowed around a truth interval when matching: a detector may end

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/matthan/matthan/firmware/gpt"
+	"github.com/matthan/matthan/image/disk"
 )
 
 // prepareDisk makes disk the box's disk for this run: a sparse copy of
@@ -37,48 +38,17 @@ func prepareDisk(image, disk string, size int64, fresh bool) (kept bool, err err
 // sparseCopy copies src to dst leaving its zero blocks as holes, and
 // makes dst size bytes long (at least src's size).
 func sparseCopy(src, dst string, size int64) error {
-	in, err := os.Open(src)
+	st, err := os.Stat(src)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
+	if err := os.WriteFile(dst, nil, 0o666); err != nil {
 		return err
 	}
-	defer out.Close()
-	buf := make([]byte, 1<<20)
-	var off int64
-	for {
-		n, rerr := io.ReadFull(in, buf)
-		if n > 0 {
-			if !allZero(buf[:n]) {
-				if _, err := out.WriteAt(buf[:n], off); err != nil {
-					return fmt.Errorf("write %s: %w", dst, err)
-				}
-			}
-			off += int64(n)
-		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
-		if rerr != nil {
-			return fmt.Errorf("read %s: %w", src, rerr)
-		}
-	}
-	if err := out.Truncate(max(off, size)); err != nil {
+	if err := os.Truncate(dst, max(st.Size(), size)); err != nil {
 		return err
 	}
-	return out.Close()
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
+	return disk.CopySparse(dst, src, 0)
 }
 
 // part is a GPT partition's first and last sector (512-byte sectors).
@@ -91,27 +61,13 @@ func partitions(path string) ([]part, error) {
 		return nil, err
 	}
 	defer f.Close()
-	h := make([]byte, 92)
-	if _, err := f.ReadAt(h, 512); err != nil || !bytes.Equal(h[:8], []byte("EFI PART")) {
-		return nil, fmt.Errorf("%s: no GPT (%v)", path, err)
-	}
-	lba := binary.LittleEndian.Uint64(h[72:])
-	n := binary.LittleEndian.Uint32(h[80:])
-	size := binary.LittleEndian.Uint32(h[84:])
-	if n > 128 || size < 128 || size > 1024 {
-		return nil, fmt.Errorf("%s: odd GPT (%d entries of %d bytes)", path, n, size)
-	}
-	ents := make([]byte, int(n)*int(size))
-	if _, err := f.ReadAt(ents, int64(lba)*512); err != nil {
-		return nil, fmt.Errorf("%s: GPT entries: %w", path, err)
+	h, ents, err := gpt.Read(f, 1, 512)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var ps []part
-	for i := 0; i < int(n); i++ {
-		e := ents[i*int(size):]
-		if allZero(e[:16]) { // unused entry
-			continue
-		}
-		ps = append(ps, part{binary.LittleEndian.Uint64(e[32:]), binary.LittleEndian.Uint64(e[40:])})
+	for _, e := range gpt.Entries(h, ents) {
+		ps = append(ps, part{e.First, e.Last})
 	}
 	if len(ps) == 0 {
 		return nil, fmt.Errorf("%s: no partitions", path)

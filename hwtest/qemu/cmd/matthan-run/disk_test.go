@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/matthan/matthan/hwtest/testenv"
@@ -61,6 +62,9 @@ func TestPrepareDisk(t *testing.T) {
 	st, _ := os.Stat(disk)
 	if st.Size() != 1<<30 {
 		t.Errorf("disk is %d bytes, want 1 GiB", st.Size())
+	}
+	if used := st.Sys().(*syscall.Stat_t).Blocks * 512; used > 32<<20 { // the image is 64 MiB, 9 of them not zero
+		t.Errorf("disk uses %d bytes: the image's zero blocks were written, not left as holes", used)
 	}
 	// The box writes its data; then a new firmware comes.
 	f, _ := os.OpenFile(disk, os.O_WRONLY, 0)
