@@ -99,8 +99,12 @@ export async function login(page, url, user, password) {
   await Promise.all([page.waitForNavigation(), page.click('#login-btn')]);
 }
 
+// logout presses "Đăng xuất" and waits for the login page. A page showing
+// live video also notices its session ended and goes to the login page by
+// itself, which may abort the logout's own navigation: either way counts.
 export async function logout(page) {
-  await Promise.all([page.waitForNavigation(), page.click('#logout')]);
+  await page.click('#logout');
+  await page.waitForURL(/\/login(\?|$)/, { timeout: 15000 });
 }
 
 // apiCall runs a change through the page's own fetch helper (CSRF header included).
