@@ -186,7 +186,8 @@ test('playback: timeline shows recordings, seek lands where asked', async () => 
   const target = first.s + 3000;
   // Click the timeline at the target's x position.
   const box2 = await page.locator('#pb-timeline').boundingBox();
-  const dayStart = await page.evaluate(() => new Date(document.querySelector('#pb-day').value + 'T00:00:00').getTime());
+  // The page's day starts at midnight in the box's zone (parseLocal), whatever the browser's.
+  const dayStart = await page.evaluate(() => parseLocal(document.querySelector('#pb-day').value));
   const x = box2.x + (target - dayStart) / 86400000 * box2.width;
   await page.mouse.click(x, box2.y + box2.height / 2);
   await page.waitForFunction(() => document.querySelector('#pb-video').readyState >= 2 && window.mtPlayback.now() !== null, null, { timeout: 15000 });
@@ -226,7 +227,7 @@ test('export: the downloaded MP4 matches the SHA-256 shown and the signed manife
   await page.waitForSelector('#ex-from');
   const now = Date.now();
   await page.evaluate((n) => {
-    const f = (d) => { const z = new Date(d - new Date(d).getTimezoneOffset() * 60000); return z.toISOString().slice(0, 19); };
+    const f = (d) => localInput(new Date(d), true); // the box's local time, as the page reads it
     document.querySelector('#ex-from').value = f(n - 12000); document.querySelector('#ex-to').value = f(n - 2000);
   }, now);
   await page.selectOption('#ex-camera', 'cam1');
@@ -248,7 +249,7 @@ test('export: the downloaded MP4 matches the SHA-256 shown and the signed manife
   // Ten minutes back reaches before the recording began: the page warns
   // about the gap, Vietnamese first, instead of only "Đã trích xuất".
   await page.evaluate((n) => {
-    const f = (d) => { const z = new Date(d - new Date(d).getTimezoneOffset() * 60000); return z.toISOString().slice(0, 19); };
+    const f = (d) => localInput(new Date(d), true); // the box's local time, as the page reads it
     document.querySelector('#ex-from').value = f(n - 600000);
   }, now);
   await page.click('#ex-go');
@@ -286,7 +287,7 @@ test('search: with or without diacritics, in any case, the same events', async (
   assert.ok(first.total > 0, 'no motion event found by "chuyển động"');
   // Fix the range's end in the past, so that new events do not change the answer.
   const end = new Date(Date.now() - 500);
-  const z = new Date(end.getTime() - end.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  const z = await page.evaluate((ms) => localInput(new Date(ms), true), end.getTime()); // the box's local time
   await page.fill('#se-to', z);
   const want = await search('chuyển động');
   assert.ok(want.total > 0);

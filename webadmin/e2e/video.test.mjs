@@ -111,7 +111,7 @@ test('phone: playback by tap on a zoomed timeline and by the time field starts q
   const segs = await (await page.waitForFunction(() => window.mtPlayback && window.mtPlayback.segments().length >= 3 && window.mtPlayback.segments(), null, { timeout: 20000 })).jsonValue();
   // The time field: type a time, jump there; the view follows.
   const target = segs[1].s + 2000;
-  const hms = new Date(target).toTimeString().slice(0, 8);
+  const hms = await page.evaluate((t) => localInput(new Date(t), true).slice(11, 19), target); // in the box's zone
   await page.fill('#pb-time', hms);
   await page.tap('#pb-go');
   await page.waitForFunction((t) => window.mtPlayback.firstFrameMs() !== null && Math.abs(window.mtPlayback.now() - t) < 1500, target, { timeout: 15000 });
