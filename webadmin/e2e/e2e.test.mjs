@@ -264,7 +264,8 @@ test('export: the downloaded MP4 matches the SHA-256 shown and the signed manife
   await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });
 });
 
-test('search: with or without diacritics, in any case, the same events', async () => {
+test('search: with or without diacritics, in any case, the same events (phone viewport)', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(box.url + '/search');
   const ph = await page.getAttribute('#se-q', 'placeholder');
   assert.match(ph, /^Nhập từ cần tìm, ví dụ: chuyển động/);
@@ -297,6 +298,7 @@ test('search: with or without diacritics, in any case, the same events', async (
   }
   assert.equal((await search('chuyen dong khongcotu')).total, 0);
   await page.screenshot({ path: join(shots, 'search-no-diacritics.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
 });
 
 test('search: events from the index, result opens playback', async () => {
