@@ -29,7 +29,7 @@ func FuzzJournal(f *testing.F) {
 		if valid > len(data) || valid%recordSize != 0 && valid != 0 {
 			t.Fatalf("valid prefix %d of %d", valid, len(data))
 		}
-		segs, open, deleted := replay(recs)
+		segs, open, deleted, _ := replay(recs)
 		for i := 1; i < len(segs); i++ {
 			if segs[i].start <= segs[i-1].start {
 				t.Fatalf("segments out of order: %v", segs)
@@ -125,18 +125,38 @@ func checkReplay(t *testing.T, recs []record, segs []entry, open, deleted []int6
 	}
 }
 
-// FuzzReplay: sequences of open/close/delete records over a few names (so
+// FuzzReplay: sequences of open/close/delete/event records over a few names (so
 // that names are reused and deletes scatter) replay like the map model.
 func FuzzReplay(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 1, 2, 1, 0, 1, 2, 1, 0, 2, 1, 2, 0, 3, 2, 2, 2, 3})
+	f.Add([]byte{0, 1, 3, 1, 1, 1, 0, 2, 3, 2, 2, 2, 3, 5, 0, 1})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		var recs []record
 		for i := 0; i+1 < len(ops); i += 2 {
-			kind := []byte{recOpen, recClose, recDelete}[ops[i]%3]
+			kind := []byte{recOpen, recClose, recDelete, recEvent}[ops[i]%4]
 			st := int64(ops[i+1] % 32)
 			recs = append(recs, record{kind: kind, start: st, end: st + 1})
 		}
-		segs, open, deleted := replay(recs)
+		segs, open, deleted, marked := replay(recs)
 		checkReplay(t, recs, segs, open, deleted)
+		// Marks: set by an event record, cleared when the name is opened
+		// again or deleted.
+		model := map[int64]bool{}
+		for _, r := range recs {
+			switch r.kind {
+			case recEvent:
+				model[r.start] = true
+			case recOpen, recDelete:
+				delete(model, r.start)
+			}
+		}
+		if len(model) != len(marked) {
+			t.Fatalf("replay marks %v, model %v", marked, model)
+		}
+		for st := range model {
+			if !marked[st] {
+				t.Fatalf("replay lost the mark of %d", st)
+			}
+		}
 	})
 }

@@ -9,7 +9,8 @@ import (
 
 // The journal of one camera is an append-only file of fixed 32-byte records:
 //
-//	[0]     kind: 'O' segment opened, 'C' segment closed, 'D' segment deleted
+//	[0]     kind: 'O' segment opened, 'C' segment closed, 'D' segment deleted,
+//	        'E' segment holds an event (kept for the event retention)
 //	[1:4]   zero
 //	[4:12]  start, Unix nanoseconds (names the segment and its file)
 //	[12:20] end, Unix nanoseconds ('C' only)
@@ -26,6 +27,7 @@ const (
 	recOpen   = 'O'
 	recClose  = 'C'
 	recDelete = 'D'
+	recEvent  = 'E'
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -57,7 +59,7 @@ func decodeRecord(b []byte) (record, bool) {
 		size:  int64(binary.LittleEndian.Uint64(b[20:])),
 	}
 	switch r.kind {
-	case recOpen, recDelete:
+	case recOpen, recDelete, recEvent:
 	case recClose:
 		if r.end < r.start || r.size < 0 {
 			return record{}, false

@@ -25,7 +25,7 @@ const (
 var compactSlack = 2 * recentDeletes
 
 func needsCompaction(c *camera) bool {
-	return c.jrecords > len(c.segs)+len(c.segs)/4+compactSlack
+	return c.jrecords > len(c.segs)+len(c.marked)+len(c.segs)/4+compactSlack
 }
 
 // loadCamera reads a camera's journal into memory and repairs what a crash
@@ -97,7 +97,7 @@ func (s *Store) loadCamera(name string) (*camera, error) {
 	c.jsize = int64(valid)
 	c.jrecords = len(recs)
 
-	segs, open, deleted := replay(recs)
+	segs, open, deleted, marked := replay(recs)
 	var fix []record
 
 	// Finish interrupted deletes.
@@ -137,6 +137,12 @@ func (s *Store) loadCamera(name string) (*camera, error) {
 		c.lastDay = dayDir(segs[len(segs)-1].start)
 	}
 	c.segs = segs
+	for st := range marked {
+		if _, ok := slices.BinarySearchFunc(segs, st, cmpStart); !ok {
+			delete(marked, st)
+		}
+	}
+	c.marked = marked
 	if len(fix) > 0 {
 		c.jmu.Lock()
 		err := s.appendRecords(c, true, fix...)
@@ -168,8 +174,10 @@ func cmpStart(a entry, t int64) int {
 
 // replay applies journal records in order. It returns the live segments
 // sorted by start, the starts of segments opened but never closed, and the
-// starts of deletes among the last recentDeletes records.
-func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
+// starts of deletes among the last recentDeletes records, and the starts of
+// segments marked as holding an event.
+func replay(recs []record) (segs []entry, open []int64, deleted []int64, marked map[int64]bool) {
+	marked = make(map[int64]bool)
 	segs = make([]entry, 0, len(recs)+1)
 	dead := make(map[int64]bool)
 	openSet := make(map[int64]bool)
@@ -194,6 +202,7 @@ func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
 				segs = insertSorted(segs, entry{start: r.start})
 			}
 			delete(dead, r.start)
+			delete(marked, r.start) // a name used again is a new segment
 			openSet[r.start] = true
 		case recClose:
 			var i int
@@ -208,8 +217,11 @@ func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
 			segs[i].size = uint32(min(r.size, MaxSegmentBytes))
 			delete(dead, r.start)
 			delete(openSet, r.start)
+		case recEvent:
+			marked[r.start] = true
 		case recDelete:
 			dead[r.start] = true
+			delete(marked, r.start)
 			delete(openSet, r.start)
 			if k >= len(recs)-recentDeletes {
 				deleted = append(deleted, r.start)
@@ -237,7 +249,7 @@ func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
 		open = append(open, st)
 	}
 	slices.Sort(open)
-	return segs, open, deleted
+	return segs, open, deleted, marked
 }
 
 // repairOpen scans a segment that was never closed: it keeps the complete
@@ -348,6 +360,10 @@ func (s *Store) compact(c *camera) error {
 			buf = record{kind: recClose, start: e.start, end: e.end(), size: int64(e.size)}.append(buf)
 		}
 		n++
+		if c.marked[e.start] {
+			buf = record{kind: recEvent, start: e.start}.append(buf)
+			n++
+		}
 	}
 	s.mu.RUnlock()
 	jpath := filepath.Join(c.dir, journalName)

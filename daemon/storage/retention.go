@@ -47,25 +47,35 @@ type victim struct {
 	reason string
 }
 
-// enforce deletes segments older than the retention age, then the oldest
-// segments across all cameras until the free space is at least the floor
-// plus need bytes. The segment being recorded is never deleted.
+type segKey struct {
+	c     *camera
+	start int64
+}
+
+// enforce deletes segments past their camera's retention age (Retention),
+// then, until the free space is at least the floor plus need bytes, the
+// oldest segments across all cameras: first those without an event, then
+// those with one. The segment being recorded is never deleted.
 func (s *Store) enforce(need int64) (int, error) {
 	s.retMu.Lock()
 	defer s.retMu.Unlock()
 	var victims []victim
-	chosen := map[*camera]int{} // how many from the front of each camera are taken
+	taken := map[segKey]bool{}
+	now := s.opts.Now()
 
 	s.mu.RLock()
-	if s.opts.RetentionDays > 0 {
-		cutoff := s.opts.Now().Add(-time.Duration(s.opts.RetentionDays) * 24 * time.Hour).UnixNano()
-		for _, c := range s.cams {
-			for _, e := range c.segs {
-				if e.end() >= cutoff || len(victims) >= maxDeletesPerPass || c.open != nil && c.open.start == e.start {
-					break
-				}
+	for _, c := range s.cams {
+		r := s.retentionOf(c.name)
+		if r.Days <= 0 {
+			continue
+		}
+		for _, e := range c.segs {
+			if !r.expired(e.end(), false, now) || len(victims) >= maxDeletesPerPass || c.open != nil && c.open.start == e.start {
+				break
+			}
+			if r.expired(e.end(), c.marked[e.start], now) {
 				victims = append(victims, victim{c, e, "age"})
-				chosen[c]++
+				taken[segKey{c, e.start}] = true
 			}
 		}
 	}
@@ -84,28 +94,32 @@ func (s *Store) enforce(need int64) (int, error) {
 		// after the very next fragment.
 		target := floor + need + min(64<<20, total/50)
 		s.mu.RLock()
-		for avail < target && len(victims) < maxDeletesPerPass {
-			var bc *camera
-			var be entry
-			for _, c := range s.cams {
-				k := chosen[c]
-				if k >= len(c.segs) {
-					continue
+		for phase, reason := range []string{"space", "space, event video"} {
+			pos := map[*camera]int{} // each camera's first candidate
+			for avail < target && len(victims) < maxDeletesPerPass {
+				var bc *camera
+				var be entry
+				for _, c := range s.cams {
+					k := pos[c]
+					for ; k < len(c.segs); k++ {
+						e := c.segs[k]
+						if !taken[segKey{c, e.start}] && !(phase == 0 && c.marked[e.start]) && (c.open == nil || c.open.start != e.start) {
+							break
+						}
+					}
+					pos[c] = k
+					if k < len(c.segs) && (bc == nil || c.segs[k].start < be.start) {
+						bc, be = c, c.segs[k]
+					}
 				}
-				e := c.segs[k]
-				if c.open != nil && c.open.start == e.start {
-					continue
+				if bc == nil {
+					break
 				}
-				if bc == nil || e.start < be.start {
-					bc, be = c, e
-				}
+				pos[bc]++
+				taken[segKey{bc, be.start}] = true
+				victims = append(victims, victim{bc, be, reason})
+				avail += blocks(int64(be.size))
 			}
-			if bc == nil {
-				break
-			}
-			chosen[bc]++
-			victims = append(victims, victim{bc, be, "space"})
-			avail += blocks(int64(be.size))
 		}
 		s.mu.RUnlock()
 	}
@@ -153,6 +167,7 @@ func (s *Store) deleteSegments(victims []victim) (int, error) {
 			s.mu.Lock()
 			for _, v := range vs {
 				c.segs = removeEntry(c.segs, v.e.start)
+				delete(c.marked, v.e.start)
 			}
 			s.mu.Unlock()
 		}
@@ -174,9 +189,17 @@ func (s *Store) deleteSegments(victims []victim) (int, error) {
 			days[dayDir(v.e.start)] = true
 			deleted++
 		}
+		// The event says what went: from the oldest deleted to the end of
+		// the newest, but never past what is left (event video older than
+		// deleted video may stay; the events before End go with the video).
+		from, to := vs[0].e.start, vs[0].e.end()
+		for _, v := range vs {
+			from, to = min(from, v.e.start), max(to, v.e.end())
+		}
 		s.mu.RLock()
 		for _, e := range c.segs[:min(1, len(c.segs))] {
 			delete(days, dayDir(e.start))
+			to = min(to, e.start)
 		}
 		last := c.lastDay
 		s.mu.RUnlock()
@@ -185,11 +208,11 @@ func (s *Store) deleteSegments(victims []victim) (int, error) {
 				s.fs.Remove(filepath.Join(c.dir, d)) // only succeeds when empty
 			}
 		}
-		first, lastV := vs[0], vs[len(vs)-1]
+		first := vs[0]
 		s.opts.Events.Publish(events.Event{Type: events.RetentionPurge, Camera: c.name,
-			Start: time.Unix(0, first.e.start).UTC(), End: time.Unix(0, lastV.e.end()).UTC(),
+			Start: time.Unix(0, from).UTC(), End: time.Unix(0, max(to, from)).UTC(),
 			Text: fmt.Sprintf("Đã xoá %d đoạn ghi cũ (%s) / deleted %d old segments (%s)", len(vs), first.reason, len(vs), first.reason)})
-		s.opts.Logf("storage: %s: deleted %d segments (%s), oldest %s", c.name, len(vs), first.reason, time.Unix(0, first.e.start).UTC().Format(time.RFC3339))
+		s.opts.Logf("storage: %s: deleted %d segments (%s), oldest %s", c.name, len(vs), first.reason, time.Unix(0, from).UTC().Format(time.RFC3339))
 		if needsCompaction(c) {
 			if err := s.compact(c); err != nil {
 				s.opts.Logf("storage: %v", err)

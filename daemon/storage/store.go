@@ -34,6 +34,10 @@ type Options struct {
 	// RetentionDays deletes segments that ended more than this many days
 	// ago; 0 keeps them until space runs low.
 	RetentionDays int
+	// Retention, if set, is a camera's own retention (see Retention); a
+	// zero Days there falls back to RetentionDays. It is called during
+	// retention passes and must be quick.
+	Retention func(camera string) Retention
 	// MinFreeBytes and MinFreePercent are the free-space floor; the larger
 	// of the two applies. Both zero means 5 %.
 	MinFreeBytes   int64
@@ -62,6 +66,8 @@ type Segment struct {
 	File string
 	// Recording is true while a recorder is still appending to it.
 	Recording bool
+	// Event is true when the segment holds an event (MarkEvent).
+	Event bool
 
 	dir string // DIR/recordings holding the file (the card's or a recording disk's)
 }
@@ -101,6 +107,10 @@ type camera struct {
 	segs    []entry // sorted by start
 	open    *SegmentWriter
 	lastDay string // newest day directory known to exist
+	// marked are the starts of segments holding an event (MarkEvent);
+	// markUntil: segments created before it are marked as they start.
+	marked    map[int64]bool
+	markUntil int64
 
 	jmu      sync.Mutex // serializes journal appends and compaction
 	journal  File
@@ -378,6 +388,7 @@ func (s *Store) segment(c *camera, e entry) Segment {
 		File:   segmentFile(c.name, e.start),
 		dir:    s.dir,
 	}
+	seg.Event = c.marked[e.start]
 	if c.open != nil && c.open.start == e.start {
 		seg.Recording = true
 		seg.Bytes = c.open.size.Load()

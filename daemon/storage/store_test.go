@@ -240,7 +240,7 @@ func TestReplayDeletes(t *testing.T) {
 	recs = append(recs, record{kind: recOpen, start: 3}, record{kind: recDelete, start: 3},
 		record{kind: recOpen, start: 50}, record{kind: recClose, start: 50, end: 51, size: 1})
 	live[50] = true
-	segs, open, deleted := replay(recs)
+	segs, open, deleted, _ := replay(recs)
 	if len(open) != 0 {
 		t.Errorf("open %v", open)
 	}

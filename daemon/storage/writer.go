@@ -78,12 +78,23 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 	err = s.retryOnFull(1<<20, func() error {
 		c.jmu.Lock()
 		defer c.jmu.Unlock()
-		if err := s.appendRecords(c, true, record{kind: recOpen, start: st}); err != nil {
+		recs := []record{{kind: recOpen, start: st}}
+		s.mu.RLock()
+		mark := st < c.markUntil // an event's post-buffer reaches into it
+		s.mu.RUnlock()
+		if mark {
+			recs = append(recs, record{kind: recEvent, start: st})
+		}
+		if err := s.appendRecords(c, true, recs...); err != nil {
 			return err
 		}
 		// Inserted under jmu, so that a compaction sees record and entry together.
 		s.mu.Lock()
 		c.segs = insertSorted(c.segs, entry{start: st})
+		delete(c.marked, st)
+		if mark {
+			c.marked[st] = true
+		}
 		c.open = w
 		s.mu.Unlock()
 		return nil
@@ -123,6 +134,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 		s.appendRecords(c, false, record{kind: recDelete, start: st})
 		s.mu.Lock()
 		c.segs = removeEntry(c.segs, st)
+		delete(c.marked, st)
 		c.open = nil
 		s.mu.Unlock()
 		c.jmu.Unlock()
