@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matthan/matthan/daemon/cameras"
@@ -64,6 +65,7 @@ type Core struct {
 	cams     *cameraSet
 	recDisks recordingDisks
 	pub      *publisher
+	marks    *marker
 	stopBg   context.CancelFunc
 	closeMu  sync.Mutex
 	closed   bool
@@ -98,8 +100,18 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 	cleanup = append(cleanup, stopBg)
 	c.pub = &publisher{idx: c.Index, log: c.Events, ctx: bgCtx, logger: log}
 
+	webDir := opt.WebDir
+	if webDir == "" {
+		webDir = filepath.Join(cfg.DataDir, "web")
+	}
+	if c.Records, err = cameras.Open(filepath.Join(webDir, cameras.FileName)); err != nil {
+		// A damaged file must not stop recording the configured cameras.
+		log.Error("camera records unreadable; running the configured cameras only", "err", err)
+		c.Records = nil
+	}
 	storeOpts := storage.Options{
 		RetentionDays: cfg.RetentionDays,
+		Retention:     retentionOf(c.Records),
 		MinFreeBytes:  cfg.MinFreeMB << 20,
 		Events:        c.pub,
 		Logf:          logf(log, "storage"),
@@ -124,19 +136,12 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 			StateFile: stateFile}, log)
 	}
 
-	webDir := opt.WebDir
-	if webDir == "" {
-		webDir = filepath.Join(cfg.DataDir, "web")
-	}
-	if c.Records, err = cameras.Open(filepath.Join(webDir, cameras.FileName)); err != nil {
-		// A damaged file must not stop recording the configured cameras.
-		log.Error("camera records unreadable; running the configured cameras only", "err", err)
-		c.Records = nil
-	}
 	c.Hub = live.NewHub()
 	c.cams = newCameraSet(cfg, c.Store, c.Hub, c.pub, log)
 	c.cams.segmentDuration = opt.SegmentDuration
 	c.cams.noSub = opt.NoSubStreams
+	c.marks = startMarker(bgCtx, c.Store, c.cams.buffers, log)
+	c.pub.marks.Store(c.marks)
 	c.Lights = startLights(bgCtx, opt.BoardFile, log)
 	cleanup = append(cleanup, func() { c.cams.closeAll() })
 
@@ -244,6 +249,9 @@ func (c *Core) Close() error {
 	c.stopBg()
 	c.Lights.wg.Wait()
 	c.pub.wg.Wait()
+	if c.marks != nil {
+		c.marks.wg.Wait()
+	}
 	errs = append(errs, c.Store.Close(), c.Index.Flush(), c.Index.Close())
 	return errors.Join(errs...)
 }
@@ -258,10 +266,12 @@ type publisher struct {
 	logger *slog.Logger
 	mu     sync.Mutex // one age-out at a time
 	wg     sync.WaitGroup
+	marks  atomic.Pointer[marker] // marks the segments of alarm events
 }
 
 func (p *publisher) Publish(e events.Event) {
 	p.log.Publish(e)
+	p.marks.Load().offer(e)
 	if e.Type != events.RetentionPurge || e.Camera == "" || e.End.IsZero() {
 		p.idx.Publish(e)
 		return

@@ -36,7 +36,7 @@ var (
 // specs need no restart.
 type cameraSpec struct {
 	Name, URL, SubURL, Household string
-	Recording                    string // config.RecordContinuous, RecordMotion, RecordOff
+	Recording                    string // config.RecordContinuous, RecordMotion, RecordOff; cameras.Mixed records continuously
 	Pre, Post                    time.Duration
 	Zones                        []motion.Zone
 	// NoMotion: record without analysing motion (config no_motion); the

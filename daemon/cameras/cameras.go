@@ -27,10 +27,13 @@ const FileName = "cameras.json"
 // be made to take effect (the camera did not start or stop).
 var ErrNotApplied = errors.New("saved, not applied")
 
-// Recording modes.
+// Recording modes. Mixed records continuously and keeps the segments
+// that hold an event longer (EventRetentionDays) than the rest
+// (RetentionDays).
 const (
 	Continuous = "continuous"
 	Motion     = "motion"
+	Mixed      = "mixed"
 )
 
 // Zone is a rectangle on the camera's macroblock grid (16x16 pixel cells),
@@ -48,10 +51,15 @@ type Record struct {
 	Name          string `json:"name"`
 	URL           string `json:"url"`
 	Household     string `json:"household,omitempty"` // owner; empty for a road camera
-	Mode          string `json:"mode"`                // continuous | motion
+	Mode          string `json:"mode"`                // continuous | motion | mixed
 	PreSec        int    `json:"preSec"`
 	PostSec       int    `json:"postSec"`
-	RetentionDays int    `json:"retentionDays"`
+	// RetentionDays: this camera's video is deleted after so many days
+	// (0: the box's retention_days). EventRetentionDays (mixed mode
+	// only, more than RetentionDays): segments holding an event are kept
+	// that long.
+	RetentionDays      int `json:"retentionDays"`
+	EventRetentionDays int `json:"eventRetentionDays,omitempty"`
 	Zones         []Zone `json:"zones,omitempty"`
 	// PasswordSet is only ever sent out: the URL's password is
 	// write-only (never returned; a URL saved without one keeps the
@@ -90,11 +98,17 @@ func (c *Record) Validate() (key string, ok bool) {
 	if c.Mode == "" {
 		c.Mode = Motion
 	}
-	if c.Mode != Continuous && c.Mode != Motion {
+	if c.Mode != Continuous && c.Mode != Motion && c.Mode != Mixed {
 		return "err_bad_request", false
 	}
-	if c.PreSec < 0 || c.PreSec > 60 || c.PostSec < 0 || c.PostSec > 300 || c.RetentionDays < 0 || c.RetentionDays > 365 {
+	if c.PreSec < 0 || c.PreSec > 60 || c.PostSec < 0 || c.PostSec > 300 || c.RetentionDays < 0 || c.RetentionDays > 365 ||
+		c.EventRetentionDays < 0 || c.EventRetentionDays > 365 {
 		return "err_bad_request", false
+	}
+	if c.Mode != Mixed {
+		c.EventRetentionDays = 0
+	} else if c.EventRetentionDays == 0 || c.RetentionDays > 0 && c.EventRetentionDays <= c.RetentionDays {
+		return "err_event_retention", false
 	}
 	if len(c.Zones) > 64 {
 		return "err_bad_request", false

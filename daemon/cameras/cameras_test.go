@@ -112,6 +112,11 @@ func TestValidate(t *testing.T) {
 		{"http url", Record{ID: "cam1", Name: "A", URL: "http://10.0.0.2/"}, "err_bad_url"},
 		{"mode", Record{ID: "cam1", Name: "A", URL: "rtsp://10.0.0.2/", Mode: "off"}, "err_bad_request"},
 		{"zone", Record{ID: "cam1", Name: "A", URL: "rtsp://10.0.0.2/", Zones: []Zone{{Kind: "zone", X0: 5, X1: 5, Y1: 1}}}, "err_bad_request"},
+		{"mixed", Record{ID: "cam1", Name: "A", URL: "rtsp://10.0.0.2/", Mode: Mixed, RetentionDays: 7, EventRetentionDays: 30}, ""},
+		{"mixed on the box's days", Record{ID: "cam1", Name: "A", URL: "rtsp://10.0.0.2/", Mode: Mixed, EventRetentionDays: 30}, ""},
+		{"mixed without event days", Record{ID: "cam1", Name: "A", URL: "rtsp://10.0.0.2/", Mode: Mixed, RetentionDays: 7}, "err_event_retention"},
+		{"mixed events not longer", Record{ID: "cam1", Name: "A", URL: "rtsp://10.0.0.2/", Mode: Mixed, RetentionDays: 7, EventRetentionDays: 7}, "err_event_retention"},
+		{"event days too long", Record{ID: "cam1", Name: "A", URL: "rtsp://10.0.0.2/", Mode: Mixed, RetentionDays: 7, EventRetentionDays: 366}, "err_bad_request"},
 	} {
 		key, ok := tc.c.Validate()
 		if key != tc.key || ok != (tc.key == "") {
