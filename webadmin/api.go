@@ -189,7 +189,7 @@ func (s *Server) visibleCameras(rc *reqCtx) []cameraView {
 }
 
 func (s *Server) apiCameras(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	writeJSON(w, http.StatusOK, map[string]any{"cameras": s.visibleCameras(rc), "canApply": s.cfg.Applier != nil})
+	writeJSON(w, http.StatusOK, map[string]any{"cameras": s.visibleCameras(rc), "canApply": s.cfg.Applier != nil, "boxRetentionDays": s.cfg.RetentionDays})
 }
 
 func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
@@ -749,6 +749,9 @@ func (s *Server) apiSystem(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		out["stats"] = st
 		if d, ok := storageDays(st, s.now()); ok {
 			out["daysCapacity"], out["daysRecorded"] = d.capacity, d.held
+			if d.events > 0 {
+				out["daysEventsOnly"] = d.events
+			}
 		}
 	}
 	if s.cfg.Lights != nil {
@@ -801,12 +804,15 @@ func (s *Server) apiAuditVerify(w http.ResponseWriter, r *http.Request, rc *reqC
 
 var _ = io.EOF
 
-type days struct{ capacity, held float64 }
+type days struct{ capacity, events, held float64 }
 
 // storageDays is what the system page says of the disk: the days of video
 // it holds at the current rate once full (the disk less what retention
-// keeps free), and the days it holds now (since the oldest recording
-// kept), not the disk's use divided by the rate. ok is false until the rate is measured.
+// keeps free), the days of event video only it would hold (the motion
+// mode, and what the mixed mode keeps when plain video has gone; 0 until
+// an event was recorded), and the days it holds now (since the oldest
+// recording kept), not the disk's use divided by the rate. ok is false
+// until the rate is measured.
 func storageDays(st SystemStats, now time.Time) (days, bool) {
 	if st.BytesPerDay <= 0 {
 		return days{}, false
@@ -817,5 +823,8 @@ func storageDays(st SystemStats, now time.Time) (days, bool) {
 		d.held = now.Sub(st.Oldest).Hours() / 24
 	}
 	d.capacity = float64(room) / st.BytesPerDay
+	if st.EventShare > 0 {
+		d.events = d.capacity / min(st.EventShare, 1)
+	}
 	return d, true
 }

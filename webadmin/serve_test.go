@@ -388,3 +388,32 @@ func TestCameraURLPolicy(t *testing.T) {
 		t.Errorf("probe of an SSH server: %d %s", code, b)
 	}
 }
+
+// TestCameraMixedMode: the mixed mode is saved with its event days and
+// shown back; event days not above the plain days are refused in
+// Vietnamese; the list carries the box's own days for cameras at 0.
+func TestCameraMixedMode(t *testing.T) {
+	env := newTestEnv(t)
+	tech := env.login("tech")
+	body := `{"id":"cam6","name":"Ngõ","url":"rtsp://192.168.1.21/","mode":"mixed","retentionDays":7,"eventRetentionDays":7}`
+	if code, b := tech.do("POST", "/api/cameras", body, ""); code != 400 || !strings.Contains(b, "Chế độ hỗn hợp") {
+		t.Fatalf("event days equal to the plain days: %d %s, want 400 with the Vietnamese reason", code, b)
+	}
+	body = `{"id":"cam6","name":"Ngõ","url":"rtsp://192.168.1.21/","mode":"mixed","retentionDays":7,"eventRetentionDays":30}`
+	if code, b := tech.do("POST", "/api/cameras", body, ""); code != 200 {
+		t.Fatalf("save: %d %s", code, b)
+	}
+	code, b := tech.do("GET", "/api/cameras", "", "")
+	var list struct {
+		Cameras []cameraView `json:"cameras"`
+		BoxDays *int         `json:"boxRetentionDays"`
+	}
+	if err := json.Unmarshal([]byte(b), &list); code != 200 || err != nil || list.BoxDays == nil {
+		t.Fatalf("GET /api/cameras: %d %v %s", code, err, b)
+	}
+	for _, c := range list.Cameras {
+		if c.ID == "cam6" && (c.Settings == nil || c.Settings.Mode != "mixed" || c.Settings.RetentionDays != 7 || c.Settings.EventRetentionDays != 30) {
+			t.Errorf("cam6 shown as %+v", c.Settings)
+		}
+	}
+}

@@ -147,6 +147,10 @@ type SystemStats struct {
 	// takes it. Oldest is the start of the oldest recording held.
 	DiskFloor int64     `json:"diskFloor"`
 	Oldest    time.Time `json:"oldest,omitzero"`
+	// EventShare is the share of the recorded bytes in segments that
+	// hold an event (what the motion mode records, and what the mixed
+	// mode keeps longer).
+	EventShare float64 `json:"eventShare"`
 }
 
 // Disks is the USB recording disk watcher (daemon/disks.Manager): the
@@ -179,12 +183,14 @@ type Config struct {
 	CameraStore *cameras.Store
 	Cameras     CameraLister
 	Applier     CameraApplier
-	Prober      Prober
-	Segments    SegmentStore
-	Exporter    Exporter
-	Search      EventSearch
-	Live        LiveSource
-	Lights      Lights
+	// RetentionDays is the box's retention (a camera's 0 days).
+	RetentionDays int
+	Prober        Prober
+	Segments      SegmentStore
+	Exporter      Exporter
+	Search        EventSearch
+	Live          LiveSource
+	Lights        Lights
 	// LightsControl shows and sets the lights (/api/lights); nil: the box
 	// has no GPIO (503).
 	LightsControl LightsControl

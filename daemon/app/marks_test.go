@@ -26,8 +26,8 @@ func TestAlarmEventsMarkTheirVideo(t *testing.T) {
 	}
 	defer store.Close()
 	init, err := fmp4.InitSegment(media.Stream{Codec: media.H264,
-		SPS:   []byte{0x67, 0x42, 0xc0, 0x0a, 0xd9, 0x11, 0x0f, 0x40, 0x00, 0x00, 0x03, 0x00, 0x40, 0x00, 0x00, 0x0c, 0x83, 0xc4, 0x89, 0x60},
-		PPS:   []byte{0x68, 0xce, 0x3c, 0x80}, Width: 64, Height: 64})
+		SPS: []byte{0x67, 0x42, 0xc0, 0x0a, 0xd9, 0x11, 0x0f, 0x40, 0x00, 0x00, 0x03, 0x00, 0x40, 0x00, 0x00, 0x0c, 0x83, 0xc4, 0x89, 0x60},
+		PPS: []byte{0x68, 0xce, 0x3c, 0x80}, Width: 64, Height: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestAlarmEventsMarkTheirVideo(t *testing.T) {
 	for _, e := range []events.Event{
 		{Type: events.SceneChange, Camera: "cam", Start: t0.Add(time.Second), Cause: events.CauseBox}, // the box's own infrared
 		{Type: events.CameraOffline, Camera: "cam", Start: t0.Add(2 * time.Second)},
-		{Type: events.Motion, Camera: "cam", Start: t0.Add(44 * time.Second)},                               // open: [39 s, 54 s]
+		{Type: events.Motion, Camera: "cam", Start: t0.Add(44 * time.Second)},                                // open: [39 s, 54 s]
 		{Type: events.Motion, Camera: "cam", Start: t0.Add(44 * time.Second), End: t0.Add(52 * time.Second)}, // ended: [39 s, 62 s]
 	} {
 		m.offer(e)

@@ -47,20 +47,20 @@ type Zone struct {
 // format of cameras.json on every box since the admin page's first
 // version: keep it readable.
 type Record struct {
-	ID            string `json:"id"`
-	Name          string `json:"name"`
-	URL           string `json:"url"`
-	Household     string `json:"household,omitempty"` // owner; empty for a road camera
-	Mode          string `json:"mode"`                // continuous | motion | mixed
-	PreSec        int    `json:"preSec"`
-	PostSec       int    `json:"postSec"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	Household string `json:"household,omitempty"` // owner; empty for a road camera
+	Mode      string `json:"mode"`                // continuous | motion | mixed
+	PreSec    int    `json:"preSec"`
+	PostSec   int    `json:"postSec"`
 	// RetentionDays: this camera's video is deleted after so many days
 	// (0: the box's retention_days). EventRetentionDays (mixed mode
 	// only, more than RetentionDays): segments holding an event are kept
 	// that long.
-	RetentionDays      int `json:"retentionDays"`
-	EventRetentionDays int `json:"eventRetentionDays,omitempty"`
-	Zones         []Zone `json:"zones,omitempty"`
+	RetentionDays      int    `json:"retentionDays"`
+	EventRetentionDays int    `json:"eventRetentionDays,omitempty"`
+	Zones              []Zone `json:"zones,omitempty"`
 	// PasswordSet is only ever sent out: the URL's password is
 	// write-only (never returned; a URL saved without one keeps the
 	// stored one), and this says there is one.

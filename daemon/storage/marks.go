@@ -97,3 +97,28 @@ func (s *Store) MarkEvent(camera string, from, to time.Time) error {
 	s.mu.Unlock()
 	return err
 }
+
+// Usage is what the recordings hold, on the card and the recording disk.
+type Usage struct {
+	Bytes      int64 // every segment
+	EventBytes int64 // segments holding an event
+}
+
+// Usage sums the index's segment sizes (no file is read).
+func (s *Store) Usage() Usage {
+	var u Usage
+	if d := s.disk.Load(); d != nil {
+		u = d.Usage()
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, c := range s.cams {
+		for _, e := range c.segs {
+			u.Bytes += int64(e.size)
+			if c.marked[e.start] {
+				u.EventBytes += int64(e.size)
+			}
+		}
+	}
+	return u
+}

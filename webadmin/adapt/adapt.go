@@ -170,6 +170,9 @@ func (s *Stats) SystemStats() webadmin.SystemStats {
 		if seg, ok := s.Store.Oldest(); ok {
 			out.Oldest = seg.Start
 		}
+		if u := s.Store.Usage(); u.Bytes > 0 {
+			out.EventShare = float64(u.EventBytes) / float64(u.Bytes)
+		}
 		if el := time.Since(s.started); el > 10*time.Second {
 			out.BytesPerDay = float64(s.Store.Stats().VideoBytes) / el.Seconds() * 86400
 		}

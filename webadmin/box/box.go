@@ -137,6 +137,7 @@ func Page(core *app.Core, cfg *config.Config, wc webadmin.Config) (*webadmin.Ser
 	wc.Search, wc.Live = adapt.Search{Index: core.Index}, core.Hub
 	wc.Diag = core.Diag()
 	wc.CameraPolicy = cfg.CameraPolicy()
+	wc.RetentionDays = cfg.RetentionDays
 	wc.Location = cfg.Location()
 	if core.Disks != nil {
 		wc.Disks = core.Disks

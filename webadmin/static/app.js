@@ -655,6 +655,17 @@ pages.search = async (root) => {
 };
 
 // ---------- cameras ----------
+const modeName = (m) => ({ motion: L('Khi có chuyển động (ghi trước/sau sự kiện)', 'On motion (with time before/after)'), continuous: L('Liên tục', 'Continuous'),
+  mixed: L('Hỗn hợp: liên tục, video có sự kiện lưu lâu hơn', 'Mixed: continuous, event video kept longer') }[m] || m);
+// retentionText says how a camera records and how long its video is kept.
+const retentionText = (s, boxDays) => {
+  if (!s) return '—';
+  const days = (n) => n > 0 ? n + L(' ngày', ' days') : L('đến khi đầy ổ', 'until the disk is full');
+  const plain = s.retentionDays > 0 ? days(s.retentionDays) : days(boxDays) + L(' (theo đầu ghi)', ' (the box\'s)');
+  const short = { motion: L('Khi có chuyển động', 'On motion'), continuous: L('Liên tục', 'Continuous'), mixed: L('Hỗn hợp', 'Mixed') }[s.mode] || s.mode;
+  if (s.mode === 'mixed') return short + ' · ' + L('video thường ', 'plain video ') + plain + ', ' + L('video có sự kiện ', 'event video ') + days(s.eventRetentionDays);
+  return short + ' · ' + L('lưu ', 'kept ') + plain;
+};
 pages.cameras = async (root) => {
   const status = h('p', { id: 'cam-msg' });
   const table = h('table', { id: 'cam-table' });
@@ -662,22 +673,29 @@ pages.cameras = async (root) => {
   root.append(h('h1', {}, L('Camera', 'Cameras')), h('div', { class: 'card' }, table), status, form);
   let households = [];
   if (role === 'officer') { try { households = (await api('/api/households')).households || []; } catch (e) { } }
+  let boxDays = 0;
   const refresh = async () => {
     const r = await api('/api/cameras');
-    fill(table, h('tr', {}, h('th', {}, L('Mã', 'ID')), h('th', {}, L('Tên', 'Name')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Trạng thái', 'State')), h('th', {}, '')),
+    boxDays = r.boxRetentionDays || 0;
+    fill(table, h('tr', {}, h('th', {}, L('Mã', 'ID')), h('th', {}, L('Tên', 'Name')), h('th', {}, L('Hộ', 'Household')), h('th', {}, L('Trạng thái', 'State')), h('th', {}, L('Ghi / lưu', 'Recording / kept')), h('th', {}, '')),
       r.cameras.map((c) => h('tr', {}, h('td', {}, c.id), h('td', {}, c.name), h('td', {}, c.household || L('Đường (chung)', 'Road (shared)')), h('td', {}, stateBadges(c), c.codec ? ' ' + c.codec + ' ' + (c.width || '') + 'x' + (c.height || '') : ''),
+        h('td', { class: 'cam-retention' }, retentionText(c.settings, boxDays)),
         h('td', {}, h('button', { class: 'secondary', onclick: () => edit(c) }, L('Sửa', 'Edit')), ' ',
           h('button', { class: 'danger', onclick: async () => { if (!confirm(L('Xoá camera ', 'Remove camera ') + c.id + '?')) return; try { msg(status, (await api('/api/cameras/' + encodeURIComponent(c.id) + '/delete', { method: 'POST' })).message, true); refresh(); } catch (e) { msg(status, e.message); } } }, L('Xoá', 'Remove'))))));
     if (!r.canApply) status.textContent = L('Lưu ý: thay đổi được lưu và có hiệu lực sau khi khởi động lại thiết bị.', 'Note: changes are saved and take effect after the box restarts.');
   };
   const edit = (c) => {
     const s = (c && c.settings) || { id: c ? c.id : '', name: c ? c.name : '', url: 'rtsp://', household: c ? c.household || '' : '', mode: 'motion', preSec: 5, postSec: 10, retentionDays: 14, zones: [] };
+    if (!s.eventRetentionDays) s.eventRetentionDays = 30;
     const f = {};
     const inp = (k, attrs) => (f[k] = h('input', { value: s[k] ?? '', id: 'cam-' + k, ...attrs }));
     const hh = role === 'officer' ? h('select', { id: 'cam-household' }, h('option', { value: '' }, L('Camera đường (chung)', 'Road camera (shared)')), households.map((x) => h('option', { value: x.id }, camLabel(x)))) : inp('household', {});
     hh.value = s.household || ''; f.household = hh;
-    const mode = h('select', { id: 'cam-mode' }, h('option', { value: 'motion' }, L('Khi có chuyển động (ghi trước/sau sự kiện)', 'On motion (with time before/after)')), h('option', { value: 'continuous' }, L('Liên tục', 'Continuous')));
+    const mode = h('select', { id: 'cam-mode' }, h('option', { value: 'motion' }, modeName('motion')), h('option', { value: 'continuous' }, modeName('continuous')), h('option', { value: 'mixed' }, modeName('mixed')));
     mode.value = s.mode || 'motion'; f.mode = mode;
+    const evDays = h('label', { id: 'cam-event-days' }, L('Số ngày lưu video có sự kiện', 'Days event video is kept'), inp('eventRetentionDays', { type: 'number', min: 1, max: 365 }));
+    const showEvDays = () => { evDays.hidden = mode.value !== 'mixed'; };
+    mode.addEventListener('change', showEvDays); showEvDays();
     const probeOut = h('span', { id: 'cam-probe-result' });
     const zones = (s.zones || []).map((z) => ({ ...z }));
     const gw = Math.ceil((c && c.width || 1280) / 16), gh = Math.ceil((c && c.height || 720) / 16);
@@ -703,12 +721,12 @@ pages.cameras = async (root) => {
       s.password_set ? h('p', { class: 'muted', id: 'cam-password-kept' }, L('Mật khẩu camera đã lưu và không hiển thị; để trống để giữ, hoặc nhập rtsp://tên:mật-khẩu-mới@… để đổi.', 'The camera password is saved and never shown; leave it out to keep it, or enter rtsp://user:new-password@… to change it.')) : null,
       h('div', { class: 'row' }, h('button', { class: 'secondary', id: 'cam-probe', onclick: async () => { probeOut.textContent = '…'; try { const r = await api('/api/cameras/probe', { method: 'POST', json: { url: f.url.value, id: s.id || '' } }); msg(probeOut, L('Kết nối được, chuẩn nén ', 'Connected: ') + r.codec, true); } catch (e) { msg(probeOut, e.message); } } }, L('Thử kết nối', 'Test connection')), probeOut),
       h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode),
-      h('div', { class: 'row' }, h('label', {}, L('Ghi trước sự kiện (giây)', 'Record before the event (s)'), inp('preSec', { type: 'number', min: 0, max: 60 })), h('label', {}, L('Ghi sau sự kiện (giây)', 'Record after the event (s)'), inp('postSec', { type: 'number', min: 0, max: 300 })), h('label', {}, L('Số ngày lưu (0 = đến khi đầy ổ)', 'Days kept (0 = until the disk is full)'), inp('retentionDays', { type: 'number', min: 0, max: 365 }))),
+      h('div', { class: 'row' }, h('label', {}, L('Ghi trước sự kiện (giây)', 'Record before the event (s)'), inp('preSec', { type: 'number', min: 0, max: 60 })), h('label', {}, L('Ghi sau sự kiện (giây)', 'Record after the event (s)'), inp('postSec', { type: 'number', min: 0, max: 300 })), h('label', {}, L('Số ngày lưu (0 = theo cài đặt của đầu ghi: ', 'Days kept (0 = the box\'s setting: ') + boxDays + L(' ngày)', ' days)'), inp('retentionDays', { type: 'number', min: 0, max: 365 })), evDays),
       h('h3', {}, L('Vùng phát hiện / vùng che: kéo trên hình để vẽ vùng', 'Motion zones / masks: drag on the picture to draw one')),
       c && c.video ? null : h('p', { class: 'muted' }, L('Hình trực tiếp chỉ hiện cho cán bộ.', 'The live picture shows for officers only.')),
       h('div', { class: 'row' }, kind, h('button', { class: 'secondary', onclick: () => { zones.length = 0; drawZones(); } }, L('Xoá hết vùng', 'Clear zones'))), zoneBox,
       h('div', { class: 'row' }, h('button', { id: 'cam-save', onclick: async () => {
-        const body = { id: f.id.value.trim(), name: f.name.value.trim(), url: f.url.value.trim(), household: f.household.value, mode: f.mode.value, preSec: +f.preSec.value, postSec: +f.postSec.value, retentionDays: +f.retentionDays.value, zones };
+        const body = { id: f.id.value.trim(), name: f.name.value.trim(), url: f.url.value.trim(), household: f.household.value, mode: f.mode.value, preSec: +f.preSec.value, postSec: +f.postSec.value, retentionDays: +f.retentionDays.value, eventRetentionDays: f.mode.value === 'mixed' ? +f.eventRetentionDays.value : 0, zones };
         try { const r = await api('/api/cameras', { method: 'POST', json: body }); msg(status, r.message, true); refresh(); } catch (e) { msg(status, e.message); }
       } }, L('Lưu', 'Save'))));
   };
@@ -773,7 +791,8 @@ pages.system = async (root) => {
   const rows = [
     [L('Camera trực tuyến', 'Cameras online'), r.camerasOnline + ' / ' + r.camerasTotal],
     [L('Ổ đĩa', 'Disk'), st.diskTotal ? fmtBytes(st.diskUsed) + ' / ' + fmtBytes(st.diskTotal) + ' (' + Math.round(100 * st.diskUsed / st.diskTotal) + '%)' : L('không rõ', 'unknown')],
-    [L('Số ngày ghi được ở tốc độ hiện tại', 'Days of recording at the current rate'), r.daysCapacity ? fmtNum(r.daysCapacity, 1) + L(' ngày (đang lưu ', ' days (holding ') + fmtNum(r.daysRecorded, 1) + L(' ngày)', ' days)') : L('chưa đo được', 'not measured yet')],
+    [L('Số ngày ghi được ở tốc độ hiện tại', 'Days of recording at the current rate'), h('span', { id: 'sys-days' }, r.daysCapacity ? L('Ghi liên tục: ', 'Continuous: ') + fmtNum(r.daysCapacity, 1) + L(' ngày (đang lưu ', ' days (holding ') + fmtNum(r.daysRecorded, 1) + L(' ngày)', ' days)') : L('chưa đo được', 'not measured yet'),
+      r.daysEventsOnly ? h('br') : null, r.daysEventsOnly ? L('Chỉ video có sự kiện (chế độ khi có chuyển động, phần giữ lâu của chế độ hỗn hợp): ', 'Event video only (on-motion mode, the part the mixed mode keeps longer): ') + fmtNum(r.daysEventsOnly, 1) + L(' ngày', ' days') : null)],
     [L('Thời gian chạy', 'Uptime'), fmtDur(st.uptimeSec || r.webUptimeSec)],
     [L('Múi giờ của đầu ghi', 'Time zone of the recorder'), h('span', { id: 'sys-tz' }, r.timeZone || '—')],
     [L('Nhiệt độ', 'Temperature'), st.tempC !== undefined && st.tempC !== null ? fmtNum(st.tempC, 1) + ' °C' : L('không có cảm biến', 'no sensor')],
