@@ -3,7 +3,8 @@
 #   make bench-motion    accuracy per scene family, ours and the Motion daemon
 #                        (apt motion) side by side; CPU per camera at 360p25 and
 #                        1080p25, ours and Motion's, in the same run
-#                        and pipeline_cpu_per_camera (1080p main + 360p sub)
+#                        and pipeline_cpu_per_camera (1080p main + 360p sub);
+#                        mixed_mode_bytes_per_day against continuous (10 events an hour)
 #   make bench-search    1 M event bleve index (built once into out/search-bench):
 #                        p95 query latency, index bytes per event
 SCENES := $(OUT)/scenes/.done
@@ -15,7 +16,7 @@ $(SCENES): $(wildcard daemon/motion/internal/scenes/*.go daemon/motion/cmd/scene
 
 bench-motion: $(SCENES)
 	@command -v motion >/dev/null || { echo "the Motion daemon is missing: apt-get install -y motion"; exit 1; }
-	$(GO) run ./daemon/motion/cmd/motionbench -scenes $(OUT)/scenes -motion-daemon -cost
+	$(GO) run ./daemon/motion/cmd/motionbench -scenes $(OUT)/scenes -motion-daemon -cost -mixed
 
 bench-search:
 	set -o pipefail; cd daemon/search && $(GO) test -run '^$$' -bench 'Search1M' -benchtime 1x -timeout 60m . | grep -E '^(BENCH|ok|FAIL|---)'

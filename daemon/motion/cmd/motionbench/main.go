@@ -1,7 +1,7 @@
 // Command motionbench prints the motion detectors' accuracy per scene
 // family and their CPU cost per camera as BENCH lines (make bench).
 //
-//	motionbench [-scenes out/scenes] [-motion-daemon] [-cost] [-v]
+//	motionbench [-scenes out/scenes] [-motion-daemon] [-cost] [-mixed] [-only NAME] [-v]
 package main
 
 import (
@@ -19,6 +19,7 @@ func main() {
 	flag.StringVar(&o.ScenesDir, "scenes", "out/scenes", "folder of scenes made by scenegen")
 	flag.BoolVar(&o.MotionDaemon, "motion-daemon", false, "also run the Motion daemon on the scenes over RTSP")
 	flag.BoolVar(&o.Cost, "cost", false, "measure CPU per camera at 360p25 and 1080p25 (with -motion-daemon: Motion's too)")
+	flag.BoolVar(&o.Mixed, "mixed", false, "measure the mixed recording mode's bytes per day against continuous (10 events an hour)")
 	flag.StringVar(&o.Only, "only", "", "only scenes whose name contains this")
 	flag.BoolVar(&o.Verbose, "v", false, "print every scene's events")
 	flag.Parse()

@@ -17,9 +17,11 @@ type Options struct {
 	ScenesDir    string
 	MotionDaemon bool
 	Cost         bool
-	Only         string
-	Verbose      bool
-	Out          io.Writer
+	// Mixed measures the mixed mode's bytes per day (MixedModeBytes).
+	Mixed   bool
+	Only    string
+	Verbose bool
+	Out     io.Writer
 }
 
 type clip struct {
@@ -96,6 +98,12 @@ func Run(ctx context.Context, o Options) error {
 		printScore(o.Out, "ours", f, ours[f])
 		if theirs != nil && theirs[f] != nil {
 			printScore(o.Out, "motiond", f, theirs[f])
+		}
+	}
+	if o.Mixed {
+		// A crossing every 6 minutes on average, for 3 hours.
+		if err := MixedModeBytes(ctx, o.Out, filepath.Join(o.ScenesDir, "crossing-medium-fast-360p.h264"), 3, 10); err != nil {
+			return err
 		}
 	}
 	if !o.Cost {
