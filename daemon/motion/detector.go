@@ -171,9 +171,16 @@ type Detector struct {
 	lastT     time.Time
 	relearnTo time.Time
 
-	// candidate motion
+	// candidate motion; sweep: the run is light sweeping the scene
+	// (sweep.go); frame: the picture being observed, nil for activity
+	// from another source
 	runStart time.Time
 	running  bool
+	sweep    bool
+	frame    *mbmap.Frame
+	// Sweeps counts runs of motion put down to light sweeping the scene
+	// (headlights at night): no event came of them.
+	Sweeps int
 
 	// current motion event
 	ev        *events.Event
@@ -415,7 +422,9 @@ func (d *Detector) Observe(t time.Time, f *mbmap.Frame) {
 		d.act[i] = Activity(mb)
 	}
 	dead := float64(nSkip) >= deadSkip*float64(n) && bits <= deadBits*n
+	d.frame = f // for lightSweep
 	d.ObserveActivity(t, f.WidthMB, f.HeightMB, d.act, dead)
+	d.frame = nil
 }
 
 // observeKey measures a key frame (KeyFrameStats) and compares it with
@@ -553,10 +562,14 @@ func (d *Detector) ObserveActivity(t time.Time, w, h int, act []float32, dead bo
 		d.lastMove = t
 		d.grow(area, region, zone)
 	case moving && !d.running:
-		d.running, d.runStart = true, t
+		d.running, d.runStart, d.sweep = true, t, false
 		fallthrough
 	case moving:
-		if t.Sub(d.runStart)+dt >= d.cfg.MinDuration {
+		if !d.sweep && d.lightSweep(d.frame, area, region) {
+			d.sweep = true // light, not a thing: no event while it lasts
+			d.Sweeps++
+		}
+		if !d.sweep && t.Sub(d.runStart)+dt >= d.cfg.MinDuration {
 			d.startEvent(t, area, region, zone)
 		}
 	default:

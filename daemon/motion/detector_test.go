@@ -134,6 +134,28 @@ func TestDetector(t *testing.T) {
 			motion: 1, wantStart: at(50), wantIn: [4]int{5, 5, 9, 11}, wantText: "zone:gate",
 		},
 		{
+			// Light sweeping the street at night: a large, grey, textureless
+			// patch the encoder follows with fast vectors and codes as
+			// skipped blocks (sweep.go). No event.
+			name: "headlights sweep at night", secs: 20,
+			paint: func(i int, f *mbmap.Frame, s *scene) {
+				if i >= 50 && i < 62 {
+					fill(f, max(0, (i-50)*4-6), 4, min(40, (i-50)*4+6), 21, mbmap.Macroblock{Kind: mbmap.Skip, Type: 'S', MVX: 60, Bits: 1})
+				}
+			},
+		},
+		{
+			// The same size and speed, but a thing: texture (coded
+			// residual) and colour.
+			name: "car as fast and large as a sweep", secs: 20,
+			paint: func(i int, f *mbmap.Frame, s *scene) {
+				if i >= 50 && i < 62 {
+					fill(f, max(0, (i-50)*4-6), 4, min(40, (i-50)*4+6), 21, mbmap.Macroblock{Kind: mbmap.Inter, Type: 'P', MVX: 60, Bits: 90, CBP: 0x2f})
+				}
+			},
+			motion: 1, wantStart: at(50), wantIn: [4]int{10, 5, 12, 20},
+		},
+		{
 			name: "stop and start", secs: 30,
 			paint: func(i int, f *mbmap.Frame, s *scene) {
 				switch {
