@@ -18,10 +18,12 @@ type Options struct {
 	MotionDaemon bool
 	Cost         bool
 	// Mixed measures the mixed mode's bytes per day (MixedModeBytes).
-	Mixed   bool
-	Only    string
-	Verbose bool
-	Out     io.Writer
+	Mixed bool
+	// Pipeline measures only pipeline_cpu_per_camera (no scene is scored).
+	Pipeline bool
+	Only     string
+	Verbose  bool
+	Out      io.Writer
 }
 
 type clip struct {
@@ -54,6 +56,9 @@ func loadScenes(dir, only string) ([]clip, error) {
 
 // Run runs the benchmark and prints BENCH lines to o.Out.
 func Run(ctx context.Context, o Options) error {
+	if o.Pipeline {
+		return pipeline(ctx, o)
+	}
 	clips, err := loadScenes(o.ScenesDir, o.Only)
 	if err != nil {
 		return err
@@ -125,7 +130,12 @@ func Run(ctx context.Context, o Options) error {
 	if err := Cost(ctx, o.Out, cc, o.MotionDaemon); err != nil {
 		return err
 	}
-	// The whole box for one camera: 1080p main recorded, 360p sub analysed.
+	return pipeline(ctx, o)
+}
+
+// pipeline measures the whole box for one camera: 1080p main recorded,
+// 360p sub analysed.
+func pipeline(ctx context.Context, o Options) error {
 	m, s := scenes.Pair()
 	dir := filepath.Join(o.ScenesDir, "cost")
 	for _, sc := range []scenes.Scene{m, s} {
@@ -133,7 +143,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	return PipelineCost(ctx, o.Out, filepath.Join(dir, m.Name+".h264"), filepath.Join(dir, s.Name+".h264"), 20, 2)
+	return PipelineCost(ctx, o.Out, filepath.Join(dir, m.Name+".h264"), filepath.Join(dir, s.Name+".h264"), 12, 20, 2)
 }
 
 // runMotionDaemon runs the Motion daemon on the clips in small batches (so
