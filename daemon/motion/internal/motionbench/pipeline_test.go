@@ -24,7 +24,7 @@ func TestPipelineCostPrints(t *testing.T) {
 	}
 	mp, sp := filepath.Join(dir, m.Name+".h264"), filepath.Join(dir, s.Name+".h264")
 	var out bytes.Buffer
-	if err := PipelineCost(t.Context(), &out, mp, sp, 1, 3, 1); err != nil {
+	if err := PipelineCost(t.Context(), &out, mp, sp, 0, 3, 1); err != nil {
 		t.Fatal(err)
 	}
 	t.Log(out.String())
