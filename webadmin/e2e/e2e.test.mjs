@@ -179,6 +179,30 @@ test('officer sets up households and a household account', async () => {
   await page.screenshot({ path: join(shots, 'cameras.png'), fullPage: true });
 });
 
+test('officer: each camera shows its recording mode and retention; the mixed mode is saved with its event days', async () => {
+  await page.goto(box.url + '/cameras');
+  await page.waitForSelector('#cam-table .cam-retention');
+  const first = await page.textContent('#cam-table tr:nth-child(2) .cam-retention');
+  assert.match(first, /(Liên tục|Khi có chuyển động|Hỗn hợp) · /, first);
+  await page.click('#cam-add');
+  await page.fill('#cam-id', 'cong-sau');
+  await page.fill('#cam-name', 'Cổng sau');
+  await page.fill('#cam-url', 'rtsp://127.0.0.1:9/none');
+  assert.equal(await page.isVisible('#cam-event-days'), false, 'event days shown outside the mixed mode');
+  await page.selectOption('#cam-mode', 'mixed');
+  assert.equal(await page.isVisible('#cam-event-days'), true, 'event days hidden in the mixed mode');
+  await page.fill('#cam-retentionDays', '7');
+  await page.fill('#cam-eventRetentionDays', '7');
+  await page.click('#cam-save');
+  await page.waitForFunction(() => /hỗn hợp/i.test(document.querySelector('#cam-msg')?.textContent || ''));
+  await page.fill('#cam-eventRetentionDays', '30');
+  await page.click('#cam-save');
+  await page.waitForFunction(() => [...document.querySelectorAll('#cam-table tr')].some((r) => /cong-sau/.test(r.textContent) && /Hỗn hợp · video thường 7 ngày, video có sự kiện 30 ngày/.test(r.textContent)));
+  await page.screenshot({ path: join(shots, 'cameras-mixed.png'), fullPage: true });
+  const r = await apiCall(page, '/api/cameras/cong-sau/delete', {});
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+});
+
 test('playback: timeline shows recordings, seek lands where asked', async () => {
   await page.goto(box.url + '/playback?camera=cam1');
   const segs = await (await page.waitForFunction(() => window.mtPlayback && window.mtPlayback.segments().length > 0 && window.mtPlayback.segments(), null, { timeout: 20000 })).jsonValue();
