@@ -8,6 +8,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/motion"
 	"github.com/matthan/matthan/daemon/storage"
 )
 
@@ -17,27 +18,9 @@ import (
 // longer and the free-space floor deletes them last. The marks are the
 // store's (crash-safe journal records), not derived from the event log.
 
-// Default buffers, as the recording gate's (motion.GateConfig).
-const (
-	defaultPre  = 5 * time.Second
-	defaultPost = 10 * time.Second
-)
-
 // markQueue bounds the events waiting for their marks: a mark fsyncs the
 // journal, which the detector must not wait for.
 const markQueue = 256
-
-// holdsVideo says whether an event's video is kept as event video.
-func holdsVideo(e events.Event) bool {
-	if e.Camera == "" || e.Cause == events.CauseBox {
-		return false
-	}
-	switch e.Type {
-	case events.Motion, events.Tamper, events.SceneChange:
-		return true
-	}
-	return false
-}
 
 // marker marks the segments of alarm events, one at a time, off the
 // publisher's path.
@@ -75,7 +58,7 @@ func startMarker(ctx context.Context, store *storage.Store, buffers func(string)
 
 // offer queues e if its video is event video (never blocks).
 func (m *marker) offer(e events.Event) {
-	if m == nil || !holdsVideo(e) {
+	if m == nil || !e.Alarm() {
 		return
 	}
 	select {
@@ -118,7 +101,7 @@ func retentionOf(recs *cameras.Store) func(string) storage.Retention {
 // buffers are a running camera's pre- and post-buffers (the gate's
 // defaults where it has none).
 func (cs *cameraSet) buffers(camera string) (pre, post time.Duration) {
-	pre, post = defaultPre, defaultPost
+	pre, post = motion.DefaultPre, motion.DefaultPost
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if rc, ok := cs.running[camera]; ok {

@@ -52,6 +52,20 @@ const (
 // CauseBox marks an event the box caused itself.
 const CauseBox = "box"
 
+// Alarm says whether e is an alarm about a camera's picture (motion,
+// tampering, a scene change the box did not cause itself): the video that
+// holds it is event video, kept longer than the rest (daemon/storage).
+func (e Event) Alarm() bool {
+	if e.Camera == "" || e.Cause == CauseBox {
+		return false
+	}
+	switch e.Type {
+	case Motion, Tamper, SceneChange:
+		return true
+	}
+	return false
+}
+
 // Publisher takes events. Publish must not block for long: implementations
 // queue and batch.
 type Publisher interface {

@@ -26,6 +26,12 @@ func ParseRecordMode(s string) (RecordMode, error) {
 	return 0, fmt.Errorf("motion: record mode %q is not continuous or motion", s)
 }
 
+// The gate's buffers unless a camera sets its own.
+const (
+	DefaultPre  = 5 * time.Second
+	DefaultPost = 10 * time.Second
+)
+
 // GateConfig sets a camera's recording mode.
 type GateConfig struct {
 	Mode RecordMode
@@ -71,10 +77,10 @@ type Gate struct {
 // NewGate makes a gate in front of next.
 func NewGate(next media.Sink, motion MotionState, cfg GateConfig) *Gate {
 	if cfg.Pre <= 0 {
-		cfg.Pre = 5 * time.Second
+		cfg.Pre = DefaultPre
 	}
 	if cfg.Post <= 0 {
-		cfg.Post = 10 * time.Second
+		cfg.Post = DefaultPost
 	}
 	if cfg.MaxBuffer <= 0 {
 		cfg.MaxBuffer = 16 << 20

@@ -62,11 +62,7 @@ func MixedModeBytes(ctx context.Context, w io.Writer, clipPath string, hours, ev
 	var alarms int
 	var markErr error
 	pub := events.PublisherFunc(func(e events.Event) {
-		switch {
-		case e.Cause == events.CauseBox:
-			return
-		case e.Type == events.Motion, e.Type == events.Tamper, e.Type == events.SceneChange:
-		default:
+		if !e.Alarm() {
 			return
 		}
 		if e.End.IsZero() {
@@ -76,7 +72,7 @@ func MixedModeBytes(ctx context.Context, w io.Writer, clipPath string, hours, ev
 		if end.Before(e.Start) {
 			end = e.Start // still going: marked again when it ends
 		}
-		if err := st.MarkEvent("cam", e.Start.Add(-5*time.Second), end.Add(10*time.Second)); err != nil && markErr == nil {
+		if err := st.MarkEvent("cam", e.Start.Add(-motion.DefaultPre), end.Add(motion.DefaultPost)); err != nil && markErr == nil {
 			markErr = err
 		}
 	})
