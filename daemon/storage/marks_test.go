@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -155,5 +156,69 @@ func TestFloorDeletesPlainVideoFirst(t *testing.T) {
 			writeSeg(t, s, cam, diskT0.Add(time.Duration(i)*time.Minute), 200<<10)
 			check(s, "after the restart")
 		}
+	}
+}
+
+// durableLines feeds a faultfs Report into a Durable tracker, line by line.
+type durableLines struct {
+	d    *faultfs.Durable
+	rest []byte
+}
+
+func (w *durableLines) Write(p []byte) (int, error) {
+	w.rest = append(w.rest, p...)
+	for {
+		i := bytes.IndexByte(w.rest, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.d.Line(string(w.rest[:i]))
+		w.rest = w.rest[i+1:]
+	}
+}
+
+// TestMarksSurvivePowerCut: a mark is durable when MarkEvent returns. The
+// files are cut back to what was fsynced (and files whose folder was never
+// fsynced vanish), as a power cut would leave them, without closing the
+// store; the store opened again knows every mark, including the one on the
+// segment that was being recorded and the one made as a segment started.
+func TestMarksSurvivePowerCut(t *testing.T) {
+	dir := t.TempDir()
+	durable := faultfs.NewDurable()
+	ffs := faultfs.New(nil)
+	ffs.Report = &durableLines{d: durable}
+	s, err := storage.Open(context.Background(), dir, storage.Options{FS: ffs, MinFreeBytes: 1, RetentionInterval: time.Hour, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	writeSeg(t, s, "cam", diskT0, 1000)
+	ev := writeSeg(t, s, "cam", diskT0.Add(time.Minute), 1000)
+	if err := s.MarkEvent("cam", ev.Start.Add(100*time.Millisecond), ev.Start.Add(90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	next := writeSeg(t, s, "cam", diskT0.Add(80*time.Second), 1000) // starts within the event's span
+	last := writeSeg(t, s, "cam", diskT0.Add(3*time.Minute), 1000)
+	// The last thing written before the power cut: nothing fsyncs the
+	// journal after it but MarkEvent itself.
+	if err := s.MarkEvent("cam", last.Start.Add(time.Millisecond), last.Start.Add(2*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := durable.PowerCut(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := storage.Open(context.Background(), dir, storage.Options{MinFreeBytes: 1, RetentionInterval: time.Hour, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	var marked []time.Time
+	for _, g := range again.Segments("cam", time.Time{}, time.Time{}) {
+		if g.Event {
+			marked = append(marked, g.Start)
+		}
+	}
+	if len(marked) != 3 || !marked[0].Equal(ev.Start) || !marked[1].Equal(next.Start) || !marked[2].Equal(last.Start) {
+		t.Errorf("after a power cut the marked segments start at %v, want %v, %v and %v", marked, ev.Start, next.Start, last.Start)
 	}
 }
