@@ -83,9 +83,10 @@ type SegmentStore interface {
 
 // Exporter writes one MP4 of a camera's range, stitched without transcoding,
 // and returns the intervals the file holds (from the samples written, not
-// from the request; none when the range has no recording).
+// from the request; none when the range has no recording), and those
+// recorded while the box's clock was not synchronised.
 type Exporter interface {
-	Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error)
+	Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) (evidence.Coverage, error)
 }
 
 // SearchQuery asks the event index. Cameras limits results to these cameras
