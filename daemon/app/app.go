@@ -25,6 +25,7 @@ import (
 	"github.com/matthan/matthan/daemon/live"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
+	"github.com/matthan/matthan/daemon/timesync"
 )
 
 // EventMemory is how many events the diagnostics can list.
@@ -57,6 +58,9 @@ type Core struct {
 	Records *cameras.Store // the camera records, edited through Put/Remove
 	Disks   *disks.Manager // nil: no USB recording disk is watched
 	Lights  *LightsParts
+	// Clock keeps the box's clock true (NTP on the uplink) and says how
+	// far it can be trusted; the store marks segments by it.
+	Clock   *timesync.Discipline
 	Started time.Time
 
 	cfg      *config.Config
@@ -65,6 +69,7 @@ type Core struct {
 	recDisks recordingDisks
 	pub      *publisher
 	stopBg   context.CancelFunc
+	clockRun chan struct{} // closed when the clock discipline has stopped
 	closeMu  sync.Mutex
 	closed   bool
 	lastWErr int64
@@ -98,11 +103,13 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 	cleanup = append(cleanup, stopBg)
 	c.pub = &publisher{idx: c.Index, log: c.Events, ctx: bgCtx, logger: log}
 
+	c.Clock = startClock(bgCtx, cfg, log, c)
 	storeOpts := storage.Options{
 		RetentionDays: cfg.RetentionDays,
 		MinFreeBytes:  cfg.MinFreeMB << 20,
 		Events:        c.pub,
 		Logf:          logf(log, "storage"),
+		TimeState:     c.Clock.TimeState,
 	}
 	cardOpts := storeOpts // the same floor and retention, applied on each disk
 	cardOpts.DiskLost = c.recDisks.lost
@@ -245,6 +252,7 @@ func (c *Core) Close() error {
 	c.Lights.wg.Wait()
 	c.pub.wg.Wait()
 	errs = append(errs, c.Store.Close(), c.Index.Flush(), c.Index.Close())
+	<-c.clockRun // the last known good time is written
 	return errors.Join(errs...)
 }
 

@@ -156,7 +156,9 @@ func New(cfg Config) *Discipline {
 	d.st.Source = SourceBuild
 	d.st.Watching = cfg.Clock == nil
 	if d.st.Watching {
-		d.st.Source = SourceHost
+		// Host mode: the host keeps its own time; it counts as
+		// synchronised until servers given measure it otherwise.
+		d.st.Source, d.st.Synced = SourceHost, true
 	}
 	if cfg.BootFile != "" {
 		if m, err := ReadMark(cfg.BootFile); err == nil {
@@ -215,6 +217,9 @@ func (d *Discipline) Upstream() ntp.Upstream {
 }
 
 func (d *Discipline) expireLocked() {
+	if d.st.Watching && d.st.Server == "" {
+		return // the host's clock, never measured: trusted as it is
+	}
 	if d.st.Synced && time.Since(d.lastSync) > d.cfg.Holdover {
 		d.st.Synced = false
 		d.cfg.Logf("timesync: no good sync for %v: clock unsynchronised", d.cfg.Holdover)
