@@ -63,6 +63,8 @@ var expectations = map[string]want{
 	"GET /api/exports/{id}/{file}":        {roles: []auth.Role{off}},
 	"GET /api/exports/progress":           {roles: []auth.Role{off}},
 	"GET /api/system/network":             {roles: []auth.Role{tech}},
+	"GET /api/system/clock":               {roles: []auth.Role{tech, off}},
+	"POST /api/system/clock":              {roles: []auth.Role{tech, off}},
 	"POST /api/system/network":            {roles: []auth.Role{tech}},
 	"GET /api/events":                     {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/events/search":              {roles: []auth.Role{off}},

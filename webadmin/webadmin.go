@@ -194,6 +194,8 @@ type Config struct {
 	Logs  LogSource
 	Stats StatsSource
 	Disks Disks
+	// Clock is the box's clock (state, source; setting it by hand).
+	Clock BoxClock
 
 	// CameraPolicy is where camera URLs may point (saving, the connection
 	// test); the zero policy allows the private ranges only.
