@@ -86,7 +86,10 @@ func WriteMark(path string, m Mark) error {
 // empty).
 func Restore(dataDir, bootFile string, now time.Time, set func(time.Time) error, clockSource Source) (Mark, error) {
 	boot := Mark{Time: now, Source: clockSource}
-	saved, err := ReadMark(filepath.Join(dataDir, LastGoodFile))
+	saved, err := Mark{}, error(os.ErrNotExist)
+	if dataDir != "" {
+		saved, err = ReadMark(filepath.Join(dataDir, LastGoodFile))
+	}
 	if err == nil && saved.Time.After(now) {
 		if serr := set(saved.Time); serr != nil {
 			err = fmt.Errorf("set clock to the last known good time %s: %w", saved.Time.Format(time.RFC3339), serr)
@@ -108,4 +111,15 @@ func Restore(dataDir, bootFile string, now time.Time, set func(time.Time) error,
 		err = nil
 	}
 	return boot, err
+}
+
+// Advance moves the mark's time on to t (never back), keeping the rest;
+// with no readable mark it writes one of unknown source.
+func Advance(path string, t time.Time) error {
+	m, err := ReadMark(path)
+	if err != nil {
+		m = Mark{Source: SourceBuild}
+	}
+	m.Time = t
+	return WriteMark(path, m)
 }
