@@ -106,7 +106,6 @@ type RTCChip struct {
 // RTCOverlayFile is the overlay's path on an rpi-firmware boot partition.
 const RTCOverlayFile = "overlays/matthan-rtc.dtbo"
 
-
 // Boot methods.
 const (
 	BootUEFI = "uefi-systemd-boot"
