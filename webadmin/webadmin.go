@@ -71,6 +71,9 @@ type Segment struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	Bytes int64     `json:"bytes"`
+	// ClockUnsynced: recorded while the box's clock was not synchronised
+	// (or stepped while it was open): its times may be off.
+	ClockUnsynced bool `json:"clockUnsynced,omitempty"`
 }
 
 // SegmentStore lists and opens recordings.

@@ -329,7 +329,8 @@ func (d coreDiag) Segments(camera string, from, to time.Time) []diag.Segment {
 	segs := d.c.Store.Segments(camera, from, to)
 	out := make([]diag.Segment, len(segs))
 	for i, s := range segs {
-		out[i] = diag.Segment{Camera: s.Camera, Start: s.Start, End: s.End, Bytes: s.Bytes, File: s.File, Recording: s.Recording}
+		out[i] = diag.Segment{Camera: s.Camera, Start: s.Start, End: s.End, Bytes: s.Bytes, File: s.File, Recording: s.Recording,
+			ClockUnsynced: s.ClockUnsynced, ClockStepped: s.ClockStepped}
 	}
 	return out
 }

@@ -121,6 +121,9 @@ type Discipline struct {
 	lastSync time.Time // monotonic reading of the last good sync
 	upstream ntp.Upstream
 	rtcAt    time.Time // last RTC write (monotonic)
+	// stepped: the last sync stepped the clock; the next one comes
+	// after Retry, not Poll, to check (and slew) what the step left.
+	stepped bool
 }
 
 // New returns a Discipline; its status starts from init's boot record.
@@ -241,6 +244,7 @@ func (d *Discipline) SyncNow(ctx context.Context) error {
 		return fmt.Errorf("timesync: %w", err)
 	}
 	d.st.LastError = ""
+	d.stepped = false
 	off := res.Offset
 	abs := max(off, -off)
 	synced := abs <= d.cfg.MaxError
@@ -253,6 +257,7 @@ func (d *Discipline) SyncNow(ctx context.Context) error {
 			return fmt.Errorf("timesync: %w", err)
 		}
 		d.st.Steps++
+		d.stepped = true
 		synced = true
 		d.cfg.Logf("timesync: clock stepped forward by %v (server %s)", off, res.Server)
 	default:
@@ -388,7 +393,10 @@ func (d *Discipline) Run(ctx context.Context) error {
 				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				err := d.SyncNow(sctx)
 				cancel()
-				if err == nil && d.Synced() {
+				d.mu.Lock()
+				stepped := d.stepped
+				d.mu.Unlock()
+				if err == nil && d.Synced() && !stepped {
 					wait = d.cfg.Poll
 				}
 			}

@@ -34,7 +34,7 @@ func (s Segments) Segments(_ context.Context, camera string, from, to time.Time)
 	segs := s.Store.Segments(camera, from, to)
 	out := make([]webadmin.Segment, 0, len(segs))
 	for _, g := range segs {
-		out = append(out, webadmin.Segment{File: path.Base(g.File), Start: g.Start, End: g.End, Bytes: g.Bytes})
+		out = append(out, webadmin.Segment{File: path.Base(g.File), Start: g.Start, End: g.End, Bytes: g.Bytes, ClockUnsynced: g.ClockUnsynced || g.ClockStepped})
 	}
 	return out, nil
 }
