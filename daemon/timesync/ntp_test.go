@@ -2,18 +2,13 @@ package timesync
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/daemon/internal/chronytest"
 	"github.com/matthan/matthan/daemon/ntp"
-	"github.com/matthan/matthan/hwtest/testenv"
 )
 
 // offsetClock is the host's clock moved by an offset: it runs at real
@@ -38,39 +33,13 @@ func (c *offsetClock) Step(d time.Duration) error {
 func (c *offsetClock) Slew(d time.Duration) error { c.mu.Lock(); c.sl = d; c.mu.Unlock(); return nil }
 func (c *offsetClock) Slewing() time.Duration     { c.mu.Lock(); defer c.mu.Unlock(); return c.sl }
 
-// startChrony runs chronyd as an NTP server on 127.0.0.1 (never touching
-// the host's clock: -x) and returns its address.
-func startChrony(t *testing.T) string {
-	chronyd := testenv.LookTool(t, "chronyd", "chrony")
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := c.LocalAddr().(*net.UDPAddr).Port
-	c.Close()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "chrony.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("cmdport 0\npidfile %s/pid\ndriftfile %s/drift\nport %d\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 8\n",
-		dir, dir, port)), 0o644)
-	cmd := exec.Command(chronyd, "-d", "-x", "-u", "root", "-f", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if _, err := (&ntp.Client{Timeout: 300 * time.Millisecond}).Query(context.Background(), addr); err == nil {
-			return addr
-		}
-	}
-	t.Fatalf("chronyd on %s never answered", addr)
-	return ""
-}
-
 // The box boots two years behind; chrony (an independent server on
 // 127.0.0.1) gives the time: one step forward, then slews only.
 func TestDisciplineWithChrony(t *testing.T) {
-	addr := startChrony(t)
+	addr := chronytest.Serve(t, func(addr string) bool {
+		_, err := (&ntp.Client{Timeout: 300 * time.Millisecond}).Query(context.Background(), addr)
+		return err == nil
+	})
 	clock := &offsetClock{t: t, off: -2 * 365 * 24 * time.Hour}
 	dir := t.TempDir()
 	d := New(Config{Clock: clock, Syncer: &ntp.Client{Now: clock.Now, Samples: 2, Gap: 10 * time.Millisecond},
@@ -94,7 +63,7 @@ func TestDisciplineWithChrony(t *testing.T) {
 	if st := d.Status(); st.Steps != 1 || st.Slewing < 250*time.Millisecond || st.Slewing > 350*time.Millisecond {
 		t.Errorf("a 300 ms correction: steps %d slewing %v, want a slew", st.Steps, st.Slewing)
 	}
-	if u := d.Upstream(); u.Stratum != 8 || u.RefID != [4]byte{127, 0, 0, 1} {
+	if u := d.Upstream(); u.Stratum != chronytest.Stratum || u.RefID != [4]byte{127, 0, 0, 1} {
 		t.Errorf("upstream %+v", u)
 	}
 }

@@ -444,4 +444,3 @@ func DefaultGateway() (string, bool) {
 	}
 	return parseRoute(string(b))
 }
-
