@@ -387,7 +387,9 @@ pages.playback = async (root) => {
     try {
       segs = (await api('/api/segments?' + q)).segments.map((s) => ({ ...s, s: Date.parse(s.start), e: Date.parse(s.end) }));
       evs = ((await api('/api/events?' + q)).events || []).map((e) => ({ ...e, s: Date.parse(e.start) })).sort((a, b) => a.s - b.s);
-      info.textContent = segs.length + L(' đoạn ghi, ', ' segments, ') + evs.length + L(' sự kiện', ' events');
+      const unsynced = segs.filter((x) => x.clockUnsynced).length;
+      info.textContent = segs.length + L(' đoạn ghi, ', ' segments, ') + evs.length + L(' sự kiện', ' events') +
+        (unsynced ? L(' · ' + unsynced + ' đoạn ghi khi đồng hồ chưa đồng bộ (tím: giờ có thể sai)', ' · ' + unsynced + ' recorded while the clock was not synchronised (purple: times may be off)') : '');
     } catch (e) { msg(info, e.message); segs = []; evs = []; }
     setView(viewStart + span / 2, span);
     fill(evList, evs.length ? [...evs].reverse().slice(0, 200).map((e) => h('button', { type: 'button', class: 'secondary event', 'data-t': e.s, onclick: () => seek(e.s - 2000) }, hm(e.s, true) + ' · ' + typeName(e.type))) : h('p', { class: 'muted' }, L('Không có sự kiện.', 'No events.')));
@@ -396,7 +398,7 @@ pages.playback = async (root) => {
   const draw = () => {
     const w = canvas.width = canvas.clientWidth || 1200, hh = canvas.height; const g = canvas.getContext('2d');
     g.fillStyle = '#e8eaf2'; g.fillRect(0, 0, w, hh);
-    g.fillStyle = '#4a7bd0'; for (const s of segs) if (s.e > viewStart && s.s < viewStart + span) g.fillRect(X(s.s, w), 10, Math.max(1, (s.e - s.s) / span * w), hh - 20);
+    for (const s of segs) if (s.e > viewStart && s.s < viewStart + span) { g.fillStyle = s.clockUnsynced ? '#8e44ad' : '#4a7bd0'; g.fillRect(X(s.s, w), 10, Math.max(1, (s.e - s.s) / span * w), hh - 20); }
     g.fillStyle = '#e08a00'; for (const e of evs) g.fillRect(X(e.s, w) - 1, 0, 3, 12);
     const tick = span >= DAY ? 3 * 3600000 : span >= 3600000 ? 600000 : 60000;
     g.fillStyle = '#999'; for (let t = Math.ceil(viewStart / tick) * tick; t <= viewStart + span; t += tick) g.fillRect(X(t, w), hh - 6, 1, 6);
