@@ -41,7 +41,9 @@ const (
 	DefaultHoldover      = 24 * time.Hour
 	DefaultPoll          = 5 * time.Minute
 	DefaultRetry         = 15 * time.Second
-	DefaultPersistEvery  = time.Minute
+	// MaxRetry bounds the unsynchronised retry's backoff.
+	MaxRetry            = 2 * time.Minute
+	DefaultPersistEvery = time.Minute
 	// MaxOfficerBack is the most an officer may set the clock back: it
 	// is slewed (at 5 %, in 40 min), never stepped.
 	MaxOfficerBack = 2 * time.Minute
@@ -370,14 +372,16 @@ func (d *Discipline) persistLocked() error {
 	return nil
 }
 
-// Run syncs (every Retry until synchronised, then every Poll) and
-// persists the time every PersistEvery, until ctx ends; then it persists
-// once more.
+// Run syncs (every Poll once synchronised; until then after Retry,
+// doubling with each failure up to MaxRetry, so that a box whose uplink
+// blocks NTP does not pester public servers) and persists the time every
+// PersistEvery, until ctx ends; then it persists once more.
 func (d *Discipline) Run(ctx context.Context) error {
 	persist := time.NewTicker(d.cfg.PersistEvery)
 	defer persist.Stop()
 	next := time.NewTimer(0)
 	defer next.Stop()
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -386,9 +390,10 @@ func (d *Discipline) Run(ctx context.Context) error {
 		case <-persist.C:
 			d.Persist()
 		case <-d.kick:
+			failures = 0
 			next.Reset(0)
 		case <-next.C:
-			wait := d.cfg.Retry
+			wait := min(d.cfg.Retry<<min(failures, 8), max(MaxRetry, d.cfg.Retry))
 			if len(d.cfg.Servers()) > 0 {
 				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				err := d.SyncNow(sctx)
@@ -396,8 +401,14 @@ func (d *Discipline) Run(ctx context.Context) error {
 				d.mu.Lock()
 				stepped := d.stepped
 				d.mu.Unlock()
-				if err == nil && d.Synced() && !stepped {
-					wait = d.cfg.Poll
+				switch {
+				case err == nil && d.Synced() && !stepped:
+					wait, failures = d.cfg.Poll, 0
+				case err == nil:
+					failures = 0 // stepped, or slewing in from ahead: look again soon
+					wait = d.cfg.Retry
+				default:
+					failures++
 				}
 			}
 			next.Reset(wait)

@@ -326,3 +326,17 @@ func TestRunPersists(t *testing.T) {
 		t.Errorf("%d syncs, want 1 (the poll is 5 min)", s.calls)
 	}
 }
+
+// Unsynchronised, the retries back off (doubling from Retry).
+func TestRetryBacksOff(t *testing.T) {
+	c := &fakeClock{t: t, now: build}
+	s := &trueTime{clock: c, err: ntp.ErrNoServer}
+	d := New(Config{Clock: c, Syncer: s, Retry: 10 * time.Millisecond, Servers: func() []string { return []string{"x"} }})
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	d.Run(ctx)
+	// Without backoff: 15 tries in 150 ms; with it: at 0, 10, 30, 70 ms.
+	if s.calls < 1 || s.calls > 5 {
+		t.Errorf("%d tries in 150 ms, want at most 5 (backing off)", s.calls)
+	}
+}

@@ -152,7 +152,7 @@ func TestClockRestoredThenNTP(t *testing.T) {
 	}
 	// Record a few seconds on the restored clock.
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
-		if segs := listSegments(cameras[0]); len(segs) > 0 && segs[len(segs)-1].End.Sub(segs[0].Start) >= 3*time.Second {
+		if segs := listSegments(cameras[0]); len(segs) > 0 && segs[len(segs)-1].End.Sub(segs[0].Start) >= time.Second {
 			break
 		}
 		if time.Now().After(deadline) {
