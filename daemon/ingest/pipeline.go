@@ -221,7 +221,7 @@ func (p *pipeline) accessUnit(ts uint32, nalus [][]byte) error {
 	}
 
 	now := p.now()
-	dts := p.slewer.Map(ts, now.Sub(p.stream.Epoch))
+	dts := p.slewer.Map(ts, wallSince(now, p.stream.Epoch))
 	p.au.DTS, p.au.PTS, p.au.Key, p.au.NALUs = dts, dts, key, p.out
 	var size int
 	for _, n := range p.out {
@@ -300,3 +300,10 @@ func (p *pipeline) end(err error) {
 	}
 	p.needKey = true
 }
+
+// wallSince is now - epoch on the box's wall clock, not Go's monotonic
+// one: when the box's clock is stepped or slewed (daemon/timesync), the
+// box's time is the truth the camera's is slewed onto, so a stream follows
+// the step (its slewer re-anchors) instead of keeping the time it started
+// with until it reconnects.
+func wallSince(now, epoch time.Time) time.Duration { return now.Round(0).Sub(epoch.Round(0)) }
