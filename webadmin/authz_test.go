@@ -65,6 +65,7 @@ var expectations = map[string]want{
 	"GET /api/system/network":             {roles: []auth.Role{tech}},
 	"GET /api/system/clock":               {roles: []auth.Role{tech, off}},
 	"POST /api/system/clock":              {roles: []auth.Role{tech, off}},
+	"POST /api/system/clock/sync":         {roles: []auth.Role{tech, off}},
 	"POST /api/system/network":            {roles: []auth.Role{tech}},
 	"GET /api/events":                     {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/events/search":              {roles: []auth.Role{off}},

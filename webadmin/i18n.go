@@ -75,6 +75,7 @@ var messages = map[string][2]string{
 	"saved_network":      {"Đã lưu. Đầu ghi dùng cấu hình mạng này từ lần khởi động lại tiếp theo: hãy ghi lại địa chỉ mới.", "Saved. The box uses this network setting from its next restart: note the new address."},
 	"err_network":        {"Cấu hình mạng không hợp lệ: %s", "Invalid network setting: %s"},
 	"clock_set":          {"Đã đặt giờ của đầu ghi theo điện thoại. Các đoạn ghi vẫn được đánh dấu \"đồng hồ chưa đồng bộ\" cho đến khi đầu ghi lấy được giờ chuẩn qua mạng.", "The box's clock is set from your phone. Recordings stay marked \"clock not synchronised\" until the box gets the time from the network."},
+	"clock_syncing":      {"Đang hỏi giờ các máy chủ thời gian…", "Asking the time servers…"},
 	"err_clock_time":     {"Giờ gửi lên không hợp lệ: kiểm tra ngày giờ của điện thoại.", "The time sent is not valid: check your phone's date and time."},
 	"err_clock_synced":   {"Đồng hồ của đầu ghi đang được đồng bộ qua mạng. Chỉ đặt giờ tay khi chắc chắn, và xác nhận.", "The box's clock is synchronised over the network. Set it by hand only if you are sure, and confirm."},
 	"err_clock_back":     {"Đồng hồ của đầu ghi không bao giờ lùi quá %d phút (thời gian của các đoạn ghi không được lùi).", "The box's clock never goes back by more than %d minutes (recording times must not go back)."},
