@@ -32,7 +32,7 @@ type pipeline struct {
 	// skew is the box's wall clock minus its monotonic clock since the
 	// stream's epoch, as of the last picture (see process).
 	skew time.Duration
-	slew   clock.Config
+	slew clock.Config
 
 	vps, sps, pps []byte // latest known parameter sets
 
