@@ -26,6 +26,7 @@ import (
 	"github.com/matthan/matthan/daemon/live"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
+	"github.com/matthan/matthan/daemon/timesync"
 )
 
 // EventMemory is how many events the diagnostics can list.
@@ -58,6 +59,9 @@ type Core struct {
 	Records *cameras.Store // the camera records, edited through Put/Remove
 	Disks   *disks.Manager // nil: no USB recording disk is watched
 	Lights  *LightsParts
+	// Clock keeps the box's clock true (NTP on the uplink) and says how
+	// far it can be trusted; the store marks segments by it.
+	Clock   *timesync.Discipline
 	Started time.Time
 
 	cfg      *config.Config
@@ -67,6 +71,7 @@ type Core struct {
 	pub      *publisher
 	marks    *marker
 	stopBg   context.CancelFunc
+	clockRun chan struct{} // closed when the clock discipline has stopped
 	closeMu  sync.Mutex
 	closed   bool
 	lastWErr int64
@@ -109,12 +114,14 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 		log.Error("camera records unreadable; running the configured cameras only", "err", err)
 		c.Records = nil
 	}
+	c.Clock = startClock(bgCtx, cfg, log, c)
 	storeOpts := storage.Options{
 		RetentionDays: cfg.RetentionDays,
 		Retention:     retentionOf(c.Records),
 		MinFreeBytes:  cfg.MinFreeMB << 20,
 		Events:        c.pub,
 		Logf:          logf(log, "storage"),
+		TimeState:     c.Clock.TimeState,
 	}
 	cardOpts := storeOpts // the same floor and retention, applied on each disk
 	cardOpts.DiskLost = c.recDisks.lost
@@ -253,6 +260,7 @@ func (c *Core) Close() error {
 		c.marks.wg.Wait()
 	}
 	errs = append(errs, c.Store.Close(), c.Index.Flush(), c.Index.Close())
+	<-c.clockRun // the last known good time is written
 	return errors.Join(errs...)
 }
 
@@ -331,7 +339,8 @@ func (d coreDiag) Segments(camera string, from, to time.Time) []diag.Segment {
 	segs := d.c.Store.Segments(camera, from, to)
 	out := make([]diag.Segment, len(segs))
 	for i, s := range segs {
-		out[i] = diag.Segment{Camera: s.Camera, Start: s.Start, End: s.End, Bytes: s.Bytes, File: s.File, Recording: s.Recording}
+		out[i] = diag.Segment{Camera: s.Camera, Start: s.Start, End: s.End, Bytes: s.Bytes, File: s.File, Recording: s.Recording,
+			ClockUnsynced: s.ClockUnsynced, ClockStepped: s.ClockStepped}
 	}
 	return out
 }

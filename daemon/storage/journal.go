@@ -11,7 +11,9 @@ import (
 //
 //	[0]     kind: 'O' segment opened, 'C' segment closed, 'D' segment deleted,
 //	        'E' segment holds an event (kept for the event retention)
-//	[1:4]   zero
+//	[1]     TimeFlags ('O': at the open; 'C': over the whole segment); zero
+//	        in journals written before the flags existed (and in 'D', 'E')
+//	[2:4]   zero
 //	[4:12]  start, Unix nanoseconds (names the segment and its file)
 //	[12:20] end, Unix nanoseconds ('C' only)
 //	[20:28] size in bytes ('C' only)
@@ -34,6 +36,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 type record struct {
 	kind       byte
+	flags      TimeFlags
 	start, end int64
 	size       int64
 }
@@ -41,6 +44,7 @@ type record struct {
 func (r record) append(b []byte) []byte {
 	var buf [recordSize]byte
 	buf[0] = r.kind
+	buf[1] = byte(r.flags & timeFlagsMask)
 	binary.LittleEndian.PutUint64(buf[4:], uint64(r.start))
 	binary.LittleEndian.PutUint64(buf[12:], uint64(r.end))
 	binary.LittleEndian.PutUint64(buf[20:], uint64(r.size))
@@ -54,6 +58,7 @@ func decodeRecord(b []byte) (record, bool) {
 	}
 	r := record{
 		kind:  b[0],
+		flags: TimeFlags(b[1]) & timeFlagsMask,
 		start: int64(binary.LittleEndian.Uint64(b[4:])),
 		end:   int64(binary.LittleEndian.Uint64(b[12:])),
 		size:  int64(binary.LittleEndian.Uint64(b[20:])),

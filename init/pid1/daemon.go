@@ -50,6 +50,11 @@ func (in *Init) daemonArgs() []string {
 	if in.settings.Listen != "" {
 		args[3] = in.settings.Listen
 	}
+	// On the box the daemon drives the system clock (daemon/timesync).
+	args = append(args, "-set-clock")
+	if in.settings.NTP != "" {
+		args = append(args, "-ntp", in.settings.NTP)
+	}
 	for _, c := range in.settings.Cameras {
 		args = append(args, "-camera", c.Flag())
 	}
