@@ -184,7 +184,16 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	// neither waits for the other (the recorder may wait on the disk).
 	pub := stream.New()
 	rc.pub = pub
-	pub.Add("live", cs.hub.Feed(spec.Name), liveQueue)
+	feed := cs.hub.Feed(spec.Name)
+	// A camera recorded all the time gives a new live viewer its first
+	// key frame from the segment being written (the page cache holds
+	// it): the feed keeps no GOP in the heap. Others keep it.
+	var gops live.GOPSource
+	if rc.rec != nil && spec.Recording == config.RecordContinuous {
+		gops = rc.rec
+	}
+	feed.SetSource(gops)
+	pub.Add("live", feed, liveQueue)
 	analyse := !(spec.NoMotion && spec.Recording != config.RecordMotion)
 	onSub := analyse && spec.SubURL != "" && !cs.noSub
 	switch {

@@ -99,6 +99,8 @@ type Recorder struct {
 
 	nalus     [][]byte
 	parts     [2][]byte // a fragment's header and samples, for one writev
+	gop       gopIndex  // where the current GOP's pictures are (ReadGOP)
+	readBuf   []byte    // ReadGOP's, during one call
 	lastAlarm time.Time
 	stats     Stats
 }
@@ -239,7 +241,9 @@ func (r *Recorder) WriteAccessUnit(au *media.AccessUnit) error {
 	if d := au.PTS - au.DTS; d > 0 && d < 10*time.Second {
 		cto = int32(ticks(d))
 	}
+	off := r.frag.PayloadSize()
 	r.frag.AddNALUs(r.stream.Codec, r.withParams(au), fmp4.Sample{Duration: dur, PTSOffset: cto, Key: au.Key})
+	r.gop.add(au, int64(off), r.frag.PayloadSize()-off, cto)
 	r.lastPos = pos
 	r.nextTick = pos + uint64(dur)
 	r.lastDTS = au.DTS
@@ -300,9 +304,15 @@ func (r *Recorder) flushFragment() {
 	r.parts[1] = r.frag.Payload()
 	end := r.segStart.Add(tickDur(r.fragBase + dur))
 	r.nextTick = max(r.nextTick, r.fragBase+dur)
+	payloadAt := r.seg.Size() + int64(len(r.parts[0]))
 	err := r.seg.AppendParts(r.parts[:], end)
 	r.parts = [2][]byte{}
 	r.frag.Reset()
+	if err != nil {
+		r.gop.reset()
+	} else {
+		r.gop.written(payloadAt)
+	}
 	if err != nil {
 		// The fragment is lost (the file was cut back to its last good
 		// fragment); the next one continues the segment.
@@ -343,6 +353,7 @@ func (r *Recorder) finishSegment() {
 	}
 	r.seg = nil
 	r.frag.Reset()
+	r.gop.reset()
 }
 
 // dropLostSegment ends the segment when its recording disk was lost
@@ -356,6 +367,7 @@ func (r *Recorder) dropLostSegment(err error) {
 	r.seg.Close(r.segStart.Add(tickDur(r.nextTick))) // fails fast: the disk is gone
 	r.seg = nil
 	r.frag.Reset()
+	r.gop.reset()
 	r.waitKey = true
 }
 
