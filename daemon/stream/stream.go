@@ -14,6 +14,7 @@
 package stream
 
 import (
+	"math/bits"
 	"sync"
 	"sync/atomic"
 
@@ -67,18 +68,51 @@ type shared struct {
 	refs atomic.Int32
 }
 
-var pool = sync.Pool{New: func() any { return new(shared) }}
+// The copies are pooled by size class (powers of two from 4 KiB): a pool
+// of one size would end up with every buffer as large as the largest key
+// frame of any camera, while most pictures are a tenth of that.
+const (
+	minClass = 12 // 4 KiB
+	classes  = 12 // up to 8 MiB; larger ones are not pooled
+)
+
+var pools [classes]sync.Pool
+
+// class is the size class of a copy of size bytes (classes: none).
+func class(size int) int {
+	c := max(bits.Len(uint(max(size, 1)-1)), minClass) - minClass
+	return min(c, classes)
+}
 
 func (s *shared) release() {
 	if s.refs.Add(-1) == 0 {
-		pool.Put(s)
+		if c := class(cap(s.buf)); c < classes && cap(s.buf) == 1<<(c+minClass) {
+			pools[c].Put(s)
+		}
 	}
 }
 
-// copyAU copies au's NAL units into one buffer (a pooled one, reused once
-// every reader is done with it); the publisher holds one reference.
+// copyAU copies au's NAL units into one buffer (a pooled one of its size
+// class, reused once every reader is done with it); the publisher holds
+// one reference.
 func copyAU(au *media.AccessUnit) *shared {
-	s := pool.Get().(*shared)
+	size := 0
+	for _, n := range au.NALUs {
+		size += len(n)
+	}
+	c := class(size)
+	var s *shared
+	if c < classes {
+		s, _ = pools[c].Get().(*shared)
+	}
+	if s == nil {
+		s = new(shared)
+		n := size
+		if c < classes {
+			n = 1 << (c + minClass)
+		}
+		s.buf = make([]byte, 0, n)
+	}
 	s.buf = au.CopyTo(&s.au, s.buf, 0)
 	s.refs.Store(1)
 	return s

@@ -156,3 +156,15 @@ func TestByteBound(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestSizeClass: a copy goes to the smallest power-of-two buffer from 4 KiB
+// that holds it; past 8 MiB it is not pooled.
+func TestSizeClass(t *testing.T) {
+	for _, tt := range []struct{ size, want int }{
+		{0, 0}, {1, 0}, {4096, 0}, {4097, 1}, {20 << 10, 3}, {8 << 20, 11}, {8<<20 + 1, classes},
+	} {
+		if got := class(tt.size); got != tt.want {
+			t.Errorf("class(%d) = %d, want %d", tt.size, got, tt.want)
+		}
+	}
+}
