@@ -1,6 +1,6 @@
 // Package stream is what every camera publishes: its stream (codec,
 // parameter sets, the wall-clock epoch of its timestamps) and its access
-// units, handed to each reader — the recorder's path (motion watcher,
+// units (and audio units, to readers whose sink is a media.AudioSink), handed to each reader — the recorder's path (motion watcher,
 // gate, recorder), the live hub, anything else — through a bounded queue
 // of its own, drained by a goroutine of its own.
 //
@@ -50,6 +50,7 @@ const (
 	kStart kind = iota
 	kAU
 	kEnd
+	kAudio
 )
 
 type item struct {
@@ -122,6 +123,7 @@ func copyAU(au *media.AccessUnit) *shared {
 type Reader struct {
 	name  string
 	sink  media.Sink
+	audio media.AudioSink // sink, when it takes audio
 	q     chan item
 	bytes atomic.Int64
 	limit int64
@@ -160,6 +162,13 @@ func (r *Reader) run() {
 			r.bytes.Add(-int64(it.size))
 		case kEnd:
 			r.sink.StreamEnded(it.err)
+		case kAudio:
+			u := media.AudioUnit{PTS: it.au.au.DTS, Data: it.au.au.NALUs[0]}
+			if r.audio.WriteAudio(&u) != nil {
+				r.errors.Add(1)
+			}
+			it.au.release()
+			r.bytes.Add(-int64(it.size))
 		}
 	}
 }
@@ -178,6 +187,7 @@ type Publisher struct {
 	gen     uint64 // counts streams; 0: none yet
 	live    bool   // a stream is running
 	closed  bool
+	one     [1][]byte // WriteAudio's unit as one NAL unit, for copyAU
 }
 
 // New returns a publisher without readers.
@@ -194,6 +204,7 @@ func (p *Publisher) Add(name string, sink media.Sink, opt ReaderOptions) *Reader
 	}
 	// Room for an end and a start beside the access units.
 	r := &Reader{name: name, sink: sink, q: make(chan item, opt.Queue+2), limit: int64(opt.Bytes), done: make(chan struct{})}
+	r.audio, _ = sink.(media.AudioSink)
 	go r.run()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -325,6 +336,40 @@ func (p *Publisher) WriteAccessUnit(au *media.AccessUnit) error {
 	}
 	if sh != nil {
 		sh.release() // the publisher's reference
+	}
+	return nil
+}
+
+// WriteAudio implements media.AudioSink: the unit goes to each reader whose
+// sink takes audio and that has the stream running (it follows the
+// pictures: none before its first key frame, none while it is cut), in
+// the same queue as the pictures, so it never blocks on a reader either.
+func (p *Publisher) WriteAudio(u *media.AudioUnit) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.live || p.stream.Audio == nil {
+		return nil
+	}
+	var sh *shared
+	for _, r := range p.readers {
+		if r.audio == nil || r.gen != p.gen || !r.open || r.waitKey {
+			continue
+		}
+		if !r.room(1, len(u.Data)) {
+			r.dropped.Add(1)
+			continue
+		}
+		if sh == nil {
+			p.one[0] = u.Data
+			sh = copyAU(&media.AccessUnit{DTS: u.PTS, PTS: u.PTS, NALUs: p.one[:]})
+			p.one[0] = nil
+		}
+		r.bytes.Add(int64(len(u.Data)))
+		sh.refs.Add(1)
+		r.q <- item{kind: kAudio, au: sh, size: len(u.Data)}
+	}
+	if sh != nil {
+		sh.release()
 	}
 	return nil
 }
