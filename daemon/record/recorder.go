@@ -34,6 +34,11 @@ type Options struct {
 	// (the next starts at the next key frame); smaller jumps become the
 	// duration of the sample before them. Default 5 s.
 	MaxGap time.Duration
+	// Audio records the camera's sound (media.Stream.Audio) as a second
+	// track of the same segments: AAC as it comes, G.711 as 16-bit LPCM.
+	// Off: the segments have video only (the camera's switch "Ghi âm
+	// thanh / Record audio", off by default).
+	Audio bool
 	// Events receives disk_error events (at most one a minute).
 	Events events.Publisher
 	// Logf logs; nil discards.
@@ -100,7 +105,13 @@ type Recorder struct {
 	armedGen uint64
 
 	nalus     [][]byte
-	parts     [2][]byte // a fragment's header and samples, for one writev
+	parts     [3][]byte // a fragment's header, video and audio samples, for one writev
+
+	// The audio track (r.stream.Audio != nil): its samples wait in afrag
+	// and go out in the next fragment, in the audio's timescale.
+	afrag fmp4.FragmentBuilder
+	aBase uint64 // segment tick (audio timescale) of afrag's first sample
+	aNext uint64 // just past the last audio sample added
 	gop       gopIndex  // where the current GOP's pictures are (ReadGOP)
 	readBuf   []byte    // ReadGOP's, during one call
 	lastAlarm time.Time
@@ -144,6 +155,12 @@ func (r *Recorder) StreamStarted(s media.Stream) error {
 	r.stream.VPS = bytes.Clone(s.VPS)
 	r.stream.SPS = bytes.Clone(s.SPS)
 	r.stream.PPS = bytes.Clone(s.PPS)
+	r.stream.Audio = nil
+	if r.opts.Audio && s.Audio != nil {
+		a := *s.Audio
+		a.Config = bytes.Clone(a.Config)
+		r.stream.Audio = &a
+	}
 	r.ready = false
 	r.waitKey = true
 	if s.Codec != media.H264 && s.Codec != media.H265 {
@@ -253,6 +270,53 @@ func (r *Recorder) WriteAccessUnit(au *media.AccessUnit) error {
 	return nil
 }
 
+// maxAudioSamples bounds the sound waiting for the next fragment (the
+// pictures stopped: the fragment comes with the next one, or never).
+const maxAudioSamples = 1000
+
+// audioGap: sound this much later than where the track is goes in after a
+// silence (the sample before it lasts longer); less is jitter, and the
+// samples stay back to back.
+const audioGap = 100 * time.Millisecond
+
+// WriteAudio implements media.AudioSink: with Options.Audio, the sound
+// goes into the segment being written, in the next fragment beside the
+// pictures; sound before the segment's first picture, or while no segment
+// is open, is dropped.
+func (r *Recorder) WriteAudio(u *media.AudioUnit) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.stream.Audio
+	if a == nil || r.seg == nil || len(u.Data) == 0 || r.afrag.Len() >= maxAudioSamples {
+		return nil
+	}
+	pos := u.PTS - r.segDTS0
+	if pos < 0 {
+		return nil
+	}
+	rate := uint64(a.SampleRate)
+	tick := uint64(pos) / 1000 * rate / 1000000 // µs * rate / 1e6
+	n := a.Samples(u)
+	if n <= 0 {
+		return nil
+	}
+	if r.afrag.Len() == 0 {
+		r.aBase = max(tick, r.aNext)
+		r.aNext = r.aBase
+	} else if gap := uint64(audioGap) / 1000 * rate / 1000000; tick > r.aNext+gap {
+		r.afrag.SetLastDuration(r.afrag.LastDuration() + uint32(tick-r.aNext))
+		r.aNext = tick
+	}
+	s := fmp4.Sample{Duration: uint32(n), Key: true}
+	if a.Codec == media.AAC {
+		r.afrag.AddSample(u.Data, s)
+	} else {
+		r.afrag.AddLPCM(u.Data, a.Codec, s)
+	}
+	r.aNext += uint64(n)
+	return nil
+}
+
 // StreamEnded writes what is buffered and closes the segment.
 func (r *Recorder) StreamEnded(err error) {
 	r.mu.Lock()
@@ -287,6 +351,8 @@ func (r *Recorder) startSegment(au *media.AccessUnit) bool {
 	r.seq = 0
 	r.lastPos, r.nextTick, r.unsynced = 0, 0, 0
 	r.frag.Reset()
+	r.afrag.Reset()
+	r.aNext = 0
 	r.stats.Segments++
 	return true
 }
@@ -302,14 +368,16 @@ func (r *Recorder) flushFragment() {
 	dur := r.frag.Duration()
 	// The moof and the samples go out with one writev: the fragment is
 	// never copied into a second buffer.
-	r.parts[0] = r.frag.Header(r.seq, r.fragBase)
+	r.parts[0] = r.frag.HeaderAV(r.seq, r.fragBase, &r.afrag, r.aBase)
 	r.parts[1] = r.frag.Payload()
+	r.parts[2] = r.afrag.Payload()
 	end := r.segStart.Add(tickDur(r.fragBase + dur))
 	r.nextTick = max(r.nextTick, r.fragBase+dur)
 	payloadAt := r.seg.Size() + int64(len(r.parts[0]))
 	err := r.seg.AppendParts(r.parts[:], end)
-	r.parts = [2][]byte{}
+	r.parts = [3][]byte{}
 	r.frag.Reset()
+	r.afrag.Reset()
 	if err != nil {
 		r.gop.reset()
 	} else {
