@@ -360,7 +360,7 @@ type receiver struct {
 	payloadType uint8
 	emit        func(ts uint32, nalus [][]byte)
 
-	audio  *audioDepacketizer // nil without sound
+	audio *audioDepacketizer // nil without sound
 
 	mu     sync.Mutex // gortsplib's reader goroutine vs. the end of the session
 	closed bool

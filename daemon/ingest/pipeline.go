@@ -44,7 +44,7 @@ type pipeline struct {
 
 	audio       *media.Audio  // the camera's sound, nil without
 	audioSlewer *clock.Slewer // its RTP clock onto the box's, per stream
-	aunit  media.AudioUnit
+	aunit       media.AudioUnit
 
 	au  media.AccessUnit
 	out [][]byte

@@ -104,16 +104,16 @@ type Recorder struct {
 	timerGen uint64
 	armedGen uint64
 
-	nalus     [][]byte
-	parts     [3][]byte // a fragment's header, video and audio samples, for one writev
+	nalus [][]byte
+	parts [3][]byte // a fragment's header, video and audio samples, for one writev
 
 	// The audio track (r.stream.Audio != nil): its samples wait in afrag
 	// and go out in the next fragment, in the audio's timescale.
-	afrag fmp4.FragmentBuilder
-	aBase uint64 // segment tick (audio timescale) of afrag's first sample
-	aNext uint64 // just past the last audio sample added
-	gop       gopIndex  // where the current GOP's pictures are (ReadGOP)
-	readBuf   []byte    // ReadGOP's, during one call
+	afrag     fmp4.FragmentBuilder
+	aBase     uint64   // segment tick (audio timescale) of afrag's first sample
+	aNext     uint64   // just past the last audio sample added
+	gop       gopIndex // where the current GOP's pictures are (ReadGOP)
+	readBuf   []byte   // ReadGOP's, during one call
 	lastAlarm time.Time
 	stats     Stats
 }
