@@ -51,7 +51,11 @@ func LoadAudioClip(path string, codec AudioCodec) (*AudioClip, error) {
 	}
 	switch codec {
 	case AudioPCMA, AudioPCMU:
-		c := &AudioClip{Format: &format.G711{MULaw: codec == AudioPCMU, SampleRate: 8000, ChannelCount: 1}, UnitSamples: g711Unit, Rate: 8000}
+		pt := uint8(8) // the static RTP payload types: 8 PCMA, 0 PCMU
+		if codec == AudioPCMU {
+			pt = 0
+		}
+		c := &AudioClip{Format: &format.G711{PayloadTyp: pt, MULaw: codec == AudioPCMU, SampleRate: 8000, ChannelCount: 1}, UnitSamples: g711Unit, Rate: 8000}
 		for len(b) >= g711Unit {
 			c.Payloads = append(c.Payloads, b[:g711Unit:g711Unit])
 			b = b[g711Unit:]
