@@ -132,9 +132,9 @@ func (s *Server) storeError(w http.ResponseWriter, rc *reqCtx, err error) {
 // cameraView is a camera as one user may see it.
 type cameraView struct {
 	CameraState
-	Name      string          `json:"name"`
-	Household string          `json:"household,omitempty"`
-	Video     bool            `json:"video"` // the user may watch it
+	Name      string `json:"name"`
+	Household string `json:"household,omitempty"`
+	Video     bool   `json:"video"` // the user may watch it
 	// RecordAudio: the camera's sound is recorded; everyone who sees the
 	// camera is told (households included).
 	RecordAudio bool            `json:"recordAudio,omitempty"`
