@@ -55,7 +55,7 @@ const (
 
 type item struct {
 	kind   kind
-	stream media.Stream
+	stream *media.Stream // kStart's (shared, never changed: a queue slot stays small)
 	au     *shared
 	err    error
 	size   int
@@ -150,7 +150,7 @@ func (r *Reader) run() {
 	for it := range r.q {
 		switch it.kind {
 		case kStart:
-			if r.sink.StreamStarted(it.stream) != nil {
+			if r.sink.StreamStarted(*it.stream) != nil {
 				r.errors.Add(1)
 			}
 		case kAU:
@@ -184,8 +184,9 @@ type Publisher struct {
 	mu      sync.Mutex
 	readers []*Reader
 	stream  media.Stream
-	gen     uint64 // counts streams; 0: none yet
-	live    bool   // a stream is running
+	started *media.Stream // a copy of stream for the readers' queues
+	gen     uint64        // counts streams; 0: none yet
+	live    bool          // a stream is running
 	closed  bool
 	one     [1][]byte // WriteAudio's unit as one NAL unit, for copyAU
 }
@@ -282,6 +283,7 @@ func (p *Publisher) StreamStarted(s media.Stream) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stream, p.live = s, true
+	p.started = &s
 	p.gen++
 	return nil
 }
@@ -326,7 +328,7 @@ func (p *Publisher) WriteAccessUnit(au *media.AccessUnit) error {
 			if r.open {
 				r.q <- item{kind: kEnd}
 			}
-			r.q <- item{kind: kStart, stream: p.stream}
+			r.q <- item{kind: kStart, stream: p.started}
 			r.gen, r.open = p.gen, true
 		}
 		r.waitKey = false
