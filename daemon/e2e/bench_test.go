@@ -116,7 +116,7 @@ func benchRecordSub(t *testing.T, n int, d time.Duration, sub bool, daemonArgs .
 		}
 	}
 	dm := startDaemon(t, data, freePort(t), daemonArgs, camArgs...)
-	dm.waitRecording(t, time.Now(), 20*time.Second, names...)
+	dm.waitRecording(t, time.Now(), max(20*time.Second, time.Duration(n)*time.Second/2), names...)
 	time.Sleep(3 * time.Second) // warm-up: buffers grown, first segments open
 
 	pid := dm.cmd.Process.Pid
