@@ -1,6 +1,6 @@
 // Package record turns a camera's access units into fragmented MP4 segment
 // files in a storage.Store: a segment about every minute, cut at a key
-// frame; a fragment (moof+mdat, one writev) about every half second; fsync often
+// frame; a fragment (moof+mdat, one writev) about every quarter second; fsync often
 // enough that a power cut loses at most Options.MaxLoss of video. It never
 // transcodes.
 package record
@@ -24,9 +24,10 @@ type Options struct {
 	// much video; default 60 s.
 	SegmentDuration time.Duration
 	// FragmentDuration: a fragment is written after this much video;
-	// default MaxLoss/4 (500 ms), at most MaxLoss/2. The fragment being
-	// built is the recorder's memory (a 4 Mbit/s camera: ~300 KB at
-	// 500 ms); fsyncs follow MaxLoss, not the fragment.
+	// default MaxLoss/8 (250 ms), at most MaxLoss/2. The fragment being
+	// built is the recorder's memory (a 4 Mbit/s camera: a key frame and
+	// ~125 KB at 250 ms, ~400 KB at 1 s); a fragment costs ~100 bytes of
+	// moof and one writev, and fsyncs follow MaxLoss, not the fragment.
 	FragmentDuration time.Duration
 	// MaxLoss is the most video a power cut may lose; default 2 s.
 	MaxLoss time.Duration
@@ -53,7 +54,7 @@ func (o *Options) defaults() {
 		o.MaxLoss = 2 * time.Second
 	}
 	if o.FragmentDuration <= 0 {
-		o.FragmentDuration = o.MaxLoss / 4
+		o.FragmentDuration = o.MaxLoss / 8
 	}
 	o.FragmentDuration = min(o.FragmentDuration, o.MaxLoss/2)
 	if o.MaxGap <= 0 {
