@@ -38,14 +38,7 @@ func TestRecordBench(t *testing.T) {
 	if spec == "" {
 		t.Skip("set MATTHAN_BENCH_RECORD=16,64 to run (make bench-record)")
 	}
-	secs := 60.0
-	if s := os.Getenv("MATTHAN_BENCH_SECONDS"); s != "" {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v <= 0 {
-			t.Fatalf("MATTHAN_BENCH_SECONDS=%q", s)
-		}
-		secs = v
-	}
+	secs := benchSeconds(t)
 	var overhead float64
 	for _, f := range strings.Split(spec, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -78,6 +71,18 @@ func TestMemoryBench(t *testing.T) {
 	if os.Getenv("MATTHAN_BENCH_MEMORY") == "" {
 		t.Skip("set MATTHAN_BENCH_MEMORY=1 to run (make bench-memory)")
 	}
+	secs := benchSeconds(t)
+	d := time.Duration(secs * float64(time.Second))
+	_, rss, _ := benchRecord(t, 16, d, "-no-motion")
+	fmt.Printf("BENCH rss_record_only_16_mb %.1f MB\n", rss)
+	for _, n := range []int{16, 64} {
+		_, rss, _ := benchRecordSub(t, n, d, true)
+		fmt.Printf("BENCH rss_box_%d_mb %.1f MB\n", n, rss)
+	}
+}
+
+// benchSeconds is MATTHAN_BENCH_SECONDS (default 60).
+func benchSeconds(t *testing.T) float64 {
 	secs := 60.0
 	if s := os.Getenv("MATTHAN_BENCH_SECONDS"); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
@@ -86,13 +91,7 @@ func TestMemoryBench(t *testing.T) {
 		}
 		secs = v
 	}
-	d := time.Duration(secs * float64(time.Second))
-	_, rss, _ := benchRecord(t, 16, d, "-no-motion")
-	fmt.Printf("BENCH rss_record_only_16_mb %.1f MB\n", rss)
-	for _, n := range []int{16, 64} {
-		_, rss, _ := benchRecordSub(t, n, d, true)
-		fmt.Printf("BENCH rss_box_%d_mb %.1f MB\n", n, rss)
-	}
+	return secs
 }
 
 func benchRecord(t *testing.T, n int, d time.Duration, daemonArgs ...string) (cpuPct, rssMB, overhead float64) {

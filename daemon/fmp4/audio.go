@@ -71,13 +71,7 @@ func writeAudioTrak(w *boxWriter, a *media.Audio) error {
 	w.openFull("smhd", 0, 0)
 	w.u32(0) // balance, reserved
 	w.close()
-	w.open("dinf")
-	w.openFull("dref", 0, 0)
-	w.u32(1)
-	w.openFull("url ", 0, 1)
-	w.close()
-	w.close()
-	w.close()
+	writeDinf(w)
 	w.open("stbl")
 	w.openFull("stsd", 0, 0)
 	w.u32(1)
@@ -95,19 +89,7 @@ func writeAudioTrak(w *boxWriter, a *media.Audio) error {
 	}
 	w.close() // sample entry
 	w.close() // stsd
-	for _, typ := range []string{"stts", "stsc", "stco"} {
-		w.openFull(typ, 0, 0)
-		w.u32(0)
-		w.close()
-	}
-	w.openFull("stsz", 0, 0)
-	w.u32(0)
-	w.u32(0)
-	w.close()
-	w.close() // stbl
-	w.close() // minf
-	w.close() // mdia
-	w.close() // trak
+	closeTrak(w)
 	return nil
 }
 

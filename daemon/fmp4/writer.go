@@ -158,13 +158,7 @@ func AppendInitSegment(dst []byte, s media.Stream) ([]byte, error) {
 	w.openFull("vmhd", 0, 1)
 	w.zeros(8)
 	w.close()
-	w.open("dinf")
-	w.openFull("dref", 0, 0)
-	w.u32(1)
-	w.openFull("url ", 0, 1)
-	w.close()
-	w.close()
-	w.close()
+	writeDinf(&w)
 	w.open("stbl")
 	w.openFull("stsd", 0, 0)
 	w.u32(1)
@@ -172,19 +166,7 @@ func AppendInitSegment(dst []byte, s media.Stream) ([]byte, error) {
 		return dst, err
 	}
 	w.close()
-	for _, typ := range []string{"stts", "stsc", "stco"} {
-		w.openFull(typ, 0, 0)
-		w.u32(0)
-		w.close()
-	}
-	w.openFull("stsz", 0, 0)
-	w.u32(0)
-	w.u32(0)
-	w.close()
-	w.close() // stbl
-	w.close() // minf
-	w.close() // mdia
-	w.close() // trak
+	closeTrak(&w)
 	if s.Audio != nil {
 		if err := writeAudioTrak(&w, s.Audio); err != nil {
 			return dst, err
@@ -211,6 +193,35 @@ func AppendInitSegment(dst []byte, s media.Stream) ([]byte, error) {
 	w.close()
 	w.close() // moov
 	return w.b, nil
+}
+
+// writeDinf writes a data information box: the samples are in this file.
+func writeDinf(w *boxWriter) {
+	w.open("dinf")
+	w.openFull("dref", 0, 0)
+	w.u32(1)
+	w.openFull("url ", 0, 1)
+	w.close()
+	w.close()
+	w.close()
+}
+
+// closeTrak writes a fragmented file's empty sample tables (the samples
+// are in the fragments) and closes stbl, minf, mdia and trak.
+func closeTrak(w *boxWriter) {
+	for _, typ := range []string{"stts", "stsc", "stco"} {
+		w.openFull(typ, 0, 0)
+		w.u32(0)
+		w.close()
+	}
+	w.openFull("stsz", 0, 0)
+	w.u32(0)
+	w.u32(0)
+	w.close()
+	w.close() // stbl
+	w.close() // minf
+	w.close() // mdia
+	w.close() // trak
 }
 
 func writeSampleEntry(w *boxWriter, s media.Stream, info ParamInfo) error {
