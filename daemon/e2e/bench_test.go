@@ -89,8 +89,9 @@ func waitStarted(t *testing.T, dm *daemon, since time.Time, within time.Duration
 	deadline := time.Now().Add(within)
 	for {
 		var late []string
+		cams := dm.cameras(t)
 		for _, n := range names {
-			if c := dm.cameras(t)[n]; !c.Stats.LastPicture.After(since) {
+			if c := cams[n]; !c.Stats.LastPicture.After(since) {
 				late = append(late, n)
 			}
 		}
