@@ -1,9 +1,12 @@
 // Package live turns a camera's access units into fragmented MP4 for the
-// browser's Media Source Extensions, without transcoding. A Hub keeps, per
-// camera, the init segment and every fragment since the last key frame, so a
-// new viewer starts at once from that key frame; then it follows the camera
-// frame by frame (one fragment per picture, for low latency). Slow viewers
-// skip to the next key frame instead of holding the camera back.
+// browser's Media Source Extensions, without transcoding. A new viewer
+// starts at once from the last key frame: a camera recorded all the time
+// gets the pictures since then from the segment being written (its
+// GOPSource, the recorder: the page cache holds them), any other keeps them
+// in the heap (sub streams: a fraction of a main stream's). Then the viewer
+// follows the camera frame by frame (one fragment per picture, for low
+// latency). Slow viewers skip to the next key frame instead of holding the
+// camera back.
 package live
 
 import (
@@ -121,9 +124,10 @@ func (s *Subscription) Close() {
 		delete(s.feed.subs, s)
 		close(s.C)
 		if len(s.feed.subs) == 0 && s.feed.source != nil {
-			// Nobody watches: the builder's arena (a key frame's size) is
-			// not kept for the next viewer.
+			// Nobody watches: the builder's arena (a key frame's size) and
+			// the GOP arena are not kept for the next viewer.
 			s.feed.fb = fmp4.FragmentBuilder{}
+			s.feed.gop.free()
 		}
 	}
 }
@@ -476,7 +480,10 @@ func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 	hdr := f.fb.Header(f.seq, uint64(max(0, durTicks(au.DTS))))
 	payload := f.fb.Payload()
 	var frag []byte
-	cached := f.source == nil && f.gop.fits(len(hdr)+len(payload))
+	// With a source, the arena serves only while someone watches (the
+	// fragments are built in place, one allocation a GOP, not a picture);
+	// it is given back when the last viewer leaves.
+	cached := (f.source == nil || watched) && f.gop.fits(len(hdr)+len(payload))
 	switch {
 	case cached:
 		frag = f.gop.add(hdr, payload, au.Key, au.DTS)
