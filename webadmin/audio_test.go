@@ -39,38 +39,10 @@ func TestRecordAudioSwitch(t *testing.T) {
 // testSoundSegment is testFragSegment with a sound track: 8 kHz G.711
 // recorded as LPCM, or 16 kHz AAC.
 func testSoundSegment(aac bool) []byte {
-	st := media.Stream{Codec: media.H264,
-		SPS:   []byte{0x67, 0x42, 0xc0, 0x0a, 0xd9, 0x11, 0x0f, 0x40, 0x00, 0x00, 0x03, 0x00, 0x40, 0x00, 0x00, 0x0c, 0x83, 0xc4, 0x89, 0x60},
-		PPS:   []byte{0x68, 0xce, 0x3c, 0x80},
-		Audio: &media.Audio{Codec: media.PCMA, SampleRate: 8000, Channels: 1}}
 	if aac {
-		st.Audio = &media.Audio{Codec: media.AAC, SampleRate: 16000, Channels: 1, Config: []byte{0x14, 0x08}}
+		return buildTestSegment(&media.Audio{Codec: media.AAC, SampleRate: 16000, Channels: 1, Config: []byte{0x14, 0x08}})
 	}
-	b, err := fmp4.InitSegment(st)
-	if err != nil {
-		panic(err)
-	}
-	var fb, ab fmp4.FragmentBuilder
-	for f := range 10 {
-		fb.Reset()
-		ab.Reset()
-		for i := range 25 {
-			key := i == 0 && f%2 == 0
-			nal := []byte{0x41, 0x9a, byte(f), byte(i)}
-			if key {
-				nal[0] = 0x65
-			}
-			fb.AddNALUs(media.H264, [][]byte{nal}, fmp4.Sample{Duration: fmp4.Timescale / 25, Key: key})
-			if aac {
-				ab.AddSample([]byte{0x21, byte(i)}, fmp4.Sample{Duration: 640, Key: true})
-			} else {
-				ab.AddLPCM([]byte{0xd5, byte(i)}, media.PCMA, fmp4.Sample{Duration: 320, Key: true})
-			}
-		}
-		rate := uint64(st.Audio.SampleRate)
-		b = append(append(append(b, fb.HeaderAV(uint32(f+1), uint64(f)*fmp4.Timescale, &ab, uint64(f)*rate)...), fb.Payload()...), ab.Payload()...)
-	}
-	return b
+	return buildTestSegment(&media.Audio{Codec: media.PCMA, SampleRate: 8000, Channels: 1})
 }
 
 // TestPlaybackSound: a recording's AAC sound goes to the page as it is

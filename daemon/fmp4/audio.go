@@ -52,21 +52,7 @@ func writeAudioTrak(w *boxWriter, a *media.Audio) error {
 	w.u32(0) // height
 	w.close()
 
-	w.open("mdia")
-	w.openFull("mdhd", 0, 0)
-	w.u32(0)
-	w.u32(0)
-	w.u32(uint32(a.SampleRate))
-	w.u32(0)
-	w.u16(0x55c4) // "und"
-	w.u16(0)
-	w.close()
-	w.openFull("hdlr", 0, 0)
-	w.u32(0)
-	w.bytes([]byte("soun"))
-	w.zeros(12)
-	w.bytes([]byte("SoundHandler\x00"))
-	w.close()
+	openMdia(w, uint32(a.SampleRate), "soun", "SoundHandler")
 	w.open("minf")
 	w.openFull("smhd", 0, 0)
 	w.u32(0) // balance, reserved

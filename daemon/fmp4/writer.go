@@ -139,21 +139,7 @@ func AppendInitSegment(dst []byte, s media.Stream) ([]byte, error) {
 	w.u32(uint32(info.Height) << 16)
 	w.close()
 
-	w.open("mdia")
-	w.openFull("mdhd", 0, 0)
-	w.u32(0)
-	w.u32(0)
-	w.u32(Timescale)
-	w.u32(0)
-	w.u16(0x55c4) // "und"
-	w.u16(0)
-	w.close()
-	w.openFull("hdlr", 0, 0)
-	w.u32(0)
-	w.bytes([]byte("vide"))
-	w.zeros(12)
-	w.bytes([]byte("VideoHandler\x00"))
-	w.close()
+	openMdia(&w, Timescale, "vide", "VideoHandler")
 	w.open("minf")
 	w.openFull("vmhd", 0, 1)
 	w.zeros(8)
@@ -193,6 +179,26 @@ func AppendInitSegment(dst []byte, s media.Stream) ([]byte, error) {
 	w.close()
 	w.close() // moov
 	return w.b, nil
+}
+
+// openMdia opens a track's mdia and writes its mdhd (timescale, language
+// undetermined) and hdlr (handler type and name).
+func openMdia(w *boxWriter, timescale uint32, handler, name string) {
+	w.open("mdia")
+	w.openFull("mdhd", 0, 0)
+	w.u32(0)
+	w.u32(0)
+	w.u32(timescale)
+	w.u32(0)
+	w.u16(0x55c4) // "und"
+	w.u16(0)
+	w.close()
+	w.openFull("hdlr", 0, 0)
+	w.u32(0)
+	w.bytes([]byte(handler))
+	w.zeros(12)
+	w.bytes([]byte(name + "\x00"))
+	w.close()
 }
 
 // writeDinf writes a data information box: the samples are in this file.
