@@ -99,6 +99,7 @@ type Recorder struct {
 	lastPos  uint64 // segment tick of the last sample added
 	nextTick uint64 // segment tick just past the last sample (provisional)
 	lastDTS  time.Duration
+	lastDur  uint32 // ticks between the last two pictures
 	unsynced uint64 // ticks written but not fsynced
 
 	timer    *time.Timer
@@ -227,13 +228,14 @@ func (r *Recorder) WriteAccessUnit(au *media.AccessUnit) error {
 		}
 		if r.frag.Len() > 0 {
 			r.frag.SetLastDuration(uint32(pos - r.lastPos))
+			r.lastDur = uint32(pos - r.lastPos)
 		} else {
 			pos = max(pos, r.nextTick) // the previous fragment is out with a provisional duration
 		}
 		r.nextTick = pos
 		if au.Key && (tickDur(pos) >= r.opts.SegmentDuration || r.seg.Elsewhere()) || r.seg.Size() > storage.MaxSegmentBytes/2 {
 			r.finishSegment()
-		} else if r.frag.Len() > 0 && tickDur(pos-r.fragBase) >= r.opts.FragmentDuration {
+		} else if r.frag.Len() > 0 && (au.Key || tickDur(pos-r.fragBase) >= r.opts.FragmentDuration) {
 			r.flushFragment()
 		}
 	}
@@ -255,6 +257,9 @@ func (r *Recorder) WriteAccessUnit(au *media.AccessUnit) error {
 	}
 	dur := r.frag.LastDuration()
 	if dur == 0 {
+		dur = r.lastDur // a fragment's first picture: as long as the last one
+	}
+	if dur == 0 {
 		dur = fmp4.Timescale / 25
 	}
 	cto := int32(0)
@@ -264,6 +269,12 @@ func (r *Recorder) WriteAccessUnit(au *media.AccessUnit) error {
 	off := r.frag.PayloadSize()
 	r.frag.AddNALUs(r.stream.Codec, r.withParams(au), fmp4.Sample{Duration: dur, PTSOffset: cto, Key: au.Key})
 	r.gop.add(au, int64(off), r.frag.PayloadSize()-off, cto)
+	if au.Key {
+		// A key frame is a fragment of its own: the buffer never holds a
+		// key frame and a quarter second of pictures after it (a key
+		// frame is several pictures' worth).
+		r.flushFragment()
+	}
 	r.lastPos = pos
 	r.nextTick = pos + uint64(dur)
 	r.lastDTS = au.DTS
@@ -350,7 +361,7 @@ func (r *Recorder) startSegment(au *media.AccessUnit) bool {
 	r.segStart = w.Start()
 	r.segDTS0 = au.DTS
 	r.seq = 0
-	r.lastPos, r.nextTick, r.unsynced = 0, 0, 0
+	r.lastPos, r.nextTick, r.unsynced, r.lastDur = 0, 0, 0, 0
 	r.frag.Reset()
 	r.afrag.Reset()
 	r.aNext = 0
