@@ -12,17 +12,23 @@ import (
 
 // testFragSegment is a 10 s segment as the recorder writes it: one fragment
 // a second of 25 pictures, a key frame every 2 s (fragments 0, 2, 4, ...).
-var testFragSegment = func() []byte {
+var testFragSegment = buildTestSegment(nil)
+
+// buildTestSegment makes testFragSegment, with a sound track when audio is
+// set (each picture's worth of it: 1/25 s).
+func buildTestSegment(audio *media.Audio) []byte {
 	st := media.Stream{Codec: media.H264,
-		SPS: []byte{0x67, 0x42, 0xc0, 0x0a, 0xd9, 0x11, 0x0f, 0x40, 0x00, 0x00, 0x03, 0x00, 0x40, 0x00, 0x00, 0x0c, 0x83, 0xc4, 0x89, 0x60},
-		PPS: []byte{0x68, 0xce, 0x3c, 0x80}}
+		SPS:   []byte{0x67, 0x42, 0xc0, 0x0a, 0xd9, 0x11, 0x0f, 0x40, 0x00, 0x00, 0x03, 0x00, 0x40, 0x00, 0x00, 0x0c, 0x83, 0xc4, 0x89, 0x60},
+		PPS:   []byte{0x68, 0xce, 0x3c, 0x80},
+		Audio: audio}
 	b, err := fmp4.InitSegment(st)
 	if err != nil {
 		panic(err)
 	}
-	var fb fmp4.FragmentBuilder
+	var fb, ab fmp4.FragmentBuilder
 	for f := range 10 {
 		fb.Reset()
+		ab.Reset()
 		for i := range 25 {
 			key := i == 0 && f%2 == 0
 			nal := []byte{0x41, 0x9a, byte(f), byte(i)}
@@ -30,11 +36,22 @@ var testFragSegment = func() []byte {
 				nal[0] = 0x65
 			}
 			fb.AddNALUs(media.H264, [][]byte{nal}, fmp4.Sample{Duration: fmp4.Timescale / 25, Key: key})
+			switch {
+			case audio == nil:
+			case audio.Codec == media.AAC:
+				ab.AddSample([]byte{0x21, byte(i)}, fmp4.Sample{Duration: uint32(audio.SampleRate / 25), Key: true})
+			default:
+				ab.AddLPCM([]byte{0xd5, byte(i)}, audio.Codec, fmp4.Sample{Duration: uint32(audio.SampleRate / 25), Key: true})
+			}
 		}
-		b = append(b, fb.Encode(uint32(f+1), uint64(f)*fmp4.Timescale)...)
+		var rate uint64
+		if audio != nil {
+			rate = uint64(audio.SampleRate)
+		}
+		b = append(append(append(b, fb.HeaderAV(uint32(f+1), uint64(f)*fmp4.Timescale, &ab, uint64(f)*rate)...), fb.Payload()...), ab.Payload()...)
 	}
 	return b
-}()
+}
 
 func TestFragRangeStartsAtKeyFrame(t *testing.T) {
 	l, err := fmp4.ScanSegment(bytes.NewReader(testFragSegment), int64(len(testFragSegment)))

@@ -78,6 +78,9 @@ type Manifest struct {
 	// off. Absent when the clock was synchronised throughout (and in
 	// manifests made before the box knew).
 	ClockUnsynced []Interval `json:"clockUnsynced,omitempty"`
+	// Tracks are the file's tracks: the video, and the sound when the
+	// camera's sound was recorded.
+	Tracks []Track `json:"tracks,omitempty"`
 }
 
 // Coverage is what an export holds: its intervals, and those of them
@@ -85,6 +88,15 @@ type Manifest struct {
 type Coverage struct {
 	Intervals     []Interval
 	ClockUnsynced []Interval
+}
+
+// Track is one track of an exported file.
+type Track struct {
+	Kind  string `json:"kind"`  // "video" or "audio"
+	Codec string `json:"codec"` // MP4 sample entry: avc1, hvc1, mp4a (AAC), sowt (16-bit LPCM from G.711)
+	// SampleRate is the audio's (Hz).
+	SampleRate int `json:"sampleRate,omitempty"`
+	Channels   int `json:"channels,omitempty"`
 }
 
 // DefaultZoneName is the box's time zone unless configured otherwise.

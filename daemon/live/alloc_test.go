@@ -61,12 +61,18 @@ func TestWriteAccessUnitAllocs(t *testing.T) {
 		viewer     bool
 		maxPerGOP  float64
 		maxPerPict float64
+		source     bool
 	}{
-		{"no viewer", false, 0, 0},
-		{"one viewer", true, 2, 0},
+		{"no viewer", false, 0, 0, false},
+		{"one viewer", true, 2, 0, false},
+		{"GOP from a source, no viewer", false, 0, 0, true},
+		{"GOP from a source, one viewer", true, 2, 0, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLoopedFeed(t)
+			if tt.source {
+				l.f.SetSource(noGOP{})
+			}
 			var sub *Subscription
 			if tt.viewer {
 				var err error
@@ -102,6 +108,14 @@ func TestWriteAccessUnitAllocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noGOP is a GOP source that has none (the viewer starts at the next key
+// frame).
+type noGOP struct{}
+
+func (noGOP) ReadGOP(time.Duration, func(dts, cto time.Duration, key bool, data []byte)) (int, error) {
+	return 0, nil
 }
 
 func subscribeFeed(f *Feed) (*Subscription, error) { return f.subscribe(), nil }
