@@ -1,0 +1,198 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/matthan/matthan/daemon/live"
+)
+
+// session is one browser page's peer connection and its cameras' queues.
+type session struct {
+	srv    *Server
+	user   string
+	tracks int
+
+	pc        *pion.PeerConnection
+	vids      []*videoTrack
+	connected chan struct{} // closed once ICE and DTLS are up
+	connOnce  sync.Once
+
+	closeOnce sync.Once
+	done      chan struct{} // closed by close
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // the forwarders
+}
+
+// subscribe opens camera's feed (its sub stream first when sub) and peeks
+// at its first message: a camera streaming H.265 is refused here, so that
+// the page falls back to MSE before any connection is made.
+func (s *Server) subscribe(camera string, sub bool) (*videoTrack, error) {
+	var (
+		q   *live.Subscription
+		err error
+	)
+	if sub {
+		q, err = s.cfg.Source.Subscribe(camera + "/sub")
+	}
+	if !sub || err != nil {
+		if q, err = s.cfg.Source.Subscribe(camera); err != nil {
+			return nil, fmt.Errorf("webrtc: camera %s: %w", camera, err)
+		}
+	}
+	v := &videoTrack{camera: camera, sub: q, profile: h264Profiles[0]}
+	select {
+	case m, ok := <-q.C:
+		if ok {
+			v.first = &m
+			if m.Start != nil {
+				if !isH264(m.Start.Codec) {
+					q.Close()
+					return nil, fmt.Errorf("%w: camera %s sends %s", ErrUnsupported, camera, m.Start.Codec)
+				}
+				if p := profileOf(m.Start.Codec); p != "" {
+					v.profile = p
+				}
+			}
+		}
+	default: // not streaming now: H.264 assumed, checked again at its start
+	}
+	return v, nil
+}
+
+func (se *session) open(ctx context.Context, req Request) (string, error) {
+	se.ctx, se.cancel = context.WithCancel(context.Background())
+	se.connected = make(chan struct{})
+	for _, cam := range req.Cameras {
+		v, err := se.srv.subscribe(cam, req.Sub)
+		if err != nil {
+			return "", err
+		}
+		se.vids = append(se.vids, v)
+	}
+	pc, err := se.srv.api.NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		return "", fmt.Errorf("webrtc: new peer connection: %w", err)
+	}
+	se.pc = pc
+	pc.OnConnectionStateChange(func(st pion.PeerConnectionState) {
+		switch st {
+		case pion.PeerConnectionStateConnected:
+			se.connOnce.Do(func() { close(se.connected) })
+		case pion.PeerConnectionStateFailed, pion.PeerConnectionStateClosed, pion.PeerConnectionStateDisconnected:
+			go se.close("connection " + st.String())
+		}
+	})
+	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: req.Offer}); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	videos := 0
+	for _, t := range pc.GetTransceivers() {
+		if t.Kind() == pion.RTPCodecTypeVideo {
+			videos++
+		}
+	}
+	if videos != len(se.vids) {
+		return "", fmt.Errorf("%w: %d video m-lines for %d cameras", ErrBadOffer, videos, len(se.vids))
+	}
+	for _, v := range se.vids {
+		// AddTrack takes the offer's free video transceivers in order:
+		// camera i goes to m-line i.
+		tr, err := pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: fmtpH264(v.profile)}, "video", v.camera)
+		if err != nil {
+			return "", fmt.Errorf("webrtc: track %s: %w", v.camera, err)
+		}
+		sender, err := pc.AddTrack(tr)
+		if err != nil {
+			return "", fmt.Errorf("%w: camera %s: %w", ErrBadOffer, v.camera, err)
+		}
+		v.track = tr
+		go drainRTCP(sender)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	gathered := pion.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("webrtc: set answer: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	for _, v := range se.vids {
+		se.wg.Add(1)
+		go func() {
+			defer se.wg.Done()
+			v.run(se.ctx, se.connected)
+			se.close("camera " + v.camera + " ended") // its subscription closed
+		}()
+	}
+	go se.watch(req.Done)
+	return pc.LocalDescription().SDP, nil
+}
+
+// watch ends the session with its login, or when it does not connect in time.
+func (se *session) watch(login <-chan struct{}) {
+	t := time.NewTimer(se.srv.cfg.ConnectTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-login:
+			se.close("login session ended")
+			return
+		case <-t.C:
+			select {
+			case <-se.connected:
+			default:
+				se.close("not connected in time")
+				return
+			}
+		case <-se.done:
+			return
+		}
+	}
+}
+
+// close ends the session: the queues first (nothing more is sent), then
+// the peer connection (the browser sees it closed), then its share of the
+// bounds goes back.
+func (se *session) close(why string) {
+	se.closeOnce.Do(func() {
+		close(se.done)
+		if se.cancel != nil {
+			se.cancel()
+		}
+		for _, v := range se.vids {
+			v.sub.Close()
+		}
+		se.srv.release(se) // the bounds count what is open, and this is closing
+		if se.pc != nil {
+			go func() {
+				if err := se.pc.Close(); err != nil && !errors.Is(err, context.Canceled) {
+					se.srv.log.Debug("webrtc: close", "user", se.user, "err", err)
+				}
+			}()
+		}
+		se.srv.log.Info("webrtc: session closed", "user", se.user, "cameras", se.tracks, "why", why)
+	})
+}
+
+// drainRTCP reads what the browser reports (receiver reports, PLIs): read
+// or not, it must not pile up.
+func drainRTCP(s *pion.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := s.Read(buf); err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,219 @@
+package webrtc
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/matthan/matthan/daemon/fmp4"
+	"github.com/matthan/matthan/daemon/h264"
+	"github.com/matthan/matthan/daemon/live"
+)
+
+// rtpMTU is the most payload bytes of one RTP packet (an IPv4/UDP/SRTP
+// packet stays under a 1280-byte path MTU).
+const rtpMTU = 1150
+
+// catchUpStep is the RTP time between the pictures a new viewer is sent
+// at once (the key frame and the pictures since): 1 ms, so the browser
+// decodes them in a burst and shows the newest, instead of playing the
+// camera's last seconds again behind real time.
+const catchUpStep = 90
+
+// videoTrack forwards one camera's live feed into one RTP video track.
+//
+// Its RTP timestamps are the pictures' wall-clock times (the box's clock)
+// in 90 kHz ticks, modulo 2^32: the page reads the picture's time from a
+// frame's RTP timestamp, and its latency with it (see TimeOfRTP).
+type videoTrack struct {
+	camera  string
+	sub     *live.Subscription
+	first   *live.Message // peeked at by subscribe
+	profile string
+	track   *pion.TrackLocalStaticRTP
+
+	pay     codecs.H264Payloader
+	seq     uint16
+	pkt     rtp.Packet
+	h264    bool // the stream now is H.264 (else nothing is sent)
+	epochMs int64
+	sps     []byte
+	pps     []byte
+	lenSize int
+	nalus   [][]byte
+	pays    [][]byte
+}
+
+// RTPTime is the RTP timestamp of a picture at wall-clock time t.
+func RTPTime(t time.Time) uint32 { return uint32(t.UnixMilli() * 90) }
+
+// TimeOfRTP is the wall-clock time of RTP timestamp ts, the one within
+// 13 hours before now (the timestamp wraps every 13.25 hours).
+func TimeOfRTP(ts uint32, now time.Time) time.Time {
+	back := RTPTime(now) - ts // modulo 2^32
+	return now.Add(-time.Duration(back) * time.Second / 90000)
+}
+
+// run waits for the connection, then forwards until ctx ends or the
+// subscription closes.
+func (v *videoTrack) run(ctx context.Context, connected <-chan struct{}) {
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		return
+	}
+	v.seq = uint16(rand.Uint32())
+	var pending *live.Message
+	if v.first != nil {
+		pending, v.first = v.first, nil
+	}
+	for {
+		var m live.Message
+		if pending != nil {
+			m, pending = *pending, nil
+		} else {
+			var err error
+			if m, err = v.sub.Next(ctx); err != nil {
+				return
+			}
+		}
+		switch {
+		case m.Start != nil:
+			if err := v.start(m); err != nil {
+				v.h264 = false
+				continue
+			}
+			pending = v.catchUp()
+		case m.Frag != nil && v.h264:
+			v.send(m.Frag, v.rtpTime(m.DTS))
+		}
+	}
+}
+
+// start takes a stream's init segment: its parameter sets are sent in
+// front of key frames that lack them.
+func (v *videoTrack) start(m live.Message) error {
+	v.h264 = false
+	if !isH264(m.Start.Codec) {
+		return fmt.Errorf("camera %s: codec %s", v.camera, m.Start.Codec)
+	}
+	info, err := fmp4.ParseInit(m.Init)
+	if err != nil {
+		return fmt.Errorf("camera %s: %w", v.camera, err)
+	}
+	c, err := fmp4.ParseAVCConfig(info.Config)
+	if err != nil {
+		return fmt.Errorf("camera %s: %w", v.camera, err)
+	}
+	if len(c.SPS) == 0 || len(c.PPS) == 0 {
+		return fmt.Errorf("camera %s: no parameter sets", v.camera)
+	}
+	v.sps, v.pps, v.lenSize = c.SPS[0], c.PPS[0], c.LengthSize
+	v.epochMs = m.Start.EpochMs
+	v.h264 = true
+	return nil
+}
+
+// catchUp sends at once the pictures already queued (a new viewer's key
+// frame and those since, or a stream that just restarted), their RTP times
+// a millisecond apart up to the newest one's own. It returns the first
+// message that is not a picture, if it met one.
+func (v *videoTrack) catchUp() *live.Message {
+	var frags []live.Message
+	var stop *live.Message
+drain:
+	for {
+		select {
+		case m, ok := <-v.sub.C:
+			if !ok {
+				break drain
+			}
+			if m.Frag == nil {
+				stop = &m
+				break drain
+			}
+			frags = append(frags, m)
+		default:
+			break drain
+		}
+	}
+	if len(frags) == 0 {
+		return stop
+	}
+	last := v.rtpTime(frags[len(frags)-1].DTS)
+	for i, m := range frags {
+		v.send(m.Frag, last-uint32(len(frags)-1-i)*catchUpStep)
+	}
+	return stop
+}
+
+func (v *videoTrack) rtpTime(dts time.Duration) uint32 {
+	return uint32(v.epochMs*90 + int64(dts)*9/100000)
+}
+
+// send packetises one fragment (moof+mdat of one picture) into RTP.
+func (v *videoTrack) send(frag []byte, ts uint32) {
+	nalus, err := v.picture(frag)
+	if err != nil || len(nalus) == 0 {
+		return // a fragment the hub built is well-formed; skip if not
+	}
+	key, hasSPS := false, false
+	for _, n := range nalus {
+		switch h264.NALType(n) {
+		case h264.NALIDRSlice:
+			key = true
+		case h264.NALSPS:
+			hasSPS = true
+		}
+	}
+	v.pays = v.pays[:0]
+	if key && !hasSPS {
+		v.pays = append(v.pays, v.pay.Payload(rtpMTU, v.sps)...)
+		v.pays = append(v.pays, v.pay.Payload(rtpMTU, v.pps)...)
+	}
+	for _, n := range nalus {
+		v.pays = append(v.pays, v.pay.Payload(rtpMTU, n)...)
+	}
+	for i, p := range v.pays {
+		v.pkt.Header = rtp.Header{Version: 2, Marker: i == len(v.pays)-1, SequenceNumber: v.seq, Timestamp: ts}
+		v.pkt.Payload = p
+		v.seq++
+		if v.track.WriteRTP(&v.pkt) != nil {
+			return // the connection is going: the session closes
+		}
+	}
+}
+
+// picture returns the NAL units of a fragment's one sample.
+func (v *videoTrack) picture(frag []byte) ([][]byte, error) {
+	if len(frag) < 8 {
+		return nil, fmt.Errorf("fragment of %d bytes", len(frag))
+	}
+	moofSize := binary.BigEndian.Uint32(frag)
+	if int64(moofSize) > int64(len(frag)) {
+		return nil, fmt.Errorf("moof of %d bytes in %d", moofSize, len(frag))
+	}
+	fi, err := fmp4.ParseMoof(frag[:moofSize], 0)
+	if err != nil {
+		return nil, err
+	}
+	v.nalus = v.nalus[:0]
+	for _, s := range fi.Samples {
+		end := s.Offset + int64(s.Size)
+		if s.Offset < 0 || end > int64(len(frag)) {
+			return nil, fmt.Errorf("sample past its fragment")
+		}
+		n, err := fmp4.SplitSample(frag[s.Offset:end], v.lenSize)
+		if err != nil {
+			return nil, err
+		}
+		v.nalus = append(v.nalus, n...)
+	}
+	return v.nalus, nil
+}
