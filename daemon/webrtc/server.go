@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
 	pion "github.com/pion/webrtc/v4"
 
@@ -126,7 +127,7 @@ func New(cfg Config) (*Server, error) {
 	se.LoggerFactory = lf
 	se.SetICEUDPMux(mux)
 	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(0) // ice.MulticastDNSModeDisabled: the box's candidates are plain addresses
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // the box's candidates are plain addresses
 	se.SetICETimeouts(2*time.Second, 4*time.Second, time.Second)
 	host, _, _ := net.SplitHostPort(conn.LocalAddr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {

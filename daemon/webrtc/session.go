@@ -69,11 +69,13 @@ func (s *Server) subscribe(camera string, sub bool) (*videoTrack, error) {
 func (se *session) open(ctx context.Context, req Request) (string, error) {
 	se.ctx, se.cancel = context.WithCancel(context.Background())
 	se.connected = make(chan struct{})
+	pace := &pacer{rate: catchUpRate}
 	for _, cam := range req.Cameras {
 		v, err := se.srv.subscribe(cam, req.Sub)
 		if err != nil {
 			return "", err
 		}
+		v.pace = pace
 		se.vids = append(se.vids, v)
 	}
 	pc, err := se.srv.api.NewPeerConnection(pion.Configuration{})

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/pion/rtp"
@@ -26,6 +27,46 @@ const rtpMTU = 1150
 // camera's last seconds again behind real time.
 const catchUpStep = 90
 
+// catchUpRate paces those pictures (bytes a second): sent in one burst,
+// seconds of video overflow the receiver's socket buffer and are lost.
+// catchUpBurst is how far ahead of that rate the sender may run.
+const (
+	catchUpRate  = 6 << 20
+	catchUpBurst = 48 << 10
+)
+
+// pacer holds senders to a rate (one per session: the cameras of a wall
+// catch up together).
+type pacer struct {
+	mu    sync.Mutex
+	start time.Time
+	sent  int
+	rate  int
+}
+
+// add counts n bytes sent and sleeps while the sender runs ahead.
+func (p *pacer) add(ctx context.Context, n int) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	now := time.Now()
+	if p.start.IsZero() || now.Sub(p.start) > time.Duration(p.sent)*time.Second/time.Duration(p.rate)+time.Second {
+		p.start, p.sent = now, 0 // idle for a while: start over
+	}
+	p.sent += n
+	ahead := time.Duration(p.sent-catchUpBurst)*time.Second/time.Duration(p.rate) - now.Sub(p.start)
+	p.mu.Unlock()
+	if ahead > 0 {
+		t := time.NewTimer(ahead)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
 // videoTrack forwards one camera's live feed into one RTP video track.
 //
 // Its RTP timestamps are the pictures' wall-clock times (the box's clock)
@@ -37,6 +78,7 @@ type videoTrack struct {
 	first   *live.Message // peeked at by subscribe
 	profile string
 	track   *pion.TrackLocalStaticRTP
+	pace    *pacer // the session's, for catching up
 
 	pay     codecs.H264Payloader
 	seq     uint16
@@ -89,9 +131,9 @@ func (v *videoTrack) run(ctx context.Context, connected <-chan struct{}) {
 				v.h264 = false
 				continue
 			}
-			pending = v.catchUp()
+			pending = v.catchUp(ctx)
 		case m.Frag != nil && v.h264:
-			v.send(m.Frag, v.rtpTime(m.DTS))
+			v.send(ctx, m.Frag, v.rtpTime(m.DTS), nil)
 		}
 	}
 }
@@ -124,7 +166,7 @@ func (v *videoTrack) start(m live.Message) error {
 // frame and those since, or a stream that just restarted), their RTP times
 // a millisecond apart up to the newest one's own. It returns the first
 // message that is not a picture, if it met one.
-func (v *videoTrack) catchUp() *live.Message {
+func (v *videoTrack) catchUp(ctx context.Context) *live.Message {
 	var frags []live.Message
 	var stop *live.Message
 drain:
@@ -148,7 +190,7 @@ drain:
 	}
 	last := v.rtpTime(frags[len(frags)-1].DTS)
 	for i, m := range frags {
-		v.send(m.Frag, last-uint32(len(frags)-1-i)*catchUpStep)
+		v.send(ctx, m.Frag, last-uint32(len(frags)-1-i)*catchUpStep, v.pace)
 	}
 	return stop
 }
@@ -157,8 +199,9 @@ func (v *videoTrack) rtpTime(dts time.Duration) uint32 {
 	return uint32(v.epochMs*90 + int64(dts)*9/100000)
 }
 
-// send packetises one fragment (moof+mdat of one picture) into RTP.
-func (v *videoTrack) send(frag []byte, ts uint32) {
+// send packetises one fragment (moof+mdat of one picture) into RTP, paced
+// by p if not nil.
+func (v *videoTrack) send(ctx context.Context, frag []byte, ts uint32, p *pacer) {
 	nalus, err := v.picture(frag)
 	if err != nil || len(nalus) == 0 {
 		return // a fragment the hub built is well-formed; skip if not
@@ -180,13 +223,14 @@ func (v *videoTrack) send(frag []byte, ts uint32) {
 	for _, n := range nalus {
 		v.pays = append(v.pays, v.pay.Payload(rtpMTU, n)...)
 	}
-	for i, p := range v.pays {
+	for i, b := range v.pays {
 		v.pkt.Header = rtp.Header{Version: 2, Marker: i == len(v.pays)-1, SequenceNumber: v.seq, Timestamp: ts}
-		v.pkt.Payload = p
+		v.pkt.Payload = b
 		v.seq++
 		if v.track.WriteRTP(&v.pkt) != nil {
 			return // the connection is going: the session closes
 		}
+		p.add(ctx, len(b)+12)
 	}
 }
 

@@ -1,0 +1,414 @@
+package webrtc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/matthan/matthan/daemon/h264"
+	"github.com/matthan/matthan/daemon/internal/recordtest"
+	"github.com/matthan/matthan/daemon/live"
+	"github.com/matthan/matthan/daemon/media"
+)
+
+// camera plays a clip into a live hub's feed in real time (25 fps), as
+// the ingest would, until the test ends.
+func camera(t *testing.T, hub *live.Hub, name, clip string, codec media.Codec) *recordtest.Clip {
+	t.Helper()
+	c := recordtest.LoadClip(t, clip)
+	f := hub.Feed(name)
+	st := c.Stream
+	st.Camera, st.Codec, st.Epoch = name, codec, time.Now()
+	if err := f.StreamStarted(st); err != nil && codec == media.H264 {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			au := c.AUs[i%len(c.AUs)]
+			au.DTS = time.Duration(i) * 40 * time.Millisecond
+			au.PTS = au.DTS
+			f.WriteAccessUnit(&au)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return c
+}
+
+func newServer(t *testing.T, hub *live.Hub, cfg Config) *Server {
+	t.Helper()
+	cfg.Address, cfg.Source = "127.0.0.1:0", hub
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// viewer is a browser stand-in: a pion peer connection that offers n
+// receive-only video m-lines and collects the pictures it gets.
+type viewer struct {
+	pc    *pion.PeerConnection
+	offer string
+	state chan pion.PeerConnectionState
+
+	mu   sync.Mutex
+	pics [][]picture // per m-line
+	gaps    []int    // sequence number gaps (lost packets) per m-line
+	lastSeq []uint16
+}
+
+type picture struct {
+	nalus [][]byte
+	ts    uint32
+	at    time.Time
+	torn  bool // a packet of it was lost or came out of order
+}
+
+func newViewer(t *testing.T, n int) *viewer {
+	t.Helper()
+	var se pion.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
+	me := &pion.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pion.NewAPI(pion.WithSettingEngine(se), pion.WithMediaEngine(me)).NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	v := &viewer{pc: pc, state: make(chan pion.PeerConnectionState, 16), pics: make([][]picture, n), gaps: make([]int, n), lastSeq: make([]uint16, n)}
+	pc.OnConnectionStateChange(func(s pion.PeerConnectionState) {
+		select {
+		case v.state <- s:
+		default:
+		}
+	})
+	var trs []*pion.RTPTransceiver
+	for range n {
+		tr, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		trs = append(trs, tr)
+	}
+	pc.OnTrack(func(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
+		idx := -1
+		for i, x := range trs {
+			if x.Receiver() == rcv {
+				idx = i
+			}
+		}
+		go v.read(idx, tr)
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := pion.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	v.offer = pc.LocalDescription().SDP
+	return v
+}
+
+// read depacketises one track into pictures (by RTP timestamp).
+func (v *viewer) read(idx int, tr *pion.TrackRemote) {
+	var dep codecs.H264Packet
+	cur := picture{ts: 1<<32 - 1}
+	for {
+		var p rtp.Packet
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		p = *pkt
+		gap := false
+		if v.lastSeq[idx] != 0 && p.SequenceNumber != v.lastSeq[idx]+1 {
+			v.mu.Lock()
+			v.gaps[idx]++
+			gap = true
+			v.mu.Unlock()
+		}
+		v.lastSeq[idx] = p.SequenceNumber
+		if p.Timestamp != cur.ts {
+			cur = picture{ts: p.Timestamp, at: time.Now()}
+		}
+		cur.torn = cur.torn || gap
+		if annexB, err := dep.Unmarshal(p.Payload); err == nil && len(annexB) > 0 {
+			cur.nalus = append(cur.nalus, h264.NALUnits(annexB)...)
+		}
+		if p.Marker {
+			v.mu.Lock()
+			v.pics[idx] = append(v.pics[idx], cur)
+			v.mu.Unlock()
+			cur = picture{ts: 1<<32 - 1}
+		}
+	}
+}
+
+func (v *viewer) pictures(idx int) []picture {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]picture(nil), v.pics[idx]...)
+}
+
+func (v *viewer) accept(t *testing.T, answer string) {
+	t.Helper()
+	if err := v.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitState waits for one of the states.
+func (v *viewer) waitState(t *testing.T, within time.Duration, want ...pion.PeerConnectionState) pion.PeerConnectionState {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case s := <-v.state:
+			for _, w := range want {
+				if s == w {
+					return s
+				}
+			}
+		case <-deadline:
+			t.Fatalf("viewer not %v within %v (now %v)", want, within, v.pc.ConnectionState())
+			return 0
+		}
+	}
+}
+
+func TestLiveOverWebRTC(t *testing.T) {
+	hub := live.NewHub()
+	c1 := camera(t, hub, "cam1", "moving-720p.h264", media.H264)
+	camera(t, hub, "cam2", "moving-360p.h264", media.H264)
+	srv := newServer(t, hub, Config{})
+	time.Sleep(1500 * time.Millisecond) // a GOP under way: the viewer catches up
+	v := newViewer(t, 2)
+	answer, err := srv.Answer(context.Background(), Request{User: "canbo", Cameras: []string{"cam1", "cam2"}, Offer: v.offer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(answer, "typ host") || strings.Contains(answer, "typ srflx") || strings.Contains(answer, ".local") {
+		t.Errorf("answer's candidates are not the box's host address alone:\n%s", answer)
+	}
+	if !strings.Contains(answer, "packetization-mode=1") {
+		t.Errorf("answer without packetization-mode=1:\n%s", answer)
+	}
+	v.accept(t, answer)
+	v.waitState(t, 5*time.Second, pion.PeerConnectionStateConnected)
+	time.Sleep(2 * time.Second)
+	for i, cam := range []string{"cam1", "cam2"} {
+		pics := v.pictures(i)
+		if len(pics) < 40 {
+			t.Fatalf("%s: %d pictures in 2 s", cam, len(pics))
+		}
+		first := pics[0]
+		types := map[int]bool{}
+		for _, n := range first.nalus {
+			types[h264.NALType(n)] = true
+		}
+		if !types[h264.NALSPS] || !types[h264.NALPPS] || !types[h264.NALIDRSlice] {
+			t.Errorf("%s: first picture has NAL types %v, want SPS, PPS and IDR", cam, types)
+		}
+		// The RTP timestamps are the pictures' box times: the newest is
+		// within a fraction of a second of now.
+		last := pics[len(pics)-1]
+		if lag := last.at.Sub(TimeOfRTP(last.ts, last.at)); lag < 0 || lag > 500*time.Millisecond {
+			t.Errorf("%s: picture's RTP time is %v behind its arrival", cam, lag)
+		}
+		// Catch-up: the viewer joined ~1.5 s into the GOP; those pictures
+		// came at once, so the first picture's RTP time is close to its
+		// successors', not 1.5 s before.
+		if d := pics[10].ts - pics[0].ts; d > 90*500 {
+			t.Errorf("%s: catch-up pictures span %d ticks", cam, d)
+		}
+	}
+	// Loopback under load may drop or reorder a few packets (the
+	// browser's jitter buffer copes): a few, not many.
+	if g := v.gaps[0] + v.gaps[1]; g > 20 {
+		t.Errorf("%d packets lost or out of order", g)
+	}
+	// The bytes are the camera's: every slice of cam1 is one of the clip's.
+	slices := map[string]bool{}
+	for _, au := range c1.AUs {
+		for _, n := range au.NALUs {
+			if ty := h264.NALType(n); ty == h264.NALSlice || ty == h264.NALIDRSlice {
+				slices[string(n)] = true
+			}
+		}
+	}
+	n := 0
+	for _, p := range v.pictures(0) {
+		if p.torn {
+			continue
+		}
+		for _, nal := range p.nalus {
+			if ty := h264.NALType(nal); ty == h264.NALSlice || ty == h264.NALIDRSlice {
+				n++
+				if !slices[string(nal)] {
+					t.Fatalf("a slice of %d bytes is not the camera's", len(nal))
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no slices")
+	}
+	if srv.Sessions() != 1 {
+		t.Errorf("%d sessions, want 1", srv.Sessions())
+	}
+}
+
+// A session ends with its login: within a second the box has closed it
+// and the browser sees its connection closed.
+func TestSessionEndsWithLogin(t *testing.T) {
+	hub := live.NewHub()
+	camera(t, hub, "cam1", "moving-360p.h264", media.H264)
+	srv := newServer(t, hub, Config{})
+	v := newViewer(t, 1)
+	login := make(chan struct{})
+	answer, err := srv.Answer(context.Background(), Request{User: "hoa", Cameras: []string{"cam1"}, Sub: true, Offer: v.offer, Done: login})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.accept(t, answer)
+	v.waitState(t, 5*time.Second, pion.PeerConnectionStateConnected)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(v.pictures(0)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(v.pictures(0)) == 0 {
+		t.Fatal("no pictures")
+	}
+	ended := time.Now()
+	close(login)
+	v.waitState(t, time.Second, pion.PeerConnectionStateClosed, pion.PeerConnectionStateFailed, pion.PeerConnectionStateDisconnected)
+	took := time.Since(ended)
+	for srv.Sessions() != 0 {
+		if time.Since(ended) > time.Second {
+			t.Fatalf("%d sessions 1 s after the login ended", srv.Sessions())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n := len(v.pictures(0))
+	time.Sleep(300 * time.Millisecond)
+	if m := len(v.pictures(0)); m != n {
+		t.Errorf("%d pictures after the session ended", m-n)
+	}
+	t.Logf("browser saw the session closed %v after the login ended", took)
+}
+
+func TestBounds(t *testing.T) {
+	hub := live.NewHub()
+	camera(t, hub, "cam1", "moving-360p.h264", media.H264)
+	srv := newServer(t, hub, Config{MaxSessions: 3, MaxSessionsOfUser: 2, MaxTracks: 100, ConnectTimeout: 700 * time.Millisecond})
+	offer := newViewer(t, 1).offer
+	ask := func(user string) error {
+		_, err := srv.Answer(context.Background(), Request{User: user, Cameras: []string{"cam1"}, Offer: offer})
+		return err
+	}
+	for _, tc := range []struct {
+		user string
+		busy bool
+	}{{"a", false}, {"a", false}, {"a", true}, {"b", false}, {"c", true}} {
+		if err := ask(tc.user); errors.Is(err, ErrBusy) != tc.busy || (err != nil && !tc.busy) {
+			t.Errorf("user %s: err %v, want busy %v", tc.user, err, tc.busy)
+		}
+	}
+	// Never connected: each closes after ConnectTimeout and gives its place back.
+	deadline := time.Now().Add(3 * time.Second)
+	for srv.Sessions() != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := srv.Sessions(); n != 0 {
+		t.Fatalf("%d sessions after their connect timeout", n)
+	}
+	if err := ask("c"); err != nil {
+		t.Errorf("after the timeouts: %v", err)
+	}
+	// Tracks: 33 cameras in one session is refused outright, and so are
+	// more tracks than the total.
+	small := newServer(t, hub, Config{MaxTracks: 2})
+	if _, err := small.Answer(context.Background(), Request{User: "a", Cameras: []string{"cam1", "cam1", "cam1"}, Offer: offer}); !errors.Is(err, ErrBusy) {
+		t.Errorf("3 tracks over a bound of 2: %v", err)
+	}
+	if _, err := small.Answer(context.Background(), Request{User: "a", Cameras: make([]string, 33), Offer: offer}); !errors.Is(err, ErrBadOffer) {
+		t.Errorf("33 cameras: %v", err)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	hub := live.NewHub()
+	camera(t, hub, "cam1", "moving-360p.h264", media.H264)
+	camera(t, hub, "hevc", "moving-720p.hevc", media.H265)
+	srv := newServer(t, hub, Config{})
+	time.Sleep(300 * time.Millisecond)
+	one := newViewer(t, 1).offer
+	for _, tc := range []struct {
+		name  string
+		cams  []string
+		offer string
+		want  error
+	}{
+		{"garbage offer", []string{"cam1"}, "v=0 garbage", ErrBadOffer},
+		{"empty offer", []string{"cam1"}, "", ErrBadOffer},
+		{"two cameras, one m-line", []string{"cam1", "cam1"}, one, ErrBadOffer},
+		{"H.265 camera", []string{"hevc"}, one, ErrUnsupported},
+		{"unknown camera", []string{"nocam"}, one, live.ErrUnknownCamera},
+		{"huge offer", []string{"cam1"}, strings.Repeat("a", 70<<10), ErrBadOffer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := srv.Answer(context.Background(), Request{User: "a", Cameras: tc.cams, Offer: tc.offer}); !errors.Is(err, tc.want) {
+				t.Errorf("err %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if n := srv.Sessions(); n != 0 {
+		t.Errorf("%d sessions left by refused offers", n)
+	}
+}
+
+func TestRTPTime(t *testing.T) {
+	now := time.Now()
+	for _, back := range []time.Duration{0, 40 * time.Millisecond, time.Hour, 13 * time.Hour} {
+		at := now.Add(-back)
+		if got := TimeOfRTP(RTPTime(at), now); got.Sub(at).Abs() > time.Millisecond {
+			t.Errorf("%v ago: got %v, want %v", back, got, at)
+		}
+	}
+}
+
+// FuzzPicture: a fragment from the hub is well-formed, but the cutter
+// must not panic on any bytes.
+func FuzzPicture(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 8, 'm', 'o', 'o', 'f'}, 4)
+	f.Add(bytes.Repeat([]byte{0xff}, 40), 2)
+	f.Fuzz(func(t *testing.T, b []byte, ls int) {
+		v := &videoTrack{lenSize: ls}
+		v.picture(b)
+	})
+}
