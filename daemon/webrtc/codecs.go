@@ -59,4 +59,6 @@ func profileOf(codec string) string {
 }
 
 // isH264 reports whether an RFC 6381 codec string is H.264.
-func isH264(codec string) bool { return strings.HasPrefix(codec, "avc1.") || strings.HasPrefix(codec, "avc3.") }
+func isH264(codec string) bool {
+	return strings.HasPrefix(codec, "avc1.") || strings.HasPrefix(codec, "avc3.")
+}

@@ -70,9 +70,9 @@ type viewer struct {
 	offer string
 	state chan pion.PeerConnectionState
 
-	mu   sync.Mutex
-	pics [][]picture // per m-line
-	gaps    []int    // sequence number gaps (lost packets) per m-line
+	mu      sync.Mutex
+	pics    [][]picture // per m-line
+	gaps    []int       // sequence number gaps (lost packets) per m-line
 	lastSeq []uint16
 }
 
