@@ -65,6 +65,8 @@ var messages = map[string][2]string{
 	"err_probe":          {"Không kết nối được camera: %s", "Could not connect to the camera: %s"},
 	"err_no_video":       {"Không có đoạn ghi nào trong khoảng này.", "No recording in this range."},
 	"err_bad_clip":       {"Khoảng thời gian không hợp lệ (bắt đầu phải trước kết thúc, tối đa %d phút).", "Invalid range (start before end, at most %d minutes)."},
+	"err_live_busy":      {"Đầu ghi đang phát trực tiếp cho quá nhiều người xem. Vui lòng thử lại sau.", "The box is showing live video to too many viewers. Try again later."},
+	"err_live_codec":     {"Camera này không phát được qua WebRTC (%s).", "This camera cannot be shown over WebRTC (%s)."},
 	"err_clip_busy":      {"Đầu ghi đang cắt đoạn video khác. Vui lòng thử lại sau vài giây.", "The recorder is cutting other clips. Try again in a few seconds."},
 	"err_self_delete":    {"Không thể xoá chính mình.", "You cannot delete yourself."},
 	"err_disk":           {"Không dùng được ổ này: %s", "This disk cannot be used: %s"},

@@ -5,18 +5,16 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/matthan/matthan/daemon/h264"
 	"github.com/matthan/matthan/daemon/internal/recordtest"
 	"github.com/matthan/matthan/daemon/live"
 	"github.com/matthan/matthan/daemon/media"
+	"github.com/matthan/matthan/daemon/webrtc/webrtctest"
 )
 
 // camera plays a clip into a live hub's feed in real time (25 fps), as
@@ -63,152 +61,14 @@ func newServer(t *testing.T, hub *live.Hub, cfg Config) *Server {
 	return s
 }
 
-// viewer is a browser stand-in: a pion peer connection that offers n
-// receive-only video m-lines and collects the pictures it gets.
-type viewer struct {
-	pc    *pion.PeerConnection
-	offer string
-	state chan pion.PeerConnectionState
-
-	mu      sync.Mutex
-	pics    [][]picture // per m-line
-	gaps    []int       // sequence number gaps (lost packets) per m-line
-	lastSeq []uint16
-}
-
-type picture struct {
-	nalus [][]byte
-	ts    uint32
-	at    time.Time
-	torn  bool // a packet of it was lost or came out of order
-}
-
-func newViewer(t *testing.T, n int) *viewer {
-	t.Helper()
-	var se pion.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]pion.NetworkType{pion.NetworkTypeUDP4})
-	me := &pion.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := pion.NewAPI(pion.WithSettingEngine(se), pion.WithMediaEngine(me)).NewPeerConnection(pion.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	v := &viewer{pc: pc, state: make(chan pion.PeerConnectionState, 16), pics: make([][]picture, n), gaps: make([]int, n), lastSeq: make([]uint16, n)}
-	pc.OnConnectionStateChange(func(s pion.PeerConnectionState) {
-		select {
-		case v.state <- s:
-		default:
-		}
-	})
-	var trs []*pion.RTPTransceiver
-	for range n {
-		tr, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeVideo, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly})
-		if err != nil {
-			t.Fatal(err)
-		}
-		trs = append(trs, tr)
-	}
-	pc.OnTrack(func(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
-		idx := -1
-		for i, x := range trs {
-			if x.Receiver() == rcv {
-				idx = i
-			}
-		}
-		go v.read(idx, tr)
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := pion.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	v.offer = pc.LocalDescription().SDP
-	return v
-}
-
-// read depacketises one track into pictures (by RTP timestamp).
-func (v *viewer) read(idx int, tr *pion.TrackRemote) {
-	var dep codecs.H264Packet
-	cur := picture{ts: 1<<32 - 1}
-	for {
-		var p rtp.Packet
-		pkt, _, err := tr.ReadRTP()
-		if err != nil {
-			return
-		}
-		p = *pkt
-		gap := false
-		if v.lastSeq[idx] != 0 && p.SequenceNumber != v.lastSeq[idx]+1 {
-			v.mu.Lock()
-			v.gaps[idx]++
-			gap = true
-			v.mu.Unlock()
-		}
-		v.lastSeq[idx] = p.SequenceNumber
-		if p.Timestamp != cur.ts {
-			cur = picture{ts: p.Timestamp, at: time.Now()}
-		}
-		cur.torn = cur.torn || gap
-		if annexB, err := dep.Unmarshal(p.Payload); err == nil && len(annexB) > 0 {
-			cur.nalus = append(cur.nalus, h264.NALUnits(annexB)...)
-		}
-		if p.Marker {
-			v.mu.Lock()
-			v.pics[idx] = append(v.pics[idx], cur)
-			v.mu.Unlock()
-			cur = picture{ts: 1<<32 - 1}
-		}
-	}
-}
-
-func (v *viewer) pictures(idx int) []picture {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return append([]picture(nil), v.pics[idx]...)
-}
-
-func (v *viewer) accept(t *testing.T, answer string) {
-	t.Helper()
-	if err := v.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// waitState waits for one of the states.
-func (v *viewer) waitState(t *testing.T, within time.Duration, want ...pion.PeerConnectionState) pion.PeerConnectionState {
-	t.Helper()
-	deadline := time.After(within)
-	for {
-		select {
-		case s := <-v.state:
-			for _, w := range want {
-				if s == w {
-					return s
-				}
-			}
-		case <-deadline:
-			t.Fatalf("viewer not %v within %v (now %v)", want, within, v.pc.ConnectionState())
-			return 0
-		}
-	}
-}
-
 func TestLiveOverWebRTC(t *testing.T) {
 	hub := live.NewHub()
 	c1 := camera(t, hub, "cam1", "moving-720p.h264", media.H264)
 	camera(t, hub, "cam2", "moving-360p.h264", media.H264)
 	srv := newServer(t, hub, Config{})
 	time.Sleep(1500 * time.Millisecond) // a GOP under way: the viewer catches up
-	v := newViewer(t, 2)
-	answer, err := srv.Answer(context.Background(), Request{User: "canbo", Cameras: []string{"cam1", "cam2"}, Offer: v.offer})
+	v := webrtctest.NewViewer(t, 2)
+	answer, err := srv.Answer(context.Background(), Request{User: "canbo", Cameras: []string{"cam1", "cam2"}, Offer: v.Offer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,17 +78,17 @@ func TestLiveOverWebRTC(t *testing.T) {
 	if !strings.Contains(answer, "packetization-mode=1") {
 		t.Errorf("answer without packetization-mode=1:\n%s", answer)
 	}
-	v.accept(t, answer)
-	v.waitState(t, 5*time.Second, pion.PeerConnectionStateConnected)
+	v.Accept(t, answer)
+	v.WaitState(t, 5*time.Second, pion.PeerConnectionStateConnected)
 	time.Sleep(2 * time.Second)
 	for i, cam := range []string{"cam1", "cam2"} {
-		pics := v.pictures(i)
+		pics := v.Pictures(i)
 		if len(pics) < 40 {
 			t.Fatalf("%s: %d pictures in 2 s", cam, len(pics))
 		}
 		first := pics[0]
 		types := map[int]bool{}
-		for _, n := range first.nalus {
+		for _, n := range first.NALUs {
 			types[h264.NALType(n)] = true
 		}
 		if !types[h264.NALSPS] || !types[h264.NALPPS] || !types[h264.NALIDRSlice] {
@@ -237,19 +97,19 @@ func TestLiveOverWebRTC(t *testing.T) {
 		// The RTP timestamps are the pictures' box times: the newest is
 		// within a fraction of a second of now.
 		last := pics[len(pics)-1]
-		if lag := last.at.Sub(TimeOfRTP(last.ts, last.at)); lag < 0 || lag > 500*time.Millisecond {
+		if lag := last.At.Sub(TimeOfRTP(last.TS, last.At)); lag < 0 || lag > 500*time.Millisecond {
 			t.Errorf("%s: picture's RTP time is %v behind its arrival", cam, lag)
 		}
 		// Catch-up: the viewer joined ~1.5 s into the GOP; those pictures
 		// came at once, so the first picture's RTP time is close to its
 		// successors', not 1.5 s before.
-		if d := pics[10].ts - pics[0].ts; d > 90*500 {
+		if d := pics[10].TS - pics[0].TS; d > 90*500 {
 			t.Errorf("%s: catch-up pictures span %d ticks", cam, d)
 		}
 	}
 	// Loopback under load may drop or reorder a few packets (the
 	// browser's jitter buffer copes): a few, not many.
-	if g := v.gaps[0] + v.gaps[1]; g > 20 {
+	if g := v.Gaps[0] + v.Gaps[1]; g > 20 {
 		t.Errorf("%d packets lost or out of order", g)
 	}
 	// The bytes are the camera's: every slice of cam1 is one of the clip's.
@@ -262,11 +122,11 @@ func TestLiveOverWebRTC(t *testing.T) {
 		}
 	}
 	n := 0
-	for _, p := range v.pictures(0) {
-		if p.torn {
+	for _, p := range v.Pictures(0) {
+		if p.Torn {
 			continue
 		}
-		for _, nal := range p.nalus {
+		for _, nal := range p.NALUs {
 			if ty := h264.NALType(nal); ty == h264.NALSlice || ty == h264.NALIDRSlice {
 				n++
 				if !slices[string(nal)] {
@@ -289,24 +149,24 @@ func TestSessionEndsWithLogin(t *testing.T) {
 	hub := live.NewHub()
 	camera(t, hub, "cam1", "moving-360p.h264", media.H264)
 	srv := newServer(t, hub, Config{})
-	v := newViewer(t, 1)
+	v := webrtctest.NewViewer(t, 1)
 	login := make(chan struct{})
-	answer, err := srv.Answer(context.Background(), Request{User: "hoa", Cameras: []string{"cam1"}, Sub: true, Offer: v.offer, Done: login})
+	answer, err := srv.Answer(context.Background(), Request{User: "hoa", Cameras: []string{"cam1"}, Sub: true, Offer: v.Offer, Done: login})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.accept(t, answer)
-	v.waitState(t, 5*time.Second, pion.PeerConnectionStateConnected)
+	v.Accept(t, answer)
+	v.WaitState(t, 5*time.Second, pion.PeerConnectionStateConnected)
 	deadline := time.Now().Add(5 * time.Second)
-	for len(v.pictures(0)) == 0 && time.Now().Before(deadline) {
+	for len(v.Pictures(0)) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if len(v.pictures(0)) == 0 {
+	if len(v.Pictures(0)) == 0 {
 		t.Fatal("no pictures")
 	}
 	ended := time.Now()
 	close(login)
-	v.waitState(t, time.Second, pion.PeerConnectionStateClosed, pion.PeerConnectionStateFailed, pion.PeerConnectionStateDisconnected)
+	v.WaitState(t, time.Second, pion.PeerConnectionStateClosed, pion.PeerConnectionStateFailed, pion.PeerConnectionStateDisconnected)
 	took := time.Since(ended)
 	for srv.Sessions() != 0 {
 		if time.Since(ended) > time.Second {
@@ -314,9 +174,9 @@ func TestSessionEndsWithLogin(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	n := len(v.pictures(0))
+	n := len(v.Pictures(0))
 	time.Sleep(300 * time.Millisecond)
-	if m := len(v.pictures(0)); m != n {
+	if m := len(v.Pictures(0)); m != n {
 		t.Errorf("%d pictures after the session ended", m-n)
 	}
 	t.Logf("browser saw the session closed %v after the login ended", took)
@@ -326,7 +186,7 @@ func TestBounds(t *testing.T) {
 	hub := live.NewHub()
 	camera(t, hub, "cam1", "moving-360p.h264", media.H264)
 	srv := newServer(t, hub, Config{MaxSessions: 3, MaxSessionsOfUser: 2, MaxTracks: 100, ConnectTimeout: 700 * time.Millisecond})
-	offer := newViewer(t, 1).offer
+	offer := webrtctest.NewViewer(t, 1).Offer
 	ask := func(user string) error {
 		_, err := srv.Answer(context.Background(), Request{User: user, Cameras: []string{"cam1"}, Offer: offer})
 		return err
@@ -367,7 +227,7 @@ func TestRefusals(t *testing.T) {
 	camera(t, hub, "hevc", "moving-720p.hevc", media.H265)
 	srv := newServer(t, hub, Config{})
 	time.Sleep(300 * time.Millisecond)
-	one := newViewer(t, 1).offer
+	one := webrtctest.NewViewer(t, 1).Offer
 	for _, tc := range []struct {
 		name  string
 		cams  []string
