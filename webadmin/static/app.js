@@ -125,8 +125,10 @@ class LivePlayer {
   check() {
     const v = this.video, now = performance.now();
     if (this.idle || !document.body.contains(v)) { this.movedAt = now; return; }
-    if (v.currentTime !== this.lastT && v.readyState >= 2 && !this.endedNow) {
-      this.lastT = v.currentTime; this.movedAt = now;
+    // A WebRTC video's clock runs on without pictures: count the frames shown.
+    const pos = this.rtc ? this.frames : v.currentTime;
+    if (pos !== this.lastT && v.readyState >= 2 && !this.endedNow) {
+      this.lastT = pos; this.movedAt = now;
       if (this.stats.epochMs) this.stats.lastPictureMs = this.stats.epochMs + v.currentTime * 1000;
       if (this.stats.noSignal) { this.stats.noSignal = false; this.stats.resumedAt = Date.now(); this.showSignal(false); }
       return;
@@ -162,6 +164,7 @@ class LivePlayer {
     v.play().catch(() => {});
     const onFrame = (now, md) => {
       if (this.rtc !== stream || v.srcObject !== stream) return;
+      this.frames = (this.frames || 0) + 1;
       if (md && md.rtpTimestamp !== undefined) {
         const t = boxTimeOfRTP(md.rtpTimestamp);
         this.stats.lastPictureMs = t; this.stats.latency = Date.now() - t;
@@ -177,7 +180,8 @@ class LivePlayer {
   feed(u8) { if (this.unsupported || (!this.sb && !this.ms)) return; this.stats.lastDataAt = Date.now(); this.queue.push(u8); this.pump(); }
   say(t) { if (this.msgEl) { this.msgEl.textContent = t; this.msgEl.hidden = !t; } }
   setup(st) {
-    if (this.rtc) { this.rtc = null; this.video.srcObject = null; }
+    this.rtc = null;
+    if (this.video.srcObject) this.video.srcObject = null;
     this.stats.latencyMs = () => this.stats.epochMs ? Date.now() - (this.stats.epochMs + this.video.currentTime * 1000) : null;
     this.stats.epochMs = st.epochMs; this.stats.codec = st.codec; this.endedNow = false; this.lastT = -1;
     if (!window.MediaSource || !MediaSource.isTypeSupported(st.mime)) {
