@@ -18,6 +18,9 @@ package webrtc
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,6 +90,8 @@ type Server struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
+	cert     *pion.Certificate // the DTLS certificate, made once a day (not per session: keys cost time)
+	certAt   time.Time
 	sessions map[*session]struct{}
 	ofUser   map[string]int
 	tracks   int
@@ -147,6 +152,22 @@ func New(cfg Config) (*Server, error) {
 		sessions: map[*session]struct{}{}, ofUser: map[string]int{},
 	}
 	return s, nil
+}
+
+// certificate is the DTLS certificate of new sessions (under s.mu).
+func (s *Server) certificate() ([]pion.Certificate, error) {
+	if s.cert == nil || time.Since(s.certAt) > 24*time.Hour {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("webrtc: DTLS key: %w", err)
+		}
+		c, err := pion.GenerateCertificate(key)
+		if err != nil {
+			return nil, fmt.Errorf("webrtc: DTLS certificate: %w", err)
+		}
+		s.cert, s.certAt = c, time.Now()
+	}
+	return []pion.Certificate{*s.cert}, nil
 }
 
 // Port is the UDP port every session uses.

@@ -78,7 +78,13 @@ func (se *session) open(ctx context.Context, req Request) (string, error) {
 		v.pace = pace
 		se.vids = append(se.vids, v)
 	}
-	pc, err := se.srv.api.NewPeerConnection(pion.Configuration{})
+	se.srv.mu.Lock()
+	certs, err := se.srv.certificate()
+	se.srv.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	pc, err := se.srv.api.NewPeerConnection(pion.Configuration{Certificates: certs})
 	if err != nil {
 		return "", fmt.Errorf("webrtc: new peer connection: %w", err)
 	}

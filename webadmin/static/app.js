@@ -269,10 +269,13 @@ class LiveConn {
 }
 
 // boxTimeOfRTP is the box time (ms) of a WebRTC frame: the box stamps
-// each frame with its clock in 90 kHz ticks modulo 2^32 (13.25 h).
+// each frame with its clock in 90 kHz ticks modulo 2^32 (13.25 h); the
+// frame's time is the one nearest now (a camera's clock slewed onto the
+// box's may run a little ahead of it).
 function boxTimeOfRTP(ts) {
   const now = Date.now(), M = 4294967296;
-  const back = (((Math.round(now * 90) - ts) % M) + M) % M;
+  let back = (((Math.round(now * 90) - ts) % M) + M) % M;
+  if (back > M / 2) back -= M;
   return now - back / 90;
 }
 
