@@ -15,7 +15,7 @@ import (
 )
 
 // withRTC gives env a real WebRTC server (on a loopback UDP port) over its hub.
-func withRTC(t *testing.T, env *testEnv) *webrtc.Server {
+func withRTC(t testing.TB, env *testEnv) *webrtc.Server {
 	t.Helper()
 	rtc, err := webrtc.New(webrtc.Config{Address: "127.0.0.1:0", Source: env.hub})
 	if err != nil {

@@ -12,6 +12,10 @@ import (
 	"github.com/matthan/matthan/daemon/live"
 )
 
+// gatherTimeout bounds the wait for the box's own candidates (host
+// candidates on one socket: at once, normally).
+const gatherTimeout = 2 * time.Second
+
 // session is one browser page's peer connection and its cameras' queues.
 type session struct {
 	srv    *Server
@@ -131,8 +135,12 @@ func (se *session) open(ctx context.Context, req Request) (string, error) {
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("webrtc: set answer: %w", err)
 	}
+	gatherWait := time.NewTimer(gatherTimeout)
+	defer gatherWait.Stop()
 	select {
 	case <-gathered:
+	case <-gatherWait.C:
+		return "", fmt.Errorf("webrtc: candidates not gathered in %v", gatherTimeout)
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}

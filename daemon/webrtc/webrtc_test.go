@@ -272,3 +272,29 @@ func FuzzPicture(f *testing.F) {
 		v.picture(b)
 	})
 }
+
+// FuzzAnswer: a browser's offer is outside input; a bad one is refused
+// with an error (never a panic) and leaves no session open.
+func FuzzAnswer(f *testing.F) {
+	hub := live.NewHub()
+	hub.Feed("cam1")
+	srv, err := New(Config{Address: "127.0.0.1:0", Source: hub, ConnectTimeout: 50 * time.Millisecond, MaxSessionsOfUser: 1000, MaxSessions: 1000, MaxTracks: 1000})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { srv.Close() })
+	offer := webrtctest.NewViewer(f, 1).Offer
+	f.Add(offer)
+	f.Add(strings.Replace(offer, "m=video", "m=audio", 1))
+	f.Add(strings.Replace(offer, "a=recvonly", "a=sendonly", 1))
+	f.Add(strings.ReplaceAll(offer, "H264", "VP8"))
+	f.Add(offer[:len(offer)/2])
+	f.Add("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n")
+	f.Fuzz(func(t *testing.T, sdp string) {
+		before := srv.Sessions() // accepted ones close after ConnectTimeout
+		_, err := srv.Answer(context.Background(), Request{User: "a", Cameras: []string{"cam1"}, Offer: sdp})
+		if err != nil && srv.Sessions() > before {
+			t.Errorf("a refused offer left a session (%d, %d before)", srv.Sessions(), before)
+		}
+	})
+}
