@@ -6,6 +6,7 @@
 #   make bench-abuse   the abuse mix (TestAbuse): BENCH abuse_max_recording_gap_s, abuse_peak_rss_mb
 #   make bench-record  recorder CPU and RSS per stream (16 and 64 cameras), write overhead;
 #                      BENCH_RECORD_SECONDS=10 for a quick look
+#   make bench-memory  RSS: 16 cameras record-only, the whole box at 16 and 64 (issue 14)
 DEV_LISTEN  ?= 127.0.0.1:8080
 DEV_LISTEN_TLS ?= 127.0.0.1:8443
 DEV_RTSP    ?= 127.0.0.1:8554
@@ -43,6 +44,17 @@ bench-record: $(OUT)/clips/.done
 	  awk '/^BENCH /{print; next} /^(--- FAIL|FAIL|panic)|e2e_test|bench_test|harness_test/{print > "/dev/stderr"}'
 	@set -o pipefail; $(GO) test -count=1 -run '^$$' -bench '^BenchmarkIngestPath$$' -benchtime 400000x ./daemon/ingest/ | \
 	  awk '/^BenchmarkIngestPath/{print "BENCH ingest_ns_per_packet", $$3, "ns"; print "BENCH ingest_allocs_per_packet", $$7, "allocs"}'
+
+# bench-memory: matthand's RSS with 16 cameras recording only, and the whole
+# box (motion on sub streams, live hub, event index) at 16 and 64 cameras:
+# BENCH rss_record_only_16_mb, rss_box_16_mb, rss_box_64_mb (issue 14 targets
+# 40, 64, 128 MB). BENCH_RECORD_SECONDS as for bench-record.
+BENCHES += bench-memory
+.PHONY: bench-memory
+bench-memory: $(OUT)/clips/.done
+	@set -o pipefail; MATTHAN_BENCH_MEMORY=1 MATTHAN_BENCH_SECONDS=$(BENCH_RECORD_SECONDS) \
+	  $(GO) test -count=1 -v -timeout 20m -run '^TestMemoryBench$$' ./daemon/e2e/ | \
+	  awk '/^BENCH /{print; next} /^(--- FAIL|FAIL|panic)|e2e_test|bench_test|harness_test/{print > "/dev/stderr"}'
 
 # bench-abuse: the abuse mix of TestAbuse (1,000 logins/s, 3,000 idle
 # connections, 10,000 denied 64 KB requests, a data partition filling up; 4

@@ -132,10 +132,13 @@ func (s *Server) storeError(w http.ResponseWriter, rc *reqCtx, err error) {
 // cameraView is a camera as one user may see it.
 type cameraView struct {
 	CameraState
-	Name      string          `json:"name"`
-	Household string          `json:"household,omitempty"`
-	Video     bool            `json:"video"` // the user may watch it
-	Settings  *CameraSettings `json:"settings,omitempty"`
+	Name      string `json:"name"`
+	Household string `json:"household,omitempty"`
+	Video     bool   `json:"video"` // the user may watch it
+	// RecordAudio: the camera's sound is recorded; everyone who sees the
+	// camera is told (households included).
+	RecordAudio bool            `json:"recordAudio,omitempty"`
+	Settings    *CameraSettings `json:"settings,omitempty"`
 }
 
 // visibleCameras lists the cameras rc may know about: all for staff, the
@@ -160,7 +163,7 @@ func (s *Server) visibleCameras(rc *reqCtx) []cameraView {
 		}
 		st := states[id]
 		st.ID = id
-		v := cameraView{CameraState: st, Name: set.Name, Video: video}
+		v := cameraView{CameraState: st, Name: set.Name, Video: video, RecordAudio: set.RecordAudio}
 		if v.Name == "" {
 			v.Name = id
 		}

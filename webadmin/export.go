@@ -17,6 +17,7 @@ import (
 	"github.com/matthan/matthan/daemon/auth"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
+	"github.com/matthan/matthan/daemon/fmp4"
 )
 
 type eventsEvent = events.Event
@@ -92,7 +93,7 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	headSeq, headHash := s.audit.Head()
 	m := evidence.Manifest{Camera: rc.camera, CameraName: set.Name, Requested: requested, Intervals: covered, Gaps: gaps,
 		ExportedBy: rc.user.Name, Role: string(rc.user.Role), Created: s.now(), File: file, Bytes: cw.n, SHA256: sum,
-		AuditSeq: rec.Seq, Audit: evidence.AuditHead{Seq: headSeq, Hash: headHash}}.InZone(s.loc)
+		AuditSeq: rec.Seq, Audit: evidence.AuditHead{Seq: headSeq, Hash: headHash}, Tracks: fileTracks(filepath.Join(dir, "clip.mp4"))}.InZone(s.loc)
 	m, mb, sig, err := evidence.Sign(s.signKey, m)
 	if err != nil {
 		fail(http.StatusInternalServerError, "err_internal", err.Error())
@@ -206,4 +207,27 @@ func (s *Server) sweepExports() {
 			os.RemoveAll(filepath.Join(s.exportDir, e.Name()))
 		}
 	}
+}
+
+// fileTracks lists the tracks of an exported file from its init segment
+// (nil if it does not parse: the manifest then names none).
+func fileTracks(path string) []evidence.Track {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	l, err := fmp4.ScanSegment(io.NewSectionReader(f, 0, fi.Size()), min(fi.Size(), 1<<20))
+	if err != nil {
+		return nil
+	}
+	tr := []evidence.Track{{Kind: "video", Codec: l.Init.SampleEntry}}
+	if a := l.Init.Audio; a != nil {
+		tr = append(tr, evidence.Track{Kind: "audio", Codec: a.SampleEntry, SampleRate: int(a.Timescale), Channels: a.Channels})
+	}
+	return tr
 }

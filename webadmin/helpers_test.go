@@ -49,6 +49,9 @@ func (fakeSegments) OpenSegment(camera, file string) (io.ReadSeekCloser, time.Ti
 	if file == "frag-"+camera+".mp4" { // a real fragmented MP4 (playback_test.go)
 		return nopCloser{bytes.NewReader(testFragSegment)}, testT0, nil
 	}
+	if file == "lpcm-"+camera+".mp4" || file == "aac-"+camera+".mp4" { // the same with sound (audio_test.go)
+		return nopCloser{bytes.NewReader(testSoundSegment(file[:3] == "aac"))}, testT0, nil
+	}
 	if file != "seg-"+camera+".mp4" {
 		return nil, time.Time{}, os.ErrNotExist
 	}

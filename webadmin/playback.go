@@ -115,6 +115,16 @@ func (s *Server) serveFragments(w http.ResponseWriter, r *http.Request, rc *reqC
 		return
 	}
 	first, last := l.Fragments[start], l.Fragments[end-1]
+	if a := l.Init.Audio; a != nil {
+		// AAC plays in the browser (the page declares it); LPCM (G.711
+		// recorded) does not: MSE refuses such a track, so it is left out
+		// and the page says so (exports keep it).
+		w.Header().Set("X-Audio", a.SampleEntry)
+		if a.SampleEntry != "mp4a" {
+			s.servePlaybackWithoutAudio(w, r, rc, ra, size, l, start, end)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "video/mp4")
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	w.Header().Set("X-Media-Start", strconv.FormatFloat(float64(first.BaseTime)/ts, 'f', 3, 64))
@@ -127,6 +137,71 @@ func (s *Server) serveFragments(w http.ResponseWriter, r *http.Request, rc *reqC
 		return // the viewer went away
 	}
 	io.Copy(w, io.NewSectionReader(ra, first.Offset, last.End()-first.Offset))
+}
+
+// servePlaybackWithoutAudio is the playback piece of fragments [start,
+// end) with the audio track taken out of the init segment and of every
+// moof (fmp4.StripAudioInit, StripAudioMoof); the mdats go as they are.
+func (s *Server) servePlaybackWithoutAudio(w http.ResponseWriter, r *http.Request, rc *reqCtx, ra io.ReaderAt, size int64, l fmp4.Layout, start, end int) {
+	fail := func(err error) {
+		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", fmt.Errorf("playback %s: %w", rc.camera, err))
+	}
+	init := make([]byte, l.InitSize)
+	if _, err := ra.ReadAt(init, 0); err != nil {
+		fail(err)
+		return
+	}
+	init, err := fmp4.StripAudioInit(init)
+	if err != nil {
+		fail(err)
+		return
+	}
+	type piece struct {
+		moof          []byte
+		mdatAt, mdatN int64
+	}
+	pieces := make([]piece, 0, end-start)
+	total := int64(len(init))
+	for _, f := range l.Fragments[start:end] {
+		h, err := fmp4.ReadBoxHeader(ra, f.Offset, size)
+		if err != nil {
+			fail(err)
+			return
+		}
+		moof := make([]byte, h.Size)
+		if _, err := ra.ReadAt(moof, f.Offset); err != nil {
+			fail(err)
+			return
+		}
+		if moof, err = fmp4.StripAudioMoof(moof); err != nil {
+			fail(err)
+			return
+		}
+		p := piece{moof: moof, mdatAt: f.Offset + h.Size, mdatN: f.Size - h.Size}
+		pieces = append(pieces, p)
+		total += int64(len(moof)) + p.mdatN
+	}
+	first, last := l.Fragments[start], l.Fragments[end-1]
+	ts := float64(l.Init.Timescale)
+	w.Header().Set("Content-Type", "video/mp4")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	w.Header().Set("X-Media-Start", strconv.FormatFloat(float64(first.BaseTime)/ts, 'f', 3, 64))
+	w.Header().Set("X-Media-End", strconv.FormatFloat(float64(last.BaseTime+last.Duration)/ts, 'f', 3, 64))
+	w.Header().Set("Content-Length", strconv.FormatInt(total, 10))
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := w.Write(init); err != nil {
+		return
+	}
+	for _, p := range pieces {
+		if _, err := w.Write(p.moof); err != nil {
+			return
+		}
+		if _, err := io.Copy(w, io.NewSectionReader(ra, p.mdatAt, p.mdatN)); err != nil {
+			return
+		}
+	}
 }
 
 // seekReaderAt reads at an offset by seeking (one reader, one goroutine).

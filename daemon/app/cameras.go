@@ -42,11 +42,13 @@ type cameraSpec struct {
 	// NoMotion: record without analysing motion (config no_motion); the
 	// page's "motion" recording mode turns analysis back on.
 	NoMotion bool
+	// Audio records the camera's sound (its switch, off by default).
+	Audio bool
 }
 
 // specFromConfig is a camera as the config file or the command line gives it.
 func specFromConfig(c config.Camera) cameraSpec {
-	return cameraSpec{Name: c.Name, URL: c.URL, SubURL: c.SubURL, Household: c.Household, Recording: c.Recording, NoMotion: c.NoMotion,
+	return cameraSpec{Name: c.Name, URL: c.URL, SubURL: c.SubURL, Household: c.Household, Recording: c.Recording, NoMotion: c.NoMotion, Audio: c.RecordAudio,
 		Pre: time.Duration(c.PreSeconds) * time.Second, Post: time.Duration(c.PostSeconds) * time.Second}
 }
 
@@ -54,6 +56,7 @@ func specFromConfig(c config.Camera) cameraSpec {
 // (the page's edits win; a camera the configuration turns off stays off).
 func (s cameraSpec) withRecord(w cameras.Record) cameraSpec {
 	s.Name, s.URL, s.Household = w.ID, w.URL, w.Household
+	s.Audio = w.RecordAudio
 	if s.Recording != config.RecordOff {
 		s.Recording = w.Mode
 		if s.Recording == "" {
@@ -167,6 +170,7 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 		rc.rec = record.New(cs.store, spec.Name, record.Options{
 			MaxLoss:         cs.maxLoss,
 			SegmentDuration: cs.segmentDuration,
+			Audio:           spec.Audio,
 			Events:          cs.pub,
 			Logf:            logf(cs.log.With("camera", spec.Name), "record"),
 		})
@@ -184,7 +188,16 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 	// neither waits for the other (the recorder may wait on the disk).
 	pub := stream.New()
 	rc.pub = pub
-	pub.Add("live", cs.hub.Feed(spec.Name), liveQueue)
+	feed := cs.hub.Feed(spec.Name)
+	// A camera recorded all the time gives a new live viewer its first
+	// key frame from the segment being written (the page cache holds
+	// it): the feed keeps no GOP in the heap. Others keep it.
+	var gops live.GOPSource
+	if rc.rec != nil && spec.Recording == config.RecordContinuous {
+		gops = rc.rec
+	}
+	feed.SetSource(gops)
+	pub.Add("live", feed, liveQueue)
 	analyse := !(spec.NoMotion && spec.Recording != config.RecordMotion)
 	onSub := analyse && spec.SubURL != "" && !cs.noSub
 	switch {

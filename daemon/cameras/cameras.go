@@ -53,6 +53,9 @@ type Record struct {
 	PostSec       int    `json:"postSec"`
 	RetentionDays int    `json:"retentionDays"`
 	Zones         []Zone `json:"zones,omitempty"`
+	// RecordAudio: the camera's sound is recorded with its video ("Ghi âm
+	// thanh / Record audio"); off by default.
+	RecordAudio bool `json:"recordAudio,omitempty"`
 	// PasswordSet is only ever sent out: the URL's password is
 	// write-only (never returned; a URL saved without one keeps the
 	// stored one), and this says there is one.

@@ -63,6 +63,11 @@ type Camera struct {
 	// so a small box with many cameras may need this. Not allowed with
 	// recording "motion".
 	NoMotion bool `json:"no_motion,omitempty"`
+	// RecordAudio records the camera's sound beside its video ("Ghi âm
+	// thanh / Record audio"; off by default: some households do not want
+	// sound recorded). The admin page's switch wins once the camera's
+	// record exists.
+	RecordAudio bool `json:"record_audio,omitempty"`
 }
 
 // Record is the camera's first record in the camera store (daemon/cameras):
@@ -75,7 +80,7 @@ func (c Camera) Record() cameras.Record {
 		mode = RecordContinuous
 	}
 	return cameras.Record{ID: c.Name, Name: c.Name, URL: c.URL, Household: c.Household, Mode: mode,
-		PreSec: c.PreSeconds, PostSec: c.PostSeconds}
+		PreSec: c.PreSeconds, PostSec: c.PostSeconds, RecordAudio: c.RecordAudio}
 }
 
 // Config is everything matthand needs to run.
@@ -409,6 +414,7 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		maxLoss = fs.Float64("max-loss", DefaultMaxLoss, "seconds of video a power cut may lose per camera")
 		offline = fs.Float64("offline-after", DefaultOfflineAfter, "seconds a camera must be gone before the offline event")
 		noMo    = fs.Bool("no-motion", false, "turn motion analysis off on every camera (record only; see no_motion)")
+		audio   = fs.Bool("record-audio", false, "record the sound of every camera given with -camera (see record_audio)")
 		tz      = fs.String("tz", evidence.DefaultZoneName, "time zone of what people see, print or save (IANA name)")
 		loop    = fs.Bool("allow-loopback-cameras", false, "allow camera URLs on this host (127.0.0.1, ::1): development and tests with simulated cameras only")
 	)
@@ -457,6 +463,11 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 	}
 	if set["tz"] || *file == "" {
 		c.TimeZone = *tz
+	}
+	if *audio {
+		for i := range cams {
+			cams[i].RecordAudio = true
+		}
 	}
 	c.Cameras = append(c.Cameras, cams...)
 	c.AllowLoopbackCameras = *loop

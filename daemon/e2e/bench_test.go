@@ -65,7 +65,42 @@ func TestRecordBench(t *testing.T) {
 	fmt.Printf("BENCH record_bytes_written_overhead %.4f ratio\n", overhead)
 }
 
+// TestMemoryBench is behind `make bench-memory` (run when MATTHAN_BENCH_MEMORY
+// is set): matthand's resident memory (VmRSS, binary text included) after
+// MATTHAN_BENCH_SECONDS (default 60) of 720p25 ~4 Mbit/s cameras:
+//
+//	BENCH rss_record_only_16_mb   16 cameras, -no-motion, main streams only
+//	BENCH rss_box_16_mb           16 cameras with sub streams: motion on the
+//	BENCH rss_box_64_mb           subs, live hub ready, event index open
+//
+// Targets (issue 14): 40, 64 and 128 MB.
+func TestMemoryBench(t *testing.T) {
+	if os.Getenv("MATTHAN_BENCH_MEMORY") == "" {
+		t.Skip("set MATTHAN_BENCH_MEMORY=1 to run (make bench-memory)")
+	}
+	secs := 60.0
+	if s := os.Getenv("MATTHAN_BENCH_SECONDS"); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v <= 0 {
+			t.Fatalf("MATTHAN_BENCH_SECONDS=%q", s)
+		}
+		secs = v
+	}
+	d := time.Duration(secs * float64(time.Second))
+	_, rss, _ := benchRecord(t, 16, d, "-no-motion")
+	fmt.Printf("BENCH rss_record_only_16_mb %.1f MB\n", rss)
+	for _, n := range []int{16, 64} {
+		_, rss, _ := benchRecordSub(t, n, d, true)
+		fmt.Printf("BENCH rss_box_%d_mb %.1f MB\n", n, rss)
+	}
+}
+
 func benchRecord(t *testing.T, n int, d time.Duration, daemonArgs ...string) (cpuPct, rssMB, overhead float64) {
+	return benchRecordSub(t, n, d, false, daemonArgs...)
+}
+
+// benchRecordSub is benchRecord, with each camera's sub stream too when sub.
+func benchRecordSub(t *testing.T, n int, d time.Duration, sub bool, daemonArgs ...string) (cpuPct, rssMB, overhead float64) {
 	sim := startCamsimArgs(t, "-cameras", strconv.Itoa(n), "-no-h265-camera", "-quiet")
 	var names []string
 	for i := 1; i <= n; i++ {
@@ -74,8 +109,14 @@ func benchRecord(t *testing.T, n int, d time.Duration, daemonArgs ...string) (cp
 	data := filepath.Join(testenv.OutDir(), "bench-record")
 	os.RemoveAll(data)
 	t.Cleanup(func() { os.RemoveAll(data) })
-	dm := startDaemon(t, data, freePort(t), daemonArgs, cameraArgs(sim, names...)...)
-	dm.waitRecording(t, time.Now(), 20*time.Second, names...)
+	camArgs := cameraArgs(sim, names...)
+	if sub {
+		for i := range camArgs {
+			camArgs[i] += fmt.Sprintf(",rtsp://%s/%s/sub", sim.rtsp, names[i])
+		}
+	}
+	dm := startDaemon(t, data, freePort(t), daemonArgs, camArgs...)
+	dm.waitRecording(t, time.Now(), max(20*time.Second, time.Duration(n)*time.Second/2), names...)
 	time.Sleep(3 * time.Second) // warm-up: buffers grown, first segments open
 
 	pid := dm.cmd.Process.Pid

@@ -72,6 +72,18 @@ type Manifest struct {
 	// right after it.
 	AuditSeq uint64    `json:"auditSeq"`
 	Audit    AuditHead `json:"audit"`
+	// Tracks are the file's tracks: the video, and the sound when the
+	// camera's sound was recorded.
+	Tracks []Track `json:"tracks,omitempty"`
+}
+
+// Track is one track of an exported file.
+type Track struct {
+	Kind  string `json:"kind"`  // "video" or "audio"
+	Codec string `json:"codec"` // MP4 sample entry: avc1, hvc1, mp4a (AAC), sowt (16-bit LPCM from G.711)
+	// SampleRate is the audio's (Hz).
+	SampleRate int `json:"sampleRate,omitempty"`
+	Channels   int `json:"channels,omitempty"`
 }
 
 // DefaultZoneName is the box's time zone unless configured otherwise.

@@ -55,6 +55,7 @@ func FuzzScanSegment(f *testing.F) {
 			}
 		}
 		ParseInit(data[:l.InitSize])
+		StripAudioInit(data[:l.InitSize])
 	})
 }
 
@@ -67,6 +68,7 @@ func FuzzParseMoof(f *testing.F) {
 	f.Add(append([]byte(nil), frag[:moofSize]...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ParseMoof(data, 0)
+		StripAudioMoof(data)
 	})
 }
 

@@ -77,6 +77,10 @@ type FragmentInfo struct {
 	BaseTime uint64 // ticks
 	Duration uint64 // ticks, sum of sample durations
 	Samples  []SampleInfo
+	// Audio are the audio track's samples (a second traf), if any; their
+	// times are in the audio track's timescale from AudioBaseTime.
+	Audio         []SampleInfo
+	AudioBaseTime uint64
 }
 
 // End is the offset just past the fragment's mdat.
@@ -185,7 +189,7 @@ func ScanSegment(r io.ReaderAt, size int64) (Layout, error) {
 		f.Size = h.Size + mh.Size
 		dataStart, dataEnd := moofEnd+mh.HeaderSize, moofEnd+mh.Size
 		ok := true
-		for _, s := range f.Samples {
+		for _, s := range append(f.Samples, f.Audio...) {
 			if s.Offset < dataStart || s.Offset+int64(s.Size) > dataEnd {
 				ok = false
 				break
@@ -202,16 +206,17 @@ func ScanSegment(r io.ReaderAt, size int64) (Layout, error) {
 	return l, nil
 }
 
-// ParseMoof parses one moof box (header included) of a single-track
-// fragment whose first byte is at fileOffset. Sample offsets are resolved
-// against fileOffset (default-base-is-moof, or explicit base data offset).
+// ParseMoof parses one moof box (header included) of a fragment whose
+// first byte is at fileOffset: the video track's traf (the first) and, if
+// there is a second, the audio track's. Sample offsets are resolved against
+// fileOffset (default-base-is-moof, or explicit base data offset).
 func ParseMoof(b []byte, fileOffset int64) (FragmentInfo, error) {
 	f := FragmentInfo{Offset: fileOffset}
 	body, err := boxBody(b, "moof")
 	if err != nil {
 		return f, err
 	}
-	var sawTraf bool
+	var sawTraf, sawAudio bool
 	err = eachBox(body, func(typ string, p []byte) error {
 		switch typ {
 		case "mfhd":
@@ -220,11 +225,19 @@ func ParseMoof(b []byte, fileOffset int64) (FragmentInfo, error) {
 			}
 			f.Seq = binary.BigEndian.Uint32(p[4:])
 		case "traf":
-			if sawTraf {
-				return malformed("more than one traf")
+			if !sawTraf {
+				sawTraf = true
+				return parseTraf(p, fileOffset, &f)
 			}
-			sawTraf = true
-			return parseTraf(p, fileOffset, &f)
+			if sawAudio {
+				return malformed("more than two trafs")
+			}
+			sawAudio = true
+			var a FragmentInfo
+			if err := parseTraf(p, fileOffset, &a); err != nil {
+				return err
+			}
+			f.Audio, f.AudioBaseTime = a.Samples, a.BaseTime
 		}
 		return nil
 	})
@@ -389,6 +402,16 @@ type InitInfo struct {
 	Width, Height int
 	// Config is the body of the avcC or hvcC box.
 	Config []byte
+	// Audio is the audio track, nil without one.
+	Audio *AudioInfo
+}
+
+// AudioInfo is what ParseInit reads of an audio track.
+type AudioInfo struct {
+	ID          uint32
+	Timescale   uint32 // the sample rate
+	SampleEntry string // "mp4a", "sowt"
+	Channels    int
 }
 
 // ParseInit parses ftyp+moov as written by InitSegment.
@@ -418,12 +441,22 @@ func parseMoov(b []byte) (InitInfo, error) {
 			return nil
 		}
 		tracks++
-		if tracks > 1 {
-			return malformed("more than one track")
+		if tracks > 2 {
+			return malformed("more than two tracks")
 		}
 		tr, err := parseTrak(p)
-		info = tr.info
-		return err
+		if err != nil {
+			return err
+		}
+		if tracks == 1 {
+			info = tr.info
+			return nil
+		}
+		if tr.handler != "soun" {
+			return malformed("second track is not sound")
+		}
+		info.Audio = &AudioInfo{ID: tr.id, Timescale: tr.info.Timescale, SampleEntry: tr.info.SampleEntry, Channels: tr.channels}
+		return nil
 	})
 	if err != nil {
 		return info, err
@@ -436,9 +469,11 @@ func parseMoov(b []byte) (InitInfo, error) {
 
 // track is what parseTrak reads of a trak box.
 type track struct {
-	info InitInfo
-	id   uint32 // from tkhd; 0 when it has none
-	stbl []byte // the sample table box's body
+	info     InitInfo
+	id       uint32 // from tkhd; 0 when it has none
+	stbl     []byte // the sample table box's body
+	handler  string // hdlr's handler type: "vide", "soun", ...
+	channels int    // of an audio sample entry
 }
 
 // parseTrak reads a track's id, timescale, first sample entry and sample
@@ -462,6 +497,10 @@ func parseTrak(b []byte) (track, error) {
 		}
 		return eachBox(p, func(typ string, p []byte) error {
 			switch typ {
+			case "hdlr":
+				if len(p) >= 12 {
+					tr.handler = string(p[8:12])
+				}
 			case "mdhd":
 				if len(p) < 4 {
 					return malformed("short mdhd")
@@ -489,6 +528,13 @@ func parseTrak(b []byte) (track, error) {
 								return nil
 							}
 							info.SampleEntry = typ
+							if tr.handler == "soun" {
+								if len(e) < 28 {
+									return malformed("short audio sample entry")
+								}
+								tr.channels = int(binary.BigEndian.Uint16(e[16:]))
+								return nil
+							}
 							if len(e) < 78 {
 								return malformed("short sample entry")
 							}

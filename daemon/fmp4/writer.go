@@ -115,7 +115,11 @@ func AppendInitSegment(dst []byte, s media.Stream) ([]byte, error) {
 	w.zeros(10)
 	w.matrix()
 	w.zeros(24)
-	w.u32(2) // next track ID
+	if s.Audio != nil {
+		w.u32(3) // next track ID
+	} else {
+		w.u32(2)
+	}
 	w.close()
 
 	w.open("trak")
@@ -181,6 +185,11 @@ func AppendInitSegment(dst []byte, s media.Stream) ([]byte, error) {
 	w.close() // minf
 	w.close() // mdia
 	w.close() // trak
+	if s.Audio != nil {
+		if err := writeAudioTrak(&w, s.Audio); err != nil {
+			return dst, err
+		}
+	}
 
 	w.open("mvex")
 	w.openFull("trex", 0, 0)
@@ -190,6 +199,15 @@ func AppendInitSegment(dst []byte, s media.Stream) ([]byte, error) {
 	w.u32(0)
 	w.u32(0)
 	w.close()
+	if s.Audio != nil {
+		w.openFull("trex", 0, 0)
+		w.u32(AudioTrackID)
+		w.u32(1)
+		w.u32(0)
+		w.u32(0)
+		w.u32(0)
+		w.close()
+	}
 	w.close()
 	w.close() // moov
 	return w.b, nil
@@ -370,6 +388,15 @@ func (b *FragmentBuilder) AddSample(data []byte, s Sample) {
 	b.addEntry(uint32(len(data)), s)
 }
 
+// AddLPCM appends one audio sample: G.711 bytes (media.PCMA or PCMU)
+// expanded to 16-bit little-endian LPCM, as the 'sowt' track wants them.
+func (b *FragmentBuilder) AddLPCM(g711 []byte, codec media.AudioCodec, s Sample) {
+	b.grow(2 * len(g711))
+	start := len(b.payload)
+	b.payload = media.AppendLPCM(b.payload, g711, codec)
+	b.addEntry(uint32(len(b.payload)-start), s)
+}
+
 func (b *FragmentBuilder) addEntry(size uint32, s Sample) {
 	flags := uint32(flagsNonKey)
 	if s.Key {
@@ -408,23 +435,52 @@ func (b *FragmentBuilder) Duration() uint64 {
 // is Header() followed by Payload(). The result is valid until the next call
 // of Header or Encode; the builder keeps its samples until Reset.
 func (b *FragmentBuilder) Header(seq uint32, baseTime uint64) []byte {
+	return b.HeaderAV(seq, baseTime, nil, 0)
+}
+
+// HeaderAV is Header for a fragment that carries the audio track's samples
+// too (a's, track AudioTrackID, its first at aBase in the audio track's
+// timescale): the fragment is HeaderAV(), b.Payload(), a.Payload(). With a
+// nil or empty a it is Header.
+func (b *FragmentBuilder) HeaderAV(seq uint32, baseTime uint64, a *FragmentBuilder, aBase uint64) []byte {
 	w := boxWriter{b: b.hdr[:0]}
 	w.open("moof")
 	w.openFull("mfhd", 0, 0)
 	w.u32(seq)
 	w.close()
+	vOff := writeTraf(&w, 1, baseTime, b.samples)
+	aOff := -1
+	if a != nil && len(a.samples) > 0 {
+		aOff = writeTraf(&w, AudioTrackID, aBase, a.samples)
+	}
+	w.close() // moof
+	binary.BigEndian.PutUint32(w.b[vOff:], uint32(len(w.b)+8))
+	size := len(b.payload)
+	if aOff >= 0 {
+		binary.BigEndian.PutUint32(w.b[aOff:], uint32(len(w.b)+8+len(b.payload)))
+		size += len(a.payload)
+	}
+	w.b = binary.BigEndian.AppendUint32(w.b, uint32(8+size))
+	w.b = append(w.b, "mdat"...)
+	b.hdr = w.b
+	return w.b
+}
+
+// writeTraf writes one track's traf and returns where its trun's data
+// offset is to be patched.
+func writeTraf(w *boxWriter, track uint32, baseTime uint64, samples []sampleEntry) int {
 	w.open("traf")
 	w.openFull("tfhd", 0, 0x020000) // default-base-is-moof
-	w.u32(1)
+	w.u32(track)
 	w.close()
 	w.openFull("tfdt", 1, 0)
 	w.u64(baseTime)
 	w.close()
 	w.openFull("trun", 1, 0xf01)
-	w.u32(uint32(len(b.samples)))
+	w.u32(uint32(len(samples)))
 	dataOffsetPos := len(w.b)
 	w.u32(0)
-	for _, s := range b.samples {
+	for _, s := range samples {
 		w.u32(s.duration)
 		w.u32(s.size)
 		w.u32(s.flags)
@@ -432,12 +488,7 @@ func (b *FragmentBuilder) Header(seq uint32, baseTime uint64) []byte {
 	}
 	w.close() // trun
 	w.close() // traf
-	w.close() // moof
-	binary.BigEndian.PutUint32(w.b[dataOffsetPos:], uint32(len(w.b)+8))
-	w.b = binary.BigEndian.AppendUint32(w.b, uint32(8+len(b.payload)))
-	w.b = append(w.b, "mdat"...)
-	b.hdr = w.b
-	return w.b
+	return dataOffsetPos
 }
 
 // Payload is the mdat content: the samples added since the last Reset. It

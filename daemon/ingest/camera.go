@@ -115,6 +115,9 @@ type Status struct {
 	Name  string
 	URL   string // credentials removed
 	Codec string // "" until the first connection described the stream
+	// Audio is the sound the camera sends ("AAC/16000", "PCMA/8000"), ""
+	// without.
+	Audio string
 	State State
 	Since time.Time
 	// LastError is the most recent connection or stream error, "" if none.
@@ -152,6 +155,7 @@ type Camera struct {
 	announced   bool // an offline event was published and no online yet
 	lastErr     string
 	codec       string
+	audio       string // "PCMA/8000", "" without sound
 	width       int
 	height      int
 	offlineTime *time.Timer
@@ -260,7 +264,7 @@ func (c *Camera) session(ctx context.Context) (err error) {
 			if v, ok := res.Header["Transport"]; ok && res.StatusCode == base.StatusOK {
 				var th headers.Transport
 				if th.Unmarshal(v) == nil && th.InterleavedIDs != nil {
-					if t := tap.Load(); t != nil {
+					if t := tap.Load(); t != nil && t.rtp.Load() < 0 { // the first SETUP is the video's
 						t.rtp.Store(int32(th.InterleavedIDs[0]))
 					}
 				}
@@ -292,8 +296,14 @@ func (c *Camera) session(ctx context.Context) (err error) {
 	case *format.H265:
 		p.setParams(f.VPS, f.SPS, f.PPS)
 	}
+	amedi, aforma, audio := pickAudio(desc)
+	p.audio = audio
 	c.mu.Lock()
 	c.codec = codec.String()
+	c.audio = ""
+	if audio != nil {
+		c.audio = fmt.Sprintf("%v/%d", audio.Codec, audio.SampleRate)
+	}
 	c.mu.Unlock()
 	first := true
 	p.onWritten = func(now time.Time) {
@@ -314,6 +324,19 @@ func (c *Camera) session(ctx context.Context) (err error) {
 	client.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
 		rx.push(pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.Payload)
 	})
+	if amedi != nil {
+		// The sound is taken when the camera offers it (the recorder keeps
+		// it only when the camera's switch says so; the live view may play
+		// it). A camera that refuses the audio SETUP is recorded without.
+		if _, err := client.Setup(desc.BaseURL, amedi, 0, 0); err != nil {
+			c.opts.Log.Warn("camera audio not taken", "camera", c.name, "err", err)
+			p.audio = nil
+		} else if rx.audio, err = newAudioDepacketizer(aforma); err != nil {
+			p.audio = nil
+		} else {
+			client.OnPacketRTP(amedi, aforma, rx.audioPacket)
+		}
+	}
 
 	if _, err := client.Play(nil); err != nil {
 		return fmt.Errorf("play: %w", err)
@@ -337,8 +360,20 @@ type receiver struct {
 	payloadType uint8
 	emit        func(ts uint32, nalus [][]byte)
 
+	audio *audioDepacketizer // nil without sound
+
 	mu     sync.Mutex // gortsplib's reader goroutine vs. the end of the session
 	closed bool
+}
+
+// audioPacket takes one RTP packet of the audio track.
+func (r *receiver) audioPacket(pkt *rtp.Packet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.audio.packet(pkt, r.pipe.audioUnit)
 }
 
 // packet takes one RTP packet from the tap.
@@ -484,7 +519,7 @@ func (c *Camera) offlineTimer() {
 func (c *Camera) Status() Status {
 	c.mu.Lock()
 	s := Status{
-		Name: c.name, URL: c.safeURL, Codec: c.codec, State: c.state, Since: c.since,
+		Name: c.name, URL: c.safeURL, Codec: c.codec, Audio: c.audio, State: c.state, Since: c.since,
 		LastError: c.lastErr, Width: c.width, Height: c.height,
 	}
 	c.mu.Unlock()

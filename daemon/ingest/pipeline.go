@@ -42,6 +42,10 @@ type pipeline struct {
 	stream  media.Stream
 	slewer  *clock.Slewer
 
+	audio       *media.Audio  // the camera's sound, nil without
+	audioSlewer *clock.Slewer // its RTP clock onto the box's, per stream
+	aunit       media.AudioUnit
+
 	au  media.AccessUnit
 	out [][]byte
 
@@ -273,6 +277,7 @@ func (p *pipeline) keyFrame() error {
 	if p.codec == media.H265 {
 		s.VPS = bytes.Clone(p.vps)
 	}
+	s.Audio = p.audio
 	if err := p.sink.StreamStarted(s); err != nil {
 		p.stats.sinkErrors.Add(1)
 		return fmt.Errorf("recorder refused the stream: %w", err)
@@ -281,7 +286,31 @@ func (p *pipeline) keyFrame() error {
 	p.started = true
 	p.needKey = false
 	p.slewer = clock.NewSlewer(p.slew)
+	p.audioSlewer = nil
+	if p.audio != nil {
+		c := p.slew
+		c.ClockRate = p.audio.SampleRate
+		p.audioSlewer = clock.NewSlewer(c)
+	}
 	return nil
+}
+
+// audioUnit hands one unit of sound with RTP timestamp ts (the audio
+// track's clock) to the sink, timed on the box clock like the pictures:
+// its own slewer anchors it to the box clock as it arrives, so the two
+// tracks agree within the network's jitter. Sound before the first key
+// frame (no stream yet) is dropped.
+func (p *pipeline) audioUnit(ts uint32, data []byte) {
+	as, ok := p.sink.(media.AudioSink)
+	if !p.started || p.audioSlewer == nil || !ok || len(data) == 0 {
+		return
+	}
+	p.aunit.PTS = p.audioSlewer.Map(ts, p.now().Sub(p.stream.Epoch))
+	p.aunit.Data = data
+	if err := as.WriteAudio(&p.aunit); err != nil {
+		p.stats.sinkErrors.Add(1)
+	}
+	p.aunit.Data = nil
 }
 
 func (p *pipeline) dimensions() (w, h int, err error) {

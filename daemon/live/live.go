@@ -99,7 +99,7 @@ func (h *Hub) Streaming(camera string) bool {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.start != nil && len(f.gop.frags) > 0
+	return f.start != nil && f.haveKey
 }
 
 // Subscription is one viewer's queue.
@@ -120,6 +120,11 @@ func (s *Subscription) Close() {
 		s.closed = true
 		delete(s.feed.subs, s)
 		close(s.C)
+		if len(s.feed.subs) == 0 && s.feed.source != nil {
+			// Nobody watches: the builder's arena (a key frame's size) is
+			// not kept for the next viewer.
+			s.feed.fb = fmp4.FragmentBuilder{}
+		}
 	}
 }
 
@@ -161,6 +166,42 @@ type Feed struct {
 	// times start over, so the viewers need a new init and timeline.
 	announced bool
 	subs      map[*Subscription]struct{}
+
+	// The current GOP, counted (its pictures are in gop when there is no
+	// source, else only in the source).
+	source   GOPSource
+	haveKey  bool
+	keyDTS   time.Duration
+	gopCount int
+}
+
+// GOPSource gives a new viewer the pictures since the last key frame from
+// somewhere else than the heap: the recorder reads them back from the
+// segment it is writing (see record.Recorder.ReadGOP). ReadGOP calls fn,
+// in decode order, for each picture from the last key frame on with a DTS
+// of at most upto; data (4-byte length-prefixed NAL units) is valid only
+// during the call. It returns how many pictures it gave.
+type GOPSource interface {
+	ReadGOP(upto time.Duration, fn func(dts, cto time.Duration, key bool, data []byte)) (int, error)
+}
+
+// Catching up from a source that is a little behind the live feed (the
+// recorder's queue) is tried this many times, this far apart; then the
+// viewer waits for the next key frame.
+const (
+	catchUpTries = 4
+	catchUpWait  = 30 * time.Millisecond
+)
+
+// SetSource makes the feed keep no GOP of its own: a new viewer's first
+// pictures come from src. Without a source (or when it has not got the
+// whole GOP) the feed keeps the GOP in memory (sub streams, which are not
+// recorded) or the viewer starts at the next key frame.
+func (f *Feed) SetSource(src GOPSource) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.source = src
+	f.gop.free()
 }
 
 // gopCache keeps the fragments since the last key frame back to back in one
@@ -245,9 +286,29 @@ var _ media.Sink = (*Feed)(nil)
 const queueLen = 256
 
 func (f *Feed) subscribe() *Subscription {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	s := &Subscription{C: make(chan Message, queueLen+maxGOPFrames), feed: f}
+	for try := 1; ; try++ {
+		f.mu.Lock()
+		if f.source == nil || f.start == nil || !f.haveKey {
+			break
+		}
+		msgs := f.catchUpLocked()
+		if msgs == nil && try < catchUpTries {
+			f.mu.Unlock()
+			time.Sleep(catchUpWait)
+			continue
+		}
+		st := *f.start
+		s.C <- Message{Start: &st, Init: f.init}
+		for _, m := range msgs {
+			s.C <- m
+		}
+		s.skipping = msgs == nil // from the next key frame
+		f.subs[s] = struct{}{}
+		f.mu.Unlock()
+		return s
+	}
+	defer f.mu.Unlock()
 	if f.start != nil && len(f.gop.frags) > 0 {
 		st := *f.start
 		s.C <- Message{Start: &st, Init: f.init}
@@ -257,6 +318,53 @@ func (f *Feed) subscribe() *Subscription {
 	}
 	f.subs[s] = struct{}{}
 	return s
+}
+
+// catchUpLocked builds the fragments of the current GOP from the source,
+// one per picture as the live feed makes them, in one arena of their own.
+// It returns nil unless the source had every picture the feed has seen
+// since the key frame.
+func (f *Feed) catchUpLocked() []Message {
+	if f.gopCount > maxGOPFrames {
+		return nil
+	}
+	var (
+		fb    fmp4.FragmentBuilder
+		arena []byte
+		ends  = make([]int, 0, f.gopCount)
+		msgs  = make([]Message, 0, f.gopCount)
+		last  time.Duration
+		dur   = f.lastD
+		bad   bool
+		seq   = f.seq - uint32(f.gopCount)
+	)
+	n, err := f.source.ReadGOP(f.lastDT, func(dts, cto time.Duration, key bool, data []byte) {
+		if bad || len(msgs) == 0 && (!key || dts != f.keyDTS) || len(msgs) >= f.gopCount {
+			bad = true
+			return
+		}
+		if len(msgs) > 0 {
+			if d := dts - last; d > 0 && d < 2*time.Second {
+				dur = d
+			}
+		}
+		last = dts
+		seq++
+		fb.Reset()
+		fb.AddSample(data, fmp4.Sample{Duration: uint32(durTicks(dur)), PTSOffset: int32(durTicks(cto)), Key: key})
+		arena = append(append(arena, fb.Header(seq, uint64(max(0, durTicks(dts))))...), fb.Payload()...)
+		ends = append(ends, len(arena))
+		msgs = append(msgs, Message{Key: key, DTS: dts})
+	})
+	if err != nil || bad || n != f.gopCount || last != f.lastDT {
+		return nil
+	}
+	start := 0
+	for i, end := range ends {
+		msgs[i].Frag = arena[start:end:end]
+		start = end
+	}
+	return msgs
 }
 
 // broadcastLocked queues m to every viewer; it reports whether any took it.
@@ -284,6 +392,7 @@ func (f *Feed) StreamStarted(st media.Stream) error {
 	defer f.mu.Unlock()
 	f.stream = st
 	f.start, f.init, f.hasDT, f.announced = nil, nil, false, false
+	f.haveKey, f.gopCount = false, 0
 	f.gop.free()
 	f.lastD = 40 * time.Millisecond
 	if st.Codec != media.H264 && st.Codec != media.H265 {
@@ -330,6 +439,7 @@ func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 		}
 		if f.start != nil && !f.announced {
 			f.gop.restart()
+			f.haveKey, f.gopCount = false, 0
 			st := *f.start
 			f.broadcastLocked(Message{Start: &st, Init: f.init})
 			f.announced = true
@@ -344,15 +454,17 @@ func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 		}
 	}
 	f.lastDT, f.hasDT = au.DTS, true
-	if !au.Key && len(f.gop.frags) == 0 {
+	if !au.Key && !f.haveKey {
 		return nil // wait for the first key frame
 	}
 	if au.Key {
 		f.gop.restart()
+		f.haveKey, f.keyDTS, f.gopCount = true, au.DTS, 0
 	}
+	f.gopCount++
 	f.seq++
 	watched := len(f.subs) > 0
-	if !watched && !f.gop.fits(0) {
+	if !watched && (f.source != nil || !f.gop.fits(0)) {
 		return nil // nobody would see it: not even built
 	}
 	f.fb.Reset()
@@ -364,7 +476,7 @@ func (f *Feed) WriteAccessUnit(au *media.AccessUnit) error {
 	hdr := f.fb.Header(f.seq, uint64(max(0, durTicks(au.DTS))))
 	payload := f.fb.Payload()
 	var frag []byte
-	cached := f.gop.fits(len(hdr) + len(payload))
+	cached := f.source == nil && f.gop.fits(len(hdr)+len(payload))
 	switch {
 	case cached:
 		frag = f.gop.add(hdr, payload, au.Key, au.DTS)
@@ -395,6 +507,7 @@ func (f *Feed) StreamEnded(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.start, f.init, f.announced = nil, nil, false
+	f.haveKey, f.gopCount = false, 0
 	f.gop.free()
 	f.fb = fmp4.FragmentBuilder{}
 	f.broadcastLocked(Message{Ended: true})

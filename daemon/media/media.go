@@ -1,6 +1,7 @@
 // Package media holds the types that flow from a camera's ingest to the
 // recorder, the motion detector and the live view: one video stream and its
-// access units, timed on the box's clock.
+// access units, and its audio units when the camera sends sound, timed on
+// the box's clock.
 package media
 
 import (
@@ -39,6 +40,8 @@ type Stream struct {
 	// Parameter sets as last seen (from the SDP or in band). VPS is H.265 only.
 	VPS, SPS, PPS []byte
 	Width, Height int
+	// Audio is the camera's audio track, nil without one (AudioSink).
+	Audio *Audio
 }
 
 // AccessUnit is one picture: all NAL units (without start codes or length

@@ -138,6 +138,17 @@ func (g *Gate) WriteAccessUnit(au *media.AccessUnit) error {
 	return nil
 }
 
+// WriteAudio implements media.AudioSink: sound passes while the gate
+// records (the pre-event buffer holds pictures only: a motion recording's
+// sound starts when the motion does).
+func (g *Gate) WriteAudio(u *media.AudioUnit) error {
+	as, ok := g.next.(media.AudioSink)
+	if !ok || !g.Recording() {
+		return nil
+	}
+	return as.WriteAudio(u)
+}
+
 // StreamEnded implements media.Sink.
 func (g *Gate) StreamEnded(err error) {
 	if g.cfg.Mode == Continuous || g.recording {

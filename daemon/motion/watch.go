@@ -335,6 +335,14 @@ func sliceBytes(nalus [][]byte) int {
 	return n
 }
 
+// WriteAudio implements media.AudioSink: sound goes straight on to Next.
+func (w *Watcher) WriteAudio(u *media.AudioUnit) error {
+	if as, ok := w.Next.(media.AudioSink); ok {
+		return as.WriteAudio(u)
+	}
+	return nil
+}
+
 // StreamEnded implements media.Sink.
 func (w *Watcher) StreamEnded(err error) {
 	if w.Queue > 0 {

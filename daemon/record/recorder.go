@@ -1,6 +1,6 @@
 // Package record turns a camera's access units into fragmented MP4 segment
 // files in a storage.Store: a segment about every minute, cut at a key
-// frame; a fragment (moof+mdat, one writev) about every second; fsync often
+// frame; a fragment (moof+mdat, one writev) about every half second; fsync often
 // enough that a power cut loses at most Options.MaxLoss of video. It never
 // transcodes.
 package record
@@ -24,7 +24,9 @@ type Options struct {
 	// much video; default 60 s.
 	SegmentDuration time.Duration
 	// FragmentDuration: a fragment is written after this much video;
-	// default 1 s, at most MaxLoss/2.
+	// default MaxLoss/4 (500 ms), at most MaxLoss/2. The fragment being
+	// built is the recorder's memory (a 4 Mbit/s camera: ~300 KB at
+	// 500 ms); fsyncs follow MaxLoss, not the fragment.
 	FragmentDuration time.Duration
 	// MaxLoss is the most video a power cut may lose; default 2 s.
 	MaxLoss time.Duration
@@ -32,6 +34,11 @@ type Options struct {
 	// (the next starts at the next key frame); smaller jumps become the
 	// duration of the sample before them. Default 5 s.
 	MaxGap time.Duration
+	// Audio records the camera's sound (media.Stream.Audio) as a second
+	// track of the same segments: AAC as it comes, G.711 as 16-bit LPCM.
+	// Off: the segments have video only (the camera's switch "Ghi âm
+	// thanh / Record audio", off by default).
+	Audio bool
 	// Events receives disk_error events (at most one a minute).
 	Events events.Publisher
 	// Logf logs; nil discards.
@@ -46,7 +53,7 @@ func (o *Options) defaults() {
 		o.MaxLoss = 2 * time.Second
 	}
 	if o.FragmentDuration <= 0 {
-		o.FragmentDuration = time.Second
+		o.FragmentDuration = o.MaxLoss / 4
 	}
 	o.FragmentDuration = min(o.FragmentDuration, o.MaxLoss/2)
 	if o.MaxGap <= 0 {
@@ -97,8 +104,16 @@ type Recorder struct {
 	timerGen uint64
 	armedGen uint64
 
-	nalus     [][]byte
-	parts     [2][]byte // a fragment's header and samples, for one writev
+	nalus [][]byte
+	parts [3][]byte // a fragment's header, video and audio samples, for one writev
+
+	// The audio track (r.stream.Audio != nil): its samples wait in afrag
+	// and go out in the next fragment, in the audio's timescale.
+	afrag     fmp4.FragmentBuilder
+	aBase     uint64   // segment tick (audio timescale) of afrag's first sample
+	aNext     uint64   // just past the last audio sample added
+	gop       gopIndex // where the current GOP's pictures are (ReadGOP)
+	readBuf   []byte   // ReadGOP's, during one call
 	lastAlarm time.Time
 	stats     Stats
 }
@@ -140,6 +155,12 @@ func (r *Recorder) StreamStarted(s media.Stream) error {
 	r.stream.VPS = bytes.Clone(s.VPS)
 	r.stream.SPS = bytes.Clone(s.SPS)
 	r.stream.PPS = bytes.Clone(s.PPS)
+	r.stream.Audio = nil
+	if r.opts.Audio && s.Audio != nil {
+		a := *s.Audio
+		a.Config = bytes.Clone(a.Config)
+		r.stream.Audio = &a
+	}
 	r.ready = false
 	r.waitKey = true
 	if s.Codec != media.H264 && s.Codec != media.H265 {
@@ -239,11 +260,60 @@ func (r *Recorder) WriteAccessUnit(au *media.AccessUnit) error {
 	if d := au.PTS - au.DTS; d > 0 && d < 10*time.Second {
 		cto = int32(ticks(d))
 	}
+	off := r.frag.PayloadSize()
 	r.frag.AddNALUs(r.stream.Codec, r.withParams(au), fmp4.Sample{Duration: dur, PTSOffset: cto, Key: au.Key})
+	r.gop.add(au, int64(off), r.frag.PayloadSize()-off, cto)
 	r.lastPos = pos
 	r.nextTick = pos + uint64(dur)
 	r.lastDTS = au.DTS
 	r.stats.Frames++
+	return nil
+}
+
+// maxAudioSamples bounds the sound waiting for the next fragment (the
+// pictures stopped: the fragment comes with the next one, or never).
+const maxAudioSamples = 1000
+
+// audioGap: sound this much later than where the track is goes in after a
+// silence (the sample before it lasts longer); less is jitter, and the
+// samples stay back to back.
+const audioGap = 100 * time.Millisecond
+
+// WriteAudio implements media.AudioSink: with Options.Audio, the sound
+// goes into the segment being written, in the next fragment beside the
+// pictures; sound before the segment's first picture, or while no segment
+// is open, is dropped.
+func (r *Recorder) WriteAudio(u *media.AudioUnit) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.stream.Audio
+	if a == nil || r.seg == nil || len(u.Data) == 0 || r.afrag.Len() >= maxAudioSamples {
+		return nil
+	}
+	pos := u.PTS - r.segDTS0
+	if pos < 0 {
+		return nil
+	}
+	rate := uint64(a.SampleRate)
+	tick := uint64(pos) / 1000 * rate / 1000000 // µs * rate / 1e6
+	n := a.Samples(u)
+	if n <= 0 {
+		return nil
+	}
+	if r.afrag.Len() == 0 {
+		r.aBase = max(tick, r.aNext)
+		r.aNext = r.aBase
+	} else if gap := uint64(audioGap) / 1000 * rate / 1000000; tick > r.aNext+gap {
+		r.afrag.SetLastDuration(r.afrag.LastDuration() + uint32(tick-r.aNext))
+		r.aNext = tick
+	}
+	s := fmp4.Sample{Duration: uint32(n), Key: true}
+	if a.Codec == media.AAC {
+		r.afrag.AddSample(u.Data, s)
+	} else {
+		r.afrag.AddLPCM(u.Data, a.Codec, s)
+	}
+	r.aNext += uint64(n)
 	return nil
 }
 
@@ -281,6 +351,8 @@ func (r *Recorder) startSegment(au *media.AccessUnit) bool {
 	r.seq = 0
 	r.lastPos, r.nextTick, r.unsynced = 0, 0, 0
 	r.frag.Reset()
+	r.afrag.Reset()
+	r.aNext = 0
 	r.stats.Segments++
 	return true
 }
@@ -296,13 +368,21 @@ func (r *Recorder) flushFragment() {
 	dur := r.frag.Duration()
 	// The moof and the samples go out with one writev: the fragment is
 	// never copied into a second buffer.
-	r.parts[0] = r.frag.Header(r.seq, r.fragBase)
+	r.parts[0] = r.frag.HeaderAV(r.seq, r.fragBase, &r.afrag, r.aBase)
 	r.parts[1] = r.frag.Payload()
+	r.parts[2] = r.afrag.Payload()
 	end := r.segStart.Add(tickDur(r.fragBase + dur))
 	r.nextTick = max(r.nextTick, r.fragBase+dur)
+	payloadAt := r.seg.Size() + int64(len(r.parts[0]))
 	err := r.seg.AppendParts(r.parts[:], end)
-	r.parts = [2][]byte{}
+	r.parts = [3][]byte{}
 	r.frag.Reset()
+	r.afrag.Reset()
+	if err != nil {
+		r.gop.reset()
+	} else {
+		r.gop.written(payloadAt)
+	}
 	if err != nil {
 		// The fragment is lost (the file was cut back to its last good
 		// fragment); the next one continues the segment.
@@ -343,6 +423,7 @@ func (r *Recorder) finishSegment() {
 	}
 	r.seg = nil
 	r.frag.Reset()
+	r.gop.reset()
 }
 
 // dropLostSegment ends the segment when its recording disk was lost
@@ -356,6 +437,7 @@ func (r *Recorder) dropLostSegment(err error) {
 	r.seg.Close(r.segStart.Add(tickDur(r.nextTick))) // fails fast: the disk is gone
 	r.seg = nil
 	r.frag.Reset()
+	r.gop.reset()
 	r.waitKey = true
 }
 

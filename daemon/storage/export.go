@@ -52,6 +52,8 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 	var (
 		first    *fmp4.InitInfo
 		b        fmp4.FragmentBuilder
+		ab       fmp4.FragmentBuilder // the audio track's samples, if the recording has sound
+		aNext    uint64               // audio tick just past the last audio sample written
 		seq      uint32
 		outBase  int64 // export time zero, Unix ns
 		nextTick uint64
@@ -99,7 +101,7 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 			outBase = start.UnixNano()
 			info.Start = start
 		} else if l.Init.SampleEntry != first.SampleEntry || l.Init.Width != first.Width ||
-			l.Init.Height != first.Height || l.Init.Timescale != first.Timescale {
+			l.Init.Height != first.Height || l.Init.Timescale != first.Timescale || !sameAudio(l.Init.Audio, first.Audio) {
 			f.Close()
 			info.StoppedEarly, info.StoppedAt = true, seg.Start
 			break
@@ -115,7 +117,7 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 			var baseTick uint64
 			t := fr.BaseTime
 			mdatStart, mdatEnd := fr.Samples[0].Offset, fr.Samples[0].Offset
-			for _, sm := range fr.Samples {
+			for _, sm := range append(fr.Samples, fr.Audio...) {
 				mdatEnd = max(mdatEnd, sm.Offset+int64(sm.Size))
 				mdatStart = min(mdatStart, sm.Offset)
 			}
@@ -152,8 +154,9 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 			if b.Len() == 0 {
 				continue
 			}
+			aBase := exportAudio(&ab, fr, first.Audio, segOff, unixNano(to)-outBase, &aNext, mdat, mdatStart)
 			seq++
-			if _, err := WriteParts(w, [][]byte{b.Header(seq, baseTick), b.Payload()}); err != nil {
+			if _, err := WriteParts(w, [][]byte{b.HeaderAV(seq, baseTick, &ab, aBase), b.Payload(), ab.Payload()}); err != nil {
 				f.Close()
 				return info, fmt.Errorf("storage: export: %w", err)
 			}
@@ -167,6 +170,47 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 	}
 	info.End = tickTime(outBase, nextTick)
 	return info, nil
+}
+
+// sameAudio reports whether two segments' audio tracks can share one init
+// segment (both none, or the same sample entry, rate and channels).
+func sameAudio(a, b *fmp4.AudioInfo) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.SampleEntry == b.SampleEntry && a.Timescale == b.Timescale && a.Channels == b.Channels
+}
+
+// exportAudio fills ab with the fragment's audio samples that fall in the
+// export (from its start, before end ns), timed from the export's start,
+// and returns the first one's tick; aNext keeps the track from going back.
+// mdat holds the fragment's samples from file offset mdatStart.
+func exportAudio(ab *fmp4.FragmentBuilder, fr fmp4.FragmentInfo, a *fmp4.AudioInfo, segOff, end int64, aNext *uint64, mdat []byte, mdatStart int64) uint64 {
+	ab.Reset()
+	if a == nil || a.Timescale == 0 || len(fr.Audio) == 0 {
+		return 0
+	}
+	rate := uint64(a.Timescale)
+	t := fr.AudioBaseTime
+	var base uint64
+	for _, sm := range fr.Audio {
+		at := segOff + int64(t*uint64(time.Second)/rate) // ns from export start
+		t += uint64(sm.Duration)
+		if at < 0 || at >= end {
+			continue
+		}
+		if sm.Offset < mdatStart || sm.Offset-mdatStart+int64(sm.Size) > int64(len(mdat)) {
+			continue
+		}
+		if ab.Len() == 0 {
+			base = max(uint64(at)/1000*rate/1000000, *aNext)
+		}
+		ab.AddSample(mdat[sm.Offset-mdatStart:sm.Offset-mdatStart+int64(sm.Size)], fmp4.Sample{Duration: max(sm.Duration, 1), Key: true})
+	}
+	if ab.Len() > 0 {
+		*aNext = base + ab.Duration()
+	}
+	return base
 }
 
 // tickTime is the box time of an export tick.

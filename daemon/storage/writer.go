@@ -141,6 +141,18 @@ func (w *SegmentWriter) Start() time.Time { return time.Unix(0, w.start).UTC() }
 // Path is the segment file's path.
 func (w *SegmentWriter) Path() string { return w.path }
 
+// ReadAt reads back bytes already appended (from the page cache, most
+// often): the live view starts a new viewer from the segment being written.
+func (w *SegmentWriter) ReadAt(p []byte, off int64) (int, error) {
+	if w.closed {
+		return 0, errors.New("storage: read from closed segment")
+	}
+	if off+int64(len(p)) > w.size.Load() {
+		return 0, fmt.Errorf("storage: read %s past its written end", w.path)
+	}
+	return w.f.ReadAt(p, off)
+}
+
 // Size is the number of bytes in the file.
 func (w *SegmentWriter) Size() int64 { return w.size.Load() }
 

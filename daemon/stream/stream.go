@@ -1,6 +1,6 @@
 // Package stream is what every camera publishes: its stream (codec,
 // parameter sets, the wall-clock epoch of its timestamps) and its access
-// units, handed to each reader — the recorder's path (motion watcher,
+// units (and audio units, to readers whose sink is a media.AudioSink), handed to each reader — the recorder's path (motion watcher,
 // gate, recorder), the live hub, anything else — through a bounded queue
 // of its own, drained by a goroutine of its own.
 //
@@ -14,6 +14,7 @@
 package stream
 
 import (
+	"math/bits"
 	"sync"
 	"sync/atomic"
 
@@ -49,11 +50,12 @@ const (
 	kStart kind = iota
 	kAU
 	kEnd
+	kAudio
 )
 
 type item struct {
 	kind   kind
-	stream media.Stream
+	stream *media.Stream // kStart's (shared, never changed: a queue slot stays small)
 	au     *shared
 	err    error
 	size   int
@@ -67,18 +69,51 @@ type shared struct {
 	refs atomic.Int32
 }
 
-var pool = sync.Pool{New: func() any { return new(shared) }}
+// The copies are pooled by size class (powers of two from 4 KiB): a pool
+// of one size would end up with every buffer as large as the largest key
+// frame of any camera, while most pictures are a tenth of that.
+const (
+	minClass = 12 // 4 KiB
+	classes  = 12 // up to 8 MiB; larger ones are not pooled
+)
+
+var pools [classes]sync.Pool
+
+// class is the size class of a copy of size bytes (classes: none).
+func class(size int) int {
+	c := max(bits.Len(uint(max(size, 1)-1)), minClass) - minClass
+	return min(c, classes)
+}
 
 func (s *shared) release() {
 	if s.refs.Add(-1) == 0 {
-		pool.Put(s)
+		if c := class(cap(s.buf)); c < classes && cap(s.buf) == 1<<(c+minClass) {
+			pools[c].Put(s)
+		}
 	}
 }
 
-// copyAU copies au's NAL units into one buffer (a pooled one, reused once
-// every reader is done with it); the publisher holds one reference.
+// copyAU copies au's NAL units into one buffer (a pooled one of its size
+// class, reused once every reader is done with it); the publisher holds
+// one reference.
 func copyAU(au *media.AccessUnit) *shared {
-	s := pool.Get().(*shared)
+	size := 0
+	for _, n := range au.NALUs {
+		size += len(n)
+	}
+	c := class(size)
+	var s *shared
+	if c < classes {
+		s, _ = pools[c].Get().(*shared)
+	}
+	if s == nil {
+		s = new(shared)
+		n := size
+		if c < classes {
+			n = 1 << (c + minClass)
+		}
+		s.buf = make([]byte, 0, n)
+	}
 	s.buf = au.CopyTo(&s.au, s.buf, 0)
 	s.refs.Store(1)
 	return s
@@ -88,6 +123,7 @@ func copyAU(au *media.AccessUnit) *shared {
 type Reader struct {
 	name  string
 	sink  media.Sink
+	audio media.AudioSink // sink, when it takes audio
 	q     chan item
 	bytes atomic.Int64
 	limit int64
@@ -114,7 +150,7 @@ func (r *Reader) run() {
 	for it := range r.q {
 		switch it.kind {
 		case kStart:
-			if r.sink.StreamStarted(it.stream) != nil {
+			if r.sink.StreamStarted(*it.stream) != nil {
 				r.errors.Add(1)
 			}
 		case kAU:
@@ -126,6 +162,13 @@ func (r *Reader) run() {
 			r.bytes.Add(-int64(it.size))
 		case kEnd:
 			r.sink.StreamEnded(it.err)
+		case kAudio:
+			u := media.AudioUnit{PTS: it.au.au.DTS, Data: it.au.au.NALUs[0]}
+			if r.audio.WriteAudio(&u) != nil {
+				r.errors.Add(1)
+			}
+			it.au.release()
+			r.bytes.Add(-int64(it.size))
 		}
 	}
 }
@@ -141,9 +184,11 @@ type Publisher struct {
 	mu      sync.Mutex
 	readers []*Reader
 	stream  media.Stream
-	gen     uint64 // counts streams; 0: none yet
-	live    bool   // a stream is running
+	started *media.Stream // a copy of stream for the readers' queues
+	gen     uint64        // counts streams; 0: none yet
+	live    bool          // a stream is running
 	closed  bool
+	one     [1][]byte // WriteAudio's unit as one NAL unit, for copyAU
 }
 
 // New returns a publisher without readers.
@@ -160,6 +205,7 @@ func (p *Publisher) Add(name string, sink media.Sink, opt ReaderOptions) *Reader
 	}
 	// Room for an end and a start beside the access units.
 	r := &Reader{name: name, sink: sink, q: make(chan item, opt.Queue+2), limit: int64(opt.Bytes), done: make(chan struct{})}
+	r.audio, _ = sink.(media.AudioSink)
 	go r.run()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -237,6 +283,7 @@ func (p *Publisher) StreamStarted(s media.Stream) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stream, p.live = s, true
+	p.started = &s
 	p.gen++
 	return nil
 }
@@ -281,7 +328,7 @@ func (p *Publisher) WriteAccessUnit(au *media.AccessUnit) error {
 			if r.open {
 				r.q <- item{kind: kEnd}
 			}
-			r.q <- item{kind: kStart, stream: p.stream}
+			r.q <- item{kind: kStart, stream: p.started}
 			r.gen, r.open = p.gen, true
 		}
 		r.waitKey = false
@@ -291,6 +338,40 @@ func (p *Publisher) WriteAccessUnit(au *media.AccessUnit) error {
 	}
 	if sh != nil {
 		sh.release() // the publisher's reference
+	}
+	return nil
+}
+
+// WriteAudio implements media.AudioSink: the unit goes to each reader whose
+// sink takes audio and that has the stream running (it follows the
+// pictures: none before its first key frame, none while it is cut), in
+// the same queue as the pictures, so it never blocks on a reader either.
+func (p *Publisher) WriteAudio(u *media.AudioUnit) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.live || p.stream.Audio == nil {
+		return nil
+	}
+	var sh *shared
+	for _, r := range p.readers {
+		if r.audio == nil || r.gen != p.gen || !r.open || r.waitKey {
+			continue
+		}
+		if !r.room(1, len(u.Data)) {
+			r.dropped.Add(1)
+			continue
+		}
+		if sh == nil {
+			p.one[0] = u.Data
+			sh = copyAU(&media.AccessUnit{DTS: u.PTS, PTS: u.PTS, NALUs: p.one[:]})
+			p.one[0] = nil
+		}
+		r.bytes.Add(int64(len(u.Data)))
+		sh.refs.Add(1)
+		r.q <- item{kind: kAudio, au: sh, size: len(u.Data)}
+	}
+	if sh != nil {
+		sh.release()
 	}
 	return nil
 }

@@ -156,3 +156,51 @@ func TestByteBound(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestSizeClass: a copy goes to the smallest power-of-two buffer from 4 KiB
+// that holds it; past 8 MiB it is not pooled.
+func TestSizeClass(t *testing.T) {
+	for _, tt := range []struct{ size, want int }{
+		{0, 0}, {1, 0}, {4096, 0}, {4097, 1}, {20 << 10, 3}, {8 << 20, 11}, {8<<20 + 1, classes},
+	} {
+		if got := class(tt.size); got != tt.want {
+			t.Errorf("class(%d) = %d, want %d", tt.size, got, tt.want)
+		}
+	}
+}
+
+// audioSink is a logSink that takes audio.
+type audioSink struct{ logSink }
+
+func (s *audioSink) WriteAudio(u *media.AudioUnit) error {
+	s.add("a" + string(u.Data) + "@" + u.PTS.String())
+	return nil
+}
+
+// TestAudioFollowsThePictures: audio units reach, in order among the
+// pictures, only the readers whose sink takes audio, and only once the
+// reader has the stream from a key frame.
+func TestAudioFollowsThePictures(t *testing.T) {
+	p := New()
+	a, v := &audioSink{}, &logSink{}
+	p.Add("a", a, ReaderOptions{})
+	p.Add("v", v, ReaderOptions{})
+	p.StreamStarted(media.Stream{Camera: "c", Audio: &media.Audio{Codec: media.PCMA, SampleRate: 8000, Channels: 1}})
+	au := func(s string, key bool) { p.WriteAccessUnit(&media.AccessUnit{Key: key, NALUs: [][]byte{[]byte(s)}}) }
+	audio := func(s string, ms int) {
+		p.WriteAudio(&media.AudioUnit{PTS: time.Duration(ms) * time.Millisecond, Data: []byte(s)})
+	}
+	audio("0", 0) // before the first key frame: nobody has the stream
+	au("p", false)
+	au("1", true)
+	audio("1", 20)
+	au("2", false)
+	audio("2", 40)
+	p.Close()
+	if got, want := a.log(), []string{"start:c", "K1", "a1@20ms", "2", "a2@40ms", "end"}; !slices.Equal(got, want) {
+		t.Errorf("audio reader got %q, want %q", got, want)
+	}
+	if got, want := v.log(), []string{"start:c", "K1", "2", "end"}; !slices.Equal(got, want) {
+		t.Errorf("video reader got %q, want %q", got, want)
+	}
+}

@@ -45,6 +45,11 @@ type stream struct {
 	media   *description.Media
 	readers atomic.Int32 // sessions in PLAY state
 	pkt     rtp.Packet   // reused for every packet: no allocation per packet
+
+	audio      *AudioClip // nil: no sound
+	audioMedia *description.Media
+	apkt       rtp.Packet
+	aSent      int64 // audio units due since the camera started
 }
 
 func (st *stream) init(srv *gortsplib.Server) error {
@@ -52,9 +57,15 @@ func (st *stream) init(srv *gortsplib.Server) error {
 		Type:    description.MediaTypeVideo,
 		Formats: []format.Format{st.clip.Format()},
 	}
+	medias := []*description.Media{st.media}
+	if st.audio != nil {
+		st.audioMedia = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{st.audio.Format}}
+		medias = append(medias, st.audioMedia)
+		st.apkt.Header = rtp.Header{Version: 2, PayloadType: st.audio.Format.PayloadType(), SequenceNumber: uint16(time.Now().UnixNano() >> 8)}
+	}
 	st.st = &gortsplib.ServerStream{
 		Server: srv,
-		Desc:   &description.Session{Medias: []*description.Media{st.media}},
+		Desc:   &description.Session{Medias: medias},
 	}
 	if err := st.st.Initialize(); err != nil {
 		return fmt.Errorf("init stream: %w", err)
@@ -122,6 +133,34 @@ func (c *Camera) run(ctx context.Context, start time.Time, startFrame int) {
 		ts := rtpTime(due) + fs.tsOffset
 		c.main.send(int(frame), ts, due, &fs, &rng)
 		c.sub.send(int(frame)%len(c.sub.clip.Frames), ts, due, &fs, &rng)
+		c.main.sendAudio(start, due)
+	}
+}
+
+// sendAudio sends the sound units due by due (the camera started at
+// start), timed on the wall clock like the pictures: the RTP clock is the
+// sample rate counted from the Unix epoch.
+func (st *stream) sendAudio(start, due time.Time) {
+	a := st.audio
+	if a == nil {
+		return
+	}
+	unit := a.unitDuration()
+	if n := int64(due.Sub(start) / unit); n-st.aSent > int64(maxLateness/unit) {
+		st.aSent = n // fell behind with the pictures: skip ahead too
+	}
+	base := start.UnixMicro() * int64(a.Rate) / 1e6
+	for ; start.Add(time.Duration(st.aSent) * unit).Before(due.Add(unit)); st.aSent++ {
+		if st.readers.Load() == 0 {
+			continue
+		}
+		st.apkt.SequenceNumber++
+		st.apkt.Timestamp = uint32(base + st.aSent*int64(a.UnitSamples))
+		st.apkt.Marker = true
+		st.apkt.Payload = a.Payloads[int(st.aSent%int64(len(a.Payloads)))]
+		if err := st.st.WritePacketRTPWithNTP(st.audioMedia, &st.apkt, start.Add(time.Duration(st.aSent)*unit)); err != nil {
+			return
+		}
 	}
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	// camera asks for (RTSP basic or digest authentication), like a real
 	// camera; wrong ones get 401 Unauthorized.
 	User, Password string
+	// Audio gives cameras (by 1-based number) a sound track on their main
+	// stream: AAC, PCMA or PCMU, looping a tone clip.
+	Audio map[int]AudioCodec
 	// Logf receives one line per notable event; nil is silent.
 	Logf func(format string, args ...any)
 
@@ -130,6 +133,7 @@ func Start(cfg Config) (*Sim, error) {
 	type camSpec struct {
 		name      string
 		main, sub string
+		audio     AudioCodec
 	}
 	var specs []camSpec
 	for k := 1; k <= cfg.Cameras; k++ {
@@ -140,10 +144,10 @@ func Start(cfg Config) (*Sim, error) {
 		if h265[k] {
 			main = ClipMovingHEVC
 		}
-		specs = append(specs, camSpec{fmt.Sprintf("cam%d", k), main, sub})
+		specs = append(specs, camSpec{fmt.Sprintf("cam%d", k), main, sub, cfg.Audio[k]})
 	}
 	if !cfg.NoH265Camera {
-		specs = append(specs, camSpec{"h265", ClipMovingHEVC, ClipMoving360})
+		specs = append(specs, camSpec{"h265", ClipMovingHEVC, ClipMoving360, ""})
 	}
 	for _, sp := range specs {
 		mc, err := load(sp.main)
@@ -156,6 +160,17 @@ func Start(cfg Config) (*Sim, error) {
 		}
 		cam := &Camera{name: sp.name, sim: s}
 		cam.main = &stream{cam: cam, path: sp.name, clip: mc}
+		if sp.audio != "" {
+			f := AudioClipFile(sp.audio)
+			if f == "" {
+				return nil, fmt.Errorf("camsim: %s: audio codec %q (want aac, pcma or pcmu)", sp.name, sp.audio)
+			}
+			ac, err := LoadAudioClip(filepath.Join(cfg.ClipsDir, f), sp.audio)
+			if err != nil {
+				return nil, fmt.Errorf("camsim: %s: %w (make clips builds them)", sp.name, err)
+			}
+			cam.main.audio = ac
+		}
 		cam.sub = &stream{cam: cam, path: sp.name + "/sub", clip: sc}
 		s.cameras = append(s.cameras, cam)
 		s.byName[cam.name] = cam

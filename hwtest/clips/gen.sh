@@ -9,6 +9,9 @@
 #   static-720p.h264   static scene with sensor noise (night-like), ~4 Mbit/s
 #   static-360p.h264
 #   moving-720p.hevc   H.265 main stream
+#   tone-16k.aac       sound: a 440 Hz tone warbling like a voice, AAC-LC in ADTS, 16 kHz mono
+#   tone-8k.alaw       the same as G.711 A-law, 8 kHz mono, raw (camsim -audio N=pcma)
+#   tone-8k.ulaw       the same as G.711 μ-law (camsim -audio N=pcmu)
 #
 # Usage: gen.sh OUTDIR
 set -euo pipefail
@@ -32,4 +35,14 @@ make_clip moving-360p "$(moving 640x360)" 512k "$x264" h264
 make_clip static-720p "$(static 1280x720)" 4M "$x264" h264
 make_clip static-360p "$(static 640x360)" 512k "$x264" h264
 make_clip moving-720p "$(moving 1280x720)" 4M "$x265" hevc
+tone="aevalsrc=0.4*sin(2*PI*(440+120*sin(2*PI*3*t))*t):s=16000"
+make_audio() { # name samplerate format codecargs
+  local f="$out/$1"
+  [ -s "$f" ] && return 0
+  ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "$tone" -t $secs -ac 1 -ar "$2" $4 -f "$3" "$f.tmp"
+  mv "$f.tmp" "$f"
+}
+make_audio tone-16k.aac 16000 adts "-c:a aac -b:a 32k"
+make_audio tone-8k.alaw 8000 alaw ""
+make_audio tone-8k.ulaw 8000 mulaw ""
 echo "clips in $out:"; ls -l "$out"

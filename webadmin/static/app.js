@@ -103,6 +103,7 @@ function stateBadges(c) {
   else b.push(h('span', { class: 'badge off' }, L('Mất kết nối', 'Offline') + (c.offlineSince ? ' ' + L('từ ', 'since ') + fmtTime(c.offlineSince) : '')));
   if (c.recording) b.push(h('span', { class: 'badge rec' }, '● ' + L('Đang ghi', 'Rec')));
   if (c.motionNow) b.push(h('span', { class: 'badge motion' }, L('Chuyển động', 'Motion')));
+  if (c.recordAudio) b.push(h('span', { class: 'badge audio', title: L('Camera này ghi cả âm thanh', 'This camera records sound too') }, '🎙 ' + L('Ghi âm thanh', 'Recording sound')));
   return b;
 }
 
@@ -457,10 +458,13 @@ function codecOf(u8) {
   const find = (tag) => { for (let i = 4; i + 8 < u8.length; i++) if (u8[i] === tag.charCodeAt(0) && u8[i + 1] === tag.charCodeAt(1) && u8[i + 2] === tag.charCodeAt(2) && u8[i + 3] === tag.charCodeAt(3)) return i + 4; return -1; };
   const hx = (b) => b.toString(16).padStart(2, '0');
   let i = find('avcC');
-  if (i > 0) return 'video/mp4; codecs="avc1.' + hx(u8[i + 1]) + hx(u8[i + 2]) + hx(u8[i + 3]) + '"';
+  // AAC sound (an 'mp4a' track) plays in MSE and is declared; LPCM sound
+  // is taken out by the box before it gets here (MSE has no LPCM).
+  const aac = find('mp4a') > 0 ? ',mp4a.40.2' : '';
+  if (i > 0) return 'video/mp4; codecs="avc1.' + hx(u8[i + 1]) + hx(u8[i + 2]) + hx(u8[i + 3]) + aac + '"';
   i = find('hvcC');
-  if (i > 0) return 'video/mp4; codecs="hvc1.' + (u8[i + 1] & 0x1f) + '.6.L' + u8[i + 12] + '.B0"';
-  return 'video/mp4; codecs="avc1.640028"';
+  if (i > 0) return 'video/mp4; codecs="hvc1.' + (u8[i + 1] & 0x1f) + '.6.L' + u8[i + 12] + '.B0' + aac + '"';
+  return 'video/mp4; codecs="avc1.640028' + aac + '"';
 }
 
 pages.playback = async (root) => {
@@ -539,12 +543,21 @@ pages.playback = async (root) => {
   const P = { gen: 0, ms: null, sb: null, seg: null, fetched: 0, segEnd: 0, busy: false, tapAt: 0, firstFrameMs: null };
   const url = (s) => '/api/recordings/' + encodeURIComponent(sel.value) + '/' + encodeURIComponent(s.file);
   const append = (sb, buf) => new Promise((res, rej) => { sb.addEventListener('updateend', res, { once: true }); sb.addEventListener('error', rej, { once: true }); sb.appendBuffer(buf); });
+  // audioNote says what happens to the recording's sound: AAC plays here;
+  // G.711 was recorded as LPCM, which browsers' MSE cannot play.
+  const audioInfo = h('p', { class: 'muted', id: 'pb-audio' });
+  const audioNote = (a) => {
+    if (!audioInfo.isConnected) root.append(audioInfo);
+    audioInfo.textContent = !a ? '' : a === 'mp4a' ? L('Có âm thanh (AAC).', 'With sound (AAC).')
+      : L('Đoạn này có ghi âm thanh (G.711, lưu dạng LPCM) nhưng trình duyệt không phát được loại này: hãy xuất đoạn phim và mở bằng VLC để nghe.', 'This recording has sound (G.711, kept as LPCM) that browsers cannot play: export the clip and open it in VLC to hear it.');
+  };
   const getPiece = async (s, from, dur, next) => {
     const r = await fetch(url(s) + '?from=' + from.toFixed(3) + '&for=' + dur + (next ? '&next=1' : ''), { credentials: 'same-origin' });
     if (r.status === 401) { location.assign('/login?ended=1'); return null; }
     if (r.status === 404) throw Object.assign(new Error('gone'), { gone: true });
     if (r.status === 416) return { past: true };
     if (!r.ok) throw new Error(r.status + ' ' + r.statusText);
+    audioNote(r.headers.get('X-Audio'));
     return { buf: new Uint8Array(await r.arrayBuffer()), start: +r.headers.get('X-Media-Start'), end: +r.headers.get('X-Media-End'), segEnd: +r.headers.get('X-Segment-End') };
   };
   const gone = () => say(L('Đoạn video này không còn nữa (đã bị xoá vì hết thời hạn lưu hoặc ổ đầy).', 'This video is gone (deleted at the end of its retention or when the disk filled).'));
@@ -807,6 +820,7 @@ pages.cameras = async (root) => {
     const inp = (k, attrs) => (f[k] = h('input', { value: s[k] ?? '', id: 'cam-' + k, ...attrs }));
     const hh = role === 'officer' ? h('select', { id: 'cam-household' }, h('option', { value: '' }, L('Camera đường (chung)', 'Road camera (shared)')), households.map((x) => h('option', { value: x.id }, camLabel(x)))) : inp('household', {});
     hh.value = s.household || ''; f.household = hh;
+    const audio = h('input', { type: 'checkbox', id: 'cam-recordAudio' }); audio.checked = !!s.recordAudio; f.recordAudio = audio;
     const mode = h('select', { id: 'cam-mode' }, h('option', { value: 'motion' }, L('Khi có chuyển động (ghi trước/sau sự kiện)', 'On motion (with time before/after)')), h('option', { value: 'continuous' }, L('Liên tục', 'Continuous')));
     mode.value = s.mode || 'motion'; f.mode = mode;
     const probeOut = h('span', { id: 'cam-probe-result' });
@@ -834,12 +848,14 @@ pages.cameras = async (root) => {
       s.password_set ? h('p', { class: 'muted', id: 'cam-password-kept' }, L('Mật khẩu camera đã lưu và không hiển thị; để trống để giữ, hoặc nhập rtsp://tên:mật-khẩu-mới@… để đổi.', 'The camera password is saved and never shown; leave it out to keep it, or enter rtsp://user:new-password@… to change it.')) : null,
       h('div', { class: 'row' }, h('button', { class: 'secondary', id: 'cam-probe', onclick: async () => { probeOut.textContent = '…'; try { const r = await api('/api/cameras/probe', { method: 'POST', json: { url: f.url.value, id: s.id || '' } }); msg(probeOut, L('Kết nối được, chuẩn nén ', 'Connected: ') + r.codec, true); } catch (e) { msg(probeOut, e.message); } } }, L('Thử kết nối', 'Test connection')), probeOut),
       h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode),
+      h('label', { class: 'inline' }, audio, ' ' + L('Ghi âm thanh', 'Record audio')),
+      h('p', { class: 'muted' }, L('Tắt theo mặc định: chỉ bật khi hộ gia đình đồng ý ghi âm. AAC phát được trên trang; G.711 được lưu dạng LPCM, nghe bằng bản xuất (VLC).', 'Off by default: turn it on only when the household agrees to sound being recorded. AAC plays on this page; G.711 is kept as LPCM, heard in exports (VLC).')),
       h('div', { class: 'row' }, h('label', {}, L('Ghi trước sự kiện (giây)', 'Record before the event (s)'), inp('preSec', { type: 'number', min: 0, max: 60 })), h('label', {}, L('Ghi sau sự kiện (giây)', 'Record after the event (s)'), inp('postSec', { type: 'number', min: 0, max: 300 })), h('label', {}, L('Số ngày lưu (0 = đến khi đầy ổ)', 'Days kept (0 = until the disk is full)'), inp('retentionDays', { type: 'number', min: 0, max: 365 }))),
       h('h3', {}, L('Vùng phát hiện / vùng che: kéo trên hình để vẽ vùng', 'Motion zones / masks: drag on the picture to draw one')),
       c && c.video ? null : h('p', { class: 'muted' }, L('Hình trực tiếp chỉ hiện cho cán bộ.', 'The live picture shows for officers only.')),
       h('div', { class: 'row' }, kind, h('button', { class: 'secondary', onclick: () => { zones.length = 0; drawZones(); } }, L('Xoá hết vùng', 'Clear zones'))), zoneBox,
       h('div', { class: 'row' }, h('button', { id: 'cam-save', onclick: async () => {
-        const body = { id: f.id.value.trim(), name: f.name.value.trim(), url: f.url.value.trim(), household: f.household.value, mode: f.mode.value, preSec: +f.preSec.value, postSec: +f.postSec.value, retentionDays: +f.retentionDays.value, zones };
+        const body = { id: f.id.value.trim(), name: f.name.value.trim(), url: f.url.value.trim(), household: f.household.value, mode: f.mode.value, recordAudio: f.recordAudio.checked, preSec: +f.preSec.value, postSec: +f.postSec.value, retentionDays: +f.retentionDays.value, zones };
         try { const r = await api('/api/cameras', { method: 'POST', json: body }); msg(status, r.message, true); refresh(); } catch (e) { msg(status, e.message); }
       } }, L('Lưu', 'Save'))));
   };

@@ -41,6 +41,7 @@ func run() error {
 	noH265 := flag.Bool("no-h265-camera", false, "do not serve the extra H.265 camera at /h265")
 	auth := flag.String("auth", "", "USER:PASSWORD every camera asks for (RTSP basic/digest); empty: none")
 	quiet := flag.Bool("quiet", false, "log nothing but errors")
+	audio := flag.String("audio", "", "cameras with sound on their main stream, e.g. 1=aac,2=pcma,3=pcmu")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -57,6 +58,17 @@ func run() error {
 			return fmt.Errorf("camsim: -auth %q: want USER:PASSWORD", *auth)
 		}
 		cfg.User, cfg.Password = user, pass
+	}
+	if *audio != "" {
+		cfg.Audio = map[int]camsim.AudioCodec{}
+		for _, f := range strings.Split(*audio, ",") {
+			n, codec, ok := strings.Cut(strings.TrimSpace(f), "=")
+			k, err := strconv.Atoi(n)
+			if !ok || err != nil || camsim.AudioClipFile(camsim.AudioCodec(codec)) == "" {
+				return fmt.Errorf("camsim: -audio: %q: want N=aac|pcma|pcmu", f)
+			}
+			cfg.Audio[k] = camsim.AudioCodec(codec)
+		}
 	}
 	if *h265 != "" {
 		for _, f := range strings.Split(*h265, ",") {
