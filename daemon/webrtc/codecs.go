@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	pion "github.com/pion/webrtc/v4"
+
+	"github.com/matthan/matthan/daemon/media"
 )
 
 // h264Profiles are the H.264 profile-level-ids the box answers with, all
@@ -61,4 +63,20 @@ func profileOf(codec string) string {
 // isH264 reports whether an RFC 6381 codec string is H.264.
 func isH264(codec string) bool {
 	return strings.HasPrefix(codec, "avc1.") || strings.HasPrefix(codec, "avc3.")
+}
+
+// g711 is the WebRTC MIME type of a camera's sound if it can go as it is
+// (G.711 at 8 kHz, mono: what browsers play), "" if not (AAC needs
+// transcoding to Opus, which the box does not do).
+func g711(a *media.Audio) string {
+	if a == nil || a.SampleRate != 8000 || a.Channels > 1 {
+		return ""
+	}
+	switch a.Codec {
+	case media.PCMA:
+		return pion.MimeTypePCMA
+	case media.PCMU:
+		return pion.MimeTypePCMU
+	}
+	return ""
 }

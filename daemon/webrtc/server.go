@@ -65,6 +65,11 @@ type Source interface {
 	Subscribe(feed string) (*live.Subscription, error)
 }
 
+// AudioSource is a Source that also gives the camera's sound (live.Hub).
+type AudioSource interface {
+	SubscribeAudio(feed string) (*live.Subscription, error)
+}
+
 // Config configures a Server.
 type Config struct {
 	// Address is the one UDP port's address, host:port. A host of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +38,7 @@ type session struct {
 // subscribe opens camera's feed (its sub stream first when sub) and peeks
 // at its first message: a camera streaming H.265 is refused here, so that
 // the page falls back to MSE before any connection is made.
-func (s *Server) subscribe(camera string, sub bool) (*videoTrack, error) {
+func (s *Server) subscribe(camera string, sub, sound bool) (*videoTrack, error) {
 	var (
 		q   *live.Subscription
 		err error
@@ -46,7 +47,13 @@ func (s *Server) subscribe(camera string, sub bool) (*videoTrack, error) {
 		q, err = s.cfg.Source.Subscribe(camera + "/sub")
 	}
 	if !sub || err != nil {
-		if q, err = s.cfg.Source.Subscribe(camera); err != nil {
+		as, ok := s.cfg.Source.(AudioSource)
+		if sound && ok {
+			q, err = as.SubscribeAudio(camera)
+		} else {
+			q, err = s.cfg.Source.Subscribe(camera)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("webrtc: camera %s: %w", camera, err)
 		}
 	}
@@ -63,6 +70,9 @@ func (s *Server) subscribe(camera string, sub bool) (*videoTrack, error) {
 				if p := profileOf(m.Start.Codec); p != "" {
 					v.profile = p
 				}
+				if sound {
+					v.sound = g711(m.Start.Audio)
+				}
 			}
 		}
 	default: // not streaming now: H.264 assumed, checked again at its start
@@ -74,8 +84,11 @@ func (se *session) open(ctx context.Context, req Request) (string, error) {
 	se.ctx, se.cancel = context.WithCancel(context.Background())
 	se.connected = make(chan struct{})
 	pace := &pacer{rate: catchUpRate}
+	// Sound goes with a one-camera view whose offer has an audio m-line
+	// (the wall is silent), when the camera's G.711 is passed on.
+	sound := len(req.Cameras) == 1 && strings.Contains(req.Offer, "m=audio")
 	for _, cam := range req.Cameras {
-		v, err := se.srv.subscribe(cam, req.Sub)
+		v, err := se.srv.subscribe(cam, req.Sub, sound)
 		if err != nil {
 			return "", err
 		}
@@ -104,11 +117,17 @@ func (se *session) open(ctx context.Context, req Request) (string, error) {
 	if err := pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeOffer, SDP: req.Offer}); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
 	}
-	videos := 0
+	videos, audios := 0, 0
 	for _, t := range pc.GetTransceivers() {
-		if t.Kind() == pion.RTPCodecTypeVideo {
+		switch t.Kind() {
+		case pion.RTPCodecTypeVideo:
 			videos++
+		case pion.RTPCodecTypeAudio:
+			audios++
 		}
+	}
+	if audios > 1 || audios == 1 && len(se.vids) != 1 {
+		return "", fmt.Errorf("%w: %d audio m-lines for %d cameras", ErrBadOffer, audios, len(se.vids))
 	}
 	if videos != len(se.vids) {
 		return "", fmt.Errorf("%w: %d video m-lines for %d cameras", ErrBadOffer, videos, len(se.vids))
@@ -125,6 +144,21 @@ func (se *session) open(ctx context.Context, req Request) (string, error) {
 			return "", fmt.Errorf("%w: camera %s: %w", ErrBadOffer, v.camera, err)
 		}
 		v.track = tr
+		go drainRTCP(sender)
+	}
+	for _, v := range se.vids {
+		if v.sound == "" || audios == 0 {
+			continue
+		}
+		tr, err := pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: v.sound, ClockRate: 8000}, "audio", v.camera)
+		if err != nil {
+			return "", fmt.Errorf("webrtc: audio track %s: %w", v.camera, err)
+		}
+		sender, err := pc.AddTrack(tr)
+		if err != nil {
+			return "", fmt.Errorf("%w: camera %s audio: %w", ErrBadOffer, v.camera, err)
+		}
+		v.audio = tr
 		go drainRTCP(sender)
 	}
 	answer, err := pc.CreateAnswer(nil)

@@ -79,6 +79,13 @@ type videoTrack struct {
 	profile string
 	track   *pion.TrackLocalStaticRTP
 	pace    *pacer // the session's, for catching up
+	// sound is the MIME type of the camera's G.711 when the viewer takes
+	// it; audio its track (nil: none).
+	sound   string
+	audio   *pion.TrackLocalStaticRTP
+	aseq    uint16
+	apkt    rtp.Packet
+	talking bool // a packet went: the next ones carry no marker
 
 	pay     codecs.H264Payloader
 	seq     uint16
@@ -110,7 +117,7 @@ func (v *videoTrack) run(ctx context.Context, connected <-chan struct{}) {
 	case <-ctx.Done():
 		return
 	}
-	v.seq = uint16(rand.Uint32())
+	v.seq, v.aseq = uint16(rand.Uint32()), uint16(rand.Uint32())
 	var pending *live.Message
 	if v.first != nil {
 		pending, v.first = v.first, nil
@@ -134,6 +141,8 @@ func (v *videoTrack) run(ctx context.Context, connected <-chan struct{}) {
 			pending = v.catchUp(ctx)
 		case m.Frag != nil && v.h264:
 			v.send(ctx, m.Frag, v.rtpTime(m.DTS), nil)
+		case m.Audio != nil && v.audio != nil && v.h264:
+			v.sendAudio(m.Audio)
 		}
 	}
 }
@@ -175,6 +184,9 @@ drain:
 		case m, ok := <-v.sub.C:
 			if !ok {
 				break drain
+			}
+			if m.Audio != nil {
+				continue // sound of the past: not worth hearing late
 			}
 			if m.Frag == nil {
 				stop = &m
@@ -260,4 +272,24 @@ func (v *videoTrack) picture(frag []byte) ([][]byte, error) {
 		v.nalus = append(v.nalus, n...)
 	}
 	return v.nalus, nil
+}
+
+// audioChunk is the most G.711 samples (bytes) in one RTP packet: 60 ms.
+const audioChunk = 480
+
+// sendAudio sends a piece of G.711 as it came, in packets of at most
+// 60 ms; its RTP time is the box clock at 8 kHz.
+func (v *videoTrack) sendAudio(a *live.AudioFrame) {
+	ts := uint32(v.epochMs*8 + int64(a.PTS)*8/1000000)
+	for data := a.Data; len(data) > 0; {
+		n := min(len(data), audioChunk)
+		v.apkt.Header = rtp.Header{Version: 2, Marker: !v.talking, SequenceNumber: v.aseq, Timestamp: ts}
+		v.apkt.Payload = data[:n]
+		v.aseq++
+		v.talking = true
+		if v.audio.WriteRTP(&v.apkt) != nil {
+			return
+		}
+		data, ts = data[n:], ts+uint32(n)
+	}
 }

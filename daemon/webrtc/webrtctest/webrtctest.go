@@ -26,8 +26,12 @@ type Viewer struct {
 	pics    [][]Picture // per m-line
 	Gaps    []int       // sequence number gaps (lost packets) per m-line
 	lastSeq []uint16
+	// SoundCodec and Sound are the audio received: its codec and packets.
+	SoundCodec string
+	Sound      []rtp.Packet
 }
 
+// Picture is one received picture (the packets of one RTP timestamp).
 type Picture struct {
 	NALUs [][]byte
 	TS    uint32    // RTP timestamp
@@ -35,7 +39,15 @@ type Picture struct {
 	Torn  bool      // a packet of it was lost or came out of order
 }
 
-func NewViewer(t testing.TB, n int) *Viewer {
+// NewViewer offers n receive-only video m-lines and waits for its
+// candidates (Offer).
+func NewViewer(t testing.TB, n int) *Viewer { return newViewer(t, n, false) }
+
+// NewViewerWithSound offers one camera's video and its sound (an audio
+// m-line, as the page does for a one-camera view).
+func NewViewerWithSound(t testing.TB) *Viewer { return newViewer(t, 1, true) }
+
+func newViewer(t testing.TB, n int, sound bool) *Viewer {
 	t.Helper()
 	var se pion.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
@@ -64,7 +76,16 @@ func NewViewer(t testing.TB, n int) *Viewer {
 		}
 		trs = append(trs, tr)
 	}
+	if sound {
+		if _, err := pc.AddTransceiverFromKind(pion.RTPCodecTypeAudio, pion.RTPTransceiverInit{Direction: pion.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	pc.OnTrack(func(tr *pion.TrackRemote, rcv *pion.RTPReceiver) {
+		if tr.Kind() == pion.RTPCodecTypeAudio {
+			go v.readAudio(tr)
+			return
+		}
 		idx := -1
 		for i, x := range trs {
 			if x.Receiver() == rcv {
@@ -151,4 +172,27 @@ func (v *Viewer) WaitState(t testing.TB, within time.Duration, want ...pion.Peer
 			return 0
 		}
 	}
+}
+
+// readAudio collects the audio packets.
+func (v *Viewer) readAudio(tr *pion.TrackRemote) {
+	v.mu.Lock()
+	v.SoundCodec = tr.Codec().MimeType
+	v.mu.Unlock()
+	for {
+		p, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		v.mu.Lock()
+		v.Sound = append(v.Sound, *p)
+		v.mu.Unlock()
+	}
+}
+
+// SoundPackets returns the audio packets so far and their codec.
+func (v *Viewer) SoundPackets() (string, []rtp.Packet) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.SoundCodec, append([]rtp.Packet(nil), v.Sound...)
 }
