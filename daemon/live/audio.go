@@ -11,9 +11,11 @@ import (
 // unit or a run of G.711 samples), for live viewers that play it as it is
 // (WebRTC carries G.711 natively).
 type AudioFrame struct {
-	// PTS is the offset of its first sample from the stream's epoch.
-	PTS  time.Duration
-	Data []byte
+	// PTS is the offset of its first sample from the stream's epoch,
+	// EpochMs (the box's clock, ms since 1970).
+	PTS     time.Duration
+	EpochMs int64
+	Data    []byte
 }
 
 var _ media.AudioSink = (*Feed)(nil)
@@ -48,7 +50,7 @@ func (f *Feed) WriteAudio(u *media.AudioUnit) error {
 	var fr *AudioFrame
 	for s := range f.subs {
 		if s.audio && !s.skipping {
-			fr = &AudioFrame{PTS: u.PTS, Data: append([]byte(nil), u.Data...)}
+			fr = &AudioFrame{PTS: u.PTS, EpochMs: f.stream.Epoch.UnixMilli(), Data: append([]byte(nil), u.Data...)}
 			break
 		}
 	}
@@ -58,18 +60,35 @@ func (f *Feed) WriteAudio(u *media.AudioUnit) error {
 	return nil
 }
 
-// SubscribeAudio is Subscribe for a viewer that also takes the camera's
-// sound (Message.Audio), when the feed passes it on.
-func (h *Hub) SubscribeAudio(camera string) (*Subscription, error) {
+// SubscribeSound is a viewer of the camera's sound alone (Message.Audio,
+// when the feed passes it on), beside pictures from another feed (a phone
+// watching one camera's sub stream hears the main stream's sound).
+func (h *Hub) SubscribeSound(camera string) (*Subscription, error) {
 	h.mu.Lock()
 	f, ok := h.cams[camera]
 	h.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("live %s: %w", camera, ErrUnknownCamera)
 	}
-	s := f.subscribe()
 	f.mu.Lock()
-	s.audio = true
-	f.mu.Unlock()
+	defer f.mu.Unlock()
+	s := &Subscription{C: make(chan Message, queueLen), feed: f, audio: true, soundOnly: true}
+	f.subs[s] = struct{}{}
 	return s, nil
+}
+
+// Sound is the camera's sound as the feed passes it on now (nil: none).
+func (h *Hub) Sound(camera string) *media.Audio {
+	h.mu.Lock()
+	f, ok := h.cams[camera]
+	h.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.start == nil {
+		return nil
+	}
+	return f.liveAudio()
 }

@@ -115,8 +115,9 @@ type Subscription struct {
 	// until the next key frame.
 	skipping bool
 	closed   bool
-	// audio: the viewer takes the camera's sound (SubscribeAudio).
-	audio bool
+	// audio: the viewer takes the camera's sound (SubscribeAudio);
+	// soundOnly: nothing else (SubscribeSound).
+	audio, soundOnly bool
 }
 
 // Close stops the subscription.
@@ -379,7 +380,14 @@ func (f *Feed) catchUpLocked() []Message {
 // broadcastLocked queues m to every viewer; it reports whether any took it.
 func (f *Feed) broadcastLocked(m Message) (sent bool) {
 	for s := range f.subs {
-		if m.Audio != nil && !s.audio {
+		if m.Audio != nil && !s.audio || m.Audio == nil && s.soundOnly {
+			continue
+		}
+		if s.soundOnly { // sound is dropped when it overflows: no key frame to wait for
+			select {
+			case s.C <- m:
+			default:
+			}
 			continue
 		}
 		if s.skipping {

@@ -34,6 +34,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"github.com/matthan/matthan/daemon/live"
+	"github.com/matthan/matthan/daemon/media"
 )
 
 // Bounds on the sessions (one per browser page: a wall of up to 32
@@ -65,9 +66,12 @@ type Source interface {
 	Subscribe(feed string) (*live.Subscription, error)
 }
 
-// AudioSource is a Source that also gives the camera's sound (live.Hub).
-type AudioSource interface {
-	SubscribeAudio(feed string) (*live.Subscription, error)
+// SoundSource is a Source that also gives the camera's sound (live.Hub).
+type SoundSource interface {
+	// Sound is the camera's sound as passed on now (nil: none).
+	Sound(camera string) *media.Audio
+	// SubscribeSound is a viewer of the camera's sound alone.
+	SubscribeSound(camera string) (*live.Subscription, error)
 }
 
 // Config configures a Server.

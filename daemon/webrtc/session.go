@@ -47,13 +47,7 @@ func (s *Server) subscribe(camera string, sub, sound bool) (*videoTrack, error) 
 		q, err = s.cfg.Source.Subscribe(camera + "/sub")
 	}
 	if !sub || err != nil {
-		as, ok := s.cfg.Source.(AudioSource)
-		if sound && ok {
-			q, err = as.SubscribeAudio(camera)
-		} else {
-			q, err = s.cfg.Source.Subscribe(camera)
-		}
-		if err != nil {
+		if q, err = s.cfg.Source.Subscribe(camera); err != nil {
 			return nil, fmt.Errorf("webrtc: camera %s: %w", camera, err)
 		}
 	}
@@ -70,12 +64,19 @@ func (s *Server) subscribe(camera string, sub, sound bool) (*videoTrack, error) 
 				if p := profileOf(m.Start.Codec); p != "" {
 					v.profile = p
 				}
-				if sound {
-					v.sound = g711(m.Start.Audio)
-				}
+
 			}
 		}
 	default: // not streaming now: H.264 assumed, checked again at its start
+	}
+	// The sound is the main stream's (a sub stream's pictures included),
+	// read through a queue of its own.
+	if ss, ok := s.cfg.Source.(SoundSource); ok && sound {
+		if v.sound = g711(ss.Sound(camera)); v.sound != "" {
+			if v.soundSub, err = ss.SubscribeSound(camera); err != nil {
+				v.sound = ""
+			}
+		}
 	}
 	return v, nil
 }
@@ -186,6 +187,15 @@ func (se *session) open(ctx context.Context, req Request) (string, error) {
 			se.close("camera " + v.camera + " ended") // its subscription closed
 		}()
 	}
+	for _, v := range se.vids {
+		if v.audio != nil {
+			se.wg.Add(1)
+			go func() {
+				defer se.wg.Done()
+				v.runSound(se.ctx, se.connected)
+			}()
+		}
+	}
 	go se.watch(req.Done)
 	return pc.LocalDescription().SDP, nil
 }
@@ -223,6 +233,9 @@ func (se *session) close(why string) {
 		}
 		for _, v := range se.vids {
 			v.sub.Close()
+			if v.soundSub != nil {
+				v.soundSub.Close()
+			}
 		}
 		se.srv.release(se) // the bounds count what is open, and this is closing
 		if se.pc != nil {

@@ -81,11 +81,12 @@ type videoTrack struct {
 	pace    *pacer // the session's, for catching up
 	// sound is the MIME type of the camera's G.711 when the viewer takes
 	// it; audio its track (nil: none).
-	sound   string
-	audio   *pion.TrackLocalStaticRTP
-	aseq    uint16
-	apkt    rtp.Packet
-	talking bool // a packet went: the next ones carry no marker
+	sound    string
+	soundSub *live.Subscription // the main stream's sound alone
+	audio    *pion.TrackLocalStaticRTP
+	aseq     uint16
+	apkt     rtp.Packet
+	talking  bool // a packet went: the next ones carry no marker
 
 	pay     codecs.H264Payloader
 	seq     uint16
@@ -117,7 +118,7 @@ func (v *videoTrack) run(ctx context.Context, connected <-chan struct{}) {
 	case <-ctx.Done():
 		return
 	}
-	v.seq, v.aseq = uint16(rand.Uint32()), uint16(rand.Uint32())
+	v.seq = uint16(rand.Uint32())
 	var pending *live.Message
 	if v.first != nil {
 		pending, v.first = v.first, nil
@@ -141,8 +142,6 @@ func (v *videoTrack) run(ctx context.Context, connected <-chan struct{}) {
 			pending = v.catchUp(ctx)
 		case m.Frag != nil && v.h264:
 			v.send(ctx, m.Frag, v.rtpTime(m.DTS), nil)
-		case m.Audio != nil && v.audio != nil && v.h264:
-			v.sendAudio(m.Audio)
 		}
 	}
 }
@@ -184,9 +183,6 @@ drain:
 		case m, ok := <-v.sub.C:
 			if !ok {
 				break drain
-			}
-			if m.Audio != nil {
-				continue // sound of the past: not worth hearing late
 			}
 			if m.Frag == nil {
 				stop = &m
@@ -274,13 +270,36 @@ func (v *videoTrack) picture(frag []byte) ([][]byte, error) {
 	return v.nalus, nil
 }
 
+// runSound forwards the camera's sound until ctx ends or its
+// subscription closes.
+func (v *videoTrack) runSound(ctx context.Context, connected <-chan struct{}) {
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		return
+	}
+	v.aseq = uint16(rand.Uint32())
+	for len(v.soundSub.C) > 0 { // what came before the connection: the past
+		<-v.soundSub.C
+	}
+	for {
+		m, err := v.soundSub.Next(ctx)
+		if err != nil {
+			return
+		}
+		if m.Audio != nil {
+			v.sendAudio(m.Audio)
+		}
+	}
+}
+
 // audioChunk is the most G.711 samples (bytes) in one RTP packet: 60 ms.
 const audioChunk = 480
 
 // sendAudio sends a piece of G.711 as it came, in packets of at most
 // 60 ms; its RTP time is the box clock at 8 kHz.
 func (v *videoTrack) sendAudio(a *live.AudioFrame) {
-	ts := uint32(v.epochMs*8 + int64(a.PTS)*8/1000000)
+	ts := uint32(a.EpochMs*8 + int64(a.PTS)*8/1000000)
 	for data := a.Data; len(data) > 0; {
 		n := min(len(data), audioChunk)
 		v.apkt.Header = rtp.Header{Version: 2, Marker: !v.talking, SequenceNumber: v.aseq, Timestamp: ts}

@@ -45,13 +45,13 @@ function usbDiskTree() {
 
 // startBox runs camsim with n cameras and webtestd over them (and the fake
 // USB disks of usbDiskTree). control: camsim's fault endpoint on (box.control
-// is its URL).
-export async function startBox({ cameras = 2, segment = '6s', motion = true, control = false } = {}) {
+// is its URL); audio: cameras with sound (camsim -audio, e.g. '2=pcma').
+export async function startBox({ cameras = 2, segment = '6s', motion = true, control = false, audio = '' } = {}) {
   const bin = process.env.MATTHAN_BIN || join(outDir, 'bin');
   const rtsp = await freePort(), https = await freePort(), http = await freePort();
   const ctl = control ? `127.0.0.1:${await freePort()}` : '';
   const data = mkdtempSync(join(tmpdir(), 'matthan-e2e-'));
-  const camsim = spawn(join(bin, 'camsim'), ['-listen', `127.0.0.1:${rtsp}`, '-control', ctl, '-cameras', String(cameras), '-no-h265-camera', '-clips', join(outDir, 'clips')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const camsim = spawn(join(bin, 'camsim'), ['-listen', `127.0.0.1:${rtsp}`, '-control', ctl, '-cameras', String(cameras), '-no-h265-camera', '-clips', join(outDir, 'clips'), ...(audio ? ['-audio', audio] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitLine(camsim, /camsim: ready/, 'camsim');
   const args = ['-data', data, '-listen', `127.0.0.1:${https}`, '-http', `127.0.0.1:${http}`, '-segment', segment, '-motion=' + motion, '-usb-disks', usbDiskTree(), '-allow-loopback-cameras'];
   for (let i = 1; i <= cameras; i++) args.push('-camera', `cam${i}=rtsp://127.0.0.1:${rtsp}/cam${i}`);

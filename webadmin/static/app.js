@@ -152,6 +152,10 @@ class LivePlayer {
     this.stats.via = name;
     if (this.viaEl) { this.viaEl.textContent = name; this.viaEl.title = name === 'WebRTC' ? L('Xem trực tiếp qua WebRTC (độ trễ thấp)', 'Live over WebRTC (low delay)') : L('Xem trực tiếp qua MSE (dự phòng)', 'Live over MSE (fallback)'); this.viaEl.hidden = false; }
   }
+  // soundOn shows the tile's sound button: the camera's sound comes with
+  // its picture (muted until a tap: browsers play sound only after one).
+  soundOn() { if (this.soundEl) this.soundEl.hidden = false; }
+  soundOff() { if (this.soundEl) { this.soundEl.hidden = true; this.video.muted = true; this.soundEl.textContent = '🔇'; } }
   // attachRTC plays a WebRTC track. Its frames' RTP timestamps are the
   // box's clock (90 kHz, modulo 2^32): the picture's time, and so the
   // latency, come from each frame shown.
@@ -181,7 +185,7 @@ class LivePlayer {
   feed(u8) { if (this.unsupported || (!this.sb && !this.ms)) return; this.stats.lastDataAt = Date.now(); this.queue.push(u8); this.pump(); }
   say(t) { if (this.msgEl) { this.msgEl.textContent = t; this.msgEl.hidden = !t; } }
   setup(st) {
-    this.rtc = null;
+    this.rtc = null; this.soundOff();
     if (this.video.srcObject) this.video.srcObject = null;
     this.stats.latencyMs = () => this.stats.epochMs ? Date.now() - (this.stats.epochMs + this.video.currentTime * 1000) : null;
     this.stats.epochMs = st.epochMs; this.stats.codec = st.codec; this.endedNow = false; this.lastT = -1;
@@ -304,9 +308,23 @@ class RTCConn {
     let pc;
     try { pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' }); } catch (e) { this.fail('no RTCPeerConnection: ' + e); return; }
     this.pc = pc;
+    window.mtRTC = pc; // the newest connection (tests read its stats)
     const trs = this.players.map(() => pc.addTransceiver('video', { direction: 'recvonly' }));
+    // One camera alone: its sound too (G.711, where its sound switch is on); the wall is silent.
+    const atr = this.players.length === 1 ? pc.addTransceiver('audio', { direction: 'recvonly' }) : null;
     for (const t of trs) { try { t.receiver.jitterBufferTarget = 0; } catch (e) { } try { t.receiver.playoutDelayHint = 0; } catch (e) { } }
-    pc.ontrack = (ev) => { const p = this.players[trs.indexOf(ev.transceiver)]; if (p) p.attachRTC(new MediaStream([ev.track])); };
+    const streams = this.players.map(() => new MediaStream());
+    pc.ontrack = (ev) => {
+      if (atr && ev.transceiver === atr) {
+        // The button shows with the first sound that comes (none comes when the box has no sound for it).
+        streams[0].addTrack(ev.track);
+        if (!ev.track.muted) this.players[0].soundOn();
+        ev.track.addEventListener('unmute', () => { if (this.pc === pc) this.players[0].soundOn(); }, { once: true });
+        return;
+      }
+      const i = trs.indexOf(ev.transceiver), p = this.players[i];
+      if (p) { streams[i].addTrack(ev.track); p.attachRTC(streams[i]); }
+    };
     let connected = false;
     const mine = () => !this.closed && !this.failed && this.pc === pc;
     this.timer = setTimeout(() => { if (!connected && mine()) this.fail('no connection in 2.5 s'); }, 2500);
@@ -338,7 +356,7 @@ class RTCConn {
     this.failed = true; clearTimeout(this.timer);
     if (this.pc) this.pc.close();
     window.mtLiveFallback = why;
-    for (const p of this.players) { p.rtc = null; p.stats.fallback = why; }
+    for (const p of this.players) { p.rtc = null; p.stats.fallback = why; p.soundOff(); }
     this.onFail(this.players, why);
   }
   lost() {
@@ -347,7 +365,7 @@ class RTCConn {
     const retry = () => setTimeout(() => this.start(), 1000);
     api('/api/me').then(retry, retry);
   }
-  close() { this.closed = true; clearTimeout(this.timer); for (const p of this.players) { p.idle = true; p.rtc = null; } if (this.pc) this.pc.close(); }
+  close() { this.closed = true; clearTimeout(this.timer); for (const p of this.players) { p.idle = true; p.rtc = null; p.soundOff(); } if (this.pc) this.pc.close(); }
 }
 
 // openLive shows players' cameras: over WebRTC where it can (H.264, a
@@ -406,11 +424,15 @@ function liveTile(c) {
   const m = h('div', { class: 'msg' }, L('Đang kết nối…', 'Connecting…'));
   const sig = h('div', { class: 'signal', hidden: true });
   const via = h('span', { class: 'via', hidden: true });
-  const tools = h('div', { class: 'tools' },
+  const soundLabel = () => (video.muted ? L('Bật tiếng', 'Sound on') : L('Tắt tiếng', 'Sound off'));
+  const sound = h('button', { type: 'button', class: 'sound', hidden: true, title: L('Bật tiếng', 'Sound on'), 'aria-label': L('Bật tiếng', 'Sound on'),
+    onclick: () => { video.muted = !video.muted; sound.textContent = video.muted ? '🔇' : '🔊'; sound.title = soundLabel(); sound.setAttribute('aria-label', soundLabel()); } }, '🔇');
+  const tools = h('div', { class: 'tools' }, sound,
     h('button', { type: 'button', class: 'snap', title: L('Chụp ảnh', 'Snapshot'), 'aria-label': L('Chụp ảnh', 'Snapshot'), onclick: () => { tile.lastSnapshot = snapshot(video, c.name, tile.player.stats.lastPictureMs); } }, '📷'),
     h('button', { type: 'button', class: 'full', title: L('Toàn màn hình', 'Full screen'), 'aria-label': L('Toàn màn hình', 'Full screen'), onclick: () => (document.fullscreenElement ? document.exitFullscreen() : tile.requestFullscreen()).catch(() => {}) }, '⛶'));
   const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), via, m, sig, tools);
   tile.player = new LivePlayer(video, c.id, m, sig, via);
+  tile.player.soundEl = sound;
   tile.player.codec = c.codec || '';
   pinchZoom(video);
   return tile;
