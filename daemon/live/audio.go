@@ -64,10 +64,8 @@ func (f *Feed) WriteAudio(u *media.AudioUnit) error {
 // when the feed passes it on), beside pictures from another feed (a phone
 // watching one camera's sub stream hears the main stream's sound).
 func (h *Hub) SubscribeSound(camera string) (*Subscription, error) {
-	h.mu.Lock()
-	f, ok := h.cams[camera]
-	h.mu.Unlock()
-	if !ok {
+	f := h.known(camera)
+	if f == nil {
 		return nil, fmt.Errorf("live %s: %w", camera, ErrUnknownCamera)
 	}
 	f.mu.Lock()
@@ -79,10 +77,8 @@ func (h *Hub) SubscribeSound(camera string) (*Subscription, error) {
 
 // Sound is the camera's sound as the feed passes it on now (nil: none).
 func (h *Hub) Sound(camera string) *media.Audio {
-	h.mu.Lock()
-	f, ok := h.cams[camera]
-	h.mu.Unlock()
-	if !ok {
+	f := h.known(camera)
+	if f == nil {
 		return nil
 	}
 	f.mu.Lock()
@@ -91,4 +87,11 @@ func (h *Hub) Sound(camera string) *media.Audio {
 		return nil
 	}
 	return f.liveAudio()
+}
+
+// known is camera's feed, nil if the hub never saw it.
+func (h *Hub) known(camera string) *Feed {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cams[camera]
 }

@@ -28,28 +28,15 @@ func soundCamera(t *testing.T, hub *live.Hub, name string, codec media.AudioCode
 	if err := f.StreamStarted(st); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			at := time.Duration(i) * 20 * time.Millisecond
-			if i%2 == 0 {
-				au := c.AUs[(i/2)%len(c.AUs)]
-				au.DTS, au.PTS = at, at
-				f.WriteAccessUnit(&au)
-			}
-			f.WriteAudio(&media.AudioUnit{PTS: at, Data: bytes.Repeat([]byte{byte(i)}, 160)})
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
+	every(t, 20*time.Millisecond, func(i int) {
+		at := time.Duration(i) * 20 * time.Millisecond
+		if i%2 == 0 {
+			au := c.AUs[(i/2)%len(c.AUs)]
+			au.DTS, au.PTS = at, at
+			f.WriteAccessUnit(&au)
 		}
-	}()
+		f.WriteAudio(&media.AudioUnit{PTS: at, Data: bytes.Repeat([]byte{byte(i)}, 160)})
+	})
 }
 
 func TestSoundOverWebRTC(t *testing.T) {

@@ -28,18 +28,26 @@ func camera(t *testing.T, hub *live.Hub, name, clip string, codec media.Codec) *
 	if err := f.StreamStarted(st); err != nil && codec == media.H264 {
 		t.Fatal(err)
 	}
+	every(t, 40*time.Millisecond, func(i int) {
+		au := c.AUs[i%len(c.AUs)]
+		au.DTS = time.Duration(i) * 40 * time.Millisecond
+		au.PTS = au.DTS
+		f.WriteAccessUnit(&au)
+	})
+	return c
+}
+
+// every calls fn(0), fn(1), ... one period apart until the test ends.
+func every(t *testing.T, period time.Duration, fn func(i int)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(40 * time.Millisecond)
+		tick := time.NewTicker(period)
 		defer tick.Stop()
 		for i := 0; ; i++ {
-			au := c.AUs[i%len(c.AUs)]
-			au.DTS = time.Duration(i) * 40 * time.Millisecond
-			au.PTS = au.DTS
-			f.WriteAccessUnit(&au)
+			fn(i)
 			select {
 			case <-ctx.Done():
 				return
@@ -47,7 +55,6 @@ func camera(t *testing.T, hub *live.Hub, name, clip string, codec media.Codec) *
 			}
 		}
 	}()
-	return c
 }
 
 func newServer(t *testing.T, hub *live.Hub, cfg Config) *Server {
