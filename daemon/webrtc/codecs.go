@@ -16,6 +16,10 @@ import (
 // sends; Safari offers 42e01f and 640c1f).
 var h264Profiles = []string{"42e01f", "42001f", "4d001f", "640c1f", "64001f", "640032"}
 
+// playoutDelayURI names the RTP header extension that tells the browser
+// how long to hold pictures before showing them.
+const playoutDelayURI = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+
 // fmtpH264 is the fmtp line of profile (6 hex digits).
 func fmtpH264(profile string) string {
 	return "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profile
@@ -33,6 +37,11 @@ func mediaEngine() (*pion.MediaEngine, error) {
 		if err := me.RegisterCodec(c, pion.RTPCodecTypeVideo); err != nil {
 			return nil, fmt.Errorf("webrtc: register H.264 %s: %w", p, err)
 		}
+	}
+	// Playout delay 0: the browser shows each picture once decoded, no
+	// jitter buffer in front (a LAN has little jitter; latency wins).
+	if err := me.RegisterHeaderExtension(pion.RTPHeaderExtensionCapability{URI: playoutDelayURI}, pion.RTPCodecTypeVideo); err != nil {
+		return nil, fmt.Errorf("webrtc: register playout delay: %w", err)
 	}
 	for _, c := range []pion.RTPCodecParameters{
 		{RTPCodecCapability: pion.RTPCodecCapability{MimeType: pion.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},

@@ -136,10 +136,11 @@ func (se *session) open(ctx context.Context, req Request) (string, error) {
 	for _, v := range se.vids {
 		// AddTrack takes the offer's free video transceivers in order:
 		// camera i goes to m-line i.
-		tr, err := pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: fmtpH264(v.profile)}, "video", v.camera)
+		st, err := pion.NewTrackLocalStaticRTP(pion.RTPCodecCapability{MimeType: pion.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: fmtpH264(v.profile)}, "video", v.camera)
 		if err != nil {
 			return "", fmt.Errorf("webrtc: track %s: %w", v.camera, err)
 		}
+		tr := &rtpTrack{TrackLocalStaticRTP: st}
 		sender, err := pc.AddTrack(tr)
 		if err != nil {
 			return "", fmt.Errorf("%w: camera %s: %w", ErrBadOffer, v.camera, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -67,6 +68,27 @@ func (p *pacer) add(ctx context.Context, n int) {
 	}
 }
 
+// rtpTrack is a video track that learns, when bound, the ID the browser
+// gave the playout-delay header extension (0: not negotiated).
+type rtpTrack struct {
+	*pion.TrackLocalStaticRTP
+	playoutID atomic.Uint32
+}
+
+// Bind implements pion.TrackLocal.
+func (t *rtpTrack) Bind(c pion.TrackLocalContext) (pion.RTPCodecParameters, error) {
+	p, err := t.TrackLocalStaticRTP.Bind(c)
+	for _, e := range c.HeaderExtensions() {
+		if e.URI == playoutDelayURI {
+			t.playoutID.Store(uint32(e.ID))
+		}
+	}
+	return p, err
+}
+
+// playoutNow is the extension's value: show at once (0 ms min and max).
+var playoutNow, _ = rtp.PlayoutDelayExtension{MinDelay: 0, MaxDelay: 0}.Marshal()
+
 // videoTrack forwards one camera's live feed into one RTP video track.
 //
 // Its RTP timestamps are the pictures' wall-clock times (the box's clock)
@@ -77,7 +99,7 @@ type videoTrack struct {
 	sub     *live.Subscription
 	first   *live.Message // peeked at by subscribe
 	profile string
-	track   *pion.TrackLocalStaticRTP
+	track   *rtpTrack
 	pace    *pacer // the session's, for catching up
 	// sound is the MIME type of the camera's G.711 when the viewer takes
 	// it; audio its track (nil: none).
@@ -233,6 +255,9 @@ func (v *videoTrack) send(ctx context.Context, frag []byte, ts uint32, p *pacer)
 	}
 	for i, b := range v.pays {
 		v.pkt.Header = rtp.Header{Version: 2, Marker: i == len(v.pays)-1, SequenceNumber: v.seq, Timestamp: ts}
+		if id := v.track.playoutID.Load(); id != 0 && i == 0 {
+			v.pkt.Header.SetExtension(uint8(id), playoutNow)
+		}
 		v.pkt.Payload = b
 		v.seq++
 		if v.track.WriteRTP(&v.pkt) != nil {
