@@ -56,6 +56,8 @@ var expectations = map[string]want{
 	"POST /api/cameras/{camera}/delete":   {roles: []auth.Role{tech, off}},
 	"GET /api/live/{camera}":              {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/live":                       {roles: []auth.Role{off, hh}, video: true},
+	"POST /api/webrtc/{camera}":           {roles: []auth.Role{off, hh}, video: true},
+	"POST /api/webrtc":                    {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/segments":                   {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/recordings/{camera}/{file}": {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/clips/{camera}":             {roles: []auth.Role{off, hh}, video: true},
@@ -120,6 +122,8 @@ func requestFor(rt route, cam string) (path, body, ctype string) {
 		return path, q, "application/x-www-form-urlencoded"
 	case rt.Method == "GET":
 		return path + "?" + q, "", ""
+	case strings.HasPrefix(rt.Pattern, "/api/webrtc"):
+		return path + "?camera=" + cam, `{"sdp":""}`, "application/json"
 	case rt.Pattern == "/login" || rt.Pattern == "/setup" || rt.Pattern == "/logout":
 		return path, "x=1", "application/x-www-form-urlencoded"
 	}

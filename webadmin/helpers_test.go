@@ -248,6 +248,7 @@ type fuzzWorld struct {
 // would make fuzzing slow); state changed by accepted inputs is fine.
 func newFuzzWorld(f *testing.F) *fuzzWorld {
 	env := newTestEnv(f)
+	withRTC(f, env) // the WebRTC offer route answers for real
 	return &fuzzWorld{testEnv: env, clients: map[string]*client{"officer": env.login("officer"), "tech": env.login("tech")}}
 }
 

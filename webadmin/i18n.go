@@ -84,6 +84,8 @@ var messages = map[string][2]string{
 	"err_clock_time":      {"Giờ gửi lên không hợp lệ: kiểm tra ngày giờ của điện thoại.", "The time sent is not valid: check your phone's date and time."},
 	"err_clock_synced":    {"Đồng hồ của đầu ghi đang được đồng bộ qua mạng. Chỉ đặt giờ tay khi chắc chắn, và xác nhận.", "The box's clock is synchronised over the network. Set it by hand only if you are sure, and confirm."},
 	"err_clock_back":      {"Đồng hồ của đầu ghi không bao giờ lùi quá %d phút (thời gian của các đoạn ghi không được lùi).", "The box's clock never goes back by more than %d minutes (recording times must not go back)."},
+	"err_live_busy":       {"Đầu ghi đang phát trực tiếp cho quá nhiều người xem. Vui lòng thử lại sau.", "The box is showing live video to too many viewers. Try again later."},
+	"err_live_codec":      {"Camera này không phát được qua WebRTC (%s).", "This camera cannot be shown over WebRTC (%s)."},
 }
 
 // tr returns the message for key in lang (the key itself if unknown).

@@ -1,7 +1,9 @@
 # webadmin/: the admin page's browser tests and benchmarks in headless Chromium.
 #   webadmin-npm  installs playwright-core (pinned) into webadmin/e2e/node_modules
 #   e2e           runs the browser tests against webtestd over camsim cameras
-#   bench-web     prints BENCH live_first_frame_ms, live_latency_ms, page_load_ms, api_p95_ms, playback_tap_first_frame_ms
+#   bench-web     prints BENCH live_webrtc_latency_p95_ms, live_first_frame_ms, wall_16_ready_ms (WebRTC) with their
+#                 MSE figures (live_mse_latency_p95_ms, live_first_frame_mse_ms, wall_16_ready_mse_ms), api_p95_ms,
+#                 playback_tap_first_frame_ms
 WEB_E2E := webadmin/e2e
 PLAYWRIGHT_VERSION := 1.65.1
 PREREQS += webadmin-npm
@@ -20,7 +22,7 @@ webadmin-bins:
 	$(GO) build -o $(OUT)/bin/webtestd ./webadmin/cmd/webtestd
 
 e2e: webadmin-npm webadmin-bins $(CLIPS)
-	cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node --test --test-concurrency=1 e2e.test.mjs layout.test.mjs video.test.mjs audio.test.mjs
+	cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node --test --test-concurrency=1 e2e.test.mjs layout.test.mjs video.test.mjs audio.test.mjs webrtc.test.mjs
 
 bench-web: webadmin-npm webadmin-bins $(CLIPS)
 	@cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node bench.mjs

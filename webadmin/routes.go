@@ -94,6 +94,8 @@ func (s *Server) buildRoutes() {
 		{Method: "POST", Pattern: "/api/cameras/{camera}/delete", Access: roles, Roles: staff, Change: true, h: s.apiCameraDelete},
 		{Method: "GET", Pattern: "/api/live/{camera}", Access: cameraVideo, Roles: videoViewers, h: s.apiLive},
 		{Method: "GET", Pattern: "/api/live", Access: cameraVideoList, Roles: videoViewers, h: s.apiLive},
+		{Method: "POST", Pattern: "/api/webrtc/{camera}", Access: cameraVideo, Roles: videoViewers, Change: true, h: s.apiLiveRTC},
+		{Method: "POST", Pattern: "/api/webrtc", Access: cameraVideoList, Roles: videoViewers, Change: true, h: s.apiLiveRTC},
 		{Method: "GET", Pattern: "/api/segments", Access: cameraVideo, Roles: videoViewers, h: s.apiSegments},
 		{Method: "GET", Pattern: "/api/recordings/{camera}/{file}", Access: cameraVideo, Roles: videoViewers, h: s.apiRecording},
 		{Method: "GET", Pattern: "/api/clips/{camera}", Access: cameraVideo, Roles: videoViewers, h: s.apiClip},

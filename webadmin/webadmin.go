@@ -32,6 +32,7 @@ import (
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/live"
+	"github.com/matthan/matthan/daemon/webrtc"
 )
 
 // CameraState is what the daemon knows about a camera right now.
@@ -121,6 +122,11 @@ type LiveSource interface {
 	Subscribe(camera string) (*live.Subscription, error)
 }
 
+// LiveRTC answers WebRTC offers for live video (daemon/webrtc.Server).
+type LiveRTC interface {
+	Answer(ctx context.Context, req webrtc.Request) (string, error)
+}
+
 // LightsState is the IR illuminator as the lights controller sees it.
 type LightsState struct {
 	IROn   bool   `json:"irOn"`
@@ -194,7 +200,10 @@ type Config struct {
 	Exporter      Exporter
 	Search        EventSearch
 	Live          LiveSource
-	Lights        Lights
+	// LiveRTC carries live video over WebRTC (nil: the page uses MSE
+	// over WebSocket only).
+	LiveRTC LiveRTC
+	Lights  Lights
 	// LightsControl shows and sets the lights (/api/lights); nil: the box
 	// has no GPIO (503).
 	LightsControl LightsControl

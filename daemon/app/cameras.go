@@ -197,6 +197,7 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 		gops = rc.rec
 	}
 	feed.SetSource(gops)
+	feed.SetAudio(spec.Audio) // live sound (WebRTC) only where the camera's sound switch is on
 	pub.Add("live", feed, liveQueue)
 	analyse := !(spec.NoMotion && spec.Recording != config.RecordMotion)
 	onSub := analyse && spec.SubURL != "" && !cs.noSub

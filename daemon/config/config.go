@@ -93,6 +93,10 @@ type Config struct {
 	// ListenTLS is the HTTPS address of the admin page; empty follows
 	// Listen (see TLSAddress).
 	ListenTLS string `json:"listen_tls,omitempty"`
+	// WebRTCUDP is the one UDP port of the live view over WebRTC,
+	// HOST:PORT; empty: the HTTPS host, port DefaultWebRTCPort (any free
+	// port when the HTTPS port is 0); "off": no WebRTC (MSE only).
+	WebRTCUDP string `json:"webrtc_udp,omitempty"`
 	// RetentionDays: recordings older than this are deleted.
 	RetentionDays int `json:"retention_days"`
 	// MinFreeMB: the oldest recordings are deleted to keep this much free.
@@ -167,6 +171,28 @@ func (c *Config) TLSAddress() string {
 	return net.JoinHostPort(host, strconv.Itoa(p))
 }
 
+// DefaultWebRTCPort is the live view's UDP port (see WebRTCAddress).
+const DefaultWebRTCPort = 8189
+
+// WebRTCAddress is the live view's UDP address, "" for none (see WebRTCUDP).
+func (c *Config) WebRTCAddress() string {
+	switch c.WebRTCUDP {
+	case "off":
+		return ""
+	case "":
+	default:
+		return c.WebRTCUDP
+	}
+	host, port, err := net.SplitHostPort(c.TLSAddress())
+	if err != nil {
+		return ""
+	}
+	if port != "0" {
+		port = strconv.Itoa(DefaultWebRTCPort)
+	}
+	return net.JoinHostPort(host, port)
+}
+
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func (c *Config) applyDefaults() {
@@ -206,6 +232,11 @@ func (c *Config) Validate() error {
 	}
 	if err := checkListen(c.Listen); err != nil {
 		bad("listen %w", err)
+	}
+	if a := c.WebRTCUDP; a != "" && a != "off" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("webrtc_udp %q: want HOST:PORT or off", a)
+		}
 	}
 	if c.ListenTLS != "" {
 		if err := checkListen(c.ListenTLS); err != nil {
@@ -397,6 +428,7 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		data    = fs.String("data", "", "data folder: recordings go to DIR/recordings/<camera>/")
 		listen  = fs.String("listen", DefaultListen, "plain-HTTP address HOST:PORT (answers /api/health, redirects the rest to HTTPS)")
 		tlsAddr = fs.String("listen-tls", DefaultListenTLS, "HTTPS address of the admin page HOST:PORT (default: -listen's host, port 443 for 80, 8443 for 8080, else -listen's port + 1)")
+		rtcAddr = fs.String("webrtc-udp", "", "UDP address HOST:PORT of the live view over WebRTC (default: the HTTPS host, port 8189; off: none)")
 		days    = fs.Int("retention-days", DefaultRetentionDays, "delete recordings older than this many days")
 		minFree = fs.Int64("min-free-mb", DefaultMinFreeMB, "delete the oldest recordings to keep this many MB free")
 		maxLoss = fs.Float64("max-loss", DefaultMaxLoss, "seconds of video a power cut may lose per camera")
@@ -435,6 +467,9 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 	}
 	if set["listen-tls"] || *file == "" {
 		c.ListenTLS = *tlsAddr
+	}
+	if set["webrtc-udp"] || *file == "" {
+		c.WebRTCUDP = *rtcAddr
 	}
 	if set["retention-days"] || *file == "" {
 		c.RetentionDays = *days

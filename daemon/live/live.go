@@ -40,6 +40,8 @@ type Start struct {
 	EpochMs int64  `json:"epochMs"`
 	Width   int    `json:"width"`
 	Height  int    `json:"height"`
+	// Audio is the camera's sound when the feed passes it on (SetAudio).
+	Audio *media.Audio `json:"-"`
 }
 
 // Message is what a viewer receives: a Start with its init segment when a
@@ -54,6 +56,9 @@ type Message struct {
 	Ended bool
 	// DTS is the fragment's decode time since the stream epoch.
 	DTS time.Duration
+	// Audio is a piece of the camera's sound, for viewers that asked for
+	// it (Hub.SubscribeAudio; see audio.go).
+	Audio *AudioFrame
 }
 
 // ErrUnknownCamera is returned by Subscribe for a camera the hub never saw.
@@ -113,6 +118,9 @@ type Subscription struct {
 	// until the next key frame.
 	skipping bool
 	closed   bool
+	// audio: the viewer takes the camera's sound (SubscribeAudio);
+	// soundOnly: nothing else (SubscribeSound).
+	audio, soundOnly bool
 }
 
 // Close stops the subscription.
@@ -170,6 +178,8 @@ type Feed struct {
 	// times start over, so the viewers need a new init and timeline.
 	announced bool
 	subs      map[*Subscription]struct{}
+	// audio: the camera's sound goes to viewers that ask (SetAudio).
+	audio bool
 
 	// The current GOP, counted (its pictures are in gop when there is no
 	// source, else only in the source).
@@ -374,6 +384,16 @@ func (f *Feed) catchUpLocked() []Message {
 // broadcastLocked queues m to every viewer; it reports whether any took it.
 func (f *Feed) broadcastLocked(m Message) (sent bool) {
 	for s := range f.subs {
+		if m.Audio != nil && !s.audio || m.Audio == nil && s.soundOnly {
+			continue
+		}
+		if s.soundOnly { // sound is dropped when it overflows: no key frame to wait for
+			select {
+			case s.C <- m:
+			default:
+			}
+			continue
+		}
 		if s.skipping {
 			if !m.Key && m.Start == nil && !m.Ended {
 				continue
@@ -422,7 +442,7 @@ func (f *Feed) makeInitLocked(vps, sps, pps []byte) error {
 	}
 	f.init = init
 	f.start = &Start{Camera: f.camera, Codec: codecStr, MIME: `video/mp4; codecs="` + codecStr + `"`,
-		EpochMs: f.stream.Epoch.UnixMilli(), Width: w, Height: h}
+		EpochMs: f.stream.Epoch.UnixMilli(), Width: w, Height: h, Audio: f.liveAudio()}
 	return nil
 }
 

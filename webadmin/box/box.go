@@ -24,6 +24,7 @@ import (
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/netlimit"
+	"github.com/matthan/matthan/daemon/webrtc"
 	"github.com/matthan/matthan/init/netconf"
 	"github.com/matthan/matthan/webadmin"
 	"github.com/matthan/matthan/webadmin/adapt"
@@ -190,7 +191,20 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	}
 	checkCertName(cert, id, log)
 	webDir := filepath.Join(cfg.DataDir, "web")
+	var rtc webadmin.LiveRTC
+	if addr := cfg.WebRTCAddress(); addr != "" {
+		// The live view over WebRTC: one UDP port; without it the page
+		// uses MSE over its WebSocket.
+		s, err := webrtc.New(webrtc.Config{Address: addr, Source: core.Hub, Log: log.With("component", "webrtc")})
+		if err != nil {
+			log.Error("live view over WebRTC off", "err", err)
+		} else {
+			defer s.Close()
+			rtc = s
+		}
+	}
 	wa, err := Page(core, cfg, webadmin.Config{
+		LiveRTC: rtc,
 		DataDir: webDir, Console: io.Discard,
 		Logs:            initLog{socket: opt.InitSocket},
 		Stats:           &adapt.Stats{Store: core.Store, DataDir: cfg.DataDir, Version: opt.Version},

@@ -2,7 +2,7 @@
 // ingest, recorder, live hub, event index) on free loopback ports, and
 // headless Chromium from Debian (/usr/bin/chromium) through playwright-core.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, mkdirSync, cpSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, cpSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -77,9 +77,14 @@ export async function startBox({ cameras = 2, segment = '6s', motion = true, con
 }
 
 // launchBrowser starts Chromium; opts are Playwright context options (a
-// phone: { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, locale: 'vi-VN' }).
-export async function launchBrowser(opts = {}) {
+// phone: { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, locale: 'vi-VN' }),
+// prefs Chromium preferences (the profile's Default/Preferences).
+export async function launchBrowser(opts = {}, prefs = null) {
   const userDataDir = mkdtempSync(join(tmpdir(), 'matthan-chromium-'));
+  if (prefs) {
+    mkdirSync(join(userDataDir, 'Default'), { recursive: true });
+    writeFileSync(join(userDataDir, 'Default', 'Preferences'), JSON.stringify(prefs));
+  }
   const ctx = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,

@@ -113,8 +113,8 @@ class LivePlayer {
   // signalEl (optional) is the tile's "no signal" overlay: shown over the
   // greyed last picture, with its time, when the stream ended or the
   // picture has not moved for 3 s, whatever the camera's state says.
-  constructor(video, camera, msgEl, signalEl) {
-    this.video = video; this.camera = camera; this.msgEl = msgEl; this.signalEl = signalEl;
+  constructor(video, camera, msgEl, signalEl, viaEl) {
+    this.video = video; this.camera = camera; this.msgEl = msgEl; this.signalEl = signalEl; this.viaEl = viaEl;
     this.queue = []; this.sb = null; this.ms = null; this.unsupported = false;
     this.stats = { camera, openedAt: 0, firstFrameMs: null, epochMs: 0, noSignal: false, stalls: 0, resumedAt: null, lastPictureMs: null };
     window.mtLive[camera] = this.stats;
@@ -126,8 +126,10 @@ class LivePlayer {
   check() {
     const v = this.video, now = performance.now();
     if (this.idle || !document.body.contains(v)) { this.movedAt = now; return; }
-    if (v.currentTime !== this.lastT && v.readyState >= 2 && !this.endedNow) {
-      this.lastT = v.currentTime; this.movedAt = now;
+    // A WebRTC video's clock runs on without pictures: count the frames shown.
+    const pos = this.rtc ? this.frames : v.currentTime;
+    if (pos !== this.lastT && v.readyState >= 2 && !this.endedNow) {
+      this.lastT = pos; this.movedAt = now;
       if (this.stats.epochMs) this.stats.lastPictureMs = this.stats.epochMs + v.currentTime * 1000;
       if (this.stats.noSignal) { this.stats.noSignal = false; this.stats.resumedAt = Date.now(); this.showSignal(false); }
       return;
@@ -144,11 +146,48 @@ class LivePlayer {
     if (lost) this.say('');
   }
   ended() { this.endedNow = true; this.check(); }
+  // via shows how the picture comes: WebRTC (RTP, lowest delay) or MSE
+  // (fMP4 over the WebSocket, the fallback).
+  via(name) {
+    this.stats.via = name;
+    if (this.viaEl) { this.viaEl.textContent = name; this.viaEl.title = name === 'WebRTC' ? L('Xem trực tiếp qua WebRTC (độ trễ thấp)', 'Live over WebRTC (low delay)') : L('Xem trực tiếp qua MSE (dự phòng)', 'Live over MSE (fallback)'); this.viaEl.hidden = false; }
+  }
+  // soundOn shows the tile's sound button: the camera's sound comes with
+  // its picture (muted until a tap: browsers play sound only after one).
+  soundOn() { if (this.soundEl) this.soundEl.hidden = false; }
+  soundOff() { if (this.soundEl) { this.soundEl.hidden = true; this.video.muted = true; this.soundEl.textContent = '🔇'; } }
+  // attachRTC plays a WebRTC track. Its frames' RTP timestamps are the
+  // box's clock (90 kHz, modulo 2^32): the picture's time, and so the
+  // latency, come from each frame shown.
+  attachRTC(stream) {
+    const v = this.video;
+    this.rtc = stream; this.ms = null; this.sb = null; this.queue = []; this.unsupported = false; this.endedNow = false; this.lastT = -1;
+    this.stats.epochMs = 0; this.stats.latency = null;
+    this.stats.latencyMs = () => this.stats.latency;
+    if (v.src) { v.removeAttribute('src'); v.load(); }
+    v.srcObject = stream;
+    v.play().catch(() => {});
+    const onFrame = (now, md) => {
+      if (this.rtc !== stream || v.srcObject !== stream) return;
+      this.frames = (this.frames || 0) + 1;
+      if (md && md.rtpTimestamp !== undefined) {
+        const t = boxTimeOfRTP(md.rtpTimestamp);
+        this.stats.lastPictureMs = t; this.stats.latency = Date.now() - t;
+      }
+      if (this.stats.firstFrameMs === null) { this.stats.firstFrameAt = performance.now(); this.stats.firstFrameMs = this.stats.firstFrameAt - this.stats.openedAt; this.say(''); }
+      v.requestVideoFrameCallback(onFrame);
+    };
+    if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(onFrame);
+    else v.addEventListener('playing', () => { if (this.stats.firstFrameMs === null) { this.stats.firstFrameAt = performance.now(); this.stats.firstFrameMs = this.stats.firstFrameAt - this.stats.openedAt; this.say(''); } }, { once: true });
+  }
   // start opens a connection for this player alone.
   start() { this.conn = new LiveConn([this], this.sub); this.conn.start(); }
   feed(u8) { if (this.unsupported || (!this.sb && !this.ms)) return; this.stats.lastDataAt = Date.now(); this.queue.push(u8); this.pump(); }
   say(t) { if (this.msgEl) { this.msgEl.textContent = t; this.msgEl.hidden = !t; } }
   setup(st) {
+    this.rtc = null; this.soundOff();
+    if (this.video.srcObject) this.video.srcObject = null;
+    this.stats.latencyMs = () => this.stats.epochMs ? Date.now() - (this.stats.epochMs + this.video.currentTime * 1000) : null;
     this.stats.epochMs = st.epochMs; this.stats.codec = st.codec; this.endedNow = false; this.lastT = -1;
     if (!window.MediaSource || !MediaSource.isTypeSupported(st.mime)) {
       const hevc = st.codec.startsWith('hvc1') || st.codec.startsWith('hev1');
@@ -205,7 +244,7 @@ class LiveConn {
   start() {
     if (this.closed) return;
     const t0 = performance.now();
-    for (const p of this.players) { p.stats.openedAt = t0; p.sb = null; p.ms = null; p.queue = []; p.idle = false; p.stats.stream = this.sub ? 'sub' : 'main'; }
+    for (const p of this.players) { p.stats.openedAt = t0; p.sb = null; p.ms = null; p.queue = []; p.idle = false; p.stats.stream = this.sub ? 'sub' : 'main'; p.via('MSE'); }
     const ids = this.players.map((p) => p.camera);
     const q = (ids.length === 1 ? '/api/live/' + encodeURIComponent(ids[0]) + '?' : '/api/live?' + ids.map((c) => 'camera=' + encodeURIComponent(c)).join('&') + '&') + (this.sub ? 'stream=sub' : '');
     const ws = new WebSocket((location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + q);
@@ -232,6 +271,115 @@ class LiveConn {
     };
   }
   close() { this.closed = true; for (const p of this.players) p.idle = true; if (this.ws) this.ws.close(); }
+}
+
+// boxTimeOfRTP is the box time (ms) of a WebRTC frame: the box stamps
+// each frame with its clock in 90 kHz ticks modulo 2^32 (13.25 h); the
+// frame's time is the one nearest now (a camera's clock slewed onto the
+// box's may run a little ahead of it).
+function boxTimeOfRTP(ts) {
+  const now = Date.now(), M = 4294967296;
+  let back = (((Math.round(now * 90) - ts) % M) + M) % M;
+  if (back > M / 2) back -= M;
+  return now - back / 90;
+}
+
+// liveMode: ?live=mse or ?live=webrtc on the page's address forces one way
+// (kept for the next pages); auto (the default) tries WebRTC, then MSE.
+function liveMode() {
+  const q = new URLSearchParams(location.search).get('live');
+  if (q === 'mse' || q === 'webrtc' || q === 'auto') { try { localStorage.setItem('mtLiveMode', q); } catch (e) { } return q; }
+  try { return localStorage.getItem('mtLiveMode') || 'auto'; } catch (e) { return 'auto'; }
+}
+
+// RTCConn carries one or more cameras over one WebRTC peer connection:
+// one receive-only video m-line per camera, the offer sent to the box
+// (POST /api/webrtc), which answers with its address on its one UDP port.
+// If that does not connect within 2.5 s (UDP blocked), or the box refuses
+// (an H.265 camera, too many viewers), onFail gets the players: they go
+// over MSE. A connection lost later is tried again (after asking the box
+// whether the login still holds: if not, the login page).
+class RTCConn {
+  constructor(players, sub, onFail) { this.players = players; this.sub = sub; this.onFail = onFail; this.closed = false; this.failed = false; }
+  async start() {
+    if (this.closed || this.failed) return;
+    const t0 = performance.now();
+    for (const p of this.players) { p.stats.openedAt = t0; p.idle = false; p.stats.stream = this.sub ? 'sub' : 'main'; p.via('WebRTC'); }
+    let pc;
+    try { pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' }); } catch (e) { this.fail('no RTCPeerConnection: ' + e); return; }
+    this.pc = pc;
+    window.mtRTC = pc; // the newest connection (tests read its stats)
+    const trs = this.players.map(() => pc.addTransceiver('video', { direction: 'recvonly' }));
+    // One camera alone: its sound too (G.711, where its sound switch is on); the wall is silent.
+    const atr = this.players.length === 1 ? pc.addTransceiver('audio', { direction: 'recvonly' }) : null;
+    for (const t of trs) { try { t.receiver.jitterBufferTarget = 0; } catch (e) { } try { t.receiver.playoutDelayHint = 0; } catch (e) { } }
+    const streams = this.players.map(() => new MediaStream());
+    pc.ontrack = (ev) => {
+      if (atr && ev.transceiver === atr) {
+        // The button shows with the first sound that comes (none comes when the box has no sound for it).
+        streams[0].addTrack(ev.track);
+        if (!ev.track.muted) this.players[0].soundOn();
+        ev.track.addEventListener('unmute', () => { if (this.pc === pc) this.players[0].soundOn(); }, { once: true });
+        return;
+      }
+      const i = trs.indexOf(ev.transceiver), p = this.players[i];
+      if (p) { streams[i].addTrack(ev.track); p.attachRTC(streams[i]); }
+    };
+    let connected = false;
+    const mine = () => !this.closed && !this.failed && this.pc === pc;
+    this.timer = setTimeout(() => { if (!connected && mine()) this.fail('no connection in 2.5 s'); }, 2500);
+    const down = () => { if (!mine()) return; if (connected) this.lost(); else this.fail('connection ' + pc.connectionState); };
+    pc.onconnectionstatechange = () => {
+      const s = pc.connectionState;
+      if (s === 'connected') { connected = true; clearTimeout(this.timer); this.started = true; }
+      if (s === 'failed' || s === 'disconnected' || s === 'closed') down();
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      // The box answers from its own candidates: the browser's (often mDNS
+      // names) are not needed, the box learns its address from the checks.
+      const ids = this.players.map((p) => p.camera);
+      const q = (ids.length === 1 ? '/api/webrtc/' + encodeURIComponent(ids[0]) + '?' : '/api/webrtc?' + ids.map((c) => 'camera=' + encodeURIComponent(c)).join('&') + '&') + (this.sub ? 'stream=sub' : '');
+      const r = await fetch(q, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ sdp: pc.localDescription.sdp }) });
+      if (r.status === 401) { location.assign('/login?ended=1'); return; }
+      if (!r.ok) { let b = {}; try { b = await r.json(); } catch (e) { } if (mine()) this.fail(r.status + ' ' + (b.error || '')); return; }
+      const a = await r.json();
+      if (!mine()) return;
+      await pc.setRemoteDescription({ type: 'answer', sdp: a.sdp });
+      // The box closing its side (the login ended) shows on the DTLS transport first.
+      const dtls = trs[0].receiver.transport;
+      if (dtls) dtls.addEventListener('statechange', () => { if (dtls.state === 'closed' || dtls.state === 'failed') down(); });
+    } catch (e) { if (mine()) this.fail(String(e)); }
+  }
+  fail(why) {
+    if (this.failed || this.closed) return;
+    this.failed = true; clearTimeout(this.timer);
+    if (this.pc) this.pc.close();
+    window.mtLiveFallback = why;
+    for (const p of this.players) { p.rtc = null; p.stats.fallback = why; p.soundOff(); }
+    this.onFail(this.players, why);
+  }
+  lost() {
+    if (this.pc) { this.pc.close(); this.pc = null; }
+    for (const p of this.players) p.say(L('Mất kết nối, đang thử lại…', 'Disconnected, retrying…'));
+    const retry = () => setTimeout(() => this.start(), 1000);
+    api('/api/me').then(retry, retry);
+  }
+  close() { this.closed = true; clearTimeout(this.timer); for (const p of this.players) { p.idle = true; p.rtc = null; p.soundOff(); } if (this.pc) this.pc.close(); }
+}
+
+// openLive shows players' cameras: over WebRTC where it can (H.264, a
+// browser with WebRTC, not switched off), over MSE for the rest and as the
+// fallback.
+function openLive(players, sub) {
+  const conns = [];
+  const mse = (ps) => { if (!ps.length) return; const c = new LiveConn(ps, sub); conns.push(c); c.start(); };
+  const mode = liveMode();
+  const rtcOK = mode !== 'mse' && typeof RTCPeerConnection === 'function';
+  const viaRTC = rtcOK ? players.filter((p) => !/265|hevc|hvc/i.test(p.codec || '')) : [];
+  mse(players.filter((p) => !viaRTC.includes(p)));
+  if (viaRTC.length) { const c = new RTCConn(viaRTC, sub, (ps) => mse(ps)); conns.push(c); c.start(); }
+  return { close: () => { for (const c of conns) c.close(); } };
 }
 
 // snapshot saves the frame the browser shows as a PNG named after the camera
@@ -275,11 +423,17 @@ function liveTile(c) {
   video.muted = true;
   const m = h('div', { class: 'msg' }, L('Đang kết nối…', 'Connecting…'));
   const sig = h('div', { class: 'signal', hidden: true });
-  const tools = h('div', { class: 'tools' },
+  const via = h('span', { class: 'via', hidden: true });
+  const soundLabel = () => (video.muted ? L('Bật tiếng', 'Sound on') : L('Tắt tiếng', 'Sound off'));
+  const sound = h('button', { type: 'button', class: 'sound', hidden: true, title: L('Bật tiếng', 'Sound on'), 'aria-label': L('Bật tiếng', 'Sound on'),
+    onclick: () => { video.muted = !video.muted; sound.textContent = video.muted ? '🔇' : '🔊'; sound.title = soundLabel(); sound.setAttribute('aria-label', soundLabel()); } }, '🔇');
+  const tools = h('div', { class: 'tools' }, sound,
     h('button', { type: 'button', class: 'snap', title: L('Chụp ảnh', 'Snapshot'), 'aria-label': L('Chụp ảnh', 'Snapshot'), onclick: () => { tile.lastSnapshot = snapshot(video, c.name, tile.player.stats.lastPictureMs); } }, '📷'),
     h('button', { type: 'button', class: 'full', title: L('Toàn màn hình', 'Full screen'), 'aria-label': L('Toàn màn hình', 'Full screen'), onclick: () => (document.fullscreenElement ? document.exitFullscreen() : tile.requestFullscreen()).catch(() => {}) }, '⛶'));
-  const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), m, sig, tools);
-  tile.player = new LivePlayer(video, c.id, m, sig);
+  const tile = h('div', { class: 'tile', id: 'tile-' + c.id }, video, h('div', { class: 'cap' }, h('b', {}, c.name), ...stateBadges(c)), via, m, sig, tools);
+  tile.player = new LivePlayer(video, c.id, m, sig, via);
+  tile.player.soundEl = sound;
+  tile.player.codec = c.codec || '';
   pinchZoom(video);
   return tile;
 }
@@ -309,8 +463,7 @@ pages.live = async (root) => {
   const connect = () => {
     if (conn) conn.close();
     const fs = tiles.find((t) => t === document.fullscreenElement);
-    conn = fs ? new LiveConn([fs.player], false) : new LiveConn(tiles.map((t) => t.player), list.length > 4 || window.innerWidth <= 700);
-    conn.start();
+    conn = fs ? openLive([fs.player], false) : openLive(tiles.map((t) => t.player), list.length > 4 || window.innerWidth <= 700);
   };
   if (tiles.length) { connect(); document.addEventListener('fullscreenchange', connect); }
   setInterval(async () => {

@@ -51,6 +51,7 @@ func run() error {
 	withMotion := flag.Bool("motion", true, "run motion detection (events for search)")
 	subStreams := flag.Bool("sub", true, "also pull each camera's URL/sub stream for the live wall")
 	usbDisks := flag.String("usb-disks", "", "a fake sysfs tree (daemon/disks/testdata's layout: sys/block, dev, mountinfo) whose USB disks the system page shows; preparing one is simulated (no root), recording goes to DATA/usbdisk")
+	rtcUDP := flag.String("webrtc-udp", "127.0.0.1:0", "UDP address of the live view over WebRTC (off: none, the page uses MSE)")
 	var cams cameraFlags
 	flag.Var(&cams, "camera", "NAME=RTSP_URL (repeatable)")
 	loopback := flag.Bool("allow-loopback-cameras", false, "allow camera URLs on 127.0.0.1 (camsim)")
@@ -66,7 +67,7 @@ func run() error {
 			return fmt.Errorf("listen address %q: must be 127.0.0.1:PORT", a)
 		}
 	}
-	args := []string{"-data", *data, "-listen-tls", *listen, "-min-free-mb", "64"}
+	args := []string{"-data", *data, "-listen-tls", *listen, "-min-free-mb", "64", "-webrtc-udp", *rtcUDP}
 	if *plain != "" {
 		args = append(args, "-listen", *plain)
 	}
