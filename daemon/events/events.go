@@ -39,6 +39,13 @@ type Event struct {
 	// Cause is CauseBox when the box itself caused the event (it switched
 	// its own infrared LEDs): shown, but not an alarm.
 	Cause string `json:"cause,omitempty"`
+	// Seq is the event log's sequence number of this version of the
+	// event: given when the log commits it, one more than the last, never
+	// reused (a republished event gets a new one). The district outbox
+	// (daemon/federation) sends events in Seq order.
+	Seq uint64 `json:"seq,omitempty"`
+	// Box is the box the event happened on, set only on the district side.
+	Box string `json:"box,omitempty"`
 }
 
 // Reasons of Tamper and SceneChange events.

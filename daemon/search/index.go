@@ -56,6 +56,12 @@ type Options struct {
 	// RepairEvery is how often a broken index is rebuilt (default 1 min).
 	RepairEvery time.Duration
 	Logf        func(format string, args ...any)
+	// Hold, when set, returns the sequence number up to which events may
+	// be deleted: retention and the size budget never delete an event
+	// with a larger Seq (the district outbox has not had it
+	// acknowledged). Events of versions before sequence numbers (Seq 0)
+	// are never held.
+	Hold func() uint64
 }
 
 // Index is the event index. Its methods are safe for concurrent use.
@@ -78,6 +84,10 @@ type Index struct {
 	// bleve), under bleveMu.
 	bleveMu    sync.Mutex
 	marked     int64
+	// nextSeq is the Seq the next committed event gets (under bleveMu);
+	// outbox is where ReadAfter last stopped (under bleveMu).
+	nextSeq uint64
+	outbox  logPos
 	rebuilding atomic.Bool // a background catch-up is running
 	catchDone  chan struct{}
 
@@ -240,7 +250,9 @@ func Open(path string, opt Options) (*Index, error) {
 	}
 	var batch []events.Event
 	var offs []int64
+	x.nextSeq = readSeqFloor(path+".log", opt.Logf)
 	each := func(off int64, e events.Event) {
+		x.nextSeq = max(x.nextSeq, e.Seq+1)
 		batch = append(batch, e)
 		offs = append(offs, off)
 		if len(batch) == 4096 {
@@ -270,6 +282,7 @@ func Open(path string, opt Options) (*Index, error) {
 		l = unopened(path + ".log")
 		batch, offs = nil, nil
 		x.tl = newTimeline() // what it read before failing is not at hand
+		x.nextSeq = max(x.nextSeq, uint64(time.Now().UnixMicro())) // above any the lost log held
 	}
 	x.tl.add(batch, offs)
 	x.log = l
@@ -611,7 +624,13 @@ func (x *Index) Flush() error {
 
 func (x *Index) write(evs []events.Event) error {
 	x.bleveMu.Lock()
+	for i := range evs {
+		evs[i].Seq = x.nextSeq + uint64(i)
+	}
 	offs, err := x.log.append(evs)
+	if err == nil {
+		x.nextSeq += uint64(len(evs))
+	}
 	x.bleveMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("search: write %d events: %w", len(evs), err)
@@ -753,6 +772,20 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 	}
 	x.bleveMu.Lock()
 	defer x.bleveMu.Unlock()
+	if x.opt.Hold != nil {
+		held, err := x.oldestHeld(x.opt.Hold())
+		if err != nil {
+			return 0, err
+		}
+		if !held.IsZero() && held.Before(t) {
+			t = held // events the district has not acknowledged stay
+		}
+	}
+	// A rewrite may drop the events with the highest Seq (all deleted):
+	// the next one must still be larger.
+	if err := writeSeqFloor(x.log.path, x.nextSeq); err != nil {
+		return 0, err
+	}
 	// Which events: from the timeline, without touching it yet.
 	x.tl.mu.RLock()
 	q := Query{To: t, Size: 1 << 30}
