@@ -62,6 +62,9 @@ type Options struct {
 	// acknowledged). Events of versions before sequence numbers (Seq 0)
 	// are never held.
 	Hold func() uint64
+	// KeepSeq: events keep the Seq they come with instead of getting
+	// the log's own (the district's index of boxes' events).
+	KeepSeq bool
 }
 
 // Index is the event index. Its methods are safe for concurrent use.
@@ -624,8 +627,10 @@ func (x *Index) Flush() error {
 
 func (x *Index) write(evs []events.Event) error {
 	x.bleveMu.Lock()
-	for i := range evs {
-		evs[i].Seq = x.nextSeq + uint64(i)
+	if !x.opt.KeepSeq {
+		for i := range evs {
+			evs[i].Seq = x.nextSeq + uint64(i)
+		}
 	}
 	offs, err := x.log.append(evs)
 	if err == nil {

@@ -116,3 +116,6 @@ func (x *Index) oldestHeld(hold uint64) (time.Time, error) {
 	}
 	return oldest, nil
 }
+
+// Get returns a committed event by ID.
+func (x *Index) Get(id string) (events.Event, bool, error) { return x.stored(id) }

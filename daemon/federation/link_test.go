@@ -1,0 +1,121 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/search"
+)
+
+// produce publishes events into a box's log until stop is closed: motion
+// events that start and end (republished, so two versions each) and
+// camera offline events. It returns the IDs it made.
+func produce(b *testBox, stop <-chan struct{}, every time.Duration) []string {
+	var ids []string
+	t0 := time.Now()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return ids
+		case <-time.After(every):
+		}
+		e := events.Event{ID: fmt.Sprintf("m%d", i), Type: events.Motion, Camera: "cam1", Start: t0.Add(time.Duration(i) * time.Millisecond)}
+		if i%5 == 0 {
+			e.Type, e.ID = events.CameraOffline, fmt.Sprintf("o%d", i)
+		}
+		b.idx.Publish(e)
+		if e.Type == events.Motion {
+			e.End = e.Start.Add(time.Second)
+			e.Text = "ended"
+			b.idx.Publish(e)
+		}
+		ids = append(ids, e.ID)
+	}
+}
+
+// checkExactlyOnce: the district holds every event of every box once, in
+// its last version.
+func checkExactlyOnce(t *testing.T, d *District, boxes []*testBox, want map[string][]string) {
+	t.Helper()
+	total := 0
+	for _, b := range boxes {
+		total += len(want[b.id])
+	}
+	waitFor(t, 60*time.Second, "the district to hold every event", func() bool {
+		n, _ := d.Index.Count()
+		return int(n) >= total
+	})
+	n, _ := d.Index.Count()
+	if int(n) != total {
+		t.Fatalf("district holds %d events, want %d", n, total)
+	}
+	for _, b := range boxes {
+		for _, id := range want[b.id] {
+			e, ok, err := d.Index.Get(b.id + "/" + id)
+			if err != nil || !ok {
+				t.Fatalf("event %s/%s missing at the district (%v)", b.id, id, err)
+			}
+			orig, _, _ := b.idx.Get(id)
+			if e.Seq != orig.Seq || e.Text != orig.Text {
+				t.Fatalf("event %s/%s: district has seq %d %q, box %d %q", b.id, id, e.Seq, e.Text, orig.Seq, orig.Text)
+			}
+		}
+	}
+	res, err := d.Index.Search(context.Background(), search.Query{Size: 1})
+	if err != nil || res.Total != uint64(total) {
+		t.Fatalf("district search: %v total %d, want %d", err, res.Total, total)
+	}
+}
+
+// TestLinkDown: three boxes publish while the district's server is
+// stopped for 15 s; after it comes back every event is at the district
+// exactly once, and each box's cursor reaches its last event.
+func TestLinkDown(t *testing.T) {
+	ts := newServer(t, "xa", "xb", "xc")
+	d := ts.openDistrict(t)
+	var boxes []*testBox
+	for _, id := range []string{"xa", "xb", "xc"} {
+		boxes = append(boxes, openTestBox(t, ts, id, t.TempDir(), nil))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	want := map[string][]string{}
+	var mu sync.Mutex
+	for _, b := range boxes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids := produce(b, stop, 10*time.Millisecond)
+			mu.Lock()
+			want[b.id] = ids
+			mu.Unlock()
+		}()
+	}
+	time.Sleep(2 * time.Second)
+	ts.stop()
+	down := time.Now()
+	before := boxes[0].cursor.Acked()
+	time.Sleep(15 * time.Second)
+	if got := boxes[0].cursor.Acked(); got != before {
+		t.Errorf("the cursor moved from %d to %d while the server was down", before, got)
+	}
+	ts.start()
+	t.Logf("server down %v; box xa had %d events acknowledged of %d", time.Since(down).Round(time.Second), before, boxes[0].idx.LastSeq())
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	for _, b := range boxes {
+		b.idx.Flush()
+	}
+	checkExactlyOnce(t, d, boxes, want)
+	for _, b := range boxes {
+		waitFor(t, 10*time.Second, "cursor "+b.id, func() bool { return b.cursor.Acked() == b.idx.LastSeq() })
+	}
+	applied, repeats := d.Stats()
+	t.Logf("district applied %d event versions, ignored %d repeats", applied, repeats)
+	waitFor(t, 5*time.Second, "health of every box", func() bool { return len(d.Boxes()) == 3 })
+}
