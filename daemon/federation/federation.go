@@ -86,6 +86,8 @@ func boxOfSubject(subj, kind string) (string, bool) {
 // BoxPermissions are the subjects a box's user may publish to and
 // subscribe to: its own subjects, its replies, the JetStream API calls
 // and chunk subjects its own bucket needs. Nothing names another box.
+// Its answers to the district's requests go through allow_responses
+// (ServerConfig), which lets it reply once to a request it received.
 func BoxPermissions(box string) (publish, subscribe []string) {
 	if !ValidBoxID(box) {
 		panic(fmt.Sprintf("federation: box ID %q", box)) // callers validate

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -173,3 +174,6 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+var jsonMarshal = json.Marshal
+var jsonUnmarshal = json.Unmarshal

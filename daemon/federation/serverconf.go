@@ -30,7 +30,7 @@ func ServerConfig(listen, storeDir, districtUser, districtPassword string, boxes
 			return "", fmt.Errorf("box %q with NKey %q: want a box ID and a user NKey (U…, 56 characters)", u.Box, u.NKey)
 		}
 		pub, sub := BoxPermissions(u.Box)
-		fmt.Fprintf(&b, "      { nkey: %q, permissions: { publish: { allow: %s }, subscribe: { allow: %s } } }\n",
+		fmt.Fprintf(&b, "      { nkey: %q, permissions: { publish: { allow: %s }, subscribe: { allow: %s }, allow_responses: true } }\n",
 			u.NKey, list(pub), list(sub))
 	}
 	b.WriteString("    ]\n  }\n}\n")
