@@ -74,6 +74,8 @@ var messages = map[string][2]string{
 	"saved_restart":      {"Đã lưu, có hiệu lực sau khi khởi động lại thiết bị.", "Saved; it takes effect after the box restarts."},
 	"saved_network":      {"Đã lưu. Đầu ghi dùng cấu hình mạng này từ lần khởi động lại tiếp theo: hãy ghi lại địa chỉ mới.", "Saved. The box uses this network setting from its next restart: note the new address."},
 	"err_network":        {"Cấu hình mạng không hợp lệ: %s", "Invalid network setting: %s"},
+	"saved_district":     {"Đã lưu. Đầu ghi kết nối với máy chủ huyện bằng cấu hình này.", "Saved. The box connects to the district server with this setting."},
+	"err_district":       {"Cấu hình kết nối huyện không hợp lệ: %s", "Invalid district setting: %s"},
 	"role_technician":    {"Kỹ thuật viên", "Technician"},
 	"role_officer":       {"Cán bộ công an", "Officer"},
 	"role_household":     {"Hộ gia đình", "Household"},

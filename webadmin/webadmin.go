@@ -194,6 +194,10 @@ type Config struct {
 	Stats StatsSource
 	Disks Disks
 
+	// District is the link to the district (technicians set it on the
+	// system page); nil: none.
+	District DistrictLink
+
 	// CameraPolicy is where camera URLs may point (saving, the connection
 	// test); the zero policy allows the private ranges only.
 	CameraPolicy camnet.Policy

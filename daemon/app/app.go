@@ -22,6 +22,7 @@ import (
 	"github.com/matthan/matthan/daemon/diag"
 	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/federation"
 	"github.com/matthan/matthan/daemon/live"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
@@ -50,8 +51,12 @@ type Options struct {
 
 // Core is the running daemon without its HTTP side.
 type Core struct {
-	Store   *storage.Store
-	Index   *search.Index
+	Store *storage.Store
+	Index *search.Index
+	// Outbox is the district outbox's cursor (daemon/federation): while a
+	// district is configured, the event index keeps what it has not had
+	// acknowledged.
+	Outbox  *federation.Cursor
 	Hub     *live.Hub
 	Events  *EventLog
 	Records *cameras.Store // the camera records, edited through Put/Remove
@@ -86,7 +91,10 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 			}
 		}
 	}()
-	if c.Index, err = search.Open(filepath.Join(cfg.DataDir, "events"), search.Options{Logf: logf(log, "search")}); err != nil {
+	if c.Outbox, err = federation.OpenCursor(filepath.Join(cfg.DataDir, federation.CursorFile)); err != nil {
+		return nil, err
+	}
+	if c.Index, err = search.Open(filepath.Join(cfg.DataDir, "events"), search.Options{Logf: logf(log, "search"), Hold: c.Outbox.Hold}); err != nil {
 		return nil, fmt.Errorf("open event index in %s: %w", cfg.DataDir, err)
 	}
 	cleanup = append(cleanup, func() { c.Index.Close() })

@@ -136,6 +136,9 @@ func StartBox(opt BoxOptions) (*Box, error) {
 	return b, nil
 }
 
+// Connected says whether the link to the district is up now.
+func (b *Box) Connected() bool { return b.nc.IsConnected() }
+
 // Published counts events JetStream acknowledged.
 func (b *Box) Published() uint64 { return b.published.Load() }
 

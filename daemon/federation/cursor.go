@@ -13,6 +13,9 @@ import (
 	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
+// CursorFile is the cursor's file name in the box's data folder.
+const CursorFile = "district.cursor"
+
 // Cursor is the outbox's place: the highest event Seq the district's
 // JetStream acknowledged, such that every earlier one was acknowledged
 // too. It is kept in a file (firmware/atomicfile: a power cut leaves the

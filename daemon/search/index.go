@@ -85,12 +85,12 @@ type Index struct {
 	// bleveMu serialises writes to bleve and to the log file's identity;
 	// marked is how far into the log bleve has indexed (logMark in
 	// bleve), under bleveMu.
-	bleveMu    sync.Mutex
-	marked     int64
+	bleveMu sync.Mutex
+	marked  int64
 	// nextSeq is the Seq the next committed event gets (under bleveMu);
 	// outbox is where ReadAfter last stopped (under bleveMu).
-	nextSeq uint64
-	outbox  logPos
+	nextSeq    uint64
+	outbox     logPos
 	rebuilding atomic.Bool // a background catch-up is running
 	catchDone  chan struct{}
 
@@ -284,7 +284,7 @@ func Open(path string, opt Options) (*Index, error) {
 		opt.Logf("%v; events are kept in memory until it can be written", err)
 		l = unopened(path + ".log")
 		batch, offs = nil, nil
-		x.tl = newTimeline() // what it read before failing is not at hand
+		x.tl = newTimeline()                                       // what it read before failing is not at hand
 		x.nextSeq = max(x.nextSeq, uint64(time.Now().UnixMicro())) // above any the lost log held
 	}
 	x.tl.add(batch, offs)

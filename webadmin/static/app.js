@@ -703,12 +703,13 @@ pages.cameras = async (root) => {
       s.password_set ? h('p', { class: 'muted', id: 'cam-password-kept' }, L('Mật khẩu camera đã lưu và không hiển thị; để trống để giữ, hoặc nhập rtsp://tên:mật-khẩu-mới@… để đổi.', 'The camera password is saved and never shown; leave it out to keep it, or enter rtsp://user:new-password@… to change it.')) : null,
       h('div', { class: 'row' }, h('button', { class: 'secondary', id: 'cam-probe', onclick: async () => { probeOut.textContent = '…'; try { const r = await api('/api/cameras/probe', { method: 'POST', json: { url: f.url.value, id: s.id || '' } }); msg(probeOut, L('Kết nối được, chuẩn nén ', 'Connected: ') + r.codec, true); } catch (e) { msg(probeOut, e.message); } } }, L('Thử kết nối', 'Test connection')), probeOut),
       h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode),
+      h('label', { class: 'inline' }, (f.shared = h('input', { type: 'checkbox', id: 'cam-shared', checked: !s.notShared })), ' ' + L('Chia sẻ với công an huyện (bỏ chọn cho camera trong nhà)', 'Shared with the district police (untick for an indoor camera)')),
       h('div', { class: 'row' }, h('label', {}, L('Ghi trước sự kiện (giây)', 'Record before the event (s)'), inp('preSec', { type: 'number', min: 0, max: 60 })), h('label', {}, L('Ghi sau sự kiện (giây)', 'Record after the event (s)'), inp('postSec', { type: 'number', min: 0, max: 300 })), h('label', {}, L('Số ngày lưu (0 = đến khi đầy ổ)', 'Days kept (0 = until the disk is full)'), inp('retentionDays', { type: 'number', min: 0, max: 365 }))),
       h('h3', {}, L('Vùng phát hiện / vùng che: kéo trên hình để vẽ vùng', 'Motion zones / masks: drag on the picture to draw one')),
       c && c.video ? null : h('p', { class: 'muted' }, L('Hình trực tiếp chỉ hiện cho cán bộ.', 'The live picture shows for officers only.')),
       h('div', { class: 'row' }, kind, h('button', { class: 'secondary', onclick: () => { zones.length = 0; drawZones(); } }, L('Xoá hết vùng', 'Clear zones'))), zoneBox,
       h('div', { class: 'row' }, h('button', { id: 'cam-save', onclick: async () => {
-        const body = { id: f.id.value.trim(), name: f.name.value.trim(), url: f.url.value.trim(), household: f.household.value, mode: f.mode.value, preSec: +f.preSec.value, postSec: +f.postSec.value, retentionDays: +f.retentionDays.value, zones };
+        const body = { id: f.id.value.trim(), name: f.name.value.trim(), url: f.url.value.trim(), household: f.household.value, mode: f.mode.value, preSec: +f.preSec.value, postSec: +f.postSec.value, retentionDays: +f.retentionDays.value, zones, notShared: !f.shared.checked };
         try { const r = await api('/api/cameras', { method: 'POST', json: body }); msg(status, r.message, true); refresh(); } catch (e) { msg(status, e.message); }
       } }, L('Lưu', 'Save'))));
   };
