@@ -788,8 +788,38 @@ pages.system = async (root) => {
   box.append(h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
   await systemDisks(root);
   root.append(h('div', { class: 'card' }, h('h2', {}, L('Nhật ký khởi động', 'Start-up log')), h('pre', { class: 'logs', id: 'sys-logs' }, (r.logs || []).join('\n') || '—')));
-  if (role === 'technician') await networkCard(root);
+  if (role === 'technician') { await networkCard(root); await districtCard(root); }
 };
+
+// The district link (technicians): the district's NATS server, this box's
+// ID and credentials there, and the district key that signs clip requests.
+async function districtCard(root) {
+  let d;
+  try { d = await api('/api/system/district'); } catch (e) { return; }
+  const s = d.settings || {}, st = d.status || {};
+  const status = h('p', { id: 'dist-msg' });
+  const f = {};
+  const inp = (k, attrs) => (f[k] = h('input', { value: s[k] || '', id: 'dist-' + k, autocomplete: 'off', ...attrs }));
+  const state = !s.url ? L('chưa cấu hình', 'not set') : (st.connected ? L('đã kết nối', 'connected') : L('mất kết nối (sự kiện được giữ lại và gửi sau)', 'link down (events are kept and sent later)'));
+  const rows = [
+    [L('Trạng thái', 'State'), h('span', { id: 'dist-state' }, state + (st.error ? ' — ' + st.error : ''))],
+    [L('Sự kiện đã gửi / đã ghi', 'Events sent / written'), h('span', { id: 'dist-acked' }, (st.acked || 0) + ' / ' + (st.lastSeq || 0))],
+  ];
+  root.append(h('div', { class: 'card', id: 'sys-district' }, h('h2', {}, L('Kết nối công an huyện', 'District link')),
+    h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
+    h('p', { class: 'muted' }, L('Đầu ghi gửi mọi sự kiện và tình trạng mỗi phút tới máy chủ NATS của huyện; khi mất mạng, sự kiện được giữ lại (ít nhất 30 ngày) và gửi khi có mạng lại. Huyện chỉ lấy được đoạn video của camera được chia sẻ, bằng yêu cầu có chữ ký.', 'The box sends every event and its health every minute to the district\'s NATS server; while the link is down events are kept (30 days at least) and sent when it is back. The district gets clips only of shared cameras, by signed request.')),
+    status,
+    h('label', {}, L('Địa chỉ máy chủ huyện', 'District server address'), inp('url', { placeholder: 'nats://huyen.example:4222' })),
+    h('label', {}, L('Mã đầu ghi tại huyện', 'Box ID at the district'), inp('box', { placeholder: 'xa-an-binh', maxlength: 32 })),
+    h('label', {}, L('Khoá NKey của đầu ghi (SU…)', 'Box NKey seed (SU…)'), inp('nkeySeed', { type: 'password', placeholder: s.seedSet ? L('đã lưu — để trống để giữ', 'saved — leave empty to keep') : '' })),
+    h('label', {}, L('Hoặc tệp thông tin đăng nhập (.creds)', 'Or a user credentials file (.creds)'), inp('credsFile', { placeholder: '/data/district.creds' })),
+    h('label', {}, L('Chứng chỉ CA của huyện (tuỳ chọn)', 'District CA certificate (optional)'), inp('caFile', { placeholder: '/data/district-ca.pem' })),
+    h('label', {}, L('Khoá công khai của huyện (ký yêu cầu trích xuất)', 'District public key (signs clip requests)'), inp('districtKey', { placeholder: 'base64' })),
+    h('button', { id: 'dist-save', onclick: async () => {
+      const body = {}; for (const k of Object.keys(f)) body[k] = f[k].value.trim();
+      try { msg(status, (await api('/api/system/district', { method: 'POST', json: body })).message, true); } catch (e) { msg(status, e.message); }
+    } }, L('Lưu và kết nối', 'Save and connect'))));
+}
 
 // The uplink: the box's mDNS name, its addresses now, and the setting
 // (DHCP or a static address) that init applies at the next boot.
