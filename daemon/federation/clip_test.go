@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/evidence"
+	"github.com/matthan/matthan/daemon/internal/fedtest"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 
@@ -77,18 +77,7 @@ func (f *fakeBoxClips) MakeClip(ctx context.Context, job ClipJob) (ClipFiles, er
 	return out, nil
 }
 
-// makeTestClip encodes a 1080p clip of secs seconds (fragmented MP4).
-func makeTestClip(t testing.TB, dir string, secs int) string {
-	ffmpeg := testenv.LookTool(t, "ffmpeg", "ffmpeg")
-	p := filepath.Join(dir, "src.mp4")
-	cmd := exec.Command(ffmpeg, "-v", "error", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=1920x1080:rate=25:duration=%d", secs),
-		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "4M", "-x264-params", "scenecut=0:keyint=50:min-keyint=50", "-bf", "0",
-		"-movflags", "frag_keyframe+empty_moov+default_base_moof", "-y", p)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	return p
-}
+func makeTestClip(t testing.TB, dir string, secs int) string { return fedtest.MakeClip(t, dir, secs) }
 
 func newFakeClips(t testing.TB, src string, district ed25519.PublicKey) *fakeBoxClips {
 	_, boxKey, _ := ed25519.GenerateKey(nil)

@@ -3,91 +3,42 @@ package federation
 import (
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nkeys"
-
+	"github.com/matthan/matthan/daemon/internal/fedtest"
 	"github.com/matthan/matthan/daemon/search"
 )
 
-// district is a real NATS server (in process, JetStream in a folder) with
-// the recommended configuration for some boxes.
 type testServer struct {
-	t     testing.TB
-	conf  string
-	srv   *server.Server
+	*fedtest.Server
+	seeds map[string]string
 	url   string
-	seeds map[string]string // box -> NKey seed
 }
 
-const districtUser, districtPass = "district", "district-secret-pass"
+const districtUser, districtPass = fedtest.User, fedtest.Password
 
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+func serverConfig(listen, storeDir string, keys map[string]string) (string, error) {
+	var users []BoxUser
+	for b, k := range keys {
+		users = append(users, BoxUser{Box: b, NKey: k})
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ServerConfig(listen, storeDir, fedtest.User, fedtest.Password, users, "", "")
 }
 
 func newServer(t testing.TB, boxes ...string) *testServer {
-	dir := t.TempDir()
-	port := freePort(t)
-	ts := &testServer{t: t, seeds: map[string]string{}, url: fmt.Sprintf("nats://127.0.0.1:%d", port)}
-	var users []BoxUser
-	for _, b := range boxes {
-		kp, err := nkeys.CreateUser()
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed, _ := kp.Seed()
-		pub, _ := kp.PublicKey()
-		ts.seeds[b] = string(seed)
-		users = append(users, BoxUser{Box: b, NKey: pub})
-	}
-	conf, err := ServerConfig(fmt.Sprintf("127.0.0.1:%d", port), filepath.Join(dir, "js"), districtUser, districtPass, users, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.conf = filepath.Join(dir, "server.conf")
-	if err := os.WriteFile(ts.conf, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ts.start()
-	t.Cleanup(ts.stop)
-	return ts
+	s := fedtest.Start(t, serverConfig, boxes...)
+	return &testServer{Server: s, seeds: s.Seeds, url: s.URL}
 }
 
-func (ts *testServer) start() {
-	opts, err := server.ProcessConfigFile(ts.conf)
-	if err != nil {
-		ts.t.Fatalf("server config: %v", err)
-	}
-	opts.NoLog, opts.NoSigs = true, true
-	s, err := server.NewServer(opts)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		ts.t.Fatal("nats server not ready")
-	}
-	ts.srv = s
-}
+func (ts *testServer) start() { ts.Start() }
+func (ts *testServer) stop()  { ts.Stop() }
 
-func (ts *testServer) stop() {
-	if ts.srv != nil {
-		ts.srv.Shutdown()
-		ts.srv.WaitForShutdown()
-		ts.srv = nil
-	}
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	fedtest.WaitFor(t, d, what, cond)
 }
 
 func (ts *testServer) boxConfig(box string) Config {
@@ -163,17 +114,6 @@ func districtKeyOf(t testing.TB, clips ClipMaker) string {
 	return ""
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 var jsonMarshal = json.Marshal
 var jsonUnmarshal = json.Unmarshal
