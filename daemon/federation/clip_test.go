@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/evidence"
-	"github.com/matthan/matthan/daemon/internal/fedtest"
+	"github.com/matthan/matthan/hwtest/fedtest"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/matthan/matthan/daemon/internal/fedtest"
+	"github.com/matthan/matthan/hwtest/fedtest"
 	"github.com/matthan/matthan/daemon/search"
 )
 
