@@ -65,6 +65,19 @@ func (c *Cursor) Advance(seq uint64) error {
 	return nil
 }
 
+// Reset sets the cursor to seq, backwards too (a restored backup; the
+// replay bench): the events after it are sent again and the district
+// drops those it holds.
+func (c *Cursor) Reset(seq uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := atomicfile.Write(c.path, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("federation: write cursor: %w", err)
+	}
+	c.acked.Store(seq)
+	return nil
+}
+
 // SetEnabled says whether a district is configured: only then does Hold
 // keep events.
 func (c *Cursor) SetEnabled(on bool) { c.enabled.Store(on) }

@@ -40,6 +40,9 @@ type DistrictOptions struct {
 	DataDir string
 	// EventMaxAge is how long the events stream keeps events (default 90 days).
 	EventMaxAge time.Duration
+	// DuplicateWindow is JetStream's duplicate window on the events
+	// stream (default 2 min); repeats after it are dropped by apply.
+	DuplicateWindow time.Duration
 	// DownAfter: a box or camera without a health record for this long is
 	// shown down (default 3 min).
 	DownAfter time.Duration
@@ -77,6 +80,9 @@ func OpenDistrict(opt DistrictOptions) (*District, error) {
 	}
 	if opt.EventMaxAge <= 0 {
 		opt.EventMaxAge = 90 * 24 * time.Hour
+	}
+	if opt.DuplicateWindow <= 0 {
+		opt.DuplicateWindow = 2 * time.Minute
 	}
 	if opt.DownAfter <= 0 {
 		opt.DownAfter = 3 * time.Minute
@@ -133,7 +139,7 @@ func (d *District) Close() error {
 
 func (d *District) ensureStreams(ctx context.Context) error {
 	_, err := d.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: StreamEvents, Subjects: []string{"matthan.*.events"},
-		Storage: jetstream.FileStorage, MaxAge: d.opt.EventMaxAge, Duplicates: 2 * time.Minute})
+		Storage: jetstream.FileStorage, MaxAge: d.opt.EventMaxAge, Duplicates: d.opt.DuplicateWindow})
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", StreamEvents, err)
 	}
