@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,10 @@ func TestReplayBench(t *testing.T) {
 	if os.Getenv("MATTHAN_FEDERATION_BENCH") == "" {
 		t.Skip("make bench-federation")
 	}
-	const n, early = 100_000, 5_000
+	n, early := 100_000, 5_000
+	if v, err := strconv.Atoi(os.Getenv("MATTHAN_FEDERATION_BENCH_EVENTS")); err == nil && v > 0 {
+		n = v // a quicker look
+	}
 	ts := newServer(t, "rb")
 	d, err := OpenDistrict(DistrictOptions{URL: ts.url, User: districtUser, Password: districtPass, DataDir: t.TempDir(),
 		DuplicateWindow: 2 * time.Second, Logf: func(string, ...any) {}})
@@ -42,7 +46,7 @@ func TestReplayBench(t *testing.T) {
 		b.idx.Publish(events.Event{ID: fmt.Sprintf("e%d", i), Type: events.Motion, Camera: "cam1", Start: t0.Add(time.Duration(i) * time.Millisecond)})
 	}
 	b.idx.Flush()
-	waitFor(t, 60*time.Second, "the early events", func() bool { a, _ := d.Stats(); return a == early })
+	waitFor(t, 60*time.Second, "the early events", func() bool { a, _ := d.Stats(); return int(a) == early })
 	ts.stop()
 	for i := early; i < early+n; i++ {
 		b.idx.Publish(events.Event{ID: fmt.Sprintf("e%d", i), Type: events.Motion, Camera: "cam1", Start: t0.Add(time.Duration(i) * time.Millisecond), Text: "xe máy"})
@@ -64,11 +68,11 @@ func TestReplayBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bx.Close()
-	waitFor(t, 10*time.Minute, "the replay", func() bool { c, _ := d.Index.Count(); return c >= early+n })
+	waitFor(t, 10*time.Minute, "the replay", func() bool { c, _ := d.Index.Count(); return int(c) >= early+n })
 	el := time.Since(start)
 	c, _ := d.Index.Count()
 	applied, repeats := d.Stats()
-	if c != early+n || applied != early+n || repeats != early {
+	if int(c) != early+n || int(applied) != early+n || int(repeats) != early {
 		t.Fatalf("district holds %d, applied %d, ignored %d repeats; want %d, %d, %d", c, applied, repeats, early+n, early+n, early)
 	}
 	t.Logf("replayed %d events (+%d repeats past the duplicate window) in %v", n, early, el.Round(time.Millisecond))

@@ -96,7 +96,7 @@ func OpenDistrict(opt DistrictOptions) (*District, error) {
 	}
 	d := &District{opt: opt, key: key, health: map[string]Health{}, trusted: map[string]string{}, buckets: map[string]bool{}}
 	d.loadTrust()
-	if d.Index, err = search.Open(filepath.Join(opt.DataDir, "events"), search.Options{Logf: opt.Logf, FlushEvery: 200 * time.Millisecond, KeepSeq: true}); err != nil {
+	if d.Index, err = search.Open(filepath.Join(opt.DataDir, "events"), search.Options{Logf: opt.Logf, FlushEvery: 200 * time.Millisecond, BatchSize: 5000, KeepSeq: true}); err != nil {
 		return nil, err
 	}
 	cfg := Config{URL: opt.URL, NKeySeed: opt.NKeySeed, CAFile: opt.CAFile}
@@ -169,7 +169,7 @@ func (d *District) consumeEvents(ctx context.Context) {
 				continue
 			}
 		}
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(time.Second))
+		batch, err := cons.Fetch(5000, jetstream.FetchMaxWait(500*time.Millisecond))
 		if err != nil {
 			d.opt.Logf("federation: fetch events: %v", err)
 			sleep(ctx, 500*time.Millisecond)
