@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/matthan/matthan/daemon/auth"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/search"
@@ -335,6 +335,11 @@ type FetchedClip struct {
 	Error    string // the box could not export (no recording…)
 }
 
+// clipFileRE: the clip's name as the box's export names it
+// (cam1_2026-12-07_07-17-14_2026-12-07_07-17-22.mp4), nothing that leaves
+// the clip's folder.
+var clipFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.mp4$`)
+
 // ErrRefused wraps a box's refusal (its reason after the colon).
 var ErrRefused = errors.New("the box refused")
 
@@ -414,7 +419,7 @@ func (d *District) download(ctx context.Context, box, id string) (*FetchedClip, 
 	if done.Error != "" {
 		return fc, nil
 	}
-	if !auth.ValidName(done.File[:len(done.File)-len(filepath.Ext(done.File))]) || filepath.Ext(done.File) != ".mp4" || done.Parts > 1<<16 {
+	if !clipFileRE.MatchString(done.File) || done.Parts > 1<<16 {
 		return nil, fmt.Errorf("clip %s: bad file name %q", id, done.File)
 	}
 	fc.File = done.File
