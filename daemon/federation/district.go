@@ -152,8 +152,9 @@ func (d *District) ensureStreams(ctx context.Context) error {
 }
 
 // consumeEvents applies the events stream to the index, a batch at a
-// time: applied and flushed before the batch is acknowledged, so a crash
-// redelivers it and apply drops what it already holds.
+// time: applied and flushed before its messages are acknowledged, so a
+// crash or a lost delivery brings them again (after AckWait) and apply
+// drops what it already holds.
 func (d *District) consumeEvents(ctx context.Context) {
 	var cons jetstream.Consumer
 	for ctx.Err() == nil {
@@ -161,7 +162,7 @@ func (d *District) consumeEvents(ctx context.Context) {
 			err := d.ensureStreams(ctx)
 			if err == nil {
 				cons, err = d.js.CreateOrUpdateConsumer(ctx, StreamEvents, jetstream.ConsumerConfig{Durable: "district",
-					AckPolicy: jetstream.AckAllPolicy, MaxAckPending: 20000, AckWait: time.Minute})
+					AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 20000, AckWait: 15 * time.Second})
 			}
 			if err != nil {
 				d.opt.Logf("federation: events stream: %v", err)
@@ -178,21 +179,27 @@ func (d *District) consumeEvents(ctx context.Context) {
 			}
 			continue
 		}
-		var last jetstream.Msg
+		var msgs []jetstream.Msg
 		inBatch := map[string]uint64{}
 		for m := range batch.Messages() {
 			d.apply(m, inBatch)
-			last = m
+			msgs = append(msgs, m)
 		}
-		if last == nil {
+		if len(msgs) == 0 {
 			continue
 		}
 		if err := d.Index.Flush(); err != nil {
 			d.opt.Logf("federation: %v", err) // not acknowledged: redelivered
 			continue
 		}
-		if err := last.Ack(); err != nil {
-			d.opt.Logf("federation: ack: %v", err)
+		// Each message on its own: a message delivered to a pull request
+		// the link lost is redelivered after AckWait, where acknowledging
+		// a later one "and all before" would have dropped it.
+		for _, m := range msgs {
+			if err := m.Ack(); err != nil {
+				d.opt.Logf("federation: ack: %v", err)
+				break
+			}
 		}
 	}
 }

@@ -45,10 +45,21 @@ func checkExactlyOnce(t *testing.T, d *District, boxes []*testBox, want map[stri
 	for _, b := range boxes {
 		total += len(want[b.id])
 	}
-	waitFor(t, 60*time.Second, "the district to hold every event", func() bool {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
 		n, _ := d.Index.Count()
-		return int(n) >= total
-	})
+		if int(n) >= total {
+			break
+		}
+		if time.Now().After(deadline) {
+			a, r := d.Stats()
+			for _, b := range boxes {
+				t.Logf("box %s: cursor %d of %d, published %d", b.id, b.cursor.Acked(), b.idx.LastSeq(), b.box.Published())
+			}
+			t.Fatalf("district holds %d of %d events (applied %d, repeats %d)", n, total, a, r)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	n, _ := d.Index.Count()
 	if int(n) != total {
 		t.Fatalf("district holds %d events, want %d", n, total)
