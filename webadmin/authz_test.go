@@ -64,6 +64,8 @@ var expectations = map[string]want{
 	"GET /api/exports/progress":           {roles: []auth.Role{off}},
 	"GET /api/system/network":             {roles: []auth.Role{tech}},
 	"POST /api/system/network":            {roles: []auth.Role{tech}},
+	"GET /api/system/district":            {roles: []auth.Role{tech}},
+	"POST /api/system/district":           {roles: []auth.Role{tech}},
 	"GET /api/events":                     {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/events/search":              {roles: []auth.Role{off}},
 	"GET /api/households":                 {roles: []auth.Role{off}},

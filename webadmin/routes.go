@@ -154,11 +154,7 @@ func (s *Server) guard(rt route) http.Handler {
 		c, err := r.Cookie(sessionCookie)
 		var ok bool
 		if err == nil {
-			rc.session, ok = s.sessions.Get(c.Value)
-		}
-		if ok {
-			rc.user, ok = s.store.User(rc.session.User)
-			ok = ok && !rc.user.Disabled
+			rc.session, rc.user, ok = auth.Resolve(s.sessions, s.store, c.Value)
 		}
 		if !ok {
 			if isAPI(r) {

@@ -136,7 +136,10 @@ func TestClipBench(t *testing.T) {
 	exec.Command("ip", "netns", "del", benchNS).Run()
 	exec.Command("ip", "link", "del", benchHostIf).Run()
 	sh(t, "ip", "netns", "add", benchNS)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", benchNS).Run(); exec.Command("ip", "link", "del", benchHostIf).Run() })
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", benchNS).Run()
+		exec.Command("ip", "link", "del", benchHostIf).Run()
+	})
 	sh(t, "ip", "link", "add", benchHostIf, "type", "veth", "peer", "name", benchBoxIf)
 	sh(t, "ip", "link", "set", benchBoxIf, "netns", benchNS)
 	sh(t, "ip", "addr", "add", benchHostIP+"/24", "dev", benchHostIf)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/matthan/matthan/hwtest/fedtest"
 	"github.com/matthan/matthan/daemon/search"
+	"github.com/matthan/matthan/hwtest/fedtest"
 )
 
 type testServer struct {
@@ -113,7 +113,6 @@ func districtKeyOf(t testing.TB, clips ClipMaker) string {
 	}
 	return ""
 }
-
 
 var jsonMarshal = json.Marshal
 var jsonUnmarshal = json.Unmarshal

@@ -23,8 +23,8 @@ import (
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/federation"
-	"github.com/matthan/matthan/hwtest/fedtest"
 	"github.com/matthan/matthan/daemon/search"
+	"github.com/matthan/matthan/hwtest/fedtest"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 
@@ -37,9 +37,11 @@ type boxClips struct {
 	work string
 }
 
-func (b *boxClips) Shared(cam string) (bool, bool) { return cam == "road1" || cam == "indoor", cam == "road1" }
+func (b *boxClips) Shared(cam string) (bool, bool) {
+	return cam == "road1" || cam == "indoor", cam == "road1"
+}
 func (b *boxClips) Audit(actor, action, camera, detail string) {}
-func (b *boxClips) WorkDir() string { return b.work }
+func (b *boxClips) WorkDir() string                            { return b.work }
 func (b *boxClips) MakeClip(ctx context.Context, job federation.ClipJob) (federation.ClipFiles, error) {
 	data, err := os.ReadFile(b.src)
 	if err != nil {
