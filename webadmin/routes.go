@@ -271,6 +271,7 @@ func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/")
 
 func (s *Server) auditAppend(r *http.Request, rc *reqCtx, action, cam, detail string) {
 	if action == audit.LoginFailed {
+		s.loginFails.note(rc.user.Name, clientIP(r), s.now())
 		// Anyone can repeat it: one line per source, name and minute.
 		s.audit.Aggregate(s.auditRecord(r, rc, action, cam, detail))
 		return

@@ -194,6 +194,10 @@ type Config struct {
 	Stats StatsSource
 	Disks Disks
 
+	// Events takes the page's own events (failed logins, summarised once
+	// a minute); nil: none.
+	Events events.Publisher
+
 	// District is the link to the district (technicians set it on the
 	// system page); nil: none.
 	District DistrictLink
@@ -254,6 +258,7 @@ type Server struct {
 	// officerReset is armed by Config.OfficerReset until used once.
 	officerReset atomic.Bool
 	stopBg       context.CancelFunc // ends the session expiry loop
+	loginFails   loginFailures
 }
 
 // New builds the web page from cfg. It creates what first boot needs: the
@@ -331,6 +336,9 @@ func New(cfg Config) (*Server, error) {
 	bg, stop := context.WithCancel(context.Background())
 	s.stopBg = stop
 	go s.sessions.Run(bg, 500*time.Millisecond) // expired sessions end their live streams within a second
+	if cfg.Events != nil {
+		go s.runLoginSummary(bg, time.Minute)
+	}
 	if cfg.OfficerReset {
 		s.officerReset.Store(true)
 		s.auditAppend(&http.Request{}, &reqCtx{}, audit.Change, "", "physical officer reset: pairing button held at power-on")

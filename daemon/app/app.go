@@ -145,7 +145,7 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 	c.cams = newCameraSet(cfg, c.Store, c.Hub, c.pub, log)
 	c.cams.segmentDuration = opt.SegmentDuration
 	c.cams.noSub = opt.NoSubStreams
-	c.Lights = startLights(bgCtx, opt.BoardFile, log)
+	c.Lights = startLights(bgCtx, opt.BoardFile, c.pub, log)
 	cleanup = append(cleanup, func() { c.cams.closeAll() })
 
 	// Cameras: the configured ones (the page's edits win), then the ones
@@ -196,6 +196,10 @@ func (c *Core) ensure(r cameras.Record) error {
 	}
 	return c.Records.Put(r)
 }
+
+// Publisher takes events from outside the core (the page's summarised
+// failed logins) into the event index, and so to the district.
+func (c *Core) Publisher() events.Publisher { return c.pub }
 
 // CameraCount is how many cameras run now.
 func (c *Core) CameraCount() int { return len(c.cams.list()) }

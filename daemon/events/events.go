@@ -18,6 +18,14 @@ const (
 	Motion         Type = "motion"
 	SceneChange    Type = "scene_change"
 	Tamper         Type = "tamper"
+	// Pairing: the pairing button was pressed (or held at power-on: the
+	// physical officer reset).
+	Pairing Type = "pairing"
+	// LoginFailures summarises the failed logins of a minute (Text says
+	// how many, from where, as whom): one event, however many attempts.
+	LoginFailures Type = "login_failures"
+	// Update: a firmware update was installed or rolled back.
+	Update Type = "update"
 )
 
 // Event is one thing that happened. Start is required; End is zero for an
