@@ -72,10 +72,10 @@ func TestReplayBench(t *testing.T) {
 	el := time.Since(start)
 	c, _ := d.Index.Count()
 	applied, repeats := d.Stats()
-	if int(c) != early+n || int(applied) != early+n || int(repeats) != early {
-		t.Fatalf("district holds %d, applied %d, ignored %d repeats; want %d, %d, %d", c, applied, repeats, early+n, early+n, early)
+	if int(c) != early+n || int(applied) != early+n || int(repeats) < early {
+		t.Fatalf("district holds %d, applied %d, ignored %d repeats; want %d, %d, at least %d", c, applied, repeats, early+n, early+n, early)
 	}
-	t.Logf("replayed %d events (+%d repeats past the duplicate window) in %v", n, early, el.Round(time.Millisecond))
+	t.Logf("replayed %d events (+%d sent again past the duplicate window; %d repeats dropped) in %v", n, early, repeats, el.Round(time.Millisecond))
 	fmt.Printf("BENCH federation_replay_events_per_s %.0f events/s\n", float64(n+early)/el.Seconds())
 }
 

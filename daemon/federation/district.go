@@ -156,13 +156,24 @@ func (d *District) ensureStreams(ctx context.Context) error {
 // crash or a lost delivery brings them again (after AckWait) and apply
 // drops what it already holds.
 func (d *District) consumeEvents(ctx context.Context) {
-	var cons jetstream.Consumer
+	var it jetstream.MessagesContext
+	defer func() {
+		if it != nil {
+			it.Stop()
+		}
+	}()
 	for ctx.Err() == nil {
-		if cons == nil {
+		if it == nil {
 			err := d.ensureStreams(ctx)
+			var cons jetstream.Consumer
 			if err == nil {
 				cons, err = d.js.CreateOrUpdateConsumer(ctx, StreamEvents, jetstream.ConsumerConfig{Durable: "district",
-					AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 20000, AckWait: 15 * time.Second})
+					AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 20000, AckWait: 30 * time.Second})
+			}
+			if err == nil {
+				// A continuous pull: no message is delivered to a pull
+				// request that ended meanwhile (as a Fetch's can be).
+				it, err = cons.Messages(jetstream.PullMaxMessages(consumeBatch))
 			}
 			if err != nil {
 				d.opt.Logf("federation: events stream: %v", err)
@@ -170,20 +181,23 @@ func (d *District) consumeEvents(ctx context.Context) {
 				continue
 			}
 		}
-		batch, err := cons.Fetch(5000, jetstream.FetchMaxWait(500*time.Millisecond))
-		if err != nil {
-			d.opt.Logf("federation: fetch events: %v", err)
-			sleep(ctx, 500*time.Millisecond)
-			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
-				cons = nil
-			}
-			continue
-		}
 		var msgs []jetstream.Msg
 		inBatch := map[string]uint64{}
-		for m := range batch.Messages() {
+		wait := time.Second
+		for len(msgs) < consumeBatch && ctx.Err() == nil {
+			m, err := it.Next(jetstream.NextMaxWait(wait))
+			if errors.Is(err, nats.ErrTimeout) {
+				break
+			}
+			if err != nil {
+				d.opt.Logf("federation: events: %v", err)
+				it.Stop()
+				it = nil
+				break
+			}
 			d.apply(m, inBatch)
 			msgs = append(msgs, m)
+			wait = 50 * time.Millisecond // a batch: what has come
 		}
 		if len(msgs) == 0 {
 			continue
@@ -192,9 +206,9 @@ func (d *District) consumeEvents(ctx context.Context) {
 			d.opt.Logf("federation: %v", err) // not acknowledged: redelivered
 			continue
 		}
-		// Each message on its own: a message delivered to a pull request
-		// the link lost is redelivered after AckWait, where acknowledging
-		// a later one "and all before" would have dropped it.
+		// Each message on its own: one the link lost is redelivered after
+		// AckWait, where acknowledging a later one "and all before" would
+		// have dropped it.
 		for _, m := range msgs {
 			if err := m.Ack(); err != nil {
 				d.opt.Logf("federation: ack: %v", err)
@@ -203,6 +217,10 @@ func (d *District) consumeEvents(ctx context.Context) {
 		}
 	}
 }
+
+// consumeBatch is how many events are applied, flushed and acknowledged
+// together.
+const consumeBatch = 5000
 
 // apply puts one event version into the index unless it holds that
 // version or a later one already (a repeat past JetStream's window).
