@@ -89,8 +89,12 @@ type Index struct {
 	marked  int64
 	// nextSeq is the Seq the next committed event gets (under bleveMu);
 	// outbox is where ReadAfter last stopped (under bleveMu).
-	nextSeq    uint64
-	outbox     logPos
+	nextSeq uint64
+	outbox  logPos
+	// trimHeld is the Hold value (+1) at which the size budget last found
+	// nothing it may delete (every old event held): it waits for the
+	// hold to move instead of scanning the backlog again each second.
+	trimHeld   atomic.Uint64
 	rebuilding atomic.Bool // a background catch-up is running
 	catchDone  chan struct{}
 
@@ -473,6 +477,12 @@ func (x *Index) trim(ctx context.Context) {
 	if end <= x.opt.MaxLogBytes {
 		return
 	}
+	var hold uint64
+	if x.opt.Hold != nil {
+		if hold = x.opt.Hold(); hold+1 == x.trimHeld.Load() {
+			return
+		}
+	}
 	// Delete enough that the rest takes about three quarters of the
 	// budget (at least a quarter of the events): trims stay rare.
 	x.tl.mu.RLock()
@@ -490,6 +500,11 @@ func (x *Index) trim(ctx context.Context) {
 	k, err := x.DeleteBefore(ctx, cut, "")
 	if err != nil {
 		x.opt.Logf("search: event log over its budget of %d bytes: %v", x.opt.MaxLogBytes, err)
+		return
+	}
+	if k == 0 && x.opt.Hold != nil {
+		x.trimHeld.Store(hold + 1)
+		x.opt.Logf("search: event log over its budget of %d bytes, but the district has not acknowledged its oldest events: kept until it does", x.opt.MaxLogBytes)
 		return
 	}
 	x.opt.Logf("search: event log over its budget of %d bytes: deleted the %d events before %s", x.opt.MaxLogBytes, k, cut.UTC().Format(time.RFC3339))

@@ -112,3 +112,34 @@ func TestHoldKeepsUnacknowledged(t *testing.T) {
 		t.Fatalf("after the acknowledgement deleted %d, want 50", n)
 	}
 }
+
+// TestHoldOverBudget: past the size budget, held events stay; once
+// acknowledged, the budget trims them.
+func TestHoldOverBudget(t *testing.T) {
+	var acked atomic.Uint64
+	x, err := Open(filepath.Join(t.TempDir(), "events"), Options{Logf: t.Logf, Hold: acked.Load, MaxLogBytes: 4096, FlushEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	t0 := time.Unix(1_700_000_000, 0)
+	for i := range 200 {
+		x.Publish(outboxEvent(i, t0.Add(time.Duration(i)*time.Second)))
+	}
+	x.Flush()
+	time.Sleep(100 * time.Millisecond) // the writer tries to trim
+	if n, _ := x.Count(); n != 200 {
+		t.Fatalf("%d events left, want all 200 held", n)
+	}
+	acked.Store(200)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if n, _ := x.Count(); n < 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("acknowledged events were not trimmed to the budget")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
