@@ -24,8 +24,10 @@ const ConfigFile = "district.json"
 // Config is how a box reaches its district; the technician sets it on the
 // page. Empty URL: no district.
 type Config struct {
-	// URL is the district's NATS server, nats://host:4222 (TLS is used
-	// when the server offers or requires it) or tls://host:4222.
+	// URL is the district's NATS server, nats://host:4222 or
+	// tls://host:4222. TLS is used when the server requires it (its
+	// configuration has a tls block, as ServerConfig writes with a
+	// certificate), when the URL says tls://, or when CAFile is set.
 	URL string `json:"url"`
 	// Box is this box's ID at the district (ValidBoxID).
 	Box string `json:"box"`
