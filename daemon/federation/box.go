@@ -81,6 +81,7 @@ type Box struct {
 	wg     sync.WaitGroup
 
 	published atomic.Uint64 // messages JetStream acknowledged (repeats too)
+	partsSent atomic.Uint64 // clip pieces put into the bucket
 	exports   exportState
 }
 

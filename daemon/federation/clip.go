@@ -40,11 +40,12 @@ const (
 	MaxClipRange   = 6 * time.Hour
 	MaxRequestAge  = 10 * time.Minute
 	maxRequestSize = 4 << 10
-	// PartSize is the size of each uploaded piece of a clip: a link drop
-	// costs at most the piece being sent (the object store itself chunks
-	// each piece in 128 KiB messages).
-	PartSize = 4 << 20
 )
+
+// PartSize is the size of each uploaded piece of a clip: a link drop
+// costs at most the piece being sent (the object store itself chunks each
+// piece in 128 KiB messages). A variable for the resume test.
+var PartSize int64 = 4 << 20
 
 // Refusal reasons a box answers with (ClipReply.Error).
 const (
@@ -294,8 +295,12 @@ func (b *Box) upload(ctx context.Context, id string, files ClipFiles, done clipD
 			if err != nil && !errors.Is(err, io.EOF) {
 				return err
 			}
-			if err := putOnce(ctx, obs, partName(id, i), buf[:n]); err != nil {
+			put, err := putOnce(ctx, obs, partName(id, i), buf[:n])
+			if err != nil {
 				return err
+			}
+			if put {
+				b.partsSent.Add(1)
 			}
 		}
 		for _, p := range []struct{ name, path string }{{"manifest.json", files.Manifest}, {"manifest.sig", files.Sig}} {
@@ -303,29 +308,38 @@ func (b *Box) upload(ctx context.Context, id string, files ClipFiles, done clipD
 			if err != nil {
 				return err
 			}
-			if err := putOnce(ctx, obs, id+"/"+p.name, data); err != nil {
+			if _, err := putOnce(ctx, obs, id+"/"+p.name, data); err != nil {
 				return err
 			}
 		}
 	}
 	data, _ := json.Marshal(done)
-	return putOnce(ctx, obs, id+"/done", data)
+	_, err = putOnce(ctx, obs, id+"/done", data)
+	return err
+}
+
+// pieceTimeout bounds one piece's put or get: a put stuck across a
+// reconnect (its acknowledgements lost) is given up and resumed. It allows
+// 64 KiB/s, a poor commune link, plus 10 s.
+func pieceTimeout(n int) time.Duration {
+	return 10*time.Second + time.Duration(n)*time.Second/(64<<10)
 }
 
 func partName(id string, i int) string { return fmt.Sprintf("%s/part-%05d", id, i) }
 
-// putOnce puts data unless the bucket holds it already (a resumed upload).
-func putOnce(ctx context.Context, obs jetstream.ObjectStore, name string, data []byte) error {
+// putOnce puts data unless the bucket holds it already (a resumed
+// upload); put says whether it was sent.
+func putOnce(ctx context.Context, obs jetstream.ObjectStore, name string, data []byte) (put bool, err error) {
 	h := sha256.New()
 	h.Write(data)
 	digest := jetstream.GetObjectDigestValue(h)
 	if info, err := obs.GetInfo(ctx, name); err == nil && info.Size == uint64(len(data)) && info.Digest == digest {
-		return nil
+		return false, nil
 	}
-	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, pieceTimeout(len(data)))
 	defer cancel()
 	if _, err := obs.PutBytes(pctx, name, data); err != nil {
-		return fmt.Errorf("put %s: %w", name, err)
+		return false, fmt.Errorf("put %s: %w", name, err)
 	}
-	return nil
+	return true, nil
 }

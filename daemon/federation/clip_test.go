@@ -170,3 +170,7 @@ func rawRequest(t *testing.T, d *District, box string, req ClipRequest) ClipRepl
 }
 
 var _ = io.EOF
+
+func fingerprintOf(f *fakeBoxClips) string {
+	return evidence.Fingerprint(f.boxKey.Public().(ed25519.PublicKey))
+}

@@ -424,7 +424,9 @@ func (d *District) download(ctx context.Context, box, id string) (*FetchedClip, 
 	}
 	var done clipDone
 	for {
-		b, err := obs.GetBytes(ctx, id+"/done")
+		gctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a call stuck across a reconnect is given up
+		b, err := obs.GetBytes(gctx, id+"/done")
+		cancel()
 		if err == nil {
 			if err := json.Unmarshal(b, &done); err != nil {
 				return nil, fmt.Errorf("clip %s: %w", id, err)
@@ -438,6 +440,11 @@ func (d *District) download(ctx context.Context, box, id string) (*FetchedClip, 
 		case <-ctx.Done():
 			return nil, fmt.Errorf("clip %s from %s not uploaded yet: %w", id, box, ctx.Err())
 		case <-time.After(300 * time.Millisecond):
+		}
+		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			if o, oerr := d.js.ObjectStore(ctx, Bucket(box)); oerr == nil {
+				obs = o
+			}
 		}
 	}
 	fc := &FetchedClip{ID: id, Box: box, Dir: filepath.Join(d.opt.DataDir, "clips", id), Error: done.Error}
@@ -457,10 +464,29 @@ func (d *District) download(ctx context.Context, box, id string) (*FetchedClip, 
 		return nil, err
 	}
 	for i := range done.Parts {
-		r, err := obs.Get(ctx, partName(id, i))
-		if err == nil {
-			_, err = io.Copy(f, r)
-			r.Close()
+		// A piece read while the link drops is read again (from its
+		// start: the file is cut back to where it began).
+		at, _ := f.Seek(0, io.SeekCurrent)
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			if attempt > 0 {
+				sleep(ctx, time.Second)
+				f.Truncate(at)
+				f.Seek(at, io.SeekStart)
+				if o, oerr := d.js.ObjectStore(ctx, Bucket(box)); oerr == nil {
+					obs = o
+				}
+			}
+			var r jetstream.ObjectResult
+			pctx, cancel := context.WithTimeout(ctx, pieceTimeout(int(PartSize)))
+			if r, err = obs.Get(pctx, partName(id, i)); err == nil {
+				_, err = io.Copy(f, r)
+				r.Close()
+			}
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				break
+			}
 		}
 		if err != nil {
 			f.Close()
@@ -470,11 +496,13 @@ func (d *District) download(ctx context.Context, box, id string) (*FetchedClip, 
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	mb, err := obs.GetBytes(ctx, id+"/manifest.json")
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	mb, err := obs.GetBytes(mctx, id+"/manifest.json")
 	if err != nil {
 		return nil, fmt.Errorf("clip %s manifest: %w", id, err)
 	}
-	sig, err := obs.GetBytes(ctx, id+"/manifest.sig")
+	sig, err := obs.GetBytes(mctx, id+"/manifest.sig")
 	if err != nil {
 		return nil, fmt.Errorf("clip %s signature: %w", id, err)
 	}
