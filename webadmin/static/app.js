@@ -598,7 +598,7 @@ pages.export = async (root) => {
 
 // ---------- event search ----------
 const eventTypes = ['motion', 'camera_offline', 'camera_online', 'scene_change', 'tamper', 'disk_low', 'disk_error', 'retention_delete'];
-const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low'), disk_error: L('Lỗi ổ đĩa', 'Disk error'), retention_delete: L('Xoá bản ghi cũ', 'Old recordings deleted') }[t] || L('Sự kiện khác', 'Other event'));
+const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low'), disk_error: L('Lỗi ổ đĩa', 'Disk error'), retention_delete: L('Xoá bản ghi cũ', 'Old recordings deleted'), pairing: L('Nút ghép nối', 'Pairing button'), login_failures: L('Đăng nhập sai', 'Failed logins'), update: L('Cập nhật phần mềm', 'Firmware update') }[t] || L('Sự kiện khác', 'Other event'));
 // eventName names an event by its type and reason (daemon/events reasons),
 // and says when the box itself caused it (its own IR LEDs).
 const eventName = (e) => ({ covered: L('Camera bị che', 'Camera covered'), moved: L('Camera bị xoay', 'Camera turned away'), defocused: L('Camera bị mờ', 'Camera out of focus'),
