@@ -83,7 +83,7 @@ func checkExactlyOnce(t *testing.T, d *District, boxes []*testBox, want map[stri
 }
 
 // TestLinkDown: three boxes publish (motion events in two versions each)
-// while the district's server is stopped for 5 s; after it comes back
+// while the district's server is stopped for 10 s; after it comes back
 // every event is at the district exactly once in its last version, and
 // each box's cursor reaches its last event. daemon/e2e's
 // TestDistrictThreeBoxes stops it for 15 s under three real matthands.
@@ -111,8 +111,12 @@ func TestLinkDown(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	ts.stop()
 	down := time.Now()
+	// Publishes in flight at the stop resolve within the publish timeout
+	// (5 s): acknowledged before the stop, or failed. From then on the
+	// cursor stands still.
+	time.Sleep(6 * time.Second)
 	before := boxes[0].cursor.Acked()
-	time.Sleep(5 * time.Second)
+	time.Sleep(4 * time.Second)
 	if got := boxes[0].cursor.Acked(); got != before {
 		t.Errorf("the cursor moved from %d to %d while the server was down", before, got)
 	}
