@@ -69,6 +69,8 @@ var expectations = map[string]want{
 	"POST /api/system/clock":              {roles: []auth.Role{tech, off}},
 	"POST /api/system/clock/sync":         {roles: []auth.Role{tech, off}},
 	"POST /api/system/network":            {roles: []auth.Role{tech}},
+	"GET /api/system/district":            {roles: []auth.Role{tech}},
+	"POST /api/system/district":           {roles: []auth.Role{tech}},
 	"GET /api/events":                     {roles: []auth.Role{off, hh}, video: true},
 	"GET /api/events/search":              {roles: []auth.Role{off}},
 	"GET /api/households":                 {roles: []auth.Role{off}},

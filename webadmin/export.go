@@ -1,10 +1,12 @@
 package webadmin
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,25 +45,80 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	s.sweepExports()
 	id := hex.EncodeToString([]byte(auth.RandomToken(12)))[:32]
 	dir := filepath.Join(s.exportDir, id)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
-		return
-	}
-	fail := func(status int, key string, args ...any) {
-		os.RemoveAll(dir)
-		s.jsonError(w, rc, status, key, args...)
-	}
-	file := exportFileName(rc.camera, from, to, s.loc)
-	f, err := os.Create(filepath.Join(dir, "clip.mp4"))
-	if err != nil {
-		fail(http.StatusInternalServerError, "err_internal", err.Error())
-		return
-	}
-	h := sha256.New()
 	job, done := s.trackExport(r, rc, from, to) // progress for the page (exportprogress.go)
 	defer done()
-	cw := &countWriter{w: io.MultiWriter(f, h, job)}
-	cov, err := s.cfg.Exporter.Export(r.Context(), rc.camera, from, to, cw)
+	res, err := s.signedExport(r.Context(), exportRequest{Camera: rc.camera, From: from, To: to,
+		Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Dir: dir, Progress: job})
+	if err != nil {
+		var ee *exportError
+		if errors.As(err, &ee) {
+			s.jsonError(w, rc, ee.status, ee.key, ee.args...)
+		} else {
+			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+		}
+		return
+	}
+	file := res.Manifest.File
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "manifest": res.Manifest, "signature": res.Signature,
+		"video": "/api/exports/" + id + "/" + file, "manifestURL": "/api/exports/" + id + "/manifest.json", "signatureURL": "/api/exports/" + id + "/manifest.sig"})
+}
+
+// ClipFileName is the clip's name in an export folder (the manifest's File
+// is the name it is downloaded as).
+const ClipFileName = "clip.mp4"
+
+// exportRequest is one signed export: the officer on the page, or the
+// district through the box (webadmin/district.go).
+type exportRequest struct {
+	Camera          string
+	From, To        time.Time
+	Actor, Role, IP string
+	Dir             string    // made; holds the clip, manifest.json and manifest.sig
+	Progress        io.Writer // nil: none
+}
+
+// exportResult is what signedExport wrote in Dir.
+type exportResult struct {
+	Manifest  evidence.Manifest
+	Signature string
+}
+
+// exportError is a refusal the page states with its message key.
+type exportError struct {
+	status int
+	key    string
+	args   []any
+}
+
+func (e *exportError) Error() string { return e.key }
+
+// signedExport writes a camera's range as one MP4 with its manifest signed
+// by the box key; the audit record comes first (an export the log does
+// not hold is never handed out). On failure Dir is removed.
+func (s *Server) signedExport(ctx context.Context, req exportRequest) (res exportResult, err error) {
+	if s.cfg.Exporter == nil {
+		return res, &exportError{status: http.StatusServiceUnavailable, key: "err_unavailable"}
+	}
+	if err := os.MkdirAll(req.Dir, 0o700); err != nil {
+		return res, err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(req.Dir)
+		}
+	}()
+	file := exportFileName(req.Camera, req.From, req.To, s.loc)
+	f, err := os.Create(filepath.Join(req.Dir, ClipFileName))
+	if err != nil {
+		return res, err
+	}
+	h := sha256.New()
+	ws := []io.Writer{f, h}
+	if req.Progress != nil {
+		ws = append(ws, req.Progress)
+	}
+	cw := &countWriter{w: io.MultiWriter(ws...)}
+	cov, err := s.cfg.Exporter.Export(ctx, req.Camera, req.From, req.To, cw)
 	covered := cov.Intervals
 	if err == nil {
 		err = f.Sync()
@@ -70,46 +127,37 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		err = cerr
 	}
 	if err != nil {
-		fail(http.StatusInternalServerError, "err_internal", err.Error())
-		return
+		return res, err
 	}
 	if len(covered) == 0 || cw.n == 0 {
 		// A file without a picture is no evidence: nothing is signed.
-		fail(http.StatusNotFound, "err_no_video")
-		return
+		return res, &exportError{status: http.StatusNotFound, key: "err_no_video"}
 	}
-	requested := evidence.Interval{From: from, To: to}
+	requested := evidence.Interval{From: req.From, To: req.To}
 	gaps := evidence.Gaps(requested, covered, evidence.GapThreshold)
-	set, _ := s.cams.Get(rc.camera)
+	set, _ := s.cams.Get(req.Camera)
 	sum := hex.EncodeToString(h.Sum(nil))
-	// The audit line comes first: an export the log does not hold is
-	// never handed out.
-	rec, err := s.audit.Append(audit.Record{Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Action: audit.Export, Camera: rc.camera,
-		Detail: fmt.Sprintf("%s..%s sha256=%s gaps=%d", from.In(s.loc).Format(time.RFC3339), to.In(s.loc).Format(time.RFC3339), sum, len(gaps))})
+	rec, err := s.audit.Append(audit.Record{Actor: req.Actor, Role: req.Role, IP: req.IP, Action: audit.Export, Camera: req.Camera,
+		Detail: fmt.Sprintf("%s..%s sha256=%s gaps=%d", req.From.In(s.loc).Format(time.RFC3339), req.To.In(s.loc).Format(time.RFC3339), sum, len(gaps))})
 	if err != nil {
 		s.log.Error("export refused: audit append failed", "err", err)
-		fail(http.StatusInternalServerError, "err_internal", "audit")
-		return
+		return res, fmt.Errorf("audit: %w", err)
 	}
 	headSeq, headHash := s.audit.Head()
-	m := evidence.Manifest{Camera: rc.camera, CameraName: set.Name, Requested: requested, Intervals: covered, Gaps: gaps,
-		ExportedBy: rc.user.Name, Role: string(rc.user.Role), Created: s.now(), File: file, Bytes: cw.n, SHA256: sum,
-		AuditSeq: rec.Seq, Audit: evidence.AuditHead{Seq: headSeq, Hash: headHash}, ClockUnsynced: cov.ClockUnsynced, Tracks: fileTracks(filepath.Join(dir, "clip.mp4"))}.InZone(s.loc)
+	m := evidence.Manifest{Camera: req.Camera, CameraName: set.Name, Requested: requested, Intervals: covered, Gaps: gaps,
+		ExportedBy: req.Actor, Role: req.Role, Created: s.now(), File: file, Bytes: cw.n, SHA256: sum,
+		AuditSeq: rec.Seq, Audit: evidence.AuditHead{Seq: headSeq, Hash: headHash}, ClockUnsynced: cov.ClockUnsynced, Tracks: fileTracks(filepath.Join(req.Dir, ClipFileName))}.InZone(s.loc)
 	m, mb, sig, err := evidence.Sign(s.signKey, m)
 	if err != nil {
-		fail(http.StatusInternalServerError, "err_internal", err.Error())
-		return
+		return res, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), mb, 0o600); err != nil {
-		fail(http.StatusInternalServerError, "err_internal", err.Error())
-		return
+	if err := os.WriteFile(filepath.Join(req.Dir, "manifest.json"), mb, 0o600); err != nil {
+		return res, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "manifest.sig"), []byte(sig+"\n"), 0o600); err != nil {
-		fail(http.StatusInternalServerError, "err_internal", err.Error())
-		return
+	if err := os.WriteFile(filepath.Join(req.Dir, "manifest.sig"), []byte(sig+"\n"), 0o600); err != nil {
+		return res, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "manifest": m, "signature": sig,
-		"video": "/api/exports/" + id + "/" + file, "manifestURL": "/api/exports/" + id + "/manifest.json", "signatureURL": "/api/exports/" + id + "/manifest.sig"})
+	return exportResult{Manifest: m, Signature: sig}, nil
 }
 
 // exportFileName names an export by its camera and its range in the box's
@@ -169,7 +217,7 @@ func (s *Server) apiExportFile(w http.ResponseWriter, r *http.Request, rc *reqCt
 	var path, ctype string
 	switch file {
 	case m.File:
-		path, ctype = filepath.Join(dir, "clip.mp4"), "video/mp4"
+		path, ctype = filepath.Join(dir, ClipFileName), "video/mp4"
 	case "manifest.json":
 		path, ctype = filepath.Join(dir, "manifest.json"), "application/json"
 	case "manifest.sig":

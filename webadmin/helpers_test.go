@@ -142,7 +142,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	dg := fakeDiag{segs: []diag.Segment{{Camera: "cam1", Start: t0.Add(-10 * time.Minute), End: t0.Add(-9 * time.Minute), Bytes: 13,
 		File: "cam1/2026-11-26/20261126T095000.000Z.mp4"}}}
 	s, err := New(Config{DataDir: dir, Console: io.Discard, Cameras: fakeCams{}, LightsControl: lp, Diag: dg, Segments: fakeSegments{}, Exporter: fakeExporter{},
-		Search: fakeSearch{}, Live: hub, CameraPolicy: camnet.Policy{AllowLoopback: true}, HashParams: auth.HashParams{Time: 1, Memory: 64, Threads: 1}, InsecureCookies: true})
+		Search: fakeSearch{}, Live: hub, District: &fakeDistrict{}, CameraPolicy: camnet.Policy{AllowLoopback: true}, HashParams: auth.HashParams{Time: 1, Memory: 64, Threads: 1}, InsecureCookies: true})
 	if err != nil {
 		t.Fatal(err)
 	}

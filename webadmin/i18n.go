@@ -86,6 +86,8 @@ var messages = map[string][2]string{
 	"err_clock_back":      {"Đồng hồ của đầu ghi không bao giờ lùi quá %d phút (thời gian của các đoạn ghi không được lùi).", "The box's clock never goes back by more than %d minutes (recording times must not go back)."},
 	"err_live_busy":       {"Đầu ghi đang phát trực tiếp cho quá nhiều người xem. Vui lòng thử lại sau.", "The box is showing live video to too many viewers. Try again later."},
 	"err_live_codec":      {"Camera này không phát được qua WebRTC (%s).", "This camera cannot be shown over WebRTC (%s)."},
+	"saved_district":      {"Đã lưu. Đầu ghi kết nối với máy chủ huyện bằng cấu hình này.", "Saved. The box connects to the district server with this setting."},
+	"err_district":        {"Cấu hình kết nối huyện không hợp lệ: %s", "Invalid district setting: %s"},
 }
 
 // tr returns the message for key in lang (the key itself if unknown).

@@ -118,6 +118,8 @@ func (s *Server) buildRoutes() {
 		{Method: "GET", Pattern: "/api/system/clock", Access: roles, Roles: staff, h: s.apiClock},
 		{Method: "POST", Pattern: "/api/system/clock", Access: roles, Roles: staff, Change: true, h: s.apiClockSet},
 		{Method: "POST", Pattern: "/api/system/clock/sync", Access: roles, Roles: staff, Change: true, h: s.apiClockSync},
+		{Method: "GET", Pattern: "/api/system/district", Access: roles, Roles: technicians, h: s.apiDistrict},
+		{Method: "POST", Pattern: "/api/system/district", Access: roles, Roles: technicians, Change: true, h: s.apiDistrictPut},
 		{Method: "GET", Pattern: "/api/audit", Access: roles, Roles: staff, h: s.apiAudit},
 		{Method: "GET", Pattern: "/api/disks", Access: roles, Roles: staff, h: s.apiDisks},
 		{Method: "POST", Pattern: "/api/disks/confirm", Access: roles, Roles: technicians, Change: true, h: s.apiDiskConfirm},
@@ -157,11 +159,7 @@ func (s *Server) guard(rt route) http.Handler {
 		c, err := r.Cookie(sessionCookie)
 		var ok bool
 		if err == nil {
-			rc.session, ok = s.sessions.Get(c.Value)
-		}
-		if ok {
-			rc.user, ok = s.store.User(rc.session.User)
-			ok = ok && !rc.user.Disabled
+			rc.session, rc.user, ok = auth.Resolve(s.sessions, s.store, c.Value)
 		}
 		if !ok {
 			if isAPI(r) {
@@ -278,6 +276,7 @@ func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/")
 
 func (s *Server) auditAppend(r *http.Request, rc *reqCtx, action, cam, detail string) {
 	if action == audit.LoginFailed {
+		s.loginFails.note(rc.user.Name, clientIP(r), s.now())
 		// Anyone can repeat it: one line per source, name and minute.
 		s.audit.Aggregate(s.auditRecord(r, rc, action, cam, detail))
 		return

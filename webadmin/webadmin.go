@@ -215,6 +215,14 @@ type Config struct {
 	// Clock is the box's clock (state, source; setting it by hand).
 	Clock BoxClock
 
+	// Events takes the page's own events (failed logins, summarised once
+	// a minute); nil: none.
+	Events events.Publisher
+
+	// District is the link to the district (technicians set it on the
+	// system page); nil: none.
+	District DistrictLink
+
 	// CameraPolicy is where camera URLs may point (saving, the connection
 	// test); the zero policy allows the private ranges only.
 	CameraPolicy camnet.Policy
@@ -271,6 +279,7 @@ type Server struct {
 	// officerReset is armed by Config.OfficerReset until used once.
 	officerReset atomic.Bool
 	stopBg       context.CancelFunc // ends the session expiry loop
+	loginFails   loginFailures
 }
 
 // New builds the web page from cfg. It creates what first boot needs: the
@@ -348,6 +357,9 @@ func New(cfg Config) (*Server, error) {
 	bg, stop := context.WithCancel(context.Background())
 	s.stopBg = stop
 	go s.sessions.Run(bg, 500*time.Millisecond) // expired sessions end their live streams within a second
+	if cfg.Events != nil {
+		go s.runLoginSummary(bg, time.Minute)
+	}
 	if cfg.OfficerReset {
 		s.officerReset.Store(true)
 		s.auditAppend(&http.Request{}, &reqCtx{}, audit.Change, "", "physical officer reset: pairing button held at power-on")

@@ -23,6 +23,7 @@ import (
 	"github.com/matthan/matthan/daemon/diag"
 	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/federation"
 	"github.com/matthan/matthan/daemon/live"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
@@ -52,8 +53,12 @@ type Options struct {
 
 // Core is the running daemon without its HTTP side.
 type Core struct {
-	Store   *storage.Store
-	Index   *search.Index
+	Store *storage.Store
+	Index *search.Index
+	// Outbox is the district outbox's cursor (daemon/federation): while a
+	// district is configured, the event index keeps what it has not had
+	// acknowledged.
+	Outbox  *federation.Cursor
 	Hub     *live.Hub
 	Events  *EventLog
 	Records *cameras.Store // the camera records, edited through Put/Remove
@@ -93,7 +98,10 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 			}
 		}
 	}()
-	if c.Index, err = search.Open(filepath.Join(cfg.DataDir, "events"), search.Options{Logf: logf(log, "search")}); err != nil {
+	if c.Outbox, err = federation.OpenCursor(filepath.Join(cfg.DataDir, federation.CursorFile)); err != nil {
+		return nil, err
+	}
+	if c.Index, err = search.Open(filepath.Join(cfg.DataDir, "events"), search.Options{Logf: logf(log, "search"), Hold: c.Outbox.Hold}); err != nil {
 		return nil, fmt.Errorf("open event index in %s: %w", cfg.DataDir, err)
 	}
 	cleanup = append(cleanup, func() { c.Index.Close() })
@@ -149,7 +157,7 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 	c.cams.noSub = opt.NoSubStreams
 	c.marks = startMarker(bgCtx, c.Store, c.cams.buffers, log)
 	c.pub.marks.Store(c.marks)
-	c.Lights = startLights(bgCtx, opt.BoardFile, log)
+	c.Lights = startLights(bgCtx, opt.BoardFile, c.pub, log)
 	cleanup = append(cleanup, func() { c.cams.closeAll() })
 
 	// Cameras: the configured ones (the page's edits win), then the ones
@@ -200,6 +208,10 @@ func (c *Core) ensure(r cameras.Record) error {
 	}
 	return c.Records.Put(r)
 }
+
+// Publisher takes events from outside the core (the page's summarised
+// failed logins) into the event index, and so to the district.
+func (c *Core) Publisher() events.Publisher { return c.pub }
 
 // CameraCount is how many cameras run now.
 func (c *Core) CameraCount() int { return len(c.cams.list()) }

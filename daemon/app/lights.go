@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/lights"
 )
 
@@ -33,7 +34,7 @@ type LightsParts struct {
 // runs the IR controller, the status LED and the pairing button until ctx
 // ends. Without a board file or pins it says so in one log line and the
 // page reports "no GPIO".
-func startLights(ctx context.Context, boardFile string, log *slog.Logger) *LightsParts {
+func startLights(ctx context.Context, boardFile string, pub events.Publisher, log *slog.Logger) *LightsParts {
 	lp := &LightsParts{}
 	none := func(why string) *LightsParts {
 		log.Info("lights: "+lights.NoGPIO+": IR LEDs and status LED not driven", "why", why)
@@ -85,12 +86,17 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *Light
 		run("status LED", lp.Status.Run)
 	}
 	if pins.PairButton != nil {
-		btn := &lights.Button{Pin: pins.PairButton, ActiveHigh: b.GPIO.ButtonActiveHigh, OnPress: func() { log.Info("lights: pairing button pressed") }}
+		btn := &lights.Button{Pin: pins.PairButton, ActiveHigh: b.GPIO.ButtonActiveHigh, OnPress: func() {
+			log.Info("lights: pairing button pressed")
+			pub.Publish(events.Event{Type: events.Pairing, Start: time.Now(), Text: "Nút ghép nối được bấm / pairing button pressed"})
+		}}
 		held, err := btn.HeldAtStart(3*time.Second, 50*time.Millisecond, nil)
 		if err != nil {
 			log.Error("lights: pairing button unreadable at start", "err", err)
 		} else if held {
 			lp.OfficerReset = true
+			pub.Publish(events.Event{Type: events.Pairing, Start: time.Now(), Reason: "officer_reset",
+				Text: "Giữ nút ghép nối khi khởi động: cho phép tạo lại một tài khoản cán bộ / pairing button held at power-on: physical officer reset"})
 			log.Warn("lights: pairing button held at power-on: a technician may create one new officer (physical officer reset)")
 		}
 		run("pairing button", btn.Run)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/lights"
 )
 
@@ -29,7 +30,7 @@ func TestLightsWithoutGPIO(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var log strings.Builder
-			lp := startLights(context.Background(), tt.file, slog.New(slog.NewTextHandler(&log, nil)))
+			lp := startLights(context.Background(), tt.file, events.Discard, slog.New(slog.NewTextHandler(&log, nil)))
 			if lp.IR != nil || !strings.Contains(lp.NoGPIOReason, lights.NoGPIO) || !strings.Contains(lp.NoGPIOReason, tt.want) {
 				t.Errorf("got %+v", lp)
 			}

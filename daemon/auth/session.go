@@ -337,3 +337,18 @@ func (s *Sessions) SetLimits(idle, max time.Duration) {
 	defer s.mu.Unlock()
 	s.Idle, s.Max = idle, max
 }
+
+// Resolve finds the session of token and its user, if the user exists and
+// is not disabled: the first step of every page's guard (the box's and
+// the district's).
+func Resolve(sessions *Sessions, store *Store, token string) (Session, User, bool) {
+	se, ok := sessions.Get(token)
+	if !ok {
+		return se, User{}, false
+	}
+	u, ok := store.User(se.User)
+	if !ok || u.Disabled {
+		return se, User{}, false
+	}
+	return se, u, true
+}

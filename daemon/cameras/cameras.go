@@ -64,6 +64,11 @@ type Record struct {
 	// RecordAudio: the camera's sound is recorded with its video ("Ghi âm
 	// thanh / Record audio"); off by default.
 	RecordAudio bool `json:"recordAudio,omitempty"`
+	// NotShared keeps the camera from the district: its clips are refused
+	// to district requests (daemon/federation). The zero value shares,
+	// so every camera, road or household, is shared until a commune
+	// officer unmarks it (a household's indoor camera).
+	NotShared bool `json:"notShared,omitempty"`
 	// PasswordSet is only ever sent out: the URL's password is
 	// write-only (never returned; a URL saved without one keeps the
 	// stored one), and this says there is one.

@@ -18,6 +18,14 @@ const (
 	Motion         Type = "motion"
 	SceneChange    Type = "scene_change"
 	Tamper         Type = "tamper"
+	// Pairing: the pairing button was pressed (or held at power-on: the
+	// physical officer reset).
+	Pairing Type = "pairing"
+	// LoginFailures summarises the failed logins of a minute (Text says
+	// how many, from where, as whom): one event, however many attempts.
+	LoginFailures Type = "login_failures"
+	// Update: a firmware update was installed or rolled back.
+	Update Type = "update"
 )
 
 // Event is one thing that happened. Start is required; End is zero for an
@@ -39,6 +47,13 @@ type Event struct {
 	// Cause is CauseBox when the box itself caused the event (it switched
 	// its own infrared LEDs): shown, but not an alarm.
 	Cause string `json:"cause,omitempty"`
+	// Seq is the event log's sequence number of this version of the
+	// event: given when the log commits it, one more than the last, never
+	// reused (a republished event gets a new one). The district outbox
+	// (daemon/federation) sends events in Seq order.
+	Seq uint64 `json:"seq,omitempty"`
+	// Box is the box the event happened on, set only on the district side.
+	Box string `json:"box,omitempty"`
 }
 
 // Reasons of Tamper and SceneChange events.

@@ -81,6 +81,9 @@ var typeWords = map[events.Type]string{
 	events.DiskLow:        "ổ đĩa sắp đầy disk low",
 	events.DiskError:      "lỗi ổ đĩa disk error",
 	events.RetentionPurge: "xoá bản ghi cũ retention",
+	events.Pairing:        "nút ghép nối pairing button",
+	events.LoginFailures:  "đăng nhập sai login failed",
+	events.Update:         "cập nhật phần mềm firmware update",
 }
 
 // indexedText is what the text field holds for e.

@@ -56,6 +56,15 @@ type Options struct {
 	// RepairEvery is how often a broken index is rebuilt (default 1 min).
 	RepairEvery time.Duration
 	Logf        func(format string, args ...any)
+	// Hold, when set, returns the sequence number up to which events may
+	// be deleted: retention and the size budget never delete an event
+	// with a larger Seq (the district outbox has not had it
+	// acknowledged). Events of versions before sequence numbers (Seq 0)
+	// are never held.
+	Hold func() uint64
+	// KeepSeq: events keep the Seq they come with instead of getting
+	// the log's own (the district's index of boxes' events).
+	KeepSeq bool
 }
 
 // Index is the event index. Its methods are safe for concurrent use.
@@ -76,8 +85,16 @@ type Index struct {
 	// bleveMu serialises writes to bleve and to the log file's identity;
 	// marked is how far into the log bleve has indexed (logMark in
 	// bleve), under bleveMu.
-	bleveMu    sync.Mutex
-	marked     int64
+	bleveMu sync.Mutex
+	marked  int64
+	// nextSeq is the Seq the next committed event gets (under bleveMu);
+	// outbox is where ReadAfter last stopped (under bleveMu).
+	nextSeq uint64
+	outbox  logPos
+	// trimHeld is the Hold value (+1) at which the size budget last found
+	// nothing it may delete (every old event held): it waits for the
+	// hold to move instead of scanning the backlog again each second.
+	trimHeld   atomic.Uint64
 	rebuilding atomic.Bool // a background catch-up is running
 	catchDone  chan struct{}
 
@@ -240,7 +257,9 @@ func Open(path string, opt Options) (*Index, error) {
 	}
 	var batch []events.Event
 	var offs []int64
+	x.nextSeq = readSeqFloor(path+".log", opt.Logf)
 	each := func(off int64, e events.Event) {
+		x.nextSeq = max(x.nextSeq, e.Seq+1)
 		batch = append(batch, e)
 		offs = append(offs, off)
 		if len(batch) == 4096 {
@@ -269,7 +288,8 @@ func Open(path string, opt Options) (*Index, error) {
 		opt.Logf("%v; events are kept in memory until it can be written", err)
 		l = unopened(path + ".log")
 		batch, offs = nil, nil
-		x.tl = newTimeline() // what it read before failing is not at hand
+		x.tl = newTimeline()                                       // what it read before failing is not at hand
+		x.nextSeq = max(x.nextSeq, uint64(time.Now().UnixMicro())) // above any the lost log held
 	}
 	x.tl.add(batch, offs)
 	x.log = l
@@ -457,6 +477,12 @@ func (x *Index) trim(ctx context.Context) {
 	if end <= x.opt.MaxLogBytes {
 		return
 	}
+	var hold uint64
+	if x.opt.Hold != nil {
+		if hold = x.opt.Hold(); hold+1 == x.trimHeld.Load() {
+			return
+		}
+	}
 	// Delete enough that the rest takes about three quarters of the
 	// budget (at least a quarter of the events): trims stay rare.
 	x.tl.mu.RLock()
@@ -474,6 +500,11 @@ func (x *Index) trim(ctx context.Context) {
 	k, err := x.DeleteBefore(ctx, cut, "")
 	if err != nil {
 		x.opt.Logf("search: event log over its budget of %d bytes: %v", x.opt.MaxLogBytes, err)
+		return
+	}
+	if k == 0 && x.opt.Hold != nil {
+		x.trimHeld.Store(hold + 1)
+		x.opt.Logf("search: event log over its budget of %d bytes, but the district has not acknowledged its oldest events: kept until it does", x.opt.MaxLogBytes)
 		return
 	}
 	x.opt.Logf("search: event log over its budget of %d bytes: deleted the %d events before %s", x.opt.MaxLogBytes, k, cut.UTC().Format(time.RFC3339))
@@ -611,7 +642,15 @@ func (x *Index) Flush() error {
 
 func (x *Index) write(evs []events.Event) error {
 	x.bleveMu.Lock()
+	if !x.opt.KeepSeq {
+		for i := range evs {
+			evs[i].Seq = x.nextSeq + uint64(i)
+		}
+	}
 	offs, err := x.log.append(evs)
+	if err == nil {
+		x.nextSeq += uint64(len(evs))
+	}
 	x.bleveMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("search: write %d events: %w", len(evs), err)
@@ -753,6 +792,20 @@ func (x *Index) DeleteBefore(ctx context.Context, t time.Time, camera string) (i
 	}
 	x.bleveMu.Lock()
 	defer x.bleveMu.Unlock()
+	if x.opt.Hold != nil {
+		held, err := x.oldestHeld(x.opt.Hold())
+		if err != nil {
+			return 0, err
+		}
+		if !held.IsZero() && held.Before(t) {
+			t = held // events the district has not acknowledged stay
+		}
+	}
+	// A rewrite may drop the events with the highest Seq (all deleted):
+	// the next one must still be larger.
+	if err := writeSeqFloor(x.log.path, x.nextSeq); err != nil {
+		return 0, err
+	}
 	// Which events: from the timeline, without touching it yet.
 	x.tl.mu.RLock()
 	q := Query{To: t, Size: 1 << 30}

@@ -360,6 +360,6 @@ func validName(s string) bool {
 }
 
 var knownTypes = []events.Type{events.CameraOffline, events.CameraOnline, events.DiskLow, events.DiskError,
-	events.RetentionPurge, events.Motion, events.SceneChange, events.Tamper}
+	events.RetentionPurge, events.Motion, events.SceneChange, events.Tamper, events.Pairing, events.LoginFailures, events.Update}
 
 func validType(s string) bool { return slices.Contains(knownTypes, events.Type(s)) }

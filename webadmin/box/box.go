@@ -77,6 +77,9 @@ type Options struct {
 	Seed func(*app.Core, *webadmin.Server) error
 	// Disks is passed to the core (a fake sysfs for webtestd).
 	Disks *disks.Options
+	// DistrictHealthEvery overrides the district health period (default
+	// 60 s; tests).
+	DistrictHealthEvery time.Duration
 }
 
 // connBudget splits the descriptor limit: the recorder's reserve first
@@ -138,6 +141,7 @@ func Page(core *app.Core, cfg *config.Config, wc webadmin.Config) (*webadmin.Ser
 	wc.Search, wc.Live = adapt.Search{Index: core.Index}, core.Hub
 	wc.Diag = core.Diag()
 	wc.Clock = core.Clock
+	wc.Events = core.Publisher()
 	wc.CameraPolicy = cfg.CameraPolicy()
 	wc.RetentionDays = cfg.RetentionDays
 	wc.Location = cfg.Location()
@@ -203,11 +207,14 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 			rtc = s
 		}
 	}
+	stats := &adapt.Stats{Store: core.Store, DataDir: cfg.DataDir, Version: opt.Version}
+	district := newDistrictLink(webDir, core, stats, log)
+	district.healthE = opt.DistrictHealthEvery
 	wa, err := Page(core, cfg, webadmin.Config{
 		LiveRTC: rtc,
 		DataDir: webDir, Console: io.Discard,
-		Logs:            initLog{socket: opt.InitSocket},
-		Stats:           &adapt.Stats{Store: core.Store, DataDir: cfg.DataDir, Version: opt.Version},
+		Logs:  initLog{socket: opt.InitSocket},
+		Stats: stats, District: district,
 		CertFingerprint: fp, Logger: log.With("component", "webadmin"),
 		Network: netconf.Store{Path: filepath.Join(cfg.DataDir, netconf.FileName)}, BoxName: id.name, Uplink: id.uplink,
 	})
@@ -215,6 +222,8 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		return err
 	}
 	defer wa.Close()
+	district.start(wa)
+	defer district.close()
 	if opt.Seed != nil {
 		if err := opt.Seed(core, wa); err != nil {
 			return err

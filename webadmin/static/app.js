@@ -766,7 +766,7 @@ pages.export = async (root) => {
 
 // ---------- event search ----------
 const eventTypes = ['motion', 'camera_offline', 'camera_online', 'scene_change', 'tamper', 'disk_low', 'disk_error', 'retention_delete'];
-const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low'), disk_error: L('Lỗi ổ đĩa', 'Disk error'), retention_delete: L('Xoá bản ghi cũ', 'Old recordings deleted') }[t] || L('Sự kiện khác', 'Other event'));
+const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low'), disk_error: L('Lỗi ổ đĩa', 'Disk error'), retention_delete: L('Xoá bản ghi cũ', 'Old recordings deleted'), pairing: L('Nút ghép nối', 'Pairing button'), login_failures: L('Đăng nhập sai', 'Failed logins'), update: L('Cập nhật phần mềm', 'Firmware update') }[t] || L('Sự kiện khác', 'Other event'));
 // eventName names an event by its type and reason (daemon/events reasons),
 // and says when the box itself caused it (its own IR LEDs).
 const eventName = (e) => ({ covered: L('Camera bị che', 'Camera covered'), moved: L('Camera bị xoay', 'Camera turned away'), defocused: L('Camera bị mờ', 'Camera out of focus'),
@@ -892,12 +892,13 @@ pages.cameras = async (root) => {
       h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode),
       h('label', { class: 'inline' }, audio, ' ' + L('Ghi âm thanh', 'Record audio')),
       h('p', { class: 'muted' }, L('Tắt theo mặc định: chỉ bật khi hộ gia đình đồng ý ghi âm. AAC phát được trên trang; G.711 được lưu dạng LPCM, nghe bằng bản xuất (VLC).', 'Off by default: turn it on only when the household agrees to sound being recorded. AAC plays on this page; G.711 is kept as LPCM, heard in exports (VLC).')),
+      h('label', { class: 'inline' }, (f.shared = h('input', { type: 'checkbox', id: 'cam-shared', checked: !s.notShared })), ' ' + L('Chia sẻ với công an huyện (bỏ chọn cho camera trong nhà)', 'Shared with the district police (untick for an indoor camera)')),
       h('div', { class: 'row' }, h('label', {}, L('Ghi trước sự kiện (giây)', 'Record before the event (s)'), inp('preSec', { type: 'number', min: 0, max: 60 })), h('label', {}, L('Ghi sau sự kiện (giây)', 'Record after the event (s)'), inp('postSec', { type: 'number', min: 0, max: 300 })), h('label', {}, L('Số ngày lưu (0 = theo cài đặt của đầu ghi: ', 'Days kept (0 = the box\'s setting: ') + boxDays + L(' ngày)', ' days)'), inp('retentionDays', { type: 'number', min: 0, max: 365 })), evDays),
       h('h3', {}, L('Vùng phát hiện / vùng che: kéo trên hình để vẽ vùng', 'Motion zones / masks: drag on the picture to draw one')),
       c && c.video ? null : h('p', { class: 'muted' }, L('Hình trực tiếp chỉ hiện cho cán bộ.', 'The live picture shows for officers only.')),
       h('div', { class: 'row' }, kind, h('button', { class: 'secondary', onclick: () => { zones.length = 0; drawZones(); } }, L('Xoá hết vùng', 'Clear zones'))), zoneBox,
       h('div', { class: 'row' }, h('button', { id: 'cam-save', onclick: async () => {
-        const body = { id: f.id.value.trim(), name: f.name.value.trim(), url: f.url.value.trim(), household: f.household.value, mode: f.mode.value, recordAudio: f.recordAudio.checked, preSec: +f.preSec.value, postSec: +f.postSec.value, retentionDays: +f.retentionDays.value, eventRetentionDays: f.mode.value === 'mixed' ? +f.eventRetentionDays.value : 0, zones };
+        const body = { id: f.id.value.trim(), name: f.name.value.trim(), url: f.url.value.trim(), household: f.household.value, mode: f.mode.value, recordAudio: f.recordAudio.checked, preSec: +f.preSec.value, postSec: +f.postSec.value, retentionDays: +f.retentionDays.value, eventRetentionDays: f.mode.value === 'mixed' ? +f.eventRetentionDays.value : 0, zones, notShared: !f.shared.checked };
         try { const r = await api('/api/cameras', { method: 'POST', json: body }); msg(status, r.message, true); refresh(); } catch (e) { msg(status, e.message); }
       } }, L('Lưu', 'Save'))));
   };
@@ -978,7 +979,7 @@ pages.system = async (root) => {
   await clockCard(root);
   await systemDisks(root);
   root.append(h('div', { class: 'card' }, h('h2', {}, L('Nhật ký khởi động', 'Start-up log')), h('pre', { class: 'logs', id: 'sys-logs' }, (r.logs || []).join('\n') || '—')));
-  if (role === 'technician') await networkCard(root);
+  if (role === 'technician') { await networkCard(root); await districtCard(root); }
 };
 
 // The box's own clock: its state and where its time came from; when no
@@ -1026,6 +1027,36 @@ async function clockCard(root) {
       set ? h('p', { class: 'muted' }, L('Chỉ dùng khi đầu ghi không lấy được giờ qua mạng. Kiểm tra giờ điện thoại trước (đặt tự động theo nhà mạng).', 'Use only when the box cannot get the time from the network. Check the phone\'s time first (set automatically by the carrier).')) : null, set);
   };
   await load();
+}
+
+// The district link (technicians): the district's NATS server, this box's
+// ID and credentials there, and the district key that signs clip requests.
+async function districtCard(root) {
+  let d;
+  try { d = await api('/api/system/district'); } catch (e) { return; }
+  const s = d.settings || {}, st = d.status || {};
+  const status = h('p', { id: 'dist-msg' });
+  const f = {};
+  const inp = (k, attrs) => (f[k] = h('input', { value: s[k] || '', id: 'dist-' + k, autocomplete: 'off', ...attrs }));
+  const state = !s.url ? L('chưa cấu hình', 'not set') : (st.connected ? L('đã kết nối', 'connected') : L('mất kết nối (sự kiện được giữ lại và gửi sau)', 'link down (events are kept and sent later)'));
+  const rows = [
+    [L('Trạng thái', 'State'), h('span', { id: 'dist-state' }, state + (st.error ? ' — ' + st.error : ''))],
+    [L('Sự kiện đã gửi / đã ghi', 'Events sent / written'), h('span', { id: 'dist-acked' }, (st.acked || 0) + ' / ' + (st.lastSeq || 0))],
+  ];
+  root.append(h('div', { class: 'card', id: 'sys-district' }, h('h2', {}, L('Kết nối công an huyện', 'District link')),
+    h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
+    h('p', { class: 'muted' }, L('Đầu ghi gửi mọi sự kiện và tình trạng mỗi phút tới máy chủ NATS của huyện; khi mất mạng, sự kiện được giữ lại (ít nhất 30 ngày) và gửi khi có mạng lại. Huyện chỉ lấy được đoạn video của camera được chia sẻ, bằng yêu cầu có chữ ký.', 'The box sends every event and its health every minute to the district\'s NATS server; while the link is down events are kept (30 days at least) and sent when it is back. The district gets clips only of shared cameras, by signed request.')),
+    status,
+    h('label', {}, L('Địa chỉ máy chủ huyện', 'District server address'), inp('url', { placeholder: 'nats://huyen.example:4222' })),
+    h('label', {}, L('Mã đầu ghi tại huyện', 'Box ID at the district'), inp('box', { placeholder: 'xa-an-binh', maxlength: 32 })),
+    h('label', {}, L('Khoá NKey của đầu ghi (SU…)', 'Box NKey seed (SU…)'), inp('nkeySeed', { type: 'password', placeholder: s.seedSet ? L('đã lưu — để trống để giữ', 'saved — leave empty to keep') : '' })),
+    h('label', {}, L('Hoặc tệp thông tin đăng nhập (.creds)', 'Or a user credentials file (.creds)'), inp('credsFile', { placeholder: '/data/district.creds' })),
+    h('label', {}, L('Chứng chỉ CA của huyện (tuỳ chọn)', 'District CA certificate (optional)'), inp('caFile', { placeholder: '/data/district-ca.pem' })),
+    h('label', {}, L('Khoá công khai của huyện (ký yêu cầu trích xuất)', 'District public key (signs clip requests)'), inp('districtKey', { placeholder: 'base64' })),
+    h('button', { id: 'dist-save', onclick: async () => {
+      const body = {}; for (const k of Object.keys(f)) body[k] = f[k].value.trim();
+      try { msg(status, (await api('/api/system/district', { method: 'POST', json: body })).message, true); } catch (e) { msg(status, e.message); }
+    } }, L('Lưu và kết nối', 'Save and connect'))));
 }
 
 // The uplink: the box's mDNS name, its addresses now, and the setting
