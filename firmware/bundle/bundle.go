@@ -327,9 +327,12 @@ func corruptOrShort(err error, name string) error {
 
 // verify hashes and counts what it passes on and checks both at the end.
 type verify struct {
-	src    io.Reader
-	p      Part
-	h      interface{ Write([]byte) (int, error); Sum([]byte) []byte }
+	src io.Reader
+	p   Part
+	h   interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
 	n      int64
 	stored *exact
 	done   bool

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -281,3 +282,35 @@ func FuzzReadBundle(f *testing.F) {
 }
 
 func errorsAs(err error, r **Refusal) bool { return errors.As(err, r) }
+
+// TestXZCommand: XZ Utils' stream reads back through the box's reader,
+// and twice the same input gives the same bytes.
+func TestXZCommand(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		if os.Getenv("MATTHAN_REQUIRE_TOOLS") == "1" {
+			t.Fatal("xz missing (Debian package xz-utils)")
+		}
+		t.Skip("xz missing (Debian package xz-utils)")
+	}
+	f := newFixture(t)
+	write := func() []byte {
+		var buf bytes.Buffer
+		if _, err := WriteWith(&buf, f.rel, f.srcs, f.key, XZCommand); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	b := write()
+	if !bytes.Equal(b, write()) {
+		t.Fatal("xz gave different bytes for the same input")
+	}
+	got, err := readAll(b, f.keys, Policy{Board: "qemu-virt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range f.files {
+		if !bytes.Equal(got[name], want) {
+			t.Errorf("part %s differs after xz", name)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+// Package slot is the A/B boot slot logic of firmware updates behind one
+// small interface, Booter: which slot runs and whether this boot is a
+// trial, where to write the other slot, how to arm one trial boot of it,
+// and how to make the running trial permanent. UEFI boards (qemu-virt) use
+// systemd-boot's boot counting on the ESP; the Raspberry Pi 4 uses
+// autoboot.txt with tryboot_a_b and `reboot "0 tryboot"`. Both work on
+// files only, so both are unit-tested on plain folders; the data
+// partition is never touched.
+package slot
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Slot is a boot slot, "a" or "b".
+type Slot string
+
+// The two slots.
+const (
+	A Slot = "a"
+	B Slot = "b"
+)
+
+// Other is the slot that is not s.
+func (s Slot) Other() Slot {
+	if s == A {
+		return B
+	}
+	return A
+}
+
+// Valid says whether s names a slot.
+func (s Slot) Valid() bool { return s == A || s == B }
+
+// Boot is what runs now.
+type Boot struct {
+	Slot Slot
+	// Trial: this boot is a trial of a newly written slot, not yet
+	// confirmed; a reset (watchdog, power cut, health check failing)
+	// brings the other slot back.
+	Trial bool
+}
+
+// Booter is a board's slot mechanism.
+type Booter interface {
+	// Running says which slot booted and whether the boot is a trial.
+	Running() (Boot, error)
+	// Prepare makes slot s unbootable (it is about to be overwritten)
+	// and returns the folder to write its files into.
+	Prepare(s Slot) (dir string, err error)
+	// Arm makes the next boot, once, a trial of slot s (whose files are
+	// written and synced); counter is its release's anti-rollback counter.
+	Arm(s Slot, counter uint64) error
+	// Confirm makes the running trial slot the one that boots.
+	Confirm() error
+	// RebootArg is the argument of the reboot that starts the trial
+	// ("" for a plain reboot; "0 tryboot" on the Pi).
+	RebootArg() string
+}
+
+// writeFileSync replaces path with data: a temporary file, fsync, rename,
+// fsync of the folder (on FAT the rename is not atomic across a power
+// cut; the loader still finds either the old or the new file in practice,
+// and a broken entry is skipped by the loader, so the other slot boots).
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}
+
+// SyncDir fsyncs a folder, so that renames and removals in it last.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
