@@ -129,6 +129,9 @@ func (r *RPi) Running() (Boot, error) {
 	return Boot{Slot: s, Trial: try == 1 && a.All != int(part)}, nil
 }
 
+// Dir implements Booter.
+func (r *RPi) Dir(s Slot) string { return r.Slots[s] }
+
 // Prepare implements Booter: a slot is booted only through autoboot.txt,
 // which names it under [tryboot] only after Arm.
 func (r *RPi) Prepare(s Slot) (string, error) {

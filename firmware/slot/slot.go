@@ -11,7 +11,8 @@ package slot
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 // Slot is a boot slot, "a" or "b".
@@ -47,6 +48,8 @@ type Boot struct {
 type Booter interface {
 	// Running says which slot booted and whether the boot is a trial.
 	Running() (Boot, error)
+	// Dir is the folder that holds slot s's files.
+	Dir(s Slot) string
 	// Prepare makes slot s unbootable (it is about to be overwritten)
 	// and returns the folder to write its files into.
 	Prepare(s Slot) (dir string, err error)
@@ -60,31 +63,12 @@ type Booter interface {
 	RebootArg() string
 }
 
-// writeFileSync replaces path with data: a temporary file, fsync, rename,
-// fsync of the folder (on FAT the rename is not atomic across a power
-// cut; the loader still finds either the old or the new file in practice,
-// and a broken entry is skipped by the loader, so the other slot boots).
+// writeFileSync replaces path with data (firmware/atomicfile: temporary
+// file, fsync, rename, fsync of the folder). On FAT the rename is not
+// atomic across a power cut in every case; a torn entry is skipped by the
+// loader, and the other slot boots.
 func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return SyncDir(filepath.Dir(path))
+	return atomicfile.Write(path, data, 0o644)
 }
 
 // SyncDir fsyncs a folder, so that renames and removals in it last.

@@ -95,6 +95,9 @@ func (u *UEFI) Running() (Boot, error) {
 	return Boot{}, fmt.Errorf("slot: no loader entry for the running slot %s", s)
 }
 
+// Dir implements Booter.
+func (u *UEFI) Dir(s Slot) string { return filepath.Join(u.ESP, "matthan", string(s)) }
+
 // Prepare implements Booter: it removes slot s's entries first.
 func (u *UEFI) Prepare(s Slot) (string, error) {
 	if !s.Valid() {
@@ -114,7 +117,7 @@ func (u *UEFI) Prepare(s Slot) (string, error) {
 	if err := SyncDir(u.entries()); err != nil {
 		return "", err
 	}
-	dir := filepath.Join(u.ESP, "matthan", string(s))
+	dir := u.Dir(s)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("slot: %w", err)
 	}
