@@ -59,7 +59,7 @@ type Options struct {
 	// BundleSince is the release a bundle updates from: parts it already
 	// has (same SHA-256: today the kernel) are left out. Nil: a full bundle.
 	BundleSince *firmware.Release
-	Log        io.Writer
+	Log         io.Writer
 }
 
 // Result names what was built.
