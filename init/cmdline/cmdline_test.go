@@ -3,6 +3,7 @@ package cmdline
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -64,5 +65,17 @@ func TestGrowCut(t *testing.T) {
 	}
 	if s, errs := Parse("matthan.test.growcut=everything"); len(errs) != 1 || s.GrowCut != "" {
 		t.Errorf("growcut=everything: %q %v, want an error", s.GrowCut, errs)
+	}
+}
+
+func TestParseUpdate(t *testing.T) {
+	s, errs := Parse("matthan.update_deadline=30s matthan.update_tries=1 matthan.slot=b")
+	if len(errs) != 0 || s.UpdateDeadline != 30*time.Second || s.UpdateTries != 1 || s.Slot != "b" {
+		t.Fatalf("got %+v %v", s, errs)
+	}
+	for _, bad := range []string{"matthan.update_deadline=soon", "matthan.update_deadline=0s", "matthan.update_tries=0", "matthan.update_tries=x"} {
+		if _, errs := Parse(bad); len(errs) != 1 {
+			t.Errorf("Parse(%q): %d errors, want 1", bad, len(errs))
+		}
 	}
 }

@@ -156,6 +156,7 @@ func (in *Init) Run() (reboot bool) {
 	if in.settings.SelfTest {
 		go in.runSelfTest(ctx)
 	}
+	go in.checkUpdate(ctx)
 
 	var req shutdownRequest
 	select {

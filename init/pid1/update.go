@@ -1,0 +1,135 @@
+package pid1
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/firmware/bundle"
+	"github.com/matthan/matthan/firmware/health"
+	"github.com/matthan/matthan/firmware/slot"
+	"github.com/matthan/matthan/firmware/update"
+)
+
+// UpdateStateDir is where firmware/update keeps the last attempt, on
+// the data partition.
+const UpdateStateDir = DataDir + "/update"
+
+// ChosenBootloader is where the Pi firmware says what it booted.
+const ChosenBootloader = "/proc/device-tree/chosen/bootloader"
+
+// booter returns the board's slot mechanism, with the boot partition
+// mounted (unmount when done); nil when the box did not boot from a slot
+// (a direct kernel boot in tests).
+func (in *Init) booter() (slot.Booter, func(), error) {
+	if in.board == nil {
+		return nil, func() {}, nil
+	}
+	line, _ := os.ReadFile("/proc/cmdline")
+	switch in.board.Boot.Method {
+	case board.BootUEFI:
+		if in.settings.Slot == "" {
+			return nil, func() {}, nil
+		}
+		dir, unmount := mountBoot()
+		if dir == "" {
+			return nil, func() {}, errors.New("boot partition not found or not mountable")
+		}
+		return &slot.UEFI{ESP: dir, Cmdline: string(line), Tries: in.settings.UpdateTries}, unmount, nil
+	case board.BootRPi:
+		if _, err := os.Stat(filepath.Join(ChosenBootloader, "partition")); err != nil {
+			return nil, func() {}, nil
+		}
+		dir, unmount := mountBoot()
+		if dir == "" {
+			return nil, func() {}, errors.New("boot partition not found or not mountable")
+		}
+		// The slot partitions are mounted only by an install.
+		return &slot.RPi{Boot: dir, Chosen: ChosenBootloader}, unmount, nil
+	}
+	return nil, func() {}, nil
+}
+
+// updater is the box's firmware/update.Updater.
+func (in *Init) updater(b slot.Booter) *update.Updater {
+	keys, _ := bundle.LoadKeys(bundle.KeysPathOnBox) // none: every bundle is refused
+	return &update.Updater{Booter: b, Keys: keys, Running: in.release, StateDir: UpdateStateDir}
+}
+
+// checkUpdate runs after the daemon answers: on a trial boot of a new
+// slot it waits for the box to be healthy (init up, data mounted, daemon
+// ready, as many cameras online as before the update) within the
+// deadline, then confirms the slot; if it is not healthy in time, it
+// reboots, and the boot loader brings the old slot back. On the old slot
+// after such a rollback, it records the outcome for the page.
+func (in *Init) checkUpdate(ctx context.Context) {
+	b, unmount, err := in.booter()
+	defer unmount()
+	if err != nil {
+		in.stage("update", err, "slots")
+		return
+	}
+	if b == nil {
+		return
+	}
+	boot, err := b.Running()
+	if err != nil {
+		in.stage("update", err, "slots")
+		return
+	}
+	u := in.updater(b)
+	out, err := u.AfterBoot(ctx, in.updateHealth, in.settings.UpdateDeadline, nil)
+	switch {
+	case err != nil:
+		in.stage("update", err, "slot %s", boot.Slot)
+	case out.Phase == update.Confirmed && boot.Trial:
+		in.stage("update", nil, "slot %s confirmed: %s (counter %d) is healthy", boot.Slot, in.release.Version, in.release.Counter)
+	case out.Phase == update.Failed:
+		in.stage("update", errors.New(out.Reason), "slot %s not healthy: back to the old slot", boot.Slot)
+		unmount()
+		in.Shutdown(true)
+	case out.Phase == update.RolledBack:
+		in.stage("update", errors.New(out.Reason), "%s / %s (slot %s runs)", update.RolledBackVI, update.RolledBackEN, boot.Slot)
+	default:
+		in.stage("update", nil, "slot %s", boot.Slot)
+	}
+}
+
+// updateHealth is the trial slot's health check.
+func (in *Init) updateHealth(ctx context.Context, st update.State) error {
+	in.mu.Lock()
+	data := in.data
+	in.mu.Unlock()
+	if !data.Mounted {
+		return errors.New("data partition not mounted")
+	}
+	port := AdminPort
+	if l := in.settings.Listen; l != "" {
+		if _, p, err := net.SplitHostPort(l); err == nil {
+			port = p
+		}
+	}
+	code, body, err := health.Get("127.0.0.1:"+port, "/api/health", 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	if code != 200 {
+		return fmt.Errorf("daemon: /api/health answered %d", code)
+	}
+	var h struct {
+		CamerasOnline int `json:"camerasOnline"`
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		return fmt.Errorf("daemon: /api/health: %w", err)
+	}
+	if h.CamerasOnline < st.CamerasOnline {
+		return fmt.Errorf("%d camera(s) recording, %d before the update", h.CamerasOnline, st.CamerasOnline)
+	}
+	return nil
+}
