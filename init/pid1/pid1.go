@@ -62,6 +62,9 @@ type Init struct {
 	settings cmdline.Settings
 	addr     netip.Prefix
 	uplink   string
+
+	updateMu  sync.Mutex // one install at a time
+	rebootArg string     // set by an install (the Pi's "0 tryboot")
 }
 
 // Stage is one step of the boot, as printed and reported.

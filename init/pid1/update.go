@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/matthan/matthan/board"
@@ -15,6 +17,8 @@ import (
 	"github.com/matthan/matthan/firmware/health"
 	"github.com/matthan/matthan/firmware/slot"
 	"github.com/matthan/matthan/firmware/update"
+	"github.com/matthan/matthan/init/datapart"
+	"golang.org/x/sys/unix"
 )
 
 // UpdateStateDir is where firmware/update keeps the last attempt, on
@@ -69,6 +73,8 @@ func (in *Init) updater(b slot.Booter) *update.Updater {
 // reboots, and the boot loader brings the old slot back. On the old slot
 // after such a rollback, it records the outcome for the page.
 func (in *Init) checkUpdate(ctx context.Context) {
+	in.updateMu.Lock()
+	defer in.updateMu.Unlock()
 	b, unmount, err := in.booter()
 	defer unmount()
 	if err != nil {
@@ -109,13 +115,7 @@ func (in *Init) updateHealth(ctx context.Context, st update.State) error {
 	if !data.Mounted {
 		return errors.New("data partition not mounted")
 	}
-	port := AdminPort
-	if l := in.settings.Listen; l != "" {
-		if _, p, err := net.SplitHostPort(l); err == nil {
-			port = p
-		}
-	}
-	code, body, err := health.Get("127.0.0.1:"+port, "/api/health", 2*time.Second)
+	code, body, err := health.Get("127.0.0.1:"+in.adminPort(), "/api/health", 2*time.Second)
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
@@ -132,4 +132,119 @@ func (in *Init) updateHealth(ctx context.Context, st update.State) error {
 		return fmt.Errorf("%d camera(s) recording, %d before the update", h.CamerasOnline, st.CamerasOnline)
 	}
 	return nil
+}
+
+// SlotMountDir is where an install mounts the Pi's slot partitions.
+const SlotMountDir = "/run/matthan/slot"
+
+// Update implements control.Updater: it installs the bundle at path (the
+// daemon saved the upload there, on the data partition) into the other
+// slot, writing progress lines to w, and on success reboots into the new
+// slot's trial. A refused bundle leaves both slots as they were.
+func (in *Init) Update(path string, w io.Writer) error {
+	if !strings.HasPrefix(filepath.Clean(path), DataDir+"/") {
+		return fmt.Errorf("update: %s is not on the data partition", path)
+	}
+	in.updateMu.Lock()
+	defer in.updateMu.Unlock()
+	b, unmount, err := in.booter()
+	defer unmount()
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	if b == nil {
+		return errors.New("update: this box did not boot from a slot (direct kernel boot)")
+	}
+	if pi, ok := b.(*slot.RPi); ok {
+		undo, err := mountSlots(pi)
+		defer undo()
+		if err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	online := 0
+	if code, body, err := health.Get("127.0.0.1:"+in.adminPort(), "/api/health", 2*time.Second); err == nil && code == 200 {
+		var h struct {
+			CamerasOnline int `json:"camerasOnline"`
+		}
+		if json.Unmarshal(body, &h) == nil {
+			online = h.CamerasOnline
+		}
+	}
+	last := -1
+	progress := func(n int64) {
+		if pct := int(n * 100 / max(st.Size(), 1)); pct/5 != last/5 {
+			last = pct
+			fmt.Fprintf(w, "progress %d%%\n", pct)
+		}
+	}
+	in.printf("update: installing %s (%d bytes)", path, st.Size())
+	m, err := in.updater(b).Install(context.Background(), f, online, progress)
+	if err != nil {
+		in.printf("update: %v", err)
+		return err
+	}
+	in.printf("update: %s (counter %d) written and armed; rebooting into its trial", m.Release.Version, m.Release.Counter)
+	fmt.Fprintf(w, "installed %s counter %d: rebooting\n", m.Release.Version, m.Release.Counter)
+	in.mu.Lock()
+	in.rebootArg = b.RebootArg()
+	in.mu.Unlock()
+	go func() {
+		time.Sleep(500 * time.Millisecond) // let the answer reach the client
+		in.Shutdown(true)
+	}()
+	return nil
+}
+
+// RebootArg is the reboot argument an update asked for ("" for none).
+func (in *Init) RebootArg() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.rebootArg
+}
+
+func (in *Init) adminPort() string {
+	if l := in.settings.Listen; l != "" {
+		if _, p, err := net.SplitHostPort(l); err == nil {
+			return p
+		}
+	}
+	return AdminPort
+}
+
+// mountSlots mounts the Pi's slot partitions (GPT names matthan-a,
+// matthan-b) for an install.
+func mountSlots(pi *slot.RPi) (func(), error) {
+	var undo []func()
+	done := func() {
+		for _, u := range undo {
+			u()
+		}
+	}
+	pi.Slots = map[slot.Slot]string{}
+	for s, label := range map[slot.Slot]string{slot.A: "matthan-a", slot.B: "matthan-b"} {
+		dev, err := datapart.FindByLabel("/sys/class/block", label)
+		if err != nil {
+			return done, fmt.Errorf("slot partition %s: %w", label, err)
+		}
+		dir := filepath.Join(SlotMountDir, string(s))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return done, err
+		}
+		if err := unix.Mount(dev, dir, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return done, fmt.Errorf("mount %s: %w", label, err)
+		}
+		undo = append(undo, func() { unix.Sync(); unix.Unmount(dir, 0) })
+		pi.Slots[s] = dir
+	}
+	return done, nil
 }
