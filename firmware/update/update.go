@@ -360,3 +360,45 @@ func (u *Updater) AfterBoot(ctx context.Context, health Health, deadline time.Du
 	}
 	return Outcome{Phase: Confirmed, State: st}, nil
 }
+
+// MaxBundle bounds a received bundle (a full one is about 17 MB).
+const MaxBundle = 64 << 20
+
+// Receive saves a bundle from r to path (through path.part, fsync,
+// rename) while checking it: the header first (signature, board,
+// counter: a refused bundle stops the upload there), then every part's
+// size and SHA-256 as it streams. It writes nothing outside path. The
+// saved bundle is checked again when Install reads it.
+func (u *Updater) Receive(r io.Reader, path string) (*bundle.Manifest, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("update: %w", err)
+	}
+	tmp := path + ".part"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("update: %w", err)
+	}
+	defer os.Remove(tmp) // after the rename, a no-op
+	lim := &io.LimitedReader{R: r, N: MaxBundle + 1}
+	tee := io.TeeReader(lim, f)
+	br, err := bundle.ReadHeader(tee, u.Keys, u.policy())
+	if err == nil {
+		err = br.Drain()
+	}
+	if err == nil && lim.N <= 0 {
+		err = fmt.Errorf("update: bundle larger than %d bytes", MaxBundle)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("update: %w", err)
+	}
+	return &br.Manifest, nil
+}

@@ -276,3 +276,35 @@ func snapshot(t *testing.T, dir string) string {
 	})
 	return sb.String()
 }
+
+func TestReceive(t *testing.T) {
+	b := newBox(t)
+	good := b.bundleOf(release("v2", 200), v2files())
+	path := filepath.Join(b.data, "update", "upload.bundle")
+	m, err := b.u.Receive(bytes.NewReader(good), path)
+	if err != nil || m.Release.Version != "v2" {
+		t.Fatalf("Receive = %+v, %v", m, err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, good) {
+		t.Fatal("saved bundle differs")
+	}
+	// The saved file installs.
+	f, _ := os.Open(path)
+	defer f.Close()
+	if _, err := b.u.Install(context.Background(), f, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Refusals leave no file behind.
+	bad := bytes.Clone(good)
+	bad[len(bad)-1] ^= 1
+	path2 := filepath.Join(b.data, "update", "bad.bundle")
+	if _, err := b.u.Receive(bytes.NewReader(bad), path2); bundle.ReasonOf(err) == "" {
+		t.Fatalf("corrupted upload: %v", err)
+	}
+	if _, err := os.Stat(path2); err == nil {
+		t.Fatal("a refused upload was kept")
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(path2)); len(ents) != 2 { // upload.bundle, state.json
+		t.Fatalf("left %d files in the update folder", len(ents))
+	}
+}
