@@ -875,7 +875,7 @@ async function systemDisks(root) {
 // ---------- audit ----------
 const actionName = (a) => ({ login: L('Đăng nhập', 'Log in'), login_failed: L('Đăng nhập sai', 'Failed login'), logout: L('Đăng xuất', 'Log out'), setup: L('Cài đặt lần đầu', 'First-time setup'),
   live_view: L('Xem trực tiếp', 'Live view'), playback: L('Xem lại', 'Playback'), export: L('Trích xuất', 'Export'), download: L('Tải đoạn ghi', 'Clip download'), change: L('Thay đổi cài đặt', 'Settings changed'),
-  denied: L('Bị từ chối', 'Denied'), checkpoint: L('Điểm ký nhật ký', 'Log checkpoint'), pruned: L('Xoá bản ghi nhật ký cũ', 'Old log records deleted'), gap: L('Nhật ký bị gián đoạn', 'Gap in the log'),
+  denied: L('Bị từ chối', 'Denied'), firmware_update: L('Cập nhật phần mềm', 'Firmware update'), checkpoint: L('Điểm ký nhật ký', 'Log checkpoint'), pruned: L('Xoá bản ghi nhật ký cũ', 'Old log records deleted'), gap: L('Nhật ký bị gián đoạn', 'Gap in the log'),
   unreadable: L('Bản ghi không đọc được', 'Unreadable record') }[a] || a);
 const roleShort = (r) => ({ technician: L('kỹ thuật viên', 'technician'), officer: L('cán bộ', 'officer'), household: L('hộ gia đình', 'household') }[r] || r);
 // auditDetails turns the log's detail (stable English, part of the hash
@@ -916,7 +916,7 @@ pages.audit = async (root) => {
   const v = h('p', { id: 'au-verify' });
   const table = h('table', { id: 'au-table' });
   const actor = h('input', { id: 'au-actor', placeholder: L('tên người dùng', 'user name'), 'aria-label': L('Người dùng', 'User') });
-  const action = h('select', { id: 'au-action', 'aria-label': L('Hành động', 'Action') }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'download', 'change', 'denied', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a ? actionName(a) : L('Mọi hành động', 'Every action'))));
+  const action = h('select', { id: 'au-action', 'aria-label': L('Hành động', 'Action') }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'download', 'change', 'denied', 'firmware_update', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a ? actionName(a) : L('Mọi hành động', 'Every action'))));
   const load = async () => {
     const p = new URLSearchParams(); if (actor.value) p.set('actor', actor.value); if (action.value) p.set('action', action.value);
     const r = await api('/api/audit?' + p);
