@@ -168,3 +168,36 @@ func CtlMain(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// AskLines sends one command and hands each answer line to line as it
+// arrives (an update's progress); an "error: ..." line is returned as
+// the error.
+func AskLines(path, command string, limit time.Duration, line func(string)) error {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("connect to init: %w", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(limit))
+	if _, err := io.WriteString(c, command+"\n"); err != nil {
+		return fmt.Errorf("send %q: %w", command, err)
+	}
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), 64<<10)
+	var fail error
+	for sc.Scan() {
+		l := sc.Text()
+		if msg, ok := strings.CutPrefix(l, "error: "); ok {
+			fail = errors.New(msg)
+			continue
+		}
+		line(l)
+	}
+	if fail != nil {
+		return fail
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read answer to %q: %w", command, err)
+	}
+	return nil
+}

@@ -87,6 +87,13 @@ func TestControlUpdate(t *testing.T) {
 	if err != nil || !strings.HasSuffix(string(out), "writing 50%\nok\n") || h.got != "/data/update/x.bundle" {
 		t.Fatalf("update: %q %v (path %q)", out, err, h.got)
 	}
+	var lines []string
+	if err := AskLines(path, "update /data/update/x.bundle", time.Minute, func(l string) { lines = append(lines, l) }); err != nil || strings.Join(lines, "|") != "writing 50%|ok" {
+		t.Fatalf("AskLines: %q %v", lines, err)
+	}
+	if err := AskLines(path, "update /data/update/bad.bundle", time.Minute, func(string) {}); err == nil || !strings.Contains(err.Error(), "chữ ký") {
+		t.Fatalf("AskLines of a refused update: %v", err)
+	}
 	if _, err := Ask(path, "update /data/update/bad.bundle"); err == nil || !strings.Contains(err.Error(), "chữ ký") {
 		t.Fatalf("refused update: %v, want the refusal", err)
 	}

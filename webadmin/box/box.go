@@ -194,6 +194,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		Stats:           &adapt.Stats{Store: core.Store, DataDir: cfg.DataDir, Version: opt.Version},
 		CertFingerprint: fp, Logger: log.With("component", "webadmin"),
 		Network: netconf.Store{Path: filepath.Join(cfg.DataDir, netconf.FileName)}, BoxName: id.name, Uplink: id.uplink,
+		Firmware: newFirmwareUpdater(cfg.DataDir, opt.InitSocket),
 	})
 	if err != nil {
 		return err
