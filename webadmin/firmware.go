@@ -56,7 +56,11 @@ func (s *Server) apiFirmwareBundle(w http.ResponseWriter, r *http.Request, rc *r
 		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_no_updates")
 		return
 	}
-	m, err := s.cfg.Firmware.Receive(r.Body)
+	// The server bounds a whole request body to 30 s: a bundle over a
+	// slow uplink takes longer, so the deadline moves on with each read
+	// that brings bytes (a client that stops sending is still cut).
+	rcw := http.NewResponseController(w)
+	m, err := s.cfg.Firmware.Receive(&movingDeadline{r: r.Body, rc: rcw, step: DefaultTimeouts.Read})
 	if err != nil {
 		var rf *bundle.Refusal
 		if errors.As(err, &rf) {
@@ -102,4 +106,17 @@ func (s *Server) apiFirmwareInstall(w http.ResponseWriter, r *http.Request, rc *
 	}
 	s.auditAppend(r, rc, audit.FirmwareUpdate, "", "installed; rebooting into the new slot's trial")
 	io.WriteString(w, "ok\n")
+}
+
+// movingDeadline pushes the request's read deadline step ahead before
+// every read.
+type movingDeadline struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	step time.Duration
+}
+
+func (m *movingDeadline) Read(b []byte) (int, error) {
+	m.rc.SetReadDeadline(time.Now().Add(m.step))
+	return m.r.Read(b)
 }

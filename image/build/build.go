@@ -59,6 +59,9 @@ type Options struct {
 	// BundleSince is the release a bundle updates from: parts it already
 	// has (same SHA-256: today the kernel) are left out. Nil: a full bundle.
 	BundleSince *firmware.Release
+	// BundleRaw stores the parts uncompressed (tests: xz -9e of the
+	// initramfs takes a minute).
+	BundleRaw bool
 	Log         io.Writer
 }
 

@@ -36,7 +36,7 @@ func writeBundle(ctx context.Context, b *board.Board, f *debs.Fetcher, o Options
 	rel.Hashes = &firmware.Hashes{Kernel: kernelHash, Initramfs: res.InitramfsSHA256}
 	var srcs []bundle.Source
 	for _, n := range names {
-		s := bundle.Source{Name: n, Path: parts[n], Compress: n == "vmlinuz" || n == "initrd.cpio"}
+		s := bundle.Source{Name: n, Path: parts[n], Compress: !o.BundleRaw && (n == "vmlinuz" || n == "initrd.cpio")}
 		if since := o.BundleSince; since != nil && since.Hashes != nil && n == "vmlinuz" && since.Hashes.Kernel == kernelHash {
 			s.Omit, s.Compress = true, false
 		}
