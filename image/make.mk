@@ -12,8 +12,10 @@ BENCHES += bench-boot bench-field
 kernel:
 	@$(IMAGE_TOOL) fetch -board qemu-virt -out $(OUT) >/dev/null
 
-image:
-	$(IMAGE_TOOL) build -board $(BOARD) -out $(OUT) $(if $(DEBUG),-debug)
+# The image trusts the update keys in UPDATE_KEYS (firmware/make.mk:
+# the test key unless told otherwise).
+image: $(UPDATE_KEYS)
+	$(IMAGE_TOOL) build -board $(BOARD) -out $(OUT) -update-keys $(UPDATE_KEYS) $(if $(DEBUG),-debug)
 
 # repin: move every package pin (board/*/board.json, image/userland.json)
 # to the newest package in the Debian archive.

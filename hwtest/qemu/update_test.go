@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +34,10 @@ import (
 type updateSet struct {
 	image                       string
 	good, sick, old, foreignSig string
-	goodRel                     fwrelease.Release
+	// again writes a good bundle (B's parts) with another counter: the
+	// power-cut runs need a newer one each time.
+	again   func(counter uint64) (string, error)
+	goodRel fwrelease.Release
 }
 
 var (
@@ -110,6 +115,9 @@ func buildUpdateSet(fw *build.Result) (*updateSet, error) {
 		}
 		p := filepath.Join(dir, name)
 		return p, os.WriteFile(p, buf.Bytes(), 0o644)
+	}
+	s.again = func(counter uint64) (string, error) {
+		return write(fmt.Sprintf("again-%d.bundle", counter), counter, key)
 	}
 	if s.old, err = write("old.bundle", 999, key); err != nil {
 		return nil, err
@@ -220,7 +228,7 @@ func TestUpdateUEFI(t *testing.T) {
 	}
 	m = boot(t, qemu.Options{Disk: disk})
 	waitLine(t, m, slotConfirmed("b"), 4*time.Minute)
-	t.Logf("BENCH update_apply_s %.1f s", time.Since(start).Seconds())
+	fmt.Printf("BENCH update_apply_s %.1f s (upload to a healthy new slot, TCG)\n", time.Since(start).Seconds())
 	// Users and recordings survive: the officer logs in, the recording
 	// from before the update is still listed.
 	segs, err := segments(m, cameras[0])
@@ -254,5 +262,97 @@ func TestUpdateUEFI(t *testing.T) {
 	if segs2, err := segments(m, cameras[0]); err != nil || len(segs2) < len(segs) {
 		t.Fatalf("recordings after the rollback: %d, before %d (%v)", len(segs2), len(segs), err)
 	}
+
+	// Power cuts at seeded random phases (MATTHAN_UPDATE_CUTS, default 1;
+	// make soak-update runs 20). MATTHAN_UPDATE_SEED repeats a run.
+	cuts, seed := 1, uint64(time.Now().UnixNano())
+	if n, err := strconv.Atoi(os.Getenv("MATTHAN_UPDATE_CUTS")); err == nil && n > 0 {
+		cuts = n
+	}
+	if s, err := strconv.ParseUint(os.Getenv("MATTHAN_UPDATE_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("power cuts: %d, seed %d (MATTHAN_UPDATE_SEED=%d repeats them)", cuts, seed, seed)
+	rng := mrand.New(mrand.NewPCG(seed, 1))
+	survived := 0
+	for i := 0; i < cuts; i++ {
+		phase := cutPhases[rng.IntN(len(cutPhases))]
+		path, err := set.again(uint64(2000 + i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("cut %d: %s", i+1, phase)
+		m = cutUpdate(t, m, disk, path, phase, rng)
+		survived++
+	}
+	fmt.Printf("BENCH update_power_cuts_survived %d of %d\n", survived, cuts)
+	if segs3, err := segments(m, cameras[0]); err != nil || len(segs3) == 0 || segs3[0].Start.After(first.Add(time.Second)) {
+		t.Fatalf("recordings after the power cuts: %v (%v)", segs3, err)
+	}
 	powerOff(t, m, true)
+}
+
+// Power cuts during an update, at the phases the issue names.
+var cutPhases = []string{"writing", "arming", "first-boot", "confirmation"}
+
+var (
+	installing    = regexp.MustCompile(`update: installing `)
+	armed         = regexp.MustCompile(`written and armed`)
+	anyConfirmed  = regexp.MustCompile(`update +ok: slot [ab] confirmed`)
+	updateVerdict = regexp.MustCompile(`update +(ok|FAILED): `)
+)
+
+// cutUpdate installs the bundle at path on the running machine m and cuts
+// the power at phase (a random instant inside it from rng), then boots
+// until the box runs a healthy slot (at most 3 boots: a trial boot that
+// was cut has spent its try). It returns the running machine.
+func cutUpdate(t *testing.T, m *qemu.Machine, disk, path, phase string, rng *mrand.Rand) *qemu.Machine {
+	t.Helper()
+	tech := technician(t, m)
+	if status, body := upload(t, tech, path); status != 200 {
+		t.Fatalf("cut %s: upload: %d %s", phase, status, body)
+	}
+	go func() {
+		defer func() { recover() }() // the answer may be cut with the power
+		req, _ := http.NewRequest("POST", tech.Base+"/api/firmware/install", nil)
+		req.Header.Set("X-CSRF-Token", tech.CSRF)
+		if resp, err := tech.Client.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	switch phase {
+	case "writing":
+		waitLine(t, m, installing, time.Minute)
+		time.Sleep(time.Duration(rng.Int64N(int64(4 * time.Second))))
+		m.Kill()
+	case "arming":
+		waitLine(t, m, armed, 3*time.Minute)
+		m.Kill()
+	default:
+		m.Wait(3 * time.Minute) // the install's reboot
+		m = boot(t, qemu.Options{Disk: disk})
+		if phase == "first-boot" {
+			waitLine(t, m, readyLine, 3*time.Minute)
+			time.Sleep(time.Duration(rng.Int64N(int64(10 * time.Second))))
+		} else {
+			waitLine(t, m, anyConfirmed, 4*time.Minute)
+		}
+		m.Kill()
+	}
+	for i := 0; i < 3; i++ {
+		m = boot(t, qemu.Options{Disk: disk})
+		waitLine(t, m, readyLine, 3*time.Minute)
+		l := waitLine(t, m, updateVerdict, 4*time.Minute)
+		if !strings.Contains(l.Text, "not healthy") {
+			var health map[string]any
+			if err := getJSON(m.URL("/api/health"), &health); err != nil {
+				t.Fatalf("cut at %s: the box came back without a healthy daemon: %v", phase, err)
+			}
+			return m
+		}
+		m.Wait(2 * time.Minute) // the trial failed: init reboots
+	}
+	t.Fatalf("cut at %s: no healthy slot after 3 boots", phase)
+	return nil
 }
