@@ -45,6 +45,9 @@ const (
 	Failed     = "failed"      // the new slot failed its health check (reboot to the old one)
 	RolledBack = "rolled-back" // the old slot runs again
 	Refused    = "refused"     // the bundle was refused; nothing written
+	// Interrupted: the install stopped (power cut, restart) before the
+	// new slot was armed; the running version is unchanged.
+	Interrupted = "interrupted"
 )
 
 // RolledBackMessage is what the page shows after a rollback, Vietnamese
@@ -67,6 +70,8 @@ type State struct {
 	// CamerasOnline is how many cameras recorded when the update was
 	// installed: the new slot must have at least as many recording.
 	CamerasOnline int `json:"camerasOnline"`
+	// Tried: the new slot booted and failed its health check.
+	Tried bool `json:"tried,omitempty"`
 }
 
 // Updater installs bundles on one box.
@@ -293,7 +298,7 @@ type Health func(ctx context.Context, st State) error
 // Outcome is what AfterBoot did.
 type Outcome struct {
 	// Phase: "" (nothing pending), Confirmed, Failed (reboot now: the old
-	// slot comes back) or RolledBack (the old slot runs).
+	// slot comes back), RolledBack (the old slot runs) or Interrupted.
 	Phase  string
 	State  State
 	Reason string
@@ -314,7 +319,11 @@ func (u *Updater) AfterBoot(ctx context.Context, health Health, deadline time.Du
 		return Outcome{}, err
 	}
 	if !boot.Trial {
-		if (st.Phase == Armed || st.Phase == Failed) && st.Slot != "" {
+		if st.Phase == Writing {
+			st.Phase, st.Reason = Interrupted, "the install was interrupted (power cut or restart) before the new slot was armed; the running version is unchanged"
+			return Outcome{Phase: Interrupted, State: st, Reason: st.Reason}, u.saveState(st)
+		}
+		if (st.Phase == Armed || st.Phase == Failed && st.Tried) && st.Slot != "" {
 			if st.Slot == boot.Slot {
 				// Confirmed, but the power went before the state said so.
 				st.Phase = Confirmed
@@ -340,7 +349,7 @@ func (u *Updater) AfterBoot(ctx context.Context, health Health, deadline time.Du
 		}
 		select {
 		case <-cctx.Done():
-			st.Phase, st.Reason = Failed, fmt.Sprintf("health check not passed within %s: %v", deadline, last)
+			st.Phase, st.Tried, st.Reason = Failed, true, fmt.Sprintf("health check not passed within %s: %v", deadline, last)
 			u.saveState(st)
 			return Outcome{Phase: Failed, State: st, Reason: st.Reason}, nil
 		case <-time.After(time.Second):

@@ -229,9 +229,14 @@ func TestPowerCuts(t *testing.T) {
 			want := slot.B
 			switch phase {
 			case "writing":
-				// The reader fails halfway: the same as a cut, as far
-				// as the disk goes (what was synced stays).
-				b.u.Install(context.Background(), io.LimitReader(bytes.NewReader(bun), int64(len(bun)/2)), 2, nil)
+				// The install stops for good near the end of the
+				// bundle (the power is cut there): the state and the
+				// slot stay as they are at that instant.
+				stuck := &stuckReader{r: bytes.NewReader(bun), left: len(bun) - 9, release: make(chan struct{}), at: make(chan struct{})}
+				done := make(chan struct{})
+				go func() { b.u.Install(context.Background(), stuck, 2, nil); close(done) }()
+				<-stuck.at
+				t.Cleanup(func() { close(stuck.release); <-done })
 				want = slot.A
 			default:
 				if _, err := b.install(bun); err != nil {
@@ -252,8 +257,15 @@ func TestPowerCuts(t *testing.T) {
 			if s != want {
 				t.Fatalf("after a cut at %s booted %s, want %s", phase, s, want)
 			}
-			if _, err := b.u.AfterBoot(context.Background(), healthy, time.Minute, nil); err != nil {
+			out, err := b.u.AfterBoot(context.Background(), healthy, time.Minute, nil)
+			if err != nil {
 				t.Fatal(err)
+			}
+			if phase == "writing" && out.Phase != update.Interrupted {
+				t.Fatalf("after a cut while writing: %+v, want interrupted", out)
+			}
+			if phase == "first-boot" && out.Phase != update.RolledBack {
+				t.Fatalf("after a cut in the first boot: %+v, want rolled back", out)
 			}
 			if s := b.boot(); s != want {
 				t.Fatalf("next boot %s, want %s", s, want)
@@ -307,4 +319,27 @@ func TestReceive(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Dir(path2)); len(ents) != 2 { // upload.bundle, state.json
 		t.Fatalf("left %d files in the update folder", len(ents))
 	}
+}
+
+// stuckReader gives left bytes, then blocks until release (a power cut
+// in the middle of a write, as far as the files go).
+type stuckReader struct {
+	r       io.Reader
+	left    int
+	at      chan struct{}
+	release chan struct{}
+}
+
+func (s *stuckReader) Read(b []byte) (int, error) {
+	if s.left == 0 {
+		close(s.at)
+		<-s.release
+		return 0, errors.New("power cut")
+	}
+	if len(b) > s.left {
+		b = b[:s.left]
+	}
+	n, err := s.r.Read(b)
+	s.left -= n
+	return n, err
 }

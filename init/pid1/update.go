@@ -96,10 +96,12 @@ func (in *Init) checkUpdate(ctx context.Context) {
 		in.stage("update", err, "slot %s", boot.Slot)
 	case out.Phase == update.Confirmed && boot.Trial:
 		in.stage("update", nil, "slot %s confirmed: %s (counter %d) is healthy", boot.Slot, in.release.Version, in.release.Counter)
-	case out.Phase == update.Failed:
+	case out.Phase == update.Failed && boot.Trial:
 		in.stage("update", errors.New(out.Reason), "slot %s not healthy: back to the old slot", boot.Slot)
 		unmount()
 		in.Shutdown(true)
+	case out.Phase == update.Interrupted:
+		in.stage("update", errors.New(out.Reason), "slot %s", boot.Slot)
 	case out.Phase == update.RolledBack:
 		in.stage("update", errors.New(out.Reason), "%s / %s (slot %s runs)", update.RolledBackVI, update.RolledBackEN, boot.Slot)
 	default:

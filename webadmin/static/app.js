@@ -844,7 +844,7 @@ async function firmwareCard(root) {
   const rows = [
     [L('Phiên bản đang chạy', 'Running version'), (rel.version || '—') + (rel.counter ? ' · ' + rel.counter : '')],
   ];
-  const phases = { writing: L('đang ghi', 'writing'), armed: L('chờ khởi động lại', 'waiting for the restart'), confirmed: L('thành công', 'done'), failed: L('thất bại', 'failed'), 'rolled-back': L('đã quay về phiên bản cũ', 'rolled back'), refused: L('bị từ chối', 'refused') };
+  const phases = { writing: L('đang ghi', 'writing'), armed: L('chờ khởi động lại', 'waiting for the restart'), confirmed: L('thành công', 'done'), failed: L('thất bại', 'failed'), 'rolled-back': L('đã quay về phiên bản cũ', 'rolled back'), refused: L('bị từ chối', 'refused'), interrupted: L('bị gián đoạn, phiên bản cũ vẫn chạy', 'interrupted, the old version still runs') };
   if (f.last) rows.push([L('Lần cập nhật gần nhất', 'Last update'), (phases[f.last.phase] || f.last.phase) + (f.last.to ? ' → ' + f.last.to : '') + (f.last.reason ? ': ' + f.last.reason : '')]);
   const card = h('div', { class: 'card', id: 'sys-firmware' }, h('h2', {}, L('Cập nhật phần mềm', 'Firmware update')));
   if (f.message) card.append(h('p', { class: 'error', id: 'fw-rolledback', role: 'alert' }, f.message));
