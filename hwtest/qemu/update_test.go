@@ -145,6 +145,14 @@ func technician(t *testing.T, m *qemu.Machine) *adminclient.Client {
 	return c
 }
 
+// slow is the session's client with room for a 38 MB upload checked by
+// an emulated CPU (adminclient's 2 min limit is too short under load).
+func slow(c *adminclient.Client) *http.Client {
+	hc := *c.Client
+	hc.Timeout = 10 * time.Minute
+	return &hc
+}
+
 // upload posts a bundle; it returns the status and the answer.
 func upload(t *testing.T, c *adminclient.Client, path string) (int, string) {
 	t.Helper()
@@ -155,7 +163,7 @@ func upload(t *testing.T, c *adminclient.Client, path string) (int, string) {
 	req, _ := http.NewRequest("POST", c.Base+"/api/firmware/bundle", bytes.NewReader(data))
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("X-CSRF-Token", c.CSRF)
-	resp, err := c.Client.Do(req)
+	resp, err := slow(c).Do(req)
 	if err != nil {
 		t.Fatalf("upload %s: %v", filepath.Base(path), err)
 	}
@@ -170,7 +178,7 @@ func install(t *testing.T, c *adminclient.Client) string {
 	t.Helper()
 	req, _ := http.NewRequest("POST", c.Base+"/api/firmware/install", nil)
 	req.Header.Set("X-CSRF-Token", c.CSRF)
-	resp, err := c.Client.Do(req)
+	resp, err := slow(c).Do(req)
 	if err != nil {
 		t.Fatalf("install: %v", err)
 	}
@@ -316,7 +324,7 @@ func cutUpdate(t *testing.T, m *qemu.Machine, disk, path, phase string, rng *mra
 		defer func() { recover() }() // the answer may be cut with the power
 		req, _ := http.NewRequest("POST", tech.Base+"/api/firmware/install", nil)
 		req.Header.Set("X-CSRF-Token", tech.CSRF)
-		if resp, err := tech.Client.Do(req); err == nil {
+		if resp, err := slow(tech).Do(req); err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
