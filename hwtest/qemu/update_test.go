@@ -98,7 +98,7 @@ func buildUpdateSet(fw *build.Result) (*updateSet, error) {
 	}
 	s.good, s.goodRel = b.Bundle, b.Firmware
 	// C's own deadline is short: it never gets healthy anyway.
-	c, err := bundleOf("c", 1002, "matthan.update_deadline=20s matthan.update_tries=1")
+	c, err := bundleOf("c", 1002, guestCameras()+" matthan.test.nodaemon=1 matthan.update_deadline=20s matthan.update_tries=1")
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func TestUpdateUEFI(t *testing.T) {
 	}
 	tech = technician(t, m)
 
-	// B → C, which never becomes healthy: C's init reboots after its
+	// B → C, whose daemon never becomes ready: C's init reboots after its
 	// deadline, the boot counter (1 try) is spent, and B boots again.
 	if status, body := upload(t, tech, set.sick); status != 200 {
 		t.Fatalf("never-healthy bundle: %d %s", status, body)

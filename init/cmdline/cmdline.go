@@ -11,6 +11,8 @@
 //	matthan.slot=a                   the boot slot this entry boots (written by firmware/slot)
 //	matthan.update_deadline=30s      how long a trial slot has to become healthy (default 3m)
 //	matthan.update_tries=1           trial boots of a new slot before the old one returns (default 3)
+//	matthan.test.nodaemon=1          tests: do not start the daemon (a firmware
+//	                                 that never gets healthy, for the update test)
 //	matthan.test.growcut=PHASE       tests: stop before a data partition grow phase
 //	                                 (backup, primary, kernel, format, resize) so the
 //	                                 power can be cut there
@@ -40,6 +42,8 @@ type Settings struct {
 	UpdateDeadline time.Duration
 	// UpdateTries is the boot counter of a newly armed slot (0: default).
 	UpdateTries int
+	// NoDaemon: tests, the daemon is not started.
+	NoDaemon bool
 	// GrowCut is a grow phase init stops before (tests cut the power).
 	GrowCut string
 	// Unknown lists matthan.* parameters init did not understand.
@@ -116,6 +120,8 @@ func Parse(line string) (Settings, []error) {
 				continue
 			}
 			s.UpdateTries = n
+		case "matthan.test.nodaemon":
+			s.NoDaemon = truthy(val)
 		case "matthan.test.growcut":
 			switch val {
 			case "backup", "primary", "kernel", "format", "resize":
