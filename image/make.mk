@@ -27,7 +27,7 @@ repin:
 # (http://127.0.0.1:8080/ redirects); Ctrl-C shuts the box down cleanly and
 # exits 0. The box's disk, $(OUT)/run/disk.img (16 GiB sparse), is kept
 # across runs; FRESH=1 starts over.
-run: deps kernel $(CLIPS)
+run: deps kernel $(CLIPS) $(UPDATE_KEYS)
 	$(GO) run ./hwtest/qemu/cmd/matthan-run -out $(OUT) $(if $(DEBUG),-debug) $(if $(DIRECT),-direct) $(if $(FRESH),-fresh)
 
 bench-boot: kernel $(CLIPS)
