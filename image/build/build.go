@@ -62,7 +62,7 @@ type Options struct {
 	// BundleRaw stores the parts uncompressed (tests: xz -9e of the
 	// initramfs takes a minute).
 	BundleRaw bool
-	Log         io.Writer
+	Log       io.Writer
 }
 
 // Result names what was built.
