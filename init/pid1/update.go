@@ -195,6 +195,8 @@ func (in *Init) Update(path string, w io.Writer) error {
 		in.printf("update: %v", err)
 		return err
 	}
+	f.Close()
+	os.Remove(path) // written into the slot: the copy on /data is not needed
 	in.printf("update: %s (counter %d) written and armed; rebooting into its trial", m.Release.Version, m.Release.Counter)
 	fmt.Fprintf(w, "installed %s counter %d: rebooting\n", m.Release.Version, m.Release.Counter)
 	in.mu.Lock()
