@@ -11,6 +11,8 @@ package slot
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/matthan/matthan/firmware/atomicfile"
 )
@@ -64,14 +66,22 @@ type Booter interface {
 }
 
 // writeFileSync replaces path with data (firmware/atomicfile: temporary
-// file, fsync, rename, fsync of the folder). On FAT the rename is not
-// atomic across a power cut in every case; a torn entry is skipped by the
+// file, fsync, rename), then SyncDir. On FAT the rename is not atomic
+// across a power cut in every case; a torn entry is skipped by the
 // loader, and the other slot boots.
 func writeFileSync(path string, data []byte) error {
-	return atomicfile.Write(path, data, 0o644)
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
 }
 
-// SyncDir fsyncs a folder, so that renames and removals in it last.
+// SyncDir makes renames and removals in a folder last: fsync of the
+// folder, then sync(2). On Linux's vfat an fsync of a folder does not
+// write its directory entries nor the allocation table (a rename is only
+// marked dirty in the buffer cache): power cuts in the QEMU update test
+// right after a confirm lost the rename and left FAT errors that turned
+// the boot partition read-only. sync writes every dirty buffer.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -81,5 +91,6 @@ func SyncDir(dir string) error {
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
+	syscall.Sync()
 	return nil
 }
