@@ -33,6 +33,11 @@ type Release struct {
 	Built   time.Time `json:"built"`
 	Debug   bool      `json:"debug"`
 	Kernel  string    `json:"kernel,omitempty"`
+	// Counter is the anti-rollback counter: a box installs a signed
+	// bundle only when its counter is greater than the running release's
+	// (image/build sets it to the source date in Unix seconds unless told
+	// otherwise). Zero in releases built before signed updates.
+	Counter uint64 `json:"counter,omitempty"`
 	// Embedded, but named by its tag: JSON "hashes", an object.
 	*Hashes `json:"hashes,omitempty"`
 }

@@ -12,8 +12,10 @@ BENCHES += bench-boot bench-field
 kernel:
 	@$(IMAGE_TOOL) fetch -board qemu-virt -out $(OUT) >/dev/null
 
-image:
-	$(IMAGE_TOOL) build -board $(BOARD) -out $(OUT) $(if $(DEBUG),-debug)
+# The image trusts the update keys in UPDATE_KEYS (firmware/make.mk:
+# the test key unless told otherwise).
+image: $(UPDATE_KEYS)
+	$(IMAGE_TOOL) build -board $(BOARD) -out $(OUT) -update-keys $(UPDATE_KEYS) $(if $(DEBUG),-debug)
 
 # repin: move every package pin (board/*/board.json, image/userland.json)
 # to the newest package in the Debian archive.
@@ -25,7 +27,7 @@ repin:
 # (http://127.0.0.1:8080/ redirects); Ctrl-C shuts the box down cleanly and
 # exits 0. The box's disk, $(OUT)/run/disk.img (16 GiB sparse), is kept
 # across runs; FRESH=1 starts over.
-run: deps kernel $(CLIPS)
+run: deps kernel $(CLIPS) $(UPDATE_KEYS)
 	$(GO) run ./hwtest/qemu/cmd/matthan-run -out $(OUT) $(if $(DEBUG),-debug) $(if $(DIRECT),-direct) $(if $(FRESH),-fresh)
 
 bench-boot: kernel $(CLIPS)

@@ -61,8 +61,21 @@ func parseRange(q url.Values, maxHours int) (from, to time.Time, ok bool) {
 	return from, to, true
 }
 
+// apiHealth answers init and the self-test. camerasOnline counts the
+// cameras whose stream reaches the recorder (ingest state recording;
+// a count only, no names: the route is public): a firmware update's trial
+// slot is healthy when at least as many are online as before the update
+// (firmware/update).
 func (s *Server) apiHealth(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "setupNeeded": s.setup.Active()})
+	online := 0
+	if s.cfg.Cameras != nil {
+		for _, st := range s.cfg.Cameras.CameraStates() {
+			if st.Online {
+				online++
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "setupNeeded": s.setup.Active(), "camerasOnline": online})
 }
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request, rc *reqCtx) {

@@ -33,6 +33,8 @@ type route struct {
 	Roles           []auth.Role // for roles and cameraVideo (a further limit)
 	// Change marks routes that change state: they need the CSRF token.
 	Change bool
+	// MaxBody bounds the request body (0: 1 MiB).
+	MaxBody int64
 	// OptionalCamera lets a cameraVideo route (a page) go without a
 	// camera; a camera that is named is still checked.
 	OptionalCamera bool
@@ -120,6 +122,11 @@ func (s *Server) buildRoutes() {
 		{Method: "POST", Pattern: "/api/system/clock/sync", Access: roles, Roles: staff, Change: true, h: s.apiClockSync},
 		{Method: "GET", Pattern: "/api/system/district", Access: roles, Roles: technicians, h: s.apiDistrict},
 		{Method: "POST", Pattern: "/api/system/district", Access: roles, Roles: technicians, Change: true, h: s.apiDistrictPut},
+		// Firmware updates (technicians): state, upload (checked while it
+		// arrives, bounded), install (the box reboots into the new slot).
+		{Method: "GET", Pattern: "/api/firmware", Access: roles, Roles: technicians, h: s.apiFirmware},
+		{Method: "POST", Pattern: "/api/firmware/bundle", Access: roles, Roles: technicians, Change: true, MaxBody: MaxUploadBody, h: s.apiFirmwareBundle},
+		{Method: "POST", Pattern: "/api/firmware/install", Access: roles, Roles: technicians, Change: true, h: s.apiFirmwareInstall},
 		{Method: "GET", Pattern: "/api/audit", Access: roles, Roles: staff, h: s.apiAudit},
 		{Method: "GET", Pattern: "/api/disks", Access: roles, Roles: staff, h: s.apiDisks},
 		{Method: "POST", Pattern: "/api/disks/confirm", Access: roles, Roles: technicians, Change: true, h: s.apiDiskConfirm},
@@ -151,7 +158,11 @@ const sessionCookie = "mt_session"
 func (s *Server) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := &reqCtx{lang: s.langOf(r)}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		limit := rt.MaxBody
+		if limit == 0 {
+			limit = 1 << 20
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if rt.Access == public {
 			rt.h(w, r, rc)
 			return

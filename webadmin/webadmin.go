@@ -236,8 +236,10 @@ type Config struct {
 	// technicians); BoxName (matthan-XXXX, announced as .local) and
 	// Uplink (the interface) are shown beside it.
 	Network NetworkSettings
-	BoxName string
-	Uplink  string
+	// Firmware installs signed update bundles (nil: 503 on its routes).
+	Firmware FirmwareUpdater
+	BoxName  string
+	Uplink   string
 	// HashParams overrides the password hash cost (tests); zero means default.
 	HashParams auth.HashParams
 	// OfficerReset: the pairing button was held at power-on (the physical

@@ -101,6 +101,9 @@ const (
 	Download    = "download" // a plain clip (not the signed export) downloaded
 	Change      = "change"
 	Denied      = "denied"
+	// FirmwareUpdate: a bundle received or refused, an install asked
+	// for, done or failed.
+	FirmwareUpdate = "firmware_update"
 )
 
 // Actions written by the log itself.

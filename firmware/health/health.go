@@ -8,6 +8,7 @@ package health
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/textproto"
 	"strconv"
@@ -18,16 +19,43 @@ import (
 // Check sends GET path to addr (host:port) and returns the HTTP status
 // code of the answer.
 func Check(addr, path string, timeout time.Duration) (int, error) {
+	code, _, err := get(addr, path, timeout, false)
+	return code, err
+}
+
+// MaxBody bounds the body Get reads.
+const MaxBody = 64 << 10
+
+// Get is Check that also returns the answer's body (at most MaxBody
+// bytes; the HTTP/1.0 answer ends when the daemon closes).
+func Get(addr, path string, timeout time.Duration) (int, []byte, error) {
+	return get(addr, path, timeout, true)
+}
+
+func get(addr, path string, timeout time.Duration, body bool) (int, []byte, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(timeout))
 	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", path, addr); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return ParseStatus(bufio.NewReader(c))
+	br := bufio.NewReader(c)
+	code, err := ParseStatus(br)
+	if err != nil || !body {
+		return code, nil, err
+	}
+	tp := textproto.NewReader(br)
+	if _, err := tp.ReadMIMEHeader(); err != nil {
+		return code, nil, fmt.Errorf("read headers: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(br, MaxBody))
+	if err != nil {
+		return code, b, fmt.Errorf("read body: %w", err)
+	}
+	return code, b, nil
 }
 
 // ParseStatus reads an HTTP status line ("HTTP/1.1 200 OK").

@@ -33,6 +33,10 @@ func TestCheck(t *testing.T) {
 			t.Errorf("Check(%s) = %d, %v; want %d", tt.path, got, err, tt.want)
 		}
 	}
+	code, body, err := Get(l.Addr().String(), "/api/health", 2*time.Second)
+	if err != nil || code != 200 || string(body) != `{"ok":true}` {
+		t.Errorf("Get = %d %q %v; want 200 and the body", code, body, err)
+	}
 	if _, err := Check("127.0.0.1:1", "/", time.Second); err == nil {
 		t.Error("Check on a closed port succeeded")
 	}

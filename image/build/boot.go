@@ -8,15 +8,16 @@ import (
 	"strings"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/firmware/slot"
 	"github.com/matthan/matthan/image/debs"
 )
 
 // AutobootTxt is the Raspberry Pi boot partition's only file when the
 // board has slot partitions: the EEPROM bootloader reads it from partition
 // 1 and boots slot A (partition 2); a one-shot `reboot "0 tryboot"` boots
-// slot B (partition 3) once. The updater (issue 16) swaps the numbers when
-// it makes a slot permanent.
-const AutobootTxt = "[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n"
+// slot B (partition 3) once. The updater swaps the numbers when
+// it makes a slot permanent (firmware/slot.RPi).
+var AutobootTxt = string(slot.FirstAutoboot.Format())
 
 // SlotDir is where slot A's kernel and initramfs live on a UEFI board's
 // boot partition; slot B goes to matthan/b/ (systemd-boot reads kernels
@@ -36,6 +37,23 @@ func bootFiles(ctx context.Context, b *board.Board, f *debs.Fetcher, o Options, 
 		return nil, nil, err
 	}
 	return map[string]string{"autoboot.txt": p}, files, nil
+}
+
+// SlotParts are the files of one boot slot among the payload files, by
+// their name inside the slot: what a bundle carries.
+func SlotParts(b *board.Board, payload map[string]string) map[string]string {
+	parts := map[string]string{}
+	for name, src := range payload {
+		switch b.Boot.Method {
+		case board.BootUEFI:
+			if rest, ok := strings.CutPrefix(name, SlotDir+"/"); ok {
+				parts[rest] = src
+			}
+		default:
+			parts[name] = src
+		}
+	}
+	return parts
 }
 
 // payloadFiles lists the files that boot the board's firmware.
@@ -68,17 +86,27 @@ func payloadFiles(ctx context.Context, b *board.Board, f *debs.Fetcher, o Option
 		files["EFI/BOOT/BOOTAA64.EFI"] = filepath.Join(tree, "usr/lib/systemd/boot/efi/systemd-bootaa64.efi")
 		files[SlotDir+"/vmlinuz"] = res.Kernel
 		files[SlotDir+"/initrd.cpio"] = res.Initramfs
-		loader, err := write("loader/loader.conf", "default matthan-a.conf\ntimeout 0\nconsole-mode keep\neditor no\n")
+		// The default is the first entry matching matthan-*: entries
+		// share a sort-key and are ordered by version (the anti-rollback
+		// counter), highest first, and an entry whose boot counter ran
+		// out (+0-N) sorts last (see firmware/slot).
+		loader, err := write("loader/loader.conf", "default matthan-*\ntimeout 0\nconsole-mode keep\neditor no\n")
 		if err != nil {
 			return nil, err
 		}
 		files["loader/loader.conf"] = loader
-		entry, err := write("loader/entries/matthan-a.conf", fmt.Sprintf(
-			"title Mat Than (A)\nlinux /%[1]s/vmlinuz\ninitrd /%[1]s/initrd.cpio\noptions %[2]s\n", SlotDir, cmdline))
+		entry, err := write("loader/entries/matthan-a.conf", string(slot.EntryFor(slot.A, o.Counter, cmdline)))
 		if err != nil {
 			return nil, err
 		}
 		files["loader/entries/matthan-a.conf"] = entry
+		// The slot's command line, as the bundle carries it: the updater
+		// writes the other slot's entry from it.
+		cl, err := write(SlotDir+"/cmdline.txt", cmdline+"\n")
+		if err != nil {
+			return nil, err
+		}
+		files[SlotDir+"/cmdline.txt"] = cl
 	case board.BootRPi:
 		tree, err := unpackBoot("raspi-firmware", "the Pi firmware")
 		if err != nil {

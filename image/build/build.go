@@ -7,6 +7,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/matthan/matthan/board"
 	"github.com/matthan/matthan/firmware"
+	"github.com/matthan/matthan/firmware/bundle"
 	"github.com/matthan/matthan/image/debs"
 	"github.com/matthan/matthan/image/disk"
 	"github.com/matthan/matthan/image/initramfs"
@@ -44,7 +46,23 @@ type Options struct {
 	Cmdline string
 	// SourceDate is the image's date (default: the last commit's time).
 	SourceDate time.Time
-	Log        io.Writer
+	// Counter is the release's anti-rollback counter (default: the
+	// source date in Unix seconds, which grows with every commit).
+	Counter uint64
+	// UpdateKeys is the public keys file (firmware/bundle format) the box
+	// trusts for updates; the initramfs carries it at
+	// bundle.KeysPathOnBox. Empty: the box refuses every bundle.
+	UpdateKeys string
+	// BundleKey, when set, signs OUT/matthan.bundle with the kernel,
+	// the initramfs and the board's boot files of one slot.
+	BundleKey ed25519.PrivateKey
+	// BundleSince is the release a bundle updates from: parts it already
+	// has (same SHA-256: today the kernel) are left out. Nil: a full bundle.
+	BundleSince *firmware.Release
+	// BundleRaw stores the parts uncompressed (tests: xz -9e of the
+	// initramfs takes a minute).
+	BundleRaw bool
+	Log       io.Writer
 }
 
 // Result names what was built.
@@ -60,6 +78,10 @@ type Result struct {
 	// same release without hashes at firmware.PathOnBox.
 	Firmware    firmware.Release
 	ReleaseFile string
+	// Bundle is OUT/matthan.bundle when a BundleKey was given.
+	Bundle         string
+	BundleBytes    int64
+	BundleManifest *bundle.Manifest
 }
 
 // Programs cross-built into the initramfs: path in the initramfs -> package.
@@ -98,6 +120,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	raw, _ := board.Raw(o.Board)
 	if o.SourceDate.IsZero() {
 		o.SourceDate = sourceDate(ctx, o.Repo)
+	}
+	if o.Counter == 0 {
+		o.Counter = uint64(o.SourceDate.Unix())
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
@@ -148,8 +173,15 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	tree.Bytes(board.PathOnBox, 0o644, raw)
+	if o.UpdateKeys != "" {
+		keys, err := bundle.LoadKeys(o.UpdateKeys)
+		if err != nil {
+			return nil, fmt.Errorf("build: update keys: %w", err)
+		}
+		tree.Bytes(strings.TrimPrefix(bundle.KeysPathOnBox, "/"), 0o644, bundle.FormatKeys(keys))
+	}
 	release := firmware.Release{Board: b.Name, Version: version(ctx, o.Repo, o.SourceDate), Built: o.SourceDate.UTC(),
-		Debug: o.Debug, Kernel: b.Kernel.Package + " " + b.Kernel.Version}
+		Debug: o.Debug, Kernel: b.Kernel.Package + " " + b.Kernel.Version, Counter: o.Counter}
 	relJSON, err := release.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
@@ -167,6 +199,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
 	o.logf("build: initramfs %s: %d bytes, sha256 %s", res.Initramfs, res.InitramfsBytes, res.InitramfsSHA256)
+	if o.BundleKey != nil {
+		if err := writeBundle(ctx, b, f, o, res, kernelTree, release); err != nil {
+			return nil, err
+		}
+	}
 	if o.NoDisk {
 		return res, writeRelease(res, release, o.Out)
 	}

@@ -8,6 +8,11 @@
 //	matthan.selftest=1               run the technician self-test after boot
 //	matthan.debug=1                  verbose init (and a shell, when the image has one)
 //	matthan.listen=:8080             the daemon's admin address
+//	matthan.slot=a                   the boot slot this entry boots (written by firmware/slot)
+//	matthan.update_deadline=30s      how long a trial slot has to become healthy (default 3m)
+//	matthan.update_tries=1           trial boots of a new slot before the old one returns (default 3)
+//	matthan.test.nodaemon=1          tests: do not start the daemon (a firmware
+//	                                 that never gets healthy, for the update test)
 //	matthan.test.growcut=PHASE       tests: stop before a data partition grow phase
 //	                                 (backup, primary, kernel, format, resize) so the
 //	                                 power can be cut there
@@ -17,7 +22,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Settings are the matthan.* parameters.
@@ -34,6 +41,15 @@ type Settings struct {
 	// NoRTC: init ignores the RTC (matthan.rtc=off; the QEMU tests, whose
 	// virt machine always has one, boot as a Pi without one would).
 	NoRTC bool
+	// Slot is the boot slot ("a", "b" or "" on a direct kernel boot).
+	Slot string
+	// UpdateDeadline is how long a trial slot has to pass its health
+	// check (0: the default).
+	UpdateDeadline time.Duration
+	// UpdateTries is the boot counter of a newly armed slot (0: default).
+	UpdateTries int
+	// NoDaemon: tests, the daemon is not started.
+	NoDaemon bool
 	// GrowCut is a grow phase init stops before (tests cut the power).
 	GrowCut string
 	// Unknown lists matthan.* parameters init did not understand.
@@ -104,6 +120,28 @@ func Parse(line string) (Settings, []error) {
 			s.SelfTest = truthy(val)
 		case "matthan.debug":
 			s.Debug = truthy(val)
+		case "matthan.slot":
+			if val != "a" && val != "b" {
+				errs = append(errs, fmt.Errorf("matthan.slot=%q: want a or b", val))
+				continue
+			}
+			s.Slot = val
+		case "matthan.update_deadline":
+			d, err := time.ParseDuration(val)
+			if err != nil || d < time.Second || d > time.Hour {
+				errs = append(errs, fmt.Errorf("matthan.update_deadline=%q: want a duration from 1s to 1h", val))
+				continue
+			}
+			s.UpdateDeadline = d
+		case "matthan.update_tries":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > 9 {
+				errs = append(errs, fmt.Errorf("matthan.update_tries=%q: want 1..9", val))
+				continue
+			}
+			s.UpdateTries = n
+		case "matthan.test.nodaemon":
+			s.NoDaemon = truthy(val)
 		case "matthan.test.growcut":
 			switch val {
 			case "backup", "primary", "kernel", "format", "resize":

@@ -3,6 +3,7 @@ package cmdline
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -82,6 +83,18 @@ func TestParseClock(t *testing.T) {
 		s, errs := Parse(tt.line)
 		if s.NTP != tt.ntp || s.NoRTC != tt.noRTC || len(errs) != tt.nerr {
 			t.Errorf("Parse(%q): ntp %q noRTC %v errors %v; want %q %v %d", tt.line, s.NTP, s.NoRTC, errs, tt.ntp, tt.noRTC, tt.nerr)
+		}
+	}
+}
+
+func TestParseUpdate(t *testing.T) {
+	s, errs := Parse("matthan.update_deadline=30s matthan.update_tries=1 matthan.slot=b")
+	if len(errs) != 0 || s.UpdateDeadline != 30*time.Second || s.UpdateTries != 1 || s.Slot != "b" {
+		t.Fatalf("got %+v %v", s, errs)
+	}
+	for _, bad := range []string{"matthan.update_deadline=soon", "matthan.update_deadline=0s", "matthan.update_tries=0", "matthan.update_tries=x"} {
+		if _, errs := Parse(bad); len(errs) != 1 {
+			t.Errorf("Parse(%q): %d errors, want 1", bad, len(errs))
 		}
 	}
 }

@@ -9,6 +9,9 @@
 //	status     init's status (JSON: stages, data partition, daemon)
 //	reboot     clean reboot (answer "ok")
 //	poweroff   clean power-off (answer "ok")
+//	update P   install the firmware bundle at path P (on the data
+//	           partition) into the other slot, then reboot into its
+//	           trial: progress lines, then "ok" or "error: ..."
 package control
 
 import (
@@ -35,6 +38,17 @@ type Handler interface {
 	// Shutdown asks for a clean power-off (reboot=false) or reboot.
 	Shutdown(reboot bool)
 }
+
+// Updater is a Handler that installs firmware bundles.
+type Updater interface {
+	// Update installs the bundle at path, writing progress lines to w;
+	// on success the box reboots into the new slot's trial.
+	Update(path string, w io.Writer) error
+}
+
+// UpdateTimeout bounds one update command (decompressing and writing a
+// slot takes about a minute under QEMU's emulation).
+const UpdateTimeout = 10 * time.Minute
 
 // Serve accepts connections on a unix socket at path until ctx ends.
 func Serve(ctx context.Context, path string, h Handler) error {
@@ -73,7 +87,22 @@ func handle(c net.Conn, h Handler) {
 	if err != nil && line == "" {
 		return
 	}
-	switch strings.TrimSpace(line) {
+	cmd := strings.TrimSpace(line)
+	if p, ok := strings.CutPrefix(cmd, "update "); ok {
+		u, can := h.(Updater)
+		if !can {
+			io.WriteString(c, "error: this init installs no updates\n")
+			return
+		}
+		c.SetDeadline(time.Now().Add(UpdateTimeout))
+		if err := u.Update(strings.TrimSpace(p), c); err != nil {
+			fmt.Fprintf(c, "error: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+			return
+		}
+		io.WriteString(c, "ok\n")
+		return
+	}
+	switch cmd {
 	case "log":
 		c.Write(h.Log())
 	case "status":
@@ -93,12 +122,17 @@ func handle(c net.Conn, h Handler) {
 
 // Ask sends one command to init and returns the answer.
 func Ask(path, command string) ([]byte, error) {
+	return AskWithin(path, command, 15*time.Second)
+}
+
+// AskWithin is Ask with another time limit (an update takes minutes).
+func AskWithin(path, command string, limit time.Duration) ([]byte, error) {
 	c, err := net.DialTimeout("unix", path, 5*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("connect to init: %w", err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
+	c.SetDeadline(time.Now().Add(limit))
 	if _, err := io.WriteString(c, command+"\n"); err != nil {
 		return nil, fmt.Errorf("send %q: %w", command, err)
 	}
@@ -106,8 +140,8 @@ func Ask(path, command string) ([]byte, error) {
 	if err != nil {
 		return b, fmt.Errorf("read answer to %q: %w", command, err)
 	}
-	if bytes := string(b); strings.HasPrefix(bytes, "error: ") {
-		return b, errors.New(strings.TrimSpace(bytes))
+	if i := strings.LastIndex(string(b), "error: "); i >= 0 && (i == 0 || b[i-1] == '\n') {
+		return b, errors.New(strings.TrimSpace(string(b[i:])))
 	}
 	return b, nil
 }
@@ -119,15 +153,51 @@ func CtlMain(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 3 && args[0] == "-socket" {
 		sock, args = args[1], args[2:]
 	}
+	if len(args) == 2 && args[0] == "update" {
+		args = []string{"update " + args[1]}
+	}
 	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: matthanctl [-socket PATH] log|status|reboot|poweroff")
+		fmt.Fprintln(stderr, "usage: matthanctl [-socket PATH] log|status|reboot|poweroff|update BUNDLE")
 		return 2
 	}
-	out, err := Ask(sock, args[0])
+	out, err := AskWithin(sock, args[0], UpdateTimeout+time.Minute)
 	stdout.Write(out)
 	if err != nil {
 		fmt.Fprintln(stderr, "matthanctl:", err)
 		return 1
 	}
 	return 0
+}
+
+// AskLines sends one command and hands each answer line to line as it
+// arrives (an update's progress); an "error: ..." line is returned as
+// the error.
+func AskLines(path, command string, limit time.Duration, line func(string)) error {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("connect to init: %w", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(limit))
+	if _, err := io.WriteString(c, command+"\n"); err != nil {
+		return fmt.Errorf("send %q: %w", command, err)
+	}
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), 64<<10)
+	var fail error
+	for sc.Scan() {
+		l := sc.Text()
+		if msg, ok := strings.CutPrefix(l, "error: "); ok {
+			fail = errors.New(msg)
+			continue
+		}
+		line(l)
+	}
+	if fail != nil {
+		return fail
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read answer to %q: %w", command, err)
+	}
+	return nil
 }

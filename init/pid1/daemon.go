@@ -2,6 +2,7 @@ package pid1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -69,6 +70,10 @@ func (in *Init) daemonArgs() []string {
 // startDaemon starts matthand under supervision; its output goes to the
 // log ring and, prefixed "matthand| ", to the console.
 func (in *Init) startDaemon(ctx context.Context) {
+	if in.settings.NoDaemon {
+		in.stage("daemon", errors.New("not started (matthan.test.nodaemon)"), "tests")
+		return
+	}
 	if _, err := os.Stat(DaemonPath); err != nil {
 		in.stage("daemon", err, "%s missing from the image", DaemonPath)
 		return

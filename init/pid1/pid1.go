@@ -65,6 +65,9 @@ type Init struct {
 	uplink   string
 	// clockSource: how setClock set the clock (RTC or the build date).
 	clockSource timesync.Source
+
+	updateMu  sync.Mutex // one install at a time
+	rebootArg string     // set by an install (the Pi's "0 tryboot")
 }
 
 // Stage is one step of the boot, as printed and reported.
@@ -160,6 +163,7 @@ func (in *Init) Run() (reboot bool) {
 	if in.settings.SelfTest {
 		go in.runSelfTest(ctx)
 	}
+	go in.checkUpdate(ctx)
 
 	var req shutdownRequest
 	select {

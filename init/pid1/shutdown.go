@@ -3,6 +3,7 @@ package pid1
 import (
 	"context"
 	"time"
+	"unsafe"
 
 	"github.com/matthan/matthan/init/datapart"
 	"github.com/u-root/u-root/pkg/watchdog"
@@ -52,14 +53,37 @@ func (in *Init) shutdownNow(ctx context.Context, wd *watchdog.Watchdog, req shut
 }
 
 // Halt powers off or reboots. It does not return.
-func Halt(reboot bool) {
+func Halt(reboot bool) { HaltWith(reboot, "") }
+
+// HaltWith is Halt with a reboot argument (LINUX_REBOOT_CMD_RESTART2):
+// the Pi's "0 tryboot" boots the [tryboot] slot once.
+func HaltWith(reboot bool, arg string) {
 	unix.Sync()
-	cmd := unix.LINUX_REBOOT_CMD_POWER_OFF
-	if reboot {
-		cmd = unix.LINUX_REBOOT_CMD_RESTART
+	switch {
+	case reboot && arg != "":
+		restart2(arg) // returns only on failure
+		unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+	case reboot:
+		unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+	default:
+		unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	}
-	unix.Reboot(cmd)
 	for {
 		time.Sleep(time.Hour)
 	}
+}
+
+// restart2 is reboot(2) with LINUX_REBOOT_CMD_RESTART2 and an argument
+// (x/sys/unix exposes only the argument-less form).
+func restart2(arg string) error {
+	p, err := unix.BytePtrFromString(arg)
+	if err != nil {
+		return err
+	}
+	_, _, errno := unix.Syscall6(unix.SYS_REBOOT, unix.LINUX_REBOOT_MAGIC1, unix.LINUX_REBOOT_MAGIC2,
+		unix.LINUX_REBOOT_CMD_RESTART2, uintptr(unsafe.Pointer(p)), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }

@@ -217,6 +217,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		Stats: stats, District: district,
 		CertFingerprint: fp, Logger: log.With("component", "webadmin"),
 		Network: netconf.Store{Path: filepath.Join(cfg.DataDir, netconf.FileName)}, BoxName: id.name, Uplink: id.uplink,
+		Firmware: newFirmwareUpdater(cfg.DataDir, opt.InitSocket),
 	})
 	if err != nil {
 		return err

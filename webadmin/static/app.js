@@ -979,7 +979,7 @@ pages.system = async (root) => {
   await clockCard(root);
   await systemDisks(root);
   root.append(h('div', { class: 'card' }, h('h2', {}, L('Nhật ký khởi động', 'Start-up log')), h('pre', { class: 'logs', id: 'sys-logs' }, (r.logs || []).join('\n') || '—')));
-  if (role === 'technician') { await networkCard(root); await districtCard(root); }
+  if (role === 'technician') { await networkCard(root); await districtCard(root); await firmwareCard(root); }
 };
 
 // The box's own clock: its state and where its time came from; when no
@@ -1057,6 +1057,68 @@ async function districtCard(root) {
       const body = {}; for (const k of Object.keys(f)) body[k] = f[k].value.trim();
       try { msg(status, (await api('/api/system/district', { method: 'POST', json: body })).message, true); } catch (e) { msg(status, e.message); }
     } }, L('Lưu và kết nối', 'Save and connect'))));
+}
+
+// Firmware update (technicians): choose a signed bundle, watch the upload
+// (the box checks signature, board, version and every part as it
+// arrives), read the manifest, confirm; the box writes the other slot
+// and restarts into it, and goes back to the old one by itself if the new
+// one does not come up healthy.
+async function firmwareCard(root) {
+  let f;
+  try { f = await api('/api/firmware'); } catch (e) { return; } // not under the box's init
+  const rel = f.release || {};
+  const status = h('p', { id: 'fw-msg' });
+  const bar = h('progress', { id: 'fw-progress', max: 100, value: 0, hidden: true });
+  const manifest = h('div', { id: 'fw-manifest' });
+  const file = h('input', { type: 'file', id: 'fw-file', accept: '.bundle' });
+  const install = h('button', { id: 'fw-install', hidden: true, onclick: async () => {
+    if (!confirm(L('Đầu ghi sẽ ghi phiên bản mới rồi khởi động lại (ghi hình dừng khoảng 1–3 phút). Tiếp tục?', 'The box writes the new version and restarts (recording stops for about 1–3 minutes). Go on?'))) return;
+    install.disabled = true; bar.hidden = false; bar.value = 0;
+    try {
+      const r = await fetch('/api/firmware/install', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf } });
+      const reader = r.body.getReader(); const dec = new TextDecoder(); let text = '';
+      for (;;) {
+        const { done, value } = await reader.read(); if (done) break;
+        text += dec.decode(value, { stream: true });
+        const m = text.match(/progress (\d+)%\n(?![\s\S]*progress)/); if (m) bar.value = +m[1];
+      }
+      if (/\nok\n$|^ok\n$/.test(text)) msg(status, L('Đã ghi xong; đầu ghi đang khởi động lại vào phiên bản mới.', 'Written; the box is restarting into the new version.'), true);
+      else msg(status, (text.match(/error: (.*)/) || [, text])[1]);
+    } catch (e) { msg(status, e.message); } finally { install.disabled = false; }
+  } }, L('Cài đặt và khởi động lại', 'Install and restart'));
+  file.onchange = () => {
+    const fl = file.files[0]; if (!fl) return;
+    manifest.replaceChildren(); install.hidden = true; bar.hidden = false; bar.value = 0; msg(status, L('Đang tải lên và kiểm tra…', 'Uploading and checking…'), true);
+    const x = new XMLHttpRequest();
+    x.open('POST', '/api/firmware/bundle'); x.setRequestHeader('X-CSRF-Token', csrf); x.setRequestHeader('Content-Type', 'application/octet-stream');
+    x.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+    x.onload = () => {
+      let b = {}; try { b = JSON.parse(x.responseText); } catch (e) { /* not JSON */ }
+      if (x.status !== 200) { msg(status, b.error || x.status + ' ' + x.statusText); bar.hidden = true; return; }
+      const m = b.manifest, r2 = m.release;
+      manifest.append(h('table', {}, [
+        [L('Phiên bản mới', 'New version'), r2.version + ' (' + fmtTime(r2.built) + ')'],
+        [L('Bộ đếm chống hạ cấp', 'Anti-rollback counter'), String(r2.counter)],
+        [L('Loại hộp', 'Board'), r2.board],
+        [L('Thành phần', 'Parts'), m.parts.map((p) => p.name + (p.omitted ? L(' (giữ bản đang chạy)', ' (kept from the running version)') : ' ' + fmtBytes(p.size))).join(', ')],
+      ].map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
+      msg(status, L('Gói hợp lệ, đã ký. Kiểm tra rồi bấm cài đặt.', 'The bundle is valid and signed. Check it, then install.'), true);
+      install.hidden = false;
+    };
+    x.onerror = () => msg(status, L('Tải lên thất bại', 'Upload failed'));
+    x.send(fl);
+  };
+  const rows = [
+    [L('Phiên bản đang chạy', 'Running version'), (rel.version || '—') + (rel.counter ? ' · ' + rel.counter : '')],
+  ];
+  const phases = { writing: L('đang ghi', 'writing'), armed: L('chờ khởi động lại', 'waiting for the restart'), confirmed: L('thành công', 'done'), failed: L('thất bại', 'failed'), 'rolled-back': L('đã quay về phiên bản cũ', 'rolled back'), refused: L('bị từ chối', 'refused'), interrupted: L('bị gián đoạn, phiên bản cũ vẫn chạy', 'interrupted, the old version still runs') };
+  if (f.last) rows.push([L('Lần cập nhật gần nhất', 'Last update'), (phases[f.last.phase] || f.last.phase) + (f.last.to ? ' → ' + f.last.to : '') + (f.last.reason ? ': ' + f.last.reason : '')]);
+  const card = h('div', { class: 'card', id: 'sys-firmware' }, h('h2', {}, L('Cập nhật phần mềm', 'Firmware update')));
+  if (f.message) card.append(h('p', { class: 'error', id: 'fw-rolledback', role: 'alert' }, f.message));
+  card.append(h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
+    h('label', {}, L('Gói cập nhật (.bundle)', 'Update bundle (.bundle)'), file), bar, status, manifest, install);
+  root.append(card);
 }
 
 // The uplink: the box's mDNS name, its addresses now, and the setting
@@ -1144,7 +1206,7 @@ async function systemDisks(root) {
 // ---------- audit ----------
 const actionName = (a) => ({ login: L('Đăng nhập', 'Log in'), login_failed: L('Đăng nhập sai', 'Failed login'), logout: L('Đăng xuất', 'Log out'), setup: L('Cài đặt lần đầu', 'First-time setup'),
   live_view: L('Xem trực tiếp', 'Live view'), playback: L('Xem lại', 'Playback'), export: L('Trích xuất', 'Export'), download: L('Tải đoạn ghi', 'Clip download'), change: L('Thay đổi cài đặt', 'Settings changed'),
-  denied: L('Bị từ chối', 'Denied'), checkpoint: L('Điểm ký nhật ký', 'Log checkpoint'), pruned: L('Xoá bản ghi nhật ký cũ', 'Old log records deleted'), gap: L('Nhật ký bị gián đoạn', 'Gap in the log'),
+  denied: L('Bị từ chối', 'Denied'), firmware_update: L('Cập nhật phần mềm', 'Firmware update'), checkpoint: L('Điểm ký nhật ký', 'Log checkpoint'), pruned: L('Xoá bản ghi nhật ký cũ', 'Old log records deleted'), gap: L('Nhật ký bị gián đoạn', 'Gap in the log'),
   unreadable: L('Bản ghi không đọc được', 'Unreadable record') }[a] || a);
 const roleShort = (r) => ({ technician: L('kỹ thuật viên', 'technician'), officer: L('cán bộ', 'officer'), household: L('hộ gia đình', 'household') }[r] || r);
 // auditDetails turns the log's detail (stable English, part of the hash
@@ -1186,7 +1248,7 @@ pages.audit = async (root) => {
   const v = h('p', { id: 'au-verify' });
   const table = h('table', { id: 'au-table' });
   const actor = h('input', { id: 'au-actor', placeholder: L('tên người dùng', 'user name'), 'aria-label': L('Người dùng', 'User') });
-  const action = h('select', { id: 'au-action', 'aria-label': L('Hành động', 'Action') }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'download', 'change', 'denied', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a ? actionName(a) : L('Mọi hành động', 'Every action'))));
+  const action = h('select', { id: 'au-action', 'aria-label': L('Hành động', 'Action') }, ['', 'login', 'login_failed', 'logout', 'setup', 'live_view', 'playback', 'export', 'download', 'change', 'denied', 'firmware_update', 'checkpoint', 'pruned', 'gap'].map((a) => h('option', { value: a }, a ? actionName(a) : L('Mọi hành động', 'Every action'))));
   const load = async () => {
     const p = new URLSearchParams(); if (actor.value) p.set('actor', actor.value); if (action.value) p.set('action', action.value);
     const r = await api('/api/audit?' + p);

@@ -4,6 +4,8 @@
 //
 //	matthan-image fetch -board qemu-virt        fetch and verify the pinned packages
 //	matthan-image build -board qemu-virt        out/qemu-virt/{vmlinuz,initrd.cpio,matthan.img}
+//	matthan-image bundle -board qemu-virt -key K  also OUT/BOARD/matthan.bundle, signed with key file K
+//	matthan-image keygen -key K -pub P           a new update key K (0600) and a keys file P for images
 //	matthan-image repin                          move every pin to the newest package
 package main
 
@@ -17,6 +19,8 @@ import (
 	"syscall"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/firmware"
+	"github.com/matthan/matthan/firmware/bundle"
 	"github.com/matthan/matthan/image/build"
 	"github.com/matthan/matthan/image/debs"
 )
@@ -40,6 +44,11 @@ func run() error {
 	debug := fs.Bool("debug", false, "debug image: a shell and u-root core commands on the console")
 	noDisk := fs.Bool("no-disk", false, "build kernel and initramfs only")
 	cmdline := fs.String("cmdline", "", "extra kernel command line for the boot loader entry")
+	updateKeys := fs.String("update-keys", "", "public keys file the image trusts for updates (firmware/bundle)")
+	key := fs.String("key", "", "bundle, keygen: the private update key file")
+	pub := fs.String("pub", "", "keygen: the public keys file to write")
+	since := fs.String("since", "", "bundle: release.json of the firmware the bundle updates from (parts it has are left out)")
+	counter := fs.Uint64("counter", 0, "anti-rollback counter (default: the source date in Unix seconds)")
 	fs.Parse(os.Args[2:])
 	if *cache == "" {
 		*cache = filepath.Join(*out, "cache")
@@ -87,11 +96,41 @@ func run() error {
 		}
 		fmt.Println("pins are at the newest packages; rebuild with: make image")
 		return nil
-	case "build":
-		res, err := build.Build(ctx, build.Options{
+	case "keygen":
+		if *key == "" || *pub == "" {
+			return fmt.Errorf("keygen: -key and -pub are required")
+		}
+		k, err := bundle.GenerateKey(*key)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*pub, bundle.FormatKeys(bundle.Keys{Current: k}), 0o644); err != nil {
+			return err
+		}
+		fmt.Printf("key %s, public keys %s\n", *key, *pub)
+		return nil
+	case "build", "bundle":
+		o := build.Options{
 			Board: *boardName, Repo: repo, Out: filepath.Join(*out, *boardName), Cache: *cache,
-			Debug: *debug, NoDisk: *noDisk, Cmdline: *cmdline, Log: os.Stderr,
-		})
+			Debug: *debug, NoDisk: *noDisk || sub == "bundle", Cmdline: *cmdline, Log: os.Stderr,
+			UpdateKeys: *updateKeys, Counter: *counter,
+		}
+		if sub == "bundle" {
+			if *key == "" {
+				return fmt.Errorf("bundle: -key is required (make bundle KEY=...)")
+			}
+			if o.BundleKey, err = bundle.LoadPrivateKey(*key); err != nil {
+				return err
+			}
+			if *since != "" {
+				r, err := firmware.Load(*since)
+				if err != nil {
+					return err
+				}
+				o.BundleSince = &r
+			}
+		}
+		res, err := build.Build(ctx, o)
 		if err != nil {
 			return err
 		}
@@ -100,7 +139,13 @@ func run() error {
 		if res.Image != "" {
 			fmt.Printf("image      %s  %d bytes  sha256 %s\n", res.Image, res.ImageBytes, res.ImageSHA256)
 		}
-		fmt.Printf("release    %s  %s %s\n", res.ReleaseFile, res.Firmware.Board, res.Firmware.Version)
+		fmt.Printf("release    %s  %s %s counter %d\n", res.ReleaseFile, res.Firmware.Board, res.Firmware.Version, res.Firmware.Counter)
+		if res.Bundle != "" {
+			fmt.Printf("bundle     %s  %d bytes\n", res.Bundle, res.BundleBytes)
+			for _, p := range res.BundleManifest.Parts {
+				fmt.Printf("  part %-28s %10d bytes, stored %10d %s omitted=%v\n", p.Name, p.Size, p.Stored, p.Compression, p.Omitted)
+			}
+		}
 		return nil
 	default:
 		return fmt.Errorf("unknown command %q: build, fetch or repin", sub)

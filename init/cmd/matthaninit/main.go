@@ -24,7 +24,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "matthaninit: must run as PID 1 (it is the box's init)")
 		os.Exit(2)
 	}
-	reboot := false
+	reboot, arg := false, ""
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -32,7 +32,9 @@ func main() {
 				reboot = true
 			}
 		}()
-		reboot = pid1.New(os.Stdout).Run()
+		in := pid1.New(os.Stdout)
+		reboot = in.Run()
+		arg = in.RebootArg()
 	}()
-	pid1.Halt(reboot)
+	pid1.HaltWith(reboot, arg)
 }
