@@ -18,6 +18,12 @@ const (
 	Motion         Type = "motion"
 	SceneChange    Type = "scene_change"
 	Tamper         Type = "tamper"
+	// CameraNetworkRogueDHCP: another DHCP server answers on the camera
+	// network (a router plugged into the wrong port).
+	CameraNetworkRogueDHCP Type = "camnet_rogue_dhcp"
+	// CameraNetworkPoolFull: a camera asked for an address and none was
+	// free.
+	CameraNetworkPoolFull Type = "camnet_pool_full"
 )
 
 // Event is one thing that happened. Start is required; End is zero for an
