@@ -68,6 +68,7 @@ type Core struct {
 	closeMu  sync.Mutex
 	closed   bool
 	lastWErr int64
+	camNet   cameraNet
 }
 
 // Start opens the store and the index, starts the lights, the USB disk
@@ -171,6 +172,7 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 		c.lastWErr = n
 		return problem || c.recDisks.alarm()
 	})
+	c.startCameraNet(bgCtx)
 	if len(c.cams.list()) == 0 {
 		log.Info("no cameras yet: add them on the admin page")
 	}

@@ -106,6 +106,11 @@ type Config struct {
 	// simulated cameras only, so a flag and never a setting of the box's
 	// file (see daemon/camnet).
 	AllowLoopbackCameras bool `json:"-"`
+	// CameraInterface is the camera network's interface (the box is its
+	// DHCP and time server and fences it off); empty: none. On the box
+	// init passes the board's camera_network; in development and tests an
+	// interface in a network namespace.
+	CameraInterface string `json:"camera_interface,omitempty"`
 }
 
 // CameraPolicy is the addresses cameras may have.
@@ -192,6 +197,9 @@ func (c *Config) Validate() error {
 	}
 	if err := checkListen(c.Listen); err != nil {
 		bad("listen %w", err)
+	}
+	if n := c.CameraInterface; n != "" && (len(n) > 15 || strings.ContainsAny(n, "/ \t\n")) {
+		bad("camera_interface (-camera-if) %q: not an interface name", n)
 	}
 	if c.ListenTLS != "" {
 		if err := checkListen(c.ListenTLS); err != nil {
@@ -379,6 +387,7 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		noMo    = fs.Bool("no-motion", false, "turn motion analysis off on every camera (record only; see no_motion)")
 		tz      = fs.String("tz", evidence.DefaultZoneName, "time zone of what people see, print or save (IANA name)")
 		loop    = fs.Bool("allow-loopback-cameras", false, "allow camera URLs on this host (127.0.0.1, ::1): development and tests with simulated cameras only")
+		camIf   = fs.String("camera-if", "", "camera network interface IFACE (with its address set): the box serves DHCP and time on it and fences it off")
 	)
 	fs.Var(&cams, "camera", "camera NAME=rtsp://user:pass@host/path (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -425,6 +434,9 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 	}
 	c.Cameras = append(c.Cameras, cams...)
 	c.AllowLoopbackCameras = *loop
+	if set["camera-if"] || *file == "" {
+		c.CameraInterface = *camIf
+	}
 	if *noMo {
 		for i := range c.Cameras {
 			c.Cameras[i].NoMotion = true

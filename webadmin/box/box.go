@@ -225,10 +225,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	_, tlsPort, _ := net.SplitHostPort(tlsLn.Addr().String())
 	plain := webadmin.NewHTTPServer(plainHTTP(wa, tlsPort), opt.Timeouts, errLog)
 	httpErr := make(chan error, 2)
-	go func() { httpErr <- hs.Serve(tls.NewListener(conns.Wrap(tlsLn), hs.TLSConfig)) }()
+	go func() {
+		httpErr <- hs.Serve(tls.NewListener(conns.Wrap(guardCameraNet(tlsLn, cfg.CameraInterface, log)), hs.TLSConfig))
+	}()
 	httpDesc := "none"
 	if httpLn != nil {
-		go func() { httpErr <- plain.Serve(conns.Wrap(httpLn)) }()
+		go func() { httpErr <- plain.Serve(conns.Wrap(guardCameraNet(httpLn, cfg.CameraInterface, log))) }()
 		httpDesc = "http://" + httpLn.Addr().String()
 	}
 

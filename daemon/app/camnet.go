@@ -1,0 +1,59 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/matthan/matthan/daemon/camnet/camif"
+	"github.com/matthan/matthan/daemon/camnet/dhcpd"
+)
+
+// cameraNet runs the camera network (config camera_interface) in the
+// background: recording never waits for it, and a camera interface that
+// is not there yet (a USB adapter plugged in later) is tried again.
+type cameraNet struct {
+	mu  sync.Mutex
+	net *camif.Network
+	err error
+}
+
+const cameraNetRetry = 5 * time.Second
+
+func (c *Core) startCameraNet(ctx context.Context) {
+	iface := c.cfg.CameraInterface
+	if iface == "" {
+		return
+	}
+	go func() {
+		for {
+			n, err := camif.Start(ctx, camif.Config{Interface: iface, DataDir: c.cfg.DataDir,
+				Events: c.pub, Log: c.log.With("component", "camnet")})
+			c.camNet.mu.Lock()
+			c.camNet.net, c.camNet.err = n, err
+			c.camNet.mu.Unlock()
+			if err == nil {
+				<-ctx.Done()
+				n.Close()
+				return
+			}
+			c.log.Error("camera network not up; trying again", "interface", iface, "err", err, "in", cameraNetRetry)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(cameraNetRetry):
+			}
+		}
+	}()
+}
+
+// CameraNetLeases are the camera network's DHCP leases (nil: no camera
+// network, or not up yet).
+func (c *Core) CameraNetLeases() []dhcpd.Lease {
+	c.camNet.mu.Lock()
+	defer c.camNet.mu.Unlock()
+	if c.camNet.net == nil {
+		return nil
+	}
+	return c.camNet.net.Leases()
+}
