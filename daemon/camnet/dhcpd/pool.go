@@ -36,7 +36,8 @@ const (
 )
 
 // ErrPoolFull: every pool address is bound to a camera whose lease is
-// still valid (or held after a decline).
+// still valid (or held after a decline); offers not taken up are given
+// to the next camera instead.
 var ErrPoolFull = errors.New("camera network address pool is full")
 
 // Config is the camera network the allocator hands addresses out of.
@@ -213,23 +214,32 @@ func (a *Allocator) pick(mac string, requested netip.Addr, t time.Time) (ip neti
 			return requested, used && e.Bound, nil
 		}
 	}
-	var oldest *entry
+	// Free, else expired longest ago, else the oldest offer not taken up
+	// (a flood of DISCOVERs must not starve a real camera: an offer is
+	// cheap to lose, the client asks again).
+	var oldest, oldestOffer *entry
 	for _, ip := range a.pool {
 		e, used := a.byIP[ip]
 		if !used {
 			return ip, false, nil
 		}
-		if live(e, t) {
-			continue
-		}
-		if oldest == nil || e.Expiry.Before(oldest.Expiry) {
-			oldest = e
+		if !live(e, t) {
+			if oldest == nil || e.Expiry.Before(oldest.Expiry) {
+				oldest = e
+			}
+		} else if !e.Bound && !e.declined {
+			if oldestOffer == nil || e.Expiry.Before(oldestOffer.Expiry) {
+				oldestOffer = e
+			}
 		}
 	}
-	if oldest == nil {
-		return netip.Addr{}, false, ErrPoolFull
+	if oldest != nil {
+		return oldest.IP, oldest.Bound, nil
 	}
-	return oldest.IP, oldest.Bound, nil
+	if oldestOffer != nil {
+		return oldestOffer.IP, false, nil
+	}
+	return netip.Addr{}, false, ErrPoolFull
 }
 
 // Offer chooses an address for mac (a DISCOVER) and holds it for the

@@ -42,11 +42,26 @@ func run() error {
 	auth := flag.String("auth", "", "USER:PASSWORD every camera asks for (RTSP basic/digest); empty: none")
 	quiet := flag.Bool("quiet", false, "log nothing but errors")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
+	dhcpIf := flag.String("dhcp", "", "like a camera at power-on: get an address by DHCP on IFACE first and serve RTSP on it (-listen's port); root")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("camsim: unexpected arguments %q", flag.Args())
 	}
 
+	if *dhcpIf != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		l, err := camsim.DHCPLease(ctx, *dhcpIf, "camsim")
+		cancel()
+		if err != nil {
+			return err
+		}
+		_, port, err := net.SplitHostPort(*listen)
+		if err != nil {
+			return fmt.Errorf("camsim: -listen %q: %w", *listen, err)
+		}
+		*listen = net.JoinHostPort(l.Addr.Addr().String(), port)
+		log.Printf("camsim: lease %v on %s from %v (time servers %v)", l.Addr, *dhcpIf, l.Server, l.NTP)
+	}
 	cfg := camsim.Config{Listen: *listen, Cameras: *cameras, ClipsDir: *clips, NoH265Camera: *noH265, Logf: log.Printf}
 	if *quiet {
 		cfg.Logf = nil
