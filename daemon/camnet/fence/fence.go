@@ -1,7 +1,8 @@
 // Package fence keeps the camera network shut off from the box and the
 // uplink: forwarding off (IPv4 and IPv6, checked by reading it back), and
 // an nf_tables table, installed from Go, that drops everything arriving on
-// the camera interface except DHCP and NTP to the box, WS-Discovery
+// the camera interface except DHCP (server port, and the client port where the box watches
+// for another server's offers) and NTP to the box, WS-Discovery
 // (Hello to port 3702, and probe matches coming back from a camera's port
 // 3702), and the replies to connections the box opened itself (ONVIF,
 // RTSP: conntrack's established/related). Nothing is forwarded to or from
@@ -31,6 +32,7 @@ const TableName = "matthan_camnet"
 // Ports open to the cameras (UDP, to the box).
 const (
 	PortDHCP        = 67
+	PortDHCPClient  = 68 // another server's offers, seen by the box's watcher
 	PortNTP         = 123
 	PortWSDiscovery = 3702
 )
@@ -70,7 +72,7 @@ func Install(iface string) error {
 			Mask: le32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED), Xor: le32(0)},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: le32(0)},
 		verdict(expr.VerdictAccept))...)
-	for _, p := range []uint16{PortDHCP, PortNTP, PortWSDiscovery} {
+	for _, p := range []uint16{PortDHCP, PortDHCPClient, PortNTP, PortWSDiscovery} {
 		rule(in, append(append(fromCam, udpPort(2, p)...), verdict(expr.VerdictAccept))...)
 	}
 	// WS-Discovery ProbeMatches: unicast from the camera's port 3702 to

@@ -1,0 +1,5 @@
+package camnet_test
+
+import "syscall"
+
+type syscallRawConn = syscall.RawConn
