@@ -362,6 +362,10 @@ func TestDirectBootRecords(t *testing.T) {
 		}
 	}
 	first := waitRecorded(t, m, 4*time.Second, 60*time.Second)
+	// The camera network: init set the second NIC's address, the daemon
+	// serves it (nf_tables fence, DHCP, SNTP: modules in the image).
+	waitLine(t, m, regexp.MustCompile(`camnet +ok: eth1 10\.77\.0\.1/24`), 10*time.Second)
+	waitLine(t, m, regexp.MustCompile(`camera network up`), 10*time.Second)
 	for _, c := range cameras {
 		frames := probe(t, export(t, m, c, first.Add(-time.Minute), time.Now().Add(time.Minute)))
 		if frames < 75 {

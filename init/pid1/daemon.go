@@ -50,6 +50,9 @@ func (in *Init) daemonArgs() []string {
 	if in.settings.Listen != "" {
 		args[3] = in.settings.Listen
 	}
+	if in.board != nil && in.board.CameraNetwork != nil {
+		args = append(args, "-camera-if", in.board.CameraNetwork.Interface)
+	}
 	for _, c := range in.settings.Cameras {
 		args = append(args, "-camera", c.Flag())
 	}

@@ -141,6 +141,7 @@ func (in *Init) Run() (reboot bool) {
 	wd := in.startWatchdog(ctx)
 	in.prepareData(ctx) // before the network: its setting may be on /data
 	in.startNetwork(ctx)
+	in.startCameraNetwork(ctx)
 	go func() {
 		if err := control.Serve(ctx, control.DefaultPath, in); err != nil {
 			in.printf("control socket: %v", err)
