@@ -212,4 +212,3 @@ func TestCameraNetworkDiscoveryMulticast(t *testing.T) {
 		t.Errorf("OnFind calls %+v", found)
 	}
 }
-

@@ -226,3 +226,20 @@ func TestMainAndSub(t *testing.T) {
 		t.Errorf("one profile has a sub")
 	}
 }
+
+func TestSubFromMain(t *testing.T) {
+	for _, tt := range []struct{ main, sub string }{
+		{"rtsp://admin:pw@10.0.0.5:554/Streaming/Channels/101", "rtsp://admin:pw@10.0.0.5:554/Streaming/Channels/102"},
+		{"rtsp://10.0.0.5/Streaming/Channels/201", "rtsp://10.0.0.5/Streaming/Channels/202"},
+		{"rtsp://admin:pw@10.0.0.6/cam/realmonitor?channel=1&subtype=0", "rtsp://admin:pw@10.0.0.6/cam/realmonitor?channel=1&subtype=1"},
+		{"rtsp://10.0.0.7/h264/ch1/main/av_stream", "rtsp://10.0.0.7/h264/ch1/sub/av_stream"},
+		{"rtsp://10.0.0.8/live", ""},
+		{"rtsp://10.0.0.6/cam/realmonitor?channel=1&subtype=1", ""},
+		{"http://10.0.0.5/Streaming/Channels/101", ""},
+	} {
+		got, ok := onvif.SubFromMain(tt.main)
+		if got != tt.sub || ok != (tt.sub != "") {
+			t.Errorf("SubFromMain(%s) = %q %v, want %q", tt.main, got, ok, tt.sub)
+		}
+	}
+}

@@ -148,3 +148,32 @@ func Problem(err error) string {
 	}
 	return "error"
 }
+
+// SubFromMain is the sub stream of a main stream address in one of the
+// known layouts (Hikvision channel 101 → 102, Dahua/Imou/KBVision
+// subtype=0 → 1, Ezviz/old Hikvision main → sub), keeping host, port and
+// credentials; ok is false for any other address. It asks nothing of the
+// camera.
+func SubFromMain(main string) (sub string, ok bool) {
+	u, err := url.Parse(main)
+	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") {
+		return "", false
+	}
+	p := strings.ToLower(u.Path)
+	switch {
+	case strings.HasPrefix(p, "/streaming/channels/") && strings.HasSuffix(p, "01"):
+		u.Path = u.Path[:len(u.Path)-2] + "02"
+	case p == "/cam/realmonitor":
+		q := u.Query()
+		if q.Get("subtype") != "0" {
+			return "", false
+		}
+		// Keep the query's order: cameras compare it as written.
+		u.RawQuery = strings.Replace(u.RawQuery, "subtype=0", "subtype=1", 1)
+	case strings.HasSuffix(p, "/main/av_stream"):
+		u.Path = u.Path[:len(u.Path)-len("/main/av_stream")] + "/sub/av_stream"
+	default:
+		return "", false
+	}
+	return u.String(), true
+}

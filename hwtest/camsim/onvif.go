@@ -3,8 +3,8 @@ package camsim
 import (
 	"bytes"
 	"crypto/md5"
-	"encoding/hex"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"html"

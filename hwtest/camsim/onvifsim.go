@@ -99,4 +99,3 @@ func (c *Camera) Match() discovery.Match {
 			"onvif://www.onvif.org/hardware/" + c.dev.Model},
 		XAddrs: []string{c.devURL}}
 }
-
