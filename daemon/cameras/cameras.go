@@ -305,3 +305,15 @@ func (cs *Store) Remove(id string) error {
 	}
 	return nil
 }
+
+// WithLoginOf is raw with the user name and password of from (the sub
+// stream takes the main stream's login).
+func WithLoginOf(raw, from string) string {
+	u, err1 := url.Parse(raw)
+	f, err2 := url.Parse(from)
+	if err1 != nil || err2 != nil {
+		return raw
+	}
+	u.User = f.User
+	return u.String()
+}

@@ -26,12 +26,13 @@ import (
 	"net/netip"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/matthan/matthan/daemon/auth"
-	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/cameras"
+	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/discovery"
 	"github.com/matthan/matthan/daemon/onvif"
 )
@@ -564,4 +565,40 @@ func (m *Manager) SetPassword(ctx context.Context, id, newPassword string) error
 		r.SubURL = onvif.WithCredentials(r.SubURL, user, newPassword)
 	}
 	return m.cfg.Apply(ctx, r)
+}
+
+// FindSub asks a camera added by hand for its sub stream: the known
+// layouts first (no question to the camera), else ONVIF at the usual
+// device address (port 80) with the main stream's login, once. The sub
+// stream is returned only when the camera's main profile is the stream
+// the record has; it carries the main stream's login.
+func FindSub(ctx context.Context, pol camnet.Policy, main string, identify Identifier) (string, error) {
+	if sub, ok := onvif.SubFromMain(main); ok {
+		return sub, nil
+	}
+	u, err := url.Parse(main)
+	if err != nil || u.Hostname() == "" {
+		return "", errors.New("camera address unreadable")
+	}
+	if identify == nil {
+		identify = New(Config{}).cfg.Identify
+	}
+	user, pass := "", ""
+	if u.User != nil {
+		user = u.User.Username()
+		pass, _ = u.User.Password()
+	}
+	host := u.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	in, err := identify(ctx, "http://"+host+"/onvif/device_service", user, pass, pol)
+	if err != nil {
+		return "", err
+	}
+	mu, err := url.Parse(in.MainURI)
+	if err != nil || in.SubURI == "" || mu.Path != u.Path || mu.RawQuery != u.RawQuery {
+		return "", errors.New("the camera's ONVIF profiles do not name this stream")
+	}
+	return cameras.WithLoginOf(in.SubURI, main), nil
 }

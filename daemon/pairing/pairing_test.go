@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/cameras"
+	"github.com/matthan/matthan/daemon/camnet"
 	"github.com/matthan/matthan/daemon/discovery"
 	"github.com/matthan/matthan/daemon/onvif"
 	"github.com/matthan/matthan/daemon/pairing"
@@ -263,5 +263,32 @@ func TestCameraNetworkCandidatesBounded(t *testing.T) {
 	}
 	if n := len(m.Status().Candidates); n != pairing.MaxCandidates {
 		t.Fatalf("%d candidates", n)
+	}
+}
+
+// A camera added by hand gets its sub stream: from the known layout, or
+// from its ONVIF profiles (one question, with the main stream's login).
+func TestCameraNetworkFindSub(t *testing.T) {
+	sub, err := pairing.FindSub(context.Background(), camnet.Policy{}, "rtsp://admin:pw@10.0.0.5/Streaming/Channels/101", nil)
+	if err != nil || sub != "rtsp://admin:pw@10.0.0.5/Streaming/Channels/102" {
+		t.Fatalf("known layout: %q %v", sub, err)
+	}
+	d, f := simCamera(t, "S06")
+	d.MainURI, d.SubURI = "rtsp://127.0.0.1:8554/live/ch00_0", "rtsp://127.0.0.1:8554/live/ch00_1"
+	calls := 0
+	viaTestServer := func(ctx context.Context, device, user, password string, pol camnet.Policy) (onvif.Info, error) {
+		calls++
+		if device != "http://127.0.0.1/onvif/device_service" {
+			t.Errorf("asked %s", device)
+		}
+		c := &onvif.Client{Device: f.Device, User: user, Password: password, Policy: pol}
+		return c.Identify(ctx)
+	}
+	sub, err = pairing.FindSub(context.Background(), loopback, "rtsp://admin:Secret123@127.0.0.1:8554/live/ch00_0", viaTestServer)
+	if err != nil || sub != "rtsp://admin:Secret123@127.0.0.1:8554/live/ch00_1" || calls != 1 {
+		t.Fatalf("by ONVIF: %q %v (%d calls)", sub, err, calls)
+	}
+	if _, err := pairing.FindSub(context.Background(), loopback, "rtsp://admin:Secret123@127.0.0.1:8554/other", viaTestServer); err == nil {
+		t.Fatal("a stream the camera's profiles do not name got a sub stream")
 	}
 }
