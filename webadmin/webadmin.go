@@ -180,11 +180,13 @@ type Config struct {
 	Cameras     CameraLister
 	Applier     CameraApplier
 	Prober      Prober
-	Segments    SegmentStore
-	Exporter    Exporter
-	Search      EventSearch
-	Live        LiveSource
-	Lights      Lights
+	// Pairing is the camera pairing (/api/pairing); nil: 503.
+	Pairing  Pairer
+	Segments SegmentStore
+	Exporter Exporter
+	Search   EventSearch
+	Live     LiveSource
+	Lights   Lights
 	// LightsControl shows and sets the lights (/api/lights); nil: the box
 	// has no GPIO (503).
 	LightsControl LightsControl

@@ -15,14 +15,17 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/daemon/diag"
+	"github.com/matthan/matthan/daemon/discovery"
 	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/live"
+	"github.com/matthan/matthan/daemon/pairing"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
 )
@@ -57,18 +60,23 @@ type Core struct {
 	Records *cameras.Store // the camera records, edited through Put/Remove
 	Disks   *disks.Manager // nil: no USB recording disk is watched
 	Lights  *LightsParts
+	// Pairing is the camera pairing (nil when the records are unreadable).
+	Pairing *pairing.Manager
 	Started time.Time
 
-	cfg      *config.Config
-	log      *slog.Logger
-	cams     *cameraSet
-	recDisks recordingDisks
-	pub      *publisher
-	stopBg   context.CancelFunc
-	closeMu  sync.Mutex
-	closed   bool
-	lastWErr int64
-	camNet   cameraNet
+	cfg       *config.Config
+	log       *slog.Logger
+	cams      *cameraSet
+	recDisks  recordingDisks
+	pub       *publisher
+	stopBg    context.CancelFunc
+	bg        context.Context
+	discovery atomic.Pointer[discovery.Discoverer]
+	subTried  sync.Map // camera ID + URL asked for a sub stream
+	closeMu   sync.Mutex
+	closed    bool
+	lastWErr  int64
+	camNet    cameraNet
 }
 
 // Start opens the store and the index, starts the lights, the USB disk
@@ -139,6 +147,8 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 	c.cams.segmentDuration = opt.SegmentDuration
 	c.cams.noSub = opt.NoSubStreams
 	c.Lights = startLights(bgCtx, opt.BoardFile, log)
+	c.bg = bgCtx
+	c.startPairing(log)
 	cleanup = append(cleanup, func() { c.cams.closeAll() })
 
 	// Cameras: the configured ones (the page's edits win), then the ones
@@ -207,6 +217,7 @@ func (c *Core) ApplyCamera(ctx context.Context, r cameras.Record) error {
 	if err := c.cams.ApplyCamera(ctx, r); err != nil {
 		return fmt.Errorf("camera %s: %w: %w", r.ID, cameras.ErrNotApplied, err)
 	}
+	c.findSub(r)
 	return nil
 }
 

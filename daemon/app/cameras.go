@@ -54,6 +54,9 @@ func specFromConfig(c config.Camera) cameraSpec {
 // (the page's edits win; a camera the configuration turns off stays off).
 func (s cameraSpec) withRecord(w cameras.Record) cameraSpec {
 	s.Name, s.URL, s.Household = w.ID, w.URL, w.Household
+	if w.SubURL != "" {
+		s.SubURL = w.SubURL
+	}
 	if s.Recording != config.RecordOff {
 		s.Recording = w.Mode
 		if s.Recording == "" {

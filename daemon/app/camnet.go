@@ -5,8 +5,11 @@ import (
 	"sync"
 	"time"
 
+	"net/netip"
+
 	"github.com/matthan/matthan/daemon/camnet/camif"
 	"github.com/matthan/matthan/daemon/camnet/dhcpd"
+	"github.com/matthan/matthan/daemon/discovery"
 )
 
 // cameraNet runs the camera network (config camera_interface) in the
@@ -33,6 +36,11 @@ func (c *Core) startCameraNet(ctx context.Context) {
 			c.camNet.net, c.camNet.err = n, err
 			c.camNet.mu.Unlock()
 			if err == nil {
+				// Discovery on the same interface, its finds matched
+				// with the leases (pairing lists them while open).
+				if err := c.StartDiscovery(iface, leaseLookup{n.Alloc}); err != nil {
+					c.log.Error("camera discovery not started", "interface", iface, "err", err)
+				}
 				<-ctx.Done()
 				n.Close()
 				return
@@ -56,4 +64,22 @@ func (c *Core) CameraNetLeases() []dhcpd.Lease {
 		return nil
 	}
 	return c.camNet.net.Leases()
+}
+
+// leaseLookup gives discovery the DHCP leases.
+type leaseLookup struct{ a *dhcpd.Allocator }
+
+func (l leaseLookup) LookupIP(ip netip.Addr) (discovery.Lease, bool) {
+	le, ok := l.a.Lookup(ip)
+	return discovery.Lease{MAC: le.MAC, Hostname: le.Hostname}, ok
+}
+
+// PressPairingButton does what a press of the box's pairing button does
+// (opens pairing). matthand on a host without GPIO takes SIGUSR1 as the
+// press (development, and the camera network's tests).
+func (c *Core) PressPairingButton() {
+	c.log.Info("lights: pairing button pressed (SIGUSR1: no GPIO on this host)")
+	if f := c.Lights.onPress.Load(); f != nil {
+		(*f)()
+	}
 }

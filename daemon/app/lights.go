@@ -27,6 +27,11 @@ type LightsParts struct {
 	// cams hear when the IR LEDs switch (their motion detectors put the
 	// scene change down to the box); set by watchStatus.
 	cams atomic.Pointer[cameraSet]
+	// onPress runs on a press of the pairing button (opens pairing);
+	// pairingOpen says whether pairing is open (the LED blinks). Set by
+	// the core once pairing exists.
+	onPress     atomic.Pointer[func()]
+	pairingOpen atomic.Pointer[func() bool]
 }
 
 // startLights opens the GPIO lines the board file (MATTHAN_BOARD) names and
@@ -85,7 +90,12 @@ func startLights(ctx context.Context, boardFile string, log *slog.Logger) *Light
 		run("status LED", lp.Status.Run)
 	}
 	if pins.PairButton != nil {
-		btn := &lights.Button{Pin: pins.PairButton, ActiveHigh: b.GPIO.ButtonActiveHigh, OnPress: func() { log.Info("lights: pairing button pressed") }}
+		btn := &lights.Button{Pin: pins.PairButton, ActiveHigh: b.GPIO.ButtonActiveHigh, OnPress: func() {
+			log.Info("lights: pairing button pressed")
+			if f := lp.onPress.Load(); f != nil {
+				(*f)()
+			}
+		}}
 		held, err := btn.HeldAtStart(3*time.Second, 50*time.Millisecond, nil)
 		if err != nil {
 			log.Error("lights: pairing button unreadable at start", "err", err)
@@ -119,7 +129,11 @@ func (lp *LightsParts) watchStatus(ctx context.Context, cams *cameraSet, diskPro
 					offline++
 				}
 			}
-			lp.Status.Set(lights.Choose(false, false, diskProblem(), offline))
+			pairing := false
+			if f := lp.pairingOpen.Load(); f != nil {
+				pairing = (*f)()
+			}
+			lp.Status.Set(lights.Choose(false, pairing, diskProblem(), offline))
 			select {
 			case <-ctx.Done():
 				return

@@ -74,7 +74,7 @@ func (c Camera) Record() cameras.Record {
 	if mode == RecordOff || mode == "" {
 		mode = RecordContinuous
 	}
-	return cameras.Record{ID: c.Name, Name: c.Name, URL: c.URL, Household: c.Household, Mode: mode,
+	return cameras.Record{ID: c.Name, Name: c.Name, URL: c.URL, SubURL: c.SubURL, Household: c.Household, Mode: mode,
 		PreSec: c.PreSeconds, PostSec: c.PostSeconds}
 }
 

@@ -133,6 +133,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 func Page(core *app.Core, cfg *config.Config, wc webadmin.Config) (*webadmin.Server, error) {
 	wc.CameraStore = core.Records
 	wc.Cameras, wc.Applier = core, core
+	if core.Pairing != nil {
+		wc.Pairing = core.Pairing
+	}
 	wc.Segments, wc.Exporter = adapt.Segments{Store: core.Store}, adapt.Exporter{Store: core.Store}
 	wc.Search, wc.Live = adapt.Search{Index: core.Index}, core.Hub
 	wc.Diag = core.Diag()
@@ -177,6 +180,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		return err
 	}
 	defer core.Close()
+	if opt.BoardFile == "" {
+		// No GPIO here: SIGUSR1 is the pairing button (development and
+		// the camera network's tests press it so).
+		stopButton := signalButton(ctx, core.PressPairingButton)
+		defer stopButton()
+	}
 
 	id := identify(opt, log)
 	if opt.BoxName != "" {

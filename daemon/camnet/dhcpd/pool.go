@@ -445,3 +445,14 @@ func clean(s string) string {
 	}
 	return strings.ToValidUTF8(s, "")
 }
+
+// Lookup finds the record holding ip (bound or offered).
+func (a *Allocator) Lookup(ip netip.Addr) (Lease, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.byIP[ip]
+	if !ok || e.MAC == "" {
+		return Lease{}, false
+	}
+	return e.Lease, true
+}

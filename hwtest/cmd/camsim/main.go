@@ -40,6 +40,11 @@ func run() error {
 	h265 := flag.String("h265", "", "comma-separated camera numbers whose main stream is the H.265 clip")
 	noH265 := flag.Bool("no-h265-camera", false, "do not serve the extra H.265 camera at /h265")
 	auth := flag.String("auth", "", "USER:PASSWORD every camera asks for (RTSP basic/digest); empty: none")
+	onvifOn := flag.Bool("onvif", false, "give every camera an ONVIF device service (its own HTTP port) behind the -auth login")
+	maker := flag.String("onvif-maker", "Hikvision", "maker the ONVIF cameras report")
+	model := flag.String("onvif-model", "DS-2CD1023G0-I", "model the ONVIF cameras report")
+	skew := flag.Duration("onvif-skew", 0, "the cameras' clock minus the real time (e.g. -3h)")
+	discover := flag.String("discovery", "", "answer WS-Discovery on this interface (\"default\": the default multicast interface); implies -onvif")
 	quiet := flag.Bool("quiet", false, "log nothing but errors")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
 	dhcpIf := flag.String("dhcp", "", "like a camera at power-on: get an address by DHCP on IFACE first and serve RTSP on it (-listen's port); root")
@@ -72,6 +77,15 @@ func run() error {
 			return fmt.Errorf("camsim: -auth %q: want USER:PASSWORD", *auth)
 		}
 		cfg.User, cfg.Password = user, pass
+	}
+	if *discover != "" {
+		*onvifOn = true
+	}
+	if *onvifOn {
+		cfg.ONVIF = &camsim.ONVIFConfig{Maker: *maker, Model: *model, Skew: *skew, Discovery: *discover != ""}
+		if *discover != "default" {
+			cfg.ONVIF.DiscoveryInterface = *discover
+		}
 	}
 	if *h265 != "" {
 		for _, f := range strings.Split(*h265, ",") {
@@ -120,7 +134,7 @@ func run() error {
 	}
 	if !*quiet {
 		for _, c := range sim.Cameras() {
-			log.Printf("camsim: %s (%s) %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL())
+			log.Printf("camsim: %s (%s) %s %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL(), c.DeviceURL())
 		}
 	}
 	// A line tests wait for, with the addresses (useful with port 0).

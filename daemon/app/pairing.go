@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"fmt"
+	"github.com/matthan/matthan/daemon/cameras"
+	"github.com/matthan/matthan/daemon/onvif"
+	"log/slog"
+
+	"github.com/matthan/matthan/daemon/discovery"
+	"github.com/matthan/matthan/daemon/lights"
+	"github.com/matthan/matthan/daemon/pairing"
+)
+
+// startPairing makes the pairing manager over the camera records: the
+// pairing button opens it, the status LED blinks while it is open.
+func (c *Core) startPairing(log *slog.Logger) {
+	if c.Records == nil {
+		return
+	}
+	plog := logf(log, "pairing")
+	c.Pairing = pairing.New(pairing.Config{
+		Records: c.Records,
+		Apply:   c.ApplyCamera,
+		Policy:  c.cfg.CameraPolicy(),
+		Logf:    plog,
+		OnChange: func(open bool) {
+			if open {
+				if d := c.discovery.Load(); d != nil {
+					d.ProbeNow()
+				}
+			}
+			if open && c.Lights.Status != nil {
+				c.Lights.Status.Set(lights.Pairing) // at once; the status watcher keeps it while open
+			}
+		},
+	})
+	press := func() { c.Pairing.Open() }
+	isOpen := c.Pairing.IsOpen
+	c.Lights.onPress.Store(&press)
+	c.Lights.pairingOpen.Store(&isOpen)
+}
+
+// StartDiscovery runs WS-Discovery on the camera interface (iface; ""
+// is the default multicast interface, for host mode) until the core
+// closes: cameras found go to the pairing (new ones listed while it is
+// open, paired ones followed to new addresses). leases is the box's DHCP
+// server (nil: none). The sockets are opened before it returns.
+func (c *Core) StartDiscovery(iface string, leases discovery.LeaseLookup) error {
+	if c.Pairing == nil {
+		return fmt.Errorf("discovery: no camera records, no pairing")
+	}
+	d, err := discovery.Listen(discovery.Config{Interface: iface, Policy: c.cfg.CameraPolicy(), Leases: leases,
+		OnFind: c.Pairing.Found, Logf: logf(c.log, "discovery")})
+	if err != nil {
+		return err
+	}
+	c.discovery.Store(d)
+	go d.Run(c.bg)
+	return nil
+}
+
+// findSub gives a camera added by hand without a sub stream the one its
+// ONVIF names (one question per saved address; in the background, so the
+// page's save does not wait on the camera) and saves it.
+func (c *Core) findSub(r cameras.Record) {
+	if r.SubURL != "" || r.Paired || c.Records == nil {
+		return
+	}
+	if _, tried := c.subTried.LoadOrStore(r.ID+"\x00"+r.URL, true); tried {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(c.bg, time.Minute)
+		defer cancel()
+		sub, err := pairing.FindSub(ctx, c.cfg.CameraPolicy(), r.URL, nil)
+		if err != nil {
+			c.log.Info("camera has no known sub stream: live view uses the main stream", "camera", r.ID, "why", onvif.Problem(err))
+			return
+		}
+		cur, ok := c.Records.Get(r.ID)
+		if !ok || cur.URL != r.URL || cur.SubURL != "" {
+			return
+		}
+		cur.SubURL = sub
+		if err := c.ApplyCamera(ctx, cur); err != nil {
+			c.log.Warn("camera sub stream not saved", "camera", r.ID, "err", err)
+			return
+		}
+		c.log.Info("camera sub stream found by ONVIF", "camera", r.ID)
+	}()
+}
