@@ -1,5 +1,10 @@
 package camnet_test
 
-import "syscall"
+import (
+	"encoding/json"
+	"syscall"
+)
 
 type syscallRawConn = syscall.RawConn
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,6 +1,7 @@
 package camsim
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"net/http"
@@ -23,6 +24,10 @@ type ONVIFConfig struct {
 	User, Password string
 	// HTTPDigest, ZeroAddrs, AltPrefixes: see Device.
 	HTTPDigest, ZeroAddrs, AltPrefixes bool
+	// Identity tells apart the cameras of several simulators (one per
+	// network namespace): it goes into the serial numbers
+	// (SIM-<Identity><name>) and the WS-Discovery endpoints.
+	Identity string
 	// Discovery starts a WS-Discovery responder on DiscoveryInterface
 	// ("" : the default multicast interface).
 	Discovery          bool
@@ -48,7 +53,7 @@ func (s *Sim) startONVIF() error {
 		if err != nil {
 			return fmt.Errorf("camsim: onvif listen: %w", err)
 		}
-		cam.dev = &Device{Maker: oc.Maker, Model: oc.Model, Firmware: "V5.5.0 build 200101", Serial: "SIM-" + cam.name,
+		cam.dev = &Device{Maker: oc.Maker, Model: oc.Model, Firmware: "V5.5.0 build 200101", Serial: "SIM-" + oc.Identity + cam.name,
 			Skew: oc.Skew, User: oc.User, Password: oc.Password, HTTPDigest: oc.HTTPDigest, ZeroAddrs: oc.ZeroAddrs,
 			AltPrefixes: oc.AltPrefixes, MainURI: cam.URL(), SubURI: cam.SubURL()}
 		mux := http.NewServeMux()
@@ -57,6 +62,10 @@ func (s *Sim) startONVIF() error {
 		cam.devURL = "http://" + ln.Addr().String() + "/onvif/device_service"
 		go cam.httpSrv.Serve(ln)
 		cam.endpoint = fmt.Sprintf("urn:uuid:5ea1c0de-0000-4000-8000-%012d", i+1)
+		if oc.Identity != "" {
+			sum := sha256.Sum256([]byte(oc.Identity + cam.name))
+			cam.endpoint = fmt.Sprintf("urn:uuid:5ea1c0de-%x-4%x-8%x-%x", sum[0:2], sum[2:4], sum[4:6], sum[6:12])
+		}
 		matches = append(matches, cam.Match())
 	}
 	if oc.Discovery {

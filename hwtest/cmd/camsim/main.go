@@ -47,6 +47,7 @@ func run() error {
 	discover := flag.String("discovery", "", "answer WS-Discovery on this interface (\"default\": the default multicast interface); implies -onvif")
 	quiet := flag.Bool("quiet", false, "log nothing but errors")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
+	identityFlag := flag.String("identity", "", "tells this simulator's cameras from another's (serials, WS-Discovery endpoints); with -dhcp default: the interface's MAC")
 	dhcpIf := flag.String("dhcp", "", "like a camera at power-on: get an address by DHCP on IFACE first and serve RTSP on it (-listen's port); root")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -65,6 +66,11 @@ func run() error {
 			return fmt.Errorf("camsim: -listen %q: %w", *listen, err)
 		}
 		*listen = net.JoinHostPort(l.Addr.Addr().String(), port)
+		if *identityFlag == "" {
+			if ifi, err := net.InterfaceByName(*dhcpIf); err == nil {
+				*identityFlag = strings.ReplaceAll(ifi.HardwareAddr.String(), ":", "") + "-"
+			}
+		}
 		log.Printf("camsim: lease %v on %s from %v (time servers %v)", l.Addr, *dhcpIf, l.Server, l.NTP)
 	}
 	cfg := camsim.Config{Listen: *listen, Cameras: *cameras, ClipsDir: *clips, NoH265Camera: *noH265, Logf: log.Printf}
@@ -82,7 +88,7 @@ func run() error {
 		*onvifOn = true
 	}
 	if *onvifOn {
-		cfg.ONVIF = &camsim.ONVIFConfig{Maker: *maker, Model: *model, Skew: *skew, Discovery: *discover != ""}
+		cfg.ONVIF = &camsim.ONVIFConfig{Identity: *identityFlag, Maker: *maker, Model: *model, Skew: *skew, Discovery: *discover != ""}
 		if *discover != "default" {
 			cfg.ONVIF.DiscoveryInterface = *discover
 		}
