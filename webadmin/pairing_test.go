@@ -1,13 +1,11 @@
 package webadmin
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,23 +15,6 @@ import (
 	"github.com/matthan/matthan/hwtest/camsim"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestCameraNetworkPairingPage: pairing through the page with a
 // simulated camera's ONVIF service: open, login (a wrong one not sent
 // twice), pair to a household (officers only), change the camera's
@@ -41,9 +22,9 @@ func (l *lockedBuf) String() string {
 // only in the camera records on the data partition.
 func TestCameraNetworkPairingPage(t *testing.T) {
 	env := newTestEnv(t)
-	var logs lockedBuf
+	var logs syncBuf
 	env.s.log = slog.New(slog.NewTextHandler(&logs, nil))
-	var plogs lockedBuf
+	var plogs syncBuf
 	dev := &camsim.Device{Maker: "Hikvision", Model: "DS-2CD1023G0-I", Serial: "DS-1234", User: "admin", Password: "Factory-Pw-77",
 		MainURI: "rtsp://127.0.0.1:8554/cam9", SubURI: "rtsp://127.0.0.1:8554/cam9/sub", Skew: -2 * time.Hour}
 	mux := http.NewServeMux()
