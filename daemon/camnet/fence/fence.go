@@ -43,16 +43,12 @@ func Install(iface string) error {
 	if iface == "" || len(iface) >= unix.IFNAMSIZ {
 		return fmt.Errorf("camera interface %q: not an interface name", iface)
 	}
-	c, err := nftables.New()
+	c, t, err := clearBatch()
 	if err != nil {
-		return fmt.Errorf("nf_tables: %w", err)
+		return err
 	}
-	defer c.CloseLasting()
-	t := &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
-	// Add then delete makes the delete succeed when the table is absent;
-	// the new table follows in the same batch (one atomic replacement).
-	c.AddTable(t)
-	c.DelTable(t)
+	// The new table follows the delete in the same batch: one atomic
+	// replacement.
 	c.AddTable(t)
 	accept := nftables.ChainPolicyAccept
 	in := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
@@ -93,15 +89,24 @@ func Install(iface string) error {
 // Remove deletes the fence's table (tests, and a box whose camera
 // interface goes away).
 func Remove() error {
+	c, _, err := clearBatch()
+	if err != nil {
+		return err
+	}
+	return c.Flush()
+}
+
+// clearBatch starts a batch that deletes the fence's table (adding it first
+// makes the delete succeed when it is absent).
+func clearBatch() (*nftables.Conn, *nftables.Table, error) {
 	c, err := nftables.New()
 	if err != nil {
-		return fmt.Errorf("nf_tables: %w", err)
+		return nil, nil, fmt.Errorf("nf_tables: %w", err)
 	}
-	defer c.CloseLasting()
 	t := &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
 	c.AddTable(t)
 	c.DelTable(t)
-	return c.Flush()
+	return c, t, nil
 }
 
 // Check reads the table back: it exists with its two chains, the input
@@ -111,7 +116,6 @@ func Check() error {
 	if err != nil {
 		return fmt.Errorf("nf_tables: %w", err)
 	}
-	defer c.CloseLasting()
 	t := &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
 	for _, name := range []string{"input", "forward"} {
 		rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
