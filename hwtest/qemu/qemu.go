@@ -56,6 +56,9 @@ type Options struct {
 	// NIC (eth1; the id must be n1). Default: a hub port with nothing
 	// else on the hub (a camera port with no camera plugged in).
 	CameraNetdev string
+	// Files are passed to QEMU as descriptors 3, 4, … (a tap device's for
+	// CameraNetdev "tap,id=n1,fd=3").
+	Files []*os.File
 	// Netns is the network namespace QEMU runs in (where a tap device of
 	// Netdev is), through `ip netns exec` (default: this one).
 	Netns string
@@ -189,6 +192,7 @@ func Start(ctx context.Context, o Options) (*Machine, error) {
 		m.cmd = exec.CommandContext(ctx, Binary, Args(o, m.monitor)...)
 	}
 	m.cmd.Stdin = nil
+	m.cmd.ExtraFiles = o.Files
 	// Its own process group: a Ctrl-C in the terminal reaches the
 	// harness (which presses the power button), not QEMU (which would
 	// stop at once, a power cut).
