@@ -446,7 +446,7 @@ type PairRequest struct {
 	Name      string `json:"name"` // its display name
 	Household string `json:"household,omitempty"`
 	Road      bool   `json:"road,omitempty"` // a road camera (no household)
-	Mode      string `json:"mode,omitempty"` // continuous | motion (default motion)
+	Mode      string `json:"mode,omitempty"` // continuous | motion (default continuous: a paired camera records)
 }
 
 // ErrHouseholdOrRoad: a camera belongs to a household or is a road camera.
@@ -483,7 +483,11 @@ func (m *Manager) Pair(ctx context.Context, key string, req PairRequest) (camera
 		if _, taken := m.get(req.ID); taken {
 			return cameras.Record{}, ErrIDTaken
 		}
-		r = cameras.Record{ID: req.ID, Name: req.Name, Household: req.Household, Mode: req.Mode}
+		mode := req.Mode
+		if mode == "" {
+			mode = cameras.Continuous
+		}
+		r = cameras.Record{ID: req.ID, Name: req.Name, Household: req.Household, Mode: mode}
 	}
 	r.URL = onvif.WithCredentials(cc.Main, cc.User, cc.password)
 	r.SubURL = ""

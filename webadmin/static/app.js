@@ -684,13 +684,14 @@ async function pairingCard(root, households, onPaired) {
   const candidateForm = (c0) => {
     const el = h('div', { class: 'card pair-cand', 'data-key': c0.key });
     const info = h('p', { class: 'pair-info' });
-    const state = h('p', { class: 'pair-state' });
+    const state = h('p'); // msg() sets its class: the box around it is .pair-state
     const user = h('input', { value: 'admin', maxlength: 64, class: 'pair-user', autocomplete: 'off' });
     const pass = h('input', { type: 'password', maxlength: 128, class: 'pair-pass', autocomplete: 'new-password' });
     const maker = h('select', { class: 'pair-maker' }, h('option', { value: '' }, L('Tự nhận (ONVIF)', 'Automatic (ONVIF)')), h('option', { value: 'hikvision' }, 'Hikvision'), h('option', { value: 'dahua' }, 'Dahua / Imou / KBVision'), h('option', { value: 'ezviz' }, L('Ezviz (mật khẩu = mã xác minh trên nhãn)', 'Ezviz (password = verification code on the label)')));
     const id = h('input', { maxlength: 32, class: 'pair-id', placeholder: 'cam5' });
     const name = h('input', { maxlength: 100, class: 'pair-name' });
     const hh = h('select', { class: 'pair-household' }, h('option', { value: '' }, L('— chọn hộ —', '— choose household —')), h('option', { value: '@road' }, L('Camera đường (chung)', 'Road camera (shared)')), households.map((x) => h('option', { value: x.id }, camLabel(x))));
+    const mode = h('select', { class: 'pair-mode' }, h('option', { value: 'continuous' }, L('Ghi liên tục', 'Record continuously')), h('option', { value: 'motion' }, L('Ghi khi có chuyển động', 'Record on motion')));
     const pairBox = h('div', { class: 'pair-save' });
     const login = h('button', { class: 'secondary pair-login', onclick: async () => {
       msg(state, '…', true);
@@ -698,14 +699,14 @@ async function pairingCard(root, households, onPaired) {
         const r = await api('/api/pairing/' + c0.key + '/login', { method: 'POST', json: { user: user.value.trim(), password: pass.value, maker: maker.value } });
         pass.value = '';
         const ok = r.candidate && (r.candidate.state === 'ready' || r.candidate.state === 'known_paths');
-        msg(state, r.message + (r.probe ? ' ' + L('Hình: ', 'Picture: ') + r.probe.codec + ' ' + (r.probe.width || '') + 'x' + (r.probe.height || '') : '') + (r.probeError ? ' ' + r.probeError : ''), ok);
+        msg(state, r.message + (r.probe ? ' ' + L('Hình: ', 'Picture: ') + r.probe.codec + (r.probe.width ? ' ' + r.probe.width + '×' + r.probe.height : '') : '') + (r.probeError ? ' ' + r.probeError : ''), ok);
         if (r.candidate) { Object.assign(c0, r.candidate); update(c0); }
       } catch (e) { msg(state, e.message); }
     } }, L('Kết nối', 'Connect'));
     const save = h('button', { class: 'pair-pair', onclick: async () => {
       const road = hh.value === '@road';
       try {
-        const r = await api('/api/pairing/' + c0.key + '/pair', { method: 'POST', json: { id: id.value.trim(), name: name.value.trim(), household: road ? '' : hh.value, road } });
+        const r = await api('/api/pairing/' + c0.key + '/pair', { method: 'POST', json: { id: id.value.trim(), name: name.value.trim(), household: road ? '' : hh.value, road, mode: mode.value } });
         msg(status, r.message, true); await refresh(); onPaired();
       } catch (e) { msg(state, e.message); }
     } }, L('Lưu và bắt đầu ghi', 'Save and start recording'));
@@ -716,10 +717,10 @@ async function pairingCard(root, households, onPaired) {
       const ready = c.state === 'ready' || c.state === 'known_paths';
       fill(pairBox, !ready ? null : role !== 'officer' ? h('p', { class: 'muted' }, L('Cán bộ đặt tên và giao camera cho hộ.', 'An officer names the camera and gives it to a household.')) :
         c.known ? h('div', { class: 'row' }, save) :
-          [h('div', { class: 'row' }, h('label', {}, L('Mã camera', 'Camera ID'), id), h('label', {}, L('Tên', 'Name'), name), h('label', {}, L('Hộ gia đình', 'Household'), hh)), h('div', { class: 'row' }, save)]);
+          [h('div', { class: 'row' }, h('label', {}, L('Mã camera', 'Camera ID'), id), h('label', {}, L('Tên', 'Name'), name), h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode)), h('div', { class: 'row' }, save)]);
     };
     fill(el, info, h('div', { class: 'row' }, h('label', {}, L('Tên đăng nhập camera', 'Camera user'), user), h('label', {}, L('Mật khẩu camera', 'Camera password'), pass), h('label', {}, L('Hãng (khi không có ONVIF)', 'Maker (when no ONVIF)'), maker)),
-      h('div', { class: 'row' }, login, forget), state, pairBox);
+      h('div', { class: 'row' }, login, forget), h('div', { class: 'pair-state' }, state), pairBox);
     update(c0);
     return { el, update };
   };
