@@ -292,7 +292,7 @@ func (m *Manager) Found(f discovery.Found) {
 		m.cfg.Logf("pairing: %d new cameras listed already; %s not listed", MaxCandidates, f.Addr)
 		return
 	}
-	m.cands[key] = &Candidate{Key: key, Addr: f.Addr.String(), MAC: f.MAC, Hostname: f.Hostname, Model: f.Hardware,
+	m.cands[key] = &Candidate{Key: key, Addr: f.Addr.String(), MAC: f.MAC, Hostname: f.Hostname, Maker: f.Name, Model: f.Hardware,
 		Found: m.cfg.Now(), State: "new", device: f.Device}
 	m.cfg.Logf("pairing: new camera at %s (MAC %s)", f.Addr, f.MAC)
 }
@@ -348,6 +348,9 @@ func withHost(raw string, addr netip.Addr) string {
 	return u.String()
 }
 
+// LoginTimeout bounds one Login (all its ONVIF calls).
+const LoginTimeout = 20 * time.Second
+
 // Errors of Login and Pair.
 var (
 	ErrNoCandidate = errors.New("no such new camera (it may have been paired or forgotten)")
@@ -375,7 +378,10 @@ func (m *Manager) Login(ctx context.Context, key, user, password, maker string) 
 	device, addr := c.device, c.Addr
 	m.mu.Unlock()
 
-	in, err := m.cfg.Identify(ctx, device, user, password, m.cfg.Policy)
+	// Bounded whole (each call is bounded too): the page waits for it.
+	ictx, cancel := context.WithTimeout(ctx, LoginTimeout)
+	in, err := m.cfg.Identify(ictx, device, user, password, m.cfg.Policy)
+	cancel()
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
