@@ -37,6 +37,13 @@ import (
 	"github.com/matthan/matthan/daemon/onvif"
 )
 
+// PreviewPrefix starts the name of the live-only camera that previews a
+// new camera being paired (PreviewID); it is never recorded nor listed.
+const PreviewPrefix = "pair-"
+
+// PreviewID is the preview camera of the candidate with key.
+func PreviewID(key string) string { return PreviewPrefix + key }
+
 // Window is how long pairing stays open.
 const Window = 2 * time.Minute
 

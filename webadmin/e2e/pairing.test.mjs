@@ -2,7 +2,8 @@
 // officer opens pairing with the "Ghép camera" switch, the camera found on
 // the camera network shows as new, the officer enters its login (the box
 // asks the simulated camera's ONVIF service), names it, gives it to a
-// household, saves, and the box starts recording it. The camera's password
+// household, saves, and the box starts recording it; a live preview plays
+// once the login is entered. The camera's password
 // never comes back to the page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +43,10 @@ test('officer pairs a new camera from the phone', async () => {
     await cand.locator('.pair-login').click();
     await page.waitForFunction(() => /Đã nhận camera/.test(document.querySelector('.pair-state').textContent), null, { timeout: 20000 });
     assert.match(await cand.locator('.pair-info').textContent(), /Hikvision/);
+    // The live preview plays (a live-only camera, listed nowhere).
+    await page.waitForFunction(() => Object.entries(window.mtLive).some(([k, s]) => k.startsWith('pair-') && s.firstFrameMs !== null), null, { timeout: 30000 });
+    const listed = await page.evaluate(async () => (await (await fetch('/api/cameras')).json()).cameras.map((c) => c.id));
+    assert.ok(!listed.some((id) => id.startsWith('pair-')), 'the preview is listed as a camera: ' + listed);
     await cand.locator('.pair-id').fill('cong-binh');
     await cand.locator('.pair-name').fill('Cổng nhà bà Bình');
     await cand.locator('.pair-household').selectOption('ho-binh');
@@ -60,6 +65,7 @@ test('officer pairs a new camera from the phone', async () => {
       await page.waitForTimeout(500);
     }
     assert.equal(cam.household, 'ho-binh');
+    assert.equal(await page.locator('.pair-video').count(), 0, 'the preview stays after pairing');
     assert.match(cam.settings.subUrl, /\/cam2\/sub$/);
     const html = await page.content();
     const api = await page.evaluate(async () => JSON.stringify(await (await fetch('/api/cameras')).json()) + JSON.stringify(await (await fetch('/api/pairing')).json()) + JSON.stringify(await (await fetch('/api/audit')).json()));

@@ -693,6 +693,9 @@ async function pairingCard(root, households, onPaired) {
     const hh = h('select', { class: 'pair-household' }, h('option', { value: '' }, L('— chọn hộ —', '— choose household —')), h('option', { value: '@road' }, L('Camera đường (chung)', 'Road camera (shared)')), households.map((x) => h('option', { value: x.id }, camLabel(x))));
     const mode = h('select', { class: 'pair-mode' }, h('option', { value: 'continuous' }, L('Ghi liên tục', 'Record continuously')), h('option', { value: 'motion' }, L('Ghi khi có chuyển động', 'Record on motion')));
     const pairBox = h('div', { class: 'pair-save' });
+    const view = h('div', { class: 'pair-preview' });
+    let player = null;
+    const stopView = () => { if (player) { player.close(); player = null; } fill(view); };
     const login = h('button', { class: 'secondary pair-login', onclick: async () => {
       msg(state, '…', true);
       try {
@@ -701,16 +704,18 @@ async function pairingCard(root, households, onPaired) {
         const ok = r.candidate && (r.candidate.state === 'ready' || r.candidate.state === 'known_paths');
         msg(state, r.message + (r.probe ? ' ' + L('Hình: ', 'Picture: ') + r.probe.codec + (r.probe.width ? ' ' + r.probe.width + '×' + r.probe.height : '') : '') + (r.probeError ? ' ' + r.probeError : ''), ok);
         if (r.candidate) { Object.assign(c0, r.candidate); update(c0); }
+        stopView();
+        if (r.preview && role === 'officer') { const v = h('video', { muted: true, autoplay: true, playsinline: true, class: 'pair-video' }); fill(view, v); player = new LivePlayer(v, r.preview, null); player.start(); }
       } catch (e) { msg(state, e.message); }
     } }, L('Kết nối', 'Connect'));
     const save = h('button', { class: 'pair-pair', onclick: async () => {
       const road = hh.value === '@road';
       try {
         const r = await api('/api/pairing/' + c0.key + '/pair', { method: 'POST', json: { id: id.value.trim(), name: name.value.trim(), household: road ? '' : hh.value, road, mode: mode.value } });
-        msg(status, r.message, true); await refresh(); onPaired();
+        stopView(); msg(status, r.message, true); await refresh(); onPaired();
       } catch (e) { msg(state, e.message); }
     } }, L('Lưu và bắt đầu ghi', 'Save and start recording'));
-    const forget = h('button', { class: 'danger pair-forget', onclick: async () => { try { await api('/api/pairing/' + c0.key + '/forget', { method: 'POST' }); await refresh(); } catch (e) { msg(state, e.message); } } }, L('Bỏ qua', 'Dismiss'));
+    const forget = h('button', { class: 'danger pair-forget', onclick: async () => { stopView(); try { await api('/api/pairing/' + c0.key + '/forget', { method: 'POST' }); await refresh(); } catch (e) { msg(state, e.message); } } }, L('Bỏ qua', 'Dismiss'));
     const update = (c) => {
       fill(info, h('strong', {}, [c.maker, c.model].filter((x) => x).join(' ') || L('Camera chưa rõ hãng', 'Camera, maker unknown')), ' · ', c.addr, c.mac ? ' · MAC ' + c.mac : '', c.serial ? ' · ' + L('số sê-ri ', 'serial ') + c.serial : '',
         c.known ? h('span', { class: 'badge ok' }, L('Đã ghép trước đây: ', 'Paired before: ') + c.known) : null);
@@ -720,7 +725,7 @@ async function pairingCard(root, households, onPaired) {
           [h('div', { class: 'row' }, h('label', {}, L('Mã camera', 'Camera ID'), id), h('label', {}, L('Tên', 'Name'), name), h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode)), h('div', { class: 'row' }, save)]);
     };
     fill(el, info, h('div', { class: 'row' }, h('label', {}, L('Tên đăng nhập camera', 'Camera user'), user), h('label', {}, L('Mật khẩu camera', 'Camera password'), pass), h('label', {}, L('Hãng (khi không có ONVIF)', 'Maker (when no ONVIF)'), maker)),
-      h('div', { class: 'row' }, login, forget), h('div', { class: 'pair-state' }, state), pairBox);
+      h('div', { class: 'row' }, login, forget), h('div', { class: 'pair-state' }, state), view, pairBox);
     update(c0);
     return { el, update };
   };
