@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"fmt"
@@ -46,32 +43,6 @@ func (c *Core) startPairing(log *slog.Logger) {
 	isOpen := c.Pairing.IsOpen
 	c.Lights.onPress.Store(&press)
 	c.Lights.pairingOpen.Store(&isOpen)
-	watchButtonSignal(c.bg, func() {
-		log.Info("pairing: SIGUSR1: the pairing button pressed (simulated)")
-		press()
-	})
-}
-
-// ButtonSignal is the signal that presses the pairing button: the
-// simulated press of host mode and tests (`kill -USR1 <matthand>`), where
-// there is no GPIO; on the box it does the same as the button.
-const ButtonSignal = syscall.SIGUSR1
-
-// watchButtonSignal calls press on every ButtonSignal until ctx ends.
-func watchButtonSignal(ctx context.Context, press func()) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, ButtonSignal)
-	go func() {
-		defer signal.Stop(ch)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ch:
-				press()
-			}
-		}
-	}()
 }
 
 // StartDiscovery runs WS-Discovery on the camera interface (iface; ""

@@ -4,8 +4,7 @@
 // (recorders flush, fsync and close). It starts with no cameras too: the
 // technician adds them on the admin page. On first boot it prints the
 // setup code and the certificate fingerprint on stderr (init forwards it
-// to the serial console). SIGUSR1 presses the pairing button (opens camera
-// pairing for 2 minutes): the simulated press of host mode and tests.
+// to the serial console).
 //
 //	matthand -data DIR -listen 127.0.0.1:8080 [-listen-tls 127.0.0.1:8443] -camera cam1=rtsp://...[,rtsp://.../sub] [-camera ...]
 //	matthand -config /etc/matthan.json
