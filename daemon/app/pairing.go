@@ -2,17 +2,15 @@ package app
 
 import (
 	"context"
-	"time"
-
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/config"
-	"github.com/matthan/matthan/daemon/onvif"
-	"log/slog"
-
 	"github.com/matthan/matthan/daemon/discovery"
 	"github.com/matthan/matthan/daemon/lights"
+	"github.com/matthan/matthan/daemon/onvif"
 	"github.com/matthan/matthan/daemon/pairing"
 )
 
@@ -32,6 +30,14 @@ func (c *Core) startPairing(log *slog.Logger) {
 			if open {
 				if d := c.discovery.Load(); d != nil {
 					d.ProbeNow()
+					// Cameras plugged in before the window opened
+					// (the usual order: plug in, then press the
+					// button) were found already: list them too.
+					go func() {
+						for _, f := range d.Found() {
+							c.Pairing.Found(f)
+						}
+					}()
 				}
 			}
 			if open && c.Lights.Status != nil {
