@@ -16,6 +16,7 @@ import (
 	"github.com/matthan/matthan/daemon/auth"
 	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/onvif"
+	"github.com/matthan/matthan/daemon/pairing"
 )
 
 // decodeJSON reads a JSON body into v, refusing unknown fields and trailing data.
@@ -183,6 +184,9 @@ func (s *Server) visibleCameras(rc *reqCtx) []cameraView {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
+		if strings.HasPrefix(id, pairing.PreviewPrefix) {
+			continue // a new camera's preview while it is paired: not a camera
+		}
 		add(id, CameraSettings{}, false)
 	}
 	slices.SortFunc(out, func(a, b cameraView) int { return strings.Compare(a.ID, b.ID) })

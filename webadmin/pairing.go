@@ -25,6 +25,13 @@ type Pairer interface {
 	SetPassword(ctx context.Context, id, newPassword string) error
 }
 
+// Previewer shows a new camera on the live page while it is paired
+// (app.Core: a live-only camera named pairing.PreviewID(key)).
+type Previewer interface {
+	Preview(key, main, sub string) (string, error)
+	StopPreview(key string)
+}
+
 // apiPairing: pairing open or not, until when, and the new cameras.
 func (s *Server) apiPairing(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	if s.cfg.Pairing == nil {
@@ -90,6 +97,11 @@ func (s *Server) apiPairingLogin(w http.ResponseWriter, r *http.Request, rc *req
 		return
 	}
 	out := map[string]any{"candidate": c, "message": tr(rc.lang, pairStateKey(c.State))}
+	if main, sub, err := s.cfg.Pairing.Streams(key); err == nil && s.cfg.Previews != nil {
+		if id, err := s.cfg.Previews.Preview(key, main, sub); err == nil {
+			out["preview"] = id // officers watch it on /api/live/{id}
+		}
+	}
 	if s.cfg.Prober != nil {
 		if main, _, err := s.cfg.Pairing.Streams(key); err == nil {
 			if res, perr := s.cfg.Prober.Probe(r.Context(), main); perr == nil {
@@ -129,7 +141,11 @@ func (s *Server) apiPairingPair(w http.ResponseWriter, r *http.Request, rc *reqC
 			return
 		}
 	}
-	rec, err := s.cfg.Pairing.Pair(r.Context(), r.PathValue("key"), req)
+	key := r.PathValue("key")
+	rec, err := s.cfg.Pairing.Pair(r.Context(), key, req)
+	if err == nil || errors.Is(err, cameras.ErrNotApplied) {
+		s.stopPreview(key)
+	}
 	switch {
 	case errors.Is(err, pairing.ErrNoCandidate):
 		s.jsonError(w, rc, http.StatusNotFound, "err_pair_gone")
@@ -158,6 +174,7 @@ func (s *Server) apiPairingForget(w http.ResponseWriter, r *http.Request, rc *re
 		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
+	s.stopPreview(r.PathValue("key"))
 	if err := s.cfg.Pairing.Forget(r.PathValue("key")); err != nil {
 		s.jsonError(w, rc, http.StatusNotFound, "err_pair_gone")
 		return
@@ -195,4 +212,10 @@ func (s *Server) apiCameraPassword(w http.ResponseWriter, r *http.Request, rc *r
 	}
 	s.auditAppend(r, rc, audit.Change, id, "camera password changed on the camera")
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
+}
+
+func (s *Server) stopPreview(key string) {
+	if s.cfg.Previews != nil {
+		s.cfg.Previews.StopPreview(key)
+	}
 }

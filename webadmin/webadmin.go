@@ -181,7 +181,9 @@ type Config struct {
 	Applier     CameraApplier
 	Prober      Prober
 	// Pairing is the camera pairing (/api/pairing); nil: 503.
-	Pairing  Pairer
+	Pairing Pairer
+	// Previews shows new cameras live while they are paired; nil: none.
+	Previews Previewer
 	Segments SegmentStore
 	Exporter Exporter
 	Search   EventSearch

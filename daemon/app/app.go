@@ -73,6 +73,8 @@ type Core struct {
 	bg        context.Context
 	discovery atomic.Pointer[discovery.Discoverer]
 	subTried  sync.Map // camera ID + URL asked for a sub stream
+	previewMu sync.Mutex
+	previews  map[string]*time.Timer // pairing previews by candidate key
 	closeMu   sync.Mutex
 	closed    bool
 	lastWErr  int64

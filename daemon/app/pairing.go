@@ -2,15 +2,15 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
 
-	"fmt"
 	"github.com/matthan/matthan/daemon/cameras"
-	"github.com/matthan/matthan/daemon/onvif"
-	"log/slog"
-
+	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/daemon/discovery"
 	"github.com/matthan/matthan/daemon/lights"
+	"github.com/matthan/matthan/daemon/onvif"
 	"github.com/matthan/matthan/daemon/pairing"
 )
 
@@ -99,4 +99,49 @@ func (c *Core) findSub(r cameras.Record) {
 		}
 		c.log.Info("camera sub stream found by ONVIF", "camera", r.ID)
 	}()
+}
+
+// Previews: at most maxPreviews at once, each for previewFor.
+const (
+	maxPreviews = 4
+	previewFor  = 5 * time.Minute
+)
+
+// Preview shows a new camera being paired on the live page (main and sub
+// stream with the login entered): a camera that only feeds the live hub,
+// not recorded, not analysed, gone after five minutes, at pairing, or at
+// StopPreview. It returns the camera name to watch.
+func (c *Core) Preview(key, main, sub string) (string, error) {
+	id := pairing.PreviewID(key)
+	c.previewMu.Lock()
+	defer c.previewMu.Unlock()
+	if c.previews == nil {
+		c.previews = map[string]*time.Timer{}
+	}
+	if t, ok := c.previews[key]; ok {
+		t.Stop()
+	} else if len(c.previews) >= maxPreviews {
+		return "", fmt.Errorf("preview: %d cameras are previewed already", maxPreviews)
+	}
+	if c.cfg.CameraPolicy().CheckURL(context.Background(), main) != nil {
+		return "", fmt.Errorf("preview: camera address not on the camera network")
+	}
+	if err := c.cams.start(cameraSpec{Name: id, URL: main, SubURL: sub, Recording: config.RecordOff, NoMotion: true}); err != nil {
+		return "", err
+	}
+	c.previews[key] = time.AfterFunc(previewFor, func() { c.StopPreview(key) })
+	return id, nil
+}
+
+// StopPreview ends the preview of key (if any).
+func (c *Core) StopPreview(key string) {
+	c.previewMu.Lock()
+	t, ok := c.previews[key]
+	delete(c.previews, key)
+	c.previewMu.Unlock()
+	if !ok {
+		return
+	}
+	t.Stop()
+	c.cams.RemoveCamera(context.Background(), pairing.PreviewID(key))
 }

@@ -293,6 +293,9 @@ func (c *Client) SystemDateAndTime(ctx context.Context) (time.Time, error) {
 		return time.Time{}, err
 	}
 	t1 := c.Now()
+	if st == http.StatusUnauthorized {
+		return time.Time{}, ErrNeedCredentials // a camera that asks a login even for its clock
+	}
 	r, err := Parse[systemDateAndTimeResponse](b)
 	if err != nil {
 		if st == http.StatusNotFound || errors.Is(err, ErrBadReply) {

@@ -31,9 +31,9 @@ type Info struct {
 // means fall back to KnownStreams.
 func (c *Client) Identify(ctx context.Context) (Info, error) {
 	var in Info
-	if _, err := c.SystemDateAndTime(ctx); err != nil {
+	if _, err := c.SystemDateAndTime(ctx); err != nil && !errors.Is(err, ErrNeedCredentials) {
 		return in, fmt.Errorf("onvif: clock: %w", err)
-	}
+	} // a clock behind a login: the token carries the box's time (offset 0)
 	in.ClockOffset, _ = c.Offset()
 	if _, err := c.Services(ctx); err != nil {
 		return in, fmt.Errorf("onvif: services: %w", err)

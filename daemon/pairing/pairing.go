@@ -37,6 +37,13 @@ import (
 	"github.com/matthan/matthan/daemon/onvif"
 )
 
+// PreviewPrefix starts the name of the live-only camera that previews a
+// new camera being paired (PreviewID); it is never recorded nor listed.
+const PreviewPrefix = "pair-"
+
+// PreviewID is the preview camera of the candidate with key.
+func PreviewID(key string) string { return PreviewPrefix + key }
+
 // Window is how long pairing stays open.
 const Window = 2 * time.Minute
 
@@ -292,7 +299,7 @@ func (m *Manager) Found(f discovery.Found) {
 		m.cfg.Logf("pairing: %d new cameras listed already; %s not listed", MaxCandidates, f.Addr)
 		return
 	}
-	m.cands[key] = &Candidate{Key: key, Addr: f.Addr.String(), MAC: f.MAC, Hostname: f.Hostname, Model: f.Hardware,
+	m.cands[key] = &Candidate{Key: key, Addr: f.Addr.String(), MAC: f.MAC, Hostname: f.Hostname, Maker: f.Name, Model: f.Hardware,
 		Found: m.cfg.Now(), State: "new", device: f.Device}
 	m.cfg.Logf("pairing: new camera at %s (MAC %s)", f.Addr, f.MAC)
 }
@@ -348,6 +355,9 @@ func withHost(raw string, addr netip.Addr) string {
 	return u.String()
 }
 
+// LoginTimeout bounds one Login (all its ONVIF calls).
+const LoginTimeout = 20 * time.Second
+
 // Errors of Login and Pair.
 var (
 	ErrNoCandidate = errors.New("no such new camera (it may have been paired or forgotten)")
@@ -375,7 +385,10 @@ func (m *Manager) Login(ctx context.Context, key, user, password, maker string) 
 	device, addr := c.device, c.Addr
 	m.mu.Unlock()
 
-	in, err := m.cfg.Identify(ctx, device, user, password, m.cfg.Policy)
+	// Bounded whole (each call is bounded too): the page waits for it.
+	ictx, cancel := context.WithTimeout(ctx, LoginTimeout)
+	in, err := m.cfg.Identify(ictx, device, user, password, m.cfg.Policy)
+	cancel()
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -446,7 +459,7 @@ type PairRequest struct {
 	Name      string `json:"name"` // its display name
 	Household string `json:"household,omitempty"`
 	Road      bool   `json:"road,omitempty"` // a road camera (no household)
-	Mode      string `json:"mode,omitempty"` // continuous | motion (default motion)
+	Mode      string `json:"mode,omitempty"` // continuous | motion (default continuous: a paired camera records)
 }
 
 // ErrHouseholdOrRoad: a camera belongs to a household or is a road camera.
@@ -483,7 +496,11 @@ func (m *Manager) Pair(ctx context.Context, key string, req PairRequest) (camera
 		if _, taken := m.get(req.ID); taken {
 			return cameras.Record{}, ErrIDTaken
 		}
-		r = cameras.Record{ID: req.ID, Name: req.Name, Household: req.Household, Mode: req.Mode}
+		mode := req.Mode
+		if mode == "" {
+			mode = cameras.Continuous
+		}
+		r = cameras.Record{ID: req.ID, Name: req.Name, Household: req.Household, Mode: mode}
 	}
 	r.URL = onvif.WithCredentials(cc.Main, cc.User, cc.password)
 	r.SubURL = ""

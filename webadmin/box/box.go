@@ -134,7 +134,7 @@ func Page(core *app.Core, cfg *config.Config, wc webadmin.Config) (*webadmin.Ser
 	wc.CameraStore = core.Records
 	wc.Cameras, wc.Applier = core, core
 	if core.Pairing != nil {
-		wc.Pairing = core.Pairing
+		wc.Pairing, wc.Previews = core.Pairing, core
 	}
 	wc.Segments, wc.Exporter = adapt.Segments{Store: core.Store}, adapt.Exporter{Store: core.Store}
 	wc.Search, wc.Live = adapt.Search{Index: core.Index}, core.Hub

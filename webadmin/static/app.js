@@ -684,42 +684,48 @@ async function pairingCard(root, households, onPaired) {
   const candidateForm = (c0) => {
     const el = h('div', { class: 'card pair-cand', 'data-key': c0.key });
     const info = h('p', { class: 'pair-info' });
-    const state = h('p', { class: 'pair-state' });
+    const state = h('p'); // msg() sets its class: the box around it is .pair-state
     const user = h('input', { value: 'admin', maxlength: 64, class: 'pair-user', autocomplete: 'off' });
     const pass = h('input', { type: 'password', maxlength: 128, class: 'pair-pass', autocomplete: 'new-password' });
     const maker = h('select', { class: 'pair-maker' }, h('option', { value: '' }, L('Tự nhận (ONVIF)', 'Automatic (ONVIF)')), h('option', { value: 'hikvision' }, 'Hikvision'), h('option', { value: 'dahua' }, 'Dahua / Imou / KBVision'), h('option', { value: 'ezviz' }, L('Ezviz (mật khẩu = mã xác minh trên nhãn)', 'Ezviz (password = verification code on the label)')));
     const id = h('input', { maxlength: 32, class: 'pair-id', placeholder: 'cam5' });
     const name = h('input', { maxlength: 100, class: 'pair-name' });
     const hh = h('select', { class: 'pair-household' }, h('option', { value: '' }, L('— chọn hộ —', '— choose household —')), h('option', { value: '@road' }, L('Camera đường (chung)', 'Road camera (shared)')), households.map((x) => h('option', { value: x.id }, camLabel(x))));
+    const mode = h('select', { class: 'pair-mode' }, h('option', { value: 'continuous' }, L('Ghi liên tục', 'Record continuously')), h('option', { value: 'motion' }, L('Ghi khi có chuyển động', 'Record on motion')));
     const pairBox = h('div', { class: 'pair-save' });
+    const view = h('div', { class: 'pair-preview' });
+    let player = null;
+    const stopView = () => { if (player) { player.close(); player = null; } fill(view); };
     const login = h('button', { class: 'secondary pair-login', onclick: async () => {
       msg(state, '…', true);
       try {
         const r = await api('/api/pairing/' + c0.key + '/login', { method: 'POST', json: { user: user.value.trim(), password: pass.value, maker: maker.value } });
         pass.value = '';
         const ok = r.candidate && (r.candidate.state === 'ready' || r.candidate.state === 'known_paths');
-        msg(state, r.message + (r.probe ? ' ' + L('Hình: ', 'Picture: ') + r.probe.codec + ' ' + (r.probe.width || '') + 'x' + (r.probe.height || '') : '') + (r.probeError ? ' ' + r.probeError : ''), ok);
+        msg(state, r.message + (r.probe ? ' ' + L('Hình: ', 'Picture: ') + r.probe.codec + (r.probe.width ? ' ' + r.probe.width + '×' + r.probe.height : '') : '') + (r.probeError ? ' ' + r.probeError : ''), ok);
         if (r.candidate) { Object.assign(c0, r.candidate); update(c0); }
+        stopView();
+        if (r.preview && role === 'officer') { const v = h('video', { muted: true, autoplay: true, playsinline: true, class: 'pair-video' }); fill(view, v); player = new LivePlayer(v, r.preview, null); player.start(); }
       } catch (e) { msg(state, e.message); }
     } }, L('Kết nối', 'Connect'));
     const save = h('button', { class: 'pair-pair', onclick: async () => {
       const road = hh.value === '@road';
       try {
-        const r = await api('/api/pairing/' + c0.key + '/pair', { method: 'POST', json: { id: id.value.trim(), name: name.value.trim(), household: road ? '' : hh.value, road } });
-        msg(status, r.message, true); await refresh(); onPaired();
+        const r = await api('/api/pairing/' + c0.key + '/pair', { method: 'POST', json: { id: id.value.trim(), name: name.value.trim(), household: road ? '' : hh.value, road, mode: mode.value } });
+        stopView(); msg(status, r.message, true); await refresh(); onPaired();
       } catch (e) { msg(state, e.message); }
     } }, L('Lưu và bắt đầu ghi', 'Save and start recording'));
-    const forget = h('button', { class: 'danger pair-forget', onclick: async () => { try { await api('/api/pairing/' + c0.key + '/forget', { method: 'POST' }); await refresh(); } catch (e) { msg(state, e.message); } } }, L('Bỏ qua', 'Dismiss'));
+    const forget = h('button', { class: 'danger pair-forget', onclick: async () => { stopView(); try { await api('/api/pairing/' + c0.key + '/forget', { method: 'POST' }); await refresh(); } catch (e) { msg(state, e.message); } } }, L('Bỏ qua', 'Dismiss'));
     const update = (c) => {
       fill(info, h('strong', {}, [c.maker, c.model].filter((x) => x).join(' ') || L('Camera chưa rõ hãng', 'Camera, maker unknown')), ' · ', c.addr, c.mac ? ' · MAC ' + c.mac : '', c.serial ? ' · ' + L('số sê-ri ', 'serial ') + c.serial : '',
         c.known ? h('span', { class: 'badge ok' }, L('Đã ghép trước đây: ', 'Paired before: ') + c.known) : null);
       const ready = c.state === 'ready' || c.state === 'known_paths';
       fill(pairBox, !ready ? null : role !== 'officer' ? h('p', { class: 'muted' }, L('Cán bộ đặt tên và giao camera cho hộ.', 'An officer names the camera and gives it to a household.')) :
         c.known ? h('div', { class: 'row' }, save) :
-          [h('div', { class: 'row' }, h('label', {}, L('Mã camera', 'Camera ID'), id), h('label', {}, L('Tên', 'Name'), name), h('label', {}, L('Hộ gia đình', 'Household'), hh)), h('div', { class: 'row' }, save)]);
+          [h('div', { class: 'row' }, h('label', {}, L('Mã camera', 'Camera ID'), id), h('label', {}, L('Tên', 'Name'), name), h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode)), h('div', { class: 'row' }, save)]);
     };
     fill(el, info, h('div', { class: 'row' }, h('label', {}, L('Tên đăng nhập camera', 'Camera user'), user), h('label', {}, L('Mật khẩu camera', 'Camera password'), pass), h('label', {}, L('Hãng (khi không có ONVIF)', 'Maker (when no ONVIF)'), maker)),
-      h('div', { class: 'row' }, login, forget), state, pairBox);
+      h('div', { class: 'row' }, login, forget), h('div', { class: 'pair-state' }, state), view, pairBox);
     update(c0);
     return { el, update };
   };
@@ -972,6 +978,10 @@ const auditDetails = [
   [/^own password changed/, () => L('Đổi mật khẩu của mình, các phiên khác đã kết thúc', 'Own password changed, other sessions ended')],
   [/^camera settings saved/, () => L('Lưu cài đặt camera', 'Camera settings saved')],
   [/^camera removed/, () => L('Xoá camera', 'Camera removed')],
+  [/^camera pairing opened/, () => L('Mở ghép camera (2 phút)', 'Camera pairing opened (2 minutes)')],
+  [/^camera pairing closed/, () => L('Đóng ghép camera', 'Camera pairing closed')],
+  [/^camera paired \((.*), MAC (.*)\)/, (m) => L('Ghép camera mới: ', 'New camera paired: ') + m[1].trim() + ', MAC ' + (m[2] || '—')],
+  [/^camera password changed on the camera/, () => L('Đổi mật khẩu trên camera', 'Camera password changed on the camera')],
   [/^household (\S+) saved/, (m) => L('Lưu hộ ', 'Household saved: ') + m[1]],
   [/^household (\S+) grants: (.*)/, (m) => L('Quyền xem camera đường của hộ ', 'Road cameras granted to ') + m[1] + ': ' + (m[2] || '—')],
   [/^grants of camera (\S+) dropped from (\d+) households/, (m) => L('Bỏ quyền xem camera ' + m[1] + ' của ' + m[2] + ' hộ (không còn là camera đường)', 'Grants of camera ' + m[1] + ' dropped from ' + m[2] + ' households')],

@@ -44,6 +44,7 @@ func run() error {
 	maker := flag.String("onvif-maker", "Hikvision", "maker the ONVIF cameras report")
 	model := flag.String("onvif-model", "DS-2CD1023G0-I", "model the ONVIF cameras report")
 	skew := flag.Duration("onvif-skew", 0, "the cameras' clock minus the real time (e.g. -3h)")
+	onvifAuth := flag.String("onvif-auth", "", "USER:PASSWORD of the ONVIF login when it differs from -auth (RTSP then stays as -auth says)")
 	discover := flag.String("discovery", "", "answer WS-Discovery on this interface (\"default\": the default multicast interface); implies -onvif")
 	quiet := flag.Bool("quiet", false, "log nothing but errors")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
@@ -84,11 +85,19 @@ func run() error {
 		}
 		cfg.User, cfg.Password = user, pass
 	}
-	if *discover != "" {
+	if *discover != "" || *onvifAuth != "" {
 		*onvifOn = true
 	}
 	if *onvifOn {
 		cfg.ONVIF = &camsim.ONVIFConfig{Identity: *identityFlag, Maker: *maker, Model: *model, Skew: *skew, Discovery: *discover != ""}
+		if *onvifAuth != "" {
+			user, pass, ok := strings.Cut(*onvifAuth, ":")
+			if !ok || user == "" {
+				return fmt.Errorf("camsim: -onvif-auth %q: want USER:PASSWORD", *onvifAuth)
+			}
+			cfg.ONVIF.User, cfg.ONVIF.Password = user, pass
+			*onvifOn = true
+		}
 		if *discover != "default" {
 			cfg.ONVIF.DiscoveryInterface = *discover
 		}
