@@ -87,7 +87,27 @@ type Boot struct {
 	FirmwareFiles []string `json:"firmware_files,omitempty"`
 	// ConfigTxt is the Raspberry Pi config.txt.
 	ConfigTxt string `json:"config_txt,omitempty"`
+	// RTC, if set, is a battery-backed RTC chip the board may have fitted
+	// (rpi4: a DS3231 on the 40-pin header's I²C): the image carries a
+	// device tree overlay declaring it (RTCOverlayFile, applied by the Pi
+	// firmware: config_txt must say dtoverlay=matthan-rtc). Where it is
+	// not fitted the driver finds nothing and the box has no RTC.
+	RTC *RTCChip `json:"rtc,omitempty"`
 }
+
+// RTCChip is an RTC chip on an I²C bus.
+type RTCChip struct {
+	// I2CBus is the bus's node path in the board's device tree.
+	I2CBus string `json:"i2c_bus"`
+	// Compatible is the chip's device tree compatible string (the
+	// kernel's rtc-ds1307 driver binds "maxim,ds3231").
+	Compatible string `json:"compatible"`
+	// Address is its 7-bit I²C address.
+	Address uint32 `json:"address"`
+}
+
+// RTCOverlayFile is the overlay's path on an rpi-firmware boot partition.
+const RTCOverlayFile = "overlays/matthan-rtc.dtbo"
 
 // Boot methods.
 const (
@@ -246,6 +266,14 @@ func (b *Board) Validate() error {
 	case BootRPi:
 		if b.Boot.ConfigTxt == "" || len(b.Boot.FirmwareFiles) == 0 || len(b.Boot.DTBs) == 0 {
 			bad("rpi-firmware boot needs config_txt, firmware_files and dtbs")
+		}
+		if r := b.Boot.RTC; r != nil {
+			if !strings.HasPrefix(r.I2CBus, "/") || r.Compatible == "" || r.Address == 0 || r.Address > 0x7f {
+				bad("boot.rtc: want i2c_bus (a node path), compatible and a 7-bit address")
+			}
+			if !strings.Contains(b.Boot.ConfigTxt, "dtoverlay=matthan-rtc\n") {
+				bad("boot.rtc: config_txt must load the overlay (dtoverlay=matthan-rtc)")
+			}
 		}
 	default:
 		bad("boot method %q: want %s or %s", b.Boot.Method, BootUEFI, BootRPi)

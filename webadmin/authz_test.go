@@ -94,6 +94,8 @@ var expectations = map[string]want{
 	"GET /api/daemon/cameras":                    {roles: []auth.Role{off}},
 	"GET /api/daemon/segments":                   {roles: []auth.Role{off}},
 	"GET /api/daemon/events":                     {roles: []auth.Role{off}},
+	"GET /api/system/clock":                      {roles: []auth.Role{tech, off}},
+	"POST /api/system/clock":                     {roles: []auth.Role{tech, off}},
 }
 
 // requestFor builds a harmless request for a route: path values filled in,

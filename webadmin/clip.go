@@ -52,7 +52,8 @@ func (s *Server) apiClip(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	defer os.Remove(f.Name())
 	defer f.Close()
 	cw := &countWriter{w: f}
-	covered, err := s.cfg.Exporter.Export(r.Context(), rc.camera, from, to, cw)
+	cov, err := s.cfg.Exporter.Export(r.Context(), rc.camera, from, to, cw)
+	covered := cov.Intervals
 	if err != nil {
 		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", fmt.Errorf("clip %s: %w", rc.camera, err))
 		return

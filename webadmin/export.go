@@ -60,7 +60,8 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	job, done := s.trackExport(r, rc, from, to) // progress for the page (exportprogress.go)
 	defer done()
 	cw := &countWriter{w: io.MultiWriter(f, h, job)}
-	covered, err := s.cfg.Exporter.Export(r.Context(), rc.camera, from, to, cw)
+	cov, err := s.cfg.Exporter.Export(r.Context(), rc.camera, from, to, cw)
+	covered := cov.Intervals
 	if err == nil {
 		err = f.Sync()
 	}
@@ -92,7 +93,7 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	headSeq, headHash := s.audit.Head()
 	m := evidence.Manifest{Camera: rc.camera, CameraName: set.Name, Requested: requested, Intervals: covered, Gaps: gaps,
 		ExportedBy: rc.user.Name, Role: string(rc.user.Role), Created: s.now(), File: file, Bytes: cw.n, SHA256: sum,
-		AuditSeq: rec.Seq, Audit: evidence.AuditHead{Seq: headSeq, Hash: headHash}}.InZone(s.loc)
+		AuditSeq: rec.Seq, Audit: evidence.AuditHead{Seq: headSeq, Hash: headHash}, ClockUnsynced: cov.ClockUnsynced}.InZone(s.loc)
 	m, mb, sig, err := evidence.Sign(s.signKey, m)
 	if err != nil {
 		fail(http.StatusInternalServerError, "err_internal", err.Error())

@@ -298,6 +298,14 @@ func TestExportStatesWhatTheFileHolds(t *testing.T) {
 	if !same(m.Intervals, wantIv) || !same(m.Gaps, wantGaps) {
 		t.Errorf("intervals %v gaps %v, want %v and %v", m.Intervals, m.Gaps, wantIv, wantGaps)
 	}
+	// The first half hour was recorded before the box's clock was
+	// synchronised: the manifest says so.
+	if !same(m.ClockUnsynced, []evidence.Interval{fakeUnsynced}) {
+		t.Errorf("clockUnsynced %v, want %v", m.ClockUnsynced, fakeUnsynced)
+	}
+	if _, m2, _ := export(testT0, testT0.Add(time.Minute)); m2.ClockUnsynced != nil || strings.Contains(body, "clockUnsynced\":[]") {
+		t.Errorf("a clip recorded with a synchronised clock lists %v", m2.ClockUnsynced)
+	}
 	if !strings.Contains(body, `"from":"`+fakeHole.To.In(ict).Format("2006-01-02T15:04:05")+`+07:00"`) || m.TimeZone != "Asia/Ho_Chi_Minh" {
 		t.Errorf("manifest times not in the box's zone (+07:00): %s", body)
 	}

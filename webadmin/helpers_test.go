@@ -63,9 +63,20 @@ type fakeExporter struct{}
 var (
 	fakeRecorded = evidence.Interval{From: testT0.Add(-time.Hour), To: testT0.Add(2 * time.Hour)}
 	fakeHole     = evidence.Interval{From: testT0.Add(2 * time.Minute), To: testT0.Add(151 * time.Second)}
+	// fakeUnsynced: recorded before the box's clock was synchronised.
+	fakeUnsynced = evidence.Interval{From: testT0.Add(-time.Hour), To: testT0.Add(-30 * time.Minute)}
 )
 
-func (fakeExporter) Export(_ context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error) {
+func (fakeExporter) Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) (evidence.Coverage, error) {
+	out, err := fakeExport(ctx, camera, from, to, w)
+	cov := evidence.Coverage{Intervals: out}
+	if u := (evidence.Interval{From: maxTime(fakeUnsynced.From, from), To: minTime(fakeUnsynced.To, to)}); len(out) > 0 && u.From.Before(u.To) {
+		cov.ClockUnsynced = []evidence.Interval{u}
+	}
+	return cov, err
+}
+
+func fakeExport(_ context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error) {
 	var out []evidence.Interval
 	for _, iv := range []evidence.Interval{{From: fakeRecorded.From, To: fakeHole.From}, {From: fakeHole.To, To: fakeRecorded.To}} {
 		iv.From, iv.To = maxTime(iv.From, from), minTime(iv.To, to)

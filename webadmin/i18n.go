@@ -97,6 +97,10 @@ var messages = map[string][2]string{
 	"role_officer":              {"Cán bộ công an", "Officer"},
 	"role_household":            {"Hộ gia đình", "Household"},
 	"tech_no_video":             {"Kỹ thuật viên không xem video của các hộ. Hãy dùng trang Hệ thống và Camera.", "Technicians do not see the households' video. Use the System and Cameras pages."},
+	"clock_set":                 {"Đã đặt giờ của đầu ghi theo điện thoại. Các đoạn ghi vẫn được đánh dấu \"đồng hồ chưa đồng bộ\" cho đến khi đầu ghi lấy được giờ chuẩn qua mạng.", "The box's clock is set from your phone. Recordings stay marked \"clock not synchronised\" until the box gets the time from the network."},
+	"err_clock_time":            {"Giờ gửi lên không hợp lệ: kiểm tra ngày giờ của điện thoại.", "The time sent is not valid: check your phone's date and time."},
+	"err_clock_synced":          {"Đồng hồ của đầu ghi đang được đồng bộ qua mạng. Chỉ đặt giờ tay khi chắc chắn, và xác nhận.", "The box's clock is synchronised over the network. Set it by hand only if you are sure, and confirm."},
+	"err_clock_back":            {"Đồng hồ của đầu ghi không bao giờ lùi quá %d phút (thời gian của các đoạn ghi không được lùi).", "The box's clock never goes back by more than %d minutes (recording times must not go back)."},
 }
 
 // tr returns the message for key in lang (the key itself if unknown).

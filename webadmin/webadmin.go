@@ -71,6 +71,9 @@ type Segment struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
 	Bytes int64     `json:"bytes"`
+	// ClockUnsynced: recorded while the box's clock was not synchronised
+	// (or stepped while it was open): its times may be off.
+	ClockUnsynced bool `json:"clockUnsynced,omitempty"`
 }
 
 // SegmentStore lists and opens recordings.
@@ -83,9 +86,10 @@ type SegmentStore interface {
 
 // Exporter writes one MP4 of a camera's range, stitched without transcoding,
 // and returns the intervals the file holds (from the samples written, not
-// from the request; none when the range has no recording).
+// from the request; none when the range has no recording), and those
+// recorded while the box's clock was not synchronised.
 type Exporter interface {
-	Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error)
+	Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) (evidence.Coverage, error)
 }
 
 // SearchQuery asks the event index. Cameras limits results to these cameras
@@ -197,6 +201,8 @@ type Config struct {
 	Logs  LogSource
 	Stats StatsSource
 	Disks Disks
+	// Clock is the box's clock (state, source; setting it by hand).
+	Clock BoxClock
 
 	// CameraPolicy is where camera URLs may point (saving, the connection
 	// test); the zero policy allows the private ranges only.

@@ -28,6 +28,7 @@ import (
 	"github.com/matthan/matthan/daemon/pairing"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
+	"github.com/matthan/matthan/daemon/timesync"
 )
 
 // EventMemory is how many events the diagnostics can list.
@@ -62,6 +63,9 @@ type Core struct {
 	Lights  *LightsParts
 	// Pairing is the camera pairing (nil when the records are unreadable).
 	Pairing *pairing.Manager
+	// Clock keeps the box's clock true (NTP on the uplink) and says how
+	// far it can be trusted; the store marks segments by it.
+	Clock   *timesync.Discipline
 	Started time.Time
 
 	cfg       *config.Config
@@ -70,6 +74,7 @@ type Core struct {
 	recDisks  recordingDisks
 	pub       *publisher
 	stopBg    context.CancelFunc
+	clockRun  chan struct{} // closed when the clock discipline has stopped
 	bg        context.Context
 	discovery atomic.Pointer[discovery.Discoverer]
 	subTried  sync.Map // camera ID + URL asked for a sub stream
@@ -109,11 +114,13 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 	cleanup = append(cleanup, stopBg)
 	c.pub = &publisher{idx: c.Index, log: c.Events, ctx: bgCtx, logger: log}
 
+	c.Clock = startClock(bgCtx, cfg, log, c)
 	storeOpts := storage.Options{
 		RetentionDays: cfg.RetentionDays,
 		MinFreeBytes:  cfg.MinFreeMB << 20,
 		Events:        c.pub,
 		Logf:          logf(log, "storage"),
+		TimeState:     c.Clock.TimeState,
 	}
 	cardOpts := storeOpts // the same floor and retention, applied on each disk
 	cardOpts.DiskLost = c.recDisks.lost
@@ -260,6 +267,7 @@ func (c *Core) Close() error {
 	c.Lights.wg.Wait()
 	c.pub.wg.Wait()
 	errs = append(errs, c.Store.Close(), c.Index.Flush(), c.Index.Close())
+	<-c.clockRun // the last known good time is written
 	return errors.Join(errs...)
 }
 
@@ -336,7 +344,8 @@ func (d coreDiag) Segments(camera string, from, to time.Time) []diag.Segment {
 	segs := d.c.Store.Segments(camera, from, to)
 	out := make([]diag.Segment, len(segs))
 	for i, s := range segs {
-		out[i] = diag.Segment{Camera: s.Camera, Start: s.Start, End: s.End, Bytes: s.Bytes, File: s.File, Recording: s.Recording}
+		out[i] = diag.Segment{Camera: s.Camera, Start: s.Start, End: s.End, Bytes: s.Bytes, File: s.File, Recording: s.Recording,
+			ClockUnsynced: s.ClockUnsynced, ClockStepped: s.ClockStepped}
 	}
 	return out
 }

@@ -30,8 +30,12 @@ func (c *Core) startCameraNet(ctx context.Context) {
 	}
 	go func() {
 		for {
-			n, err := camif.Start(ctx, camif.Config{Interface: iface, DataDir: c.cfg.DataDir,
-				Events: c.pub, Log: c.log.With("component", "camnet")})
+			cc := camif.Config{Interface: iface, DataDir: c.cfg.DataDir,
+				Events: c.pub, Log: c.log.With("component", "camnet")}
+			if c.Clock != nil { // the cameras get the box's time and its state
+				cc.ClockSynced, cc.ClockUpstream = c.Clock.Synced, c.Clock.Upstream
+			}
+			n, err := camif.Start(ctx, cc)
 			c.camNet.mu.Lock()
 			c.camNet.net, c.camNet.err = n, err
 			c.camNet.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -111,6 +112,14 @@ type Config struct {
 	// init passes the board's camera_network; in development and tests an
 	// interface in a network namespace.
 	CameraInterface string `json:"camera_interface,omitempty"`
+	// NTPServers are the uplink's NTP servers (host or host:port). Empty
+	// means the defaults (timesync.DefaultServers, pool.ntp.org names)
+	// plus the uplink's default gateway; ["off"] means none.
+	NTPServers []string `json:"ntp_servers,omitempty"`
+	// SetClock lets the daemon drive the system clock (step, slew, RTC):
+	// on the box, init passes -set-clock; elsewhere the host's clock is
+	// only watched. A flag, never a setting of the box's file.
+	SetClock bool `json:"-"`
 }
 
 // CameraPolicy is the addresses cameras may have.
@@ -222,6 +231,17 @@ func (c *Config) Validate() error {
 	}
 	if _, err := evidence.Zone(c.TimeZone); err != nil {
 		bad("time_zone: %w (an IANA name such as %s)", err, evidence.DefaultZoneName)
+	}
+	if len(c.NTPServers) > 16 {
+		bad("ntp_servers: %d servers, at most 16", len(c.NTPServers))
+	}
+	for _, s := range c.NTPServers {
+		if err := checkNTPServer(s); err != nil {
+			bad("ntp_servers %q: %w", s, err)
+		}
+	}
+	if len(c.NTPServers) > 1 && slices.Contains(c.NTPServers, "off") {
+		bad("ntp_servers: \"off\" stands alone")
 	}
 	// No cameras is fine: a fresh box starts with none and the technician
 	// adds them on the admin page.
@@ -388,6 +408,8 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		tz      = fs.String("tz", evidence.DefaultZoneName, "time zone of what people see, print or save (IANA name)")
 		loop    = fs.Bool("allow-loopback-cameras", false, "allow camera URLs on this host (127.0.0.1, ::1): development and tests with simulated cameras only")
 		camIf   = fs.String("camera-if", "", "camera network interface IFACE (with its address set): the box serves DHCP and time on it and fences it off")
+		ntpList = fs.String("ntp", "", "NTP servers of the uplink, HOST[:PORT] separated by commas; \"off\" for none (default: pool.ntp.org names and the default gateway)")
+		setClk  = fs.Bool("set-clock", false, "drive the system clock from NTP (the box's init passes it; without it the host's clock is only watched)")
 	)
 	fs.Var(&cams, "camera", "camera NAME=rtsp://user:pass@host/path (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -432,11 +454,15 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 	if set["tz"] || *file == "" {
 		c.TimeZone = *tz
 	}
+	if set["ntp"] {
+		c.NTPServers = strings.Split(*ntpList, ",")
+	}
 	c.Cameras = append(c.Cameras, cams...)
 	c.AllowLoopbackCameras = *loop
 	if set["camera-if"] || *file == "" {
 		c.CameraInterface = *camIf
 	}
+	c.SetClock = *setClk
 	if *noMo {
 		for i := range c.Cameras {
 			c.Cameras[i].NoMotion = true
@@ -448,3 +474,29 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 	}
 	return c, nil
 }
+
+// checkNTPServer accepts a host name, an IP address, either with a port,
+// or "off".
+func checkNTPServer(s string) error {
+	if s == "off" {
+		return nil
+	}
+	host, port := s, ""
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return errors.New("bad port")
+		}
+	}
+	if net.ParseIP(host) != nil {
+		return nil
+	}
+	if !hostRE.MatchString(host) {
+		return errors.New("want a host name or address, with an optional :PORT")
+	}
+	return nil
+}
+
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62}\.)*[A-Za-z0-9-]{1,63}$`)

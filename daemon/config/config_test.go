@@ -48,6 +48,27 @@ func TestFromArgs(t *testing.T) {
 		},
 		{name: "no data dir", args: []string{"-camera", "a=rtsp://h/x"}, wantErr: "data_dir"},
 		{
+			name: "ntp servers and set-clock",
+			args: []string{"-data", "/d", "-ntp", "10.0.2.2:12345,pool.ntp.org", "-set-clock"},
+			check: func(t *testing.T, c *Config) {
+				if len(c.NTPServers) != 2 || c.NTPServers[0] != "10.0.2.2:12345" || !c.SetClock {
+					t.Errorf("ntp %v set-clock %v", c.NTPServers, c.SetClock)
+				}
+			},
+		},
+		{
+			name: "no ntp flag: defaults, host clock only watched",
+			args: []string{"-data", "/d"},
+			check: func(t *testing.T, c *Config) {
+				if c.NTPServers != nil || c.SetClock {
+					t.Errorf("ntp %v set-clock %v", c.NTPServers, c.SetClock)
+				}
+			},
+		},
+		{name: "ntp bad port", args: []string{"-data", "/d", "-ntp", "h:99999"}, wantErr: "ntp_servers"},
+		{name: "ntp bad name", args: []string{"-data", "/d", "-ntp", "a b"}, wantErr: "ntp_servers"},
+		{name: "ntp off with others", args: []string{"-data", "/d", "-ntp", "off,h"}, wantErr: "stands alone"},
+		{
 			name: "no-motion turns analysis off on every camera",
 			args: []string{"-data", "/d", "-no-motion", "-camera", "a=rtsp://h/x", "-camera", "b=rtsp://h/y"},
 			check: func(t *testing.T, c *Config) {

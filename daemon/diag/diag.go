@@ -57,6 +57,11 @@ type Segment struct {
 	File string `json:"file"`
 	// Recording is true while the recorder still appends to it.
 	Recording bool `json:"recording,omitempty"`
+	// ClockUnsynced: recorded (in part) while the box's clock was not
+	// synchronised; ClockStepped: the clock was stepped while it was
+	// open (storage.TimeFlags).
+	ClockUnsynced bool `json:"clockUnsynced,omitempty"`
+	ClockStepped  bool `json:"clockStepped,omitempty"`
 }
 
 // Cameras lists the configured cameras.

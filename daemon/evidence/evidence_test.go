@@ -236,3 +236,33 @@ func FuzzParseKeyAndFingerprint(f *testing.F) {
 		}
 	})
 }
+
+// A manifest states what was recorded with an unsynchronised clock; a
+// manifest without the field (the clock synchronised throughout, or made
+// before the box knew) still reads, and a reversed interval does not.
+func TestManifestClockUnsynced(t *testing.T) {
+	_, box, _ := ed25519.GenerateKey(rand.Reader)
+	clip := []byte("clip")
+	m, mb, _ := export(t, box, clip)
+	if strings.Contains(string(mb), "clockUnsynced") {
+		t.Errorf("a synchronised export names clockUnsynced:\n%s", mb)
+	}
+	loc, _ := Zone("")
+	m.ClockUnsynced = []Interval{{m.Intervals[0].From.UTC(), m.Intervals[0].From.Add(time.Minute).UTC()}}
+	m = m.InZone(loc)
+	_, mb, _, err := Sign(box, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseManifest(mb)
+	if err != nil || len(got.ClockUnsynced) != 1 || !got.ClockUnsynced[0].From.Equal(m.Intervals[0].From) {
+		t.Fatalf("parse: %v %+v\n%s", err, got.ClockUnsynced, mb)
+	}
+	if !strings.Contains(string(mb), `"clockUnsynced": [`) || !strings.Contains(string(mb), "+07:00") {
+		t.Errorf("manifest:\n%s", mb)
+	}
+	m.ClockUnsynced = []Interval{{m.Intervals[0].To, m.Intervals[0].From}}
+	if _, _, _, err := Sign(box, m); err == nil {
+		t.Error("a reversed unsynchronised interval was signed")
+	}
+}

@@ -72,6 +72,19 @@ type Manifest struct {
 	// right after it.
 	AuditSeq uint64    `json:"auditSeq"`
 	Audit    AuditHead `json:"audit"`
+	// ClockUnsynced lists the parts of the clip recorded while the box's
+	// clock was not synchronised (restored from disk after a power cut,
+	// set by an officer, or stepped while recording): their times may be
+	// off. Absent when the clock was synchronised throughout (and in
+	// manifests made before the box knew).
+	ClockUnsynced []Interval `json:"clockUnsynced,omitempty"`
+}
+
+// Coverage is what an export holds: its intervals, and those of them
+// recorded while the box's clock was not synchronised.
+type Coverage struct {
+	Intervals     []Interval
+	ClockUnsynced []Interval
 }
 
 // DefaultZoneName is the box's time zone unless configured otherwise.
@@ -133,6 +146,9 @@ func (m Manifest) InZone(loc *time.Location) Manifest {
 	m.TimeZone = loc.String()
 	m.Requested = Interval{conv(m.Requested.From), conv(m.Requested.To)}
 	m.Intervals, m.Gaps = convAll(m.Intervals), convAll(m.Gaps)
+	if m.ClockUnsynced != nil {
+		m.ClockUnsynced = convAll(m.ClockUnsynced)
+	}
 	m.Created = conv(m.Created)
 	return m
 }
@@ -210,7 +226,7 @@ func (m Manifest) check() error {
 	for _, list := range []struct {
 		name string
 		v    []Interval
-	}{{"interval", m.Intervals}, {"gap", m.Gaps}} {
+	}{{"interval", m.Intervals}, {"gap", m.Gaps}, {"unsynchronised-clock interval", m.ClockUnsynced}} {
 		for i, v := range list.v {
 			if !v.From.Before(v.To) {
 				return fmt.Errorf("%s %d is empty or reversed", list.name, i+1)

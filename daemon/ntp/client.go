@@ -158,8 +158,9 @@ func (c *Client) Best(ctx context.Context, server string) (Sample, error) {
 		s, err := c.Query(ctx, server)
 		if err != nil {
 			errs = append(errs, err)
-			if errors.Is(err, ErrKiss) {
-				break // told to go away: do not ask again now
+			var ne net.Error
+			if errors.Is(err, ErrKiss) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+				break // told to go away, or no answer: do not ask again this round
 			}
 			continue
 		}

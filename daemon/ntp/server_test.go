@@ -189,3 +189,28 @@ func TestKissOfDeath(t *testing.T) {
 		t.Errorf("asked %d times after a kiss-o'-death, want 1", n)
 	}
 }
+
+// A server that does not answer is asked once per round, not Samples times.
+func TestSilentServerAskedOnce(t *testing.T) {
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cl := Client{Samples: 4, Gap: time.Millisecond, Timeout: 100 * time.Millisecond}
+	if _, err := cl.Best(context.Background(), conn.LocalAddr().String()); err == nil {
+		t.Fatal("a silent server answered")
+	}
+	n := 0
+	buf := make([]byte, 100)
+	for {
+		conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, _, err := conn.ReadFrom(buf); err != nil {
+			break
+		}
+		n++
+	}
+	if n != 1 {
+		t.Errorf("asked %d times, want 1", n)
+	}
+}

@@ -31,6 +31,10 @@ type ExportInfo struct {
 	// interval runs from a fragment's first sample to the end of the last
 	// sample before a hole of evidence.GapThreshold or more.
 	Covered []evidence.Interval
+	// ClockUnsynced is what of [Start, End) was recorded while the box's
+	// clock was not synchronised or was stepped (segments with TimeFlags):
+	// its times there may be off.
+	ClockUnsynced []evidence.Interval
 }
 
 // Export writes camera's recording from the key frame at or before from
@@ -166,7 +170,38 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 		return info, ErrNoRecordings
 	}
 	info.End = tickTime(outBase, nextTick)
+	for _, seg := range segs {
+		if !seg.ClockUnsynced && !seg.ClockStepped {
+			continue
+		}
+		from, to := later(seg.Start, info.Start), earlier(seg.End, info.End)
+		if seg.Recording {
+			to = info.End
+		}
+		if !from.Before(to) {
+			continue
+		}
+		if n := len(info.ClockUnsynced); n > 0 && !from.After(info.ClockUnsynced[n-1].To) {
+			info.ClockUnsynced[n-1].To = later(info.ClockUnsynced[n-1].To, to)
+			continue
+		}
+		info.ClockUnsynced = append(info.ClockUnsynced, evidence.Interval{From: from, To: to})
+	}
 	return info, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // tickTime is the box time of an export tick.

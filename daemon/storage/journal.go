@@ -10,7 +10,9 @@ import (
 // The journal of one camera is an append-only file of fixed 32-byte records:
 //
 //	[0]     kind: 'O' segment opened, 'C' segment closed, 'D' segment deleted
-//	[1:4]   zero
+//	[1]     TimeFlags ('O': at the open; 'C': over the whole segment); zero
+//	        in journals written before the flags existed
+//	[2:4]   zero
 //	[4:12]  start, Unix nanoseconds (names the segment and its file)
 //	[12:20] end, Unix nanoseconds ('C' only)
 //	[20:28] size in bytes ('C' only)
@@ -32,6 +34,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 type record struct {
 	kind       byte
+	flags      TimeFlags
 	start, end int64
 	size       int64
 }
@@ -39,6 +42,7 @@ type record struct {
 func (r record) append(b []byte) []byte {
 	var buf [recordSize]byte
 	buf[0] = r.kind
+	buf[1] = byte(r.flags & timeFlagsMask)
 	binary.LittleEndian.PutUint64(buf[4:], uint64(r.start))
 	binary.LittleEndian.PutUint64(buf[12:], uint64(r.end))
 	binary.LittleEndian.PutUint64(buf[20:], uint64(r.size))
@@ -52,6 +56,7 @@ func decodeRecord(b []byte) (record, bool) {
 	}
 	r := record{
 		kind:  b[0],
+		flags: TimeFlags(b[1]) & timeFlagsMask,
 		start: int64(binary.LittleEndian.Uint64(b[4:])),
 		end:   int64(binary.LittleEndian.Uint64(b[12:])),
 		size:  int64(binary.LittleEndian.Uint64(b[20:])),

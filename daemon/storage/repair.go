@@ -113,8 +113,10 @@ func (s *Store) loadCamera(name string) (*camera, error) {
 		fix = append(fix, r)
 		if keep {
 			i, _ := slices.BinarySearchFunc(segs, st, cmpStart)
-			segs[i].durMS = durMS(r.start, r.end)
+			segs[i].setMS(durMS(r.start, r.end))
 			segs[i].size = uint32(min(r.size, MaxSegmentBytes))
+			// The close record repair writes keeps what the open one said.
+			fix[len(fix)-1].flags = segs[i].flags()
 		} else {
 			segs = removeEntry(segs, st)
 		}
@@ -129,7 +131,9 @@ func (s *Store) loadCamera(name string) (*camera, error) {
 			r, keep := s.repairOpen(name, st)
 			if keep {
 				fix = append(fix, record{kind: recOpen, start: st}, r)
-				segs = insertSorted(segs, entry{start: st, durMS: durMS(r.start, r.end), size: uint32(min(r.size, MaxSegmentBytes))})
+				e := entry{start: st, size: uint32(min(r.size, MaxSegmentBytes))}
+				e.setMS(durMS(r.start, r.end))
+				segs = insertSorted(segs, e)
 			}
 		}
 	}
@@ -186,12 +190,14 @@ func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
 	for k, r := range recs {
 		switch r.kind {
 		case recOpen:
+			e := entry{start: r.start}
+			e.addFlags(r.flags)
 			if i := find(r.start); i >= 0 {
-				segs[i] = entry{start: r.start}
+				segs[i] = e
 			} else if n := len(segs); n == 0 || segs[n-1].start < r.start {
-				segs = append(segs, entry{start: r.start})
+				segs = append(segs, e)
 			} else {
-				segs = insertSorted(segs, entry{start: r.start})
+				segs = insertSorted(segs, e)
 			}
 			delete(dead, r.start)
 			openSet[r.start] = true
@@ -204,7 +210,8 @@ func replay(recs []record) (segs []entry, open []int64, deleted []int64) {
 				segs = insertSorted(segs, entry{start: r.start})
 				i = find(r.start)
 			}
-			segs[i].durMS = durMS(r.start, r.end)
+			segs[i].setMS(durMS(r.start, r.end))
+			segs[i].addFlags(r.flags)
 			segs[i].size = uint32(min(r.size, MaxSegmentBytes))
 			delete(dead, r.start)
 			delete(openSet, r.start)
@@ -343,9 +350,9 @@ func (s *Store) compact(c *camera) error {
 	n := 0
 	for _, e := range c.segs {
 		if c.open != nil && c.open.start == e.start {
-			buf = record{kind: recOpen, start: e.start}.append(buf)
+			buf = record{kind: recOpen, flags: e.flags(), start: e.start}.append(buf)
 		} else {
-			buf = record{kind: recClose, start: e.start, end: e.end(), size: int64(e.size)}.append(buf)
+			buf = record{kind: recClose, flags: e.flags(), start: e.start, end: e.end(), size: int64(e.size)}.append(buf)
 		}
 		n++
 	}

@@ -51,6 +51,38 @@ type Options struct {
 	// DiskLost, if set, is called (once per loss) when the attached
 	// recording disk fails or is detached; see AttachDisk.
 	DiskLost func(reason error)
+	// TimeState, if set, says whether the box's clock is synchronised
+	// and how many times it has been stepped (daemon/timesync); segments
+	// recorded while it is not, or open across a step, are marked
+	// (TimeFlags). Nil: the clock is trusted.
+	TimeState func() (synced bool, steps uint64)
+}
+
+// TimeFlags say how far a segment's times can be trusted.
+type TimeFlags uint8
+
+const (
+	// ClockUnsynced: part of the segment was recorded while the box's
+	// clock was not synchronised (restored from disk, the build date, set
+	// by an officer, or still slewing in from ahead).
+	ClockUnsynced TimeFlags = 1 << iota
+	// ClockStepped: the box's clock was stepped (forward) while the
+	// segment was open: times before the step are off by it.
+	ClockStepped
+
+	timeFlagsMask = ClockUnsynced | ClockStepped
+)
+
+// timeFlags is the clock's state now: flags, and the step count.
+func (s *Store) timeFlags() (TimeFlags, uint64) {
+	if s.opts.TimeState == nil {
+		return 0, 0
+	}
+	synced, steps := s.opts.TimeState()
+	if !synced {
+		return ClockUnsynced, steps
+	}
+	return 0, steps
 }
 
 // Segment is one segment file of one camera.
@@ -62,6 +94,8 @@ type Segment struct {
 	File string
 	// Recording is true while a recorder is still appending to it.
 	Recording bool
+	// ClockUnsynced and ClockStepped: see TimeFlags.
+	ClockUnsynced, ClockStepped bool
 
 	dir string // DIR/recordings holding the file (the card's or a recording disk's)
 }
@@ -84,11 +118,17 @@ type Stats struct {
 // entry is one segment in memory: 16 bytes, so 2.8 M segments take 45 MB.
 type entry struct {
 	start int64  // Unix ns
-	durMS uint32 // ms
+	dur   uint32 // ms in the low 30 bits (12 days), TimeFlags in the top 2
 	size  uint32 // bytes (segments are cut before 4 GiB)
 }
 
-func (e entry) end() int64 { return e.start + int64(e.durMS)*int64(time.Millisecond) }
+const msMask = 1<<30 - 1
+
+func (e entry) ms() uint32            { return e.dur & msMask }
+func (e entry) flags() TimeFlags      { return TimeFlags(e.dur >> 30) }
+func (e *entry) setMS(ms uint32)      { e.dur = e.dur&^msMask | ms&msMask }
+func (e *entry) addFlags(f TimeFlags) { e.dur |= uint32(f&timeFlagsMask) << 30 }
+func (e entry) end() int64            { return e.start + int64(e.ms())*int64(time.Millisecond) }
 
 // MaxSegmentBytes is the largest segment the index can hold.
 const MaxSegmentBytes = 1<<32 - 1
@@ -326,7 +366,7 @@ func (s *Store) localSegments(camera string, from, to time.Time) []Segment {
 	var out []Segment
 	for ; i < len(c.segs) && c.segs[i].start < t; i++ {
 		e := c.segs[i]
-		if e.end() <= f && !(e.durMS == 0 && e.start >= f) {
+		if e.end() <= f && !(e.ms() == 0 && e.start >= f) {
 			continue
 		}
 		out = append(out, s.segment(c, e))
@@ -377,6 +417,9 @@ func (s *Store) segment(c *camera, e entry) Segment {
 		Bytes:  int64(e.size),
 		File:   segmentFile(c.name, e.start),
 		dir:    s.dir,
+
+		ClockUnsynced: e.flags()&ClockUnsynced != 0,
+		ClockStepped:  e.flags()&ClockStepped != 0,
 	}
 	if c.open != nil && c.open.start == e.start {
 		seg.Recording = true
@@ -508,5 +551,5 @@ func removeEntry(segs []entry, start int64) []entry {
 
 func durMS(start, end int64) uint32 {
 	d := (end - start) / int64(time.Millisecond)
-	return uint32(max(0, min(d, 1<<32-1)))
+	return uint32(max(0, min(d, msMask)))
 }

@@ -30,7 +30,11 @@ type SegmentWriter struct {
 	closed bool
 	// preallocated: blocks past the end were reserved (given back at Close)
 	preallocated bool
-	one          [1][]byte // Append's single part, without an allocation
+	// flags: the clock's trust over the segment so far; steps: the clock's
+	// step count at the open.
+	flags TimeFlags
+	steps uint64
+	one   [1][]byte // Append's single part, without an allocation
 }
 
 // Create starts a new segment for camera at start (rounded to the
@@ -73,17 +77,20 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 		s.mu.Unlock()
 	}
 	w := &SegmentWriter{s: s, c: c, start: st, end: st}
+	w.flags, w.steps = s.timeFlags()
 	w.path = filepath.Join(s.dir, filepath.FromSlash(segmentFile(c.name, st)))
 
 	err = s.retryOnFull(1<<20, func() error {
 		c.jmu.Lock()
 		defer c.jmu.Unlock()
-		if err := s.appendRecords(c, true, record{kind: recOpen, start: st}); err != nil {
+		if err := s.appendRecords(c, true, record{kind: recOpen, flags: w.flags, start: st}); err != nil {
 			return err
 		}
 		// Inserted under jmu, so that a compaction sees record and entry together.
+		e := entry{start: st}
+		e.addFlags(w.flags)
 		s.mu.Lock()
-		c.segs = insertSorted(c.segs, entry{start: st})
+		c.segs = insertSorted(c.segs, e)
 		c.open = w
 		s.mu.Unlock()
 		return nil
@@ -131,7 +138,7 @@ func (s *Store) Create(cameraName string, start time.Time, init []byte) (*Segmen
 	w.size.Store(int64(len(init)))
 	w.synced = int64(len(init))
 	w.prealloc(s.expectedSize(c))
-	s.setEntry(c, st, st, int64(len(init)))
+	s.setEntry(c, st, st, int64(len(init)), w.flags)
 	return w, nil
 }
 
@@ -193,7 +200,8 @@ func (w *SegmentWriter) AppendParts(parts [][]byte, end time.Time) error {
 	}
 	total := w.size.Add(int64(size))
 	w.end = max(w.end, end.UnixNano())
-	w.s.setEntry(w.c, w.start, w.end, total)
+	w.updateFlags()
+	w.s.setEntry(w.c, w.start, w.end, total, w.flags)
 	return nil
 }
 
@@ -236,6 +244,7 @@ func (w *SegmentWriter) Close(end time.Time) error {
 		err = fmt.Errorf("storage: close %s: %w", w.path, cerr)
 	}
 	w.end = max(w.end, end.UnixNano())
+	w.updateFlags()
 	size := w.size.Load()
 	c := w.c
 	var jerr error
@@ -245,7 +254,7 @@ func (w *SegmentWriter) Close(end time.Time) error {
 		jerr = w.s.retryOnFull(1<<20, func() error {
 			c.jmu.Lock()
 			defer c.jmu.Unlock()
-			return w.s.appendRecords(c, true, record{kind: recClose, start: w.start, end: w.end, size: size})
+			return w.s.appendRecords(c, true, record{kind: recClose, flags: w.flags, start: w.start, end: w.end, size: size})
 		})
 	}
 	c.jmu.Lock()
@@ -255,14 +264,26 @@ func (w *SegmentWriter) Close(end time.Time) error {
 	}
 	w.s.mu.Unlock()
 	c.jmu.Unlock()
-	w.s.setEntry(c, w.start, w.end, size)
+	w.s.setEntry(c, w.start, w.end, size, w.flags)
 	if err == nil && jerr != nil {
 		err = fmt.Errorf("storage: close segment %s: %w", w.path, w.s.diskFailure(jerr))
 	}
 	return err
 }
 
-func (s *Store) setEntry(c *camera, start, end, size int64) {
+// updateFlags adds what the clock's state now says to the segment's flags.
+func (w *SegmentWriter) updateFlags() {
+	f, steps := w.s.timeFlags()
+	if steps != w.steps {
+		f |= ClockStepped
+	}
+	w.flags |= f
+}
+
+// Flags are the clock's trust over the segment so far.
+func (w *SegmentWriter) Flags() TimeFlags { return w.flags }
+
+func (s *Store) setEntry(c *camera, start, end, size int64, flags TimeFlags) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := len(c.segs)
@@ -279,7 +300,8 @@ func (s *Store) setEntry(c *camera, start, end, size int64) {
 			return // deleted meanwhile
 		}
 	}
-	c.segs[i].durMS = durMS(start, end)
+	c.segs[i].setMS(durMS(start, end))
+	c.segs[i].addFlags(flags)
 	c.segs[i].size = uint32(min(size, MaxSegmentBytes))
 }
 

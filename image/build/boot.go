@@ -90,6 +90,17 @@ func payloadFiles(ctx context.Context, b *board.Board, f *debs.Fetcher, o Option
 		for _, dtb := range b.Boot.DTBs {
 			files[filepath.Base(dtb)] = filepath.Join(kernelTree, "usr/lib/linux-image-"+res.Release, dtb)
 		}
+		if b.Boot.RTC != nil {
+			dtbo, err := RTCOverlay(*b.Boot.RTC)
+			if err != nil {
+				return nil, err
+			}
+			p, err := write(board.RTCOverlayFile, string(dtbo))
+			if err != nil {
+				return nil, err
+			}
+			files[board.RTCOverlayFile] = p
+		}
 		cfg, err := write("config.txt", b.Boot.ConfigTxt)
 		if err != nil {
 			return nil, err

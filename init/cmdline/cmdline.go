@@ -28,6 +28,12 @@ type Settings struct {
 	Listen   string
 	SelfTest bool
 	Debug    bool
+	// NTP is the uplink's NTP servers (matthan.ntp=HOST[:PORT],...), for
+	// the daemon's -ntp; empty: its defaults.
+	NTP string
+	// NoRTC: init ignores the RTC (matthan.rtc=off; the QEMU tests, whose
+	// virt machine always has one, boot as a Pi without one would).
+	NoRTC bool
 	// GrowCut is a grow phase init stops before (tests cut the power).
 	GrowCut string
 	// Unknown lists matthan.* parameters init did not understand.
@@ -80,6 +86,20 @@ func Parse(line string) (Settings, []error) {
 				continue
 			}
 			s.Listen = val
+		case "matthan.ntp":
+			if val == "" || len(val) > 512 || strings.ContainsAny(val, " \"'") {
+				errs = append(errs, fmt.Errorf("matthan.ntp=%q: want HOST[:PORT] separated by commas, or off", val))
+				continue
+			}
+			s.NTP = val
+		case "matthan.rtc":
+			switch val {
+			case "off":
+				s.NoRTC = true
+			case "on", "":
+			default:
+				errs = append(errs, fmt.Errorf("matthan.rtc=%q: want on or off", val))
+			}
 		case "matthan.selftest":
 			s.SelfTest = truthy(val)
 		case "matthan.debug":

@@ -66,3 +66,22 @@ func TestGrowCut(t *testing.T) {
 		t.Errorf("growcut=everything: %q %v, want an error", s.GrowCut, errs)
 	}
 }
+
+func TestParseClock(t *testing.T) {
+	for _, tt := range []struct {
+		line  string
+		ntp   string
+		noRTC bool
+		nerr  int
+	}{
+		{line: "quiet"},
+		{line: "matthan.ntp=10.0.2.2:40123,pool.ntp.org matthan.rtc=off", ntp: "10.0.2.2:40123,pool.ntp.org", noRTC: true},
+		{line: "matthan.rtc=on matthan.ntp=off", ntp: "off"},
+		{line: `matthan.ntp="a b" matthan.rtc=maybe matthan.ntp=`, nerr: 3},
+	} {
+		s, errs := Parse(tt.line)
+		if s.NTP != tt.ntp || s.NoRTC != tt.noRTC || len(errs) != tt.nerr {
+			t.Errorf("Parse(%q): ntp %q noRTC %v errors %v; want %q %v %d", tt.line, s.NTP, s.NoRTC, errs, tt.ntp, tt.noRTC, tt.nerr)
+		}
+	}
+}

@@ -53,6 +53,11 @@ func (in *Init) daemonArgs() []string {
 	if in.board != nil && in.board.CameraNetwork != nil {
 		args = append(args, "-camera-if", in.board.CameraNetwork.Interface)
 	}
+	// On the box the daemon drives the system clock (daemon/timesync).
+	args = append(args, "-set-clock")
+	if in.settings.NTP != "" {
+		args = append(args, "-ntp", in.settings.NTP)
+	}
 	for _, c := range in.settings.Cameras {
 		args = append(args, "-camera", c.Flag())
 	}

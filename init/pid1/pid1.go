@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/daemon/timesync"
 	"github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/init/cmdline"
 	"github.com/matthan/matthan/init/control"
@@ -62,6 +63,8 @@ type Init struct {
 	settings cmdline.Settings
 	addr     netip.Prefix
 	uplink   string
+	// clockSource: how setClock set the clock (RTC or the build date).
+	clockSource timesync.Source
 }
 
 // Stage is one step of the boot, as printed and reported.
@@ -140,6 +143,7 @@ func (in *Init) Run() (reboot bool) {
 	in.setClock()
 	wd := in.startWatchdog(ctx)
 	in.prepareData(ctx) // before the network: its setting may be on /data
+	in.restoreClock()
 	in.startNetwork(ctx)
 	in.startCameraNetwork(ctx)
 	go func() {

@@ -20,9 +20,10 @@ func TestDaemonArgs(t *testing.T) {
 		line string
 		want string
 	}{
-		{"console=ttyAMA0", "-data /data -listen :8080"},
+		{"console=ttyAMA0", "-data /data -listen :8080 -set-clock"},
 		{"matthan.camera=cam1=rtsp://10.0.2.2:8554/cam1 matthan.camera=cam2=rtsp://h/2 matthan.listen=:9000",
-			"-data /data -listen :9000 -camera cam1=rtsp://10.0.2.2:8554/cam1 -camera cam2=rtsp://h/2"},
+			"-data /data -listen :9000 -set-clock -camera cam1=rtsp://10.0.2.2:8554/cam1 -camera cam2=rtsp://h/2"},
+		{"matthan.ntp=10.0.2.2:40123", "-data /data -listen :8080 -set-clock -ntp 10.0.2.2:40123"},
 	} {
 		s, _ := cmdline.Parse(tt.line)
 		in := &Init{settings: s}

@@ -28,6 +28,7 @@ func (in *Init) shutdownNow(ctx context.Context, wd *watchdog.Watchdog, req shut
 			in.printf("shutdown: daemon had to be killed")
 		}
 	}
+	in.saveClock()
 	unix.Sync()
 	in.mu.Lock()
 	data := in.data

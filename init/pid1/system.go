@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/matthan/matthan/daemon/timesync"
 	"github.com/matthan/matthan/init/datapart"
 	"github.com/matthan/matthan/init/modload"
 	"github.com/matthan/matthan/init/netconf"
@@ -74,17 +76,25 @@ func (in *Init) loadModules() {
 }
 
 // setClock sets the system clock from the RTC, and never earlier than
-// the image's source date.
+// the image's source date. Once the data partition is mounted,
+// restoreClock moves it on to the last known good time if that is later.
 func (in *Init) setClock() {
 	floor := in.release.Built
 	var t time.Time
 	src := "RTC"
-	r, err := rtc.OpenRTC()
-	if err == nil {
-		t, err = r.Read()
-		r.Close()
+	in.clockSource = timesync.SourceRTC
+	var err error
+	if in.settings.NoRTC {
+		err = errors.New("ignored (matthan.rtc=off)")
+	} else {
+		var r *rtc.RTC
+		if r, err = rtc.OpenRTC(); err == nil {
+			t, err = r.Read()
+			r.Close()
+		}
 	}
 	if err != nil || t.Before(floor) {
+		in.clockSource = timesync.SourceBuild
 		if floor.IsZero() {
 			in.stage("clock", err, "no RTC and no image date: clock left at %s", time.Now().UTC().Format(time.RFC3339))
 			return
@@ -96,9 +106,48 @@ func (in *Init) setClock() {
 		}
 		t = floor
 	}
-	tv := unix.NsecToTimeval(t.UnixNano())
-	err = unix.Settimeofday(&tv)
+	err = settime(t)
 	in.stage("clock", err, "%s from %s", t.UTC().Format(time.RFC3339), src)
+}
+
+func settime(t time.Time) error {
+	tv := unix.NsecToTimeval(t.UnixNano())
+	return unix.Settimeofday(&tv)
+}
+
+// restoreClock sets the clock to the last known good time on the data
+// partition when that is later than the clock (no RTC: a Pi after a power
+// cut), so that the clock never goes back across a reboot, and tells the
+// daemon how the clock was set (timesync.BootFile).
+func (in *Init) restoreClock() {
+	in.mu.Lock()
+	onDisk := in.data.Mounted && !in.data.RAM
+	in.mu.Unlock()
+	dir := DataDir
+	if !onDisk {
+		dir = "" // nothing saved in RAM
+	}
+	m, err := timesync.Restore(dir, timesync.BootFile, time.Now(), settime, in.clockSource)
+	sync := "unsynchronised"
+	if m.Synced {
+		sync = "synchronised"
+	}
+	in.stage("clock", err, "%s, source %s (%s until NTP)", m.Time.UTC().Format(time.RFC3339), m.Source, sync)
+}
+
+// saveClock advances the last known good time at shutdown (the daemon
+// saves it every minute and when it stops; this covers a daemon that had
+// to be killed).
+func (in *Init) saveClock() {
+	in.mu.Lock()
+	onDisk := in.data.Mounted && !in.data.RAM
+	in.mu.Unlock()
+	if !onDisk {
+		return
+	}
+	if err := timesync.Advance(filepath.Join(DataDir, timesync.LastGoodFile), time.Now()); err != nil {
+		in.printf("shutdown: clock: %v", err)
+	}
 }
 
 // startWatchdog opens the board's watchdog and pets it until ctx ends.

@@ -34,7 +34,7 @@ func (s Segments) Segments(_ context.Context, camera string, from, to time.Time)
 	segs := s.Store.Segments(camera, from, to)
 	out := make([]webadmin.Segment, 0, len(segs))
 	for _, g := range segs {
-		out = append(out, webadmin.Segment{File: path.Base(g.File), Start: g.Start, End: g.End, Bytes: g.Bytes})
+		out = append(out, webadmin.Segment{File: path.Base(g.File), Start: g.Start, End: g.End, Bytes: g.Bytes, ClockUnsynced: g.ClockUnsynced || g.ClockStepped})
 	}
 	return out, nil
 }
@@ -72,15 +72,15 @@ func (s Segments) OpenSegment(camera, file string) (io.ReadSeekCloser, time.Time
 type Exporter struct{ Store *storage.Store }
 
 // Export implements webadmin.Exporter.
-func (e Exporter) Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error) {
+func (e Exporter) Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) (evidence.Coverage, error) {
 	info, err := storage.Export(ctx, w, e.Store, camera, from, to)
 	if errors.Is(err, storage.ErrNoRecordings) {
-		return nil, nil // no picture: the page says "no recording in this range"
+		return evidence.Coverage{}, nil // no picture: the page says "no recording in this range"
 	}
 	if err != nil {
-		return nil, err
+		return evidence.Coverage{}, err
 	}
-	return info.Covered, nil
+	return evidence.Coverage{Intervals: info.Covered, ClockUnsynced: info.ClockUnsynced}, nil
 }
 
 // Search queries the bleve event index, limited to the caller's cameras.

@@ -139,6 +139,7 @@ func Page(core *app.Core, cfg *config.Config, wc webadmin.Config) (*webadmin.Ser
 	wc.Segments, wc.Exporter = adapt.Segments{Store: core.Store}, adapt.Exporter{Store: core.Store}
 	wc.Search, wc.Live = adapt.Search{Index: core.Index}, core.Hub
 	wc.Diag = core.Diag()
+	wc.Clock = core.Clock
 	wc.CameraPolicy = cfg.CameraPolicy()
 	wc.Location = cfg.Location()
 	if core.Disks != nil {

@@ -69,6 +69,12 @@ test('login, system page with certificate fingerprint, technician creates an off
   // The box key's fingerprint is published beside it, with the key itself.
   assert.match(await page.textContent('#sys-boxkey'), /^([0-9A-F]{4}-){15}[0-9A-F]{4}$/);
   assert.ok(await page.$('#sys-boxkey-dl'), 'no public key download on the system page');
+  // The clock card: the box's time, its state and its source (webtestd
+  // runs on the host, whose clock it only watches: no setting by hand).
+  await page.waitForSelector('#clock-state');
+  assert.equal(await page.textContent('#clock-state'), 'Đã đồng bộ');
+  assert.match(await page.textContent('#clock-source'), /đồng hồ của máy chủ/);
+  assert.equal(await page.$('#clock-set'), null, 'host mode offers to set the host clock');
   await page.screenshot({ path: join(shots, 'system.png'), fullPage: true });
   // Network card: the box's name, and a static address for the next boot
   // (written where init reads it), refused first for a gateway off the network.

@@ -387,7 +387,9 @@ pages.playback = async (root) => {
     try {
       segs = (await api('/api/segments?' + q)).segments.map((s) => ({ ...s, s: Date.parse(s.start), e: Date.parse(s.end) }));
       evs = ((await api('/api/events?' + q)).events || []).map((e) => ({ ...e, s: Date.parse(e.start) })).sort((a, b) => a.s - b.s);
-      info.textContent = segs.length + L(' đoạn ghi, ', ' segments, ') + evs.length + L(' sự kiện', ' events');
+      const unsynced = segs.filter((x) => x.clockUnsynced).length;
+      info.textContent = segs.length + L(' đoạn ghi, ', ' segments, ') + evs.length + L(' sự kiện', ' events') +
+        (unsynced ? L(' · ' + unsynced + ' đoạn ghi khi đồng hồ chưa đồng bộ (tím: giờ có thể sai)', ' · ' + unsynced + ' recorded while the clock was not synchronised (purple: times may be off)') : '');
     } catch (e) { msg(info, e.message); segs = []; evs = []; }
     setView(viewStart + span / 2, span);
     fill(evList, evs.length ? [...evs].reverse().slice(0, 200).map((e) => h('button', { type: 'button', class: 'secondary event', 'data-t': e.s, onclick: () => seek(e.s - 2000) }, hm(e.s, true) + ' · ' + typeName(e.type))) : h('p', { class: 'muted' }, L('Không có sự kiện.', 'No events.')));
@@ -396,7 +398,7 @@ pages.playback = async (root) => {
   const draw = () => {
     const w = canvas.width = canvas.clientWidth || 1200, hh = canvas.height; const g = canvas.getContext('2d');
     g.fillStyle = '#e8eaf2'; g.fillRect(0, 0, w, hh);
-    g.fillStyle = '#4a7bd0'; for (const s of segs) if (s.e > viewStart && s.s < viewStart + span) g.fillRect(X(s.s, w), 10, Math.max(1, (s.e - s.s) / span * w), hh - 20);
+    for (const s of segs) if (s.e > viewStart && s.s < viewStart + span) { g.fillStyle = s.clockUnsynced ? '#8e44ad' : '#4a7bd0'; g.fillRect(X(s.s, w), 10, Math.max(1, (s.e - s.s) / span * w), hh - 20); }
     g.fillStyle = '#e08a00'; for (const e of evs) g.fillRect(X(e.s, w) - 1, 0, 3, 12);
     const tick = span >= DAY ? 3 * 3600000 : span >= 3600000 ? 600000 : 60000;
     g.fillStyle = '#999'; for (let t = Math.ceil(viewStart / tick) * tick; t <= viewStart + span; t += tick) g.fillRect(X(t, w), hh - 6, 1, 6);
@@ -598,7 +600,7 @@ pages.export = async (root) => {
 
 // ---------- event search ----------
 const eventTypes = ['motion', 'camera_offline', 'camera_online', 'scene_change', 'tamper', 'disk_low', 'disk_error', 'retention_delete'];
-const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low'), disk_error: L('Lỗi ổ đĩa', 'Disk error'), retention_delete: L('Xoá bản ghi cũ', 'Old recordings deleted') }[t] || L('Sự kiện khác', 'Other event'));
+const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low'), disk_error: L('Lỗi ổ đĩa', 'Disk error'), retention_delete: L('Xoá bản ghi cũ', 'Old recordings deleted'), camnet_rogue_dhcp: L('Máy chủ DHCP lạ trên mạng camera', 'Other DHCP server on the camera network'), camnet_pool_full: L('Hết địa chỉ cho camera', 'Camera address pool full') }[t] || L('Sự kiện khác', 'Other event'));
 // eventName names an event by its type and reason (daemon/events reasons),
 // and says when the box itself caused it (its own IR LEDs).
 const eventName = (e) => ({ covered: L('Camera bị che', 'Camera covered'), moved: L('Camera bị xoay', 'Camera turned away'), defocused: L('Camera bị mờ', 'Camera out of focus'),
@@ -878,10 +880,54 @@ pages.system = async (root) => {
     [L('Phiên bản', 'Version'), st.version || '—'],
   ];
   box.append(h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))));
+  await clockCard(root);
   await systemDisks(root);
   root.append(h('div', { class: 'card' }, h('h2', {}, L('Nhật ký khởi động', 'Start-up log')), h('pre', { class: 'logs', id: 'sys-logs' }, (r.logs || []).join('\n') || '—')));
   if (role === 'technician') await networkCard(root);
 };
+
+// The box's own clock: its state and where its time came from; when no
+// source is trusted, an officer or technician sets it from the phone.
+async function clockCard(root) {
+  const card = h('div', { class: 'card', id: 'sys-clock' });
+  root.append(card);
+  const status = h('p', { id: 'clock-msg' });
+  const sourceText = (c) => ({
+    ntp: L('máy chủ thời gian (NTP) ', 'time server (NTP) ') + (c.server || ''),
+    disk: L('giờ lưu lần cuối trên thẻ nhớ (sau khi mất điện)', 'last time saved on the card (after a power cut)'),
+    rtc: L('đồng hồ pin trên bo mạch (RTC)', 'battery clock on the board (RTC)'),
+    officer: L('đặt tay bởi ', 'set by hand by ') + (c.by || '?'),
+    build: L('ngày tạo phần mềm (chưa có nguồn giờ nào)', 'the software build date (no time source yet)'),
+    host: L('đồng hồ của máy chủ', 'the host computer\'s clock'),
+  }[c.source] || c.source);
+  const load = async () => {
+    let c;
+    try { c = await api('/api/system/clock'); } catch (e) { fill(card, h('h2', {}, L('Đồng hồ', 'Clock')), h('p', {}, e.message)); return; }
+    const skew = Date.now() - new Date(c.now).getTime();
+    const rows = [
+      [L('Giờ của đầu ghi', 'Box time'), h('span', { id: 'clock-now' }, fmtTime(c.now))],
+      [L('Trạng thái', 'State'), h('span', { id: 'clock-state', class: c.synced ? '' : 'error' }, c.synced ? L('Đã đồng bộ', 'Synchronised') : L('CHƯA ĐỒNG BỘ: các đoạn ghi được đánh dấu', 'NOT SYNCHRONISED: recordings are marked'))],
+      [L('Nguồn giờ', 'Time source'), h('span', { id: 'clock-source' }, sourceText(c) + (c.setAt ? ' · ' + fmtTime(c.setAt) : ''))],
+      [L('Giờ điện thoại này lệch', 'This phone differs by'), h('span', { id: 'clock-skew' }, fmtNum(skew / 1000, 1) + ' s')],
+    ];
+    if (c.slewingMs) rows.push([L('Đang chỉnh dần', 'Slewing'), fmtNum(c.slewingMs / 1000, 1) + ' s']);
+    if (c.lastError) rows.push([L('Lỗi đồng bộ gần nhất', 'Last sync error'), h('span', { class: 'mono' }, c.lastError)]);
+    if (c.servers && c.servers.length) rows.push([L('Máy chủ NTP', 'NTP servers'), h('span', { class: 'mono' }, c.servers.join(', '))]);
+    const set = c.canSet ? h('button', { id: 'clock-set', class: c.needsConfirm ? 'danger' : '', onclick: async () => {
+      const body = { unixMs: Date.now(), confirm: false };
+      if (c.needsConfirm) {
+        if (!confirm(L('Đồng hồ đang được đồng bộ qua mạng. Vẫn đặt theo giờ của điện thoại này?', 'The clock is synchronised over the network. Set it from this phone anyway?'))) return;
+        body.confirm = true;
+      } else if (!confirm(L('Đặt giờ của đầu ghi thành ', 'Set the box\'s clock to ') + fmtTime(body.unixMs) + '?')) return;
+      body.unixMs = Date.now();
+      try { msg(status, (await api('/api/system/clock', { method: 'POST', json: body })).message, true); } catch (e) { msg(status, e.message); }
+      await load();
+    } }, L('Đặt giờ theo điện thoại này', 'Set from this phone')) : null;
+    fill(card, h('h2', {}, L('Đồng hồ', 'Clock')), h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))), status,
+      set ? h('p', { class: 'muted' }, L('Chỉ dùng khi đầu ghi không lấy được giờ qua mạng. Kiểm tra giờ điện thoại trước (đặt tự động theo nhà mạng).', 'Use only when the box cannot get the time from the network. Check the phone\'s time first (set automatically by the carrier).')) : null, set);
+  };
+  await load();
+}
 
 // The uplink: the box's mDNS name, its addresses now, and the setting
 // (DHCP or a static address) that init applies at the next boot.
@@ -975,6 +1021,7 @@ const roleShort = (r) => ({ technician: L('kỹ thuật viên', 'technician'), o
 // chain) into words; the raw text stays behind "Chi tiết".
 const auditDetails = [
   [/^uplink network for the next boot: (.*)/, (m) => L('Mạng cho lần khởi động sau: ', 'Network for the next boot: ') + m[1]],
+  [/^box clock set from a phone: (\S+) \(was (\S+)\)/, (m) => L('Đặt giờ đầu ghi theo điện thoại: ', 'Box clock set from a phone: ') + fmtTime(m[1]) + L(' (trước đó ', ' (was ') + fmtTime(m[2]) + ')'],
   [/^own password changed/, () => L('Đổi mật khẩu của mình, các phiên khác đã kết thúc', 'Own password changed, other sessions ended')],
   [/^camera settings saved/, () => L('Lưu cài đặt camera', 'Camera settings saved')],
   [/^camera removed/, () => L('Xoá camera', 'Camera removed')],

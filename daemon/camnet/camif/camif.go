@@ -47,6 +47,9 @@ type Config struct {
 	// ClockSynced says whether the box's clock is synchronised (the SNTP
 	// server's leap indicator); nil: unsynchronised.
 	ClockSynced func() bool
+	// ClockUpstream says where the box's time comes from (stratum,
+	// reference) while synchronised; nil: a local reference.
+	ClockUpstream func() ntp.Upstream
 }
 
 // Network is the camera network, running.
@@ -124,7 +127,7 @@ func Start(ctx context.Context, cfg Config) (*Network, error) {
 	}()
 	go func() {
 		defer n.wg.Done()
-		s := &ntp.Server{Synced: cfg.ClockSynced}
+		s := &ntp.Server{Synced: cfg.ClockSynced, Upstream: cfg.ClockUpstream}
 		if err := s.Serve(ctx, n.ntp); err != nil && !errors.Is(err, context.Canceled) {
 			cfg.Log.Error("camera network SNTP server stopped", "err", err)
 		}

@@ -131,6 +131,9 @@ func run(args []string, out, errOut io.Writer) int {
 		for _, g := range m.Gaps {
 			fmt.Fprintf(out, "KHOẢNG TRỐNG / GAP (không có hình / no video): %s\n", span(g))
 		}
+		for _, u := range m.ClockUnsynced {
+			fmt.Fprintf(out, "ĐỒNG HỒ CHƯA ĐỒNG BỘ / CLOCK NOT SYNCHRONISED (giờ có thể sai / times may be off): %s\n", span(u))
+		}
 		fmt.Fprintf(out, "Nhật ký kiểm tra / audit log: bản ghi / record #%d, đầu chuỗi / chain head #%d %s\n", m.AuditSeq, m.Audit.Seq, m.Audit.Hash)
 		fmt.Fprintln(out, "KẾT QUẢ / RESULT: HỢP LỆ / VALID")
 		return 0

@@ -42,7 +42,8 @@ func writeExport(t *testing.T, dir string, key ed25519.PrivateKey, clip []byte) 
 	loc, _ := evidence.Zone("")
 	m := evidence.Manifest{Camera: "cam1", CameraName: "Cổng", Requested: req, Intervals: cov, Gaps: evidence.Gaps(req, cov, evidence.GapThreshold),
 		ExportedBy: "canbo", Role: "officer", Created: t0.Add(11 * time.Minute), File: "cam1.mp4",
-		Bytes: int64(len(clip)), SHA256: hex.EncodeToString(sum[:]), AuditSeq: 3, Audit: evidence.AuditHead{Seq: 3, Hash: strings.Repeat("0f", 32)}}.InZone(loc)
+		Bytes: int64(len(clip)), SHA256: hex.EncodeToString(sum[:]), AuditSeq: 3, Audit: evidence.AuditHead{Seq: 3, Hash: strings.Repeat("0f", 32)},
+		ClockUnsynced: []evidence.Interval{{From: t0, To: t0.Add(time.Minute)}}}.InZone(loc)
 	_, mb, sig, err := evidence.Sign(key, m)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +87,7 @@ func TestVerifyCommand(t *testing.T) {
 		wantInStderr  string
 	}{
 		{"good, by fingerprint", []string{goodClip, goodManifest, "--key", fp}, 0,
-			[]string{"[ĐẠT / OK]   Bản kê ký bằng khoá tin cậy", "[ĐẠT / OK]   SHA-256", "KHOẢNG TRỐNG / GAP", "10:04:00.000+07:00", "KẾT QUẢ / RESULT: HỢP LỆ / VALID"}, []string{"SAI"}, ""},
+			[]string{"[ĐẠT / OK]   Bản kê ký bằng khoá tin cậy", "[ĐẠT / OK]   SHA-256", "KHOẢNG TRỐNG / GAP", "10:04:00.000+07:00", "ĐỒNG HỒ CHƯA ĐỒNG BỘ / CLOCK NOT SYNCHRONISED (giờ có thể sai / times may be off): 2026-12-06T10:00:00.000+07:00", "KẾT QUẢ / RESULT: HỢP LỆ / VALID"}, []string{"SAI"}, ""},
 		{"good, by public key file, flag first", []string{"--key=" + pubFile, goodClip, goodManifest}, 0,
 			[]string{"HỢP LỆ / VALID"}, nil, ""},
 		{"good, fingerprint as copied (lower case, spaces)", []string{goodClip, goodManifest, "--key", strings.ToLower(strings.ReplaceAll(fp, "-", " "))}, 0,
