@@ -107,10 +107,14 @@ func TestCameraNetworkLeasesAndIsolation(t *testing.T) {
 	b := box(t, l, data)
 	b2 := b
 
+	t0 := time.Now()
 	cam1 := l.AddCamera("cam1")
 	_, ip1 := camsim(t, l, cam1)
+	t.Logf("camsim lease %s after %.1f s", ip1, time.Since(t0).Seconds())
+	t0 = time.Now()
 	cam2 := l.AddCamera("cam2")
 	ip2 := udhcpc(t, l, cam2)
+	t.Logf("udhcpc lease %s after %.1f s", ip2, time.Since(t0).Seconds())
 	if ip1 == ip2 {
 		t.Fatalf("two cameras got %s", ip1)
 	}
