@@ -27,24 +27,26 @@ type CameraLAN struct {
 	Logins map[string]string
 
 	switchNS   string
+	prefix     string
 	namespaces []string
 	procs      []*exec.Cmd
 }
 
-// Names of the camera network of `make run`.
+// Names inside the camera network's namespaces.
 const (
-	lanSwitch = "cnet-run-sw"
 	lanBridge = "cnet-br"
 	lanTap    = "cnet-tap0"
 	lanCamIf  = "cnet-eth0"
 )
 
-// NewCameraLAN makes the switch namespace and the tap (root only).
-func NewCameraLAN() (*CameraLAN, error) {
+// NewCameraLAN makes the switch namespace (prefix-sw) and the tap (root
+// only). prefix names every namespace: "cnet-run" for `make run`.
+func NewCameraLAN(prefix string) (*CameraLAN, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("not root: network namespaces and tap devices need root")
 	}
-	l := &CameraLAN{switchNS: lanSwitch, Logins: map[string]string{}}
+	lanSwitch := prefix + "-sw"
+	l := &CameraLAN{switchNS: lanSwitch, prefix: prefix, Logins: map[string]string{}}
 	exec.Command("ip", "netns", "del", lanSwitch).Run() // a run killed before its cleanup
 	if err := l.addNS(lanSwitch); err != nil {
 		return nil, err
@@ -61,7 +63,7 @@ func NewCameraLAN() (*CameraLAN, error) {
 		{"link", "set", lanBridge, "up"},
 		{"link", "set", lanTap, "master", lanBridge, "up"},
 	} {
-		if err := ipIn(lanSwitch, args...); err != nil {
+		if err := ipIn(l.switchNS, args...); err != nil {
 			l.Stop()
 			return nil, err
 		}
@@ -73,8 +75,8 @@ func NewCameraLAN() (*CameraLAN, error) {
 // network, each in a namespace of its own with its own login.
 func (l *CameraLAN) Plug(ctx context.Context, bin, clipsDir string, n int) error {
 	for i := 1; i <= n; i++ {
-		ns := fmt.Sprintf("cnet-run-c%d", i)
-		port := fmt.Sprintf("cnet-run-p%d", i)
+		ns := fmt.Sprintf("%s-c%d", l.prefix, i)
+		port := fmt.Sprintf("%s-p%d", l.prefix, i)
 		exec.Command("ip", "netns", "del", ns).Run()
 		if err := l.addNS(ns); err != nil {
 			return err
@@ -84,8 +86,8 @@ func (l *CameraLAN) Plug(ctx context.Context, bin, clipsDir string, n int) error
 			args []string
 		}{
 			{ns, []string{"link", "set", "lo", "up"}},
-			{ns, []string{"link", "add", lanCamIf, "type", "veth", "peer", "name", port, "netns", lanSwitch}},
-			{lanSwitch, []string{"link", "set", port, "master", lanBridge, "up"}},
+			{ns, []string{"link", "add", lanCamIf, "type", "veth", "peer", "name", port, "netns", l.switchNS}},
+			{l.switchNS, []string{"link", "set", port, "master", lanBridge, "up"}},
 			{ns, []string{"link", "set", lanCamIf, "up"}},
 		} {
 			if err := ipIn(step.ns, step.args...); err != nil {

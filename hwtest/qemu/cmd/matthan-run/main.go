@@ -106,7 +106,7 @@ func run() error {
 	}
 	// The camera network (the box's eth1): simulated cameras that ask
 	// the box for an address and wait to be paired (root only).
-	lan, lanErr := qemu.NewCameraLAN()
+	lan, lanErr := qemu.NewCameraLAN("cnet-run")
 	if lanErr == nil {
 		defer lan.Stop()
 		o.CameraNetdev, o.Files = lan.Netdev, lan.Files
