@@ -64,6 +64,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		conn.Close()
 		return fmt.Errorf("DHCP watcher on %s: %w", s.Interface, err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
 		<-ctx.Done()
 		conn.Close()
@@ -80,8 +82,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	for {
 		n, _, err := conn.ReadFrom(buf)
 		if err != nil {
+			stopped := ctx.Err() != nil
+			cancel() // closes the watcher too
 			<-done
-			if ctx.Err() != nil {
+			if stopped {
 				return nil
 			}
 			return fmt.Errorf("DHCP server on %s: %w", s.Interface, err)
