@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// TestCameraGuardRefusesCameraNetwork: with "lo" standing for the camera
+// TestCameraNetworkGuardOnAdminPage: with "lo" standing for the camera
 // interface, a connection over loopback is closed before the page sees
 // it; with another interface it is served.
-func TestCameraGuardRefusesCameraNetwork(t *testing.T) {
+func TestCameraNetworkGuardOnAdminPage(t *testing.T) {
 	for _, tt := range []struct {
 		iface  string
 		served bool

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestPool(t *testing.T) {
+func TestCameraNetworkPool(t *testing.T) {
 	for _, tt := range []struct {
 		prefix, start string
 	}{

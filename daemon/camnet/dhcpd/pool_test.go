@@ -42,7 +42,7 @@ func lease(t *testing.T, a *Allocator, m string) netip.Addr {
 	return got
 }
 
-func TestNewAllocatorRejects(t *testing.T) {
+func TestCameraNetworkNewAllocatorRejects(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		edit func(*Config)
@@ -67,7 +67,7 @@ func TestNewAllocatorRejects(t *testing.T) {
 	}
 }
 
-func TestAllocatorLifecycle(t *testing.T) {
+func TestCameraNetworkAllocatorLifecycle(t *testing.T) {
 	cfg := testConfig()
 	cfg.Reservations = map[string]netip.Addr{"02:AA:00:00:00:01": ip("10.77.0.100"), mac(500): ip("10.77.0.20")}
 	a, clk := newTestAlloc(t, cfg)
@@ -128,7 +128,7 @@ func TestAllocatorLifecycle(t *testing.T) {
 	}
 }
 
-func TestAllocatorPoolFullThenExpiry(t *testing.T) {
+func TestCameraNetworkAllocatorPoolFullThenExpiry(t *testing.T) {
 	cfg := testConfig()
 	cfg.PoolSize = 4
 	a, clk := newTestAlloc(t, cfg)
@@ -150,10 +150,10 @@ func TestAllocatorPoolFullThenExpiry(t *testing.T) {
 	}
 }
 
-// TestAllocatorFlappingBounded: 200 cameras (new MACs each time) come and
+// TestCameraNetworkAllocatorFlappingBounded: 200 cameras (new MACs each time) come and
 // go on a 64-address pool; the records stay bounded by the pool and every
 // camera that asks when an address has expired gets one.
-func TestAllocatorFlappingBounded(t *testing.T) {
+func TestCameraNetworkAllocatorFlappingBounded(t *testing.T) {
 	a, clk := newTestAlloc(t, testConfig())
 	for round := 0; round < 50; round++ {
 		for i := 0; i < 200; i++ {
@@ -182,7 +182,7 @@ func TestAllocatorFlappingBounded(t *testing.T) {
 	}
 }
 
-func TestLeaseFileRestore(t *testing.T) {
+func TestCameraNetworkLeaseFileRestore(t *testing.T) {
 	dir := t.TempDir()
 	f := LeaseFile{Path: filepath.Join(dir, "camnet", "leases.json")}
 	a, _ := newTestAlloc(t, testConfig())

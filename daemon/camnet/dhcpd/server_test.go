@@ -20,7 +20,7 @@ func testServer(t *testing.T) (*Server, *[]events.Event) {
 
 func hw(s string) net.HardwareAddr { h, _ := net.ParseMAC(s); return h }
 
-func TestHandleDORA(t *testing.T) {
+func TestCameraNetworkHandleDORA(t *testing.T) {
 	s, _ := testServer(t)
 	disc, _ := dhcpv4.NewDiscovery(hw(mac(1)), dhcpv4.WithOption(dhcpv4.OptHostName("cam1")))
 	offer, dst := s.Handle(disc)
@@ -74,7 +74,7 @@ func TestHandleDORA(t *testing.T) {
 
 // TestHandleSecondServer: a REQUEST naming another server raises one
 // event, and the box then withholds its NAKs.
-func TestHandleSecondServer(t *testing.T) {
+func TestCameraNetworkHandleSecondServer(t *testing.T) {
 	s, evs := testServer(t)
 	for i := 0; i < 3; i++ {
 		m, _ := dhcpv4.New(dhcpv4.WithHwAddr(hw(mac(1))), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),

@@ -9,7 +9,7 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-func TestForwardingOff(t *testing.T) {
+func TestCameraNetworkForwardingOff(t *testing.T) {
 	dir := t.TempDir()
 	old := ProcSys
 	ProcSys = dir
