@@ -215,3 +215,24 @@ func TestCameraNetworkLeaseFileRestore(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLeaseFile: a damaged lease file is an error or leases the allocator
+// restores within its bounds, never a panic.
+func FuzzLeaseFile(f *testing.F) {
+	f.Add([]byte(`{"version":1,"leases":[{"mac":"02:00:00:00:00:01","ip":"10.77.0.100","hostname":"cam"}]}`))
+	f.Add([]byte(`{"version":1,"leases":[{"mac":"zz","ip":"10.77.0.1"},{"mac":"02:00:00:00:00:01","ip":"10.77.0.100"},{"mac":"02:00:00:00:00:01","ip":"10.77.0.101"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		leases, err := parseLeaseFile(b)
+		if err != nil {
+			return
+		}
+		a, err := NewAllocator(testConfig(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Restore(leases)
+		if n := len(a.Bound()); n > 64 {
+			t.Fatalf("%d bindings restored on a pool of 64", n)
+		}
+	})
+}
