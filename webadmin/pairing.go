@@ -34,8 +34,7 @@ type Previewer interface {
 
 // apiPairing: pairing open or not, until when, and the new cameras.
 func (s *Server) apiPairing(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	if s.cfg.Pairing == nil {
-		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+	if s.noPairing(w, rc) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.cfg.Pairing.Status())
@@ -44,8 +43,7 @@ func (s *Server) apiPairing(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 // apiPairingSwitch opens (for two minutes) or closes pairing: the page's
 // "Ghép camera / Pair" switch.
 func (s *Server) apiPairingSwitch(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	if s.cfg.Pairing == nil {
-		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+	if s.noPairing(w, rc) {
 		return
 	}
 	var req struct {
@@ -69,8 +67,7 @@ func (s *Server) apiPairingSwitch(w http.ResponseWriter, r *http.Request, rc *re
 // (ONVIF) what it is and where its streams are, then tests the main
 // stream (codec and size: the preview).
 func (s *Server) apiPairingLogin(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	if s.cfg.Pairing == nil {
-		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+	if s.noPairing(w, rc) {
 		return
 	}
 	var req struct {
@@ -85,11 +82,7 @@ func (s *Server) apiPairingLogin(w http.ResponseWriter, r *http.Request, rc *req
 	key := r.PathValue("key")
 	c, err := s.cfg.Pairing.Login(r.Context(), key, req.User, req.Password, req.Maker)
 	switch {
-	case errors.Is(err, pairing.ErrNoCandidate):
-		s.jsonError(w, rc, http.StatusNotFound, "err_pair_gone")
-		return
-	case errors.Is(err, pairing.ErrTriedLogin):
-		s.jsonError(w, rc, http.StatusConflict, "err_pair_tried")
+	case s.pairError(w, rc, err):
 		return
 	case err != nil:
 		s.log.Info("pairing: camera login", "camera", c.Addr, "state", c.State)
@@ -126,8 +119,7 @@ func pairStateKey(state string) string {
 // apiPairingPair names a new camera, gives it to a household (or makes
 // it a road camera) and saves it: from now on it is recorded.
 func (s *Server) apiPairingPair(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	if s.cfg.Pairing == nil {
-		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+	if s.noPairing(w, rc) {
 		return
 	}
 	var req pairing.PairRequest
@@ -147,17 +139,7 @@ func (s *Server) apiPairingPair(w http.ResponseWriter, r *http.Request, rc *reqC
 		s.stopPreview(key)
 	}
 	switch {
-	case errors.Is(err, pairing.ErrNoCandidate):
-		s.jsonError(w, rc, http.StatusNotFound, "err_pair_gone")
-		return
-	case errors.Is(err, pairing.ErrNotReady):
-		s.jsonError(w, rc, http.StatusConflict, "err_pair_not_ready")
-		return
-	case errors.Is(err, pairing.ErrHouseholdOrRoad):
-		s.jsonError(w, rc, http.StatusBadRequest, "err_pair_household")
-		return
-	case errors.Is(err, pairing.ErrIDTaken):
-		s.jsonError(w, rc, http.StatusConflict, "err_pair_id_taken")
+	case s.pairError(w, rc, err):
 		return
 	case err != nil && !errors.Is(err, cameras.ErrNotApplied):
 		// Invalid names come back as a record validation error.
@@ -170,13 +152,11 @@ func (s *Server) apiPairingPair(w http.ResponseWriter, r *http.Request, rc *reqC
 
 // apiPairingForget drops a new camera from the list.
 func (s *Server) apiPairingForget(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	if s.cfg.Pairing == nil {
-		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+	if s.noPairing(w, rc) {
 		return
 	}
 	s.stopPreview(r.PathValue("key"))
-	if err := s.cfg.Pairing.Forget(r.PathValue("key")); err != nil {
-		s.jsonError(w, rc, http.StatusNotFound, "err_pair_gone")
+	if s.pairError(w, rc, s.cfg.Pairing.Forget(r.PathValue("key"))) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": tr(rc.lang, "saved")})
@@ -185,8 +165,7 @@ func (s *Server) apiPairingForget(w http.ResponseWriter, r *http.Request, rc *re
 // apiCameraPassword changes a paired camera's own password (its factory
 // one) through ONVIF SetUser, then the box's record.
 func (s *Server) apiCameraPassword(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
-	if s.cfg.Pairing == nil {
-		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+	if s.noPairing(w, rc) {
 		return
 	}
 	var req struct {
@@ -199,11 +178,7 @@ func (s *Server) apiCameraPassword(w http.ResponseWriter, r *http.Request, rc *r
 	id := r.PathValue("camera")
 	err := s.cfg.Pairing.SetPassword(r.Context(), id, req.Password)
 	switch {
-	case errors.Is(err, auth.ErrNotFound):
-		s.jsonError(w, rc, http.StatusNotFound, "err_not_found")
-		return
-	case errors.Is(err, pairing.ErrNoONVIFAddress):
-		s.jsonError(w, rc, http.StatusConflict, "err_cam_password_no_onvif")
+	case s.pairError(w, rc, err):
 		return
 	case err != nil && !errors.Is(err, cameras.ErrNotApplied):
 		s.log.Info("camera password change failed", "camera", id, "why", onvif.Problem(err))
@@ -218,4 +193,39 @@ func (s *Server) stopPreview(key string) {
 	if s.cfg.Previews != nil {
 		s.cfg.Previews.StopPreview(key)
 	}
+}
+
+// noPairing answers 503 when the box has no pairing (tests without one).
+func (s *Server) noPairing(w http.ResponseWriter, rc *reqCtx) bool {
+	if s.cfg.Pairing != nil {
+		return false
+	}
+	s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+	return true
+}
+
+// pairErrors are what the page says of the pairing's errors.
+var pairErrors = []struct {
+	err    error
+	status int
+	key    string
+}{
+	{pairing.ErrNoCandidate, http.StatusNotFound, "err_pair_gone"},
+	{pairing.ErrTriedLogin, http.StatusConflict, "err_pair_tried"},
+	{pairing.ErrNotReady, http.StatusConflict, "err_pair_not_ready"},
+	{pairing.ErrHouseholdOrRoad, http.StatusBadRequest, "err_pair_household"},
+	{pairing.ErrIDTaken, http.StatusConflict, "err_pair_id_taken"},
+	{pairing.ErrNoONVIFAddress, http.StatusConflict, "err_cam_password_no_onvif"},
+	{auth.ErrNotFound, http.StatusNotFound, "err_not_found"},
+}
+
+// pairError answers err if it is one of pairErrors.
+func (s *Server) pairError(w http.ResponseWriter, rc *reqCtx, err error) bool {
+	for _, pe := range pairErrors {
+		if errors.Is(err, pe.err) {
+			s.jsonError(w, rc, pe.status, pe.key)
+			return true
+		}
+	}
+	return false
 }

@@ -45,7 +45,7 @@ func TestCameraNetworkPairingPage(t *testing.T) {
 	}
 	f := discovery.Found{Endpoint: "urn:uuid:cam9", Addr: netip.MustParseAddr("127.0.0.1"), Device: camSrv.URL + "/onvif/device_service", MAC: "02:00:00:00:00:09"}
 	m.Found(f)
-	key := pairing.KeyOf(f.Endpoint)
+	key := pairing.CandidateKey(f)
 	_, body = tech.do("GET", "/api/pairing", "", "")
 	if !strings.Contains(body, key) || !strings.Contains(body, "02:00:00:00:00:09") {
 		t.Fatalf("candidate not listed: %s", body)

@@ -77,7 +77,9 @@ type Core struct {
 	clockRun  chan struct{} // closed when the clock discipline has stopped
 	bg        context.Context
 	discovery atomic.Pointer[discovery.Discoverer]
-	subTried  sync.Map // camera ID + URL asked for a sub stream
+	leases    discovery.LeaseLookup // set before discovery starts; read after
+	leaseLoop atomic.Bool           // listLeases runs
+	subTried  sync.Map              // camera ID + URL asked for a sub stream
 	previewMu sync.Mutex
 	previews  map[string]*time.Timer // pairing previews by candidate key
 	closeMu   sync.Mutex

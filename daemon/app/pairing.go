@@ -38,6 +38,10 @@ func (c *Core) startPairing(log *slog.Logger) {
 							c.Pairing.Found(f)
 						}
 					}()
+					// c.leases is set before discovery is stored.
+					if l, ok := c.leases.(discovery.LeaseLister); ok {
+						go c.listLeases(l)
+					}
 				}
 			}
 			if open && c.Lights.Status != nil {
@@ -65,6 +69,7 @@ func (c *Core) StartDiscovery(iface string, leases discovery.LeaseLookup) error 
 	if err != nil {
 		return err
 	}
+	c.leases = leases
 	c.discovery.Store(d)
 	go d.Run(c.bg)
 	return nil
@@ -144,4 +149,24 @@ func (c *Core) StopPreview(key string) {
 	}
 	t.Stop()
 	c.cams.RemoveCamera(context.Background(), pairing.PreviewID(key))
+}
+
+// listLeases lists, while pairing is open, the cameras that hold a lease
+// (those with WS-Discovery off are found so; the others are listed once,
+// by MAC, whichever way they are found).
+func (c *Core) listLeases(l discovery.LeaseLister) {
+	if !c.leaseLoop.CompareAndSwap(false, true) {
+		return // one loop at a time
+	}
+	defer c.leaseLoop.Store(false)
+	for c.Pairing.IsOpen() && c.bg.Err() == nil {
+		for _, le := range l.Leased() {
+			c.Pairing.FoundLease(le.Addr, le.MAC, le.Hostname)
+		}
+		select {
+		case <-c.bg.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
 }

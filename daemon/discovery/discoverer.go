@@ -30,6 +30,19 @@ type LeaseLookup interface {
 	LookupIP(ip netip.Addr) (Lease, bool)
 }
 
+// Leased is one lease: an address and what holds it.
+type Leased struct {
+	Addr netip.Addr
+	Lease
+}
+
+// LeaseLister is a LeaseLookup that also lists its leases: cameras with
+// ONVIF (and so WS-Discovery) turned off are found by their lease alone.
+type LeaseLister interface {
+	LeaseLookup
+	Leased() []Leased
+}
+
 // Found is a camera discovered on the camera network.
 type Found struct {
 	Endpoint string     // WS-Discovery endpoint (urn:uuid:…), stable per camera

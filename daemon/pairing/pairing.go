@@ -262,6 +262,27 @@ func KeyOf(endpoint string) string {
 	return hex.EncodeToString(h[:6])
 }
 
+// CandidateKey is the key a camera is listed under: by its MAC when the
+// DHCP lease tells it (so the camera found by its lease and by
+// WS-Discovery is listed once), else by its WS-Discovery endpoint.
+func CandidateKey(f discovery.Found) string {
+	if f.MAC != "" {
+		return KeyOf("mac:" + f.MAC)
+	}
+	return KeyOf(f.Endpoint)
+}
+
+// FoundLease takes a camera known only by its DHCP lease (cameras with
+// ONVIF, hence WS-Discovery, turned off): like Found, without a device
+// service address (Login then tries the usual one, and with a maker the
+// maker's usual stream paths).
+func (m *Manager) FoundLease(addr netip.Addr, mac, hostname string) {
+	if mac == "" {
+		return
+	}
+	m.Found(discovery.Found{Endpoint: "mac:" + mac, Addr: addr, MAC: mac, Hostname: hostname, Leased: true})
+}
+
 // Found takes what discovery saw (discovery.Config.OnFind). A paired
 // camera seen on a new address (same MAC) has its record moved there;
 // any other camera is listed as new only while pairing is open.
@@ -286,9 +307,21 @@ func (m *Manager) Found(f discovery.Found) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	key := KeyOf(f.Endpoint)
+	key := CandidateKey(f)
 	if c, ok := m.cands[key]; ok {
-		c.Addr, c.MAC, c.Hostname, c.device = f.Addr.String(), f.MAC, f.Hostname, f.Device
+		c.Addr, c.MAC = f.Addr.String(), f.MAC
+		if f.Hostname != "" {
+			c.Hostname = f.Hostname
+		}
+		if f.Device != "" { // a lease alone does not forget what discovery told
+			c.device = f.Device
+		}
+		if c.Model == "" {
+			c.Model = f.Hardware
+		}
+		if c.Maker == "" {
+			c.Maker = f.Name
+		}
 		return
 	}
 	if !m.openLocked() {
@@ -384,6 +417,17 @@ func (m *Manager) Login(ctx context.Context, key, user, password, maker string) 
 	}
 	device, addr := c.device, c.Addr
 	m.mu.Unlock()
+	if device == "" { // known by its lease only: the usual address
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return Candidate{}, ErrNoCandidate
+		}
+		host := a.String()
+		if a.Is6() {
+			host = "[" + host + "]"
+		}
+		device = "http://" + host + "/onvif/device_service"
+	}
 
 	// Bounded whole (each call is bounded too): the page waits for it.
 	ictx, cancel := context.WithTimeout(ctx, LoginTimeout)
@@ -400,6 +444,7 @@ func (m *Manager) Login(ctx context.Context, key, user, password, maker string) 
 	switch {
 	case err == nil:
 		c.State = "ready"
+		c.device = device
 		c.Maker, c.Model, c.Serial, c.Firmware = in.Manufacturer, in.Model, in.Serial, in.Firmware
 		c.ClockOffsetSec = int64(in.ClockOffset / time.Second)
 		c.Main, c.Sub = in.MainURI, in.SubURI

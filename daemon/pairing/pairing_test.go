@@ -98,7 +98,7 @@ func TestCameraNetworkPairSimulatedCamera(t *testing.T) {
 	d, f := simCamera(t, "S02")
 	m.Open()
 	m.Found(f)
-	key := pairing.KeyOf(f.Endpoint)
+	key := pairing.CandidateKey(f)
 	if _, err := m.Pair(context.Background(), key, pairing.PairRequest{ID: "cam5", Name: "Cổng nhà 5", Household: "nha-5"}); !errors.Is(err, pairing.ErrNotReady) {
 		t.Fatalf("pair before login: %v", err)
 	}
@@ -154,7 +154,7 @@ func TestCameraNetworkLoginNotRetried(t *testing.T) {
 	d, f := simCamera(t, "S03")
 	m.Open()
 	m.Found(f)
-	key := pairing.KeyOf(f.Endpoint)
+	key := pairing.CandidateKey(f)
 	c, err := m.Login(context.Background(), key, "admin", "123456", "")
 	if !errors.Is(err, onvif.ErrWrongPassword) || c.State != "wrong_password" {
 		t.Fatalf("wrong password: %+v %v", c, err)
@@ -219,7 +219,7 @@ func TestCameraNetworkKnownBySerial(t *testing.T) {
 	m := pairing.New(pairing.Config{Records: recs, Policy: loopback})
 	m.Open()
 	m.Found(f)
-	key := pairing.KeyOf(f.Endpoint)
+	key := pairing.CandidateKey(f)
 	c, err := m.Login(context.Background(), key, "admin", "Secret123", "")
 	if err != nil || c.Known != "cam4" {
 		t.Fatalf("login: %+v %v", c, err)
@@ -290,5 +290,40 @@ func TestCameraNetworkFindSub(t *testing.T) {
 	}
 	if _, err := pairing.FindSub(context.Background(), loopback, "rtsp://admin:Secret123@127.0.0.1:8554/other", viaTestServer); err == nil {
 		t.Fatal("a stream the camera's profiles do not name got a sub stream")
+	}
+}
+
+// A camera with ONVIF (and WS-Discovery) off is listed by its DHCP lease;
+// with its maker chosen it gets the maker's usual paths. Found again by
+// WS-Discovery (same MAC) it stays one entry.
+func TestCameraNetworkFoundByLease(t *testing.T) {
+	calls := []string{}
+	m := pairing.New(pairing.Config{Records: store(t), Identify: func(_ context.Context, device, _, _ string, _ camnet.Policy) (onvif.Info, error) {
+		calls = append(calls, device)
+		return onvif.Info{}, fmt.Errorf("x: %w", onvif.ErrNoONVIF)
+	}})
+	a := netip.MustParseAddr("10.0.0.12")
+	m.FoundLease(a, "02:00:00:00:00:12", "IPC")
+	if n := len(m.Status().Candidates); n != 0 {
+		t.Fatalf("listed while closed: %d", n)
+	}
+	m.Open()
+	m.FoundLease(a, "02:00:00:00:00:12", "IPC")
+	st := m.Status()
+	if len(st.Candidates) != 1 || st.Candidates[0].MAC != "02:00:00:00:00:12" || st.Candidates[0].Hostname != "IPC" {
+		t.Fatalf("%+v", st)
+	}
+	key := st.Candidates[0].Key
+	c, err := m.Login(context.Background(), key, "admin", "pw123456", "KBVision")
+	if err != nil || c.State != "known_paths" || c.Main != "rtsp://10.0.0.12/cam/realmonitor?channel=1&subtype=0" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if len(calls) != 1 || calls[0] != "http://10.0.0.12/onvif/device_service" {
+		t.Errorf("asked %v", calls)
+	}
+	m.Found(discovery.Found{Endpoint: "urn:uuid:x", Addr: a, Device: "http://10.0.0.12:8000/onvif/device_service", MAC: "02:00:00:00:00:12", Hardware: "IPC-K22"})
+	st = m.Status()
+	if len(st.Candidates) != 1 || st.Candidates[0].Key != key || st.Candidates[0].Model != "IPC-K22" {
+		t.Fatalf("found twice: %+v", st)
 	}
 }

@@ -75,7 +75,7 @@ func (d *Device) Calls(op string) int {
 	return d.calls[op]
 }
 
-// Password returns the current password (SetUser changes it).
+// CurrentPassword is the password now (SetUser changes it).
 func (d *Device) CurrentPassword() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -149,7 +149,11 @@ func run() error {
 	}
 	if !*quiet {
 		for _, c := range sim.Cameras() {
-			log.Printf("camsim: %s (%s) %s %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL(), c.DeviceURL())
+			if c.DeviceURL() != "" {
+				log.Printf("camsim: %s (%s) %s %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL(), c.DeviceURL())
+			} else {
+				log.Printf("camsim: %s (%s) %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL())
+			}
 		}
 	}
 	// A line tests wait for, with the addresses (useful with port 0).
