@@ -96,6 +96,7 @@ var expectations = map[string]want{
 	"GET /api/daemon/events":                     {roles: []auth.Role{off}},
 	"GET /api/system/clock":                      {roles: []auth.Role{tech, off}},
 	"POST /api/system/clock":                     {roles: []auth.Role{tech, off}},
+	"POST /api/system/clock/sync":                {roles: []auth.Role{tech, off}},
 }
 
 // requestFor builds a harmless request for a route: path values filled in,

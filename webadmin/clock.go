@@ -16,6 +16,9 @@ import (
 type BoxClock interface {
 	Status() timesync.Status
 	SetByOfficer(t time.Time, who string, confirm bool) error
+	// Kick asks for a sync now (the uplink was just fixed), without the
+	// unsynchronised retry's backoff.
+	Kick()
 }
 
 // clockView is the clock's state as the page shows it.
@@ -48,6 +51,17 @@ func (s *Server) apiClock(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		return
 	}
 	writeJSON(w, http.StatusOK, viewOf(s.cfg.Clock.Status()))
+}
+
+// apiClockSync asks the box to sync with its NTP servers now; the page
+// reads the outcome from GET a few seconds later.
+func (s *Server) apiClockSync(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	if s.cfg.Clock == nil {
+		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	s.cfg.Clock.Kick()
+	writeJSON(w, http.StatusAccepted, map[string]any{"message": tr(rc.lang, "clock_syncing")})
 }
 
 func (s *Server) apiClockSet(w http.ResponseWriter, r *http.Request, rc *reqCtx) {

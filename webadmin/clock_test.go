@@ -90,6 +90,9 @@ func TestClockSetFromPhone(t *testing.T) {
 	if code, body := tech.do("POST", "/api/system/clock", fmt.Sprintf(`{"unixMs":%d,"confirm":true}`, later.UnixMilli()), "application/json"); code != 200 {
 		t.Errorf("confirmed: %d %s", code, body)
 	}
+	if code, body := officer.do("POST", "/api/system/clock/sync", "", ""); code != 202 || !strings.Contains(body, "Đang hỏi giờ") {
+		t.Errorf("sync now: %d %s", code, body)
+	}
 	if !sys.Now().Equal(later) {
 		t.Errorf("clock %v, want %v", sys.Now(), later)
 	}

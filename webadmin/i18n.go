@@ -101,6 +101,7 @@ var messages = map[string][2]string{
 	"err_clock_time":            {"Giờ gửi lên không hợp lệ: kiểm tra ngày giờ của điện thoại.", "The time sent is not valid: check your phone's date and time."},
 	"err_clock_synced":          {"Đồng hồ của đầu ghi đang được đồng bộ qua mạng. Chỉ đặt giờ tay khi chắc chắn, và xác nhận.", "The box's clock is synchronised over the network. Set it by hand only if you are sure, and confirm."},
 	"err_clock_back":            {"Đồng hồ của đầu ghi không bao giờ lùi quá %d phút (thời gian của các đoạn ghi không được lùi).", "The box's clock never goes back by more than %d minutes (recording times must not go back)."},
+	"clock_syncing":             {"Đang hỏi giờ các máy chủ thời gian…", "Asking the time servers…"},
 }
 
 // tr returns the message for key in lang (the key itself if unknown).

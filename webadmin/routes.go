@@ -121,6 +121,7 @@ func (s *Server) buildRoutes() {
 		{Method: "POST", Pattern: "/api/system/network", Access: roles, Roles: technicians, Change: true, h: s.apiNetworkPut},
 		{Method: "GET", Pattern: "/api/system/clock", Access: roles, Roles: staff, h: s.apiClock},
 		{Method: "POST", Pattern: "/api/system/clock", Access: roles, Roles: staff, Change: true, h: s.apiClockSet},
+		{Method: "POST", Pattern: "/api/system/clock/sync", Access: roles, Roles: staff, Change: true, h: s.apiClockSync},
 		{Method: "GET", Pattern: "/api/audit", Access: roles, Roles: staff, h: s.apiAudit},
 		{Method: "GET", Pattern: "/api/disks", Access: roles, Roles: staff, h: s.apiDisks},
 		{Method: "POST", Pattern: "/api/disks/confirm", Access: roles, Roles: technicians, Change: true, h: s.apiDiskConfirm},

@@ -150,6 +150,20 @@ func (s *Slewer) Map(ts uint32, elapsed time.Duration) time.Duration {
 
 // reanchor trusts the box clock: the output continues at elapsed, but at
 // least one picture interval after the previous output.
+// Step tells the slewer that the box's clock was stepped forward by d
+// (daemon/timesync: the first NTP sync after a power cut): the outputs
+// move with it at once, keeping the camera's spacing, instead of waiting
+// for the delay windows to notice. A backward step (d ≤ 0) is ignored:
+// outputs never decrease, the slew takes the camera back in.
+func (s *Slewer) Step(d time.Duration) {
+	if d <= 0 || !s.started {
+		return
+	}
+	s.anchor += d
+	s.last += d
+	s.winStart += d
+}
+
 func (s *Slewer) reanchor(elapsed time.Duration) time.Duration {
 	s.reanchors++
 	return s.reanchorAt(max(elapsed, s.last+max(s.lastStep, time.Millisecond)))

@@ -227,3 +227,27 @@ func FuzzSlewer(f *testing.F) {
 		}
 	})
 }
+
+// A forward step of the box's clock moves the outputs at once by the step,
+// keeping the camera's spacing; a backward one is ignored (outputs never
+// decrease).
+func TestSlewerStep(t *testing.T) {
+	s := NewSlewer(Config{})
+	ts, elapsed, out := feed(s, 1000, 0, 50, frameTicks, frame)
+	last := out[len(out)-1]
+	const step = 90 * time.Minute
+	s.Step(step)
+	elapsed += step
+	_, _, after := feed(s, ts, elapsed, 50, frameTicks, frame)
+	if d := after[0] - last; d != step+frame {
+		t.Errorf("first picture after the step moved %v, want %v", d, step+frame)
+	}
+	checkMonotonic(t, after, frame+time.Millisecond)
+	if s.reanchors != 0 {
+		t.Errorf("%d re-anchors, want none (the step was told)", s.reanchors)
+	}
+	s.Step(-time.Hour)
+	if got := s.Map(ts+50*frameTicks, elapsed+50*frame-time.Hour); got < after[len(after)-1] {
+		t.Errorf("output went back after a backward step: %v < %v", got, after[len(after)-1])
+	}
+}

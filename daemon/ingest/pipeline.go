@@ -29,7 +29,10 @@ type pipeline struct {
 	sink   media.Sink
 	stats  *counters
 	now    func() time.Time
-	slew   clock.Config
+	// skew is the box's wall clock minus its monotonic clock since the
+	// stream's epoch, as of the last picture (see process).
+	skew time.Duration
+	slew clock.Config
 
 	vps, sps, pps []byte // latest known parameter sets
 
@@ -221,7 +224,16 @@ func (p *pipeline) accessUnit(ts uint32, nalus [][]byte) error {
 	}
 
 	now := p.now()
-	dts := p.slewer.Map(ts, now.Sub(p.stream.Epoch))
+	wall := wallSince(now, p.stream.Epoch)
+	// The box's clock stepped since the last picture: the wall clock moved
+	// against Go's monotonic one. The stream moves with it at once.
+	if skew := wall - now.Sub(p.stream.Epoch); skew-p.skew > time.Second {
+		p.slewer.Step(skew - p.skew)
+		p.skew = skew
+	} else if skew < p.skew {
+		p.skew = skew
+	}
+	dts := p.slewer.Map(ts, wall)
 	p.au.DTS, p.au.PTS, p.au.Key, p.au.NALUs = dts, dts, key, p.out
 	var size int
 	for _, n := range p.out {
@@ -281,6 +293,7 @@ func (p *pipeline) keyFrame() error {
 	p.started = true
 	p.needKey = false
 	p.slewer = clock.NewSlewer(p.slew)
+	p.skew = 0
 	return nil
 }
 
@@ -300,3 +313,10 @@ func (p *pipeline) end(err error) {
 	}
 	p.needKey = true
 }
+
+// wallSince is now - epoch on the box's wall clock, not Go's monotonic
+// one: when the box's clock is stepped or slewed (daemon/timesync), the
+// box's time is the truth the camera's is slewed onto, so a stream follows
+// the step (its slewer re-anchors) instead of keeping the time it started
+// with until it reconnects.
+func wallSince(now, epoch time.Time) time.Duration { return now.Round(0).Sub(epoch.Round(0)) }

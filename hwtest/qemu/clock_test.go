@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/ntp"
 	"github.com/matthan/matthan/daemon/timesync"
 	"github.com/matthan/matthan/hwtest/testenv"
@@ -164,6 +165,12 @@ func TestClockRestoredThenNTP(t *testing.T) {
 	sctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go srv.Serve(sctx, conn)
+	// The technician's "Sync now" (the box backs off while no server answers).
+	if resp, err := c.Do(ctx, "POST", "/api/system/clock/sync", nil); err != nil || resp.StatusCode != 202 {
+		t.Fatalf("sync now: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
 		if st = status(); st.Synced {
 			break
@@ -227,12 +234,25 @@ func TestClockRestoredThenNTP(t *testing.T) {
 	if before == nil || after == nil {
 		t.Fatalf("want a marked segment before the step and an unmarked one after: %+v", segs)
 	}
+	// A few seconds of each as the officer's signed export: ffprobe plays
+	// them, and the manifest says which was recorded unsynchronised.
 	for _, s := range []*clockSegment{before, after} {
-		p := download(t, m, "/api/recordings/"+cameras[0]+"/"+path.Base(s.File), path.Base(s.File))
-		if n := probe(t, p); n == 0 {
-			t.Errorf("segment %s: no frames", s.File)
+		ex, err := c.Export(ctx, cameras[0], s.Start, s.Start.Add(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
 		}
-		os.Remove(p)
+		p := filepath.Join(t.TempDir(), path.Base(s.File))
+		os.WriteFile(p, ex.Clip, 0o600)
+		if n := probe(t, p); n == 0 {
+			t.Errorf("export of %s: no frames", s.File)
+		}
+		man, err := evidence.ParseManifest(ex.Manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(man.ClockUnsynced) > 0) != s.ClockUnsynced {
+			t.Errorf("export of %s (unsynchronised %v): manifest clockUnsynced %v", s.File, s.ClockUnsynced, man.ClockUnsynced)
+		}
 	}
 	t.Logf("restored %s, stepped to %s, %d segments, marked %s, unmarked %s", restored.Format(time.TimeOnly), stepAt.Format(time.TimeOnly), len(segs), before.File, after.File)
 	powerOff(t, m, true)

@@ -923,7 +923,11 @@ async function clockCard(root) {
       try { msg(status, (await api('/api/system/clock', { method: 'POST', json: body })).message, true); } catch (e) { msg(status, e.message); }
       await load();
     } }, L('Đặt giờ theo điện thoại này', 'Set from this phone')) : null;
-    fill(card, h('h2', {}, L('Đồng hồ', 'Clock')), h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))), status,
+    const sync = c.canSet && c.servers && c.servers.length ? h('button', { id: 'clock-sync', class: 'secondary', onclick: async () => {
+      try { msg(status, (await api('/api/system/clock/sync', { method: 'POST' })).message, true); } catch (e) { msg(status, e.message); }
+      setTimeout(load, 5000);
+    } }, L('Đồng bộ ngay', 'Sync now')) : null;
+    fill(card, h('h2', {}, L('Đồng hồ', 'Clock')), h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))), status, sync,
       set ? h('p', { class: 'muted' }, L('Chỉ dùng khi đầu ghi không lấy được giờ qua mạng. Kiểm tra giờ điện thoại trước (đặt tự động theo nhà mạng).', 'Use only when the box cannot get the time from the network. Check the phone\'s time first (set automatically by the carrier).')) : null, set);
   };
   await load();
