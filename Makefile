@@ -11,7 +11,7 @@ GOTESTFLAGS ?= -timeout 40m
 
 # Debian packages the tests and `make run` need (see deps).
 DEBIAN_PACKAGES := ffmpeg qemu-system-arm qemu-efi-aarch64 mtools dosfstools \
-	e2fsprogs kmod fdisk cpio iproute2 chromium motion dnsutils mdns-scan chrony device-tree-compiler xz-utils
+	e2fsprogs kmod fdisk cpio iproute2 chromium motion dnsutils mdns-scan chrony device-tree-compiler xz-utils busybox
 
 PREREQS :=
 TESTS   :=

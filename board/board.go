@@ -46,6 +46,9 @@ type Board struct {
 	// Cmdline is the kernel command line the boot files carry.
 	Cmdline  string  `json:"cmdline"`
 	Network  Network `json:"network"`
+	// CameraNetwork is the interface the cameras plug into (the box is
+	// its DHCP server, time server and only host); nil: the board has none.
+	CameraNetwork *CameraNetwork `json:"camera_network,omitempty"`
 	Watchdog string  `json:"watchdog,omitempty"`
 	GPIO     PinMap  `json:"gpio"`
 	Disk     Disk    `json:"disk"`
@@ -118,6 +121,15 @@ type Network struct {
 	DHCP    bool   `json:"dhcp,omitempty"`
 	Address string `json:"address,omitempty"` // CIDR, e.g. 10.0.2.15/24
 	Gateway string `json:"gateway,omitempty"`
+}
+
+// CameraNetwork is the cameras' own network: its interface and the box's
+// static address on it (CIDR), which also gives the network.
+type CameraNetwork struct {
+	Interface string `json:"interface"`
+	Address   string `json:"address"`
+	// Note says, for people, what the interface is on this board.
+	Note string `json:"note,omitempty"`
 }
 
 // PinMap says which GPIO line does what, on which chip (the chip's label
@@ -280,6 +292,14 @@ func (b *Board) Validate() error {
 			if _, err := netip.ParseAddr(b.Network.Gateway); err != nil {
 				bad("network: gateway %q: %v", b.Network.Gateway, err)
 			}
+		}
+	}
+	if c := b.CameraNetwork; c != nil {
+		if c.Interface == "" || c.Interface == b.Network.Uplink {
+			bad("camera_network: interface %q must be named and differ from the uplink", c.Interface)
+		}
+		if p, err := netip.ParsePrefix(c.Address); err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() || p.Bits() > 25 {
+			bad("camera_network: address %q: want a private IPv4 address with a network of at least /25 (64 cameras)", c.Address)
 		}
 	}
 	if b.GPIO.Chip == "" {

@@ -15,6 +15,8 @@ import (
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/auth"
 	"github.com/matthan/matthan/daemon/cameras"
+	"github.com/matthan/matthan/daemon/onvif"
+	"github.com/matthan/matthan/daemon/pairing"
 )
 
 // decodeJSON reads a JSON body into v, refusing unknown fields and trailing data.
@@ -198,6 +200,9 @@ func (s *Server) visibleCameras(rc *reqCtx) []cameraView {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
+		if strings.HasPrefix(id, pairing.PreviewPrefix) {
+			continue // a new camera's preview while it is paired: not a camera
+		}
 		add(id, CameraSettings{}, false)
 	}
 	slices.SortFunc(out, func(a, b cameraView) int { return strings.Compare(a.ID, b.ID) })
@@ -214,8 +219,26 @@ func (s *Server) apiCameraPut(w http.ResponseWriter, r *http.Request, rc *reqCtx
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_request", err.Error())
 		return
 	}
-	if old, ok := s.cams.Get(c.ID); ok {
+	old, had := s.cams.Get(c.ID)
+	if had {
 		c.URL = cameras.KeepPassword(c.URL, old.URL)
+		// What the page does not edit: what the camera said of itself.
+		c.Maker, c.Model, c.Serial, c.MAC, c.ONVIF, c.Paired = old.Maker, old.Model, old.Serial, old.MAC, old.ONVIF, old.Paired
+	}
+	// The sub stream (live view): the page's, else the known layout's
+	// (Hikvision 101→102, Dahua subtype=0→1, Ezviz main→sub), else the
+	// one the camera had, with the main stream's login. (The core asks
+	// the camera's ONVIF for one when none is known.)
+	switch {
+	case c.SubURL != "" && had:
+		c.SubURL = cameras.KeepPassword(c.SubURL, old.SubURL)
+	case c.SubURL != "":
+	default:
+		if sub, ok := onvif.SubFromMain(c.URL); ok {
+			c.SubURL = sub
+		} else if had && old.SubURL != "" {
+			c.SubURL = cameras.WithLoginOf(old.SubURL, c.URL)
+		}
 	}
 	c.PasswordSet = false
 	if key, ok := c.ValidateFor(s.cfg.CameraPolicy); !ok {

@@ -23,6 +23,7 @@ import (
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/lights"
 	"github.com/matthan/matthan/daemon/live"
+	"github.com/matthan/matthan/daemon/pairing"
 )
 
 // Test world: households h1 (owns cam1, granted road cam3) and h2 (owns
@@ -147,6 +148,7 @@ func newTestEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	s.cfg.Pairing = pairing.New(pairing.Config{Records: s.cams, Policy: camnet.Policy{AllowLoopback: true}})
 	st := s.Store()
 	must := func(err error) {
 		t.Helper()

@@ -22,7 +22,7 @@ webadmin-bins:
 	$(GO) build -o $(OUT)/bin/webtestd ./webadmin/cmd/webtestd
 
 e2e: webadmin-npm webadmin-bins $(CLIPS)
-	cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node --test --test-concurrency=1 e2e.test.mjs layout.test.mjs video.test.mjs audio.test.mjs webrtc.test.mjs
+	cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node --test --test-concurrency=1 e2e.test.mjs layout.test.mjs video.test.mjs audio.test.mjs webrtc.test.mjs pairing.test.mjs
 
 bench-web: webadmin-npm webadmin-bins $(CLIPS)
 	@cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node bench.mjs

@@ -196,10 +196,14 @@ type Config struct {
 	// RetentionDays is the box's retention (a camera's 0 days).
 	RetentionDays int
 	Prober        Prober
-	Segments      SegmentStore
-	Exporter      Exporter
-	Search        EventSearch
-	Live          LiveSource
+	// Pairing is the camera pairing (/api/pairing); nil: 503.
+	Pairing Pairer
+	// Previews shows new cameras live while they are paired; nil: none.
+	Previews Previewer
+	Segments SegmentStore
+	Exporter Exporter
+	Search   EventSearch
+	Live     LiveSource
 	// LiveRTC carries live video over WebRTC (nil: the page uses MSE
 	// over WebSocket only).
 	LiveRTC LiveRTC

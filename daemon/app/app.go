@@ -21,10 +21,12 @@ import (
 	"github.com/matthan/matthan/daemon/cameras"
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/daemon/diag"
+	"github.com/matthan/matthan/daemon/discovery"
 	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/federation"
 	"github.com/matthan/matthan/daemon/live"
+	"github.com/matthan/matthan/daemon/pairing"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/daemon/storage"
 	"github.com/matthan/matthan/daemon/timesync"
@@ -64,22 +66,32 @@ type Core struct {
 	Records *cameras.Store // the camera records, edited through Put/Remove
 	Disks   *disks.Manager // nil: no USB recording disk is watched
 	Lights  *LightsParts
+	// Pairing is the camera pairing (nil when the records are unreadable).
+	Pairing *pairing.Manager
 	// Clock keeps the box's clock true (NTP on the uplink) and says how
 	// far it can be trusted; the store marks segments by it.
 	Clock   *timesync.Discipline
 	Started time.Time
 
-	cfg      *config.Config
-	log      *slog.Logger
-	cams     *cameraSet
-	recDisks recordingDisks
-	pub      *publisher
-	marks    *marker
-	stopBg   context.CancelFunc
-	clockRun chan struct{} // closed when the clock discipline has stopped
-	closeMu  sync.Mutex
-	closed   bool
-	lastWErr int64
+	cfg       *config.Config
+	log       *slog.Logger
+	cams      *cameraSet
+	recDisks  recordingDisks
+	pub       *publisher
+	marks     *marker
+	stopBg    context.CancelFunc
+	clockRun  chan struct{} // closed when the clock discipline has stopped
+	closeMu   sync.Mutex
+	closed    bool
+	lastWErr  int64
+	bg        context.Context
+	discovery atomic.Pointer[discovery.Discoverer]
+	leases    discovery.LeaseLookup // set before discovery starts; read after
+	leaseLoop atomic.Bool           // listLeases runs
+	subTried  sync.Map              // camera ID + URL asked for a sub stream
+	previewMu sync.Mutex
+	previews  map[string]*time.Timer // pairing previews by candidate key
+	camNet    cameraNet
 }
 
 // Start opens the store and the index, starts the lights, the USB disk
@@ -158,6 +170,8 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 	c.marks = startMarker(bgCtx, c.Store, c.cams.buffers, log)
 	c.pub.marks.Store(c.marks)
 	c.Lights = startLights(bgCtx, opt.BoardFile, c.pub, log)
+	c.bg = bgCtx
+	c.startPairing(log)
 	cleanup = append(cleanup, func() { c.cams.closeAll() })
 
 	// Cameras: the configured ones (the page's edits win), then the ones
@@ -191,6 +205,7 @@ func Start(cfg *config.Config, log *slog.Logger, opt Options) (_ *Core, err erro
 		c.lastWErr = n
 		return problem || c.recDisks.alarm()
 	})
+	c.startCameraNet(bgCtx)
 	if len(c.cams.list()) == 0 {
 		log.Info("no cameras yet: add them on the admin page")
 	}
@@ -229,6 +244,7 @@ func (c *Core) ApplyCamera(ctx context.Context, r cameras.Record) error {
 	if err := c.cams.ApplyCamera(ctx, r); err != nil {
 		return fmt.Errorf("camera %s: %w: %w", r.ID, cameras.ErrNotApplied, err)
 	}
+	c.findSub(r)
 	return nil
 }
 

@@ -57,6 +57,9 @@ func specFromConfig(c config.Camera) cameraSpec {
 func (s cameraSpec) withRecord(w cameras.Record) cameraSpec {
 	s.Name, s.URL, s.Household = w.ID, w.URL, w.Household
 	s.Audio = w.RecordAudio
+	if w.SubURL != "" {
+		s.SubURL = w.SubURL
+	}
 	if s.Recording != config.RecordOff {
 		s.Recording = w.Mode
 		if s.Recording == "" {

@@ -28,6 +28,11 @@ type LightsParts struct {
 	// cams hear when the IR LEDs switch (their motion detectors put the
 	// scene change down to the box); set by watchStatus.
 	cams atomic.Pointer[cameraSet]
+	// onPress runs on a press of the pairing button (opens pairing);
+	// pairingOpen says whether pairing is open (the LED blinks). Set by
+	// the core once pairing exists.
+	onPress     atomic.Pointer[func()]
+	pairingOpen atomic.Pointer[func() bool]
 }
 
 // startLights opens the GPIO lines the board file (MATTHAN_BOARD) names and
@@ -89,6 +94,9 @@ func startLights(ctx context.Context, boardFile string, pub events.Publisher, lo
 		btn := &lights.Button{Pin: pins.PairButton, ActiveHigh: b.GPIO.ButtonActiveHigh, OnPress: func() {
 			log.Info("lights: pairing button pressed")
 			pub.Publish(events.Event{Type: events.Pairing, Start: time.Now(), Text: "Nút ghép nối được bấm / pairing button pressed"})
+			if f := lp.onPress.Load(); f != nil {
+				(*f)()
+			}
 		}}
 		held, err := btn.HeldAtStart(3*time.Second, 50*time.Millisecond, nil)
 		if err != nil {
@@ -125,7 +133,11 @@ func (lp *LightsParts) watchStatus(ctx context.Context, cams *cameraSet, diskPro
 					offline++
 				}
 			}
-			lp.Status.Set(lights.Choose(false, false, diskProblem(), offline))
+			pairing := false
+			if f := lp.pairingOpen.Load(); f != nil {
+				pairing = (*f)()
+			}
+			lp.Status.Set(lights.Choose(false, pairing, diskProblem(), offline))
 			select {
 			case <-ctx.Done():
 				return

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"sort"
@@ -69,6 +70,20 @@ type Record struct {
 	// so every camera, road or household, is shared until a commune
 	// officer unmarks it (a household's indoor camera).
 	NotShared bool `json:"notShared,omitempty"`
+	// SubURL is the camera's sub stream (live view, motion analysis),
+	// never recorded; its password is write-only like URL's.
+	SubURL string `json:"subUrl,omitempty"`
+	// What the camera said of itself (ONVIF GetDeviceInformation) and
+	// its network card (from its DHCP lease): a paired camera that comes
+	// back on another address is known again by MAC or serial.
+	Maker  string `json:"maker,omitempty"`
+	Model  string `json:"model,omitempty"`
+	Serial string `json:"serial,omitempty"`
+	MAC    string `json:"mac,omitempty"`
+	// ONVIF is the camera's device service address (no credentials).
+	ONVIF string `json:"onvif,omitempty"`
+	// Paired: the camera came in through pairing (else it was added by hand).
+	Paired bool `json:"paired,omitempty"`
 	// PasswordSet is only ever sent out: the URL's password is
 	// write-only (never returned; a URL saved without one keeps the
 	// stored one), and this says there is one.
@@ -99,6 +114,26 @@ func (c *Record) Validate() (key string, ok bool) {
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" || len(c.URL) > 500 {
 		return "err_bad_url", false
+	}
+	if c.SubURL != "" {
+		su, err := url.Parse(c.SubURL)
+		if err != nil || (su.Scheme != "rtsp" && su.Scheme != "rtsps") || su.Host == "" || len(c.SubURL) > 500 {
+			return "err_bad_url", false
+		}
+	}
+	if c.ONVIF != "" {
+		ou, err := url.Parse(c.ONVIF)
+		if err != nil || (ou.Scheme != "http" && ou.Scheme != "https") || ou.Host == "" || ou.User != nil || len(c.ONVIF) > 500 {
+			return "err_bad_url", false
+		}
+	}
+	if len(c.Maker) > 100 || len(c.Model) > 100 || len(c.Serial) > 100 {
+		return "err_bad_request", false
+	}
+	if c.MAC != "" {
+		if hw, err := net.ParseMAC(c.MAC); err != nil || len(hw) != 6 || hw.String() != c.MAC {
+			return "err_bad_request", false
+		}
 	}
 	if c.Household != "" && !auth.ValidName(c.Household) {
 		return "err_no_household", false
@@ -135,26 +170,45 @@ func (c *Record) ValidateFor(p camnet.Policy) (key string, ok bool) {
 	if key, ok := c.Validate(); !ok {
 		return key, false
 	}
-	u, _ := url.Parse(c.URL)
-	if p.CheckHost(u.Hostname()) != nil {
-		return "err_camera_net", false
+	for _, raw := range []string{c.URL, c.SubURL, c.ONVIF} {
+		if raw == "" {
+			continue
+		}
+		u, _ := url.Parse(raw)
+		if p.CheckHost(u.Hostname()) != nil {
+			return "err_camera_net", false
+		}
 	}
 	return "", true
 }
 
-// WithoutPassword is c as it may be shown: no password in the URL.
+// WithoutPassword is c as it may be shown: no password in the URLs.
 func (c Record) WithoutPassword() Record {
-	u, err := url.Parse(c.URL)
 	c.PasswordSet = false
-	if err != nil || u.User == nil {
-		return c
+	var had bool
+	c.URL, had = stripPassword(c.URL)
+	c.SubURL, _ = stripPassword(c.SubURL)
+	c.PasswordSet = had
+	return c
+}
+
+// stripPassword is raw without its password, and whether it had one.
+func stripPassword(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if raw == "" {
+			return "", false
+		}
+		return "", false // unreadable: never shown, it may hold a password
+	}
+	if u.User == nil {
+		return raw, false
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.User(u.User.Username())
-		c.URL = u.String()
-		c.PasswordSet = true
+		return u.String(), true
 	}
-	return c
+	return raw, false
 }
 
 // KeepPassword gives a URL saved without a password the stored URL's,
@@ -272,4 +326,16 @@ func (cs *Store) Remove(id string) error {
 		return err
 	}
 	return nil
+}
+
+// WithLoginOf is raw with the user name and password of from (the sub
+// stream takes the main stream's login).
+func WithLoginOf(raw, from string) string {
+	u, err1 := url.Parse(raw)
+	f, err2 := url.Parse(from)
+	if err1 != nil || err2 != nil {
+		return raw
+	}
+	u.User = f.User
+	return u.String()
 }

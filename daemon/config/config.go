@@ -80,7 +80,7 @@ func (c Camera) Record() cameras.Record {
 	if mode == RecordOff || mode == "" {
 		mode = RecordContinuous
 	}
-	return cameras.Record{ID: c.Name, Name: c.Name, URL: c.URL, Household: c.Household, Mode: mode,
+	return cameras.Record{ID: c.Name, Name: c.Name, URL: c.URL, SubURL: c.SubURL, Household: c.Household, Mode: mode,
 		PreSec: c.PreSeconds, PostSec: c.PostSeconds, RecordAudio: c.RecordAudio}
 }
 
@@ -116,6 +116,11 @@ type Config struct {
 	// simulated cameras only, so a flag and never a setting of the box's
 	// file (see daemon/camnet).
 	AllowLoopbackCameras bool `json:"-"`
+	// CameraInterface is the camera network's interface (the box is its
+	// DHCP and time server and fences it off); empty: none. On the box
+	// init passes the board's camera_network; in development and tests an
+	// interface in a network namespace.
+	CameraInterface string `json:"camera_interface,omitempty"`
 	// NTPServers are the uplink's NTP servers (host or host:port). Empty
 	// means the defaults (timesync.DefaultServers, pool.ntp.org names)
 	// plus the uplink's default gateway; ["off"] means none.
@@ -237,6 +242,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad("webrtc_udp %q: want HOST:PORT or off", a)
 		}
+	}
+	if n := c.CameraInterface; n != "" && (len(n) > 15 || strings.ContainsAny(n, "/ \t\n")) {
+		bad("camera_interface (-camera-if) %q: not an interface name", n)
 	}
 	if c.ListenTLS != "" {
 		if err := checkListen(c.ListenTLS); err != nil {
@@ -437,6 +445,7 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 		audio   = fs.Bool("record-audio", false, "record the sound of every camera given with -camera (see record_audio)")
 		tz      = fs.String("tz", evidence.DefaultZoneName, "time zone of what people see, print or save (IANA name)")
 		loop    = fs.Bool("allow-loopback-cameras", false, "allow camera URLs on this host (127.0.0.1, ::1): development and tests with simulated cameras only")
+		camIf   = fs.String("camera-if", "", "camera network interface IFACE (with its address set): the box serves DHCP and time on it and fences it off")
 		ntpList = fs.String("ntp", "", "NTP servers of the uplink, HOST[:PORT] separated by commas; \"off\" for none (default: pool.ntp.org names and the default gateway)")
 		setClk  = fs.Bool("set-clock", false, "drive the system clock from NTP (the box's init passes it; without it the host's clock is only watched)")
 	)
@@ -496,6 +505,9 @@ func FromArgs(args []string, usage io.Writer) (*Config, error) {
 	}
 	c.Cameras = append(c.Cameras, cams...)
 	c.AllowLoopbackCameras = *loop
+	if set["camera-if"] || *file == "" {
+		c.CameraInterface = *camIf
+	}
 	c.SetClock = *setClk
 	if *noMo {
 		for i := range c.Cameras {

@@ -26,6 +26,12 @@ const (
 	LoginFailures Type = "login_failures"
 	// Update: a firmware update was installed or rolled back.
 	Update Type = "update"
+	// CameraNetworkRogueDHCP: another DHCP server answers on the camera
+	// network (a router plugged into the wrong port).
+	CameraNetworkRogueDHCP Type = "camnet_rogue_dhcp"
+	// CameraNetworkPoolFull: a camera asked for an address and none was
+	// free.
+	CameraNetworkPoolFull Type = "camnet_pool_full"
 )
 
 // Event is one thing that happened. Start is required; End is zero for an

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -67,6 +68,10 @@ type Client struct {
 	CSRF string
 }
 
+// DialContext, when set, opens every client's connections (tests whose
+// box runs in a network namespace dial from there).
+var DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // NewHTTPClient is an HTTP client with a cookie jar that trusts only a
 // certificate with the given SHA-256 fingerprint ("AA:BB:..."); empty
 // trusts any certificate (tests that did not see the fingerprint).
@@ -92,7 +97,7 @@ func NewHTTPClient(fingerprint string) *http.Client {
 	return &http.Client{
 		Jar:       jar,
 		Timeout:   2 * time.Minute,
-		Transport: &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 8},
+		Transport: &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 8, DialContext: DialContext},
 		// The login and setup forms answer with redirects to pages: stop
 		// there, the status is what matters.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -3,6 +3,7 @@ package camsim
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,12 @@ type Camera struct {
 	faults faultState
 
 	lostPackets atomic.Uint64 // not sent: a reader's write queue was full
+
+	// ONVIF (Config.ONVIF): the device service and its address.
+	dev      *Device
+	httpSrv  *http.Server
+	devURL   string
+	endpoint string
 }
 
 // stream is one RTSP path of a camera.

@@ -47,6 +47,9 @@ type Config struct {
 	Audio map[int]AudioCodec
 	// Logf receives one line per notable event; nil is silent.
 	Logf func(format string, args ...any)
+	// ONVIF, when not nil, gives every camera an ONVIF device service
+	// (and a WS-Discovery responder if ONVIF.Discovery).
+	ONVIF *ONVIFConfig
 
 	// firstFrame is where in its clip the first camera starts (tests use
 	// it to cross the loop point early).
@@ -63,6 +66,8 @@ type Sim struct {
 	cameras []*Camera
 	byName  map[string]*Camera
 	streams map[string]*stream // by path without leading slash
+
+	responder *Responder
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -196,6 +201,17 @@ func Start(cfg Config) (*Sim, error) {
 		}
 	}
 
+	if cfg.ONVIF != nil {
+		if err := s.startONVIF(); err != nil {
+			s.stopONVIF()
+			for _, st := range inited {
+				st.st.Close()
+			}
+			s.srv.Close()
+			return nil, err
+		}
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	// Stagger cameras: a different tick phase and clip position for each,
@@ -218,6 +234,7 @@ func Start(cfg Config) (*Sim, error) {
 // Close stops every camera and the server. It may be called more than once.
 func (s *Sim) Close() {
 	s.closeOnce.Do(func() {
+		s.stopONVIF()
 		s.cancel()
 		s.wg.Wait()
 		s.srv.Close()

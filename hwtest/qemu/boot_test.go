@@ -349,7 +349,22 @@ func powerOff(t *testing.T, m *qemu.Machine, withDisk bool) {
 func TestDirectBootRecords(t *testing.T) {
 	fw := firmware(t)
 	startCameras(t)
-	m := boot(t, directBoot(fw, ""))
+	o := directBoot(fw, "")
+	// As root, one camera more on the box's camera network (eth1, a tap
+	// in a namespace): it must get its address from the box and be
+	// discovered through the box's nf_tables fence.
+	var lan *qemu.CameraLAN
+	if os.Geteuid() == 0 {
+		var err error
+		if lan, err = qemu.NewCameraLAN("cnet-qt"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(lan.Stop)
+		o.CameraNetdev, o.Files = lan.Netdev, lan.Files
+	} else {
+		t.Log("not root: the camera network's camera is left out (eth1 has nothing plugged in)")
+	}
+	m := boot(t, o)
 	ready := waitLine(t, m, readyLine, 60*time.Second)
 	t.Logf("ready %.1fs after QEMU started: %s", ready.At.Sub(m.Started).Seconds(), ready.Text)
 	waitLine(t, m, dataOnRAM, time.Second)
@@ -362,6 +377,18 @@ func TestDirectBootRecords(t *testing.T) {
 		}
 	}
 	first := waitRecorded(t, m, 4*time.Second, 60*time.Second)
+	// The camera network: init set the second NIC's address, the daemon
+	// serves it (nf_tables fence, DHCP, SNTP: modules in the image).
+	waitLine(t, m, regexp.MustCompile(`camnet +ok: eth1 10\.77\.0\.1/24`), 10*time.Second)
+	waitLine(t, m, regexp.MustCompile(`camera network up`), 10*time.Second)
+	if lan != nil {
+		bin := testenv.BuildCommand(t, "./hwtest/cmd/camsim")
+		if err := lan.Plug(context.Background(), bin, filepath.Join(testenv.OutDir(), "clips"), 1); err != nil {
+			t.Fatal(err)
+		}
+		l := waitLine(t, m, regexp.MustCompile(`discovery: camera \S+ at 10\.77\.0\.1\d\d \(MAC`), 60*time.Second)
+		t.Logf("camera network: %s", l.Text)
+	}
 	for _, c := range cameras {
 		frames := probe(t, export(t, m, c, first.Add(-time.Minute), time.Now().Add(time.Minute)))
 		if frames < 75 {

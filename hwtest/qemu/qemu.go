@@ -52,6 +52,13 @@ type Options struct {
 	// with the port forwards), e.g. "tap,id=n0,ifname=tap0,script=no,downscript=no"
 	// (the id must be n0).
 	Netdev string
+	// CameraNetdev is the camera network's QEMU -netdev, the box's second
+	// NIC (eth1; the id must be n1). Default: a hub port with nothing
+	// else on the hub (a camera port with no camera plugged in).
+	CameraNetdev string
+	// Files are passed to QEMU as descriptors 3, 4, … (a tap device's for
+	// CameraNetdev "tap,id=n1,fd=3").
+	Files []*os.File
 	// Netns is the network namespace QEMU runs in (where a tap device of
 	// Netdev is), through `ip netns exec` (default: this one).
 	Netns string
@@ -114,6 +121,10 @@ func Args(o Options, monitor string) []string {
 	if cpus == 0 {
 		cpus = 2
 	}
+	camNetdev := o.CameraNetdev
+	if camNetdev == "" {
+		camNetdev = "hubport,id=n1,hubid=77"
+	}
 	netdev := o.Netdev
 	if netdev == "" {
 		netdev = fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:8080,hostfwd=tcp:127.0.0.1:%d-:%d", o.HostPort, o.TLSHostPort, GuestTLSPort)
@@ -123,6 +134,8 @@ func Args(o Options, monitor string) []string {
 		"-nographic", "-no-reboot",
 		"-netdev", netdev,
 		"-device", "virtio-net-pci,netdev=n0,romfile=",
+		"-netdev", camNetdev,
+		"-device", "virtio-net-pci,netdev=n1,romfile=,mac=52:54:00:77:00:01",
 		"-device", "i6300esb",
 		"-device", "virtio-rng-pci",
 		"-monitor", "unix:" + monitor + ",server,nowait",
@@ -179,6 +192,7 @@ func Start(ctx context.Context, o Options) (*Machine, error) {
 		m.cmd = exec.CommandContext(ctx, Binary, Args(o, m.monitor)...)
 	}
 	m.cmd.Stdin = nil
+	m.cmd.ExtraFiles = o.Files
 	// Its own process group: a Ctrl-C in the terminal reaches the
 	// harness (which presses the power button), not QEMU (which would
 	// stop at once, a power cut).

@@ -51,6 +51,9 @@ func (in *Init) daemonArgs() []string {
 	if in.settings.Listen != "" {
 		args[3] = in.settings.Listen
 	}
+	if in.board != nil && in.board.CameraNetwork != nil {
+		args = append(args, "-camera-if", in.board.CameraNetwork.Interface)
+	}
 	// On the box the daemon drives the system clock (daemon/timesync).
 	args = append(args, "-set-clock")
 	if in.settings.NTP != "" {

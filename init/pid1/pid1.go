@@ -148,6 +148,7 @@ func (in *Init) Run() (reboot bool) {
 	in.prepareData(ctx) // before the network: its setting may be on /data
 	in.restoreClock()
 	in.startNetwork(ctx)
+	in.startCameraNetwork(ctx)
 	go func() {
 		if err := control.Serve(ctx, control.DefaultPath, in); err != nil {
 			in.printf("control socket: %v", err)

@@ -211,6 +211,21 @@ func (in *Init) startNetwork(ctx context.Context) {
 	in.stage("network", err, "%s %s (%s) from %s", cfg.Interface, addr, how, from)
 }
 
+// startCameraNetwork gives the board's camera interface its static
+// address (the daemon serves DHCP and time on it and fences it off). The
+// interface may appear late (a USB adapter plugged in after boot): init
+// waits for it in the background, for as long as it runs.
+func (in *Init) startCameraNetwork(ctx context.Context) {
+	if in.board == nil || in.board.CameraNetwork == nil {
+		return
+	}
+	cn := *in.board.CameraNetwork
+	go func() {
+		_, err := netup.Up(ctx, netup.Config{Interface: cn.Interface, Address: cn.Address})
+		in.stage("camnet", err, "%s %s (camera network)", cn.Interface, cn.Address)
+	}()
+}
+
 func (in *Init) prepareData(ctx context.Context) {
 	label := datapart.DefaultLabel
 	if in.settings.DataPart != "" {

@@ -137,6 +137,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 func Page(core *app.Core, cfg *config.Config, wc webadmin.Config) (*webadmin.Server, error) {
 	wc.CameraStore = core.Records
 	wc.Cameras, wc.Applier = core, core
+	if core.Pairing != nil {
+		wc.Pairing, wc.Previews = core.Pairing, core
+	}
 	wc.Segments, wc.Exporter = adapt.Segments{Store: core.Store}, adapt.Exporter{Store: core.Store}
 	wc.Search, wc.Live = adapt.Search{Index: core.Index}, core.Hub
 	wc.Diag = core.Diag()
@@ -184,6 +187,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		return err
 	}
 	defer core.Close()
+	if opt.BoardFile == "" {
+		// No GPIO here: SIGUSR1 is the pairing button (development and
+		// the camera network's tests press it so).
+		stopButton := signalButton(ctx, core.PressPairingButton)
+		defer stopButton()
+	}
 
 	id := identify(opt, log)
 	if opt.BoxName != "" {
@@ -251,10 +260,12 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 	_, tlsPort, _ := net.SplitHostPort(tlsLn.Addr().String())
 	plain := webadmin.NewHTTPServer(plainHTTP(wa, tlsPort), opt.Timeouts, errLog)
 	httpErr := make(chan error, 2)
-	go func() { httpErr <- hs.Serve(tls.NewListener(conns.Wrap(tlsLn), hs.TLSConfig)) }()
+	go func() {
+		httpErr <- hs.Serve(tls.NewListener(conns.Wrap(guardCameraNet(tlsLn, cfg.CameraInterface, log)), hs.TLSConfig))
+	}()
 	httpDesc := "none"
 	if httpLn != nil {
-		go func() { httpErr <- plain.Serve(conns.Wrap(httpLn)) }()
+		go func() { httpErr <- plain.Serve(conns.Wrap(guardCameraNet(httpLn, cfg.CameraInterface, log))) }()
 		httpDesc = "http://" + httpLn.Addr().String()
 	}
 

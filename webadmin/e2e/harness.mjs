@@ -47,14 +47,21 @@ function usbDiskTree() {
 // USB disks of usbDiskTree). control: camsim's fault endpoint on (box.control
 // is its URL).
 // audio: camsim's -audio (e.g. '1=aac,2=pcma'): those cameras send sound.
-export async function startBox({ cameras = 2, segment = '6s', motion = true, control = false, audio = '' } = {}) {
+// pairCamera: camsim serves one more camera, with an ONVIF device service
+// behind the login admin / PAIR_PASSWORD, that webtestd reports as found
+// on the camera network (it is not configured: it must be paired).
+export const PAIR_PASSWORD = 'Ghep-Camera-1';
+export async function startBox({ cameras = 2, segment = '6s', motion = true, control = false, pairCamera = false, audio = '' } = {}) {
   const bin = process.env.MATTHAN_BIN || join(outDir, 'bin');
   const rtsp = await freePort(), https = await freePort(), http = await freePort();
   const ctl = control ? `127.0.0.1:${await freePort()}` : '';
   const data = mkdtempSync(join(tmpdir(), 'matthan-e2e-'));
-  const camsim = spawn(join(bin, 'camsim'), ['-listen', `127.0.0.1:${rtsp}`, '-control', ctl, '-cameras', String(cameras), '-no-h265-camera', '-clips', join(outDir, 'clips'), ...(audio ? ['-audio', audio] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await waitLine(camsim, /camsim: ready/, 'camsim');
+  const simArgs = ['-listen', `127.0.0.1:${rtsp}`, '-control', ctl, '-cameras', String(cameras + (pairCamera ? 1 : 0)), '-no-h265-camera', '-clips', join(outDir, 'clips'), ...(audio ? ['-audio', audio] : [])];
+  if (pairCamera) simArgs.push('-onvif-auth', 'admin:' + PAIR_PASSWORD);
+  const camsim = spawn(join(bin, 'camsim'), simArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ready = await waitLine(camsim, pairCamera ? new RegExp(`cam${cameras + 1} \\(\\S+\\) \\S+ \\S+ (http://\\S+)[\\s\\S]*camsim: ready`) : /camsim: ready/, 'camsim');
   const args = ['-data', data, '-listen', `127.0.0.1:${https}`, '-http', `127.0.0.1:${http}`, '-segment', segment, '-motion=' + motion, '-usb-disks', usbDiskTree(), '-allow-loopback-cameras'];
+  if (pairCamera) args.push('-discovered', ready[1]);
   for (let i = 1; i <= cameras; i++) args.push('-camera', `cam${i}=rtsp://127.0.0.1:${rtsp}/cam${i}`);
   const web = spawn(join(bin, 'webtestd'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let webLog = '';

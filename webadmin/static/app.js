@@ -766,7 +766,7 @@ pages.export = async (root) => {
 
 // ---------- event search ----------
 const eventTypes = ['motion', 'camera_offline', 'camera_online', 'scene_change', 'tamper', 'disk_low', 'disk_error', 'retention_delete'];
-const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low'), disk_error: L('Lỗi ổ đĩa', 'Disk error'), retention_delete: L('Xoá bản ghi cũ', 'Old recordings deleted'), pairing: L('Nút ghép nối', 'Pairing button'), login_failures: L('Đăng nhập sai', 'Failed logins'), update: L('Cập nhật phần mềm', 'Firmware update') }[t] || L('Sự kiện khác', 'Other event'));
+const typeName = (t) => ({ motion: L('Chuyển động', 'Motion'), camera_offline: L('Camera mất kết nối', 'Camera offline'), camera_online: L('Camera kết nối lại', 'Camera online'), scene_change: L('Đổi cảnh', 'Scene change'), tamper: L('Che/phá camera', 'Tamper'), disk_low: L('Ổ đĩa sắp đầy', 'Disk low'), disk_error: L('Lỗi ổ đĩa', 'Disk error'), retention_delete: L('Xoá bản ghi cũ', 'Old recordings deleted'), pairing: L('Nút ghép nối', 'Pairing button'), login_failures: L('Đăng nhập sai', 'Failed logins'), update: L('Cập nhật phần mềm', 'Firmware update'), camnet_rogue_dhcp: L('Máy chủ DHCP lạ trên mạng camera', 'Other DHCP server on the camera network'), camnet_pool_full: L('Hết địa chỉ cho camera', 'Camera address pool full') }[t] || L('Sự kiện khác', 'Other event'));
 // eventName names an event by its type and reason (daemon/events reasons),
 // and says when the box itself caused it (its own IR LEDs).
 const eventName = (e) => ({ covered: L('Camera bị che', 'Camera covered'), moved: L('Camera bị xoay', 'Camera turned away'), defocused: L('Camera bị mờ', 'Camera out of focus'),
@@ -822,6 +822,95 @@ pages.search = async (root) => {
   btn.onclick = run; q.addEventListener('keydown', (e) => { if (e.key === 'Enter') run(); });
 };
 
+// ---------- pairing: cameras plugged into the camera network ----------
+// A camera found on the camera network is listed here only while pairing
+// is open (the box's button or this switch, 2 minutes); an officer names
+// it and gives it to a household (or the road) before it is recorded.
+async function pairingCard(root, households, onPaired) {
+  const card = h('div', { class: 'card', id: 'pair-card' });
+  const status = h('p', { id: 'pair-msg' });
+  const sw = h('button', { id: 'pair-switch' });
+  const left = h('span', { id: 'pair-left', class: 'muted' });
+  const list = h('div', { id: 'pair-list' });
+  const forms = {}; // open login/pair forms by key, kept across refreshes
+  root.append(card);
+  fill(card, h('h2', {}, L('Ghép camera mới', 'Pair new cameras')),
+    h('p', { class: 'muted' }, L('Cắm camera vào cổng camera của đầu ghi, rồi bấm "Ghép camera" (hoặc nút ghép trên đầu ghi). Trong 2 phút, camera mới sẽ hiện ở đây. Camera chưa ghép không bao giờ được ghi hình.', 'Plug the camera into the box\'s camera port, then press "Pair" (or the box\'s pairing button). For 2 minutes new cameras show here. A camera not paired is never recorded.')),
+    h('div', { class: 'row' }, sw, left), status, list);
+  let st = { open: false, candidates: [] };
+  const render = () => {
+    sw.textContent = st.open ? L('Dừng ghép camera', 'Stop pairing') : L('Ghép camera', 'Pair');
+    sw.className = st.open ? 'secondary' : '';
+    left.textContent = st.open && st.until ? L('Đang mở đến ', 'Open until ') + fmtTime(st.until) : L('Đang đóng', 'Closed');
+    for (const c of st.candidates) {
+      if (!forms[c.key]) forms[c.key] = candidateForm(c);
+      forms[c.key].update(c);
+    }
+    for (const k of Object.keys(forms)) if (!st.candidates.some((c) => c.key === k)) delete forms[k];
+    fill(list, st.candidates.length ? st.candidates.map((c) => forms[c.key].el) : h('p', { class: 'muted', id: 'pair-none' }, L('Chưa có camera mới.', 'No new cameras yet.')));
+  };
+  const candidateForm = (c0) => {
+    const el = h('div', { class: 'card pair-cand', 'data-key': c0.key });
+    const info = h('p', { class: 'pair-info' });
+    const state = h('p'); // msg() sets its class: the box around it is .pair-state
+    const user = h('input', { value: 'admin', maxlength: 64, class: 'pair-user', autocomplete: 'off' });
+    const pass = h('input', { type: 'password', maxlength: 128, class: 'pair-pass', autocomplete: 'new-password' });
+    const maker = h('select', { class: 'pair-maker' }, h('option', { value: '' }, L('Tự nhận (ONVIF)', 'Automatic (ONVIF)')), h('option', { value: 'hikvision' }, 'Hikvision'), h('option', { value: 'dahua' }, 'Dahua / Imou / KBVision'), h('option', { value: 'ezviz' }, L('Ezviz (mật khẩu = mã xác minh trên nhãn)', 'Ezviz (password = verification code on the label)')));
+    const id = h('input', { maxlength: 32, class: 'pair-id', placeholder: 'cam5' });
+    const name = h('input', { maxlength: 100, class: 'pair-name' });
+    const hh = h('select', { class: 'pair-household' }, h('option', { value: '' }, L('— chọn hộ —', '— choose household —')), h('option', { value: '@road' }, L('Camera đường (chung)', 'Road camera (shared)')), households.map((x) => h('option', { value: x.id }, camLabel(x))));
+    const mode = h('select', { class: 'pair-mode' }, h('option', { value: 'continuous' }, L('Ghi liên tục', 'Record continuously')), h('option', { value: 'motion' }, L('Ghi khi có chuyển động', 'Record on motion')));
+    const pairBox = h('div', { class: 'pair-save' });
+    const view = h('div', { class: 'pair-preview' });
+    let player = null;
+    const stopView = () => { if (player) { player.close(); player = null; } fill(view); };
+    const login = h('button', { class: 'secondary pair-login', onclick: async () => {
+      msg(state, '…', true);
+      try {
+        const r = await api('/api/pairing/' + c0.key + '/login', { method: 'POST', json: { user: user.value.trim(), password: pass.value, maker: maker.value } });
+        pass.value = '';
+        const ok = r.candidate && (r.candidate.state === 'ready' || r.candidate.state === 'known_paths');
+        msg(state, r.message + (r.probe ? ' ' + L('Hình: ', 'Picture: ') + r.probe.codec + (r.probe.width ? ' ' + r.probe.width + '×' + r.probe.height : '') : '') + (r.probeError ? ' ' + r.probeError : ''), ok);
+        if (r.candidate) { Object.assign(c0, r.candidate); update(c0); }
+        stopView();
+        if (r.preview && role === 'officer') { const v = h('video', { muted: true, autoplay: true, playsinline: true, class: 'pair-video' }); fill(view, v); player = new LivePlayer(v, r.preview, null); player.start(); }
+      } catch (e) { msg(state, e.message); }
+    } }, L('Kết nối', 'Connect'));
+    const save = h('button', { class: 'pair-pair', onclick: async () => {
+      const road = hh.value === '@road';
+      try {
+        const r = await api('/api/pairing/' + c0.key + '/pair', { method: 'POST', json: { id: id.value.trim(), name: name.value.trim(), household: road ? '' : hh.value, road, mode: mode.value } });
+        stopView(); msg(status, r.message, true); await refresh(); onPaired();
+      } catch (e) { msg(state, e.message); }
+    } }, L('Lưu và bắt đầu ghi', 'Save and start recording'));
+    const forget = h('button', { class: 'danger pair-forget', onclick: async () => { stopView(); try { await api('/api/pairing/' + c0.key + '/forget', { method: 'POST' }); await refresh(); } catch (e) { msg(state, e.message); } } }, L('Bỏ qua', 'Dismiss'));
+    const update = (c) => {
+      fill(info, h('strong', {}, [c.maker, c.model].filter((x) => x).join(' ') || L('Camera chưa rõ hãng', 'Camera, maker unknown')), ' · ', c.addr, c.mac ? ' · MAC ' + c.mac : '', c.serial ? ' · ' + L('số sê-ri ', 'serial ') + c.serial : '',
+        c.known ? h('span', { class: 'badge ok' }, L('Đã ghép trước đây: ', 'Paired before: ') + c.known) : null);
+      const ready = c.state === 'ready' || c.state === 'known_paths';
+      fill(pairBox, !ready ? null : role !== 'officer' ? h('p', { class: 'muted' }, L('Cán bộ đặt tên và giao camera cho hộ.', 'An officer names the camera and gives it to a household.')) :
+        c.known ? h('div', { class: 'row' }, save) :
+          [h('div', { class: 'row' }, h('label', {}, L('Mã camera', 'Camera ID'), id), h('label', {}, L('Tên', 'Name'), name), h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode)), h('div', { class: 'row' }, save)]);
+    };
+    fill(el, info, h('div', { class: 'row' }, h('label', {}, L('Tên đăng nhập camera', 'Camera user'), user), h('label', {}, L('Mật khẩu camera', 'Camera password'), pass), h('label', {}, L('Hãng (khi không có ONVIF)', 'Maker (when no ONVIF)'), maker)),
+      h('div', { class: 'row' }, login, forget), h('div', { class: 'pair-state' }, state), view, pairBox);
+    update(c0);
+    return { el, update };
+  };
+  const refresh = async () => { try { st = await api('/api/pairing'); render(); } catch (e) { msg(status, e.message); } };
+  sw.onclick = async () => { try { st = await api('/api/pairing', { method: 'POST', json: { open: !st.open } }); render(); } catch (e) { msg(status, e.message); } };
+  await refresh();
+  const t = setInterval(() => { if (!document.body.contains(card)) { clearInterval(t); return; } if (!document.hidden) refresh(); }, 3000);
+}
+
+// camPasswordBox changes a paired camera's own (factory) password through ONVIF.
+function camPasswordBox(id) {
+  const out = h('span', { id: 'cam-pw-result' });
+  const pw = h('input', { type: 'password', id: 'cam-newpw', minlength: 8, maxlength: 64, autocomplete: 'new-password' });
+  return h('div', { class: 'row' }, h('label', {}, L('Mật khẩu mới cho camera (đổi mật khẩu gốc của hãng)', 'New camera password (replaces the factory one)'), pw),
+    h('button', { class: 'secondary', id: 'cam-setpw', onclick: async () => { try { msg(out, (await api('/api/cameras/' + encodeURIComponent(id) + '/camera-password', { method: 'POST', json: { password: pw.value } })).message, true); pw.value = ''; } catch (e) { msg(out, e.message); } } }, L('Đổi mật khẩu camera', 'Change camera password')), out);
+}
+
 // ---------- cameras ----------
 const modeName = (m) => ({ motion: L('Khi có chuyển động (ghi trước/sau sự kiện)', 'On motion (with time before/after)'), continuous: L('Liên tục', 'Continuous'),
   mixed: L('Hỗn hợp: liên tục, video có sự kiện lưu lâu hơn', 'Mixed: continuous, event video kept longer') }[m] || m);
@@ -838,10 +927,12 @@ pages.cameras = async (root) => {
   const status = h('p', { id: 'cam-msg' });
   const table = h('table', { id: 'cam-table' });
   const form = h('div', { class: 'card', id: 'cam-form' });
-  root.append(h('h1', {}, L('Camera', 'Cameras')), h('div', { class: 'card' }, table), status, form);
+  root.append(h('h1', {}, L('Camera', 'Cameras')));
   let households = [];
   if (role === 'officer') { try { households = (await api('/api/households')).households || []; } catch (e) { } }
   let boxDays = 0;
+  await pairingCard(root, households, () => refresh());
+  root.append(h('div', { class: 'card' }, table), status, form);
   const refresh = async () => {
     const r = await api('/api/cameras');
     boxDays = r.boxRetentionDays || 0;
@@ -887,6 +978,8 @@ pages.cameras = async (root) => {
     fill(form, h('h2', {}, c ? L('Sửa camera ', 'Edit camera ') + s.id : L('Thêm camera', 'Add camera')),
       h('label', {}, L('Mã camera', 'Camera ID'), inp('id', { readonly: c ? true : null, maxlength: 32 })), h('label', {}, L('Tên', 'Name'), inp('name', { maxlength: 100 })),
       h('label', {}, L('Địa chỉ RTSP', 'RTSP URL'), inp('url', { maxlength: 500 })),
+      s.maker || s.mac ? h('p', { class: 'muted', id: 'cam-identity' }, [s.maker, s.model].filter((x) => x).join(' '), s.serial ? ' · ' + L('số sê-ri ', 'serial ') + s.serial : '', s.mac ? ' · MAC ' + s.mac : '', s.subUrl ? ' · ' + L('có luồng phụ cho xem trực tiếp', 'sub stream for live view') : '') : null,
+      s.onvif ? camPasswordBox(s.id) : null,
       s.password_set ? h('p', { class: 'muted', id: 'cam-password-kept' }, L('Mật khẩu camera đã lưu và không hiển thị; để trống để giữ, hoặc nhập rtsp://tên:mật-khẩu-mới@… để đổi.', 'The camera password is saved and never shown; leave it out to keep it, or enter rtsp://user:new-password@… to change it.')) : null,
       h('div', { class: 'row' }, h('button', { class: 'secondary', id: 'cam-probe', onclick: async () => { probeOut.textContent = '…'; try { const r = await api('/api/cameras/probe', { method: 'POST', json: { url: f.url.value, id: s.id || '' } }); msg(probeOut, L('Kết nối được, chuẩn nén ', 'Connected: ') + r.codec, true); } catch (e) { msg(probeOut, e.message); } } }, L('Thử kết nối', 'Test connection')), probeOut),
       h('label', {}, L('Hộ gia đình', 'Household'), hh), h('label', {}, L('Chế độ ghi', 'Recording mode'), mode),
@@ -1217,6 +1310,10 @@ const auditDetails = [
   [/^own password changed/, () => L('Đổi mật khẩu của mình, các phiên khác đã kết thúc', 'Own password changed, other sessions ended')],
   [/^camera settings saved/, () => L('Lưu cài đặt camera', 'Camera settings saved')],
   [/^camera removed/, () => L('Xoá camera', 'Camera removed')],
+  [/^camera pairing opened/, () => L('Mở ghép camera (2 phút)', 'Camera pairing opened (2 minutes)')],
+  [/^camera pairing closed/, () => L('Đóng ghép camera', 'Camera pairing closed')],
+  [/^camera paired \((.*), MAC (.*)\)/, (m) => L('Ghép camera mới: ', 'New camera paired: ') + m[1].trim() + ', MAC ' + (m[2] || '—')],
+  [/^camera password changed on the camera/, () => L('Đổi mật khẩu trên camera', 'Camera password changed on the camera')],
   [/^household (\S+) saved/, (m) => L('Lưu hộ ', 'Household saved: ') + m[1]],
   [/^household (\S+) grants: (.*)/, (m) => L('Quyền xem camera đường của hộ ', 'Road cameras granted to ') + m[1] + ': ' + (m[2] || '—')],
   [/^grants of camera (\S+) dropped from (\d+) households/, (m) => L('Bỏ quyền xem camera ' + m[1] + ' của ' + m[2] + ' hộ (không còn là camera đường)', 'Grants of camera ' + m[1] + ' dropped from ' + m[2] + ' households')],

@@ -40,14 +40,41 @@ func run() error {
 	h265 := flag.String("h265", "", "comma-separated camera numbers whose main stream is the H.265 clip")
 	noH265 := flag.Bool("no-h265-camera", false, "do not serve the extra H.265 camera at /h265")
 	auth := flag.String("auth", "", "USER:PASSWORD every camera asks for (RTSP basic/digest); empty: none")
+	onvifOn := flag.Bool("onvif", false, "give every camera an ONVIF device service (its own HTTP port) behind the -auth login")
+	maker := flag.String("onvif-maker", "Hikvision", "maker the ONVIF cameras report")
+	model := flag.String("onvif-model", "DS-2CD1023G0-I", "model the ONVIF cameras report")
+	skew := flag.Duration("onvif-skew", 0, "the cameras' clock minus the real time (e.g. -3h)")
+	onvifAuth := flag.String("onvif-auth", "", "USER:PASSWORD of the ONVIF login when it differs from -auth (RTSP then stays as -auth says)")
+	discover := flag.String("discovery", "", "answer WS-Discovery on this interface (\"default\": the default multicast interface); implies -onvif")
 	quiet := flag.Bool("quiet", false, "log nothing but errors")
 	audio := flag.String("audio", "", "cameras with sound on their main stream, e.g. 1=aac,2=pcma,3=pcmu")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until exit")
+	identityFlag := flag.String("identity", "", "tells this simulator's cameras from another's (serials, WS-Discovery endpoints); with -dhcp default: the interface's MAC")
+	dhcpIf := flag.String("dhcp", "", "like a camera at power-on: get an address by DHCP on IFACE first and serve RTSP on it (-listen's port); root")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("camsim: unexpected arguments %q", flag.Args())
 	}
 
+	if *dhcpIf != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		l, err := camsim.DHCPLease(ctx, *dhcpIf, "camsim")
+		cancel()
+		if err != nil {
+			return err
+		}
+		_, port, err := net.SplitHostPort(*listen)
+		if err != nil {
+			return fmt.Errorf("camsim: -listen %q: %w", *listen, err)
+		}
+		*listen = net.JoinHostPort(l.Addr.Addr().String(), port)
+		if *identityFlag == "" {
+			if ifi, err := net.InterfaceByName(*dhcpIf); err == nil {
+				*identityFlag = strings.ReplaceAll(ifi.HardwareAddr.String(), ":", "") + "-"
+			}
+		}
+		log.Printf("camsim: lease %v on %s from %v (time servers %v)", l.Addr, *dhcpIf, l.Server, l.NTP)
+	}
 	cfg := camsim.Config{Listen: *listen, Cameras: *cameras, ClipsDir: *clips, NoH265Camera: *noH265, Logf: log.Printf}
 	if *quiet {
 		cfg.Logf = nil
@@ -68,6 +95,23 @@ func run() error {
 				return fmt.Errorf("camsim: -audio: %q: want N=aac|pcma|pcmu", f)
 			}
 			cfg.Audio[k] = camsim.AudioCodec(codec)
+		}
+	}
+	if *discover != "" || *onvifAuth != "" {
+		*onvifOn = true
+	}
+	if *onvifOn {
+		cfg.ONVIF = &camsim.ONVIFConfig{Identity: *identityFlag, Maker: *maker, Model: *model, Skew: *skew, Discovery: *discover != ""}
+		if *onvifAuth != "" {
+			user, pass, ok := strings.Cut(*onvifAuth, ":")
+			if !ok || user == "" {
+				return fmt.Errorf("camsim: -onvif-auth %q: want USER:PASSWORD", *onvifAuth)
+			}
+			cfg.ONVIF.User, cfg.ONVIF.Password = user, pass
+			*onvifOn = true
+		}
+		if *discover != "default" {
+			cfg.ONVIF.DiscoveryInterface = *discover
 		}
 	}
 	if *h265 != "" {
@@ -117,7 +161,11 @@ func run() error {
 	}
 	if !*quiet {
 		for _, c := range sim.Cameras() {
-			log.Printf("camsim: %s (%s) %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL())
+			if c.DeviceURL() != "" {
+				log.Printf("camsim: %s (%s) %s %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL(), c.DeviceURL())
+			} else {
+				log.Printf("camsim: %s (%s) %s %s", c.Name(), c.Codec(), c.URL(), c.SubURL())
+			}
 		}
 	}
 	// A line tests wait for, with the addresses (useful with port 0).

@@ -18,6 +18,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,7 +28,9 @@ import (
 
 	"github.com/matthan/matthan/daemon/app"
 	"github.com/matthan/matthan/daemon/config"
+	"github.com/matthan/matthan/daemon/discovery"
 	"github.com/matthan/matthan/daemon/disks"
+	"github.com/matthan/matthan/daemon/pairing"
 	"github.com/matthan/matthan/webadmin"
 	"github.com/matthan/matthan/webadmin/box"
 )
@@ -55,6 +58,8 @@ func run() error {
 	var cams cameraFlags
 	flag.Var(&cams, "camera", "NAME=RTSP_URL (repeatable)")
 	loopback := flag.Bool("allow-loopback-cameras", false, "allow camera URLs on 127.0.0.1 (camsim)")
+	var found cameraFlags
+	flag.Var(&found, "discovered", "ONVIF device URL of a camera that WS-Discovery reports (repeatable; stands in for discovery on a camera network)")
 	flag.Parse()
 	if *data == "" {
 		return errors.New("-data is required")
@@ -109,6 +114,9 @@ func run() error {
 		Core:  app.Options{SegmentDuration: *segDur, NoSubStreams: !*subStreams},
 		Disks: fakeDisks(*usbDisks, *data),
 		Seed: func(core *app.Core, _ *webadmin.Server) error {
+			if len(found) > 0 && core.Pairing != nil {
+				go reportFound(ctx, core.Pairing, found)
+			}
 			for i, n := range names { // first start: test names and retention
 				if r, ok := core.Records.Get(n); ok && r.Name == n {
 					r.Name, r.RetentionDays = fmt.Sprintf("Camera %d", i+1), 14
@@ -121,6 +129,25 @@ func run() error {
 		},
 		Ready: func(url string) { fmt.Printf("READY %s\n", url) },
 	})
+}
+
+// reportFound tells the pairing, every half second, that the cameras at
+// these ONVIF device addresses are on the network, as WS-Discovery would
+// (the pairing lists them only while it is open).
+func reportFound(ctx context.Context, p *pairing.Manager, urls []string) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		for i, u := range urls {
+			p.Found(discovery.Found{Endpoint: "urn:uuid:webtestd-" + u, Addr: netip.MustParseAddr("127.0.0.1"), Device: u,
+				MAC: fmt.Sprintf("02:00:00:00:e2:%02x", i+1), Last: time.Now()})
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // fakeDisks watches the USB disks of a fake sysfs tree: formatting and

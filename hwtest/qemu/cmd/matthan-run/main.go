@@ -110,6 +110,15 @@ func run() error {
 		o = qemu.Options{Kernel: res.Kernel, Initrd: res.Initramfs, Disk: disk, HostPort: *port, TLSHostPort: *tlsPort, Console: os.Stdout,
 			Cmdline: "console=ttyAMA0 quiet " + cmdline}
 	}
+	// The camera network (the box's eth1): simulated cameras that ask
+	// the box for an address and wait to be paired (root only).
+	lan, lanErr := qemu.NewCameraLAN("cnet-run")
+	if lanErr == nil {
+		defer lan.Stop()
+		o.CameraNetdev, o.Files = lan.Netdev, lan.Files
+	} else {
+		fmt.Printf("Mạng camera / camera network: trống / empty (%v); the 4 simulated cameras above reach the box over QEMU's user network instead (as root, make run also plugs 4 cameras into the box's camera network for pairing)\n", lanErr)
+	}
 	m, err := qemu.Start(ctx, o)
 	if err != nil {
 		return err
@@ -134,6 +143,20 @@ func run() error {
 			fmt.Printf("==> Health: curl %s\n", m.URL("/api/health"))
 			if cams.Control != "" {
 				fmt.Printf("==> Rút dây camera / unplug a camera for 30 s: curl -X POST 'http://%s/cameras/cam1/offline?for=30s' (fault API: hwtest/README.md)\n", cams.Control)
+			}
+			if lan != nil {
+				wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+				_, err := m.WaitLine(wctx, regexp.MustCompile(`camera network up`))
+				wcancel()
+				if err == nil {
+					err = lan.Plug(ctx, filepath.Join(absOut, "qemu-virt-run", "camsim"), filepath.Join(absOut, "clips"), 4)
+				}
+				if err != nil {
+					fmt.Printf("==> Mạng camera / camera network: cameras not plugged in: %v\n", err)
+				} else {
+					fmt.Println("==> Mạng camera / camera network: 4 camera cắm vào eth1 của hộp / 4 cameras plugged into the box's eth1 (namespaces cnet-run-c1..4);")
+					fmt.Println("    mở Ghép camera trên trang Camera / open the Pair switch on the Cameras page; đăng nhập camera / camera login: admin / ma-xac-minh-N (N = 1..4)")
+				}
 			}
 			fmt.Println("==> Ctrl-C: tắt máy sạch / clean shutdown (power button); the disk is kept")
 		}

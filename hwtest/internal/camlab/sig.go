@@ -1,0 +1,5 @@
+package camlab
+
+import "syscall"
+
+const syscallTERM = syscall.SIGTERM
