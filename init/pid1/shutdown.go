@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/matthan/matthan/init/datapart"
+	"github.com/matthan/matthan/firmware/datapart"
 	"github.com/u-root/u-root/pkg/watchdog"
 	"golang.org/x/sys/unix"
 )
