@@ -57,10 +57,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // the index is marked broken (text search says so, filters still answer)
 // and rebuilt from the log.
 func TestBlevePanicDoesNotEscape(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "events"), Options{RepairEvery: 50 * time.Millisecond, FlushEvery: 10 * time.Millisecond, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(t.TempDir(), "events"), Options{RepairEvery: 50 * time.Millisecond, FlushEvery: 10 * time.Millisecond, Logf: t.Logf})
 	defer x.Close()
 	x.Publish(ev("before", 1, "trước sự cố"))
 	if err := x.Flush(); err != nil {
@@ -140,10 +137,7 @@ func TestOpensAndRecordsOnAFullDisk(t *testing.T) {
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	x, err = Open(ix, Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x = mustOpen(t, ix, Options{Logf: t.Logf})
 	if res, err := x.Search(t.Context(), Query{Size: 10}); err != nil || res.Total != 5 {
 		t.Errorf("after reopening: %+v, %v", res, err)
 	}
@@ -153,10 +147,7 @@ func TestOpensAndRecordsOnAFullDisk(t *testing.T) {
 // and empties again never panics and loses no event it committed.
 func TestFillingDiskNeverPanics(t *testing.T) {
 	dir := testenv.Tmpfs(t, "size=6m")
-	x, err := Open(filepath.Join(dir, "events"), Options{RepairEvery: 20 * time.Millisecond, FlushEvery: 5 * time.Millisecond, BatchSize: 50, Logf: func(string, ...any) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(dir, "events"), Options{RepairEvery: 20 * time.Millisecond, FlushEvery: 5 * time.Millisecond, BatchSize: 50, Logf: func(string, ...any) {}})
 	defer x.Close()
 	committed := map[string]bool{}
 	var filler string
@@ -201,10 +192,7 @@ func TestFillingDiskNeverPanics(t *testing.T) {
 // TestEventLogBudget: past MaxLogBytes the oldest events are deleted, so
 // the log stays bounded by size, not only by retention.
 func TestEventLogBudget(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "events"), Options{MaxLogBytes: 32 << 10, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(t.TempDir(), "events"), Options{MaxLogBytes: 32 << 10, Logf: t.Logf})
 	defer x.Close()
 	for i := range 1000 {
 		x.Publish(ev(fmt.Sprintf("e%04d", i), i, "chuyển động ở cổng trước nhà"))
