@@ -4,30 +4,14 @@ import (
 	"context"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRestartsWithBackoff(t *testing.T) {
-	out := &syncBuf{}
+	out := &testenv.SyncBuffer{}
 	s := &Supervisor{
 		Name:       "crasher",
 		Command:    func() *exec.Cmd { return exec.Command("sh", "-c", "echo hello; exit 3") },
@@ -58,7 +42,7 @@ func TestRestartsWithBackoff(t *testing.T) {
 }
 
 func TestStopGraceful(t *testing.T) {
-	out := &syncBuf{}
+	out := &testenv.SyncBuffer{}
 	s := &Supervisor{
 		Name: "graceful",
 		Command: func() *exec.Cmd {
@@ -81,7 +65,7 @@ func TestStopGraceful(t *testing.T) {
 }
 
 func TestStopKillsStubborn(t *testing.T) {
-	out := &syncBuf{}
+	out := &testenv.SyncBuffer{}
 	s := &Supervisor{
 		Name: "stubborn",
 		Command: func() *exec.Cmd {

@@ -1,0 +1,41 @@
+package testenv
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// SyncBuffer collects what a program or a goroutine writes (a console, a
+// log) while the test reads it. Safe for concurrent use; the zero value is
+// empty and ready.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String is everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// FreeAddr is a TCP address on 127.0.0.1 ("127.0.0.1:port") that was free
+// a moment ago, for a program that must be told its port.
+func FreeAddr(t testing.TB) *net.TCPAddr {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr)
+}
