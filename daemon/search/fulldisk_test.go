@@ -43,15 +43,6 @@ func (panicky) Batch(*bleve.Batch) error {
 	return nil
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // TestBlevePanicDoesNotEscape is finding 4: a panic in bleve reached from
 // Index.index ended the daemon. Now the events are committed in the log,
 // the index is marked broken (text search says so, filters still answer)
@@ -88,7 +79,7 @@ func TestBlevePanicDoesNotEscape(t *testing.T) {
 	x.bleveMu.Lock()
 	x.lastRepair = time.Time{}
 	x.bleveMu.Unlock()
-	waitFor(t, "the rebuilt index", func() bool {
+	testenv.WaitFor(t, "the rebuilt index", 20*time.Second, func() bool {
 		res, err := x.Search(t.Context(), Query{Text: "cố", Size: 50})
 		return err == nil && res.Total == 6
 	})
@@ -130,7 +121,7 @@ func TestOpensAndRecordsOnAFullDisk(t *testing.T) {
 		t.Log("flush found room on a full disk")
 	}
 	os.Remove(filler)
-	waitFor(t, "text search after the disk has room", func() bool {
+	testenv.WaitFor(t, "text search after the disk has room", 20*time.Second, func() bool {
 		res, err := x.Search(t.Context(), Query{Text: "cửa", Size: 10})
 		return err == nil && res.Total == 3
 	})
@@ -238,7 +229,7 @@ func TestOpensWhenNothingCanBeCreated(t *testing.T) {
 	for _, f := range fillers {
 		os.Remove(f)
 	}
-	waitFor(t, "the queued event, written and indexed", func() bool {
+	testenv.WaitFor(t, "the queued event, written and indexed", 20*time.Second, func() bool {
 		res, err := x.Search(t.Context(), Query{Text: "ổ đĩa"})
 		return err == nil && res.Total == 1
 	})

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // SyncBuffer collects what a program or a goroutine writes (a console, a
@@ -38,4 +39,17 @@ func FreeAddr(t testing.TB) *net.TCPAddr {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr)
+}
+
+// WaitFor polls cond every 10 ms until it holds, and fails the test when it
+// still does not after d. what names the awaited state in the failure.
+func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

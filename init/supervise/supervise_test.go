@@ -52,7 +52,7 @@ func TestStopGraceful(t *testing.T) {
 		StopGrace: 5 * time.Second,
 	}
 	go s.Run(context.Background())
-	waitFor(t, func() bool { return strings.Contains(out.String(), "up") })
+	testenv.WaitFor(t, "the child up", 5*time.Second, func() bool { return strings.Contains(out.String(), "up") })
 	if clean := s.Stop(context.Background()); !clean {
 		t.Error("Stop: program did not exit by itself")
 	}
@@ -75,7 +75,7 @@ func TestStopKillsStubborn(t *testing.T) {
 		StopGrace: 200 * time.Millisecond,
 	}
 	go s.Run(context.Background())
-	waitFor(t, func() bool { return strings.Contains(out.String(), "up") })
+	testenv.WaitFor(t, "the child up", 5*time.Second, func() bool { return strings.Contains(out.String(), "up") })
 	start := time.Now()
 	if clean := s.Stop(context.Background()); clean {
 		t.Error("Stop reported a clean exit for a program ignoring SIGTERM")
@@ -88,17 +88,6 @@ func TestStopKillsStubborn(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestStopDuringBackoff(t *testing.T) {
 	s := &Supervisor{
 		Name:       "quick",
@@ -106,7 +95,7 @@ func TestStopDuringBackoff(t *testing.T) {
 		MinBackoff: time.Minute,
 	}
 	go s.Run(context.Background())
-	waitFor(t, func() bool { return s.Status().Starts == 1 && !s.Status().Running })
+	testenv.WaitFor(t, "one start, then stopped", 5*time.Second, func() bool { return s.Status().Starts == 1 && !s.Status().Running })
 	start := time.Now()
 	s.Stop(context.Background())
 	if d := time.Since(start); d > 2*time.Second {
