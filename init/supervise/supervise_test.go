@@ -41,18 +41,26 @@ func TestRestartsWithBackoff(t *testing.T) {
 	}
 }
 
-func TestStopGraceful(t *testing.T) {
+// runUp supervises a shell program that runs the trap command, says "up"
+// and then loops until killed, and returns once it is up.
+func runUp(t *testing.T, name, trap string, grace time.Duration) (*Supervisor, *testenv.SyncBuffer) {
+	t.Helper()
 	out := &testenv.SyncBuffer{}
 	s := &Supervisor{
-		Name: "graceful",
+		Name: name,
 		Command: func() *exec.Cmd {
-			return exec.Command("sh", "-c", `trap 'echo flushed; exit 0' TERM; echo up; while :; do sleep 0.05; done`)
+			return exec.Command("sh", "-c", trap+`; echo up; while :; do sleep 0.05; done`)
 		},
 		Output:    out,
-		StopGrace: 5 * time.Second,
+		StopGrace: grace,
 	}
 	go s.Run(context.Background())
 	testenv.WaitFor(t, "the child up", 5*time.Second, func() bool { return strings.Contains(out.String(), "up") })
+	return s, out
+}
+
+func TestStopGraceful(t *testing.T) {
+	s, out := runUp(t, "graceful", `trap 'echo flushed; exit 0' TERM`, 5*time.Second)
 	if clean := s.Stop(context.Background()); !clean {
 		t.Error("Stop: program did not exit by itself")
 	}
@@ -65,17 +73,7 @@ func TestStopGraceful(t *testing.T) {
 }
 
 func TestStopKillsStubborn(t *testing.T) {
-	out := &testenv.SyncBuffer{}
-	s := &Supervisor{
-		Name: "stubborn",
-		Command: func() *exec.Cmd {
-			return exec.Command("sh", "-c", `trap '' TERM; echo up; while :; do sleep 0.05; done`)
-		},
-		Output:    out,
-		StopGrace: 200 * time.Millisecond,
-	}
-	go s.Run(context.Background())
-	testenv.WaitFor(t, "the child up", 5*time.Second, func() bool { return strings.Contains(out.String(), "up") })
+	s, out := runUp(t, "stubborn", `trap '' TERM`, 200*time.Millisecond)
 	start := time.Now()
 	if clean := s.Stop(context.Background()); clean {
 		t.Error("Stop reported a clean exit for a program ignoring SIGTERM")
