@@ -4,6 +4,9 @@
 // A missing tool skips the test with a message naming the package to install,
 // unless MATTHAN_REQUIRE_TOOLS=1 (set by .ci/run and make test), where it
 // fails instead: in CI nothing may pass by being skipped.
+//
+// It also holds the few small helpers that tests all over the tree share
+// rather than copy: ExitCode, SyncBuffer, FreeAddr and WaitFor.
 package testenv
 
 import (
