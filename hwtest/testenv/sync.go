@@ -1,9 +1,11 @@
 package testenv
 
 import (
+	"errors"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,4 +54,22 @@ func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// DialFrom opens a TCP connection to addr (host:port, or an http:// or
+// https:// base) from the loopback address src (any 127.x.y.z is the
+// local host on Linux), closed when the test ends. A connection reset
+// while dialling (a listener that refuses at once) gives nil.
+func DialFrom(t testing.TB, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
+	c, err := d.Dial("tcp", strings.TrimPrefix(strings.TrimPrefix(addr, "https://"), "http://"))
+	if errors.Is(err, syscall.ECONNRESET) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, src, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -6,7 +6,7 @@
 // fails instead: in CI nothing may pass by being skipped.
 //
 // It also holds the few small helpers that tests all over the tree share
-// rather than copy: ExitCode, SyncBuffer, FreeAddr and WaitFor.
+// rather than copy: ExitCode, SyncBuffer, FreeAddr, DialFrom and WaitFor.
 package testenv
 
 import (
