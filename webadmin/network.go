@@ -8,7 +8,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/audit"
 	"github.com/matthan/matthan/daemon/boxname"
-	"github.com/matthan/matthan/init/netconf"
+	"github.com/matthan/matthan/firmware/netconf"
 )
 
 // NetworkSettings reads and saves the box's uplink setting, the file

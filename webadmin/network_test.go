@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/matthan/matthan/init/netconf"
+	"github.com/matthan/matthan/firmware/netconf"
 )
 
 func TestNetworkSetting(t *testing.T) {

@@ -13,11 +13,11 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/matthan/matthan/daemon/camnet"
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
 // TestRedirectToHTTPS: the redirect names the address the connection
@@ -263,7 +263,7 @@ func (failingSegments) Segments(context.Context, string, time.Time, time.Time) (
 // error's text (paths); the log has both.
 func TestInternalErrorHidesDetails(t *testing.T) {
 	env := newTestEnv(t)
-	var logBuf syncBuf
+	var logBuf testenv.SyncBuffer
 	env.s.log = slog.New(slog.NewTextHandler(&logBuf, nil))
 	env.s.cfg.Segments = failingSegments{}
 	c := env.login("officer")
@@ -281,23 +281,6 @@ func TestInternalErrorHidesDetails(t *testing.T) {
 	if len(id) != 8 || !strings.Contains(logBuf.String(), "error_id="+id) || !strings.Contains(logBuf.String(), "/data/recordings/cam1/journal") {
 		t.Errorf("error id %q not in the log with the details:\n%s\n%s", id, body, logBuf.String())
 	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestCameraPasswordWriteOnly: /api/cameras never returns a camera's

@@ -13,25 +13,31 @@ import (
 )
 
 // TestOneDirection: no package under daemon/ (its cmd/ aside) depends on
-// webadmin — the admin page calls the core, never the other way — and
-// HTTP routes are registered only in webadmin/ (tests, hwtest/ tools and
-// cmd/ aside).
+// webadmin — the admin page calls the core, never the other way — nothing
+// under daemon/ or webadmin/ (programs and tests included) imports init/,
+// the firmware's PID 1: what both need lives below both, in firmware/ or
+// board/; and HTTP routes are registered only in webadmin/ (tests,
+// hwtest/ tools and cmd/ aside).
 func TestOneDirection(t *testing.T) {
 	root := testenv.RepoRoot()
-	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "./daemon/...")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	const mod = "github.com/matthan/matthan/"
+	for _, line := range goList(t, root, `{{.ImportPath}} {{join .Deps " "}}`, "./daemon/...") {
 		pkg, deps, _ := strings.Cut(line, " ")
 		if strings.Contains(pkg, "/cmd/") {
 			continue
 		}
 		for _, d := range strings.Fields(deps) {
-			if strings.HasPrefix(d, "github.com/matthan/matthan/webadmin") {
+			if strings.HasPrefix(d, mod+"webadmin") {
 				t.Errorf("%s depends on %s", pkg, d)
+			}
+		}
+	}
+	// Everything a package is built from, and what its tests import.
+	for _, line := range goList(t, root, `{{.ImportPath}} {{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}`, "./daemon/...", "./webadmin/...") {
+		pkg, imps, _ := strings.Cut(line, " ")
+		for _, d := range strings.Fields(imps) {
+			if d == mod+"init" || strings.HasPrefix(d, mod+"init/") {
+				t.Errorf("%s depends on %s: init/ is the firmware's PID 1; move what both need below both (firmware/ or board/)", pkg, d)
 			}
 		}
 	}
@@ -58,4 +64,17 @@ func TestOneDirection(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// goList runs go list -f format over the patterns in the repository and
+// returns its lines.
+func goList(t *testing.T, root, format string, patterns ...string) []string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list", "-f", format}, patterns...)...)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %v: %v", patterns, err)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }

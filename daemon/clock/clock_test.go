@@ -19,6 +19,16 @@ func feed(s *Slewer, ts uint32, elapsed time.Duration, n int, tickStep uint32, b
 	return ts, elapsed, out
 }
 
+// jump feeds 50 frames from timestamp start, moves the camera's clock by
+// ticks (back when negative), then feeds 50 more.
+func jump(start uint32, ticks int64) func(*Slewer) ([]time.Duration, time.Duration) {
+	return func(s *Slewer) ([]time.Duration, time.Duration) {
+		ts, el, a := feed(s, start, 0, 50, frameTicks, frame)
+		_, el, b := feed(s, ts+uint32(ticks), el, 50, frameTicks, frame)
+		return append(a, b...), el - frame
+	}
+}
+
 func checkMonotonic(t *testing.T, out []time.Duration, maxStep time.Duration) {
 	t.Helper()
 	for i := 1; i < len(out); i++ {
@@ -77,23 +87,13 @@ func TestSlewer(t *testing.T) {
 			maxStep: frame + frame/500, maxEndErr: DefaultDeadBand + 5*time.Millisecond,
 		},
 		{
-			name: "forward jump of an hour re-anchors on the box clock",
-			run: func(s *Slewer) ([]time.Duration, time.Duration) {
-				ts, el, a := feed(s, 1, 0, 50, frameTicks, frame)
-				ts += 3600 * 90000
-				_, el, b := feed(s, ts, el, 50, frameTicks, frame)
-				return append(a, b...), el - frame
-			},
+			name:    "forward jump of an hour re-anchors on the box clock",
+			run:     jump(1, 3600*90000),
 			maxStep: frame, maxEndErr: time.Millisecond, reanchors: 1,
 		},
 		{
-			name: "backward jump re-anchors, never goes back",
-			run: func(s *Slewer) ([]time.Duration, time.Duration) {
-				ts, el, a := feed(s, 1e9, 0, 50, frameTicks, frame)
-				ts -= 600 * 90000
-				_, el, b := feed(s, ts, el, 50, frameTicks, frame)
-				return append(a, b...), el - frame
-			},
+			name:    "backward jump re-anchors, never goes back",
+			run:     jump(1e9, -600*90000),
 			maxStep: frame, maxEndErr: time.Millisecond, reanchors: 1,
 		},
 		{

@@ -21,7 +21,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/matthan/matthan/init/datapart"
+	"github.com/matthan/matthan/firmware/datapart"
 )
 
 // PartName is the GPT partition name and the ext4 label of a recording disk.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
 var testSys = Sys{Block: "testdata/sys/block", Dev: "testdata/dev", MountInfo: "testdata/mountinfo"}
@@ -256,7 +258,7 @@ func TestManager(t *testing.T) {
 
 	// A write error: let go, and not adopted again while it stays plugged.
 	m.Lost(errors.New("input/output error"))
-	waitFor(t, func() bool { return m.Alarm() })
+	testenv.WaitFor(t, "the alarm", 2*time.Second, m.Alarm)
 	m.Poll(ctx)
 	if m.Status().State != Lost || len(tgt.attached) != 2 {
 		t.Errorf("a failed disk was adopted again: %+v", m.Status())
@@ -285,17 +287,6 @@ func TestManager(t *testing.T) {
 	if err := m.Confirm(ctx, "sdb:0000000001:65536"); !errors.Is(err, ErrNotConfirmable) {
 		t.Errorf("confirm while recording to a disk: %v", err)
 	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for range 200 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("condition not met in 2 s")
 }
 
 // TestManagerRemembersDisk: a box that adopted a recording disk and boots

@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/matthan/matthan/firmware/datapart"
 	"github.com/matthan/matthan/firmware/gpt"
-	"github.com/matthan/matthan/init/datapart"
 )
 
 // Tools are the e2fsprogs programs (in the box's initramfs).

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -184,13 +183,7 @@ func TestExportStatesGapsAndVerifies(t *testing.T) {
 		{"wrong fingerprint", []string{goodClip, goodManifest, "--key", evidence.Fingerprint(forger.Public().(ed25519.PublicKey))}, 1, "KHÔNG HỢP LỆ / NOT VALID"},
 	} {
 		out, err := exec.Command(bin, tt.args...).CombinedOutput()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code := testenv.ExitCode(t, err)
 		if code != tt.code || !strings.Contains(string(out), tt.want) {
 			t.Errorf("%s: exit %d (want %d), output lacks %q?\n%s", tt.name, code, tt.code, tt.want, out)
 		}

@@ -183,17 +183,6 @@ func (l *eventLog) types() []events.Type {
 	return out
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestCameraAgainstSimulator pulls the simulator's cameras and applies
 // its faults, one camera per scenario, all in parallel.
 func TestCameraAgainstSimulator(t *testing.T) {
@@ -230,7 +219,7 @@ func TestCameraAgainstSimulator(t *testing.T) {
 	recording := func(t *testing.T, sink *checkSink, within time.Duration) {
 		t.Helper()
 		sink.mark()
-		waitFor(t, "25 pictures", within, func() bool { _, n, _, _ := sink.snapshot(); return n >= 25 })
+		testenv.WaitFor(t, "25 pictures", within, func() bool { _, n, _, _ := sink.snapshot(); return n >= 25 })
 	}
 
 	t.Run("h264", func(t *testing.T) {
@@ -296,9 +285,9 @@ func TestCameraAgainstSimulator(t *testing.T) {
 		sink, log, cam := start(t, "cam5", Options{OfflineAfter: time.Second})
 		recording(t, sink, 6*time.Second)
 		sim.Camera("cam5").Offline(3 * time.Second)
-		waitFor(t, "offline state", 4*time.Second, func() bool { return cam.Status().State == Offline })
+		testenv.WaitFor(t, "offline state", 4*time.Second, func() bool { return cam.Status().State == Offline })
 		recording(t, sink, 6*time.Second)
-		waitFor(t, "events", time.Second, func() bool { return len(log.types()) == 2 })
+		testenv.WaitFor(t, "events", time.Second, func() bool { return len(log.types()) == 2 })
 		if got := log.types(); got[0] != events.CameraOffline || got[1] != events.CameraOnline {
 			t.Errorf("events %v, want offline then online", got)
 		}

@@ -8,22 +8,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
-// dialFrom connects to addr from the loopback address src (any 127.x.y.z
-// is the local host on Linux).
+// dialFrom connects to addr from the loopback address src.
 func dialFrom(t *testing.T, src, addr string) net.Conn {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if errors.Is(err, syscall.ECONNRESET) {
-		return resetConn{} // reset before connect returned: refused
+	if c := testenv.DialFrom(t, src, addr); c != nil {
+		return c
 	}
-	if err != nil {
-		t.Fatalf("dial from %s: %v", src, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return resetConn{} // reset before connect returned: refused
 }
 
 // resetConn stands for a connection reset while dialling.

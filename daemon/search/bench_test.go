@@ -42,10 +42,7 @@ func openBenchIndex(b *testing.B) (*Index, string) {
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 			b.Fatal(err)
 		}
-		x, err := Open(dir, Options{BatchSize: 10000, MaxLogBytes: 1 << 40})
-		if err != nil {
-			b.Fatal(err)
-		}
+		x := mustOpen(b, dir, Options{BatchSize: 10000, MaxLogBytes: 1 << 40})
 		rng := rand.New(rand.NewPCG(7, 7))
 		t0 := time.Now()
 		batch := make([]events.Event, 0, 10000)
@@ -70,10 +67,7 @@ func openBenchIndex(b *testing.B) (*Index, string) {
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	t0 := time.Now()
-	x, err := Open(dir, Options{MaxLogBytes: 1 << 40})
-	if err != nil {
-		b.Fatal(err)
-	}
+	x := mustOpen(b, dir, Options{MaxLogBytes: 1 << 40})
 	opened := time.Since(t0)
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
@@ -189,10 +183,7 @@ func benchRebuild(b *testing.B, n int, name string) {
 			b.Fatal(err)
 		}
 		t0 := time.Now()
-		x, err := Open(dir, Options{BatchSize: 10000, MaxLogBytes: 1 << 40, Logf: func(string, ...any) {}})
-		if err != nil {
-			b.Fatal(err)
-		}
+		x := mustOpen(b, dir, Options{BatchSize: 10000, MaxLogBytes: 1 << 40, Logf: func(string, ...any) {}})
 		opened := time.Since(t0)
 		<-x.catchDone
 		took := time.Since(t0)

@@ -84,16 +84,13 @@ func TestSIGKILLLosesNoCommittedEvent(t *testing.T) {
 
 func TestOpenRepairsBrokenIndex(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "events.bleve")
-	x, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, dir, Options{})
 	x.Publish(events.Event{Type: events.CameraOnline, Start: base})
 	x.Close()
 	if err := os.WriteFile(filepath.Join(dir, "index_meta.json"), []byte("{garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	x, err = Open(dir, Options{Logf: t.Logf})
+	x, err := Open(dir, Options{Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("open of a broken index: %v", err)
 	}
@@ -117,10 +114,7 @@ func TestEventLogTornTail(t *testing.T) {
 	for _, cut := range []int{1, 4, 7, 8, 9, 30} {
 		t.Run(strconv.Itoa(cut), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "events.bleve")
-			x, err := Open(dir, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			x := mustOpen(t, dir, Options{})
 			for _, e := range sample(20) {
 				x.Publish(e)
 			}
@@ -138,10 +132,7 @@ func TestEventLogTornTail(t *testing.T) {
 			b, _ = encodeRecord(nil, &torn)
 			f.Write(b[:min(cut, len(b)-1)])
 			f.Close()
-			x, err = Open(dir, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			x = mustOpen(t, dir, Options{})
 			defer x.Close()
 			res, err := x.Search(t.Context(), Query{})
 			if err != nil || res.Total != 21 {
@@ -220,10 +211,7 @@ func TestDamagedBleveIsRebuiltFromLog(t *testing.T) {
 			if seed%2 == 1 && !testing.Short() {
 				want = killedWriter(t, dir, int(seed), 4, 0)
 			} else {
-				x, err := Open(dir, Options{BatchSize: 50})
-				if err != nil {
-					t.Fatal(err)
-				}
+				x := mustOpen(t, dir, Options{BatchSize: 50})
 				for i := range 300 {
 					x.Publish(events.Event{ID: fmt.Sprintf("r%d-%06d", seed, i), Type: events.Motion, Camera: fmt.Sprintf("cam%d", seed),
 						Start: base.Add(time.Duration(i) * time.Second), Text: "sự kiện trước khi mất điện"})
@@ -310,10 +298,7 @@ func TestBackgroundRebuild(t *testing.T) {
 	defer func(v int64) { syncCatchUpBytes = v }(syncCatchUpBytes)
 	syncCatchUpBytes = 1 << 10
 	dir := filepath.Join(t.TempDir(), "events.bleve")
-	x, err := Open(dir, Options{BatchSize: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, dir, Options{BatchSize: 100})
 	for i := range 2000 {
 		x.Publish(events.Event{ID: fmt.Sprintf("e%05d", i), Type: events.Motion, Camera: "cam1",
 			Start: base.Add(time.Duration(i) * time.Second), Text: "xe máy qua cổng"})
@@ -324,10 +309,7 @@ func TestBackgroundRebuild(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil { // the index is lost, the log is not
 		t.Fatal(err)
 	}
-	x, err = Open(dir, Options{BatchSize: 100, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x = mustOpen(t, dir, Options{BatchSize: 100, Logf: t.Logf})
 	defer x.Close()
 	res, err := x.Search(t.Context(), Query{Cameras: []string{"cam1"}, Size: 5})
 	if err != nil || res.Total != 2000 || len(res.Events) != 5 || res.Events[0].ID != "e01999" {
@@ -351,10 +333,7 @@ func TestGarbledLogHeaderIsMovedAside(t *testing.T) {
 	if err := os.WriteFile(dir+".log", []byte("this is no event log at all"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	x, err := Open(dir, Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, dir, Options{Logf: t.Logf})
 	defer x.Close()
 	if m, _ := filepath.Glob(dir + ".log.broken-*"); len(m) != 1 {
 		t.Fatalf("garbled log not kept aside: %v", m)
@@ -373,10 +352,7 @@ func TestGarbledLogHeaderIsMovedAside(t *testing.T) {
 // from the log has only the kept events.
 func TestDeleteThenReopenAndRebuild(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "events.bleve")
-	x, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, dir, Options{})
 	for _, e := range sample(200) {
 		x.Publish(e)
 	}
@@ -392,10 +368,7 @@ func TestDeleteThenReopenAndRebuild(t *testing.T) {
 			os.RemoveAll(dir)
 		}
 		var logged []string
-		x, err = Open(dir, Options{Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
-		if err != nil {
-			t.Fatal(err)
-		}
+		x = mustOpen(t, dir, Options{Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
 		res, err := x.Search(t.Context(), Query{Size: 200})
 		if c, _ := x.Count(); err != nil || res.Total != 151 || c != 151 || res.Events[0].ID != "after" {
 			t.Fatalf("lose index %v: timeline %d, bleve %d (%v)", lose, res.Total, c, err)
@@ -420,10 +393,7 @@ func TestGarbledSegmentsDoNotPanic(t *testing.T) {
 	for seed := range uint64(8) {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		dir := filepath.Join(t.TempDir(), "events.bleve")
-		x, err := Open(dir, Options{BatchSize: 50})
-		if err != nil {
-			t.Fatal(err)
-		}
+		x := mustOpen(t, dir, Options{BatchSize: 50})
 		for _, e := range sample(300) {
 			x.Publish(e)
 		}
@@ -443,7 +413,7 @@ func TestGarbledSegmentsDoNotPanic(t *testing.T) {
 			}
 			f.Close()
 		}
-		x, err = Open(dir, Options{Logf: func(string, ...any) {}})
+		x, err := Open(dir, Options{Logf: func(string, ...any) {}})
 		if err != nil {
 			t.Fatalf("seed %d: open: %v", seed, err)
 		}

@@ -138,10 +138,7 @@ func TestStrayLogsOfOldVersionsRecovered(t *testing.T) {
 		t.Fatalf("fixture: %d stray files, want 2 (events.log.new, events.log.new.new)", len(strays))
 	}
 
-	x, err := Open(ix, Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, ix, Options{Logf: t.Logf})
 	defer x.Close()
 	res, err := x.Search(t.Context(), Query{Size: 100})
 	if err != nil {
@@ -173,10 +170,7 @@ func TestStrayLogsOfOldVersionsRecovered(t *testing.T) {
 func TestRewriteKeepsTheLogName(t *testing.T) {
 	dir := t.TempDir()
 	ix := filepath.Join(dir, "events")
-	x, err := Open(ix, Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, ix, Options{Logf: t.Logf})
 	for round := range 4 {
 		for i := range 10 {
 			x.Publish(ev(fmt.Sprintf("r%d-%d", round, i), round*10+i, "vòng"))
@@ -198,10 +192,7 @@ func TestRewriteKeepsTheLogName(t *testing.T) {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}
-	x, err = Open(ix, Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x = mustOpen(t, ix, Options{Logf: t.Logf})
 	defer x.Close()
 	res, err := x.Search(t.Context(), Query{Size: 100})
 	if err != nil {

@@ -29,10 +29,7 @@ func foldEvents() []events.Event {
 }
 
 func TestSearchFoldsVietnamese(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "events.bleve"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(t.TempDir(), "events.bleve"), Options{})
 	t.Cleanup(func() { x.Close() })
 	for _, e := range foldEvents() {
 		x.Publish(e)
@@ -102,10 +99,7 @@ func oldMapping() mapping.IndexMapping {
 // queries find its events.
 func TestMappingChangeRebuildsFromLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.bleve")
-	x, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, path, Options{})
 	evs := foldEvents()
 	for _, e := range evs {
 		x.Publish(e)
@@ -145,10 +139,7 @@ func TestMappingChangeRebuildsFromLog(t *testing.T) {
 	}
 	idx.Close()
 
-	x, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x = mustOpen(t, path, Options{})
 	defer x.Close()
 	if !x.Rebuilt {
 		t.Error("Rebuilt not set")
@@ -163,10 +154,7 @@ func TestMappingChangeRebuildsFromLog(t *testing.T) {
 	}
 	// Opening again does not rebuild.
 	x.Close()
-	x, err = Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x = mustOpen(t, path, Options{})
 	defer x.Close()
 	if x.Rebuilt {
 		t.Error("rebuilt an index made with the current mapping")

@@ -43,24 +43,12 @@ func (panicky) Batch(*bleve.Batch) error {
 	return nil
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // TestBlevePanicDoesNotEscape is finding 4: a panic in bleve reached from
 // Index.index ended the daemon. Now the events are committed in the log,
 // the index is marked broken (text search says so, filters still answer)
 // and rebuilt from the log.
 func TestBlevePanicDoesNotEscape(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "events"), Options{RepairEvery: 50 * time.Millisecond, FlushEvery: 10 * time.Millisecond, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(t.TempDir(), "events"), Options{RepairEvery: 50 * time.Millisecond, FlushEvery: 10 * time.Millisecond, Logf: t.Logf})
 	defer x.Close()
 	x.Publish(ev("before", 1, "trước sự cố"))
 	if err := x.Flush(); err != nil {
@@ -91,7 +79,7 @@ func TestBlevePanicDoesNotEscape(t *testing.T) {
 	x.bleveMu.Lock()
 	x.lastRepair = time.Time{}
 	x.bleveMu.Unlock()
-	waitFor(t, "the rebuilt index", func() bool {
+	testenv.WaitFor(t, "the rebuilt index", 20*time.Second, func() bool {
 		res, err := x.Search(t.Context(), Query{Text: "cố", Size: 50})
 		return err == nil && res.Total == 6
 	})
@@ -133,17 +121,14 @@ func TestOpensAndRecordsOnAFullDisk(t *testing.T) {
 		t.Log("flush found room on a full disk")
 	}
 	os.Remove(filler)
-	waitFor(t, "text search after the disk has room", func() bool {
+	testenv.WaitFor(t, "text search after the disk has room", 20*time.Second, func() bool {
 		res, err := x.Search(t.Context(), Query{Text: "cửa", Size: 10})
 		return err == nil && res.Total == 3
 	})
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	x, err = Open(ix, Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x = mustOpen(t, ix, Options{Logf: t.Logf})
 	if res, err := x.Search(t.Context(), Query{Size: 10}); err != nil || res.Total != 5 {
 		t.Errorf("after reopening: %+v, %v", res, err)
 	}
@@ -153,10 +138,7 @@ func TestOpensAndRecordsOnAFullDisk(t *testing.T) {
 // and empties again never panics and loses no event it committed.
 func TestFillingDiskNeverPanics(t *testing.T) {
 	dir := testenv.Tmpfs(t, "size=6m")
-	x, err := Open(filepath.Join(dir, "events"), Options{RepairEvery: 20 * time.Millisecond, FlushEvery: 5 * time.Millisecond, BatchSize: 50, Logf: func(string, ...any) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(dir, "events"), Options{RepairEvery: 20 * time.Millisecond, FlushEvery: 5 * time.Millisecond, BatchSize: 50, Logf: func(string, ...any) {}})
 	defer x.Close()
 	committed := map[string]bool{}
 	var filler string
@@ -201,10 +183,7 @@ func TestFillingDiskNeverPanics(t *testing.T) {
 // TestEventLogBudget: past MaxLogBytes the oldest events are deleted, so
 // the log stays bounded by size, not only by retention.
 func TestEventLogBudget(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "events"), Options{MaxLogBytes: 32 << 10, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(t.TempDir(), "events"), Options{MaxLogBytes: 32 << 10, Logf: t.Logf})
 	defer x.Close()
 	for i := range 1000 {
 		x.Publish(ev(fmt.Sprintf("e%04d", i), i, "chuyển động ở cổng trước nhà"))
@@ -250,7 +229,7 @@ func TestOpensWhenNothingCanBeCreated(t *testing.T) {
 	for _, f := range fillers {
 		os.Remove(f)
 	}
-	waitFor(t, "the queued event, written and indexed", func() bool {
+	testenv.WaitFor(t, "the queued event, written and indexed", 20*time.Second, func() bool {
 		res, err := x.Search(t.Context(), Query{Text: "ổ đĩa"})
 		return err == nil && res.Total == 1
 	})

@@ -30,12 +30,19 @@ func sample(n int) []events.Event {
 	return out
 }
 
-func openFilled(t testing.TB, n int) *Index {
+// mustOpen opens the index at path or fails the test.
+func mustOpen(t testing.TB, path string, o Options) *Index {
 	t.Helper()
-	x, err := Open(filepath.Join(t.TempDir(), "events.bleve"), Options{})
+	x, err := Open(path, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return x
+}
+
+func openFilled(t testing.TB, n int) *Index {
+	t.Helper()
+	x := mustOpen(t, filepath.Join(t.TempDir(), "events.bleve"), Options{})
 	t.Cleanup(func() { x.Close() })
 	for _, e := range sample(n) {
 		x.Publish(e)
@@ -139,10 +146,7 @@ func TestRepublishReplaces(t *testing.T) {
 }
 
 func TestFlushOnTimer(t *testing.T) {
-	x, err := Open(filepath.Join(t.TempDir(), "i"), Options{FlushEvery: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(t.TempDir(), "i"), Options{FlushEvery: 50 * time.Millisecond})
 	defer x.Close()
 	x.Publish(events.Event{Type: events.DiskLow, Start: base})
 	deadline := time.Now().Add(5 * time.Second)
@@ -173,20 +177,14 @@ func TestDeleteBefore(t *testing.T) {
 
 func TestReopenKeepsEvents(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "i")
-	x, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, dir, Options{})
 	for _, e := range sample(30) {
 		x.Publish(e)
 	}
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	x, err = Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x = mustOpen(t, dir, Options{})
 	defer x.Close()
 	if n, _ := x.Count(); n != 30 || x.Repaired != "" {
 		t.Fatalf("after reopen: %d events, repaired %q; want 30, none", n, x.Repaired)

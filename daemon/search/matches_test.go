@@ -120,10 +120,7 @@ func sameAnswer(t *testing.T, what string, got, want *Result) {
 // and facets itself: same hits, order, total and facets.
 func TestTextSearchMatchesBleve(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 2))
-	x, err := Open(filepath.Join(t.TempDir(), "events.bleve"), Options{BatchSize: 500})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(t.TempDir(), "events.bleve"), Options{BatchSize: 500})
 	defer x.Close()
 	evs := randomEvents(rng, 4000)
 	// Several events at the very same nanosecond, where only the ID orders.

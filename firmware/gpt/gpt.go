@@ -2,7 +2,7 @@
 // as much of it as the firmware needs: a fresh table with one partition
 // (a recording disk, daemon/disks), and reading, checking and rewriting the
 // headers and entries of an existing one (growing the data partition,
-// init/datapart; the QEMU runner's firmware update). Standard library only.
+// firmware/datapart; the QEMU runner's firmware update). Standard library only.
 package gpt
 
 import (

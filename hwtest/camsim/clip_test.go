@@ -19,49 +19,36 @@ func clipsDir(t testing.TB) string {
 // nalTypes lists the NAL unit types carried by one RTP payload (unpacking
 // STAP-A / AP aggregates and reporting an FU by the type it fragments).
 func nalTypes(codec Codec, p []byte) []int {
-	if len(p) == 0 {
+	// H.264: type in the header byte's low 5 bits, STAP-A 24, FU-A 28 with
+	// a 1-byte header. H.265: type in bits 1-6 of a 2-byte header, AP 48,
+	// FU 49.
+	typeOf := func(b byte) int { return int(b) & 0x1f }
+	aggregate, fragment, hdr, fuMask := 24, 28, 1, 0x1f
+	if codec == H265 {
+		typeOf = func(b byte) int { return int(b>>1) & 0x3f }
+		aggregate, fragment, hdr, fuMask = 48, 49, 2, 0x3f
+	}
+	if len(p) == 0 || codec == H265 && len(p) < 3 {
 		return nil
 	}
-	if codec == H265 {
-		if len(p) < 3 {
-			return nil
-		}
-		t := int(p[0]>>1) & 0x3f
-		switch t {
-		case 48:
-			var out []int
-			for q := p[2:]; len(q) >= 3; {
-				n := int(q[0])<<8 | int(q[1])
-				if n == 0 || n > len(q)-2 {
-					break
-				}
-				out = append(out, int(q[2]>>1)&0x3f)
-				q = q[2+n:]
-			}
-			return out
-		case 49:
-			return []int{int(p[2]) & 0x3f}
-		}
-		return []int{t}
-	}
-	t := int(p[0]) & 0x1f
+	t := typeOf(p[0])
 	switch t {
-	case 24:
+	case aggregate:
 		var out []int
-		for q := p[1:]; len(q) >= 3; {
+		for q := p[hdr:]; len(q) >= 3; {
 			n := int(q[0])<<8 | int(q[1])
 			if n == 0 || n > len(q)-2 {
 				break
 			}
-			out = append(out, int(q[2])&0x1f)
+			out = append(out, typeOf(q[2]))
 			q = q[2+n:]
 		}
 		return out
-	case 28:
-		if len(p) < 2 {
+	case fragment:
+		if len(p) <= hdr {
 			return nil
 		}
-		return []int{int(p[1]) & 0x1f}
+		return []int{int(p[hdr]) & fuMask}
 	}
 	return []int{t}
 }

@@ -44,65 +44,44 @@ func (c *Camera) Drop() {
 // continue from the wall clock afterwards, so they jump by d as with a real
 // camera that froze.
 func (c *Camera) Stall(d time.Duration) {
-	c.mu.Lock()
-	c.faults.stallUntil = time.Now().Add(d)
-	c.mu.Unlock()
-	c.sim.cfg.Logf("camsim: %s: stall for %v", c.name, d)
+	c.setFaults(func(f *faultState) { f.stallUntil = time.Now().Add(d) }, "stall for %v", d)
 }
 
 // SetSDPOnly, when on, strips the parameter sets (SPS/PPS, and VPS for
 // H.265) from the stream; they remain in the SDP only.
 func (c *Camera) SetSDPOnly(on bool) {
-	c.mu.Lock()
-	c.faults.sdpOnly = on
-	c.mu.Unlock()
-	c.sim.cfg.Logf("camsim: %s: sdp-only %v", c.name, on)
+	c.setFaults(func(f *faultState) { f.sdpOnly = on }, "sdp-only %v", on)
 }
 
 // JumpTimestamps adds d (forward or, if negative, backward) to the RTP
 // timestamps of every later packet. Jumps add up.
 func (c *Camera) JumpTimestamps(d time.Duration) {
-	c.mu.Lock()
-	c.faults.tsOffset += uint32(durationToTicks(d))
-	c.mu.Unlock()
-	c.sim.cfg.Logf("camsim: %s: timestamps jump by %v", c.name, d)
+	c.setFaults(func(f *faultState) { f.tsOffset += uint32(durationToTicks(d)) }, "timestamps jump by %v", d)
 }
 
 // WrapTimestamps moves the RTP timestamps so that the 32-bit counter wraps
 // around (passes 0xFFFFFFFF to 0) in d from now.
 func (c *Camera) WrapTimestamps(d time.Duration) {
-	c.mu.Lock()
-	c.faults.tsOffset = uint32(-durationToTicks(d)) - rtpTime(time.Now())
-	c.mu.Unlock()
-	c.sim.cfg.Logf("camsim: %s: timestamps wrap in %v", c.name, d)
+	c.setFaults(func(f *faultState) { f.tsOffset = uint32(-durationToTicks(d)) - rtpTime(time.Now()) }, "timestamps wrap in %v", d)
 }
 
 // Garbage sends random payloads (with the clip's sequence numbers,
 // timestamps and markers) instead of the video for d.
 func (c *Camera) Garbage(d time.Duration) {
-	c.mu.Lock()
-	c.faults.garbageUntil = time.Now().Add(d)
-	c.mu.Unlock()
-	c.sim.cfg.Logf("camsim: %s: garbage for %v", c.name, d)
+	c.setFaults(func(f *faultState) { f.garbageUntil = time.Now().Add(d) }, "garbage for %v", d)
 }
 
 // Offline drops the camera's sessions and refuses it for d: DESCRIBE and
 // SETUP answer 503 Service Unavailable until then.
 func (c *Camera) Offline(d time.Duration) {
-	c.mu.Lock()
-	c.faults.offlineUntil = time.Now().Add(d)
-	c.mu.Unlock()
-	c.sim.cfg.Logf("camsim: %s: offline for %v", c.name, d)
+	c.setFaults(func(f *faultState) { f.offlineUntil = time.Now().Add(d) }, "offline for %v", d)
 	c.sim.handler.closeSessions(c)
 }
 
 // Clear ends every fault: streaming resumes, parameter sets go back in band
 // and the timestamp offset returns to zero (itself a jump if one was set).
 func (c *Camera) Clear() {
-	c.mu.Lock()
-	c.faults = faultState{}
-	c.mu.Unlock()
-	c.sim.cfg.Logf("camsim: %s: faults cleared", c.name)
+	c.setFaults(func(f *faultState) { *f = faultState{} }, "faults cleared")
 }
 
 func (c *Camera) offline() bool {
@@ -184,4 +163,13 @@ func garbagePayload(n int, rng *uint64) []byte {
 	*rng = x
 	off := int(x % uint64(garbagePoolSize-n))
 	return garbagePool[off : off+n]
+}
+
+// setFaults changes the camera's fault state under its lock and logs what
+// changed.
+func (c *Camera) setFaults(change func(*faultState), format string, args ...any) {
+	c.mu.Lock()
+	change(&c.faults)
+	c.mu.Unlock()
+	c.sim.cfg.Logf("camsim: %s: "+format, append([]any{c.name}, args...)...)
 }

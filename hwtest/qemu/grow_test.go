@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/firmware/datapart"
 	"github.com/matthan/matthan/hwtest/testenv"
 	"github.com/matthan/matthan/image/flash"
-	"github.com/matthan/matthan/init/datapart"
 )
 
 // The data partition grows to the end of the disk on first boot (the

@@ -4,9 +4,13 @@
 // A missing tool skips the test with a message naming the package to install,
 // unless MATTHAN_REQUIRE_TOOLS=1 (set by .ci/run and make test), where it
 // fails instead: in CI nothing may pass by being skipped.
+//
+// It also holds the few small helpers that tests all over the tree share
+// rather than copy: ExitCode, SyncBuffer, FreeAddr, DialFrom and WaitFor.
 package testenv
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,4 +119,20 @@ func BuildCommand(t testing.TB, pkg string, env ...string) string {
 	}
 	builtPaths[key] = out
 	return out
+}
+
+// ExitCode is the exit status of a finished command from the error its Run,
+// Wait or Output returned: 0 for nil, the process's code for an
+// *exec.ExitError (-1 when a signal killed it). Any other error (the
+// program could not be started) fails the test.
+func ExitCode(t testing.TB, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
 }

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/matthan/matthan/firmware/datapart"
 	"github.com/matthan/matthan/hwtest/testenv"
 	"github.com/matthan/matthan/image/disk"
-	"github.com/matthan/matthan/init/datapart"
 	"golang.org/x/sys/unix"
 )
 

@@ -6,8 +6,8 @@ import (
 
 	"github.com/matthan/matthan/board"
 	"github.com/matthan/matthan/daemon/boxname"
-	"github.com/matthan/matthan/init/datapart"
-	"github.com/matthan/matthan/init/netconf"
+	"github.com/matthan/matthan/firmware/datapart"
+	"github.com/matthan/matthan/firmware/netconf"
 	"github.com/matthan/matthan/init/netup"
 	"golang.org/x/sys/unix"
 )

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/matthan/matthan/board"
-	"github.com/matthan/matthan/init/netconf"
+	"github.com/matthan/matthan/firmware/netconf"
 	"github.com/matthan/matthan/init/netup"
 )
 

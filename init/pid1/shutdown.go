@@ -5,7 +5,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/matthan/matthan/init/datapart"
+	"github.com/matthan/matthan/firmware/datapart"
 	"github.com/u-root/u-root/pkg/watchdog"
 	"golang.org/x/sys/unix"
 )

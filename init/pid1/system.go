@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/timesync"
-	"github.com/matthan/matthan/init/datapart"
+	"github.com/matthan/matthan/firmware/datapart"
+	"github.com/matthan/matthan/firmware/netconf"
 	"github.com/matthan/matthan/init/modload"
-	"github.com/matthan/matthan/init/netconf"
 	"github.com/matthan/matthan/init/netup"
 	"github.com/u-root/u-root/pkg/rtc"
 	"github.com/u-root/u-root/pkg/watchdog"

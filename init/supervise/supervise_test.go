@@ -4,30 +4,14 @@ import (
 	"context"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRestartsWithBackoff(t *testing.T) {
-	out := &syncBuf{}
+	out := &testenv.SyncBuffer{}
 	s := &Supervisor{
 		Name:       "crasher",
 		Command:    func() *exec.Cmd { return exec.Command("sh", "-c", "echo hello; exit 3") },
@@ -57,18 +41,26 @@ func TestRestartsWithBackoff(t *testing.T) {
 	}
 }
 
-func TestStopGraceful(t *testing.T) {
-	out := &syncBuf{}
+// runUp supervises a shell program that runs the trap command, says "up"
+// and then loops until killed, and returns once it is up.
+func runUp(t *testing.T, name, trap string, grace time.Duration) (*Supervisor, *testenv.SyncBuffer) {
+	t.Helper()
+	out := &testenv.SyncBuffer{}
 	s := &Supervisor{
-		Name: "graceful",
+		Name: name,
 		Command: func() *exec.Cmd {
-			return exec.Command("sh", "-c", `trap 'echo flushed; exit 0' TERM; echo up; while :; do sleep 0.05; done`)
+			return exec.Command("sh", "-c", trap+`; echo up; while :; do sleep 0.05; done`)
 		},
 		Output:    out,
-		StopGrace: 5 * time.Second,
+		StopGrace: grace,
 	}
 	go s.Run(context.Background())
-	waitFor(t, func() bool { return strings.Contains(out.String(), "up") })
+	testenv.WaitFor(t, "the child up", 5*time.Second, func() bool { return strings.Contains(out.String(), "up") })
+	return s, out
+}
+
+func TestStopGraceful(t *testing.T) {
+	s, out := runUp(t, "graceful", `trap 'echo flushed; exit 0' TERM`, 5*time.Second)
 	if clean := s.Stop(context.Background()); !clean {
 		t.Error("Stop: program did not exit by itself")
 	}
@@ -81,17 +73,7 @@ func TestStopGraceful(t *testing.T) {
 }
 
 func TestStopKillsStubborn(t *testing.T) {
-	out := &syncBuf{}
-	s := &Supervisor{
-		Name: "stubborn",
-		Command: func() *exec.Cmd {
-			return exec.Command("sh", "-c", `trap '' TERM; echo up; while :; do sleep 0.05; done`)
-		},
-		Output:    out,
-		StopGrace: 200 * time.Millisecond,
-	}
-	go s.Run(context.Background())
-	waitFor(t, func() bool { return strings.Contains(out.String(), "up") })
+	s, out := runUp(t, "stubborn", `trap '' TERM`, 200*time.Millisecond)
 	start := time.Now()
 	if clean := s.Stop(context.Background()); clean {
 		t.Error("Stop reported a clean exit for a program ignoring SIGTERM")
@@ -104,17 +86,6 @@ func TestStopKillsStubborn(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5 s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestStopDuringBackoff(t *testing.T) {
 	s := &Supervisor{
 		Name:       "quick",
@@ -122,7 +93,7 @@ func TestStopDuringBackoff(t *testing.T) {
 		MinBackoff: time.Minute,
 	}
 	go s.Run(context.Background())
-	waitFor(t, func() bool { return s.Status().Starts == 1 && !s.Status().Running })
+	testenv.WaitFor(t, "one start, then stopped", 5*time.Second, func() bool { return s.Status().Starts == 1 && !s.Status().Running })
 	start := time.Now()
 	s.Stop(context.Background())
 	if d := time.Since(start); d > 2*time.Second {

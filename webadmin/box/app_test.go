@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,46 +21,18 @@ import (
 	"github.com/matthan/matthan/webadmin"
 )
 
-// syncBuffer is a console the daemon writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startDaemon runs the daemon in this process until the test ends; it
 // returns the console text source and the HTTPS and HTTP bases.
-func startDaemon(t *testing.T, cfg *config.Config) (console *syncBuffer, httpsBase, httpBase string) {
+func startDaemon(t *testing.T, cfg *config.Config) (console *testenv.SyncBuffer, httpsBase, httpBase string) {
 	t.Helper()
 	return startDaemonWith(t, cfg, Options{})
 }
 
 // startDaemonWith is startDaemon with options (the console is set here).
-func startDaemonWith(t *testing.T, cfg *config.Config, opt Options) (console *syncBuffer, httpsBase, httpBase string) {
+func startDaemonWith(t *testing.T, cfg *config.Config, opt Options) (console *testenv.SyncBuffer, httpsBase, httpBase string) {
 	t.Helper()
-	cfg.Listen, cfg.ListenTLS = freeAddr(t), freeAddr(t)
-	console = &syncBuffer{}
+	cfg.Listen, cfg.ListenTLS = testenv.FreeAddr(t).String(), testenv.FreeAddr(t).String()
+	console = &testenv.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(console, &slog.HandlerOptions{Level: slog.LevelInfo}))

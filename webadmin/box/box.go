@@ -25,7 +25,7 @@ import (
 	"github.com/matthan/matthan/daemon/disks"
 	"github.com/matthan/matthan/daemon/netlimit"
 	"github.com/matthan/matthan/daemon/webrtc"
-	"github.com/matthan/matthan/init/netconf"
+	"github.com/matthan/matthan/firmware/netconf"
 	"github.com/matthan/matthan/webadmin"
 	"github.com/matthan/matthan/webadmin/adapt"
 )

@@ -9,30 +9,14 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/matthan/matthan/daemon/config"
 	"github.com/matthan/matthan/daemon/netlimit"
+	"github.com/matthan/matthan/hwtest/testenv"
 	"github.com/matthan/matthan/webadmin"
 )
-
-// dialFrom opens a TCP connection to addr from the loopback address src;
-// a connection reset while dialling counts as closed at once (nil).
-func dialFrom(t *testing.T, src, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 2 * time.Second}
-	c, err := d.Dial("tcp", strings.TrimPrefix(strings.TrimPrefix(addr, "https://"), "http://"))
-	if errors.Is(err, syscall.ECONNRESET) {
-		return nil
-	}
-	if err != nil {
-		t.Fatalf("dial %s from %s: %v", addr, src, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
 
 // closedWithin says whether the server closes c within d (reading
 // whatever it sends meanwhile).
@@ -74,15 +58,15 @@ func TestConnectionTimeoutsAndCaps(t *testing.T) {
 			if i%2 == 1 {
 				base = httpBase
 			}
-			if c := dialFrom(t, "127.0.0.5", base); closedWithin(c, 200*time.Millisecond) {
+			if c := testenv.DialFrom(t, "127.0.0.5", base); closedWithin(c, 200*time.Millisecond) {
 				t.Fatalf("connection %d from 127.0.0.5 closed, want open", i+1)
 			}
 		}
-		if c := dialFrom(t, "127.0.0.5", httpsBase); !closedWithin(c, 3*time.Second) {
+		if c := testenv.DialFrom(t, "127.0.0.5", httpsBase); !closedWithin(c, 3*time.Second) {
 			t.Fatal("5th connection from 127.0.0.5 stays open: no per-address cap")
 		}
 		// Another address still gets a whole HTTPS answer.
-		if c := dialFrom(t, "127.0.0.6", httpsBase); c != nil {
+		if c := testenv.DialFrom(t, "127.0.0.6", httpsBase); c != nil {
 			tc := tls.Client(c, tlsConf)
 			fmt.Fprintf(tc, "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
 			resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
@@ -95,17 +79,17 @@ func TestConnectionTimeoutsAndCaps(t *testing.T) {
 		time.Sleep(time.Second) // the close above gives its slot back
 		for a := 11; a <= 15; a++ {
 			for range 4 {
-				if c := dialFrom(t, fmt.Sprintf("127.0.0.%d", a), httpsBase); closedWithin(c, 50*time.Millisecond) {
+				if c := testenv.DialFrom(t, fmt.Sprintf("127.0.0.%d", a), httpsBase); closedWithin(c, 50*time.Millisecond) {
 					t.Fatalf("connection from 127.0.0.%d closed before the total cap", a)
 				}
 			}
 		}
-		if c := dialFrom(t, "127.0.0.20", httpsBase); !closedWithin(c, 3*time.Second) {
+		if c := testenv.DialFrom(t, "127.0.0.20", httpsBase); !closedWithin(c, 3*time.Second) {
 			t.Fatal("connection 25 stays open: no total cap")
 		}
 	})
 	t.Run("handshake timeout", func(t *testing.T) {
-		c := dialFrom(t, "127.0.0.30", httpsBase)
+		c := testenv.DialFrom(t, "127.0.0.30", httpsBase)
 		t0 := time.Now()
 		if !closedWithin(c, 4*time.Second) {
 			t.Fatal("a connection that never starts TLS stays open")
@@ -113,7 +97,7 @@ func TestConnectionTimeoutsAndCaps(t *testing.T) {
 		t.Logf("closed after %v", time.Since(t0).Round(time.Millisecond))
 	})
 	t.Run("slow body", func(t *testing.T) {
-		raw := dialFrom(t, "127.0.0.31", httpsAddr)
+		raw := testenv.DialFrom(t, "127.0.0.31", httpsAddr)
 		c := tls.Client(raw, tlsConf)
 		if err := c.Handshake(); err != nil {
 			t.Fatal(err)
@@ -139,7 +123,7 @@ func TestConnectionTimeoutsAndCaps(t *testing.T) {
 	})
 	t.Run("idle keep-alive", func(t *testing.T) {
 		for _, base := range []string{httpBase, httpsBase} {
-			raw := dialFrom(t, "127.0.0.32", base)
+			raw := testenv.DialFrom(t, "127.0.0.32", base)
 			var c net.Conn = raw
 			if strings.HasPrefix(base, "https") {
 				c = tls.Client(raw, tlsConf)

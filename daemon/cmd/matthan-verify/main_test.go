@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/evidence"
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
 // build builds matthan-verify into dir, pure Go and static as for a PC.
@@ -106,14 +106,7 @@ func TestVerifyCommand(t *testing.T) {
 			cmd := exec.Command(bin, tt.args...)
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code := testenv.ExitCode(t, cmd.Run())
 			out := stdout.String()
 			if code != tt.code {
 				t.Errorf("exit %d, want %d\n%s%s", code, tt.code, out, stderr.String())

@@ -2,7 +2,6 @@ package motionbench
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,11 +17,7 @@ import (
 // after the first (the encoder's warm-up), by clip second.
 func keyStats(t *testing.T, s scenes.Scene) map[float64]motion.KeyStats {
 	t.Helper()
-	dir := filepath.Join(testenv.OutDir(), "scenes")
-	if err := scenes.Generate(t.Context(), dir, s); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, s.Name+".h264"))
+	data, err := os.ReadFile(sceneClip(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package motionbench
 
 import (
 	"bytes"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,13 +15,7 @@ import (
 func TestPipelineCostPrints(t *testing.T) {
 	testenv.LookTool(t, "ffmpeg", "ffmpeg")
 	m, s := scenes.Pair()
-	dir := filepath.Join(testenv.OutDir(), "scenes")
-	for _, sc := range []scenes.Scene{m, s} {
-		if err := scenes.Generate(t.Context(), dir, sc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mp, sp := filepath.Join(dir, m.Name+".h264"), filepath.Join(dir, s.Name+".h264")
+	mp, sp := sceneClip(t, m), sceneClip(t, s)
 	var out bytes.Buffer
 	if err := PipelineCost(t.Context(), &out, mp, sp, 0, 3, 1); err != nil {
 		t.Fatal(err)

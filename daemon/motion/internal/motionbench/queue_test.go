@@ -3,7 +3,6 @@ package motionbench
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -24,7 +23,6 @@ import (
 // camera).
 func TestQueueModeSameEvents(t *testing.T) {
 	testenv.LookTool(t, "ffmpeg", "ffmpeg")
-	dir := filepath.Join(testenv.OutDir(), "scenes")
 	for _, name := range []string{"crossing-medium-fast-360p", "keyframe-cover-after-wp-360p"} {
 		var s scenes.Scene
 		for _, c := range scenes.All(640, 360) {
@@ -32,14 +30,7 @@ func TestQueueModeSameEvents(t *testing.T) {
 				s = c
 			}
 		}
-		if err := scenes.Generate(t.Context(), dir, s); err != nil {
-			t.Fatal(err)
-		}
-		aus, err := AccessUnits(filepath.Join(dir, s.Name+".h264"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		aus = WithLeadIn(aus)
+		aus := sceneAUs(t, s)
 		run := func(queue int, peek bool) []string {
 			var got []string
 			det, err := motion.New("bench", "", motion.Config{}, events.PublisherFunc(func(e events.Event) {

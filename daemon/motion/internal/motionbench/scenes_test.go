@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/daemon/motion"
 	"github.com/matthan/matthan/daemon/motion/internal/scenes"
 	"github.com/matthan/matthan/hwtest/testenv"
@@ -15,7 +16,6 @@ import (
 // reported as motion, the scene change and the tampering reported as such.
 func TestDetectorOnScenes(t *testing.T) {
 	testenv.LookTool(t, "ffmpeg", "ffmpeg")
-	dir := filepath.Join(testenv.OutDir(), "scenes")
 	want := map[string]bool{"crossing-medium-fast-360p": true, "irswitch-switch-360p": true, "covered-hand-360p": true,
 		// camera-made (issue 15): a change on a key frame with weighted
 		// prediction (P pictures after it all-skip), one just before a key
@@ -31,14 +31,7 @@ func TestDetectorOnScenes(t *testing.T) {
 			continue
 		}
 		t.Run(s.Name, func(t *testing.T) {
-			if err := scenes.Generate(t.Context(), dir, s); err != nil {
-				t.Fatal(err)
-			}
-			aus, err := AccessUnits(filepath.Join(dir, s.Name+".h264"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := RunOurs(WithLeadIn(aus), LeadDuration, motion.Config{})
+			res, err := RunOurs(sceneAUs(t, s), LeadDuration, motion.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,16 +78,8 @@ func TestMatch(t *testing.T) {
 // meets the truth in the main stream's pixels.
 func TestSubStreamRegionsOnMainGrid(t *testing.T) {
 	testenv.LookTool(t, "ffmpeg", "ffmpeg")
-	dir := filepath.Join(testenv.OutDir(), "scenes")
 	_, sub := scenes.Pair()
-	if err := scenes.Generate(t.Context(), dir, sub); err != nil {
-		t.Fatal(err)
-	}
-	aus, err := AccessUnits(filepath.Join(dir, sub.Name+".h264"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := RunOursOnGrid(WithLeadIn(aus), LeadDuration, motion.Config{}, [2]int{120, 68})
+	res, err := RunOursOnGrid(sceneAUs(t, sub), LeadDuration, motion.Config{}, [2]int{120, 68})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,4 +93,26 @@ func TestSubStreamRegionsOnMainGrid(t *testing.T) {
 			t.Errorf("region %v is not on the 1080p main stream's grid", m.Region)
 		}
 	}
+}
+
+// sceneClip makes the scene's clip in out/scenes (once, with ffmpeg, as
+// make motion-scenes does) and returns its path.
+func sceneClip(t *testing.T, s scenes.Scene) string {
+	t.Helper()
+	testenv.LookTool(t, "ffmpeg", "ffmpeg")
+	dir := filepath.Join(testenv.OutDir(), "scenes")
+	if err := scenes.Generate(t.Context(), dir, s); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, s.Name+".h264")
+}
+
+// sceneAUs is the scene's clip as access units, after the lead-in.
+func sceneAUs(t *testing.T, s scenes.Scene) []media.AccessUnit {
+	t.Helper()
+	aus, err := AccessUnits(sceneClip(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return WithLeadIn(aus)
 }

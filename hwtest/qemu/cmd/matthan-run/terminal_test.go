@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/matthan/matthan/hwtest/testenv"
 )
 
 // When MATTHAN_RUN_TERMINAL_HELPER is set the test binary plays
@@ -117,13 +119,7 @@ func makeCtrlC(t *testing.T, helper string) (int, string) {
 	case <-read:
 	case <-time.After(2 * time.Second):
 	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode() // -1: killed by a signal
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, out.String()
+	return testenv.ExitCode(t, err), out.String() // -1: killed by a signal
 }
 
 // TestCtrlCEndsMakeRunWithZero: a Ctrl-C in the terminal during `make run`
