@@ -14,10 +14,10 @@ import (
 
 	"github.com/matthan/matthan/board"
 	"github.com/matthan/matthan/firmware/bundle"
+	"github.com/matthan/matthan/firmware/datapart"
 	"github.com/matthan/matthan/firmware/health"
 	"github.com/matthan/matthan/firmware/slot"
 	"github.com/matthan/matthan/firmware/update"
-	"github.com/matthan/matthan/init/datapart"
 	"golang.org/x/sys/unix"
 )
 
