@@ -1,6 +1,7 @@
 package webadmin
 
 import (
+	"github.com/matthan/matthan/hwtest/testenv"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -22,9 +23,9 @@ import (
 // only in the camera records on the data partition.
 func TestCameraNetworkPairingPage(t *testing.T) {
 	env := newTestEnv(t)
-	var logs syncBuf
+	var logs testenv.SyncBuffer
 	env.s.log = slog.New(slog.NewTextHandler(&logs, nil))
-	var plogs syncBuf
+	var plogs testenv.SyncBuffer
 	dev := &camsim.Device{Maker: "Hikvision", Model: "DS-2CD1023G0-I", Serial: "DS-1234", User: "admin", Password: "Factory-Pw-77",
 		MainURI: "rtsp://127.0.0.1:8554/cam9", SubURI: "rtsp://127.0.0.1:8554/cam9/sub", Skew: -2 * time.Hour}
 	mux := http.NewServeMux()
