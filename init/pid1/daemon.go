@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/board"
+	"github.com/matthan/matthan/firmware/control"
 	"github.com/matthan/matthan/firmware/health"
-	"github.com/matthan/matthan/init/control"
 	"github.com/matthan/matthan/init/logring"
 	"github.com/matthan/matthan/init/powerkey"
 	"github.com/matthan/matthan/init/supervise"

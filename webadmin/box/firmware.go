@@ -9,8 +9,8 @@ import (
 
 	"github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/firmware/bundle"
+	"github.com/matthan/matthan/firmware/control"
 	"github.com/matthan/matthan/firmware/update"
-	"github.com/matthan/matthan/init/control"
 	"github.com/matthan/matthan/webadmin"
 )
 

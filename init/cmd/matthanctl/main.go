@@ -7,7 +7,7 @@ package main
 import (
 	"os"
 
-	"github.com/matthan/matthan/init/control"
+	"github.com/matthan/matthan/firmware/control"
 )
 
 func main() { os.Exit(control.CtlMain(os.Args[1:], os.Stdout, os.Stderr)) }

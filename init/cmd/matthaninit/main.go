@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
-	"github.com/matthan/matthan/init/control"
+	"github.com/matthan/matthan/firmware/control"
 	"github.com/matthan/matthan/init/pid1"
 )
 
