@@ -26,3 +26,8 @@ e2e: webadmin-npm webadmin-bins $(CLIPS)
 
 bench-web: webadmin-npm webadmin-bins $(CLIPS)
 	@cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node bench.mjs
+
+# bench-wall: the 16-camera wall alone (WebRTC and MSE), with its timeline on stderr.
+.PHONY: bench-wall
+bench-wall: webadmin-npm webadmin-bins $(CLIPS)
+	@cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) BENCH_ONLY=wall node bench.mjs

@@ -127,7 +127,7 @@ async function wallOnce(mode) {
     const s = Object.values(window.mtLive), w = window.mtWallT || {};
     const f = s.map((x) => x.firstFrameAt).sort((a, b) => a - b);
     const tr = s.map((x) => x.trackAt).filter((x) => x).sort((a, b) => a - b);
-    return { fallback: window.mtLiveFallback, response: nav.responseEnd, dom: nav.domContentLoadedEventEnd, page: w.pageAt, cameras: w.camerasAt, open: s[0].openedAt, offer: s[0].offerAt, answer: s[0].answerAt, ws: s[0].wsOpenAt, connected: s[0].connectedAt, track: tr[0], frame1: f[0], frameMed: f[f.length >> 1], frameLast: f[f.length - 1] };
+    return { fallback: window.mtLiveFallback, response: nav.responseEnd, appjs: (performance.getEntriesByType('resource').find((e) => e.name.includes('/static/app.js')) || {}).responseEnd, dom: nav.domContentLoadedEventEnd, page: w.pageAt, cameras: w.camerasAt, open: s[0].openedAt, offer: s[0].offerAt, answer: s[0].answerAt, ws: s[0].wsOpenAt, connected: s[0].connectedAt, track: tr[0], frame1: f[0], frameMed: f[f.length >> 1], frameLast: f[f.length - 1] };
   });
   console.error(`(wall ${mode} timeline ms: ` + Object.entries(t).filter(([, v]) => v).map(([k, v]) => `${k} ${typeof v === "number" ? Math.round(v) : v}`).join(', ') + ')');
   return ready;
