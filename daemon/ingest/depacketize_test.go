@@ -216,59 +216,7 @@ func TestAssemblerBigUnits(t *testing.T) {
 	for i := range big {
 		big[i] = byte(i * 7)
 	}
-	var seq uint16
-	var ts uint32
-	var got [][]byte
-	emit := func(_ uint32, nalus [][]byte) {
-		got = got[:0]
-		for _, n := range nalus {
-			got = append(got, n)
-		}
-		if len(nalus) == 1 && len(nalus[0]) == len(big)+1 && !bytes.Equal(nalus[0][1:], big) {
-			t.Fatal("large unit damaged")
-		}
-		if len(nalus) == 1 && len(nalus[0]) == 4 && !bytes.Equal(nalus[0], []byte{0x41, 1, 2, 3}) {
-			t.Fatalf("small unit after a large one: % x", nalus[0])
-		}
-	}
-	key := func() {
-		ts += 3600
-		// FU-A of an IDR slice in 1000-byte pieces.
-		for off := 0; off < len(big); off += 1000 {
-			end := min(off+1000, len(big))
-			fu := byte(0x05)
-			if off == 0 {
-				fu |= 0x80
-			}
-			if end == len(big) {
-				fu |= 0x40
-			}
-			seq++
-			if err := a.push(seq, ts, end == len(big), append([]byte{0x7c, fu}, big[off:end]...), emit); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if len(got) != 1 || len(got[0]) != len(big)+1 {
-			t.Fatalf("key frame: %d units", len(got))
-		}
-	}
-	small := func() {
-		ts += 3600
-		seq++
-		if err := a.push(seq, ts, true, []byte{0x41, 1, 2, 3}, emit); err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != 1 || len(got[0]) != 4 {
-			t.Fatalf("small unit: %d units", len(got))
-		}
-	}
-	key()
-	small()
-	if a.big != nil || cap(a.buf) != smallAU {
-		t.Fatalf("the large buffer was kept (cap %d)", cap(a.buf))
-	}
-	// Allocations: the FU payloads built above are the test's own; count
-	// the assembler's alone with prebuilt packets.
+	// FU-A of an IDR slice in 1000-byte pieces.
 	var pkts [][]byte
 	for off := 0; off < len(big); off += 1000 {
 		end := min(off+1000, len(big))
@@ -281,17 +229,51 @@ func TestAssemblerBigUnits(t *testing.T) {
 		}
 		pkts = append(pkts, append([]byte{0x7c, fu}, big[off:end]...))
 	}
-	got = make([][]byte, 0, 4)
-	run := func() {
+	var seq uint16
+	var ts uint32
+	var sizes [4]int
+	var units int
+	emit := func(_ uint32, nalus [][]byte) {
+		units = len(nalus)
+		for i := 0; i < len(nalus) && i < len(sizes); i++ {
+			sizes[i] = len(nalus[i])
+		}
+		if len(nalus) == 1 && len(nalus[0]) == len(big)+1 && !bytes.Equal(nalus[0][1:], big) {
+			t.Fatal("large unit damaged")
+		}
+		if len(nalus) == 1 && len(nalus[0]) == 4 && !bytes.Equal(nalus[0], []byte{0x41, 1, 2, 3}) {
+			t.Fatalf("small unit after a large one: % x", nalus[0])
+		}
+	}
+	key := func() {
 		ts += 3600
 		for i, p := range pkts {
 			seq++
-			_ = a.push(seq, ts, i == len(pkts)-1, p, emit)
+			if err := a.push(seq, ts, i == len(pkts)-1, p, emit); err != nil {
+				t.Fatal(err)
+			}
 		}
-		small()
+		if units != 1 || sizes[0] != len(big)+1 {
+			t.Fatalf("key frame: %d units, first of %d bytes", units, sizes[0])
+		}
 	}
-	run()
-	if n := testing.AllocsPerRun(50, run); n != 0 {
-		t.Fatalf("%v allocations per GOP step, want 0", n)
+	small := func() {
+		ts += 3600
+		seq++
+		if err := a.push(seq, ts, true, []byte{0x41, 1, 2, 3}, emit); err != nil {
+			t.Fatal(err)
+		}
+		if units != 1 || sizes[0] != 4 {
+			t.Fatalf("small unit: %d units, first of %d bytes", units, sizes[0])
+		}
+	}
+	key()
+	small()
+	if a.big != nil || cap(a.buf) != smallAU {
+		t.Fatalf("the large buffer was kept (cap %d)", cap(a.buf))
+	}
+	step := func() { key(); small() }
+	if n := testing.AllocsPerRun(50, step); n != 0 {
+		t.Fatalf("%v allocations per key frame and picture, want 0", n)
 	}
 }
