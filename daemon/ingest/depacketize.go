@@ -3,7 +3,6 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/matthan/matthan/daemon/media"
 )
@@ -61,9 +60,10 @@ func newAssembler(codec media.Codec) *assembler {
 // 20 KB, a 360p sub stream's 3 KB.
 const smallAU = 32 << 10
 
-// bigAUs are the large buffers assemblers borrow (*[]byte); one larger than
-// maxPooledAU is not kept.
-var bigAUs sync.Pool
+// bigAUs are the large buffers assemblers borrow: a free list of a few
+// (not a sync.Pool, which the collector empties, and matthand collects
+// often), each at most maxPooledAU (a larger one is not kept).
+var bigAUs = make(chan *[]byte, 8)
 
 const maxPooledAU = 2 << 20
 
@@ -75,8 +75,9 @@ func (a *assembler) room(n int) {
 		return
 	}
 	if a.big == nil {
-		a.big, _ = bigAUs.Get().(*[]byte)
-		if a.big == nil {
+		select {
+		case a.big = <-bigAUs:
+		default:
 			a.big = new([]byte)
 		}
 		if need <= cap(*a.big) {
@@ -143,7 +144,10 @@ func (a *assembler) reset() {
 	if a.big != nil {
 		*a.big = a.buf[:0]
 		if cap(a.buf) <= maxPooledAU {
-			bigAUs.Put(a.big)
+			select {
+			case bigAUs <- a.big:
+			default:
+			}
 		}
 		a.big = nil
 	}
