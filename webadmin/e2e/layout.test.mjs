@@ -139,7 +139,7 @@ test('desktop 1366×768: the header is one line and the live wall fits the scree
   } finally { await ctx.close(); }
 });
 
-test('small things: busy button, favicon and logo, Vietnamese numbers and audit words, app.js revalidated', async () => {
+test('small things: busy button, favicon and logo, Vietnamese numbers and audit words, app.js cached', async () => {
   const ctx = await launchBrowser(phones[0].opts);
   const page = await ctx.newPage();
   try {
