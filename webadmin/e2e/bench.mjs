@@ -129,6 +129,11 @@ async function wallOnce(mode) {
     const tr = s.map((x) => x.trackAt).filter((x) => x).sort((a, b) => a - b);
     return { fallback: window.mtLiveFallback, response: nav.responseEnd, appjs: (performance.getEntriesByType('resource').find((e) => e.name.includes('/static/app.js')) || {}).responseEnd, dom: nav.domContentLoadedEventEnd, page: w.pageAt, cameras: w.camerasAt, open: s[0].openedAt, offer: s[0].offerAt, answer: s[0].answerAt, ws: s[0].wsOpenAt, connected: s[0].connectedAt, track: tr[0], frame1: f[0], frameMed: f[f.length >> 1], frameLast: f[f.length - 1] };
   });
+  // A wall measured over the fallback would say nothing of WebRTC (a
+  // 16-camera offer was once refused for its size, unnoticed).
+  const vias = await page.evaluate(() => Object.values(window.mtLive).map((x) => x.via));
+  const want = mode === 'webrtc' ? 'WebRTC' : 'MSE';
+  if (vias.some((v) => v !== want)) throw new Error(`wall ${mode}: tiles via ${vias} (${t.fallback})`);
   console.error(`(wall ${mode} timeline ms: ` + Object.entries(t).filter(([, v]) => v).map(([k, v]) => `${k} ${typeof v === "number" ? Math.round(v) : v}`).join(', ') + ')');
   return ready;
 }
