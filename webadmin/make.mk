@@ -3,7 +3,9 @@
 #   e2e           runs the browser tests against webtestd over camsim cameras
 #   bench-web     prints BENCH live_webrtc_latency_p95_ms, live_first_frame_ms, wall_16_ready_ms (WebRTC) with their
 #                 MSE figures (live_mse_latency_p95_ms, live_first_frame_mse_ms, wall_16_ready_mse_ms), api_p95_ms,
-#                 playback_tap_first_frame_ms
+#                 playback_tap_first_frame_ms; on stderr each wall load's timeline (ms after navigation: HTML,
+#                 app.js, DOM ready, camera list, offer, answer, connected, first/median/last tile's first frame)
+#   bench-wall    the wall alone (WebRTC and MSE), for a quick look
 WEB_E2E := webadmin/e2e
 PLAYWRIGHT_VERSION := 1.65.1
 PREREQS += webadmin-npm
@@ -26,3 +28,8 @@ e2e: webadmin-npm webadmin-bins $(CLIPS)
 
 bench-web: webadmin-npm webadmin-bins $(CLIPS)
 	@cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node bench.mjs
+
+# bench-wall: the 16-camera wall alone (WebRTC and MSE), with its timeline on stderr.
+.PHONY: bench-wall
+bench-wall: webadmin-npm webadmin-bins $(CLIPS)
+	@cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) BENCH_ONLY=wall node bench.mjs

@@ -56,10 +56,12 @@ type pageData struct {
 	Data map[string]any
 	// Notices are shown on every page until the officer acknowledges them.
 	Notices []noticeView
+	// Asset are the static files' versioned links (see asset.serve).
+	Asset map[string]string
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, rc *reqCtx, page string, data map[string]any) {
-	pd := pageData{Lang: rc.lang, Page: page, Path: r.URL.Path, Data: data, TZ: s.loc.String()}
+	pd := pageData{Lang: rc.lang, Page: page, Path: r.URL.Path, Data: data, TZ: s.loc.String(), Asset: s.assetLinks}
 	if rc.user.Name != "" {
 		u := rc.user
 		u.Hash = ""

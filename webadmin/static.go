@@ -22,7 +22,11 @@ import (
 // (when that is smaller), and an ETag naming its content.
 type asset struct {
 	name, ctype, etag string
-	raw, gz           []byte
+	// version names the content in the page's links (?v=version): such a
+	// request is cached for good (a new firmware's page links a new
+	// version), so a page opened again asks nothing for its script.
+	version string
+	raw, gz []byte
 }
 
 // assets are the embedded static files, hashed and compressed once at
@@ -62,7 +66,8 @@ func newAsset(name, ctype string, b []byte) *asset {
 		ctype = http.DetectContentType(b)
 	}
 	sum := sha256.Sum256(b)
-	a := &asset{name: name, ctype: ctype, raw: b, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	v := base64.RawURLEncoding.EncodeToString(sum[:12])
+	a := &asset{name: name, ctype: ctype, raw: b, etag: `"` + v + `"`, version: v}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	_, _ = zw.Write(b)
@@ -72,13 +77,19 @@ func newAsset(name, ctype string, b []byte) *asset {
 	return a
 }
 
-// serve answers GET/HEAD for a: revalidated by ETag on every use
-// (Cache-Control: no-cache, so a new firmware's script is never stale,
-// while an unchanged one costs a 304), gzipped when the client accepts it.
+// serve answers GET/HEAD for a: under its versioned link (?v=version,
+// as the pages link it) cached for a year without asking again; under
+// any other, revalidated by ETag on every use (Cache-Control: no-cache,
+// so a new firmware's script is never stale, while an unchanged one
+// costs a 304). Gzipped when the client accepts it.
 func (a *asset) serve(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Type", a.ctype)
-	hd.Set("Cache-Control", "no-cache")
+	if r.URL.Query().Get("v") == a.version {
+		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		hd.Set("Cache-Control", "no-cache")
+	}
 	hd.Set("ETag", a.etag)
 	if a.gz != nil {
 		hd.Set("Vary", "Accept-Encoding")

@@ -60,6 +60,33 @@ func TestStaticCaching(t *testing.T) {
 		if r := get(map[string]string{"If-None-Match": `"old"`}); r.StatusCode != 200 {
 			t.Fatalf("%s: stale ETag gave %d", name, r.StatusCode)
 		}
+		// The pages' versioned link is cached for good; another version
+		// (an older page's link) revalidates.
+		for _, c := range []struct{ link, cache string }{
+			{e.s.assetLinks[name], "public, max-age=31536000, immutable"},
+			{"/static/" + name + "?v=old", "no-cache"},
+		} {
+			r, err := http.Get(e.srv.URL + c.link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			if r.StatusCode != 200 || r.Header.Get("Cache-Control") != c.cache || !bytes.Equal(b, e.s.assets[name].raw) {
+				t.Fatalf("%s: %d, Cache-Control %q, %d bytes", c.link, r.StatusCode, r.Header.Get("Cache-Control"), len(b))
+			}
+		}
+	}
+	r, err := http.Get(e.srv.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, n := range []string{"app.js", "app.css"} {
+		if !bytes.Contains(html, []byte(`"`+e.s.assetLinks[n]+`"`)) {
+			t.Fatalf("the login page does not link %s", e.s.assetLinks[n])
+		}
 	}
 	if e.s.assets["app.js"].etag == e.s.assets["app.css"].etag {
 		t.Fatal("ETag does not depend on the content")

@@ -279,6 +279,8 @@ type Server struct {
 	routes    []route
 	started   time.Time
 	assets    assets // static files, hashed and gzipped at start
+	// assetLinks are the pages' links to app.js and app.css, versioned.
+	assetLinks map[string]string
 
 	gate    *auth.Gate
 	usersMu sync.Mutex // one account creation at a time (mayCreate)
@@ -358,6 +360,10 @@ func New(cfg Config) (*Server, error) {
 	s.started = s.now()
 	if s.assets, err = loadAssets(); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
+	}
+	s.assetLinks = map[string]string{}
+	for _, n := range []string{"app.js", "app.css"} {
+		s.assetLinks[n] = "/static/" + n + "?v=" + s.assets[n].version
 	}
 	s.buildRoutes()
 	bg, stop := context.WithCancel(context.Background())

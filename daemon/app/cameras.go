@@ -26,10 +26,14 @@ import (
 
 // The readers' queues: the recording path holds seconds of video (a disk
 // that pauses does not cut the recording), the live hub (which never
-// waits: its viewers have their own queues) little.
+// waits: its viewers have their own queues) little. The motion analysis
+// of a sub stream (not recorded) holds 2.5 s of it: on a CPU too busy for
+// it, it resumes at a later key frame instead of holding 10 s of every
+// camera in memory (64 cameras on a busy box: about 20 MB).
 var (
-	recordQueue = stream.ReaderOptions{Queue: 256, Bytes: 8 << 20}
-	liveQueue   = stream.ReaderOptions{Queue: 32, Bytes: 2 << 20}
+	recordQueue    = stream.ReaderOptions{Queue: 256, Bytes: 8 << 20}
+	liveQueue      = stream.ReaderOptions{Queue: 32, Bytes: 2 << 20}
+	subMotionQueue = stream.ReaderOptions{Queue: 64, Bytes: 1 << 20}
 )
 
 // cameraSpec is everything that decides how one camera runs; two equal
@@ -237,7 +241,7 @@ func (cs *cameraSet) build(spec cameraSpec) (*runningCamera, error) {
 		rc.subPub = stream.New()
 		rc.subPub.Add("live", cs.hub.Feed(spec.Name+"/sub"), liveQueue)
 		if onSub {
-			rc.subPub.Add("motion", watcher, recordQueue)
+			rc.subPub.Add("motion", watcher, subMotionQueue)
 		}
 		if sub, err = ingest.New(spec.Name+"/sub", spec.SubURL, rc.subPub, ingest.Options{Log: cs.log, Dial: cs.policy.DialWith}); err != nil {
 			pub.Close()

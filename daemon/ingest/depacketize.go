@@ -28,12 +28,17 @@ const (
 
 // assembler turns RTP packets of one H.264 (RFC 6184) or H.265 (RFC 7798)
 // stream into access units: the NAL units that share one timestamp, ended by
-// the marker bit. It keeps one growing buffer and reuses it, so that the
-// steady state allocates nothing.
+// the marker bit. It keeps a small buffer of its own for the usual picture
+// and borrows a large one from bigAUs for a unit that outgrows it (a key
+// frame), given back when the unit is emitted: the cameras' key frames come
+// at different times, so a few large buffers serve them all instead of one
+// kept per stream (64 cameras: 10 MB). The steady state allocates nothing.
 type assembler struct {
 	h265 bool
 
-	buf   []byte   // NAL units of the current access unit, back to back
+	small []byte   // the assembler's own buffer
+	big   *[]byte  // borrowed from bigAUs while the unit outgrows small
+	buf   []byte   // NAL units of the current access unit, back to back (in small or *big)
 	spans [][2]int // start, end of each NAL unit in buf
 	nalus [][]byte // handed out by emit; points into buf
 
@@ -47,7 +52,42 @@ type assembler struct {
 }
 
 func newAssembler(codec media.Codec) *assembler {
-	return &assembler{h265: codec == media.H265, buf: make([]byte, 0, 64<<10)}
+	small := make([]byte, 0, smallAU)
+	return &assembler{h265: codec == media.H265, small: small, buf: small}
+}
+
+// smallAU is an assembler's own buffer: a 720p 4 Mbit/s P picture is about
+// 20 KB, a 360p sub stream's 3 KB.
+const smallAU = 32 << 10
+
+// bigAUs are the large buffers assemblers borrow: a free list of a few
+// (not a sync.Pool, which the collector empties, and matthand collects
+// often), each at most maxPooledAU (a larger one is not kept).
+var bigAUs = make(chan *[]byte, 8)
+
+const maxPooledAU = 2 << 20
+
+// room makes buf hold n bytes more, moving the unit into a borrowed large
+// buffer when it outgrows the one it is in.
+func (a *assembler) room(n int) {
+	need := len(a.buf) + n
+	if need <= cap(a.buf) {
+		return
+	}
+	if a.big == nil {
+		select {
+		case a.big = <-bigAUs:
+		default:
+			a.big = new([]byte)
+		}
+		if need <= cap(*a.big) {
+			a.buf = append((*a.big)[:0], a.buf...)
+			return
+		}
+	}
+	nb := make([]byte, len(a.buf), max(need+need/4, 2*cap(a.buf)))
+	copy(nb, a.buf)
+	a.buf, *a.big = nb, nb
 }
 
 // push adds one packet. When it completes an access unit, emit is called
@@ -101,7 +141,17 @@ func (a *assembler) push(seq uint16, ts uint32, marker bool, payload []byte, emi
 }
 
 func (a *assembler) reset() {
-	a.buf = a.buf[:0]
+	if a.big != nil {
+		*a.big = a.buf[:0]
+		if cap(a.buf) <= maxPooledAU {
+			select {
+			case bigAUs <- a.big:
+			default:
+			}
+		}
+		a.big = nil
+	}
+	a.buf = a.small[:0]
 	a.spans = a.spans[:0]
 	a.pending = false
 	a.inFU = false
@@ -181,6 +231,7 @@ func (a *assembler) appendNALU(n []byte) error {
 		return errAUTooLarge
 	}
 	start := len(a.buf)
+	a.room(len(n))
 	a.buf = append(a.buf, n...)
 	a.spans = append(a.spans, [2]int{start, len(a.buf)})
 	a.pending = true
@@ -229,6 +280,7 @@ func (a *assembler) appendFragment(start, end bool, hdr, body []byte) error {
 	if len(a.buf)+len(body) > maxAUBytes {
 		return errAUTooLarge
 	}
+	a.room(len(body))
 	a.buf = append(a.buf, body...)
 	a.spans[len(a.spans)-1][1] = len(a.buf)
 	if end {

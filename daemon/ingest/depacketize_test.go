@@ -205,3 +205,75 @@ var (
 	mediaH265    = media.H265
 	slewDefaults = clock.Config{}
 )
+
+// TestAssemblerBigUnits: a unit larger than the assembler's own buffer (a
+// key frame) goes through a borrowed buffer and comes out whole, the small
+// units after it too, and the steady state of both allocates nothing (the
+// large buffer goes back to the pool and is borrowed again).
+func TestAssemblerBigUnits(t *testing.T) {
+	a := newAssembler(media.H264)
+	big := make([]byte, 3*smallAU+100)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	// FU-A of an IDR slice in 1000-byte pieces.
+	var pkts [][]byte
+	for off := 0; off < len(big); off += 1000 {
+		end := min(off+1000, len(big))
+		fu := byte(0x05)
+		if off == 0 {
+			fu |= 0x80
+		}
+		if end == len(big) {
+			fu |= 0x40
+		}
+		pkts = append(pkts, append([]byte{0x7c, fu}, big[off:end]...))
+	}
+	var seq uint16
+	var ts uint32
+	var sizes [4]int
+	var units int
+	emit := func(_ uint32, nalus [][]byte) {
+		units = len(nalus)
+		for i := 0; i < len(nalus) && i < len(sizes); i++ {
+			sizes[i] = len(nalus[i])
+		}
+		if len(nalus) == 1 && len(nalus[0]) == len(big)+1 && !bytes.Equal(nalus[0][1:], big) {
+			t.Fatal("large unit damaged")
+		}
+		if len(nalus) == 1 && len(nalus[0]) == 4 && !bytes.Equal(nalus[0], []byte{0x41, 1, 2, 3}) {
+			t.Fatalf("small unit after a large one: % x", nalus[0])
+		}
+	}
+	key := func() {
+		ts += 3600
+		for i, p := range pkts {
+			seq++
+			if err := a.push(seq, ts, i == len(pkts)-1, p, emit); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if units != 1 || sizes[0] != len(big)+1 {
+			t.Fatalf("key frame: %d units, first of %d bytes", units, sizes[0])
+		}
+	}
+	small := func() {
+		ts += 3600
+		seq++
+		if err := a.push(seq, ts, true, []byte{0x41, 1, 2, 3}, emit); err != nil {
+			t.Fatal(err)
+		}
+		if units != 1 || sizes[0] != 4 {
+			t.Fatalf("small unit: %d units, first of %d bytes", units, sizes[0])
+		}
+	}
+	key()
+	small()
+	if a.big != nil || cap(a.buf) != smallAU {
+		t.Fatalf("the large buffer was kept (cap %d)", cap(a.buf))
+	}
+	step := func() { key(); small() }
+	if n := testing.AllocsPerRun(50, step); n != 0 {
+		t.Fatalf("%v allocations per key frame and picture, want 0", n)
+	}
+}

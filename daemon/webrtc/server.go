@@ -47,6 +47,11 @@ const (
 	// MaxTracksOfSession is the most cameras one session carries (the
 	// admin page's wall route allows 32).
 	MaxTracksOfSession = 32
+	// maxOfferBytesPerLine bounds an offer's size: this much per m-line
+	// (its cameras and one for sound), and as much again for the session
+	// lines. Chromium offers about 5 KB an m-line with all its codecs (a
+	// 16-camera wall: 80 KB); the page offers H.264 alone, about 1 KB.
+	maxOfferBytesPerLine = 8 << 10
 )
 
 // Errors of Answer.
@@ -214,7 +219,7 @@ func (s *Server) Answer(ctx context.Context, req Request) (string, error) {
 	if n == 0 || n > MaxTracksOfSession {
 		return "", fmt.Errorf("%w: %d cameras", ErrBadOffer, n)
 	}
-	if req.Offer == "" || len(req.Offer) > 64<<10 {
+	if req.Offer == "" || len(req.Offer) > (n+2)*maxOfferBytesPerLine {
 		return "", fmt.Errorf("%w: offer of %d bytes", ErrBadOffer, len(req.Offer))
 	}
 	se := &session{srv: s, user: req.User, tracks: n, done: make(chan struct{})}

@@ -305,3 +305,29 @@ func FuzzAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestWallOfferSize: a 16-camera wall's offer as large as Chromium makes
+// it when it names all its codecs (about 5 KB an m-line, 80 KB in all) is
+// answered; it was refused over a fixed 64 KB bound, and the wall fell
+// back to MSE.
+func TestWallOfferSize(t *testing.T) {
+	hub := live.NewHub()
+	camera(t, hub, "cam1", "moving-360p.h264", media.H264)
+	srv := newServer(t, hub, Config{})
+	pad := strings.Repeat("a=x-codec-line:"+strings.Repeat("x", 85)+"\r\n", 10) // with pion's own codecs, ~5 KB an m-line
+	parts := strings.Split(webrtctest.NewViewer(t, 16).Offer, "\r\nm=")
+	for i := 1; i < len(parts); i++ {
+		parts[i] = strings.TrimSuffix(parts[i], "\r\n") + "\r\n" + strings.TrimSuffix(pad, "\r\n")
+	}
+	offer := strings.Join(parts, "\r\nm=") + "\r\n"
+	if len(offer) < 72<<10 || len(offer) > 100<<10 {
+		t.Fatalf("offer of %d bytes, want a Chromium-sized one (about 80 KB)", len(offer))
+	}
+	cams := make([]string, 16)
+	for i := range cams {
+		cams[i] = "cam1"
+	}
+	if _, err := srv.Answer(context.Background(), Request{User: "a", Cameras: cams, Offer: offer}); err != nil {
+		t.Fatalf("offer of %d bytes: %v", len(offer), err)
+	}
+}

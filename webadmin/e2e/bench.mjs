@@ -24,6 +24,10 @@ try {
   await page.waitForTimeout(3000); // cameras connect, first key frames arrive
 
   const figs = {};
+  if (process.env.BENCH_ONLY === 'wall') { // a quick look at the wall alone (make bench-wall)
+    for (const mode of ['webrtc', 'mse']) { const loads = []; for (let i = 0; i < 3; i++) loads.push(await wallOnce(mode)); console.log(`BENCH ${mode === 'webrtc' ? 'wall_16_ready_ms' : 'wall_16_ready_mse_ms'} ${Math.round(median(loads))} ms (${loads.map(Math.round)})`); }
+    process.exit(0);
+  }
   for (const mode of ['webrtc', 'mse']) figs[mode] = await liveFigures(mode);
 
   // Playback: a seek into a segment not loaded yet, to its first frame.
@@ -96,22 +100,42 @@ async function liveFigures(mode) {
     lats.push(await page.evaluate(() => window.mtLive.cam1.latencyMs()));
     await page.waitForTimeout(200);
   }
-  for (let i = 0; i < 3; i++) {
-    await page.goto(box.url + '/live?live=' + mode);
-    const h = await page.waitForFunction(() => {
-      const s = Object.values(window.mtLive || {});
-      return s.length === 16 && s.every((x) => x.firstFrameAt) && Math.max(...s.map((x) => x.firstFrameAt));
-    }, null, { timeout: 60000, polling: 50 }).catch(async (e) => {
-      await page.screenshot({ path: shots + `/bench-wall-${mode}-timeout.png` });
-      console.error(await page.evaluate(() => JSON.stringify(Object.values(window.mtLive).map((x) => [x.camera, x.firstFrameAt, x.codec, x.via, x.fallback]))));
-      console.error(await page.evaluate(() => [...document.querySelectorAll('.tile .msg')].map((m) => m.textContent).join('|')));
-      console.error(box.log().slice(-3000));
-      throw e;
-    });
-    loads.push(await h.jsonValue());
-  }
+  for (let i = 0; i < 3; i++) loads.push(await wallOnce(mode));
   await page.goto(box.url + '/live?camera=cam1&live=auto');
   return { firsts, navs, lats, loads, via };
+}
+
+// wallOnce opens the 16-camera wall and returns the time from navigation
+// until all 16 tiles show video; its timeline goes to stderr (ms after
+// navigation: DOM ready, script's page start, camera list, offer sent,
+// answer, connected, first track, first frames: first/median/last tile).
+async function wallOnce(mode) {
+  await page.goto(box.url + '/live?live=' + mode);
+  const h = await page.waitForFunction(() => {
+    const s = Object.values(window.mtLive || {});
+    return s.length === 16 && s.every((x) => x.firstFrameAt) && Math.max(...s.map((x) => x.firstFrameAt));
+  }, null, { timeout: 60000, polling: 50 }).catch(async (e) => {
+    await page.screenshot({ path: shots + `/bench-wall-${mode}-timeout.png` });
+    console.error(await page.evaluate(() => JSON.stringify(Object.values(window.mtLive).map((x) => [x.camera, x.firstFrameAt, x.codec, x.via, x.fallback]))));
+    console.error(await page.evaluate(() => [...document.querySelectorAll('.tile .msg')].map((m) => m.textContent).join('|')));
+    console.error(box.log().slice(-3000));
+    throw e;
+  });
+  const ready = await h.jsonValue();
+  const t = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0] || {};
+    const s = Object.values(window.mtLive), w = window.mtWallT || {};
+    const f = s.map((x) => x.firstFrameAt).sort((a, b) => a - b);
+    const tr = s.map((x) => x.trackAt).filter((x) => x).sort((a, b) => a - b);
+    return { fallback: window.mtLiveFallback, response: nav.responseEnd, appjs: (performance.getEntriesByType('resource').find((e) => e.name.includes('/static/app.js')) || {}).responseEnd, dom: nav.domContentLoadedEventEnd, page: w.pageAt, cameras: w.camerasAt, open: s[0].openedAt, offer: s[0].offerAt, answer: s[0].answerAt, ws: s[0].wsOpenAt, connected: s[0].connectedAt, track: tr[0], frame1: f[0], frameMed: f[f.length >> 1], frameLast: f[f.length - 1] };
+  });
+  // A wall measured over the fallback would say nothing of WebRTC (a
+  // 16-camera offer was once refused for its size, unnoticed).
+  const vias = await page.evaluate(() => Object.values(window.mtLive).map((x) => x.via));
+  const want = mode === 'webrtc' ? 'WebRTC' : 'MSE';
+  if (vias.some((v) => v !== want)) throw new Error(`wall ${mode}: tiles via ${vias} (${t.fallback})`);
+  console.error(`(wall ${mode} timeline ms: ` + Object.entries(t).filter(([, v]) => v).map(([k, v]) => `${k} ${typeof v === "number" ? Math.round(v) : v}`).join(', ') + ')');
+  return ready;
 }
 
 function request(url, { method = 'GET', body, cookie, agent }) {

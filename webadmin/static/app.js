@@ -161,6 +161,7 @@ class LivePlayer {
   // latency, come from each frame shown.
   attachRTC(stream) {
     const v = this.video;
+    this.stats.trackAt = this.stats.trackAt || performance.now();
     this.rtc = stream; this.ms = null; this.sb = null; this.queue = []; this.unsupported = false; this.endedNow = false; this.lastT = -1;
     this.stats.epochMs = 0; this.stats.latency = null;
     this.stats.latencyMs = () => this.stats.latency;
@@ -312,7 +313,16 @@ class RTCConn {
     const trs = this.players.map(() => pc.addTransceiver('video', { direction: 'recvonly' }));
     // One camera alone: its sound too (G.711, where its sound switch is on); the wall is silent.
     const atr = this.players.length === 1 ? pc.addTransceiver('audio', { direction: 'recvonly' }) : null;
-    for (const t of trs) { try { t.receiver.jitterBufferTarget = 0; } catch (e) { } try { t.receiver.playoutDelayHint = 0; } catch (e) { } }
+    // The offer names H.264 alone (and G.711 for sound): the box forwards
+    // nothing else, and an offer with all the browser's codecs is 5 KB a
+    // camera for the box to read.
+    const only = (kind, re) => { try { const cs = RTCRtpReceiver.getCapabilities(kind).codecs.filter((c) => re.test(c.mimeType)); return cs.length ? cs : null; } catch (e) { return null; } };
+    const h264 = only('video', /^video\/H264$/i), g711 = only('audio', /^audio\/PCM[AU]$/i);
+    for (const t of trs) {
+      try { t.receiver.jitterBufferTarget = 0; } catch (e) { } try { t.receiver.playoutDelayHint = 0; } catch (e) { }
+      if (h264 && t.setCodecPreferences) try { t.setCodecPreferences(h264); } catch (e) { }
+    }
+    if (atr && g711 && atr.setCodecPreferences) try { atr.setCodecPreferences(g711); } catch (e) { }
     const streams = this.players.map(() => new MediaStream());
     pc.ontrack = (ev) => {
       if (atr && ev.transceiver === atr) {
@@ -331,7 +341,7 @@ class RTCConn {
     const down = () => { if (!mine()) return; if (connected) this.lost(); else this.fail('connection ' + pc.connectionState); };
     pc.onconnectionstatechange = () => {
       const s = pc.connectionState;
-      if (s === 'connected') { connected = true; clearTimeout(this.timer); this.started = true; }
+      if (s === 'connected') { connected = true; clearTimeout(this.timer); this.started = true; for (const p of this.players) p.stats.connectedAt = performance.now(); }
       if (s === 'failed' || s === 'disconnected' || s === 'closed') down();
     };
     try {
@@ -340,11 +350,13 @@ class RTCConn {
       // names) are not needed, the box learns its address from the checks.
       const ids = this.players.map((p) => p.camera);
       const q = (ids.length === 1 ? '/api/webrtc/' + encodeURIComponent(ids[0]) + '?' : '/api/webrtc?' + ids.map((c) => 'camera=' + encodeURIComponent(c)).join('&') + '&') + (this.sub ? 'stream=sub' : '');
+      for (const p of this.players) p.stats.offerAt = performance.now();
       const r = await fetch(q, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ sdp: pc.localDescription.sdp }) });
       if (r.status === 401) { location.assign('/login?ended=1'); return; }
       if (!r.ok) { let b = {}; try { b = await r.json(); } catch (e) { } if (mine()) this.fail(r.status + ' ' + (b.error || '')); return; }
       const a = await r.json();
       if (!mine()) return;
+      for (const p of this.players) p.stats.answerAt = performance.now();
       await pc.setRemoteDescription({ type: 'answer', sdp: a.sdp });
       // The box closing its side (the login ended) shows on the DTLS transport first.
       const dtls = trs[0].receiver.transport;
@@ -440,7 +452,9 @@ function liveTile(c) {
 
 const pages = {};
 pages.live = async (root) => {
+  window.mtWallT = { pageAt: performance.now() }; // the timeline the bench prints
   const cams = (await cameras()).filter((c) => c.video);
+  window.mtWallT.camerasAt = performance.now();
   const want = new URLSearchParams(location.search).get('camera');
   const list = want ? cams.filter((c) => c.id === want) : cams;
   const wall = h('div', { class: 'wall', id: 'wall' });
