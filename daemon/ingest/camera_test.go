@@ -266,12 +266,14 @@ func TestCameraAgainstSimulator(t *testing.T) {
 	})
 	t.Run("drop and stall reconnect", func(t *testing.T) {
 		t.Parallel()
-		sink, log, _ := start(t, "cam4", Options{ReadTimeout: 2 * time.Second, OfflineAfter: 8 * time.Second})
+		// The stall lasts three read timeouts, so that a loaded machine
+		// that notices the silence late still sees it end the stream.
+		sink, log, _ := start(t, "cam4", Options{ReadTimeout: 2 * time.Second, OfflineAfter: 20 * time.Second})
 		recording(t, sink, 6*time.Second)
 		sim.Camera("cam4").Drop()
 		recording(t, sink, 5*time.Second)
-		sim.Camera("cam4").Stall(3 * time.Second)
-		time.Sleep(3 * time.Second)
+		sim.Camera("cam4").Stall(6 * time.Second)
+		time.Sleep(6 * time.Second)
 		recording(t, sink, 5*time.Second)
 		if _, _, starts, _ := sink.snapshot(); starts < 3 {
 			t.Errorf("%d streams, want ≥ 3 (drop and stall each end one)", starts)
