@@ -273,10 +273,16 @@ func (b *Box) sendClip(ctx context.Context, req ClipRequest, actor string) {
 }
 
 func (b *Box) upload(ctx context.Context, id string, files ClipFiles, done clipDone) error {
-	obs, err := b.js.ObjectStore(ctx, Bucket(b.opt.Config.Box))
+	bucket := Bucket(b.opt.Config.Box)
+	obs, err := b.js.ObjectStore(ctx, bucket)
 	if err != nil {
-		return fmt.Errorf("bucket %s: %w", Bucket(b.opt.Config.Box), err)
+		return fmt.Errorf("bucket %s: %w", bucket, err)
 	}
+	st, err := b.js.Stream(ctx, objStream(bucket))
+	if err != nil {
+		return fmt.Errorf("bucket %s: %w", bucket, err)
+	}
+	bk := bucketPut{obs: obs, stream: st, bucket: bucket, logf: b.opt.Logf}
 	if done.Error == "" {
 		f, err := os.Open(files.Clip)
 		if err != nil {
@@ -295,7 +301,7 @@ func (b *Box) upload(ctx context.Context, id string, files ClipFiles, done clipD
 			if err != nil && !errors.Is(err, io.EOF) {
 				return err
 			}
-			put, err := putOnce(ctx, obs, partName(id, i), buf[:n])
+			put, err := bk.putOnce(ctx, partName(id, i), buf[:n])
 			if err != nil {
 				return err
 			}
@@ -308,13 +314,13 @@ func (b *Box) upload(ctx context.Context, id string, files ClipFiles, done clipD
 			if err != nil {
 				return err
 			}
-			if _, err := putOnce(ctx, obs, id+"/"+p.name, data); err != nil {
+			if _, err := bk.putOnce(ctx, id+"/"+p.name, data); err != nil {
 				return err
 			}
 		}
 	}
 	data, _ := json.Marshal(done)
-	_, err = putOnce(ctx, obs, id+"/done", data)
+	_, err = bk.putOnce(ctx, id+"/done", data)
 	return err
 }
 
@@ -327,19 +333,58 @@ func pieceTimeout(n int) time.Duration {
 
 func partName(id string, i int) string { return fmt.Sprintf("%s/part-%05d", id, i) }
 
-// putOnce puts data unless the bucket holds it already (a resumed
+// bucketPut puts pieces into a box's clip bucket.
+type bucketPut struct {
+	obs    jetstream.ObjectStore
+	stream jetstream.Stream // the bucket's stream, to count an object's chunks
+	bucket string
+	logf   func(string, ...any)
+}
+
+// objStream is the JetStream stream behind an object store bucket.
+func objStream(bucket string) string { return "OBJ_" + bucket }
+
+// putOnce puts data unless the bucket holds it already, whole (a resumed
 // upload); put says whether it was sent.
-func putOnce(ctx context.Context, obs jetstream.ObjectStore, name string, data []byte) (put bool, err error) {
+//
+// A put cut by a link drop can leave the object's info without all its
+// chunks: chunks written to the old connection die with it, while the
+// later chunks and the info, waiting in the client's reconnect buffer,
+// reach the server once the link is back. Its info then matches (size and
+// digest are computed before the info is sent) but a Get waits forever
+// for the missing chunks, so an object is only skipped when the bucket
+// holds as many chunks under its NUID as its info names.
+func (bk bucketPut) putOnce(ctx context.Context, name string, data []byte) (put bool, err error) {
 	h := sha256.New()
 	h.Write(data)
 	digest := jetstream.GetObjectDigestValue(h)
-	if info, err := obs.GetInfo(ctx, name); err == nil && info.Size == uint64(len(data)) && info.Digest == digest {
-		return false, nil
+	if info, err := bk.obs.GetInfo(ctx, name); err == nil && info.Size == uint64(len(data)) && info.Digest == digest {
+		n, err := bk.chunks(ctx, info.NUID)
+		if err != nil {
+			return false, fmt.Errorf("check %s: %w", name, err)
+		}
+		if n == uint64(info.Chunks) {
+			return false, nil
+		}
+		bk.logf("federation: %s in the bucket has %d of its %d chunks (cut by a link drop): put again", name, n, info.Chunks)
 	}
 	pctx, cancel := context.WithTimeout(ctx, pieceTimeout(len(data)))
 	defer cancel()
-	if _, err := obs.PutBytes(pctx, name, data); err != nil {
+	if _, err := bk.obs.PutBytes(pctx, name, data); err != nil {
 		return false, fmt.Errorf("put %s: %w", name, err)
 	}
 	return true, nil
+}
+
+// chunks counts the messages the bucket's stream holds for an object's
+// NUID.
+func (bk bucketPut) chunks(ctx context.Context, nuid string) (uint64, error) {
+	subj := fmt.Sprintf("$O.%s.C.%s", bk.bucket, nuid)
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	si, err := bk.stream.Info(ictx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return 0, err
+	}
+	return si.State.Subjects[subj], nil
 }

@@ -92,7 +92,7 @@ func BoxPermissions(box string) (publish, subscribe []string) {
 	if !ValidBoxID(box) {
 		panic(fmt.Sprintf("federation: box ID %q", box)) // callers validate
 	}
-	obj := "OBJ_" + Bucket(box)
+	obj := objStream(Bucket(box))
 	publish = []string{
 		"matthan." + box + ".>",
 		"$O." + Bucket(box) + ".>",
