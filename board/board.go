@@ -44,14 +44,14 @@ type Board struct {
 	// Console is the serial console device (without /dev/).
 	Console string `json:"console"`
 	// Cmdline is the kernel command line the boot files carry.
-	Cmdline  string  `json:"cmdline"`
-	Network  Network `json:"network"`
+	Cmdline string  `json:"cmdline"`
+	Network Network `json:"network"`
 	// CameraNetwork is the interface the cameras plug into (the box is
 	// its DHCP server, time server and only host); nil: the board has none.
 	CameraNetwork *CameraNetwork `json:"camera_network,omitempty"`
-	Watchdog string  `json:"watchdog,omitempty"`
-	GPIO     PinMap  `json:"gpio"`
-	Disk     Disk    `json:"disk"`
+	Watchdog      string         `json:"watchdog,omitempty"`
+	GPIO          PinMap         `json:"gpio"`
+	Disk          Disk           `json:"disk"`
 }
 
 // DebPin names one Debian package at an exact version and its checksum.
