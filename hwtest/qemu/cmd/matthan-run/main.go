@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -130,6 +131,11 @@ func run() error {
 			wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
 			m.WaitLine(wctx, regexp.MustCompile(`msg="matthand ready"`))
 			wcancel()
+			// And through QEMU's forwarded port: a slow box (a loaded
+			// host) may print its lines before its page answers there.
+			if err := waitHealth(ctx, m.URL("/api/health"), time.Minute); err != nil {
+				fmt.Printf("matthan-run: the box's page does not answer yet (%v)\n", err)
+			}
 			console := m.Console()
 			fmt.Printf("\n%s %s (HTTP %s redirects there)\n", readyLine, m.AdminURL("/"), m.URL("/"))
 			if fp := adminclient.Fingerprint(console); fp != "" {
@@ -193,5 +199,32 @@ func run() error {
 		}
 	case <-m.Exited():
 		return fmt.Errorf("QEMU exited: %v", m.ExitErr())
+	}
+}
+
+// waitHealth polls the box's health page until it answers 200 or the time
+// is up.
+func waitHealth(ctx context.Context, url string, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	client := &http.Client{Timeout: 3 * time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }

@@ -159,7 +159,7 @@ func TestRunKeepsDiskAndExitsZero(t *testing.T) {
 		// A newcomer's first steps: the setup code makes the technician,
 		// who makes the officer.
 		if _, err := adminclient.FirstBoot(t.Context(), b.admin, b.setupCode, b.fingerprint); err != nil {
-			t.Errorf("first boot setup on %s with %q: %v", b.admin, b.setupCode, err)
+			t.Errorf("first boot setup on %s with %q: %v\n%s", b.admin, b.setupCode, err, b.out)
 		}
 	})
 	if first.fingerprint == "" || first.setupCode == "" {
