@@ -134,8 +134,26 @@ func load(path string) error {
 		return err
 	}
 	defer f.Close()
-	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && !errors.Is(err, unix.EEXIST) {
-		return err
+	return retryMissing(func() error {
+		if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && !errors.Is(err, unix.EEXIST) {
+			return err
+		}
+		return nil
+	}, 20, 100*time.Millisecond)
+}
+
+// retryMissing runs insert again while it fails with ENOENT: a module
+// whose init asks for something another module registers, with no
+// modules.dep line between them (libcrc32c asks the crypto API for
+// crc32c, which crc32c_generic registers while both load in parallel),
+// fails with ENOENT until that is in.
+func retryMissing(insert func() error, tries int, wait time.Duration) error {
+	var err error
+	for i := 0; i < tries; i++ {
+		if err = insert(); !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+		time.Sleep(wait)
 	}
-	return nil
+	return err
 }

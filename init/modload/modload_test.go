@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseOrder(t *testing.T) {
@@ -56,5 +59,35 @@ func TestLoadParallelKeepsDependencyOrder(t *testing.T) {
 	}
 	if _, ok := loadedAt["needs_broken.ko"]; ok {
 		t.Error("a module whose dependency failed was loaded")
+	}
+}
+
+func TestRetryMissing(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		failures  int // ENOENT answers before success
+		tries     int
+		wantCalls int
+		wantErr   error
+	}{
+		{"loads at once", 0, 5, 1, nil},
+		{"crypto registered a little later", 3, 5, 4, nil},
+		{"never there", 9, 5, 5, unix.ENOENT},
+	} {
+		calls := 0
+		err := retryMissing(func() error {
+			calls++
+			if calls <= tt.failures {
+				return unix.ENOENT
+			}
+			return nil
+		}, tt.tries, time.Millisecond)
+		if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) || calls != tt.wantCalls {
+			t.Errorf("%s: err %v after %d calls; want %v after %d", tt.name, err, calls, tt.wantErr, tt.wantCalls)
+		}
+	}
+	calls := 0
+	if err := retryMissing(func() error { calls++; return unix.EINVAL }, 5, time.Millisecond); !errors.Is(err, unix.EINVAL) || calls != 1 {
+		t.Errorf("another error: %v after %d calls; want EINVAL at once", err, calls)
 	}
 }
