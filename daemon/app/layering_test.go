@@ -16,7 +16,8 @@ import (
 // webadmin — the admin page calls the core, never the other way — nothing
 // under daemon/ or webadmin/ (programs and tests included) imports init/,
 // the firmware's PID 1: what both need lives below both, in firmware/ or
-// board/; and HTTP routes are registered only in webadmin/ (tests,
+// board/; firmware/, board/ and image/ import none of the programs nor the
+// test tooling; and HTTP routes are registered only in webadmin/ (tests,
 // hwtest/ tools and cmd/ aside).
 func TestOneDirection(t *testing.T) {
 	root := testenv.RepoRoot()
@@ -38,6 +39,20 @@ func TestOneDirection(t *testing.T) {
 		for _, d := range strings.Fields(imps) {
 			if d == mod+"init" || strings.HasPrefix(d, mod+"init/") {
 				t.Errorf("%s depends on %s: init/ is the firmware's PID 1; move what both need below both (firmware/ or board/)", pkg, d)
+			}
+		}
+	}
+	// The lowest floors: firmware/ and board/ are shared by every program
+	// of the box, image/ is the build that lays them out; none of them
+	// reaches up into the programs (daemon, admin page, init) or the test
+	// tooling.
+	for _, line := range goList(t, root, `{{.ImportPath}} {{join .Deps " "}}`, "./firmware/...", "./board/...", "./image/...") {
+		pkg, deps, _ := strings.Cut(line, " ")
+		for _, d := range strings.Fields(deps) {
+			for _, up := range []string{"daemon", "webadmin", "init", "hwtest"} {
+				if d == mod+up || strings.HasPrefix(d, mod+up+"/") {
+					t.Errorf("%s depends on %s: firmware/, board/ and image/ stay below the programs and the test tooling", pkg, d)
+				}
 			}
 		}
 	}

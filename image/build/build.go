@@ -21,11 +21,11 @@ import (
 	"github.com/matthan/matthan/board"
 	"github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/firmware/bundle"
+	"github.com/matthan/matthan/firmware/modorder"
 	"github.com/matthan/matthan/image/debs"
 	"github.com/matthan/matthan/image/disk"
 	"github.com/matthan/matthan/image/initramfs"
 	"github.com/matthan/matthan/image/kmods"
-	"github.com/matthan/matthan/init/modload"
 )
 
 // Options say what to build.
@@ -305,13 +305,12 @@ func addModules(tree *initramfs.Tree, modDir, rel string, names []string) error 
 		return err
 	}
 	base := "lib/modules/" + rel + "/"
-	var lines strings.Builder
-	lines.WriteString("# load order, dependencies first (made by image/build from depmod's modules.dep)\n")
+	entries := make([]modorder.Entry, 0, len(order))
 	for _, m := range order {
 		tree.File(base+m, 0o644, filepath.Join(modDir, m))
-		fmt.Fprintf(&lines, "%s: %s\n", m, strings.Join(deps.Of(m), " "))
+		entries = append(entries, modorder.Entry{Path: m, Deps: deps.Of(m)})
 	}
-	tree.Bytes(base+modload.OrderFile, 0o644, []byte(lines.String()))
+	tree.Bytes(base+modorder.File, 0o644, modorder.Format("load order, dependencies first (made by image/build from depmod's modules.dep)", entries))
 	return nil
 }
 

@@ -1,15 +1,11 @@
 // Package modload loads the board's kernel modules, dependencies first.
 //
-// The Debian kernel package ships no modules.dep. The image build runs
-// depmod on the package, resolves the board's modules and their
-// dependencies, and writes them in load order (dependencies first) to
-// OrderFile in the initramfs; this package loads that list with
-// finit_module(2).
+// The image build lists the board's modules in load order (dependencies
+// first) in the initramfs (firmware/modorder); this package loads that
+// list with finit_module(2), independent modules in parallel.
 package modload
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -20,13 +16,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// OrderFile lists module files, one per line relative to the module
-// directory (/lib/modules/RELEASE), dependencies first; after a ':' each
-// line may name the files it depends on (modules.dep style), which lets
-// independent modules load in parallel.
-const OrderFile = "matthan.load-order"
+	"github.com/matthan/matthan/firmware/modorder"
+)
 
 // Dir is where the initramfs keeps modules for the running kernel.
 func Dir() (string, error) {
@@ -37,41 +29,16 @@ func Dir() (string, error) {
 	return filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:])), nil
 }
 
-// Entry is one module and the modules it needs loaded first.
-type Entry struct {
-	Path string
-	Deps []string
-}
-
-// ParseOrder reads an order file's content.
-func ParseOrder(b []byte) []Entry {
-	var es []Entry
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		path, deps, _ := strings.Cut(l, ":")
-		e := Entry{Path: strings.TrimSpace(path)}
-		if d := strings.Fields(deps); len(d) > 0 {
-			e.Deps = d
-		}
-		es = append(es, e)
-	}
-	return es
-}
-
 // LoadAll loads every module in dir's order file, each as soon as its
 // dependencies are in. It goes on past failures and reports them all; an
 // already loaded module is fine.
 func LoadAll(dir string) (loaded int, took time.Duration, err error) {
 	start := time.Now()
-	b, err := os.ReadFile(filepath.Join(dir, OrderFile))
+	b, err := os.ReadFile(filepath.Join(dir, modorder.File))
 	if err != nil {
 		return 0, 0, fmt.Errorf("modules: %w", err)
 	}
-	n, errs := loadParallel(ParseOrder(b), func(rel string) error { return load(filepath.Join(dir, rel)) })
+	n, errs := loadParallel(modorder.Parse(b), func(rel string) error { return load(filepath.Join(dir, rel)) })
 	if len(errs) > 0 {
 		return n, time.Since(start), fmt.Errorf("modules not loaded: %s", strings.Join(errs, "; "))
 	}
@@ -81,7 +48,7 @@ func LoadAll(dir string) (loaded int, took time.Duration, err error) {
 // loadParallel runs load for every entry after its dependencies (those
 // in the list) have been tried; a module whose dependency failed is not
 // loaded.
-func loadParallel(es []Entry, load func(string) error) (int, []string) {
+func loadParallel(es []modorder.Entry, load func(string) error) (int, []string) {
 	type state struct {
 		done chan struct{}
 		ok   bool
@@ -96,7 +63,7 @@ func loadParallel(es []Entry, load func(string) error) (int, []string) {
 	var wg sync.WaitGroup
 	for _, e := range es {
 		wg.Add(1)
-		go func(e Entry) {
+		go func(e modorder.Entry) {
 			defer wg.Done()
 			st := states[e.Path]
 			defer close(st.done)

@@ -2,28 +2,17 @@ package modload
 
 import (
 	"errors"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/matthan/matthan/firmware/modorder"
 )
 
-func TestParseOrder(t *testing.T) {
-	got := ParseOrder([]byte("# generated\nkernel/lib/crc16.ko:\n\n  kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/jbd2/jbd2.ko \nplain.ko\n"))
-	want := []Entry{
-		{Path: "kernel/lib/crc16.ko"},
-		{Path: "kernel/fs/ext4/ext4.ko", Deps: []string{"kernel/lib/crc16.ko", "kernel/fs/jbd2/jbd2.ko"}},
-		{Path: "plain.ko"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseOrder = %+v, want %+v", got, want)
-	}
-}
-
 func TestLoadParallelKeepsDependencyOrder(t *testing.T) {
-	es := []Entry{
+	es := []modorder.Entry{
 		{Path: "crc16.ko"}, {Path: "mbcache.ko"}, {Path: "jbd2.ko"},
 		{Path: "ext4.ko", Deps: []string{"crc16.ko", "mbcache.ko", "jbd2.ko"}},
 		{Path: "failover.ko"}, {Path: "net_failover.ko", Deps: []string{"failover.ko"}},
