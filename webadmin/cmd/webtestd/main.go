@@ -4,9 +4,9 @@
 // event index) — for webadmin's browser tests and benchmarks, with test
 // conveniences: shorter segments, cameras named "Camera N", a fake sysfs
 // for USB disks, a test's fake init (-init-socket, with the release and
-// update keys it trusts) for firmware updates. It listens on 127.0.0.1 only: HTTPS on -listen, and a
-// plain HTTP listener that redirects to it on -http. It prints
-// "READY <url>" once serving.
+// update keys it trusts) for firmware updates. It listens on 127.0.0.1
+// only: HTTPS on -listen, and a plain HTTP listener that redirects to it
+// on -http. It prints "READY <url>" once serving.
 //
 //	webtestd -data DIR -camera cam1=rtsp://127.0.0.1:8554/cam1 ...
 package main
