@@ -11,19 +11,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBox, launchBrowser, login, logout, addHousehold, firstBoot, shots, measure } from './harness.mjs';
+import { startBoxWithUsers, launchBrowser, login, logout, shots, measure } from './harness.mjs';
 
 const PW = 'mat-khau-rat-dai-1';
 let box, fw;
 
 before(async () => {
-  box = await startBox({ cameras: 1, firmware: true });
+  box = await startBoxWithUsers({ cameras: 1, firmware: true }, PW);
   fw = box.firmware;
-  const ctx = await launchBrowser();
-  const page = await ctx.newPage();
-  await firstBoot(page, box, PW);
-  await addHousehold(page, { id: 'ho-an', name: 'Nhà ông An', address: 'Xóm 1', camera: 'cam1', user: 'nha-an', password: PW });
-  await ctx.close();
 });
 after(async () => { await box?.stop(); });
 
@@ -49,21 +44,25 @@ function recordBar(page) {
   });
 }
 
-// slowUplink throttles the page's uploads to 2 MiB/s (6 MiB take ~3 s).
-async function slowUplink(ctx, page) {
+// technicianPage opens the card as the technician on an uplink throttled
+// to 2 MiB/s (6 MiB take ~3 s: the bar has time to move, and a refusal
+// comes while the browser is still sending); errors collects the page's
+// script errors.
+async function technicianPage() {
+  const ctx = await launchBrowser();
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('Network.enable');
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 2 << 20 });
+  await openCard(page);
+  return { ctx, page, errors };
 }
 
 test('refused bundles: Vietnamese then English, nothing written, no install button', async () => {
-  const ctx = await launchBrowser();
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => assert.fail('page error: ' + e.message));
-  // The box refuses on the header, while the browser is still sending.
-  await slowUplink(ctx, page);
+  const { ctx, page, errors } = await technicianPage();
   try {
-    await openCard(page);
     for (const [file, vi, en] of [
       ['wrong-board.bundle', 'Gói cập nhật dành cho loại hộp khác: không cài.', 'The bundle is for another board: not installed.'],
       ['bad-signature.bundle', 'Chữ ký của gói cập nhật không hợp lệ', "The bundle's signature is not valid"],
@@ -80,19 +79,15 @@ test('refused bundles: Vietnamese then English, nothing written, no install butt
       await page.setInputFiles('#fw-file', []);
     }
     assert.deepEqual(written().entries, ['matthan-a.conf'], 'a refused bundle touched the loader entries');
+    assert.deepEqual(errors, [], 'page errors');
   } finally {
     await ctx.close();
   }
 });
 
 test('technician: upload with a moving progress bar, manifest before confirming, install progress lines', async () => {
-  const ctx = await launchBrowser();
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => assert.fail('page error: ' + e.message));
-  // A slow uplink, so the bar has time to move.
-  await slowUplink(ctx, page);
+  const { ctx, page, errors } = await technicianPage();
   try {
-    await openCard(page);
     const running = await page.textContent('#sys-firmware');
     assert.ok(running.includes('e2e-v1') && running.includes('100'), `running version not shown: ${running}`);
     await recordBar(page);
@@ -140,6 +135,7 @@ test('technician: upload with a moving progress bar, manifest before confirming,
     await page.reload();
     await page.waitForSelector('#sys-firmware #fw-file');
     assert.match(await page.textContent('#sys-firmware'), /chờ khởi động lại → e2e-v2/);
+    assert.deepEqual(errors, [], 'page errors');
   } finally {
     await ctx.close();
   }

@@ -172,6 +172,22 @@ export async function firstBoot(page, box, password) {
   await login(page, box.url, 'canbo', password);
 }
 
+// startBoxWithUsers is startBox(opts) with the three roles' accounts:
+// the technician kythuat and officer canbo (firstBoot), and household
+// ho-an's account nha-an owning cam1, all with password.
+export async function startBoxWithUsers(opts, password) {
+  const box = await startBox(opts);
+  const ctx = await launchBrowser();
+  try {
+    const page = await ctx.newPage();
+    await firstBoot(page, box, password);
+    await addHousehold(page, { id: 'ho-an', name: 'Nhà ông An', address: 'Xóm 1', camera: 'cam1', user: 'nha-an', password });
+  } finally {
+    await ctx.close();
+  }
+  return box;
+}
+
 // measure (run in the page: page.evaluate(measure)) lists the visible
 // clickable elements under 44×44 px (a checkbox counts by the label it sits in, which is what a finger hits) and the
 // page's sideways overflow.

@@ -5,19 +5,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startBox, launchBrowser, login, logout, addHousehold, firstBoot, shots, measure } from './harness.mjs';
+import { startBoxWithUsers, launchBrowser, login, logout, shots, measure } from './harness.mjs';
 
 const PW = 'mat-khau-rat-dai-1';
 const users = { technician: 'kythuat', officer: 'canbo', household: 'nha-an' };
 let box;
 
 before(async () => {
-  box = await startBox({ cameras: 4 });
-  const ctx = await launchBrowser();
-  const page = await ctx.newPage();
-  await firstBoot(page, box, PW);
-  await addHousehold(page, { id: 'ho-an', name: 'Nhà ông An', address: 'Xóm 1', camera: 'cam1', user: 'nha-an', password: PW });
-  await ctx.close();
+  box = await startBoxWithUsers({ cameras: 4 }, PW);
 });
 after(async () => { await box?.stop(); });
 
