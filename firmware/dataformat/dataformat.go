@@ -24,6 +24,7 @@
 // readers ignore) keeps it; any other migration raises it to the new
 // version. A firmware that finds a version newer than it knows
 // (reflashed with an older image, or its update rolled back by hand)
+// (or one that a newer firmware's cut migration left half done)
 // never migrates or rewrites the file: Run reports Newer, and init
 // carries on: it boots and records (recordings are files every version
 // reads), and when compat is above what it knows, it says on the console
@@ -148,7 +149,11 @@ type Result struct {
 	// uses it fully (its Compat is at most Latest).
 	Newer      bool
 	Compatible bool
-	Steps      int // steps run (journalled steps skipped)
+	// Toward: a migration a power cut stopped was taking the data to
+	// this version (0: none); past Latest it makes the data Newer, and
+	// not Compatible (half migrated by a firmware this one is not).
+	Toward int
+	Steps  int // steps run (journalled steps skipped)
 }
 
 // Pending is how many migrations Run would run (0 when the data is
@@ -178,8 +183,12 @@ func (s Set) Run(ctx context.Context) (Result, error) {
 	}
 	latest := s.Latest()
 	res := Result{From: f.Version, To: f.Version, Compat: f.Compat, Compatible: f.Compat <= latest}
-	if f.Version > latest {
+	if f.Migrating != nil {
+		res.Toward = f.Migrating.To
+	}
+	if f.Version > latest || res.Toward > latest {
 		res.Newer = true
+		res.Compatible = res.Compatible && res.Toward <= latest
 		return res, nil
 	}
 	if _, err := os.Stat(filepath.Join(s.Dir, FileName)); errors.Is(err, os.ErrNotExist) {

@@ -191,13 +191,16 @@ func TestRun(t *testing.T) {
 			want:     dataformat.Result{From: 2, To: 3, Compat: 3, Compatible: true, Steps: 2},
 			wantFile: `{"version":3,"compat":3}`, wantFiles: []string{"users-v3.json"}, wantAbsent: []string{"users.json", "households.json"}},
 		{name: "resumes a journalled migration", file: `{"version":2,"compat":1,"migrating":{"to":3,"name":"users as records","done":1}}`, known: 2,
-			want:     dataformat.Result{From: 2, To: 3, Compat: 3, Compatible: true, Steps: 1},
+			want:     dataformat.Result{From: 2, To: 3, Compat: 3, Compatible: true, Toward: 3, Steps: 1},
 			wantFile: `{"version":3,"compat":3}`, wantAbsent: []string{"users.json", "users-v3.json"} /* step 1 is journalled (here it never ran): only step 2 runs */},
 		{name: "current: nothing to do", file: `{"version":3,"compat":3}`, known: 2,
 			want: dataformat.Result{From: 3, To: 3, Compat: 3, Compatible: true}, wantFile: `{"version":3,"compat":3}`, wantFiles: []string{"users.json"}},
 		{name: "older firmware, newer additive data: carries on, touches nothing", file: `{"version":2,"compat":1}`, known: 0,
 			want:     dataformat.Result{From: 2, To: 2, Compat: 1, Newer: true, Compatible: true},
 			wantFile: `{"version":2,"compat":1}`, wantFiles: []string{"users.json"}},
+		{name: "older firmware, a newer firmware's migration cut halfway: touches nothing", file: `{"version":1,"compat":1,"migrating":{"to":2,"name":"x","done":1}}`, known: 0,
+			want:     dataformat.Result{From: 1, To: 1, Compat: 1, Newer: true, Toward: 2},
+			wantFile: `{"version":1,"compat":1,"migrating":{"to":2,"name":"x","done":1}}`, wantFiles: []string{"users.json"}},
 		{name: "older firmware, newer incompatible data: touches nothing", file: `{"version":3,"compat":3}`, known: 1,
 			want:     dataformat.Result{From: 3, To: 3, Compat: 3, Newer: true},
 			wantFile: `{"version":3,"compat":3}`, wantFiles: []string{"users.json"}, wantAbsent: []string{"households.json"}},
@@ -310,4 +313,27 @@ func TestRunStops(t *testing.T) {
 	if _, err := (dataformat.Set{Dir: v1data(t), Migrations: migrations(nil)}).Run(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Run = %v", err)
 	}
+}
+
+// FuzzLoad: a damaged or planted version file gives an error or a sane
+// version, never a panic.
+func FuzzLoad(f *testing.F) {
+	for _, s := range []string{`{"version":1,"compat":1}`, `{"version":2,"compat":1,"migrating":{"to":3,"name":"x","done":1}}`, `{}`, `null`, `{"version":-1}`, `[`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, dataformat.FileName), b, 0o644)
+		v, err := dataformat.Load(dir)
+		if err != nil {
+			return
+		}
+		if v.Version < 1 || v.Compat < 1 || v.Compat > v.Version || (v.Migrating != nil && (v.Migrating.To != v.Version+1 || v.Migrating.Done < 0)) {
+			t.Fatalf("Load(%q) = %+v", b, v)
+		}
+		// Run with no migrations never fails on what Load accepted.
+		if _, err := (dataformat.Set{Dir: dir}).Run(context.Background()); err != nil {
+			t.Fatalf("Run after Load(%q): %v", b, err)
+		}
+	})
 }

@@ -140,7 +140,7 @@ func (in *Init) migrateData(ctx context.Context) error {
 	case res.Newer && res.Compatible:
 		in.stage("data-format", nil, "version %d, newer than this firmware's %d but readable by it: left as it is", res.From, set.Latest())
 	case res.Newer:
-		in.stage("data-format", fmt.Errorf("version %d (readable from firmware of format %d on), newer than this firmware's %d", res.From, res.Compat, set.Latest()),
+		in.stage("data-format", fmt.Errorf("version %d (compat %d, migrating toward %d), newer than this firmware's %d", res.From, res.Compat, res.Toward, set.Latest()),
 			"left as it is; recording carries on, settings written by the newer firmware may be misread")
 	default:
 		in.stage("data-format", nil, "version %d (from %d, %d step(s) run)", res.To, res.From, res.Steps)
