@@ -22,9 +22,10 @@ webadmin-bins:
 	@mkdir -p $(OUT)/bin
 	$(GO) build -o $(OUT)/bin/camsim ./hwtest/cmd/camsim
 	$(GO) build -o $(OUT)/bin/webtestd ./webadmin/cmd/webtestd
+	$(GO) build -o $(OUT)/bin/fakeinit ./hwtest/cmd/fakeinit
 
 e2e: webadmin-npm webadmin-bins $(CLIPS)
-	cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node --test --test-concurrency=1 e2e.test.mjs layout.test.mjs video.test.mjs audio.test.mjs webrtc.test.mjs pairing.test.mjs
+	cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node --test --test-concurrency=1 e2e.test.mjs layout.test.mjs video.test.mjs audio.test.mjs webrtc.test.mjs pairing.test.mjs firmware.test.mjs
 
 bench-web: webadmin-npm webadmin-bins $(CLIPS)
 	@cd $(WEB_E2E) && MATTHAN_OUT=$(OUT) node bench.mjs

@@ -307,8 +307,11 @@ type Outcome struct {
 // AfterBoot is run by init once the data partition is mounted and the
 // daemon started. On a trial boot it waits up to deadline for health to
 // pass, then confirms the slot and runs migrate; if health never passes
-// it records why and returns Failed: the caller reboots. On a normal boot
-// after an attempt that never got confirmed, it records the rollback.
+// it records why and returns Failed (migrate never runs): the caller
+// reboots. On a normal boot, whose slot is confirmed, it records the
+// outcome of an attempt that never got confirmed (a rollback), then runs
+// migrate (a migration a power cut stopped resumes there). migrate
+// (firmware/dataformat's Set.Run in init) may be nil.
 func (u *Updater) AfterBoot(ctx context.Context, health Health, deadline time.Duration, migrate func(ctx context.Context) error) (Outcome, error) {
 	boot, err := u.Booter.Running()
 	if err != nil {
@@ -319,24 +322,40 @@ func (u *Updater) AfterBoot(ctx context.Context, health Health, deadline time.Du
 		return Outcome{}, err
 	}
 	if !boot.Trial {
-		if st.Phase == Writing {
-			st.Phase, st.Reason = Interrupted, "the install was interrupted (power cut or restart) before the new slot was armed; the running version is unchanged"
-			return Outcome{Phase: Interrupted, State: st, Reason: st.Reason}, u.saveState(st)
-		}
-		if (st.Phase == Armed || st.Phase == Failed && st.Tried) && st.Slot != "" {
-			if st.Slot == boot.Slot {
-				// Confirmed, but the power went before the state said so.
-				st.Phase = Confirmed
-				return Outcome{Phase: Confirmed, State: st}, u.saveState(st)
+		out, err := u.afterNormalBoot(boot, st)
+		if err == nil && migrate != nil {
+			if merr := migrate(ctx); merr != nil {
+				err = fmt.Errorf("update: data migration: %w", merr)
 			}
-			if st.Reason == "" {
-				st.Reason = "the new firmware did not come up healthy (it was reset before its health check passed)"
-			}
-			st.Phase = RolledBack
-			return Outcome{Phase: RolledBack, State: st, Reason: st.Reason}, u.saveState(st)
 		}
-		return Outcome{State: st}, nil
+		return out, err
 	}
+	return u.afterTrialBoot(ctx, boot, st, health, deadline, migrate)
+}
+
+// afterNormalBoot records what became of an unconfirmed attempt.
+func (u *Updater) afterNormalBoot(boot slot.Boot, st State) (Outcome, error) {
+	if st.Phase == Writing {
+		st.Phase, st.Reason = Interrupted, "the install was interrupted (power cut or restart) before the new slot was armed; the running version is unchanged"
+		return Outcome{Phase: Interrupted, State: st, Reason: st.Reason}, u.saveState(st)
+	}
+	if (st.Phase == Armed || st.Phase == Failed && st.Tried) && st.Slot != "" {
+		if st.Slot == boot.Slot {
+			// Confirmed, but the power went before the state said so.
+			st.Phase = Confirmed
+			return Outcome{Phase: Confirmed, State: st}, u.saveState(st)
+		}
+		if st.Reason == "" {
+			st.Reason = "the new firmware did not come up healthy (it was reset before its health check passed)"
+		}
+		st.Phase = RolledBack
+		return Outcome{Phase: RolledBack, State: st, Reason: st.Reason}, u.saveState(st)
+	}
+	return Outcome{State: st}, nil
+}
+
+// afterTrialBoot waits for health, confirms, then migrates.
+func (u *Updater) afterTrialBoot(ctx context.Context, boot slot.Boot, st State, health Health, deadline time.Duration, migrate func(ctx context.Context) error) (Outcome, error) {
 	if deadline <= 0 {
 		deadline = DefaultDeadline
 	}

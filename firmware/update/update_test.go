@@ -15,6 +15,7 @@ import (
 
 	"github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/firmware/bundle"
+	"github.com/matthan/matthan/firmware/dataformat"
 	"github.com/matthan/matthan/firmware/internal/bootsim"
 	"github.com/matthan/matthan/firmware/slot"
 	"github.com/matthan/matthan/firmware/update"
@@ -342,4 +343,133 @@ func (s *stuckReader) Read(b []byte) (int, error) {
 	n, err := s.r.Read(b)
 	s.left -= n
 	return n, err
+}
+
+// TestMigrationOnlyAfterConfirm: slot b's firmware brings a data-format
+// migration (users.json → users-v2.json, which slot a's firmware cannot
+// read). Its trial boot leaves the data as it was, byte for byte, until
+// the slot is confirmed; after a failed trial slot a reads its data as
+// before; after a good one the migration runs, and a cut in its middle
+// is finished on the next (normal) boot.
+func TestMigrationOnlyAfterConfirm(t *testing.T) {
+	b := newBox(t)
+	cutOnce := true
+	migrationsB := []dataformat.Migration{{Name: "users as records", Steps: []dataformat.Step{
+		{Name: "users-v2.json", Run: func(_ context.Context, dir string) error {
+			u, err := os.ReadFile(filepath.Join(dir, "users.json"))
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, "users-v2.json"), append([]byte(`{"format":2,"was":`), append(u, '}')...), 0o600)
+		}},
+		{Name: "remove users.json", Run: func(_ context.Context, dir string) error {
+			if cutOnce {
+				cutOnce = false
+				return errors.New("power cut")
+			}
+			if err := os.Remove(filepath.Join(dir, "users.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			return nil
+		}},
+	}}}
+	firmwareOf := map[slot.Slot][]dataformat.Migration{slot.A: nil, slot.B: migrationsB}
+	migrate := func(s slot.Slot) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := dataformat.Set{Dir: b.data, Migrations: firmwareOf[s]}.Run(ctx)
+			return err
+		}
+	}
+	// data is the data partition but for the update state.
+	data := func() string {
+		var sb strings.Builder
+		filepath.Walk(b.data, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.IsDir() && fi.Name() == "update" {
+				return filepath.SkipDir
+			}
+			if err == nil && !fi.IsDir() {
+				c, _ := os.ReadFile(p)
+				sb.WriteString(strings.TrimPrefix(p, b.data) + " " + strings.TrimSpace(string(c)) + "\n")
+			}
+			return nil
+		})
+		return sb.String()
+	}
+	// Slot a's first normal boot records format 1.
+	if _, err := b.u.AfterBoot(context.Background(), healthy, time.Minute, migrate(slot.A)); err != nil {
+		t.Fatal(err)
+	}
+	before := data()
+	if !strings.Contains(before, `/data-format.json {"version":1,"compat":1}`) {
+		t.Fatalf("after a's boot the data is\n%s", before)
+	}
+	untouched := func(context.Context, update.State) error {
+		if got := data(); got != before {
+			t.Errorf("the trial boot changed the data:\n%s\nwas\n%s", got, before)
+		}
+		return errors.New("daemon not ready")
+	}
+	b.rel[slot.B] = release("v2", 200)
+	bun := b.bundleOf(b.rel[slot.B], v2files())
+	// A trial that never becomes healthy: nothing migrates, a reads its data.
+	if _, err := b.install(bun); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.boot(); s != slot.B {
+		t.Fatalf("booted %s, want b's trial", s)
+	}
+	if out, err := b.u.AfterBoot(context.Background(), untouched, 30*time.Millisecond, migrate(slot.B)); err != nil || out.Phase != update.Failed {
+		t.Fatalf("failed trial: %+v %v", out, err)
+	}
+	if s := b.boot(); s != slot.A {
+		t.Fatalf("booted %s, want a after the failed trial", s)
+	}
+	if out, err := b.u.AfterBoot(context.Background(), healthy, time.Minute, migrate(slot.A)); err != nil || out.Phase != update.RolledBack {
+		t.Fatalf("on a after the rollback: %+v %v", out, err)
+	}
+	if got := data(); got != before {
+		t.Fatalf("after the rollback the data is\n%s\nwant\n%s", got, before)
+	}
+	// A trial that becomes healthy: confirmed, then migrated; the cut in
+	// the second step leaves the journal, the next boot finishes.
+	if _, err := b.install(bun); err != nil {
+		t.Fatal(err)
+	}
+	b.boot()
+	calls := 0
+	healthyLater := func(ctx context.Context, st update.State) error {
+		if calls++; calls < 2 {
+			return untouched(ctx, st)
+		}
+		untouched(ctx, st)
+		return nil
+	}
+	out, err := b.u.AfterBoot(context.Background(), healthyLater, time.Minute, migrate(slot.B))
+	if out.Phase != update.Confirmed || err == nil || !strings.Contains(err.Error(), "power cut") {
+		t.Fatalf("confirmed trial with a cut migration: %+v %v", out, err)
+	}
+	if f, _ := dataformat.Load(b.data); f.Version != 1 || f.Migrating == nil || f.Migrating.Done != 1 {
+		t.Fatalf("after the cut: %+v", f)
+	}
+	if s := b.boot(); s != slot.B {
+		t.Fatalf("booted %s after confirming b", s)
+	}
+	if out, err := b.u.AfterBoot(context.Background(), healthy, time.Minute, migrate(slot.B)); err != nil || out.Phase != "" {
+		t.Fatalf("next boot of b: %+v %v", out, err)
+	}
+	after := data()
+	if !strings.Contains(after, `/data-format.json {"version":2,"compat":2}`) || !strings.Contains(after, `/users-v2.json {"format":2,"was":{"users":["admin"]}}`) || strings.Contains(after, "/users.json") {
+		t.Fatalf("after the migration the data is\n%s", after)
+	}
+	// Slot a's firmware (reflashed by hand) finds format 2: it touches nothing.
+	res, err := dataformat.Set{Dir: b.data}.Run(context.Background())
+	if err != nil || !res.Newer || res.Compatible {
+		t.Fatalf("older firmware on newer data: %+v %v", res, err)
+	}
+	if got := data(); got != after {
+		t.Fatalf("older firmware changed newer data:\n%s", got)
+	}
 }

@@ -408,6 +408,9 @@ func TestUEFIDiskBootRecordsOnDataPartition(t *testing.T) {
 	ready := waitLine(t, m, readyLine, 120*time.Second)
 	t.Logf("UEFI: ready %.1fs after QEMU started", ready.At.Sub(m.Started).Seconds())
 	waitLine(t, m, dataFormated, time.Second)
+	// A normal boot of a confirmed slot brings the data to this
+	// firmware's format (version 1: nothing to migrate, the file written).
+	waitLine(t, m, regexp.MustCompile(`data-format +ok: version 1 \(from 1, 0 step\(s\) run\)`), 60*time.Second)
 	first := waitRecorded(t, m, 3*time.Second, 60*time.Second)
 	if n := probe(t, export(t, m, cameras[0], first.Add(-time.Minute), time.Now().Add(time.Minute))); n < 25 {
 		t.Errorf("%s: %d frames recorded on the data partition, want ≥ 25", cameras[0], n)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/matthan/matthan/board"
 	"github.com/matthan/matthan/firmware/bundle"
+	"github.com/matthan/matthan/firmware/dataformat"
 	"github.com/matthan/matthan/firmware/datapart"
 	"github.com/matthan/matthan/firmware/health"
 	"github.com/matthan/matthan/firmware/slot"
@@ -81,7 +82,10 @@ func (in *Init) checkUpdate(ctx context.Context) {
 		in.stage("update", err, "slots")
 		return
 	}
-	if b == nil {
+	if b == nil { // not booted from a slot: no trial, the data may migrate
+		if err := in.migrateData(ctx); err != nil {
+			in.stage("data-format", err, "migration")
+		}
 		return
 	}
 	boot, err := b.Running()
@@ -90,7 +94,7 @@ func (in *Init) checkUpdate(ctx context.Context) {
 		return
 	}
 	u := in.updater(b)
-	out, err := u.AfterBoot(ctx, in.updateHealth, in.settings.UpdateDeadline, nil)
+	out, err := u.AfterBoot(ctx, in.updateHealth, in.settings.UpdateDeadline, in.migrateData)
 	switch {
 	case err != nil:
 		in.stage("update", err, "slot %s", boot.Slot)
@@ -107,6 +111,41 @@ func (in *Init) checkUpdate(ctx context.Context) {
 	default:
 		in.stage("update", nil, "slot %s", boot.Slot)
 	}
+}
+
+// migrateData brings the data partition to this firmware's format
+// (firmware/dataformat); AfterBoot calls it only on a confirmed slot.
+// The daemon is stopped while migrations run and started again after,
+// even when one fails (recording comes first; the next boot resumes the
+// migration). Data newer than this firmware knows is left as it is, and
+// the daemon carries on.
+func (in *Init) migrateData(ctx context.Context) error {
+	in.mu.Lock()
+	mounted := in.data.Mounted
+	in.mu.Unlock()
+	if !mounted {
+		return nil
+	}
+	set := dataformat.Set{Dir: DataDir, Migrations: dataformat.Migrations, Logf: in.printf}
+	if n, err := set.Pending(); err != nil {
+		return err
+	} else if n > 0 && in.daemon != nil {
+		in.daemon.Stop(ctx)
+		defer in.startDaemon(ctx)
+	}
+	res, err := set.Run(ctx)
+	switch {
+	case err != nil:
+		return err
+	case res.Newer && res.Compatible:
+		in.stage("data-format", nil, "version %d, newer than this firmware's %d but readable by it: left as it is", res.From, set.Latest())
+	case res.Newer:
+		in.stage("data-format", fmt.Errorf("version %d (compat %d, migrating toward %d), newer than this firmware's %d", res.From, res.Compat, res.Toward, set.Latest()),
+			"left as it is; recording carries on, settings written by the newer firmware may be misread")
+	default:
+		in.stage("data-format", nil, "version %d (from %d, %d step(s) run)", res.To, res.From, res.Steps)
+	}
+	return nil
 }
 
 // updateHealth is the trial slot's health check.

@@ -55,6 +55,10 @@ type Options struct {
 	// InitSocket is init's control socket for the log page (default
 	// $MATTHAN_INIT_SOCKET).
 	InitSocket string
+	// ReleaseFile is the running release and UpdateKeys the keys a
+	// firmware bundle must be signed with (default firmware.PathOnBox and
+	// bundle.KeysPathOnBox, in the initramfs; webtestd's are a test's).
+	ReleaseFile, UpdateKeys string
 	// Uplink is the interface the box is announced on by mDNS and named
 	// after (default: the board file's uplink; none: not announced).
 	Uplink string
@@ -226,7 +230,7 @@ func RunWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Opti
 		Stats: stats, District: district,
 		CertFingerprint: fp, Logger: log.With("component", "webadmin"),
 		Network: netconf.Store{Path: filepath.Join(cfg.DataDir, netconf.FileName)}, BoxName: id.name, Uplink: id.uplink,
-		Firmware: newFirmwareUpdater(cfg.DataDir, opt.InitSocket),
+		Firmware: newFirmwareUpdater(cfg.DataDir, opt),
 	})
 	if err != nil {
 		return err

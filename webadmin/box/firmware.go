@@ -25,18 +25,25 @@ type firmwareUpdater struct {
 
 // newFirmwareUpdater returns the box's updater, or nil when the daemon
 // does not run under the box's init or the image carries no release.
-func newFirmwareUpdater(dataDir, socket string) webadmin.FirmwareUpdater {
-	if socket == "" {
+func newFirmwareUpdater(dataDir string, opt Options) webadmin.FirmwareUpdater {
+	if opt.InitSocket == "" {
 		return nil
 	}
-	rel, err := firmware.Load(firmware.PathOnBox)
+	relFile, keysFile := firmware.PathOnBox, bundle.KeysPathOnBox
+	if opt.ReleaseFile != "" {
+		relFile = opt.ReleaseFile
+	}
+	if opt.UpdateKeys != "" {
+		keysFile = opt.UpdateKeys
+	}
+	rel, err := firmware.Load(relFile)
 	if err != nil {
 		return nil
 	}
-	keys, _ := bundle.LoadKeys(bundle.KeysPathOnBox) // none: every bundle is refused
+	keys, _ := bundle.LoadKeys(keysFile) // none: every bundle is refused
 	dir := filepath.Join(dataDir, "update")
 	return &firmwareUpdater{u: &update.Updater{Keys: keys, Running: rel, StateDir: dir},
-		path: filepath.Join(dir, "upload.bundle"), socket: socket}
+		path: filepath.Join(dir, "upload.bundle"), socket: opt.InitSocket}
 }
 
 func (f *firmwareUpdater) Running() firmware.Release   { return f.u.Running }

@@ -51,7 +51,10 @@ function usbDiskTree() {
 // behind the login admin / PAIR_PASSWORD, that webtestd reports as found
 // on the camera network (it is not configured: it must be paired).
 export const PAIR_PASSWORD = 'Ghep-Camera-1';
-export async function startBox({ cameras = 2, segment = '6s', motion = true, control = false, pairCamera = false, audio = '' } = {}) {
+// firmware: a fake init (hwtest/cmd/fakeinit) serves init's control socket
+// and installs bundles with the real update flow into folders; webtestd
+// trusts its test key (box.firmware: the bundles it wrote, its ESP).
+export async function startBox({ cameras = 2, segment = '6s', motion = true, control = false, pairCamera = false, audio = '', firmware = false } = {}) {
   const bin = process.env.MATTHAN_BIN || join(outDir, 'bin');
   const rtsp = await freePort(), https = await freePort(), http = await freePort();
   const ctl = control ? `127.0.0.1:${await freePort()}` : '';
@@ -63,7 +66,19 @@ export async function startBox({ cameras = 2, segment = '6s', motion = true, con
   const args = ['-data', data, '-listen', `127.0.0.1:${https}`, '-http', `127.0.0.1:${http}`, '-segment', segment, '-motion=' + motion, '-usb-disks', usbDiskTree(), '-allow-loopback-cameras'];
   if (pairCamera) args.push('-discovered', ready[1]);
   for (let i = 1; i <= cameras; i++) args.push('-camera', `cam${i}=rtsp://127.0.0.1:${rtsp}/cam${i}`);
+  const procs = [camsim];
+  let fw = null, initLog = '';
+  if (firmware) {
+    const dir = mkdtempSync(join(tmpdir(), 'matthan-e2e-init-'));
+    const fake = spawn(join(bin, 'fakeinit'), ['-dir', dir, '-data', data], { stdio: ['ignore', 'pipe', 'pipe'] });
+    procs.push(fake);
+    fake.stdout.on('data', (d) => { initLog += d; }); fake.stderr.on('data', (d) => { initLog += d; });
+    const m = await waitLine(fake, /READY socket=(\S+) release=(\S+) keys=(\S+) bundles=(\S+)/, 'fakeinit');
+    fw = { dir, socket: m[1], release: m[2], keys: m[3], bundles: m[4], esp: join(dir, 'esp'), log: () => initLog };
+    args.push('-init-socket', fw.socket, '-release', fw.release, '-update-keys', fw.keys);
+  }
   const web = spawn(join(bin, 'webtestd'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(web);
   let webLog = '';
   web.stderr.on('data', (d) => { webLog += d; });
   await waitLine(web, /READY (\S+)/, 'webtestd');
@@ -71,13 +86,13 @@ export async function startBox({ cameras = 2, segment = '6s', motion = true, con
   const exited = (p) => new Promise((res) => { if (!alive(p)) res(); else p.once('exit', res); });
   // stop ends both processes, by SIGKILL if they linger: the harness leaves nothing running.
   const stop = async () => {
-    web.kill('SIGTERM'); camsim.kill('SIGTERM');
-    await Promise.race([Promise.all([exited(web), exited(camsim)]), new Promise((res) => setTimeout(res, 10000))]);
-    for (const p of [web, camsim]) if (alive(p)) p.kill('SIGKILL');
+    for (const p of procs) p.kill('SIGTERM');
+    await Promise.race([Promise.all(procs.map(exited)), new Promise((res) => setTimeout(res, 10000))]);
+    for (const p of procs) if (alive(p)) p.kill('SIGKILL');
   };
-  process.on('exit', () => { for (const p of [web, camsim]) if (alive(p)) p.kill('SIGKILL'); });
+  process.on('exit', () => { for (const p of procs) if (alive(p)) p.kill('SIGKILL'); });
   return {
-    url: `https://127.0.0.1:${https}`, control: ctl && `http://${ctl}`, httpURL: `http://127.0.0.1:${http}`, data, stop,
+    url: `https://127.0.0.1:${https}`, control: ctl && `http://${ctl}`, httpURL: `http://127.0.0.1:${http}`, data, stop, firmware: fw,
     setupCode: () => readFileSync(join(data, 'web', 'setup-code.txt'), 'utf8').trim(),
     log: () => webLog,
   };
@@ -155,4 +170,42 @@ export async function firstBoot(page, box, password) {
   if (r.status !== 200) throw new Error('create officer: ' + JSON.stringify(r.body));
   await logout(page);
   await login(page, box.url, 'canbo', password);
+}
+
+// startBoxWithUsers is startBox(opts) with the three roles' accounts:
+// the technician kythuat and officer canbo (firstBoot), and household
+// ho-an's account nha-an owning cam1, all with password.
+export async function startBoxWithUsers(opts, password) {
+  const box = await startBox(opts);
+  const ctx = await launchBrowser();
+  try {
+    const page = await ctx.newPage();
+    await firstBoot(page, box, password);
+    await addHousehold(page, { id: 'ho-an', name: 'Nhà ông An', address: 'Xóm 1', camera: 'cam1', user: 'nha-an', password });
+  } finally {
+    await ctx.close();
+  }
+  return box;
+}
+
+// measure (run in the page: page.evaluate(measure)) lists the visible
+// clickable elements under 44×44 px (a checkbox counts by the label it sits in, which is what a finger hits) and the
+// page's sideways overflow.
+export function measure() {
+  const small = [];
+  for (const el of document.querySelectorAll('a, button, input, select, textarea, label[for], [onclick], summary')) {
+    if (el.type === 'hidden') continue;
+    let r = el.getBoundingClientRect();
+    if (!r.width && !r.height) continue;
+    if (getComputedStyle(el).visibility === 'hidden') continue;
+    const lab = el.closest('label');
+    if (lab && (el.type === 'checkbox' || el.type === 'radio')) r = lab.getBoundingClientRect();
+    if (r.width < 43.5 || r.height < 43.5) {
+      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : '');
+      small.push(`${name} "${(el.textContent || el.value || '').trim().slice(0, 20)}" ${Math.round(r.width)}×${Math.round(r.height)}`);
+    }
+  }
+  const wide = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 1).slice(0, 5)
+    .map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' ' + Math.round(e.getBoundingClientRect().right));
+  return { small, scrollWidth: document.scrollingElement.scrollWidth, innerWidth, wide };
 }

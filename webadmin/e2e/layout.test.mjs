@@ -5,43 +5,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startBox, launchBrowser, login, logout, addHousehold, firstBoot, shots } from './harness.mjs';
+import { startBoxWithUsers, launchBrowser, login, logout, shots, measure } from './harness.mjs';
 
 const PW = 'mat-khau-rat-dai-1';
 const users = { technician: 'kythuat', officer: 'canbo', household: 'nha-an' };
 let box;
 
 before(async () => {
-  box = await startBox({ cameras: 4 });
-  const ctx = await launchBrowser();
-  const page = await ctx.newPage();
-  await firstBoot(page, box, PW);
-  await addHousehold(page, { id: 'ho-an', name: 'Nhà ông An', address: 'Xóm 1', camera: 'cam1', user: 'nha-an', password: PW });
-  await ctx.close();
+  box = await startBoxWithUsers({ cameras: 4 }, PW);
 });
 after(async () => { await box?.stop(); });
-
-// measure lists the visible clickable elements under 44×44 px (a checkbox
-// counts by the label it sits in, which is what a finger hits) and the
-// page's sideways overflow.
-function measure() {
-  const small = [];
-  for (const el of document.querySelectorAll('a, button, input, select, textarea, label[for], [onclick], summary')) {
-    if (el.type === 'hidden') continue;
-    let r = el.getBoundingClientRect();
-    if (!r.width && !r.height) continue;
-    if (getComputedStyle(el).visibility === 'hidden') continue;
-    const lab = el.closest('label');
-    if (lab && (el.type === 'checkbox' || el.type === 'radio')) r = lab.getBoundingClientRect();
-    if (r.width < 43.5 || r.height < 43.5) {
-      const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : '');
-      small.push(`${name} "${(el.textContent || el.value || '').trim().slice(0, 20)}" ${Math.round(r.width)}×${Math.round(r.height)}`);
-    }
-  }
-  const wide = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 1).slice(0, 5)
-    .map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' ' + Math.round(e.getBoundingClientRect().right));
-  return { small, scrollWidth: document.scrollingElement.scrollWidth, innerWidth, wide };
-}
 
 // settle waits for the page's section to be drawn (its API answers in).
 async function settle(page, path) {

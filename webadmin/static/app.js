@@ -1176,27 +1176,35 @@ async function firmwareCard(root) {
   try { f = await api('/api/firmware'); } catch (e) { return; } // not under the box's init
   const rel = f.release || {};
   const status = h('p', { id: 'fw-msg' });
-  const bar = h('progress', { id: 'fw-progress', max: 100, value: 0, hidden: true });
+  const bar = h('progress', { id: 'fw-progress', max: 100, value: 0, hidden: true, 'aria-label': L('Tiến độ', 'Progress') });
   const manifest = h('div', { id: 'fw-manifest' });
+  const lines = h('pre', { class: 'logs', id: 'fw-lines', hidden: true, 'aria-live': 'polite' });
   const file = h('input', { type: 'file', id: 'fw-file', accept: '.bundle' });
   const install = h('button', { id: 'fw-install', hidden: true, onclick: async () => {
     if (!confirm(L('Đầu ghi sẽ ghi phiên bản mới rồi khởi động lại (ghi hình dừng khoảng 1–3 phút). Tiếp tục?', 'The box writes the new version and restarts (recording stops for about 1–3 minutes). Go on?'))) return;
-    install.disabled = true; bar.hidden = false; bar.value = 0;
+    install.disabled = true; bar.hidden = false; bar.value = 0; lines.textContent = ''; lines.hidden = false;
+    msg(status, L('Đang ghi phiên bản mới…', 'Writing the new version…'), true);
     try {
       const r = await fetch('/api/firmware/install', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrf } });
+      if (!r.ok) { let b = {}; try { b = await r.json(); } catch (e) { /* not JSON */ } msg(status, b.error || r.status + ' ' + r.statusText); return; }
       const reader = r.body.getReader(); const dec = new TextDecoder(); let text = '';
       for (;;) {
         const { done, value } = await reader.read(); if (done) break;
         text += dec.decode(value, { stream: true });
         const m = text.match(/progress (\d+)%\n(?![\s\S]*progress)/); if (m) bar.value = +m[1];
+        lines.textContent = text.split('\n').filter((l) => l && l !== 'ok').join('\n');
+        lines.scrollTop = lines.scrollHeight; // the newest line in view
       }
-      if (/\nok\n$|^ok\n$/.test(text)) msg(status, L('Đã ghi xong; đầu ghi đang khởi động lại vào phiên bản mới.', 'Written; the box is restarting into the new version.'), true);
+      if (/\nok\n$|^ok\n$/.test(text)) {
+        msg(status, L('Đã ghi xong; đầu ghi đang khởi động lại vào phiên bản mới.', 'Written; the box is restarting into the new version.'), true);
+        install.hidden = true; // written and armed: installing again would write the same slot
+      }
       else msg(status, (text.match(/error: (.*)/) || [, text])[1]);
     } catch (e) { msg(status, e.message); } finally { install.disabled = false; }
   } }, L('Cài đặt và khởi động lại', 'Install and restart'));
   file.onchange = () => {
     const fl = file.files[0]; if (!fl) return;
-    manifest.replaceChildren(); install.hidden = true; bar.hidden = false; bar.value = 0; msg(status, L('Đang tải lên và kiểm tra…', 'Uploading and checking…'), true);
+    manifest.replaceChildren(); install.hidden = true; lines.hidden = true; bar.hidden = false; bar.value = 0; msg(status, L('Đang tải lên và kiểm tra…', 'Uploading and checking…'), true);
     const x = new XMLHttpRequest();
     x.open('POST', '/api/firmware/bundle'); x.setRequestHeader('X-CSRF-Token', csrf); x.setRequestHeader('Content-Type', 'application/octet-stream');
     x.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
@@ -1224,7 +1232,7 @@ async function firmwareCard(root) {
   const card = h('div', { class: 'card', id: 'sys-firmware' }, h('h2', {}, L('Cập nhật phần mềm', 'Firmware update')));
   if (f.message) card.append(h('p', { class: 'error', id: 'fw-rolledback', role: 'alert' }, f.message));
   card.append(h('table', {}, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
-    h('label', {}, L('Gói cập nhật (.bundle)', 'Update bundle (.bundle)'), file), bar, status, manifest, install);
+    h('label', {}, L('Gói cập nhật (.bundle)', 'Update bundle (.bundle)'), file), bar, status, manifest, install, lines);
   root.append(card);
 }
 

@@ -3,9 +3,10 @@
 // fan-out, motion, the recorder and segment store, the live hub, the bleve
 // event index) — for webadmin's browser tests and benchmarks, with test
 // conveniences: shorter segments, cameras named "Camera N", a fake sysfs
-// for USB disks. It listens on 127.0.0.1 only: HTTPS on -listen, and a
-// plain HTTP listener that redirects to it on -http. It prints
-// "READY <url>" once serving.
+// for USB disks, a test's fake init (-init-socket, with the release and
+// update keys it trusts) for firmware updates. It listens on 127.0.0.1
+// only: HTTPS on -listen, and a plain HTTP listener that redirects to it
+// on -http. It prints "READY <url>" once serving.
 //
 //	webtestd -data DIR -camera cam1=rtsp://127.0.0.1:8554/cam1 ...
 package main
@@ -60,6 +61,9 @@ func run() error {
 	loopback := flag.Bool("allow-loopback-cameras", false, "allow camera URLs on 127.0.0.1 (camsim)")
 	var found cameraFlags
 	flag.Var(&found, "discovered", "ONVIF device URL of a camera that WS-Discovery reports (repeatable; stands in for discovery on a camera network)")
+	initSocket := flag.String("init-socket", "", "init's control socket (a test's fake init: the log page and firmware updates)")
+	release := flag.String("release", "", "the running release (release.json) for firmware updates (with -init-socket)")
+	updateKeys := flag.String("update-keys", "", "the public keys firmware bundles must be signed with (with -init-socket)")
 	flag.Parse()
 	if *data == "" {
 		return errors.New("-data is required")
@@ -111,6 +115,7 @@ func run() error {
 	}()
 	return box.RunWith(ctx, cfg, logger, box.Options{
 		Console: os.Stderr, BoxName: "matthan-3456", Version: "webtestd", NoPlainHTTP: *plain == "",
+		InitSocket: *initSocket, ReleaseFile: *release, UpdateKeys: *updateKeys,
 		Core:  app.Options{SegmentDuration: *segDur, NoSubStreams: !*subStreams},
 		Disks: fakeDisks(*usbDisks, *data),
 		Seed: func(core *app.Core, _ *webadmin.Server) error {
