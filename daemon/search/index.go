@@ -172,40 +172,28 @@ type doc struct {
 }
 
 func newMapping() mapping.IndexMapping {
-	kw := func() *mapping.FieldMapping {
-		f := bleve.NewTextFieldMapping()
-		f.Analyzer = keyword.Name
+	// An indexed field is not stored and not in the catch-all field; it
+	// keeps doc values only where results are sorted or faceted by it.
+	indexed := func(f *mapping.FieldMapping, docValues bool) *mapping.FieldMapping {
 		f.Store = false
 		f.IncludeInAll = false
 		f.IncludeTermVectors = false
-		f.DocValues = true
+		f.DocValues = docValues
 		return f
 	}
-	date := func() *mapping.FieldMapping {
-		f := bleve.NewDateTimeFieldMapping()
-		f.Store = false
-		f.IncludeInAll = false
-		f.DocValues = true
+	kw := func(docValues bool) *mapping.FieldMapping {
+		f := indexed(bleve.NewTextFieldMapping(), docValues)
+		f.Analyzer = keyword.Name
 		return f
 	}
 	dm := bleve.NewDocumentStaticMapping()
-	dm.AddFieldMappingsAt(fType, kw())
-	dm.AddFieldMappingsAt(fCamera, kw())
-	hh := kw()
-	hh.DocValues = false
-	dm.AddFieldMappingsAt(fHousehold, hh)
-	dm.AddFieldMappingsAt(fStart, date())
-	score := bleve.NewNumericFieldMapping()
-	score.Store = false
-	score.IncludeInAll = false
-	score.DocValues = false
-	dm.AddFieldMappingsAt(fScore, score)
-	text := bleve.NewTextFieldMapping()
+	dm.AddFieldMappingsAt(fType, kw(true))
+	dm.AddFieldMappingsAt(fCamera, kw(true))
+	dm.AddFieldMappingsAt(fHousehold, kw(false))
+	dm.AddFieldMappingsAt(fStart, indexed(bleve.NewDateTimeFieldMapping(), true))
+	dm.AddFieldMappingsAt(fScore, indexed(bleve.NewNumericFieldMapping(), false))
+	text := indexed(bleve.NewTextFieldMapping(), false)
 	text.Analyzer = foldAnalyzer
-	text.Store = false
-	text.IncludeTermVectors = false
-	text.IncludeInAll = false
-	text.DocValues = false
 	dm.AddFieldMappingsAt(fText, text)
 	stored := bleve.NewTextFieldMapping()
 	stored.Index = false
