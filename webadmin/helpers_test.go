@@ -3,6 +3,7 @@ package webadmin
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -204,6 +205,28 @@ func (e *testEnv) login(user string) *client {
 	}
 	c.csrf = m[1]
 	return c
+}
+
+// exportAnswer is the answer of POST /api/exports.
+type exportAnswer struct {
+	Manifest           evidence.Manifest
+	Signature          string
+	Video, ManifestURL string
+}
+
+// export asks for the signed export of camera's [from, to): the status,
+// the answer and its text.
+func (c *client) export(camera string, from, to time.Time) (int, exportAnswer, string) {
+	c.env.t.Helper()
+	q := url.Values{"camera": {camera}, "from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
+	code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded")
+	var res exportAnswer
+	if code == 200 {
+		if err := json.Unmarshal([]byte(body), &res); err != nil {
+			c.env.t.Fatalf("export answer %s: %v", body, err)
+		}
+	}
+	return code, res, body
 }
 
 // do sends a request; ctype "" means a JSON body when body is not empty.
