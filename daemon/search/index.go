@@ -42,6 +42,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/internal/positive"
 )
 
 // Options tune the writer. Zero values pick the defaults beside them.
@@ -221,24 +222,14 @@ func newMapping() mapping.IndexMapping {
 // (events wait in the queue) until the disk takes writes again; the error
 // is kept for callers of older versions and is always nil.
 func Open(path string, opt Options) (*Index, error) {
-	if opt.BatchSize <= 0 {
-		opt.BatchSize = 1000
-	}
-	if opt.FlushEvery <= 0 {
-		opt.FlushEvery = time.Second
-	}
-	if opt.MaxQueue <= 0 {
-		opt.MaxQueue = 100000
-	}
+	opt.BatchSize = positive.Or(opt.BatchSize, 1000)
+	opt.FlushEvery = positive.Or(opt.FlushEvery, time.Second)
+	opt.MaxQueue = positive.Or(opt.MaxQueue, 100000)
 	if opt.Logf == nil {
 		opt.Logf = log.Printf
 	}
-	if opt.MaxLogBytes <= 0 {
-		opt.MaxLogBytes = DefaultMaxLogBytes
-	}
-	if opt.RepairEvery <= 0 {
-		opt.RepairEvery = time.Minute
-	}
+	opt.MaxLogBytes = positive.Or(opt.MaxLogBytes, DefaultMaxLogBytes)
+	opt.RepairEvery = positive.Or(opt.RepairEvery, time.Minute)
 	x := &Index{path: path, opt: opt, tl: newTimeline(), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), catchDone: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		opt.Logf("search: %v", err) // the log cannot be made either: see below
