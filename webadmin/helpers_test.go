@@ -74,7 +74,7 @@ var (
 func (fakeExporter) Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) (evidence.Coverage, error) {
 	out, err := fakeExport(ctx, camera, from, to, w)
 	cov := evidence.Coverage{Intervals: out}
-	if u := (evidence.Interval{From: maxTime(fakeUnsynced.From, from), To: minTime(fakeUnsynced.To, to)}); len(out) > 0 && u.From.Before(u.To) {
+	if u := fakeUnsynced.Intersect(evidence.Interval{From: from, To: to}); len(out) > 0 && u.From.Before(u.To) {
 		cov.ClockUnsynced = []evidence.Interval{u}
 	}
 	return cov, err
@@ -83,7 +83,7 @@ func (fakeExporter) Export(ctx context.Context, camera string, from, to time.Tim
 func fakeExport(_ context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error) {
 	var out []evidence.Interval
 	for _, iv := range []evidence.Interval{{From: fakeRecorded.From, To: fakeHole.From}, {From: fakeHole.To, To: fakeRecorded.To}} {
-		iv.From, iv.To = maxTime(iv.From, from), minTime(iv.To, to)
+		iv = iv.Intersect(evidence.Interval{From: from, To: to})
 		if iv.From.Before(iv.To) {
 			out = append(out, iv)
 		}
@@ -93,20 +93,6 @@ func fakeExport(_ context.Context, camera string, from, to time.Time, w io.Write
 	}
 	_, err := fmt.Fprintf(w, "mp4 of %s %s..%s", camera, from, to)
 	return out, err
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 // fakeSearch returns an event for every camera it is asked about, and
