@@ -20,6 +20,7 @@ import (
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
 	"github.com/matthan/matthan/daemon/fmp4"
+	"github.com/matthan/matthan/firmware/atomicfile"
 )
 
 type eventsEvent = events.Event
@@ -120,13 +121,7 @@ func (s *Server) signedExport(ctx context.Context, req exportRequest) (res expor
 	cw := &countWriter{w: io.MultiWriter(ws...)}
 	cov, err := s.cfg.Exporter.Export(ctx, req.Camera, req.From, req.To, cw)
 	covered := cov.Intervals
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := atomicfile.SyncClose(f, err); err != nil {
 		return res, err
 	}
 	if len(covered) == 0 || cw.n == 0 {

@@ -1,8 +1,6 @@
 package webadmin
 
 import (
-	"encoding/json"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -40,18 +38,9 @@ func TestExportTimesAreLocal(t *testing.T) {
 	c := env.login("officer")
 	from := testT0.Add(3 * time.Minute)
 	to := from.Add(4*time.Minute + 7*time.Second)
-	q := url.Values{"camera": {"cam1"}, "from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
-	code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded")
+	code, res, body := c.export("cam1", from, to)
 	if code != 200 {
 		t.Fatalf("export: %d %s", code, body)
-	}
-	var res struct {
-		Manifest    evidence.Manifest
-		Video       string
-		ManifestURL string
-	}
-	if err := json.Unmarshal([]byte(body), &res); err != nil {
-		t.Fatal(err)
 	}
 	// testT0 is 10:00 UTC, 17:00 in Việt Nam.
 	const name = "cam1_2026-11-26_17-03-00_2026-11-26_17-07-07.mp4"

@@ -205,17 +205,10 @@ func TestRoleLimitsOnUserManagement(t *testing.T) {
 func TestExportIsSignedAndAudited(t *testing.T) {
 	env := newTestEnv(t)
 	c := env.login("officer")
-	q := url.Values{"camera": {"cam1"}, "from": {"2026-11-26T10:00:00Z"}, "to": {"2026-11-26T10:05:00Z"}}
-	code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded")
+	code, res, body := c.export("cam1", testT0, testT0.Add(5*time.Minute))
 	if code != 200 {
 		t.Fatalf("export: %d %s", code, body)
 	}
-	var res struct {
-		Manifest           evidence.Manifest
-		Signature          string
-		Video, ManifestURL string
-	}
-	json.Unmarshal([]byte(body), &res)
 	code, video := c.do("GET", res.Video, "", "")
 	if code != 200 || !strings.HasPrefix(video, "mp4 of cam1") {
 		t.Fatalf("video download: %d %q", code, video)
@@ -256,8 +249,7 @@ func TestExportIsSignedAndAudited(t *testing.T) {
 		t.Errorf("manifest audit %d %+v, export record %d", m.AuditSeq, m.Audit, recs[0].Seq)
 	}
 	// Too long a range is refused with a message.
-	q.Set("to", "2026-11-27T10:00:00Z")
-	if code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded"); code != 400 || !strings.Contains(body, "tối đa 6 giờ") {
+	if code, _, body := c.export("cam1", testT0, testT0.Add(24*time.Hour)); code != 400 || !strings.Contains(body, "tối đa 6 giờ") {
 		t.Errorf("long export: %d %s", code, body)
 	}
 }
@@ -269,10 +261,7 @@ func TestExportStatesWhatTheFileHolds(t *testing.T) {
 	env := newTestEnv(t)
 	c := env.login("officer")
 	export := func(from, to time.Time) (int, evidence.Manifest, string) {
-		q := url.Values{"camera": {"cam1"}, "from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
-		code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded")
-		var res struct{ Manifest evidence.Manifest }
-		json.Unmarshal([]byte(body), &res)
+		code, res, body := c.export("cam1", from, to)
 		return code, res.Manifest, body
 	}
 	// Recording began at testT0-1h: asking from testT0-70m leaves 10 min
@@ -467,8 +456,7 @@ func TestOldExportsAreSwept(t *testing.T) {
 	past := env.s.now().Add(-ExportKeep - time.Hour)
 	os.Chtimes(old, past, past)
 	c := env.login("officer")
-	q := url.Values{"camera": {"cam1"}, "from": {"2026-11-26T10:00:00Z"}, "to": {"2026-11-26T10:05:00Z"}}
-	if code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded"); code != 200 {
+	if code, _, body := c.export("cam1", testT0, testT0.Add(5*time.Minute)); code != 200 {
 		t.Fatalf("export: %d %s", code, body)
 	}
 	if _, err := os.Stat(old); !os.IsNotExist(err) {

@@ -3,6 +3,7 @@ package webadmin
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,7 +74,7 @@ var (
 func (fakeExporter) Export(ctx context.Context, camera string, from, to time.Time, w io.Writer) (evidence.Coverage, error) {
 	out, err := fakeExport(ctx, camera, from, to, w)
 	cov := evidence.Coverage{Intervals: out}
-	if u := (evidence.Interval{From: maxTime(fakeUnsynced.From, from), To: minTime(fakeUnsynced.To, to)}); len(out) > 0 && u.From.Before(u.To) {
+	if u := fakeUnsynced.Intersect(evidence.Interval{From: from, To: to}); len(out) > 0 && u.From.Before(u.To) {
 		cov.ClockUnsynced = []evidence.Interval{u}
 	}
 	return cov, err
@@ -82,7 +83,7 @@ func (fakeExporter) Export(ctx context.Context, camera string, from, to time.Tim
 func fakeExport(_ context.Context, camera string, from, to time.Time, w io.Writer) ([]evidence.Interval, error) {
 	var out []evidence.Interval
 	for _, iv := range []evidence.Interval{{From: fakeRecorded.From, To: fakeHole.From}, {From: fakeHole.To, To: fakeRecorded.To}} {
-		iv.From, iv.To = maxTime(iv.From, from), minTime(iv.To, to)
+		iv = iv.Intersect(evidence.Interval{From: from, To: to})
 		if iv.From.Before(iv.To) {
 			out = append(out, iv)
 		}
@@ -92,20 +93,6 @@ func fakeExport(_ context.Context, camera string, from, to time.Time, w io.Write
 	}
 	_, err := fmt.Fprintf(w, "mp4 of %s %s..%s", camera, from, to)
 	return out, err
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 // fakeSearch returns an event for every camera it is asked about, and
@@ -204,6 +191,28 @@ func (e *testEnv) login(user string) *client {
 	}
 	c.csrf = m[1]
 	return c
+}
+
+// exportAnswer is the answer of POST /api/exports.
+type exportAnswer struct {
+	Manifest           evidence.Manifest
+	Signature          string
+	Video, ManifestURL string
+}
+
+// export asks for the signed export of camera's [from, to): the status,
+// the answer and its text.
+func (c *client) export(camera string, from, to time.Time) (int, exportAnswer, string) {
+	c.env.t.Helper()
+	q := url.Values{"camera": {camera}, "from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
+	code, body := c.do("POST", "/api/exports", q.Encode(), "application/x-www-form-urlencoded")
+	var res exportAnswer
+	if code == 200 {
+		if err := json.Unmarshal([]byte(body), &res); err != nil {
+			c.env.t.Fatalf("export answer %s: %v", body, err)
+		}
+	}
+	return code, res, body
 }
 
 // do sends a request; ctype "" means a JSON body when body is not empty.

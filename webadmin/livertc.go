@@ -25,10 +25,7 @@ func (s *Server) apiLiveRTC(w http.ResponseWriter, r *http.Request, rc *reqCtx) 
 		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
-	cams := rc.cameras
-	if len(cams) == 0 {
-		cams = []string{rc.camera}
-	}
+	cams := rc.videoCameras()
 	var req struct {
 		SDP string `json:"sdp"`
 	}

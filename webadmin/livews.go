@@ -29,10 +29,7 @@ func (s *Server) apiLive(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
-	cams := rc.cameras
-	if len(cams) == 0 {
-		cams = []string{rc.camera}
-	}
+	cams := rc.videoCameras()
 	wantSub := r.URL.Query().Get("stream") == "sub"
 	var subs []*live.Subscription
 	defer func() {

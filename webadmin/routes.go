@@ -59,6 +59,15 @@ type reqCtx struct {
 	cameras []string // the authorized cameras for cameraVideoList routes
 }
 
+// videoCameras is the authorized cameras of a route that serves one camera
+// (cameraVideo) or a list of them (cameraVideoList): the live views.
+func (rc *reqCtx) videoCameras() []string {
+	if len(rc.cameras) == 0 {
+		return []string{rc.camera}
+	}
+	return rc.cameras
+}
+
 func (s *Server) buildRoutes() {
 	s.routes = []route{
 		// Public.

@@ -307,12 +307,8 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	hp := cfg.HashParams
-	if hp == (auth.HashParams{}) {
-		hp = auth.DefaultHashParams
-	}
 	var err error
-	if s.store, err = auth.OpenStore(filepath.Join(cfg.DataDir, "accounts.json"), hp); err != nil {
+	if s.store, err = auth.OpenStore(filepath.Join(cfg.DataDir, "accounts.json"), cfg.HashParams); err != nil {
 		return nil, fmt.Errorf("webadmin: %w", err)
 	}
 	s.sessions = auth.NewSessions()

@@ -281,10 +281,16 @@ func TestKeyOf(t *testing.T) {
 	}
 }
 
+// sessionsAt is a Sessions whose clock reads *now (the test moves it).
+func sessionsAt(now *time.Time) *Sessions {
+	ss := NewSessions()
+	ss.Now = func() time.Time { return *now }
+	return ss
+}
+
 func TestSessionsExpire(t *testing.T) {
 	now := time.Unix(1000, 0)
-	ss := NewSessions()
-	ss.Now = func() time.Time { return now }
+	ss := sessionsAt(&now)
 	se := ss.Create("u")
 	if _, ok := ss.Get(se.Token); !ok {
 		t.Fatal("new session missing")
@@ -314,8 +320,7 @@ func TestSessionsExpire(t *testing.T) {
 // Every way a session ends closes its Done channel (what live streams wait on).
 func TestSessionDoneOnEveryEnd(t *testing.T) {
 	now := time.Unix(1000, 0)
-	ss := NewSessions()
-	ss.Now = func() time.Time { return now }
+	ss := sessionsAt(&now)
 	closed := func(se Session) bool {
 		select {
 		case <-se.Done():
@@ -378,8 +383,7 @@ func TestSetupCode(t *testing.T) {
 
 func TestSessionsPerUserBounded(t *testing.T) {
 	now := time.Unix(1000, 0)
-	ss := NewSessions()
-	ss.Now = func() time.Time { return now }
+	ss := sessionsAt(&now)
 	first := ss.Create("u")
 	other := ss.Create("v")
 	for i := 0; i < 1000; i++ {

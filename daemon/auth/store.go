@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,8 +50,10 @@ type Notice struct {
 // button was held at power-on.
 const NoticeOfficerReset = "officer_reset"
 
-// OpenStore loads (or starts) the account file at path.
+// OpenStore loads (or starts) the account file at path. Zero params are
+// DefaultHashParams.
 func OpenStore(path string, params HashParams) (*Store, error) {
+	params = cmp.Or(params, DefaultHashParams)
 	s := &Store{path: path, params: params, now: time.Now, pool: NewHashPool(DefaultHashWorkers, DefaultHashQueue)}
 	s.data.Users = map[string]*User{}
 	s.data.Households = map[string]*HouseholdInfo{}

@@ -19,6 +19,8 @@ package clock
 import (
 	"math"
 	"time"
+
+	"github.com/matthan/matthan/daemon/internal/positive"
 )
 
 // Defaults for Config's zero fields.
@@ -76,18 +78,10 @@ type Slewer struct {
 // NewSlewer returns a Slewer; a ClockRate ≤ 0 means 90000.
 func NewSlewer(c Config) *Slewer {
 	s := &Slewer{rate: int64(c.ClockRate), maxSlew: c.MaxSlew, deadBand: c.DeadBand, threshold: c.JumpThreshold}
-	if s.rate <= 0 {
-		s.rate = 90000
-	}
-	if s.maxSlew <= 0 {
-		s.maxSlew = DefaultMaxSlew
-	}
-	if s.deadBand <= 0 {
-		s.deadBand = DefaultDeadBand
-	}
-	if s.threshold <= 0 {
-		s.threshold = DefaultJumpThreshold
-	}
+	s.rate = positive.Or(s.rate, 90000)
+	s.maxSlew = positive.Or(s.maxSlew, DefaultMaxSlew)
+	s.deadBand = positive.Or(s.deadBand, DefaultDeadBand)
+	s.threshold = positive.Or(s.threshold, DefaultJumpThreshold)
 	return s
 }
 

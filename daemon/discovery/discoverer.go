@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/matthan/matthan/daemon/camnet"
+	"github.com/matthan/matthan/daemon/internal/positive"
 )
 
 // Lease is what the DHCP server knows of an address.
@@ -97,15 +98,9 @@ type Discoverer struct {
 
 // Listen opens the sockets.
 func Listen(cfg Config) (*Discoverer, error) {
-	if cfg.Interval <= 0 {
-		cfg.Interval = 30 * time.Second
-	}
-	if cfg.Repeat <= 0 {
-		cfg.Repeat = 3
-	}
-	if cfg.Max <= 0 {
-		cfg.Max = 256
-	}
+	cfg.Interval = positive.Or(cfg.Interval, 30*time.Second)
+	cfg.Repeat = positive.Or(cfg.Repeat, 3)
+	cfg.Max = positive.Or(cfg.Max, 256)
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}

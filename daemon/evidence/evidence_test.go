@@ -111,6 +111,31 @@ func TestGaps(t *testing.T) {
 	}
 }
 
+func TestIntersect(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	iv := func(a, b int) Interval {
+		return Interval{t0.Add(time.Duration(a) * time.Second), t0.Add(time.Duration(b) * time.Second)}
+	}
+	for _, tt := range []struct {
+		name  string
+		a, b  Interval
+		want  Interval
+		empty bool
+	}{
+		{"inside", iv(10, 20), iv(0, 30), iv(10, 20), false},
+		{"around", iv(0, 30), iv(10, 20), iv(10, 20), false},
+		{"overlaps the start", iv(0, 15), iv(10, 20), iv(10, 15), false},
+		{"overlaps the end", iv(15, 30), iv(10, 20), iv(15, 20), false},
+		{"touching", iv(0, 10), iv(10, 20), iv(10, 10), true},
+		{"apart", iv(0, 5), iv(10, 20), iv(10, 5), true},
+	} {
+		got := tt.a.Intersect(tt.b)
+		if !got.From.Equal(tt.want.From) || !got.To.Equal(tt.want.To) || got.To.After(got.From) == tt.empty {
+			t.Errorf("%s: %v ∩ %v = %v, want %v (empty %v)", tt.name, tt.a, tt.b, got, tt.want, tt.empty)
+		}
+	}
+}
+
 // export makes a signed export of clip as the box would.
 func export(t testing.TB, key ed25519.PrivateKey, clip []byte) (Manifest, []byte, []byte) {
 	t.Helper()

@@ -34,6 +34,18 @@ type Interval struct {
 // Duration is To - From.
 func (i Interval) Duration() time.Duration { return i.To.Sub(i.From) }
 
+// Intersect is the part of i inside o; it is empty (To not after From)
+// when they do not overlap.
+func (i Interval) Intersect(o Interval) Interval {
+	if o.From.After(i.From) {
+		i.From = o.From
+	}
+	if o.To.Before(i.To) {
+		i.To = o.To
+	}
+	return i
+}
+
 // AuditHead is the audit log's chain head (last record's sequence number
 // and hash) when the export was made: a log cut back below it afterwards
 // is detectable from the manifest.
@@ -124,14 +136,8 @@ func Gaps(requested Interval, covered []Interval, threshold time.Duration) []Int
 	gaps := []Interval{}
 	at := requested.From
 	add := func(from, to time.Time) {
-		if from.Before(requested.From) {
-			from = requested.From
-		}
-		if to.After(requested.To) {
-			to = requested.To
-		}
-		if to.Sub(from) >= threshold && to.After(from) {
-			gaps = append(gaps, Interval{from, to})
+		if g := (Interval{from, to}).Intersect(requested); g.Duration() >= threshold && g.To.After(g.From) {
+			gaps = append(gaps, g)
 		}
 	}
 	for _, c := range covered {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/internal/positive"
 )
 
 // Outbox is the event log as the box side reads it (*search.Index).
@@ -94,15 +95,9 @@ func StartBox(opt BoxOptions) (*Box, error) {
 	if !opt.Config.Enabled() {
 		return nil, errors.New("federation: no district configured")
 	}
-	if opt.HealthEvery <= 0 {
-		opt.HealthEvery = time.Minute
-	}
-	if opt.Batch <= 0 {
-		opt.Batch = 1000
-	}
-	if opt.Poll <= 0 {
-		opt.Poll = 250 * time.Millisecond
-	}
+	opt.HealthEvery = positive.Or(opt.HealthEvery, time.Minute)
+	opt.Batch = positive.Or(opt.Batch, 1000)
+	opt.Poll = positive.Or(opt.Poll, 250*time.Millisecond)
 	if opt.Logf == nil {
 		opt.Logf = func(string, ...any) {}
 	}

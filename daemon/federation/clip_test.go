@@ -92,17 +92,7 @@ func newFakeClips(t testing.TB, src string, district ed25519.PublicKey) *fakeBox
 // box's audit log.
 func TestClipFetchAndRefusals(t *testing.T) {
 	ffprobe := testenv.LookTool(t, "ffprobe", "ffmpeg")
-	src := makeTestClip(t, t.TempDir(), 4)
-	ts := newServer(t, "ya")
-	d := ts.openDistrict(t)
-	dk, _ := base64.StdEncoding.DecodeString(d.PublicKey())
-	clips := newFakeClips(t, src, ed25519.PublicKey(dk))
-	b := openTestBox(t, ts, "ya", t.TempDir(), clips)
-	boxPub := clips.boxKey.Public().(ed25519.PublicKey)
-	if err := d.Trust("ya", evidence.Fingerprint(boxPub)); err != nil {
-		t.Fatal(err)
-	}
-	_ = b
+	_, d, _, clips := clipWorld(t, "ya", 4)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	to := time.Now().Add(-time.Minute)
@@ -170,6 +160,21 @@ func rawRequest(t *testing.T, d *District, box string, req ClipRequest) ClipRepl
 }
 
 var _ = io.EOF
+
+// clipWorld is a NATS server with the district and box id, whose clips
+// are cut from one of secs seconds; the district trusts the box's key.
+func clipWorld(t testing.TB, id string, secs int) (*testServer, *District, *testBox, *fakeBoxClips) {
+	src := makeTestClip(t, t.TempDir(), secs)
+	ts := newServer(t, id)
+	d := ts.openDistrict(t)
+	dk, _ := base64.StdEncoding.DecodeString(d.PublicKey())
+	clips := newFakeClips(t, src, ed25519.PublicKey(dk))
+	b := openTestBox(t, ts, id, t.TempDir(), clips)
+	if err := d.Trust(id, fingerprintOf(clips)); err != nil {
+		t.Fatal(err)
+	}
+	return ts, d, b, clips
+}
 
 func fingerprintOf(f *fakeBoxClips) string {
 	return evidence.Fingerprint(f.boxKey.Public().(ed25519.PublicKey))

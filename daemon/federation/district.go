@@ -23,6 +23,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
+	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/firmware/atomicfile"
 )
@@ -78,15 +79,9 @@ func OpenDistrict(opt DistrictOptions) (*District, error) {
 	if opt.Logf == nil {
 		opt.Logf = func(string, ...any) {}
 	}
-	if opt.EventMaxAge <= 0 {
-		opt.EventMaxAge = 90 * 24 * time.Hour
-	}
-	if opt.DuplicateWindow <= 0 {
-		opt.DuplicateWindow = 2 * time.Minute
-	}
-	if opt.DownAfter <= 0 {
-		opt.DownAfter = 3 * time.Minute
-	}
+	opt.EventMaxAge = positive.Or(opt.EventMaxAge, 90*24*time.Hour)
+	opt.DuplicateWindow = positive.Or(opt.DuplicateWindow, 2*time.Minute)
+	opt.DownAfter = positive.Or(opt.DownAfter, 3*time.Minute)
 	if err := os.MkdirAll(filepath.Join(opt.DataDir, "clips"), 0o700); err != nil {
 		return nil, fmt.Errorf("federation: %w", err)
 	}

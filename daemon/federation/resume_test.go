@@ -2,8 +2,6 @@ package federation
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
 	"testing"
 	"time"
 )
@@ -15,15 +13,7 @@ func TestClipUploadResumes(t *testing.T) {
 	old := PartSize
 	PartSize = 32 << 10
 	defer func() { PartSize = old }()
-	src := makeTestClip(t, t.TempDir(), 8)
-	ts := newServer(t, "ra")
-	d := ts.openDistrict(t)
-	dk, _ := base64.StdEncoding.DecodeString(d.PublicKey())
-	clips := newFakeClips(t, src, ed25519.PublicKey(dk))
-	b := openTestBox(t, ts, "ra", t.TempDir(), clips)
-	if err := d.Trust("ra", fingerprintOf(clips)); err != nil {
-		t.Fatal(err)
-	}
+	ts, d, b, _ := clipWorld(t, "ra", 8)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	type result struct {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/clock"
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/media"
 )
 
@@ -77,22 +78,16 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	if o.ReadTimeout <= 0 {
-		o.ReadTimeout = 4 * time.Second
-	}
+	o.ReadTimeout = positive.Or(o.ReadTimeout, 4*time.Second)
 	o.ReadTimeout = max(o.ReadTimeout, 2*time.Second)
-	if o.MinBackoff <= 0 {
-		o.MinBackoff = 250 * time.Millisecond
-	}
+	o.MinBackoff = positive.Or(o.MinBackoff, 250*time.Millisecond)
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = max(time.Second, o.MinBackoff)
 	}
 	if o.BatchBytes == 0 {
 		o.BatchBytes = 8 << 10
 	}
-	if o.OfflineAfter <= 0 {
-		o.OfflineAfter = 10 * time.Second
-	}
+	o.OfflineAfter = positive.Or(o.OfflineAfter, 10*time.Second)
 	if o.Events == nil {
 		o.Events = events.Discard
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/mbmap"
 )
 
@@ -61,24 +62,12 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.AnalysisRate <= 0 {
-		c.AnalysisRate = 5
-	}
-	if c.Sensitivity <= 0 {
-		c.Sensitivity = 1
-	}
-	if c.MinDuration <= 0 {
-		c.MinDuration = 300 * time.Millisecond
-	}
-	if c.EndAfter <= 0 {
-		c.EndAfter = 1500 * time.Millisecond
-	}
-	if c.LearnTime <= 0 {
-		c.LearnTime = 20 * time.Second
-	}
-	if c.GlobalFraction <= 0 {
-		c.GlobalFraction = 0.45
-	}
+	c.AnalysisRate = positive.Or(c.AnalysisRate, 5)
+	c.Sensitivity = positive.Or(c.Sensitivity, 1)
+	c.MinDuration = positive.Or(c.MinDuration, 300*time.Millisecond)
+	c.EndAfter = positive.Or(c.EndAfter, 1500*time.Millisecond)
+	c.LearnTime = positive.Or(c.LearnTime, 20*time.Second)
+	c.GlobalFraction = positive.Or(c.GlobalFraction, 0.45)
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/media"
 )
 
@@ -76,15 +77,9 @@ type Gate struct {
 
 // NewGate makes a gate in front of next.
 func NewGate(next media.Sink, motion MotionState, cfg GateConfig) *Gate {
-	if cfg.Pre <= 0 {
-		cfg.Pre = DefaultPre
-	}
-	if cfg.Post <= 0 {
-		cfg.Post = DefaultPost
-	}
-	if cfg.MaxBuffer <= 0 {
-		cfg.MaxBuffer = 16 << 20
-	}
+	cfg.Pre = positive.Or(cfg.Pre, DefaultPre)
+	cfg.Post = positive.Or(cfg.Post, DefaultPost)
+	cfg.MaxBuffer = positive.Or(cfg.MaxBuffer, 16<<20)
 	return &Gate{next: next, motion: motion, cfg: cfg}
 }
 

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/matthan/matthan/daemon/internal/positive"
 )
 
 // Sample is one server's answer, measured against the local clock.
@@ -66,11 +68,7 @@ func (c *Client) Query(ctx context.Context, server string) (Sample, error) {
 	if _, _, err := net.SplitHostPort(server); err != nil {
 		addr = net.JoinHostPort(server, DefaultPort)
 	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, positive.Or(c.Timeout, 2*time.Second))
 	defer cancel()
 	dial := c.Dial
 	if dial == nil {
@@ -136,14 +134,7 @@ func (c *Client) Query(ctx context.Context, server string) (Sample, error) {
 // Best asks one server Samples times and returns the sample with the
 // smallest round trip (the least disturbed by queues on the path).
 func (c *Client) Best(ctx context.Context, server string) (Sample, error) {
-	n := c.Samples
-	if n <= 0 {
-		n = 4
-	}
-	gap := c.Gap
-	if gap <= 0 {
-		gap = 200 * time.Millisecond
-	}
+	n, gap := positive.Or(c.Samples, 4), positive.Or(c.Gap, 200*time.Millisecond)
 	var best Sample
 	var errs []error
 	ok := false

@@ -14,6 +14,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/fmp4"
+	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/media"
 	"github.com/matthan/matthan/daemon/storage"
 )
@@ -47,19 +48,11 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	if o.SegmentDuration <= 0 {
-		o.SegmentDuration = 60 * time.Second
-	}
-	if o.MaxLoss <= 0 {
-		o.MaxLoss = 2 * time.Second
-	}
-	if o.FragmentDuration <= 0 {
-		o.FragmentDuration = o.MaxLoss / 8
-	}
+	o.SegmentDuration = positive.Or(o.SegmentDuration, 60*time.Second)
+	o.MaxLoss = positive.Or(o.MaxLoss, 2*time.Second)
+	o.FragmentDuration = positive.Or(o.FragmentDuration, o.MaxLoss/8)
 	o.FragmentDuration = min(o.FragmentDuration, o.MaxLoss/2)
-	if o.MaxGap <= 0 {
-		o.MaxGap = 5 * time.Second
-	}
+	o.MaxGap = positive.Or(o.MaxGap, 5*time.Second)
 	if o.Events == nil {
 		o.Events = events.Discard
 	}

@@ -42,6 +42,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 
 	"github.com/matthan/matthan/daemon/events"
+	"github.com/matthan/matthan/daemon/internal/positive"
 )
 
 // Options tune the writer. Zero values pick the defaults beside them.
@@ -172,40 +173,28 @@ type doc struct {
 }
 
 func newMapping() mapping.IndexMapping {
-	kw := func() *mapping.FieldMapping {
-		f := bleve.NewTextFieldMapping()
-		f.Analyzer = keyword.Name
+	// An indexed field is not stored and not in the catch-all field; it
+	// keeps doc values only where results are sorted or faceted by it.
+	indexed := func(f *mapping.FieldMapping, docValues bool) *mapping.FieldMapping {
 		f.Store = false
 		f.IncludeInAll = false
 		f.IncludeTermVectors = false
-		f.DocValues = true
+		f.DocValues = docValues
 		return f
 	}
-	date := func() *mapping.FieldMapping {
-		f := bleve.NewDateTimeFieldMapping()
-		f.Store = false
-		f.IncludeInAll = false
-		f.DocValues = true
+	kw := func(docValues bool) *mapping.FieldMapping {
+		f := indexed(bleve.NewTextFieldMapping(), docValues)
+		f.Analyzer = keyword.Name
 		return f
 	}
 	dm := bleve.NewDocumentStaticMapping()
-	dm.AddFieldMappingsAt(fType, kw())
-	dm.AddFieldMappingsAt(fCamera, kw())
-	hh := kw()
-	hh.DocValues = false
-	dm.AddFieldMappingsAt(fHousehold, hh)
-	dm.AddFieldMappingsAt(fStart, date())
-	score := bleve.NewNumericFieldMapping()
-	score.Store = false
-	score.IncludeInAll = false
-	score.DocValues = false
-	dm.AddFieldMappingsAt(fScore, score)
-	text := bleve.NewTextFieldMapping()
+	dm.AddFieldMappingsAt(fType, kw(true))
+	dm.AddFieldMappingsAt(fCamera, kw(true))
+	dm.AddFieldMappingsAt(fHousehold, kw(false))
+	dm.AddFieldMappingsAt(fStart, indexed(bleve.NewDateTimeFieldMapping(), true))
+	dm.AddFieldMappingsAt(fScore, indexed(bleve.NewNumericFieldMapping(), false))
+	text := indexed(bleve.NewTextFieldMapping(), false)
 	text.Analyzer = foldAnalyzer
-	text.Store = false
-	text.IncludeTermVectors = false
-	text.IncludeInAll = false
-	text.DocValues = false
 	dm.AddFieldMappingsAt(fText, text)
 	stored := bleve.NewTextFieldMapping()
 	stored.Index = false
@@ -233,24 +222,14 @@ func newMapping() mapping.IndexMapping {
 // (events wait in the queue) until the disk takes writes again; the error
 // is kept for callers of older versions and is always nil.
 func Open(path string, opt Options) (*Index, error) {
-	if opt.BatchSize <= 0 {
-		opt.BatchSize = 1000
-	}
-	if opt.FlushEvery <= 0 {
-		opt.FlushEvery = time.Second
-	}
-	if opt.MaxQueue <= 0 {
-		opt.MaxQueue = 100000
-	}
+	opt.BatchSize = positive.Or(opt.BatchSize, 1000)
+	opt.FlushEvery = positive.Or(opt.FlushEvery, time.Second)
+	opt.MaxQueue = positive.Or(opt.MaxQueue, 100000)
 	if opt.Logf == nil {
 		opt.Logf = log.Printf
 	}
-	if opt.MaxLogBytes <= 0 {
-		opt.MaxLogBytes = DefaultMaxLogBytes
-	}
-	if opt.RepairEvery <= 0 {
-		opt.RepairEvery = time.Minute
-	}
+	opt.MaxLogBytes = positive.Or(opt.MaxLogBytes, DefaultMaxLogBytes)
+	opt.RepairEvery = positive.Or(opt.RepairEvery, time.Minute)
 	x := &Index{path: path, opt: opt, tl: newTimeline(), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), catchDone: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		opt.Logf("search: %v", err) // the log cannot be made either: see below

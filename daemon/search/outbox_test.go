@@ -11,8 +11,19 @@ import (
 	"github.com/matthan/matthan/daemon/events"
 )
 
+// outboxT0 is when the outbox tests' events start.
+var outboxT0 = time.Unix(1_700_000_000, 0)
+
 func outboxEvent(i int, start time.Time) events.Event {
 	return events.Event{ID: fmt.Sprintf("e%d", i), Type: events.Motion, Camera: "cam1", Start: start}
+}
+
+// publishEvents publishes events e0..e(n-1), starting every apart from
+// outboxT0.
+func publishEvents(x *Index, n int, every time.Duration) {
+	for i := range n {
+		x.Publish(outboxEvent(i, outboxT0.Add(time.Duration(i)*every)))
+	}
 }
 
 // TestSeqAndReadAfter: committed events get consecutive sequence numbers
@@ -20,14 +31,9 @@ func outboxEvent(i int, start time.Time) events.Event {
 // returns them in order from any cursor.
 func TestSeqAndReadAfter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events")
-	x, err := Open(path, Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Unix(1_700_000_000, 0)
-	for i := range 10 {
-		x.Publish(outboxEvent(i, t0.Add(time.Duration(i)*time.Second)))
-	}
+	x := mustOpen(t, path, Options{Logf: t.Logf})
+	t0 := outboxT0
+	publishEvents(x, 10, time.Second)
 	if err := x.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +75,7 @@ func TestSeqAndReadAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	x.Close()
-	x, err = Open(path, Options{Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x = mustOpen(t, path, Options{Logf: t.Logf})
 	defer x.Close()
 	x.Publish(outboxEvent(99, t0.Add(2*time.Hour)))
 	x.Flush()
@@ -85,15 +88,10 @@ func TestSeqAndReadAfter(t *testing.T) {
 // not had acknowledged; once acknowledged, it goes.
 func TestHoldKeepsUnacknowledged(t *testing.T) {
 	var acked atomic.Uint64
-	x, err := Open(filepath.Join(t.TempDir(), "events"), Options{Logf: t.Logf, Hold: acked.Load})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(t.TempDir(), "events"), Options{Logf: t.Logf, Hold: acked.Load})
 	defer x.Close()
-	t0 := time.Unix(1_700_000_000, 0)
-	for i := range 100 {
-		x.Publish(outboxEvent(i, t0.Add(time.Duration(i)*time.Minute)))
-	}
+	t0 := outboxT0
+	publishEvents(x, 100, time.Minute)
 	x.Flush()
 	acked.Store(40) // events 1..40 (e0..e39) acknowledged
 	n, err := x.DeleteBefore(context.Background(), t0.Add(90*time.Minute), "")
@@ -117,15 +115,9 @@ func TestHoldKeepsUnacknowledged(t *testing.T) {
 // acknowledged, the budget trims them.
 func TestHoldOverBudget(t *testing.T) {
 	var acked atomic.Uint64
-	x, err := Open(filepath.Join(t.TempDir(), "events"), Options{Logf: t.Logf, Hold: acked.Load, MaxLogBytes: 4096, FlushEvery: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustOpen(t, filepath.Join(t.TempDir(), "events"), Options{Logf: t.Logf, Hold: acked.Load, MaxLogBytes: 4096, FlushEvery: 10 * time.Millisecond})
 	defer x.Close()
-	t0 := time.Unix(1_700_000_000, 0)
-	for i := range 200 {
-		x.Publish(outboxEvent(i, t0.Add(time.Duration(i)*time.Second)))
-	}
+	publishEvents(x, 200, time.Second)
 	x.Flush()
 	time.Sleep(100 * time.Millisecond) // the writer tries to trim
 	if n, _ := x.Count(); n != 200 {

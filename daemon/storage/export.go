@@ -177,34 +177,22 @@ func Export(ctx context.Context, w io.Writer, s *Store, camera string, from, to 
 		if !seg.ClockUnsynced && !seg.ClockStepped {
 			continue
 		}
-		from, to := later(seg.Start, info.Start), earlier(seg.End, info.End)
+		iv := evidence.Interval{From: seg.Start, To: seg.End}.Intersect(evidence.Interval{From: info.Start, To: info.End})
 		if seg.Recording {
-			to = info.End
+			iv.To = info.End
 		}
-		if !from.Before(to) {
+		if !iv.From.Before(iv.To) {
 			continue
 		}
-		if n := len(info.ClockUnsynced); n > 0 && !from.After(info.ClockUnsynced[n-1].To) {
-			info.ClockUnsynced[n-1].To = later(info.ClockUnsynced[n-1].To, to)
+		if n := len(info.ClockUnsynced); n > 0 && !iv.From.After(info.ClockUnsynced[n-1].To) {
+			if last := &info.ClockUnsynced[n-1]; iv.To.After(last.To) {
+				last.To = iv.To
+			}
 			continue
 		}
-		info.ClockUnsynced = append(info.ClockUnsynced, evidence.Interval{From: from, To: to})
+		info.ClockUnsynced = append(info.ClockUnsynced, iv)
 	}
 	return info, nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 // sameAudio reports whether two segments' audio tracks can share one init

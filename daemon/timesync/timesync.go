@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/ntp"
 )
 
@@ -130,24 +131,12 @@ type Discipline struct {
 
 // New returns a Discipline; its status starts from init's boot record.
 func New(cfg Config) *Discipline {
-	if cfg.StepThreshold <= 0 {
-		cfg.StepThreshold = DefaultStepThreshold
-	}
-	if cfg.MaxError <= 0 {
-		cfg.MaxError = DefaultMaxError
-	}
-	if cfg.Holdover <= 0 {
-		cfg.Holdover = DefaultHoldover
-	}
-	if cfg.Poll <= 0 {
-		cfg.Poll = DefaultPoll
-	}
-	if cfg.Retry <= 0 {
-		cfg.Retry = DefaultRetry
-	}
-	if cfg.PersistEvery <= 0 {
-		cfg.PersistEvery = DefaultPersistEvery
-	}
+	cfg.StepThreshold = positive.Or(cfg.StepThreshold, DefaultStepThreshold)
+	cfg.MaxError = positive.Or(cfg.MaxError, DefaultMaxError)
+	cfg.Holdover = positive.Or(cfg.Holdover, DefaultHoldover)
+	cfg.Poll = positive.Or(cfg.Poll, DefaultPoll)
+	cfg.Retry = positive.Or(cfg.Retry, DefaultRetry)
+	cfg.PersistEvery = positive.Or(cfg.PersistEvery, DefaultPersistEvery)
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/pion/logging"
 	pion "github.com/pion/webrtc/v4"
 
+	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/live"
 	"github.com/matthan/matthan/daemon/media"
 )
@@ -118,18 +119,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Source == nil {
 		return nil, errors.New("webrtc: no source")
 	}
-	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = DefaultMaxSessions
-	}
-	if cfg.MaxSessionsOfUser <= 0 {
-		cfg.MaxSessionsOfUser = DefaultMaxSessionsOfUser
-	}
-	if cfg.MaxTracks <= 0 {
-		cfg.MaxTracks = DefaultMaxTracks
-	}
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
-	}
+	cfg.MaxSessions = positive.Or(cfg.MaxSessions, DefaultMaxSessions)
+	cfg.MaxSessionsOfUser = positive.Or(cfg.MaxSessionsOfUser, DefaultMaxSessionsOfUser)
+	cfg.MaxTracks = positive.Or(cfg.MaxTracks, DefaultMaxTracks)
+	cfg.ConnectTimeout = positive.Or(cfg.ConnectTimeout, DefaultConnectTimeout)
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}

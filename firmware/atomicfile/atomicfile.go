@@ -1,7 +1,8 @@
 // Package atomicfile replaces small files so that a power cut leaves either
 // the old or the new content, never a torn one: write a temporary file in
 // the same folder, fsync it, rename it over the target (or link it, for a
-// file that must not be replaced), fsync the folder.
+// file that must not be replaced), fsync the folder. SyncClose ends the
+// writing of any other file the same way.
 //
 // The daemon (accounts, setup code, box key, TLS key, cameras, the
 // recording disk's record, the audit log's head) and init (network
@@ -43,13 +44,7 @@ func write(path string, data []byte, perm os.FileMode, replace bool) error {
 	if err == nil {
 		err = f.Chmod(perm)
 	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
+	if err = SyncClose(f, err); err == nil {
 		if replace {
 			err = os.Rename(tmp, path)
 		} else {
@@ -61,6 +56,18 @@ func write(path string, data []byte, perm os.FileMode, replace bool) error {
 	}
 	SyncDir(dir)
 	return nil
+}
+
+// SyncClose ends the writing of f, whose writes so far gave err: it
+// fsyncs f when err is nil, closes it always, and returns the first error.
+func SyncClose(f *os.File, err error) error {
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // SyncDir fsyncs the folder dir, so that a file made, renamed or removed

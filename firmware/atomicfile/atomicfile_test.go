@@ -82,3 +82,33 @@ func TestCreateNeverReplaces(t *testing.T) {
 		t.Error("SyncDir of a missing folder succeeded")
 	}
 }
+
+func TestSyncClose(t *testing.T) {
+	earlier := errors.New("write failed")
+	for _, tt := range []struct {
+		name    string
+		closed  bool // f was closed before
+		err     error
+		wantErr error // nil: none; os.ErrClosed: the close's
+	}{
+		{"written", false, nil, nil},
+		{"write failed", false, earlier, earlier},
+		{"sync fails", true, nil, os.ErrClosed},
+		{"write failed, close fails", true, earlier, earlier},
+	} {
+		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.closed {
+			f.Close()
+		}
+		got := atomicfile.SyncClose(f, tt.err)
+		if tt.wantErr == nil && got != nil || tt.wantErr != nil && !errors.Is(got, tt.wantErr) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.wantErr)
+		}
+		if err := f.Close(); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("%s: f left open", tt.name)
+		}
+	}
+}

@@ -10,21 +10,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/matthan/matthan/firmware/bundle"
+	"github.com/matthan/matthan/webadmin/client"
 )
 
 // Options say where and as whom.
@@ -44,23 +40,8 @@ type Options struct {
 
 // Client is a logged-in technician.
 type Client struct {
-	o    Options
-	http *http.Client
-	csrf string
-}
-
-func pinned(fp string) func(tls.ConnectionState) error {
-	want := strings.ToLower(strings.ReplaceAll(fp, ":", ""))
-	return func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("no certificate")
-		}
-		sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-		if got := hex.EncodeToString(sum[:]); got != want {
-			return fmt.Errorf("the box's certificate fingerprint is %s, not %s (check the system page)", got, want)
-		}
-		return nil
-	}
+	o Options
+	s *client.Session
 }
 
 // Login logs in as the technician.
@@ -68,49 +49,15 @@ func Login(ctx context.Context, o Options) (*Client, error) {
 	if o.Fingerprint == "" && !o.InsecureTLS {
 		return nil, errors.New("push: the box's certificate fingerprint is needed (system page), or -insecure-tls")
 	}
-	tc := &tls.Config{InsecureSkipVerify: true} // the box's certificate is self-signed: pinned below
-	if o.Fingerprint != "" {
-		tc.VerifyConnection = pinned(o.Fingerprint)
-	}
-	jar, _ := cookiejar.New(nil)
-	c := &Client{o: o, http: &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: tc},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	form := url.Values{"username": {o.User}, "password": {o.Password}}
-	req, _ := http.NewRequestWithContext(ctx, "POST", o.Box+"/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.http.Do(req)
+	// With no fingerprint (-insecure-tls) any certificate is trusted.
+	s, err := client.Login(ctx, client.NewHTTPClient(o.Fingerprint, nil), o.Box, o.User, o.Password)
 	if err != nil {
-		return nil, fmt.Errorf("push: log in: %w", err)
+		return nil, fmt.Errorf("push: %w", err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || strings.Contains(resp.Header.Get("Location"), "login") {
-		return nil, fmt.Errorf("push: log in as %s refused (status %d)", o.User, resp.StatusCode)
+	if s.Role != "technician" {
+		return nil, fmt.Errorf("push: %s is %s; only a technician updates the firmware", o.User, s.Role)
 	}
-	var me struct {
-		Role string `json:"role"`
-		CSRF string `json:"csrf"`
-	}
-	if err := c.getJSON(ctx, "/api/me", &me); err != nil {
-		return nil, err
-	}
-	if me.Role != "technician" {
-		return nil, fmt.Errorf("push: %s is %s; only a technician updates the firmware", o.User, me.Role)
-	}
-	c.csrf = me.CSRF
-	return c, nil
-}
-
-func (c *Client) getJSON(ctx context.Context, path string, v any) error {
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.o.Box+path, nil)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("push: %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("push: %s: status %d", path, resp.StatusCode)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
+	return &Client{o: o, s: s}, nil
 }
 
 func (c *Client) logf(format string, args ...any) {
@@ -148,11 +95,13 @@ func (c *Client) Push(ctx context.Context, path string) (*bundle.Manifest, error
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	req, _ := http.NewRequestWithContext(ctx, "POST", c.o.Box+"/api/firmware/bundle", &progressReader{r: f, total: st.Size(), last: -1, c: c})
+	req, err := c.s.NewRequest(ctx, http.MethodPost, "/api/firmware/bundle", &progressReader{r: f, total: st.Size(), last: -1, c: c})
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
 	req.ContentLength = st.Size()
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("X-CSRF-Token", c.csrf)
-	resp, err := c.http.Do(req)
+	resp, err := c.s.Client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("push: upload: %w", err)
 	}
@@ -174,9 +123,7 @@ func (c *Client) Push(ctx context.Context, path string) (*bundle.Manifest, error
 	if c.o.Confirm != nil && !c.o.Confirm(m) {
 		return m, errors.New("push: not installed (not confirmed)")
 	}
-	req, _ = http.NewRequestWithContext(ctx, "POST", c.o.Box+"/api/firmware/install", nil)
-	req.Header.Set("X-CSRF-Token", c.csrf)
-	resp, err = c.http.Do(req)
+	resp, err = c.s.Do(ctx, http.MethodPost, "/api/firmware/install", nil)
 	if err != nil {
 		return m, fmt.Errorf("push: install: %w", err)
 	}

@@ -91,12 +91,8 @@ func New(cfg Config) (*Server, error) {
 	if s.loc == nil {
 		s.loc, _ = evidence.Zone("")
 	}
-	hp := cfg.HashParams
-	if hp == (auth.HashParams{}) {
-		hp = auth.DefaultHashParams
-	}
 	var err error
-	if s.store, err = auth.OpenStore(filepath.Join(cfg.DataDir, "accounts.json"), hp); err != nil {
+	if s.store, err = auth.OpenStore(filepath.Join(cfg.DataDir, "accounts.json"), cfg.HashParams); err != nil {
 		return nil, fmt.Errorf("district: %w", err)
 	}
 	s.sessions = auth.NewSessions()

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/matthan/matthan/daemon/internal/positive"
 )
 
 // Defaults of Config.
@@ -113,15 +115,9 @@ func NewAllocator(cfg Config, now func() time.Time) (*Allocator, error) {
 	if cfg.PoolSize == 0 {
 		cfg.PoolSize = DefaultPoolSize
 	}
-	if cfg.LeaseTime <= 0 {
-		cfg.LeaseTime = DefaultLeaseTime
-	}
-	if cfg.OfferHold <= 0 {
-		cfg.OfferHold = DefaultOfferHold
-	}
-	if cfg.DeclineHold <= 0 {
-		cfg.DeclineHold = DefaultDeclineHold
-	}
+	cfg.LeaseTime = positive.Or(cfg.LeaseTime, DefaultLeaseTime)
+	cfg.OfferHold = positive.Or(cfg.OfferHold, DefaultOfferHold)
+	cfg.DeclineHold = positive.Or(cfg.DeclineHold, DefaultDeclineHold)
 	p := cfg.Prefix.Masked()
 	if !p.IsValid() || !p.Addr().Is4() || p.Bits() > 30 {
 		return nil, fmt.Errorf("camera network %v: want an IPv4 network of at least 4 addresses", cfg.Prefix)

@@ -240,27 +240,19 @@ func (a *Analyzer) SkipHeader(au [][]byte, out *mbmap.Frame) error {
 func (a *Analyzer) PeekHeader(au [][]byte, out *mbmap.Frame) error {
 	out.MBs = out.MBs[:0]
 	out.Bytes, out.WidthMB, out.HeightMB = 0, 0, 0
-	seen := false
-	for _, nal := range au {
-		switch h264.NALType(nal) {
-		case h264.NALSPS, h264.NALPPS:
-			if err := a.takeParameterSet(nal); err != nil {
-				return err
-			}
-		case h264.NALSlice, h264.NALIDRSlice:
-			out.Bytes += len(nal)
-			if seen {
-				continue
-			}
-			seen = true
-			h := &a.peekHdr
-			if err := a.sliceHeader(nal, h); err != nil {
-				return ErrNoPicture
-			}
-			out.SliceType, out.IDR = h.TypeChar(), h.NALType == h264.NALIDRSlice
-			out.WidthMB, out.HeightMB = h.SPS.WidthMB, h.SPS.HeightMB
-			setHeader(out, h)
+	n, err := a.scanAU(au, func(nal []byte) error {
+		h := &a.peekHdr
+		if err := a.sliceHeader(nal, h); err != nil {
+			return ErrNoPicture
 		}
+		out.SliceType, out.IDR = h.TypeChar(), h.NALType == h264.NALIDRSlice
+		out.WidthMB, out.HeightMB = h.SPS.WidthMB, h.SPS.HeightMB
+		setHeader(out, h)
+		return nil
+	})
+	out.Bytes += n
+	if err != nil {
+		return err
 	}
 	if out.WidthMB == 0 {
 		return ErrNoPicture
@@ -272,40 +264,53 @@ func (a *Analyzer) PeekHeader(au [][]byte, out *mbmap.Frame) error {
 // parameter sets are read (a few bytes per NAL unit), so that later
 // pictures find them. Use it for the pictures between analysed ones.
 func (a *Analyzer) Skip(au [][]byte) error {
-	counted := false
+	n, err := a.scanAU(au, func(nal []byte) error {
+		a.frames++
+		// Keep the picture order count state.
+		if a.sliceHeader(nal, &a.hdr) == nil {
+			a.checkFrameNum(&a.hdr)
+			poc := a.poc(&a.hdr)
+			if o := a.hdrOut; o != nil {
+				o.Number, o.SliceType, o.IDR, o.POC = a.frames-1, a.hdr.TypeChar(), a.hdr.NALType == h264.NALIDRSlice, poc
+				o.WidthMB, o.HeightMB = a.hdr.SPS.WidthMB, a.hdr.SPS.HeightMB
+				setHeader(o, &a.hdr)
+			}
+			if a.hdr.NALRefIdc != 0 {
+				p := a.dpb.getMeta()
+				p.poc, p.frameNum = poc, a.hdr.FrameNum
+				a.dpb.mark(p, &a.hdr)
+			}
+		}
+		return nil
+	})
+	if a.hdrOut != nil {
+		a.hdrOut.Bytes += n
+	}
+	return err
+}
+
+// scanAU reads the parameter sets of an access unit and calls first with
+// its first slice; it returns the bytes of its slices (up to an error).
+func (a *Analyzer) scanAU(au [][]byte, first func(nal []byte) error) (int, error) {
+	n, seen := 0, false
 	for _, nal := range au {
 		switch h264.NALType(nal) {
 		case h264.NALSPS, h264.NALPPS:
 			if err := a.takeParameterSet(nal); err != nil {
-				return err
+				return n, err
 			}
 		case h264.NALSlice, h264.NALIDRSlice:
-			if a.hdrOut != nil {
-				a.hdrOut.Bytes += len(nal)
-			}
-			if counted {
+			n += len(nal)
+			if seen {
 				continue
 			}
-			counted = true
-			a.frames++
-			// Keep the picture order count state.
-			if a.sliceHeader(nal, &a.hdr) == nil {
-				a.checkFrameNum(&a.hdr)
-				poc := a.poc(&a.hdr)
-				if o := a.hdrOut; o != nil {
-					o.Number, o.SliceType, o.IDR, o.POC = a.frames-1, a.hdr.TypeChar(), a.hdr.NALType == h264.NALIDRSlice, poc
-					o.WidthMB, o.HeightMB = a.hdr.SPS.WidthMB, a.hdr.SPS.HeightMB
-					setHeader(o, &a.hdr)
-				}
-				if a.hdr.NALRefIdc != 0 {
-					p := a.dpb.getMeta()
-					p.poc, p.frameNum = poc, a.hdr.FrameNum
-					a.dpb.mark(p, &a.hdr)
-				}
+			seen = true
+			if err := first(nal); err != nil {
+				return n, err
 			}
 		}
 	}
-	return nil
+	return n, nil
 }
 
 // sliceHeader parses the header of slice NAL unit nal into h from the

@@ -118,43 +118,49 @@ func Match(t Truth, dets []Detection, globals []GlobalDetection) Score {
 	s := Score{Truths: len(t.Motion), Detections: len(dets), GlobalWant: len(t.Global), Seconds: t.Duration}
 	ds := append([]Detection(nil), dets...)
 	sort.Slice(ds, func(i, j int) bool { return ds[i].Start < ds[j].Start })
-	used := make([]bool, len(ds))
-	for _, tr := range t.Motion {
-		for i, d := range ds {
-			if used[i] || d.Start > tr.End+lateSlack || d.End < tr.Start-earlySlack || d.Start < tr.Start-earlySlack-lateSlack {
+	s.Delays, s.FalsePositive = matchOnce(t.Motion, ds, func(tr Interval, d Detection) (float64, bool) {
+		if d.Start > tr.End+lateSlack || d.End < tr.Start-earlySlack || d.Start < tr.Start-earlySlack-lateSlack {
+			return 0, false
+		}
+		if d.Region != [4]int{} && !meets(d.Region, tr.Region) {
+			return 0, false
+		}
+		return max(0, d.Reported-tr.Start), true
+	})
+	s.TruePositives = len(s.Delays)
+	s.GlobalDelays, s.GlobalExtra = matchOnce(t.Global, globals, func(g Global, d GlobalDetection) (float64, bool) {
+		if d.Type != g.Type || g.Reason != "" && d.Reason != g.Reason || d.At < g.At-1 || d.At > g.At+6 {
+			return 0, false
+		}
+		return max(0, d.Reported-g.At), true
+	})
+	s.GlobalHit = len(s.GlobalDelays)
+	return s
+}
+
+// matchOnce pairs each truth with the first detection not yet taken that
+// match accepts, which also gives the delay of the report. It returns the
+// delays of the pairs and how many detections stayed unpaired.
+func matchOnce[T, D any](truths []T, dets []D, match func(T, D) (float64, bool)) (delays []float64, unpaired int) {
+	used := make([]bool, len(dets))
+	for _, tr := range truths {
+		for i, d := range dets {
+			if used[i] {
 				continue
 			}
-			if d.Region != [4]int{} && !meets(d.Region, tr.Region) {
-				continue
-			}
-			used[i] = true
-			s.TruePositives++
-			s.Delays = append(s.Delays, max(0, d.Reported-tr.Start))
-			break
-		}
-	}
-	for _, u := range used {
-		if !u {
-			s.FalsePositive++
-		}
-	}
-	gused := make([]bool, len(globals))
-	for _, g := range t.Global {
-		for i, d := range globals {
-			if !gused[i] && d.Type == g.Type && (g.Reason == "" || d.Reason == g.Reason) && d.At >= g.At-1 && d.At <= g.At+6 {
-				gused[i] = true
-				s.GlobalHit++
-				s.GlobalDelays = append(s.GlobalDelays, max(0, d.Reported-g.At))
+			if delay, ok := match(tr, d); ok {
+				used[i] = true
+				delays = append(delays, delay)
 				break
 			}
 		}
 	}
-	for _, u := range gused {
+	for _, u := range used {
 		if !u {
-			s.GlobalExtra++
+			unpaired++
 		}
 	}
-	return s
+	return delays, unpaired
 }
 
 func meets(a, b [4]int) bool {
