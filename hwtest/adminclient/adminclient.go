@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/matthan/matthan/webadmin/client"
+	"github.com/matthan/matthan/image/boxclient"
 )
 
 var (
@@ -60,7 +60,7 @@ var (
 )
 
 // Client is a session on the admin page.
-type Client struct{ *client.Session }
+type Client struct{ *boxclient.Session }
 
 // DialContext, when set, opens every client's connections (tests whose
 // box runs in a network namespace dial from there).
@@ -70,7 +70,7 @@ var DialContext func(ctx context.Context, network, addr string) (net.Conn, error
 // trusts any certificate: tests that did not see the fingerprint), dialing
 // through DialContext, with a 2-minute timeout on every request.
 func NewHTTPClient(fingerprint string) *http.Client {
-	hc := client.NewHTTPClient(fingerprint, DialContext)
+	hc := boxclient.NewHTTPClient(fingerprint, DialContext)
 	hc.Timeout = 2 * time.Minute
 	return hc
 }
@@ -83,7 +83,7 @@ func FirstBoot(ctx context.Context, base, setupCode, fingerprint string) (*Clien
 	var health struct {
 		SetupNeeded bool `json:"setupNeeded"`
 	}
-	anon := &client.Session{Client: NewHTTPClient(fingerprint), Base: base}
+	anon := &boxclient.Session{Client: NewHTTPClient(fingerprint), Base: base}
 	if err := anon.GetJSON(ctx, "/api/health", &health); err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func FirstBoot(ctx context.Context, base, setupCode, fingerprint string) (*Clien
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("first-boot setup: %s: %s", resp.Status, client.PageError(b))
+			return nil, fmt.Errorf("first-boot setup: %s: %s", resp.Status, boxclient.PageError(b))
 		}
 	}
 	tech, err := Login(ctx, base, fingerprint, Technician)
@@ -125,7 +125,7 @@ func FirstBoot(ctx context.Context, base, setupCode, fingerprint string) (*Clien
 
 // Login logs in as acc and reads the session's CSRF token.
 func Login(ctx context.Context, base, fingerprint string, acc Account) (*Client, error) {
-	s, err := client.Login(ctx, NewHTTPClient(fingerprint), base, acc.Name, acc.Password)
+	s, err := boxclient.Login(ctx, NewHTTPClient(fingerprint), base, acc.Name, acc.Password)
 	if err != nil {
 		return nil, err
 	}

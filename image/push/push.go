@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/firmware/bundle"
-	"github.com/matthan/matthan/webadmin/client"
+	"github.com/matthan/matthan/image/boxclient"
 )
 
 // Options say where and as whom.
@@ -41,7 +41,7 @@ type Options struct {
 // Client is a logged-in technician.
 type Client struct {
 	o Options
-	s *client.Session
+	s *boxclient.Session
 }
 
 // Login logs in as the technician.
@@ -50,7 +50,7 @@ func Login(ctx context.Context, o Options) (*Client, error) {
 		return nil, errors.New("push: the box's certificate fingerprint is needed (system page), or -insecure-tls")
 	}
 	// With no fingerprint (-insecure-tls) any certificate is trusted.
-	s, err := client.Login(ctx, client.NewHTTPClient(o.Fingerprint, nil), o.Box, o.User, o.Password)
+	s, err := boxclient.Login(ctx, boxclient.NewHTTPClient(o.Fingerprint, nil), o.Box, o.User, o.Password)
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}

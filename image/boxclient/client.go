@@ -1,4 +1,4 @@
-// Package client talks to a box's admin page from outside, as a user: an
+// Package boxclient talks to a box's admin page from outside, as a user: an
 // HTTP client whose TLS check is a pin on the box's certificate (the
 // box's certificate is self-signed; its SHA-256 fingerprint is printed on
 // the console and shown on the system page), the form login, the
@@ -7,7 +7,7 @@
 //
 // The technician's update tool (image/push) and the tests' client
 // (hwtest/adminclient) both log in through it.
-package client
+package boxclient
 
 import (
 	"bytes"
