@@ -1,21 +1,28 @@
 package webadmin
 
 import (
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/matthan/matthan/daemon/audit"
+	"github.com/matthan/matthan/daemon/auth"
 )
 
-// A clip is a plain MP4 of up to maxClip of one camera the user may watch
-// (a household: its own), for keeping or sending: not the signed evidence
-// export, which stays with officers. It is stitched by the same Exporter,
-// into a temporary file, audited ("download") before a byte goes out, then
-// removed.
+// A clip is an MP4 of up to maxClip of one camera the user may watch (a
+// household: its own), for keeping or sending. It is made by the same
+// signed export as an officer's evidence (one path for every file that
+// leaves the box): the box signs its manifest and keeps it for ExportKeep
+// beside the clip, and the audit line ("download") holds the clip's
+// SHA-256, so an officer can later verify a clip a household hands over.
+// The household gets the MP4 alone: manifests and evidence exports stay
+// with officers.
 const maxClip = 10 * time.Minute
 
 // clipSlots bounds the clips stitched at once (each reads the recording
@@ -40,41 +47,29 @@ func (s *Server) apiClip(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_clip_busy")
 		return
 	}
-	if err := os.MkdirAll(s.exportDir, 0o700); err != nil {
-		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
+	s.sweepExports()
+	id := hex.EncodeToString([]byte(auth.RandomToken(12)))[:32]
+	dir := filepath.Join(s.exportDir, id)
+	res, err := s.signedExport(r.Context(), exportRequest{Camera: rc.camera, From: from, To: to,
+		Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Dir: dir, Action: audit.Download})
+	if err != nil {
+		var ee *exportError
+		if errors.As(err, &ee) {
+			s.jsonError(w, rc, ee.status, ee.key, ee.args...)
+		} else {
+			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", fmt.Errorf("clip %s: %w", rc.camera, err))
+		}
 		return
 	}
-	f, err := os.CreateTemp(s.exportDir, ".clip-*.mp4")
+	f, err := os.Open(filepath.Join(dir, ClipFileName))
 	if err != nil {
 		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
 		return
 	}
-	defer os.Remove(f.Name())
 	defer f.Close()
-	cw := &countWriter{w: f}
-	cov, err := s.cfg.Exporter.Export(r.Context(), rc.camera, from, to, cw)
-	covered := cov.Intervals
-	if err != nil {
-		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", fmt.Errorf("clip %s: %w", rc.camera, err))
-		return
-	}
-	if len(covered) == 0 || cw.n == 0 {
-		s.jsonError(w, rc, http.StatusNotFound, "err_no_video")
-		return
-	}
-	lf, lt := from.In(s.loc), to.In(s.loc)
-	if _, err := s.audit.Append(audit.Record{Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Action: audit.Download, Camera: rc.camera,
-		Detail: fmt.Sprintf("clip %s..%s %d bytes", lf.Format(time.RFC3339), lt.Format(time.RFC3339), cw.n)}); err != nil {
-		s.log.Error("clip refused: audit append failed", "err", err)
-		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", "audit")
-		return
-	}
-	name := fmt.Sprintf("%s_%s_%s.mp4", rc.camera, lf.Format("2006-01-02_15-04-05"), lt.Format("15-04-05"))
 	w.Header().Set("Content-Type", "video/mp4")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	w.Header().Set("Content-Length", strconv.FormatInt(cw.n, 10))
+	w.Header().Set("Content-Disposition", `attachment; filename="`+res.Manifest.File+`"`)
+	w.Header().Set("Content-Length", strconv.FormatInt(res.Manifest.Bytes, 10))
 	w.Header().Set("Cache-Control", "no-store")
-	if _, err := f.Seek(0, io.SeekStart); err == nil {
-		io.Copy(w, f)
-	}
+	io.Copy(w, f)
 }

@@ -76,6 +76,9 @@ type exportRequest struct {
 	Actor, Role, IP string
 	Dir             string    // made; holds the clip, manifest.json and manifest.sig
 	Progress        io.Writer // nil: none
+	// Action is the audit action: audit.Export for evidence (officers,
+	// the district), audit.Download for a household's clip.
+	Action string
 }
 
 // exportResult is what signedExport wrote in Dir.
@@ -118,13 +121,17 @@ func (s *Server) signedExport(ctx context.Context, req exportRequest) (res expor
 	if req.Progress != nil {
 		ws = append(ws, req.Progress)
 	}
-	cw := &countWriter{w: io.MultiWriter(ws...)}
-	cov, err := s.cfg.Exporter.Export(ctx, req.Camera, req.From, req.To, cw)
+	cov, err := s.cfg.Exporter.Export(ctx, req.Camera, req.From, req.To, io.MultiWriter(ws...))
 	covered := cov.Intervals
+	// The manifest states the size of the file as written.
+	size, serr := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		err = serr
+	}
 	if err := atomicfile.SyncClose(f, err); err != nil {
 		return res, err
 	}
-	if len(covered) == 0 || cw.n == 0 {
+	if len(covered) == 0 || size == 0 {
 		// A file without a picture is no evidence: nothing is signed.
 		return res, &exportError{status: http.StatusNotFound, key: "err_no_video"}
 	}
@@ -132,7 +139,11 @@ func (s *Server) signedExport(ctx context.Context, req exportRequest) (res expor
 	gaps := evidence.Gaps(requested, covered, evidence.GapThreshold)
 	set, _ := s.cams.Get(req.Camera)
 	sum := hex.EncodeToString(h.Sum(nil))
-	rec, err := s.audit.Append(audit.Record{Actor: req.Actor, Role: req.Role, IP: req.IP, Action: audit.Export, Camera: req.Camera,
+	action := req.Action
+	if action == "" {
+		action = audit.Export
+	}
+	rec, err := s.audit.Append(audit.Record{Actor: req.Actor, Role: req.Role, IP: req.IP, Action: action, Camera: req.Camera,
 		Detail: fmt.Sprintf("%s..%s sha256=%s gaps=%d", req.From.In(s.loc).Format(time.RFC3339), req.To.In(s.loc).Format(time.RFC3339), sum, len(gaps))})
 	if err != nil {
 		s.log.Error("export refused: audit append failed", "err", err)
@@ -140,7 +151,7 @@ func (s *Server) signedExport(ctx context.Context, req exportRequest) (res expor
 	}
 	headSeq, headHash := s.audit.Head()
 	m := evidence.Manifest{Camera: req.Camera, CameraName: set.Name, Requested: requested, Intervals: covered, Gaps: gaps,
-		ExportedBy: req.Actor, Role: req.Role, Created: s.now(), File: file, Bytes: cw.n, SHA256: sum,
+		ExportedBy: req.Actor, Role: req.Role, Created: s.now(), File: file, Bytes: size, SHA256: sum,
 		AuditSeq: rec.Seq, Audit: evidence.AuditHead{Seq: headSeq, Hash: headHash}, ClockUnsynced: cov.ClockUnsynced, Tracks: fileTracks(filepath.Join(req.Dir, ClipFileName))}.InZone(s.loc)
 	m, mb, sig, err := evidence.Sign(s.signKey, m)
 	if err != nil {
@@ -179,17 +190,6 @@ func (s *Server) apiBoxKey(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 	w.Header().Set("Content-Disposition", `attachment; filename="matthan-box-key.pem"`)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(evidence.PublicKeyPEM(s.signKey.Public().(ed25519.PublicKey)))
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func (s *Server) apiExportFile(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
