@@ -238,13 +238,7 @@ func writePart(path string, r io.Reader) error {
 		return fmt.Errorf("update: %w", err)
 	}
 	_, err = io.Copy(f, r)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err = atomicfile.SyncClose(f, err); err != nil {
 		os.Remove(tmp)
 		var rf *bundle.Refusal
 		if errors.As(err, &rf) {
@@ -416,13 +410,7 @@ func (u *Updater) Receive(r io.Reader, path string) (*bundle.Manifest, error) {
 	if err == nil && lim.N <= 0 {
 		err = fmt.Errorf("update: bundle larger than %d bytes", MaxBundle)
 	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err = atomicfile.SyncClose(f, err); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, path); err != nil {
