@@ -173,7 +173,8 @@ test('phone: a household sees its own camera\'s events and downloads a clip of i
   await page.waitForFunction(() => window.mtPlayback.firstFrameMs() !== null, null, { timeout: 15000 });
   await page.selectOption('#pb-clip-len', '1');
   const [dl] = await Promise.all([page.waitForEvent('download'), page.tap('#pb-clip')]);
-  assert.match(dl.suggestedFilename(), /^cam1_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\.mp4$/);
+  // Named like every export: camera, then both ends in the box's zone.
+  assert.match(dl.suggestedFilename(), /^cam1_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}\.mp4$/);
   const mp4 = readFileSync(await dl.path());
   assert.equal(mp4.subarray(4, 8).toString(), 'ftyp', 'the clip is not an MP4');
   const codes = await page.evaluate(async (t) => {
