@@ -204,7 +204,10 @@ var (
 // which the box rolls back by itself (to B). With MATTHAN_UPDATE_CUT=1
 // (make soak-update) a power cut at a seeded random phase comes first.
 func TestUpdateUEFI(t *testing.T) {
+	began := time.Now()
+	mark := func(what string) { t.Logf("update test at %5.1f s: %s", time.Since(began).Seconds(), what) }
 	set := updateFirmware(t)
+	mark("firmware built")
 	startCameras(t)
 	disk := copyDisk(t, set.image)
 	if n, _ := strconv.Atoi(os.Getenv("MATTHAN_UPDATE_CUTS")); n > 1 {
@@ -218,6 +221,10 @@ func TestUpdateUEFI(t *testing.T) {
 
 	m := boot(t, qemu.Options{Disk: disk})
 	waitLine(t, m, readyLine, 3*time.Minute)
+	mark("A ready")
+	// init checked the boot partition before mounting it (fsck.fat -a):
+	// a fresh image is clean.
+	waitLine(t, m, bootfsClean, time.Minute)
 	waitRecorded(t, m, 3*time.Second, 2*time.Minute)
 	before, err := segments(m, cameras[0])
 	if err != nil || len(before) == 0 {
@@ -239,6 +246,7 @@ func TestUpdateUEFI(t *testing.T) {
 		}
 	}
 
+	mark("A recorded, refusals done")
 	// A → B.
 	start := time.Now()
 	if status, body := upload(t, tech, set.good); status != 200 || !strings.Contains(body, set.goodRel.Version) {
@@ -252,6 +260,7 @@ func TestUpdateUEFI(t *testing.T) {
 	}
 	m = boot(t, qemu.Options{Disk: disk})
 	waitLine(t, m, slotConfirmed("b"), 4*time.Minute)
+	mark("B confirmed")
 	fmt.Printf("BENCH update_apply_s %.1f s (upload to a healthy new slot, TCG)\n", time.Since(start).Seconds())
 	// Users and recordings survive: the officer logs in, the recording
 	// from before the update is still listed.
@@ -264,6 +273,7 @@ func TestUpdateUEFI(t *testing.T) {
 	}
 	tech = technician(t, m)
 
+	mark("B checked")
 	// B → C, whose daemon never becomes ready: C's init reboots after its
 	// deadline, the boot counter (1 try) is spent, and B boots again.
 	if status, body := upload(t, tech, set.sick); status != 200 {
@@ -296,6 +306,7 @@ func TestUpdateUEFI(t *testing.T) {
 	if s, err := strconv.ParseUint(os.Getenv("MATTHAN_UPDATE_SEED"), 10, 64); err == nil {
 		seed = s
 	}
+	mark("C rolled back")
 	t.Logf("power cuts: %d, seed %d (MATTHAN_UPDATE_SEED=%d repeats them)", cuts, seed, seed)
 	rng := mrand.New(mrand.NewPCG(seed, 1))
 	survived := 0
@@ -308,12 +319,14 @@ func TestUpdateUEFI(t *testing.T) {
 		t.Logf("cut %d: %s", i+1, phase)
 		m = cutUpdate(t, m, disk, path, phase, rng)
 		survived++
+		mark(fmt.Sprintf("cut %d (%s) survived", i+1, phase))
 	}
 	fmt.Printf("BENCH update_power_cuts_survived %d of %d\n", survived, cuts)
 	if segs3, err := segments(m, cameras[0]); err != nil || len(segs3) == 0 || !segs3[0].Start.Equal(first) {
 		t.Fatalf("recordings after the power cuts: %v (%v)", segs3, err)
 	}
 	powerOff(t, m, true)
+	mark("powered off")
 }
 
 // Power cuts during an update, at the phases the issue names.
@@ -323,6 +336,8 @@ var (
 	installing    = regexp.MustCompile(`update: installing `)
 	armed         = regexp.MustCompile(`written and armed`)
 	anyConfirmed  = regexp.MustCompile(`update +ok: slot [ab] confirmed`)
+	bootfsClean   = regexp.MustCompile(`bootfs +ok: /dev/\S+ clean \(`)
+	bootfsChecked = regexp.MustCompile(`bootfs +(ok|FAILED): `)
 	updateVerdict = regexp.MustCompile(`update +(ok|FAILED): `)
 )
 
@@ -367,6 +382,15 @@ func cutUpdate(t *testing.T, m *qemu.Machine, disk, path, phase string, rng *mra
 	for i := 0; i < 3; i++ {
 		m = boot(t, qemu.Options{Disk: disk})
 		waitLine(t, m, readyLine, 3*time.Minute)
+		// The boot partition was checked (and repaired when the cut
+		// left it dirty) before init mounted it.
+		if i == 0 {
+			l := waitLine(t, m, bootfsChecked, time.Minute)
+			if strings.Contains(l.Text, "FAILED") {
+				t.Errorf("cut at %s: the boot partition's check failed: %s", phase, l.Text)
+			}
+			t.Logf("cut at %s, next boot: %s", phase, l.Text)
+		}
 		l := waitLine(t, m, updateVerdict, 4*time.Minute)
 		if !strings.Contains(l.Text, "not healthy") {
 			var health map[string]any
