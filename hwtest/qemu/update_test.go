@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -30,9 +31,13 @@ import (
 // 1000, trusting a test key made for the run) and signed bundles: B
 // (1001, healthy), C (1002, a command line without cameras: it never
 // gets back the cameras that recorded before, so it never passes its
-// health check), a downgrade (999) and one signed by another key.
+// health check), a downgrade (999) and one signed by another key. The
+// bundles are built while A boots (bundles waits for them).
 type updateSet struct {
-	image                       string
+	image string
+
+	done                        chan struct{}
+	err                         error
 	good, sick, old, foreignSig string
 	// again writes a good bundle (B's parts) with another counter: the
 	// power-cut runs need a newer one each time.
@@ -40,30 +45,44 @@ type updateSet struct {
 	goodRel fwrelease.Release
 }
 
+// bundles waits for the bundles.
+func (s *updateSet) bundles(t *testing.T) {
+	t.Helper()
+	<-s.done
+	if s.err != nil {
+		t.Fatalf("build the update bundles: %v", s.err)
+	}
+}
+
 var (
 	updateOnce  sync.Once
 	updateBuilt *updateSet
 	updateErr   error
+	updateDir   string // removed by TestMain
 )
 
 const updateArgs = " matthan.update_deadline=60s matthan.update_tries=1"
 
 func updateFirmware(t *testing.T) *updateSet {
 	t.Helper()
-	fw := firmware(t) // tools checked, camera port chosen
+	needQEMU(t) // tools checked, camera port chosen
 	testenv.NeedFile(t, qemu.UEFIFirmware, "apt-get install qemu-efi-aarch64")
-	updateOnce.Do(func() { updateBuilt, updateErr = buildUpdateSet(fw) })
+	updateOnce.Do(func() { updateBuilt, updateErr = buildUpdateSet() })
 	if updateErr != nil {
 		t.Fatalf("build the update firmware: %v", updateErr)
 	}
 	return updateBuilt
 }
 
-func buildUpdateSet(fw *build.Result) (*updateSet, error) {
+// buildUpdateSet builds image A and returns; B and C (which differ from
+// A only in their counter and command line) are built at the same time,
+// in the background, with the bundles made from B.
+func buildUpdateSet() (*updateSet, error) {
 	dir, err := os.MkdirTemp("", "matthan-update-")
 	if err != nil {
 		return nil, err
 	}
+	updateDir = dir
 	keyFile, pubFile := filepath.Join(dir, "test.key"), filepath.Join(dir, "test.pub")
 	pub, err := bundle.GenerateKey(keyFile)
 	if err != nil {
@@ -76,36 +95,54 @@ func buildUpdateSet(fw *build.Result) (*updateSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
 	opts := func(name string, counter uint64, cmdline string) build.Options {
 		return build.Options{Board: "qemu-virt", Repo: testenv.RepoRoot(), Out: filepath.Join(dir, name),
 			Cache: filepath.Join(testenv.OutDir(), "cache"), Cmdline: cmdline, Counter: counter, UpdateKeys: pubFile}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	a, err := build.Build(ctx, opts("a", 1000, guestCameras()+updateArgs))
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	s := &updateSet{image: a.Image}
+	s := &updateSet{image: a.Image, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer cancel()
+		s.err = s.buildBundles(ctx, dir, a, key, opts)
+	}()
+	return s, nil
+}
+
+// buildBundles builds B and C side by side and writes the bundles into dir.
+func (s *updateSet) buildBundles(ctx context.Context, dir string, a *build.Result, key ed25519.PrivateKey, opts func(string, uint64, string) build.Options) error {
 	bundleOf := func(name string, counter uint64, cmdline string) (*build.Result, error) {
 		o := opts(name, counter, cmdline)
 		o.NoDisk, o.BundleKey, o.BundleSince, o.BundleRaw = true, key, &a.Firmware, true
 		return build.Build(ctx, o)
 	}
-	b, err := bundleOf("b", 1001, guestCameras()+updateArgs)
-	if err != nil {
-		return nil, err
-	}
-	s.good, s.goodRel = b.Bundle, b.Firmware
+	var (
+		b, c       *build.Result
+		bErr, cErr error
+		wg         sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b, bErr = bundleOf("b", 1001, guestCameras()+updateArgs)
+	}()
 	// C's own deadline is short: it never gets healthy anyway.
-	c, err := bundleOf("c", 1002, guestCameras()+" matthan.test.nodaemon=1 matthan.update_deadline=20s matthan.update_tries=1")
-	if err != nil {
-		return nil, err
+	c, cErr = bundleOf("c", 1002, guestCameras()+" matthan.test.nodaemon=1 matthan.update_deadline=10s matthan.update_tries=1")
+	wg.Wait()
+	if err := errors.Join(bErr, cErr); err != nil {
+		return err
 	}
-	s.sick = c.Bundle
+	s.good, s.goodRel, s.sick = b.Bundle, b.Firmware, c.Bundle
 	// The downgrade and the foreign signature: B's parts, other manifests.
 	cl := filepath.Join(dir, "cmdline.txt")
-	os.WriteFile(cl, []byte(guestCameras()+updateArgs+"\n"), 0o644)
+	if err := os.WriteFile(cl, []byte(guestCameras()+updateArgs+"\n"), 0o644); err != nil {
+		return err
+	}
 	srcs := []bundle.Source{{Name: "initrd.cpio", Path: b.Initramfs}, {Name: "cmdline.txt", Path: cl}}
 	write := func(name string, counter uint64, k ed25519.PrivateKey) (string, error) {
 		rel := b.Firmware
@@ -120,14 +157,13 @@ func buildUpdateSet(fw *build.Result) (*updateSet, error) {
 	s.again = func(counter uint64) (string, error) {
 		return write(fmt.Sprintf("again-%d.bundle", counter), counter, key)
 	}
+	var err error
 	if s.old, err = write("old.bundle", 999, key); err != nil {
-		return nil, err
+		return err
 	}
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	if s.foreignSig, err = write("foreign.bundle", 1003, other); err != nil {
-		return nil, err
-	}
-	return s, nil
+	s.foreignSig, err = write("foreign.bundle", 1003, other)
+	return err
 }
 
 // technician logs in to the machine's page as the technician (after
@@ -234,6 +270,8 @@ func TestUpdateUEFI(t *testing.T) {
 	// with it (users and recordings survive updates, rollbacks and cuts).
 	first := before[0].Start
 	tech := technician(t, m)
+	set.bundles(t)
+	mark("bundles built")
 
 	for _, tt := range []struct {
 		name, file, want string
