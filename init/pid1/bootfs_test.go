@@ -55,3 +55,4 @@ func TestCheckFATRepairsADirtyBoot(t *testing.T) {
 		t.Errorf("zeros: %v, console %q", err, console.String())
 	}
 }
+
