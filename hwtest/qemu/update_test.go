@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/board"
 	fwrelease "github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/firmware/bundle"
 	"github.com/matthan/matthan/hwtest/adminclient"
@@ -29,8 +29,8 @@ import (
 
 // updateSet is what the update test boots and sends: image A (counter
 // 1000, trusting a test key made for the run) and signed bundles: B
-// (1001, healthy), C (1002, a command line without cameras: it never
-// gets back the cameras that recorded before, so it never passes its
+// (1001, healthy), C (1002, B's parts with matthan.test.nodaemon=1 on
+// its command line: its daemon never answers, so it never passes its
 // health check), a downgrade (999) and one signed by another key. The
 // bundles are built while A boots (bundles waits for them).
 type updateSet struct {
@@ -74,9 +74,9 @@ func updateFirmware(t *testing.T) *updateSet {
 	return updateBuilt
 }
 
-// buildUpdateSet builds image A and returns; B and C (which differ from
-// A only in their counter and command line) are built at the same time,
-// in the background, with the bundles made from B.
+// buildUpdateSet builds image A and returns; B (which differs from A only
+// in its counter) is built in the background, and the other bundles made
+// from its parts.
 func buildUpdateSet() (*updateSet, error) {
 	dir, err := os.MkdirTemp("", "matthan-update-")
 	if err != nil {
@@ -114,37 +114,36 @@ func buildUpdateSet() (*updateSet, error) {
 	return s, nil
 }
 
-// buildBundles builds B and C side by side and writes the bundles into dir.
+// buildBundles builds B and writes the other bundles into dir from B's
+// parts with other manifests. C leaves the kernel and the initramfs out
+// (the running slot, B, has the same: the box copies them) and changes
+// only the command line, so it costs no build and a small upload.
 func (s *updateSet) buildBundles(ctx context.Context, dir string, a *build.Result, key ed25519.PrivateKey, opts func(string, uint64, string) build.Options) error {
-	bundleOf := func(name string, counter uint64, cmdline string) (*build.Result, error) {
-		o := opts(name, counter, cmdline)
-		o.NoDisk, o.BundleKey, o.BundleSince, o.BundleRaw = true, key, &a.Firmware, true
-		return build.Build(ctx, o)
+	o := opts("b", 1001, guestCameras()+updateArgs)
+	o.NoDisk, o.BundleKey, o.BundleSince, o.BundleRaw = true, key, &a.Firmware, true
+	b, err := build.Build(ctx, o)
+	if err != nil {
+		return err
 	}
-	var (
-		b, c       *build.Result
-		bErr, cErr error
-		wg         sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		b, bErr = bundleOf("b", 1001, guestCameras()+updateArgs)
-	}()
+	s.good, s.goodRel = b.Bundle, b.Firmware
+	brd, err := board.Load("qemu-virt")
+	if err != nil {
+		return err
+	}
+	cmdline := func(name, args string) (string, error) {
+		p := filepath.Join(dir, name)
+		return p, os.WriteFile(p, []byte(brd.Cmdline+" "+guestCameras()+args+"\n"), 0o644)
+	}
+	good, err := cmdline("cmdline.txt", updateArgs)
+	if err != nil {
+		return err
+	}
 	// C's own deadline is short: it never gets healthy anyway.
-	c, cErr = bundleOf("c", 1002, guestCameras()+" matthan.test.nodaemon=1 matthan.update_deadline=10s matthan.update_tries=1")
-	wg.Wait()
-	if err := errors.Join(bErr, cErr); err != nil {
+	sick, err := cmdline("cmdline-sick.txt", " matthan.test.nodaemon=1 matthan.update_deadline=10s matthan.update_tries=1")
+	if err != nil {
 		return err
 	}
-	s.good, s.goodRel, s.sick = b.Bundle, b.Firmware, c.Bundle
-	// The downgrade and the foreign signature: B's parts, other manifests.
-	cl := filepath.Join(dir, "cmdline.txt")
-	if err := os.WriteFile(cl, []byte(guestCameras()+updateArgs+"\n"), 0o644); err != nil {
-		return err
-	}
-	srcs := []bundle.Source{{Name: "initrd.cpio", Path: b.Initramfs}, {Name: "cmdline.txt", Path: cl}}
-	write := func(name string, counter uint64, k ed25519.PrivateKey) (string, error) {
+	write := func(name string, counter uint64, k ed25519.PrivateKey, srcs []bundle.Source) (string, error) {
 		rel := b.Firmware
 		rel.Counter = counter
 		var buf bytes.Buffer
@@ -154,15 +153,20 @@ func (s *updateSet) buildBundles(ctx context.Context, dir string, a *build.Resul
 		p := filepath.Join(dir, name)
 		return p, os.WriteFile(p, buf.Bytes(), 0o644)
 	}
+	full := []bundle.Source{{Name: "initrd.cpio", Path: b.Initramfs}, {Name: "cmdline.txt", Path: good}}
 	s.again = func(counter uint64) (string, error) {
-		return write(fmt.Sprintf("again-%d.bundle", counter), counter, key)
+		return write(fmt.Sprintf("again-%d.bundle", counter), counter, key, full)
 	}
-	var err error
-	if s.old, err = write("old.bundle", 999, key); err != nil {
+	if s.sick, err = write("sick.bundle", 1002, key, []bundle.Source{{Name: "vmlinuz", Path: a.Kernel, Omit: true},
+		{Name: "initrd.cpio", Path: b.Initramfs, Omit: true}, {Name: "cmdline.txt", Path: sick}}); err != nil {
+		return err
+	}
+	// The downgrade and the foreign signature: B's parts, other manifests.
+	if s.old, err = write("old.bundle", 999, key, full); err != nil {
 		return err
 	}
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	s.foreignSig, err = write("foreign.bundle", 1003, other)
+	s.foreignSig, err = write("foreign.bundle", 1003, other, full)
 	return err
 }
 
