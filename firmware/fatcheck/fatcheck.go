@@ -105,7 +105,10 @@ func parse(out string) Result {
 		l = strings.TrimSpace(l)
 		switch {
 		case l == "", strings.HasPrefix(l, "fsck.fat "), strings.HasPrefix(l, "dosfsck "),
-			strings.Contains(l, "Filesystem was changed"), l == "Writing changes.", l == "Performing changes.":
+			strings.Contains(l, "Filesystem was changed"), l == "Writing changes.", l == "Performing changes.",
+			// The initramfs has no iconv modules: fsck.fat says so and
+			// uses its own code page 850 table (short names only).
+			strings.HasPrefix(l, "Cannot initialize conversion "), strings.HasPrefix(l, "Using internal CP850"):
 		case strings.Contains(l, " files, ") && strings.Contains(l, " clusters"):
 			r.Summary = l
 		case len(r.Found) < maxLines:

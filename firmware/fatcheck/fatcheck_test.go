@@ -160,6 +160,31 @@ func TestCheckRepairs(t *testing.T) {
 	}
 }
 
+// TestParse: fsck.fat's report on the box (no iconv modules in the
+// initramfs) keeps what it found and its summary, not its noise.
+func TestParse(t *testing.T) {
+	out := `fsck.fat 4.2 (2021-01-31)
+Cannot initialize conversion from codepage 850 to ANSI_X3.4-1968: Invalid argument
+Cannot initialize conversion from ANSI_X3.4-1968 to codepage 850: Invalid argument
+Using internal CP850 conversion table
+Dirty bit is set. Fs was not properly unmounted and some data may be corrupt.
+ Automatically removing dirty bit.
+
+*** Filesystem was changed ***
+Writing changes.
+/dev/vda1: 17 files, 38919/130811 clusters
+`
+	r := parse(out)
+	if strings.Join(r.Found, "|") != "Dirty bit is set. Fs was not properly unmounted and some data may be corrupt.|Automatically removing dirty bit." ||
+		r.Summary != "/dev/vda1: 17 files, 38919/130811 clusters" {
+		t.Errorf("parse = %q, %q", r.Found, r.Summary)
+	}
+	many := strings.Repeat("/BIG.CPIO\n  Truncating file.\n", 30)
+	if r := parse(many); len(r.Found) != maxLines {
+		t.Errorf("%d lines kept of 60, want %d", len(r.Found), maxLines)
+	}
+}
+
 // TestCheckRefuses: what is not a FAT, and a missing tool, are errors.
 func TestCheckRefuses(t *testing.T) {
 	tool := testenv.LookTool(t, "fsck.fat", "dosfstools")
