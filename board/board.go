@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -40,7 +41,12 @@ type Board struct {
 	// Modules are the kernel modules init loads, by name; their
 	// dependencies are resolved when the image is built.
 	Modules []string `json:"modules"`
-	Boot    Boot     `json:"boot"`
+	// LoadAfter orders modules the kernel states no dependency between:
+	// module -> modules that must be loaded before it (a NIC driver after
+	// its bus driver: loaded side by side, the two NICs' probes race and
+	// eth0 may be the camera port). Names must be in Modules.
+	LoadAfter map[string][]string `json:"load_after,omitempty"`
+	Boot      Boot                `json:"boot"`
 	// Console is the serial console device (without /dev/).
 	Console string `json:"console"`
 	// Cmdline is the kernel command line the boot files carry.
@@ -260,6 +266,13 @@ func (b *Board) Validate() error {
 	}
 	if len(b.Modules) == 0 {
 		bad("no kernel modules listed")
+	}
+	for m, firsts := range b.LoadAfter {
+		for _, n := range append([]string{m}, firsts...) {
+			if !slices.Contains(b.Modules, n) {
+				bad("load_after names %s, which is not in modules", n)
+			}
+		}
 	}
 	switch b.Boot.Method {
 	case BootUEFI:

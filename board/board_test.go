@@ -66,6 +66,7 @@ func TestValidateRejects(t *testing.T) {
 		{"bad address", `"address": "10.0.2.15/24"`, `"address": "10.0.2.300/24"`, "static address"},
 		{"unknown field", `"console"`, `"consle"`, "unknown field"},
 		{"bad boot method", `"uefi-systemd-boot"`, `"grub"`, "boot method"},
+		{"load_after unknown module", `"virtio_net": ["virtio_pci"]`, `"virtio_net": ["virtio_mmio"]`, "virtio_mmio, which is not in modules"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			bad := strings.Replace(string(good), tt.old, tt.new, 1)

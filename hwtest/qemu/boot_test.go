@@ -48,14 +48,17 @@ func guestCameras() string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	for _, d := range []string{buildDir, updateDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }
 
-// firmware builds the qemu-virt firmware once (kernel, initramfs, disk).
-func firmware(t *testing.T) *build.Result {
+// needQEMU checks the tools the boot tests use and chooses, once, the
+// port of the simulated cameras that firmware command lines name.
+func needQEMU(t *testing.T) {
 	t.Helper()
 	if err := qemu.Available(); err != nil {
 		testenv.Missing(t, "%v", err)
@@ -63,11 +66,22 @@ func firmware(t *testing.T) *build.Result {
 	for tool, pkg := range map[string]string{"sfdisk": "fdisk", "mkfs.vfat": "dosfstools", "mcopy": "mtools", "depmod": "kmod", "apt-get": "apt", "ffprobe": "ffmpeg"} {
 		testenv.LookTool(t, tool, pkg)
 	}
+	portOnce.Do(func() { camPort, portErr = qemu.FreePort() })
+	if portErr != nil {
+		t.Fatalf("camera port: %v", portErr)
+	}
+}
+
+var (
+	portOnce sync.Once
+	portErr  error
+)
+
+// firmware builds the qemu-virt firmware once (kernel, initramfs, disk).
+func firmware(t *testing.T) *build.Result {
+	t.Helper()
+	needQEMU(t)
 	buildOnce.Do(func() {
-		camPort, buildErr = qemu.FreePort()
-		if buildErr != nil {
-			return
-		}
 		buildDir, buildErr = os.MkdirTemp("", "matthan-fw-")
 		if buildErr != nil {
 			return

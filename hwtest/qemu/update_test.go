@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matthan/matthan/board"
 	fwrelease "github.com/matthan/matthan/firmware"
 	"github.com/matthan/matthan/firmware/bundle"
 	"github.com/matthan/matthan/hwtest/adminclient"
@@ -28,11 +29,15 @@ import (
 
 // updateSet is what the update test boots and sends: image A (counter
 // 1000, trusting a test key made for the run) and signed bundles: B
-// (1001, healthy), C (1002, a command line without cameras: it never
-// gets back the cameras that recorded before, so it never passes its
-// health check), a downgrade (999) and one signed by another key.
+// (1001, healthy), C (1002, B's parts with matthan.test.nodaemon=1 on
+// its command line: its daemon never answers, so it never passes its
+// health check), a downgrade (999) and one signed by another key. The
+// bundles are built while A boots (bundles waits for them).
 type updateSet struct {
-	image                       string
+	image string
+
+	done                        chan struct{}
+	err                         error
 	good, sick, old, foreignSig string
 	// again writes a good bundle (B's parts) with another counter: the
 	// power-cut runs need a newer one each time.
@@ -40,30 +45,44 @@ type updateSet struct {
 	goodRel fwrelease.Release
 }
 
+// bundles waits for the bundles.
+func (s *updateSet) bundles(t *testing.T) {
+	t.Helper()
+	<-s.done
+	if s.err != nil {
+		t.Fatalf("build the update bundles: %v", s.err)
+	}
+}
+
 var (
 	updateOnce  sync.Once
 	updateBuilt *updateSet
 	updateErr   error
+	updateDir   string // removed by TestMain
 )
 
 const updateArgs = " matthan.update_deadline=60s matthan.update_tries=1"
 
 func updateFirmware(t *testing.T) *updateSet {
 	t.Helper()
-	fw := firmware(t) // tools checked, camera port chosen
+	needQEMU(t) // tools checked, camera port chosen
 	testenv.NeedFile(t, qemu.UEFIFirmware, "apt-get install qemu-efi-aarch64")
-	updateOnce.Do(func() { updateBuilt, updateErr = buildUpdateSet(fw) })
+	updateOnce.Do(func() { updateBuilt, updateErr = buildUpdateSet() })
 	if updateErr != nil {
 		t.Fatalf("build the update firmware: %v", updateErr)
 	}
 	return updateBuilt
 }
 
-func buildUpdateSet(fw *build.Result) (*updateSet, error) {
+// buildUpdateSet builds image A and returns; B (which differs from A only
+// in its counter) is built in the background, and the other bundles made
+// from its parts.
+func buildUpdateSet() (*updateSet, error) {
 	dir, err := os.MkdirTemp("", "matthan-update-")
 	if err != nil {
 		return nil, err
 	}
+	updateDir = dir
 	keyFile, pubFile := filepath.Join(dir, "test.key"), filepath.Join(dir, "test.pub")
 	pub, err := bundle.GenerateKey(keyFile)
 	if err != nil {
@@ -76,38 +95,55 @@ func buildUpdateSet(fw *build.Result) (*updateSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
 	opts := func(name string, counter uint64, cmdline string) build.Options {
 		return build.Options{Board: "qemu-virt", Repo: testenv.RepoRoot(), Out: filepath.Join(dir, name),
 			Cache: filepath.Join(testenv.OutDir(), "cache"), Cmdline: cmdline, Counter: counter, UpdateKeys: pubFile}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	a, err := build.Build(ctx, opts("a", 1000, guestCameras()+updateArgs))
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	s := &updateSet{image: a.Image}
-	bundleOf := func(name string, counter uint64, cmdline string) (*build.Result, error) {
-		o := opts(name, counter, cmdline)
-		o.NoDisk, o.BundleKey, o.BundleSince, o.BundleRaw = true, key, &a.Firmware, true
-		return build.Build(ctx, o)
-	}
-	b, err := bundleOf("b", 1001, guestCameras()+updateArgs)
+	s := &updateSet{image: a.Image, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer cancel()
+		s.err = s.buildBundles(ctx, dir, a, key, opts)
+	}()
+	return s, nil
+}
+
+// buildBundles builds B and writes the other bundles into dir from B's
+// parts with other manifests. C leaves the kernel and the initramfs out
+// (the running slot, B, has the same: the box copies them) and changes
+// only the command line, so it costs no build and a small upload.
+func (s *updateSet) buildBundles(ctx context.Context, dir string, a *build.Result, key ed25519.PrivateKey, opts func(string, uint64, string) build.Options) error {
+	o := opts("b", 1001, guestCameras()+updateArgs)
+	o.NoDisk, o.BundleKey, o.BundleSince, o.BundleRaw = true, key, &a.Firmware, true
+	b, err := build.Build(ctx, o)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.good, s.goodRel = b.Bundle, b.Firmware
-	// C's own deadline is short: it never gets healthy anyway.
-	c, err := bundleOf("c", 1002, guestCameras()+" matthan.test.nodaemon=1 matthan.update_deadline=20s matthan.update_tries=1")
+	brd, err := board.Load("qemu-virt")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.sick = c.Bundle
-	// The downgrade and the foreign signature: B's parts, other manifests.
-	cl := filepath.Join(dir, "cmdline.txt")
-	os.WriteFile(cl, []byte(guestCameras()+updateArgs+"\n"), 0o644)
-	srcs := []bundle.Source{{Name: "initrd.cpio", Path: b.Initramfs}, {Name: "cmdline.txt", Path: cl}}
-	write := func(name string, counter uint64, k ed25519.PrivateKey) (string, error) {
+	cmdline := func(name, args string) (string, error) {
+		p := filepath.Join(dir, name)
+		return p, os.WriteFile(p, []byte(brd.Cmdline+" "+guestCameras()+args+"\n"), 0o644)
+	}
+	good, err := cmdline("cmdline.txt", updateArgs)
+	if err != nil {
+		return err
+	}
+	// C's own deadline is short: it never gets healthy anyway.
+	sick, err := cmdline("cmdline-sick.txt", " matthan.test.nodaemon=1 matthan.update_deadline=10s matthan.update_tries=1")
+	if err != nil {
+		return err
+	}
+	write := func(name string, counter uint64, k ed25519.PrivateKey, srcs []bundle.Source) (string, error) {
 		rel := b.Firmware
 		rel.Counter = counter
 		var buf bytes.Buffer
@@ -117,17 +153,21 @@ func buildUpdateSet(fw *build.Result) (*updateSet, error) {
 		p := filepath.Join(dir, name)
 		return p, os.WriteFile(p, buf.Bytes(), 0o644)
 	}
+	full := []bundle.Source{{Name: "initrd.cpio", Path: b.Initramfs}, {Name: "cmdline.txt", Path: good}}
 	s.again = func(counter uint64) (string, error) {
-		return write(fmt.Sprintf("again-%d.bundle", counter), counter, key)
+		return write(fmt.Sprintf("again-%d.bundle", counter), counter, key, full)
 	}
-	if s.old, err = write("old.bundle", 999, key); err != nil {
-		return nil, err
+	if s.sick, err = write("sick.bundle", 1002, key, []bundle.Source{{Name: "vmlinuz", Path: a.Kernel, Omit: true},
+		{Name: "initrd.cpio", Path: b.Initramfs, Omit: true}, {Name: "cmdline.txt", Path: sick}}); err != nil {
+		return err
+	}
+	// The downgrade and the foreign signature: B's parts, other manifests.
+	if s.old, err = write("old.bundle", 999, key, full); err != nil {
+		return err
 	}
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	if s.foreignSig, err = write("foreign.bundle", 1003, other); err != nil {
-		return nil, err
-	}
-	return s, nil
+	s.foreignSig, err = write("foreign.bundle", 1003, other, full)
+	return err
 }
 
 // technician logs in to the machine's page as the technician (after
@@ -204,7 +244,10 @@ var (
 // which the box rolls back by itself (to B). With MATTHAN_UPDATE_CUT=1
 // (make soak-update) a power cut at a seeded random phase comes first.
 func TestUpdateUEFI(t *testing.T) {
+	began := time.Now()
+	mark := func(what string) { t.Logf("update test at %5.1f s: %s", time.Since(began).Seconds(), what) }
 	set := updateFirmware(t)
+	mark("firmware built")
 	startCameras(t)
 	disk := copyDisk(t, set.image)
 	if n, _ := strconv.Atoi(os.Getenv("MATTHAN_UPDATE_CUTS")); n > 1 {
@@ -218,6 +261,10 @@ func TestUpdateUEFI(t *testing.T) {
 
 	m := boot(t, qemu.Options{Disk: disk})
 	waitLine(t, m, readyLine, 3*time.Minute)
+	mark("A ready")
+	// init checked the boot partition before mounting it (fsck.fat -a):
+	// a fresh image is clean.
+	waitLine(t, m, bootfsClean, time.Minute)
 	waitRecorded(t, m, 3*time.Second, 2*time.Minute)
 	before, err := segments(m, cameras[0])
 	if err != nil || len(before) == 0 {
@@ -227,6 +274,8 @@ func TestUpdateUEFI(t *testing.T) {
 	// with it (users and recordings survive updates, rollbacks and cuts).
 	first := before[0].Start
 	tech := technician(t, m)
+	set.bundles(t)
+	mark("bundles built")
 
 	for _, tt := range []struct {
 		name, file, want string
@@ -239,6 +288,7 @@ func TestUpdateUEFI(t *testing.T) {
 		}
 	}
 
+	mark("A recorded, refusals done")
 	// A → B.
 	start := time.Now()
 	if status, body := upload(t, tech, set.good); status != 200 || !strings.Contains(body, set.goodRel.Version) {
@@ -252,6 +302,7 @@ func TestUpdateUEFI(t *testing.T) {
 	}
 	m = boot(t, qemu.Options{Disk: disk})
 	waitLine(t, m, slotConfirmed("b"), 4*time.Minute)
+	mark("B confirmed")
 	fmt.Printf("BENCH update_apply_s %.1f s (upload to a healthy new slot, TCG)\n", time.Since(start).Seconds())
 	// Users and recordings survive: the officer logs in, the recording
 	// from before the update is still listed.
@@ -264,6 +315,7 @@ func TestUpdateUEFI(t *testing.T) {
 	}
 	tech = technician(t, m)
 
+	mark("B checked")
 	// B → C, whose daemon never becomes ready: C's init reboots after its
 	// deadline, the boot counter (1 try) is spent, and B boots again.
 	if status, body := upload(t, tech, set.sick); status != 200 {
@@ -296,6 +348,7 @@ func TestUpdateUEFI(t *testing.T) {
 	if s, err := strconv.ParseUint(os.Getenv("MATTHAN_UPDATE_SEED"), 10, 64); err == nil {
 		seed = s
 	}
+	mark("C rolled back")
 	t.Logf("power cuts: %d, seed %d (MATTHAN_UPDATE_SEED=%d repeats them)", cuts, seed, seed)
 	rng := mrand.New(mrand.NewPCG(seed, 1))
 	survived := 0
@@ -307,13 +360,16 @@ func TestUpdateUEFI(t *testing.T) {
 		}
 		t.Logf("cut %d: %s", i+1, phase)
 		m = cutUpdate(t, m, disk, path, phase, rng)
+		os.Remove(path) // 47 MB each: 20 of them would fill /tmp
 		survived++
+		mark(fmt.Sprintf("cut %d (%s) survived", i+1, phase))
 	}
 	fmt.Printf("BENCH update_power_cuts_survived %d of %d\n", survived, cuts)
 	if segs3, err := segments(m, cameras[0]); err != nil || len(segs3) == 0 || !segs3[0].Start.Equal(first) {
 		t.Fatalf("recordings after the power cuts: %v (%v)", segs3, err)
 	}
 	powerOff(t, m, true)
+	mark("powered off")
 }
 
 // Power cuts during an update, at the phases the issue names.
@@ -323,6 +379,8 @@ var (
 	installing    = regexp.MustCompile(`update: installing `)
 	armed         = regexp.MustCompile(`written and armed`)
 	anyConfirmed  = regexp.MustCompile(`update +ok: slot [ab] confirmed`)
+	bootfsClean   = regexp.MustCompile(`bootfs +ok: /dev/\S+ clean \(`)
+	bootfsChecked = regexp.MustCompile(`bootfs +(ok|FAILED): `)
 	updateVerdict = regexp.MustCompile(`update +(ok|FAILED): `)
 )
 
@@ -367,6 +425,15 @@ func cutUpdate(t *testing.T, m *qemu.Machine, disk, path, phase string, rng *mra
 	for i := 0; i < 3; i++ {
 		m = boot(t, qemu.Options{Disk: disk})
 		waitLine(t, m, readyLine, 3*time.Minute)
+		// The boot partition was checked (and repaired when the cut
+		// left it dirty) before init mounted it.
+		if i == 0 {
+			l := waitLine(t, m, bootfsChecked, time.Minute)
+			if strings.Contains(l.Text, "FAILED") {
+				t.Errorf("cut at %s: the boot partition's check failed: %s", phase, l.Text)
+			}
+			t.Logf("cut at %s, next boot: %s", phase, l.Text)
+		}
 		l := waitLine(t, m, updateVerdict, 4*time.Minute)
 		if !strings.Contains(l.Text, "not healthy") {
 			var health map[string]any

@@ -145,7 +145,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	tree := initramfs.New()
-	if err := addModules(tree, modDir, rel, b.Modules); err != nil {
+	if err := addModules(tree, modDir, rel, b.Modules, b.LoadAfter); err != nil {
 		return nil, err
 	}
 	if err := addUserland(ctx, tree, f, o); err != nil {
@@ -295,9 +295,12 @@ func fillOnce(dir string, fill func(tmp string) error) error {
 	return fmt.Errorf("cache %s: %w", dir, err2)
 }
 
-func addModules(tree *initramfs.Tree, modDir, rel string, names []string) error {
+func addModules(tree *initramfs.Tree, modDir, rel string, names []string, after map[string][]string) error {
 	deps, err := kmods.Load(modDir)
 	if err != nil {
+		return err
+	}
+	if err := deps.LoadAfter(after); err != nil {
 		return err
 	}
 	order, _, err := deps.Resolve(names)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -116,6 +117,41 @@ func (d *Deps) Resolve(names []string) (order []string, builtin []string, err er
 		return nil, nil, fmt.Errorf("modules not in this kernel (neither loadable nor built in): %s", strings.Join(missing, ", "))
 	}
 	return order, builtin, nil
+}
+
+// LoadAfter adds ordering the kernel does not state: each module named
+// by a key of after loads only once the modules of its value are in (a
+// device driver after its bus driver, so that the devices get their names,
+// eth0 then eth1, in bus order and not by which probe won a race). A
+// module built into the kernel needs no ordering and is passed over.
+func (d *Deps) LoadAfter(after map[string][]string) error {
+	file := func(name string) (string, bool, error) {
+		key := strings.ReplaceAll(name, "-", "_")
+		if f, ok := d.byName[key]; ok {
+			return f, true, nil
+		}
+		if d.builtin[key] {
+			return "", false, nil
+		}
+		return "", false, fmt.Errorf("load order: module %s not in this kernel", name)
+	}
+	for m, firsts := range after {
+		mf, ok, err := file(m)
+		if err != nil {
+			return err
+		}
+		for _, a := range firsts {
+			af, aok, err := file(a)
+			if err != nil {
+				return err
+			}
+			if !ok || !aok || slices.Contains(d.deps[mf], af) {
+				continue
+			}
+			d.deps[mf] = append(slices.Clip(d.deps[mf]), af)
+		}
+	}
+	return nil
 }
 
 // Of returns the module files a module file depends on.

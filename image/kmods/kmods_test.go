@@ -46,6 +46,44 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// TestLoadAfter: virtio_net waits for virtio_pci (no modules.dep line
+// between them), in the order and in Of (the order file's lines, which
+// modload waits on); a built-in one needs nothing, an unknown one is an
+// error, an ordering against the dependencies is a cycle.
+func TestLoadAfter(t *testing.T) {
+	const pci = "kernel/drivers/virtio/virtio_pci.ko"
+	d, err := Parse([]byte(dep+pci+":\n"), []byte("kernel/drivers/gpio/gpio-pl061.ko\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.LoadAfter(map[string][]string{"virtio_net": {"virtio_pci", "gpio_pl061"}, "gpio_keys": {"gpio-pl061"}}); err != nil {
+		t.Fatal(err)
+	}
+	order, _, err := d.Resolve([]string{"virtio_net", "virtio_pci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"kernel/net/core/failover.ko", "kernel/drivers/net/net_failover.ko", pci, "kernel/drivers/net/virtio_net.ko"}
+	if !reflect.DeepEqual(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+	if of := d.Of("kernel/drivers/net/virtio_net.ko"); !reflect.DeepEqual(of, []string{"kernel/drivers/net/net_failover.ko", "kernel/net/core/failover.ko", pci}) {
+		t.Errorf("Of(virtio_net) = %v", of)
+	}
+	if len(d.Of("kernel/drivers/input/keyboard/gpio_keys.ko")) != 0 {
+		t.Errorf("gpio_keys waits for a built-in module: %v", d.Of("kernel/drivers/input/keyboard/gpio_keys.ko"))
+	}
+	if err := d.LoadAfter(map[string][]string{"virtio_net": {"nosuch"}}); err == nil {
+		t.Error("an unknown module: no error")
+	}
+	if err := d.LoadAfter(map[string][]string{"failover": {"virtio_net"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Resolve([]string{"virtio_net"}); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("ordering against the dependencies: %v, want a cycle", err)
+	}
+}
+
 func TestCycle(t *testing.T) {
 	d, _ := Parse([]byte("a.ko: b.ko\nb.ko: a.ko\n"), nil)
 	if _, _, err := d.Resolve([]string{"a"}); err == nil || !strings.Contains(err.Error(), "cycle") {

@@ -29,16 +29,24 @@ func Dir() (string, error) {
 	return filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:])), nil
 }
 
+// MaxWait bounds how long LoadAll waits for the modules: a driver whose
+// probe oopses leaves its finit_module(2) (and init's thread in it) stuck
+// for good (seen under QEMU: i6300esb took an external abort), and the
+// box must still come up, mount its data and record, without that
+// module and the ones after it.
+const MaxWait = 30 * time.Second
+
 // LoadAll loads every module in dir's order file, each as soon as its
 // dependencies are in. It goes on past failures and reports them all; an
-// already loaded module is fine.
+// already loaded module is fine. Modules still loading after MaxWait are
+// reported and left behind.
 func LoadAll(dir string) (loaded int, took time.Duration, err error) {
 	start := time.Now()
 	b, err := os.ReadFile(filepath.Join(dir, modorder.File))
 	if err != nil {
 		return 0, 0, fmt.Errorf("modules: %w", err)
 	}
-	n, errs := loadParallel(modorder.Parse(b), func(rel string) error { return load(filepath.Join(dir, rel)) })
+	n, errs := loadParallel(modorder.Parse(b), func(rel string) error { return load(filepath.Join(dir, rel)) }, MaxWait)
 	if len(errs) > 0 {
 		return n, time.Since(start), fmt.Errorf("modules not loaded: %s", strings.Join(errs, "; "))
 	}
@@ -47,8 +55,9 @@ func LoadAll(dir string) (loaded int, took time.Duration, err error) {
 
 // loadParallel runs load for every entry after its dependencies (those
 // in the list) have been tried; a module whose dependency failed is not
-// loaded.
-func loadParallel(es []modorder.Entry, load func(string) error) (int, []string) {
+// loaded. It returns after limit even if some have not finished, and
+// names them.
+func loadParallel(es []modorder.Entry, load func(string) error, limit time.Duration) (int, []string) {
 	type state struct {
 		done chan struct{}
 		ok   bool
@@ -90,9 +99,33 @@ func loadParallel(es []modorder.Entry, load func(string) error) (int, []string) 
 			mu.Unlock()
 		}(e)
 	}
-	wg.Wait()
-	sort.Strings(errs)
-	return loaded, errs
+	all := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(all)
+	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-all:
+	case <-timer.C:
+		var stuck []string
+		for _, e := range es {
+			select {
+			case <-states[e.Path].done:
+			default:
+				stuck = append(stuck, filepath.Base(e.Path))
+			}
+		}
+		mu.Lock()
+		errs = append(errs, fmt.Sprintf("still loading after %s (a driver's probe hung?), left behind: %s", limit, strings.Join(stuck, " ")))
+		mu.Unlock()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	out := append([]string(nil), errs...)
+	sort.Strings(out)
+	return loaded, out
 }
 
 func load(path string) error {

@@ -2,6 +2,7 @@ package modload
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestLoadParallelKeepsDependencyOrder(t *testing.T) {
 		step++
 		loadedAt[p] = step
 		return nil
-	})
+	}, time.Minute)
 	for _, e := range es {
 		for _, d := range e.Deps {
 			if at, ok := loadedAt[e.Path]; ok && d != "not-in-list.ko" && loadedAt[d] >= at {
@@ -48,6 +49,29 @@ func TestLoadParallelKeepsDependencyOrder(t *testing.T) {
 	}
 	if _, ok := loadedAt["needs_broken.ko"]; ok {
 		t.Error("a module whose dependency failed was loaded")
+	}
+}
+
+// TestLoadParallelLeavesAHungProbe: a module whose load never returns (a
+// driver's probe that oopsed) and the one that needs it are left behind
+// after the limit, named; the others are loaded and LoadAll's caller goes
+// on booting.
+func TestLoadParallelLeavesAHungProbe(t *testing.T) {
+	es := []modorder.Entry{{Path: "virtio_pci.ko"}, {Path: "i6300esb.ko"}, {Path: "after_esb.ko", Deps: []string{"i6300esb.ko"}}, {Path: "ext4.ko"}}
+	hang := make(chan struct{})
+	defer close(hang)
+	start := time.Now()
+	n, errs := loadParallel(es, func(p string) error {
+		if p == "i6300esb.ko" {
+			<-hang
+		}
+		return nil
+	}, 200*time.Millisecond)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("returned after %s", took)
+	}
+	if n != 2 || len(errs) != 1 || !strings.Contains(errs[0], "left behind: i6300esb.ko after_esb.ko") {
+		t.Errorf("loaded %d, errors %q; want 2 and i6300esb.ko, after_esb.ko left behind", n, errs)
 	}
 }
 

@@ -42,7 +42,7 @@ func (in *Init) booter() (slot.Booter, func(), error) {
 		if in.settings.Slot == "" {
 			return nil, func() {}, nil
 		}
-		dir, unmount := mountBoot()
+		dir, unmount := in.mountBoot()
 		if dir == "" {
 			return nil, func() {}, errors.New("boot partition not found or not mountable")
 		}
@@ -51,7 +51,7 @@ func (in *Init) booter() (slot.Booter, func(), error) {
 		if _, err := os.Stat(filepath.Join(ChosenBootloader, "partition")); err != nil {
 			return nil, func() {}, nil
 		}
-		dir, unmount := mountBoot()
+		dir, unmount := in.mountBoot()
 		if dir == "" {
 			return nil, func() {}, errors.New("boot partition not found or not mountable")
 		}
@@ -197,7 +197,7 @@ func (in *Init) Update(path string, w io.Writer) error {
 		return errors.New("update: this box did not boot from a slot (direct kernel boot)")
 	}
 	if pi, ok := b.(*slot.RPi); ok {
-		undo, err := mountSlots(pi)
+		undo, err := in.mountSlots(pi)
 		defer undo()
 		if err != nil {
 			return fmt.Errorf("update: %w", err)
@@ -264,9 +264,9 @@ func (in *Init) adminPort() string {
 	return AdminPort
 }
 
-// mountSlots mounts the Pi's slot partitions (GPT names matthan-a,
-// matthan-b) for an install.
-func mountSlots(pi *slot.RPi) (func(), error) {
+// mountSlots checks and mounts the Pi's slot partitions (GPT names
+// matthan-a, matthan-b) for an install.
+func (in *Init) mountSlots(pi *slot.RPi) (func(), error) {
 	var undo []func()
 	done := func() {
 		for _, u := range undo {
@@ -283,8 +283,8 @@ func mountSlots(pi *slot.RPi) (func(), error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return done, err
 		}
-		if err := unix.Mount(dev, dir, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-			return done, fmt.Errorf("mount %s: %w", label, err)
+		if err := in.mountFAT(dev, dir); err != nil {
+			return done, fmt.Errorf("slot partition %s: %w", label, err)
 		}
 		undo = append(undo, func() { unix.Sync(); unix.Unmount(dir, 0) })
 		pi.Slots[s] = dir
