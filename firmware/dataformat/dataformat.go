@@ -23,9 +23,8 @@
 // a migration marked Additive (new files, or new JSON fields that older
 // readers ignore) keeps it; any other migration raises it to the new
 // version. A firmware that finds a version newer than it knows
-// (reflashed with an older image, or its update rolled back by hand)
-// (or one that a newer firmware's cut migration left half done)
-// never migrates or rewrites the file: Run reports Newer, and init
+// (reflashed with an older image, its update rolled back by hand, or a
+// newer firmware's migration cut half done) never migrates or rewrites the file: Run reports Newer, and init
 // carries on: it boots and records (recordings are files every version
 // reads), and when compat is above what it knows, it says on the console
 // and in its status that settings written by the newer firmware may be
