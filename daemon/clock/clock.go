@@ -20,7 +20,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/matthan/matthan/daemon/internal/positive"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // Defaults for Config's zero fields.

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/matthan/matthan/daemon/camnet"
-	"github.com/matthan/matthan/daemon/internal/positive"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // Lease is what the DHCP server knows of an address.

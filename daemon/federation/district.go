@@ -23,7 +23,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/evidence"
-	"github.com/matthan/matthan/daemon/internal/positive"
+	"github.com/matthan/matthan/daemon/positive"
 	"github.com/matthan/matthan/daemon/search"
 	"github.com/matthan/matthan/firmware/atomicfile"
 )

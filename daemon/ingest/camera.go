@@ -29,8 +29,8 @@ import (
 
 	"github.com/matthan/matthan/daemon/clock"
 	"github.com/matthan/matthan/daemon/events"
-	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/media"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // State is what a camera is doing.

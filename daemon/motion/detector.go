@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/events"
-	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/mbmap"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // Zone is a rectangle of the macroblock grid with its own sensitivity, or a

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/media"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // RecordMode is how a camera records.

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/matthan/matthan/daemon/internal/positive"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // Sample is one server's answer, measured against the local clock.

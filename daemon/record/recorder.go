@@ -14,8 +14,8 @@ import (
 
 	"github.com/matthan/matthan/daemon/events"
 	"github.com/matthan/matthan/daemon/fmp4"
-	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/media"
+	"github.com/matthan/matthan/daemon/positive"
 	"github.com/matthan/matthan/daemon/storage"
 )
 

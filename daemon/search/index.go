@@ -42,7 +42,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 
 	"github.com/matthan/matthan/daemon/events"
-	"github.com/matthan/matthan/daemon/internal/positive"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // Options tune the writer. Zero values pick the defaults beside them.

@@ -31,8 +31,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/ntp"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // Defaults for Config's zero fields.

@@ -33,9 +33,9 @@ import (
 	"github.com/pion/logging"
 	pion "github.com/pion/webrtc/v4"
 
-	"github.com/matthan/matthan/daemon/internal/positive"
 	"github.com/matthan/matthan/daemon/live"
 	"github.com/matthan/matthan/daemon/media"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // Bounds on the sessions (one per browser page: a wall of up to 32

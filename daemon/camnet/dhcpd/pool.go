@@ -26,7 +26,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/matthan/matthan/daemon/internal/positive"
+	"github.com/matthan/matthan/daemon/positive"
 )
 
 // Defaults of Config.
