@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/matthan/matthan/daemon/h264/mbdump"
+	"github.com/matthan/matthan/daemon/mbdump"
 )
 
 func main() {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/matthan/matthan/daemon/h264"
 	"github.com/matthan/matthan/daemon/h264/mb"
-	"github.com/matthan/matthan/daemon/h264/mbdump"
+	"github.com/matthan/matthan/daemon/mbdump"
 	"github.com/matthan/matthan/daemon/mbmap"
 	"github.com/matthan/matthan/hwtest/testenv"
 )

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/matthan/matthan/daemon/h264/mbdump"
+	"github.com/matthan/matthan/daemon/mbdump"
 	"github.com/matthan/matthan/hwtest/testenv"
 )
 
