@@ -1,9 +1,6 @@
 package webadmin
 
 import (
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,7 +9,6 @@ import (
 	"time"
 
 	"github.com/matthan/matthan/daemon/audit"
-	"github.com/matthan/matthan/daemon/auth"
 )
 
 // A clip is an MP4 of up to maxClip of one camera the user may watch (a
@@ -47,21 +43,11 @@ func (s *Server) apiClip(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		s.jsonError(w, rc, http.StatusServiceUnavailable, "err_clip_busy")
 		return
 	}
-	s.sweepExports()
-	id := hex.EncodeToString([]byte(auth.RandomToken(12)))[:32]
-	dir := filepath.Join(s.exportDir, id)
-	res, err := s.signedExport(r.Context(), exportRequest{Camera: rc.camera, From: from, To: to,
-		Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Dir: dir, Action: audit.Download})
-	if err != nil {
-		var ee *exportError
-		if errors.As(err, &ee) {
-			s.jsonError(w, rc, ee.status, ee.key, ee.args...)
-		} else {
-			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", fmt.Errorf("clip %s: %w", rc.camera, err))
-		}
+	id, res, ok := s.pageExport(w, r, rc, from, to, audit.Download, nil)
+	if !ok {
 		return
 	}
-	f, err := os.Open(filepath.Join(dir, ClipFileName))
+	f, err := os.Open(filepath.Join(s.exportDir, id, ClipFileName))
 	if err != nil {
 		s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
 		return

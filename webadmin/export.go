@@ -43,25 +43,35 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
 		s.jsonError(w, rc, http.StatusBadRequest, "err_bad_range", maxExportHours)
 		return
 	}
-	s.sweepExports()
-	id := hex.EncodeToString([]byte(auth.RandomToken(12)))[:32]
-	dir := filepath.Join(s.exportDir, id)
 	job, done := s.trackExport(r, rc, from, to) // progress for the page (exportprogress.go)
 	defer done()
-	res, err := s.signedExport(r.Context(), exportRequest{Camera: rc.camera, From: from, To: to,
-		Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Dir: dir, Progress: job})
-	if err != nil {
-		var ee *exportError
-		if errors.As(err, &ee) {
-			s.jsonError(w, rc, ee.status, ee.key, ee.args...)
-		} else {
-			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", err.Error())
-		}
+	id, res, ok := s.pageExport(w, r, rc, from, to, audit.Export, job)
+	if !ok {
 		return
 	}
 	file := res.Manifest.File
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "manifest": res.Manifest, "signature": res.Signature,
 		"video": "/api/exports/" + id + "/" + file, "manifestURL": "/api/exports/" + id + "/manifest.json", "signatureURL": "/api/exports/" + id + "/manifest.sig"})
+}
+
+// pageExport runs the signed export for the page's user into a new export
+// folder (an officer's evidence, or a household's clip with action
+// audit.Download) and answers a refusal itself (ok false).
+func (s *Server) pageExport(w http.ResponseWriter, r *http.Request, rc *reqCtx, from, to time.Time, action string, progress io.Writer) (id string, res exportResult, ok bool) {
+	s.sweepExports()
+	id = hex.EncodeToString([]byte(auth.RandomToken(12)))[:32]
+	res, err := s.signedExport(r.Context(), exportRequest{Camera: rc.camera, From: from, To: to,
+		Actor: rc.user.Name, Role: string(rc.user.Role), IP: clientIP(r), Dir: filepath.Join(s.exportDir, id), Progress: progress, Action: action})
+	if err != nil {
+		var ee *exportError
+		if errors.As(err, &ee) {
+			s.jsonError(w, rc, ee.status, ee.key, ee.args...)
+		} else {
+			s.jsonError(w, rc, http.StatusInternalServerError, "err_internal", fmt.Errorf("export %s: %w", rc.camera, err))
+		}
+		return id, res, false
+	}
+	return id, res, true
 }
 
 // ClipFileName is the clip's name in an export folder (the manifest's File
